@@ -1,0 +1,1 @@
+//! `smss client`: one-shot requests over TCP, std only (builds on Windows).
