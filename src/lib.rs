@@ -1,6 +1,31 @@
 //! smss — an SMS server for a local network.
 //!
-//! See `ARCHITECTURE.md` for the map of modules and how one message flows
-//! through them.
+//! Machines send `#phone;text` lines over TCP ([`server`], [`protocol`]); the
+//! requests are committed to a database queue ([`store`]); one modem thread
+//! ([`sender`]) claims them and sends them as SMS-SUBMIT PDUs ([`gsm`])
+//! through AT commands on a serial port ([`modem`]). [`sim`] is a simulated
+//! modem on a pseudo-terminal for tests and the demo. See `ARCHITECTURE.md`.
 
 pub mod client;
+pub mod run;
+
+#[cfg(feature = "server")]
+pub mod charset;
+#[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
+pub mod commands;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod lock;
+#[cfg(feature = "server")]
+pub mod modem;
+#[cfg(feature = "server")]
+pub mod protocol;
+#[cfg(feature = "server")]
+pub mod sender;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod sim;

@@ -1,0 +1,191 @@
+//! Command line: subcommands, their options, and the settings they build.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::config::{ConfigError, DB_ENV, KEYS, Settings};
+
+/// Everything that ends a command unsuccessfully, with the exit code.
+#[derive(Debug)]
+pub enum CliError {
+    Usage(String),
+    Config(ConfigError),
+    /// A failure to report as `smss: <message>`, exit 1.
+    Failed(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(m) => write!(f, "{m}\n(see smss --help)"),
+            CliError::Config(e) => e.fmt(f),
+            CliError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Config(e)
+    }
+}
+
+pub const COMMANDS: &str = "\
+Commands:
+  serve          TCP listener and modem thread (run by the init script or systemd)
+  send-pending   one pass for cron: send what is queued, exit; a no-op while serve holds the modem
+  client         send requests to a server: smss client -a HOST[:PORT] '#phone;text'
+  init-db        create or upgrade the database schema
+  status         queue depth, recent messages
+";
+
+pub fn help_text(command: Option<&str>) -> String {
+    let mut s = String::new();
+    match command {
+        None => {
+            s.push_str("smss — SMS server: plaintext TCP requests queued in a database, sent through a GSM modem\n\n");
+            s.push_str("Usage: smss COMMAND [OPTIONS]\n\n");
+            s.push_str(COMMANDS);
+            s.push_str("\nOptions of serve, send-pending, init-db and status (also keys of the config file):\n");
+        }
+        Some(cmd) => {
+            s.push_str(&format!("Usage: smss {cmd} [OPTIONS]\n\n"));
+            s.push_str(match cmd {
+                "serve" => "Listens for requests, queues them, and sends them through the modem.\n",
+                "send-pending" => "One pass: sends what is queued and exits. Exits 0 at once when serve holds the modem.\n",
+                "init-db" => "Creates the database schema, or upgrades it to this version of smss.\n",
+                _ => "Shows the queue and the most recent messages.\n",
+            });
+            s.push_str("\nOptions (also keys of the config file, written key = value):\n");
+        }
+    }
+    for (key, value, help) in KEYS {
+        s.push_str(&format!("  --{key} {value}\n      {help}\n"));
+    }
+    if command.is_none() || command == Some("serve") {
+        s.push_str("  --demo\n      serve only: SQLite in a temporary directory, simulated modem, listen on 127.0.0.1\n");
+    }
+    s.push_str("  -h, --help\n      this help\n");
+    s
+}
+
+/// Options shared by the server-side commands.
+#[derive(Debug)]
+pub struct ServerArgs {
+    pub settings: Settings,
+    pub demo: bool,
+    pub help: bool,
+}
+
+/// Defaults, then the config file, then `$SMSS_DB`, then the command line.
+pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArgs, CliError> {
+    use lexopt::prelude::*;
+    let usage = |e: lexopt::Error| CliError::Usage(e.to_string());
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut config: Option<PathBuf> = None;
+    let mut demo = false;
+    let mut help = false;
+    let mut overrides: Vec<(String, String)> = Vec::new();
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Short('h') | Long("help") => help = true,
+            Long("demo") if command == "serve" => demo = true,
+            Long("config") => config = Some(parser.value().map_err(usage)?.into()),
+            Long(key) if Settings::is_key(key) => {
+                let key = key.to_owned();
+                let value = parser.value().map_err(usage)?.string().map_err(usage)?;
+                overrides.push((key, value));
+            }
+            _ => return Err(usage(arg.unexpected())),
+        }
+    }
+    let mut settings = Settings::default();
+    if help {
+        return Ok(ServerArgs { settings, demo, help });
+    }
+    if !demo {
+        settings.apply_file(config.as_deref())?;
+    }
+    if let Ok(db) = std::env::var(DB_ENV) {
+        if !db.is_empty() && !demo {
+            settings.set("db", &db).map_err(|message| ConfigError {
+                origin: format!("${DB_ENV}"),
+                message,
+            })?;
+        }
+    }
+    if demo {
+        let dir = std::env::temp_dir().join(format!("smss-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+        settings.db = format!("sqlite://{}", dir.join("smss.db").display());
+        settings.device = "sim".into();
+        settings.listen = "127.0.0.1:2021".into();
+        settings.lock_dir = dir;
+        settings.poll_interval = std::time::Duration::from_secs(2);
+    }
+    for (key, value) in overrides {
+        settings.set(&key, &value).map_err(|message| ConfigError {
+            origin: format!("--{key}"),
+            message,
+        })?;
+    }
+    Ok(ServerArgs { settings, demo, help })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn command_line_wins_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("smss-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("smss.conf");
+        std::fs::write(&conf, "max-parts = 3\nbaud = 115200\n").unwrap();
+        let parsed = parse_server_args(
+            "serve",
+            args(&["--config", conf.to_str().unwrap(), "--max-parts", "4"]),
+        )
+        .unwrap();
+        assert_eq!(parsed.settings.max_parts, 4);
+        assert_eq!(parsed.settings.baud, 115200);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        let e = parse_server_args("serve", args(&["--config", "/dev/null", "--max-parts", "x"])).unwrap_err();
+        assert_eq!(e.to_string(), "--max-parts: 'x' should be a whole number from 1 to 255");
+        let e = parse_server_args("serve", args(&["--bogus", "1"])).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn missing_explicit_config_is_an_error() {
+        let e = parse_server_args("serve", args(&["--config", "/nonexistent/smss.conf"])).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/smss.conf: cannot read"), "{e}");
+    }
+
+    #[test]
+    fn help_lists_every_key() {
+        let h = help_text(None);
+        for (key, _, _) in KEYS {
+            assert!(h.contains(&format!("--{key} ")), "{key}");
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Settings: embedded defaults, then `/etc/smss/smss.conf` (or `--config`),
+//! then the `SMSS_DB` environment variable, then the command line.
+//!
+//! The file is `key = value` lines with `#` comments; its keys are the long
+//! command-line options (`max-parts` and `max_parts` are the same key).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use log::LevelFilter;
+
+use crate::charset::Legacy;
+
+pub const DEFAULT_CONFIG: &str = "/etc/smss/smss.conf";
+pub const DB_ENV: &str = "SMSS_DB";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub db: String,
+    pub device: String,
+    pub baud: u32,
+    pub pin: Option<String>,
+    pub smsc: Option<String>,
+    pub listen: String,
+    pub log_file: Option<PathBuf>,
+    pub log_level: LevelFilter,
+    pub lock_dir: PathBuf,
+    pub instance: Option<String>,
+    pub max_connections: usize,
+    pub max_line_bytes: usize,
+    pub idle_timeout: Duration,
+    pub quiet_pause: Duration,
+    pub max_parts: usize,
+    pub legacy_charset: Legacy,
+    pub poll_interval: Duration,
+    pub bare_numbers_international: bool,
+    pub command_timeout: Duration,
+    pub send_timeout: Duration,
+    pub max_attempts: u32,
+    pub retry_delay: Duration,
+    pub sim_delay: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            db: "sqlite:///var/lib/smss/smss.db".into(),
+            device: "/dev/ttyS0".into(),
+            baud: 9600,
+            pin: None,
+            smsc: None,
+            listen: "0.0.0.0:2021".into(),
+            log_file: None,
+            log_level: LevelFilter::Info,
+            lock_dir: "/run/lock".into(),
+            instance: None,
+            max_connections: 64,
+            max_line_bytes: 16 * 1024,
+            idle_timeout: Duration::from_secs(60),
+            quiet_pause: Duration::from_millis(1000),
+            max_parts: 10,
+            legacy_charset: Legacy::Windows1250,
+            poll_interval: Duration::from_secs(10),
+            bare_numbers_international: true,
+            command_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(60),
+            max_attempts: 5,
+            retry_delay: Duration::from_secs(30),
+            sim_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Every key with its value placeholder and help text; `--help` prints this
+/// and the sample config documents the same keys.
+pub const KEYS: &[(&str, &str, &str)] = &[
+    ("config", "PATH", "configuration file (default /etc/smss/smss.conf, read when present)"),
+    ("db", "URL", "database: sqlite:///var/lib/smss/smss.db (default) or mysql://user:pass@host:3306/sms; also $SMSS_DB"),
+    ("device", "PATH", "modem serial port (default /dev/ttyS0); 'sim' = built-in simulated modem"),
+    ("baud", "N", "serial speed (default 9600)"),
+    ("pin", "PIN", "SIM PIN, when the SIM asks for one"),
+    ("smsc", "NUMBER", "SMS centre number, when the SIM does not hold the right one"),
+    ("listen", "ADDR", "TCP address for requests (default 0.0.0.0:2021)"),
+    ("log-file", "PATH", "log file (default: terminal only)"),
+    ("log-level", "LEVEL", "error, warn, info (default) or debug (modem traffic)"),
+    ("lock-dir", "DIR", "where the modem lock file lives (default /run/lock)"),
+    ("instance", "NAME", "name of this sender in the database (default host name + device)"),
+    ("max-connections", "N", "concurrent TCP connections; more get 'ERR busy' (default 64)"),
+    ("max-line-bytes", "N", "longest request line; longer ones get ERR and are closed (default 16384)"),
+    ("idle-timeout", "DURATION", "a client silent this long, or slower to finish a line, is closed (default 60s)"),
+    ("quiet-pause", "DURATION", "a line without newline ends after this pause (default 1s)"),
+    ("max-parts", "N", "most SMS parts one text may take (default 10, at most 255)"),
+    ("legacy-charset", "NAME", "how request bytes that are not UTF-8 are read: windows-1250 (default), iso-8859-2, windows-1252, iso-8859-1"),
+    ("poll-interval", "DURATION", "how often the queue is checked for rows inserted by other tools (default 10s)"),
+    ("bare-numbers", "KIND", "numbers without + or 00: international (default, 420608337726) or national"),
+    ("command-timeout", "DURATION", "how long the modem may take to answer a command (default 10s)"),
+    ("send-timeout", "DURATION", "how long the modem may take to send one part (default 60s)"),
+    ("max-attempts", "N", "attempts before a message is marked failed (default 5)"),
+    ("retry-delay", "DURATION", "delay before the first retry, doubling each time (default 30s)"),
+    ("sim-delay", "DURATION", "with device = sim: how long the simulated modem takes per SMS (default 0)"),
+];
+
+/// A bad setting, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// `path:line` for the file, `--key` for the command line.
+    pub origin: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Settings {
+    /// Sets one key from its text value. Keys use `-` or `_`.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let key = key.replace('_', "-");
+        match key.as_str() {
+            "db" => self.db = nonempty(value)?,
+            "device" => self.device = nonempty(value)?,
+            "baud" => self.baud = number(value, 300, 4_000_000)?,
+            "pin" => self.pin = optional(value),
+            "smsc" => self.smsc = optional(value),
+            "listen" => self.listen = nonempty(value)?,
+            "log-file" => self.log_file = optional(value).map(PathBuf::from),
+            "log-level" => self.log_level = level(value)?,
+            "lock-dir" => self.lock_dir = PathBuf::from(nonempty(value)?),
+            "instance" => self.instance = optional(value),
+            "max-connections" => self.max_connections = number(value, 1, 100_000)?,
+            "max-line-bytes" => self.max_line_bytes = number(value, 64, 64 * 1024 * 1024)?,
+            "idle-timeout" => self.idle_timeout = duration(value)?,
+            "quiet-pause" => self.quiet_pause = duration(value)?,
+            "max-parts" => self.max_parts = number(value, 1, 255)?,
+            "legacy-charset" => {
+                self.legacy_charset = Legacy::from_name(value).ok_or_else(|| {
+                    format!("unknown charset '{value}': use windows-1250, iso-8859-2, windows-1252 or iso-8859-1")
+                })?
+            }
+            "poll-interval" => self.poll_interval = duration(value)?,
+            "bare-numbers" => {
+                self.bare_numbers_international = match value {
+                    "international" => true,
+                    "national" => false,
+                    _ => return Err(format!("'{value}' should be international or national")),
+                }
+            }
+            "command-timeout" => self.command_timeout = duration(value)?,
+            "send-timeout" => self.send_timeout = duration(value)?,
+            "max-attempts" => self.max_attempts = number(value, 1, 1000)?,
+            "retry-delay" => self.retry_delay = duration(value)?,
+            "sim-delay" => self.sim_delay = duration(value)?,
+            _ => return Err(format!("unknown setting '{key}' (see smss --help)")),
+        }
+        Ok(())
+    }
+
+    pub fn is_key(key: &str) -> bool {
+        let key = key.replace('_', "-");
+        KEYS.iter().any(|(k, _, _)| *k == key) && key != "config"
+    }
+
+    /// Reads `key = value` lines; errors name `path:line`.
+    pub fn apply_file_text(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        for (n, raw) in text.lines().enumerate() {
+            let origin = || format!("{}:{}", path.display(), n + 1);
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, value) = line.split_once('=').ok_or_else(|| ConfigError {
+                origin: origin(),
+                message: format!("expected 'key = value', found '{line}'"),
+            })?;
+            self.set(key.trim(), value.trim()).map_err(|message| ConfigError {
+                origin: origin(),
+                message,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Loads the config file: `explicit` must exist; the default path is
+    /// read only when present.
+    pub fn apply_file(&mut self, explicit: Option<&Path>) -> Result<(), ConfigError> {
+        let path = explicit.unwrap_or(Path::new(DEFAULT_CONFIG));
+        match std::fs::read_to_string(path) {
+            Ok(text) => self.apply_file_text(path, &text),
+            Err(e) if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ConfigError {
+                origin: path.display().to_string(),
+                message: format!("cannot read the configuration file: {e}"),
+            }),
+        }
+    }
+
+    /// The name this sender claims queue rows under.
+    pub fn instance_name(&self) -> String {
+        self.instance.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "localhost".into());
+            format!("{host}:{}", self.device)
+        })
+    }
+}
+
+fn nonempty(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        Err("needs a value".into())
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+fn optional(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+fn number<T>(value: &str, min: T, max: T) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    match value.parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => Err(format!("'{value}' should be a whole number from {min} to {max}")),
+    }
+}
+
+fn level(value: &str) -> Result<LevelFilter, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "error" => Ok(LevelFilter::Error),
+        "warn" | "warning" => Ok(LevelFilter::Warn),
+        "info" => Ok(LevelFilter::Info),
+        "debug" => Ok(LevelFilter::Debug),
+        "trace" => Ok(LevelFilter::Trace),
+        _ => Err(format!("'{value}' should be error, warn, info or debug")),
+    }
+}
+
+/// `250ms`, `10s`, `5m`, `1h`; a bare number is seconds.
+pub fn duration(value: &str) -> Result<Duration, String> {
+    let bad = || format!("'{value}' should be a duration such as 500ms, 10s, 5m or 1h");
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" | "min" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(duration("ten").is_err());
+        assert!(duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn file_lines_with_comments_and_both_key_styles() {
+        let mut s = Settings::default();
+        let text = "# smss\n\nmax_parts = 3\nmax-connections=5\n  device = /dev/ttyUSB0  \npin =\n";
+        s.apply_file_text(Path::new("/etc/smss/smss.conf"), text).unwrap();
+        assert_eq!(s.max_parts, 3);
+        assert_eq!(s.max_connections, 5);
+        assert_eq!(s.device, "/dev/ttyUSB0");
+        assert_eq!(s.pin, None);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let mut s = Settings::default();
+        let e = s
+            .apply_file_text(Path::new("smss.conf"), "baud = 9600\nspeed = 1\n")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "smss.conf:2: unknown setting 'speed' (see smss --help)");
+        let e = s
+            .apply_file_text(Path::new("smss.conf"), "\nmax-parts = 0\n")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "smss.conf:2: '0' should be a whole number from 1 to 255");
+        let e = s.apply_file_text(Path::new("smss.conf"), "just words").unwrap_err();
+        assert_eq!(e.origin, "smss.conf:1");
+    }
+
+    #[test]
+    fn every_key_in_the_help_table_is_settable() {
+        for (key, _, _) in KEYS {
+            if *key == "config" {
+                continue;
+            }
+            let mut s = Settings::default();
+            let err = s.set(key, "").err().unwrap_or_default();
+            assert!(!err.starts_with("unknown setting"), "{key}: {err}");
+        }
+    }
+}

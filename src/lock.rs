@@ -1,0 +1,156 @@
+//! The modem lock: an exclusive flock on a file named after the device, so
+//! `serve` and `send-pending` never talk to one modem at the same time. The
+//! file records the holder's PID and command; the kernel drops the lock when
+//! the holder dies, however it dies.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub struct ModemLock {
+    file: File,
+    path: PathBuf,
+}
+
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process holds the lock; `holder` is what it wrote (`pid command`).
+    Held { path: PathBuf, holder: String },
+    Io { path: PathBuf, error: io::Error },
+}
+
+impl std::fmt::Display for LockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockError::Held { path, holder } => {
+                write!(f, "the modem is in use by {holder} (lock {})", path.display())
+            }
+            LockError::Io { path, error } => {
+                write!(f, "cannot use the lock file {}: {error}", path.display())?;
+                if error.kind() == io::ErrorKind::PermissionDenied {
+                    write!(f, " (is the lock directory writable by this user? see lock-dir)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for LockError {}
+
+/// `/run/lock/smss-ttyS0.lock` for `/dev/ttyS0`.
+pub fn lock_path(lock_dir: &Path, device: &str) -> PathBuf {
+    let name: String = device
+        .trim_start_matches("/dev/")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .collect();
+    lock_dir.join(format!("smss-{name}.lock"))
+}
+
+impl ModemLock {
+    /// Takes the lock without waiting. `who` describes this process
+    /// (e.g. `smss serve`); it is written with the PID for others to read.
+    pub fn try_acquire(lock_dir: &Path, device: &str, who: &str) -> Result<ModemLock, LockError> {
+        let path = lock_path(lock_dir, device);
+        let io_err = |error| LockError::Io {
+            path: path.clone(),
+            error,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() {
+                    "another process".to_owned()
+                } else {
+                    holder_description(holder)
+                };
+                return Err(LockError::Held { path, holder });
+            }
+            Err(TryLockError::Error(e)) => return Err(io_err(e)),
+        }
+        file.set_len(0).map_err(io_err)?;
+        file.rewind().map_err(io_err)?;
+        writeln!(file, "{} {who}", std::process::id()).map_err(io_err)?;
+        file.flush().map_err(io_err)?;
+        Ok(ModemLock { file, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// `1234 smss serve` → `smss serve (pid 1234)`.
+fn holder_description(content: &str) -> String {
+    match content.split_once(' ') {
+        Some((pid, who)) if pid.chars().all(|c| c.is_ascii_digit()) => format!("{who} (pid {pid})"),
+        _ => content.to_owned(),
+    }
+}
+
+impl Drop for ModemLock {
+    fn drop(&mut self) {
+        // Leave the file (removing it would race with a new holder); just
+        // forget our PID and unlock. Closing the file unlocks anyway.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("smss-lock-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn second_holder_is_refused_with_the_first_ones_pid() {
+        let dir = temp_dir("second");
+        let first = ModemLock::try_acquire(&dir, "/dev/ttyS0", "smss serve").unwrap();
+        match ModemLock::try_acquire(&dir, "/dev/ttyS0", "smss send-pending") {
+            Err(LockError::Held { holder, .. }) => {
+                assert_eq!(holder, format!("smss serve (pid {})", std::process::id()))
+            }
+            other => panic!("expected Held, got {other:?}"),
+        }
+        // another device is another lock
+        let _other = ModemLock::try_acquire(&dir, "/dev/ttyUSB0", "smss serve").unwrap();
+        drop(first);
+        ModemLock::try_acquire(&dir, "/dev/ttyS0", "smss send-pending").unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn lock_file_names() {
+        assert_eq!(
+            lock_path(Path::new("/run/lock"), "/dev/ttyS0"),
+            PathBuf::from("/run/lock/smss-ttyS0.lock")
+        );
+        assert_eq!(
+            lock_path(Path::new("/l"), "/dev/serial/by-id/usb-X"),
+            PathBuf::from("/l/smss-serial_by-id_usb-X.lock")
+        );
+    }
+
+    #[test]
+    fn missing_directory_is_a_clear_error() {
+        let err = ModemLock::try_acquire(Path::new("/nonexistent/dir"), "sim", "t").unwrap_err();
+        assert!(err.to_string().starts_with("cannot use the lock file /nonexistent/dir/smss-sim.lock"));
+    }
+}

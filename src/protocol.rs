@@ -1,0 +1,274 @@
+//! The request protocol of port 2021: `#phone;text#phone;text...` per line.
+//!
+//! A new request starts only at a `#` immediately followed by a valid phone
+//! number and `;`; any other `#` belongs to the text, and so does every `;`
+//! after the first. A line with one bad request is rejected whole.
+
+use std::fmt;
+
+use crate::gsm;
+
+/// One SMS to send, as parsed from a request line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub phone: String,
+    pub text: String,
+}
+
+/// Why a line was rejected. `index` is the 1-based position of the request
+/// within the line, so a client chaining several knows which one was bad.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    NoHash,
+    MissingSemicolon { index: usize },
+    InvalidPhone { index: usize, phone: String },
+    EmptyText { index: usize },
+    TooManyParts { index: usize, parts: usize, max: usize },
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::NoHash => write!(f, "a request must start with '#' (#phone;text)"),
+            RequestError::MissingSemicolon { index } => {
+                write!(f, "request {index}: missing ';' between phone and text (#phone;text)")
+            }
+            RequestError::InvalidPhone { index, phone } => write!(
+                f,
+                "request {index}: invalid phone number '{}' (use an optional + and 3 to 20 digits)",
+                printable(phone)
+            ),
+            RequestError::EmptyText { index } => write!(f, "request {index}: empty text"),
+            RequestError::TooManyParts { index, parts, max } => write!(
+                f,
+                "request {index}: text too long ({parts} SMS parts, the limit is {max})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// Shows at most 32 characters of untrusted input, control characters escaped,
+/// so an error line stays one short line.
+fn printable(s: &str) -> String {
+    let mut out: String = s.chars().take(32).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 32 {
+        out.push_str("...");
+    }
+    out
+}
+
+/// Parses one request line (without its LF). Blank lines are not requests;
+/// the caller skips them.
+pub fn parse_line(line: &str, max_parts: usize) -> Result<Vec<Request>, RequestError> {
+    let line = line.trim_start_matches([' ', '\t', '\r', '\u{feff}']);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if !line.starts_with('#') {
+        return Err(RequestError::NoHash);
+    }
+    let mut requests = Vec::new();
+    let mut start = 0;
+    while start < line.len() {
+        let index = requests.len() + 1;
+        let after_hash = start + 1;
+        let semi = line[after_hash..]
+            .find(';')
+            .map(|i| after_hash + i)
+            .ok_or(RequestError::MissingSemicolon { index })?;
+        let phone = &line[after_hash..semi];
+        if !gsm::valid_phone(phone) {
+            return Err(RequestError::InvalidPhone {
+                index,
+                phone: phone.to_owned(),
+            });
+        }
+        let text_start = semi + 1;
+        let text_end = next_request_start(line, text_start).unwrap_or(line.len());
+        let text = &line[text_start..text_end];
+        if text.trim().is_empty() {
+            return Err(RequestError::EmptyText { index });
+        }
+        let (_, parts) = gsm::plan(text);
+        if parts > max_parts {
+            return Err(RequestError::TooManyParts {
+                index,
+                parts,
+                max: max_parts,
+            });
+        }
+        requests.push(Request {
+            phone: phone.to_owned(),
+            text: text.to_owned(),
+        });
+        start = text_end;
+    }
+    Ok(requests)
+}
+
+/// The byte offset of the next `#` at or after `from` that begins a request:
+/// `#`, an optional `+`, 3 to 20 digits, `;`.
+fn next_request_start(line: &str, from: usize) -> Option<usize> {
+    let bytes = line.as_bytes();
+    (from..bytes.len()).find(|&i| bytes[i] == b'#' && starts_request(&bytes[i + 1..]))
+}
+
+fn starts_request(rest: &[u8]) -> bool {
+    let rest = rest.strip_prefix(b"+").unwrap_or(rest);
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    (3..=20).contains(&digits) && rest.get(digits) == Some(&b';')
+}
+
+/// The answer to a committed line: `OK <n> <id>,<id>...`.
+pub fn ok_answer(ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("OK {} {}", ids.len(), list.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(phone: &str, text: &str) -> Request {
+        Request {
+            phone: phone.into(),
+            text: text.into(),
+        }
+    }
+
+    fn parse(line: &str) -> Result<Vec<Request>, RequestError> {
+        parse_line(line, 10)
+    }
+
+    #[test]
+    fn single_request() {
+        assert_eq!(parse("#420608337726;AHOJ"), Ok(vec![req("420608337726", "AHOJ")]));
+    }
+
+    #[test]
+    fn chained_requests() {
+        assert_eq!(
+            parse("#420608337726;AHOJ#420777123456;Cau"),
+            Ok(vec![req("420608337726", "AHOJ"), req("420777123456", "Cau")])
+        );
+    }
+
+    #[test]
+    fn hash_inside_text_is_text() {
+        assert_eq!(
+            parse("#420608337726;Backup #3 failed"),
+            Ok(vec![req("420608337726", "Backup #3 failed")])
+        );
+        // '#' followed by digits but no ';' is text too
+        assert_eq!(
+            parse("#420608337726;ticket #12345 open"),
+            Ok(vec![req("420608337726", "ticket #12345 open")])
+        );
+        // too few digits to be a phone: text
+        assert_eq!(parse("#420608337726;a#12;b"), Ok(vec![req("420608337726", "a#12;b")]));
+    }
+
+    #[test]
+    fn semicolon_inside_text_is_text() {
+        assert_eq!(
+            parse("#420608337726;a;b;c#+420777123456;d;e"),
+            Ok(vec![req("420608337726", "a;b;c"), req("+420777123456", "d;e")])
+        );
+    }
+
+    #[test]
+    fn crlf_and_leading_space_are_stripped() {
+        assert_eq!(parse("#420608337726;AHOJ\r"), Ok(vec![req("420608337726", "AHOJ")]));
+        assert_eq!(parse(" #420608337726;AHOJ"), Ok(vec![req("420608337726", "AHOJ")]));
+    }
+
+    #[test]
+    fn international_prefixes_are_accepted() {
+        assert_eq!(parse("#+420608337726;x"), Ok(vec![req("+420608337726", "x")]));
+        assert_eq!(parse("#00420608337726;x"), Ok(vec![req("00420608337726", "x")]));
+    }
+
+    #[test]
+    fn missing_hash() {
+        assert_eq!(parse("420608337726;AHOJ"), Err(RequestError::NoHash));
+    }
+
+    #[test]
+    fn missing_semicolon() {
+        assert_eq!(parse("#420608337726 AHOJ"), Err(RequestError::MissingSemicolon { index: 1 }));
+    }
+
+    #[test]
+    fn invalid_phones() {
+        for bad in ["abc", "12", "", "+", "420 608", "123456789012345678901", "++420608"] {
+            assert_eq!(
+                parse(&format!("#{bad};x")),
+                Err(RequestError::InvalidPhone {
+                    index: 1,
+                    phone: bad.into()
+                }),
+                "{bad}"
+            );
+        }
+        // boundaries: 3 and 20 digits are fine
+        assert!(parse("#123;x").is_ok());
+        assert!(parse("#12345678901234567890;x").is_ok());
+    }
+
+    #[test]
+    fn empty_text() {
+        assert_eq!(parse("#420608337726;"), Err(RequestError::EmptyText { index: 1 }));
+        assert_eq!(parse("#420608337726;   "), Err(RequestError::EmptyText { index: 1 }));
+        assert_eq!(
+            parse("#420608337726;x#420777123456;"),
+            Err(RequestError::EmptyText { index: 2 })
+        );
+    }
+
+    #[test]
+    fn one_bad_request_rejects_the_line() {
+        // the second request is a valid boundary with an empty text
+        assert!(parse("#420608337726;ok#420777123456;").is_err());
+    }
+
+    #[test]
+    fn part_limit_edge() {
+        let two_parts = "x".repeat(306);
+        let three_parts = "x".repeat(307);
+        assert!(parse_line(&format!("#420608337726;{two_parts}"), 2).is_ok());
+        assert_eq!(
+            parse_line(&format!("#420608337726;{three_parts}"), 2),
+            Err(RequestError::TooManyParts {
+                index: 1,
+                parts: 3,
+                max: 2
+            })
+        );
+    }
+
+    #[test]
+    fn hash_before_non_phone_is_text() {
+        assert_eq!(parse("#420608337726;x#abc;y"), Ok(vec![req("420608337726", "x#abc;y")]));
+    }
+
+    #[test]
+    fn error_messages() {
+        assert_eq!(
+            parse("#abc;x").unwrap_err().to_string(),
+            "request 1: invalid phone number 'abc' (use an optional + and 3 to 20 digits)"
+        );
+        assert_eq!(
+            parse("#12;").unwrap_err().to_string(),
+            "request 1: invalid phone number '12' (use an optional + and 3 to 20 digits)"
+        );
+        let long = "\u{7}".repeat(40);
+        let shown = parse(&format!("#{long};x")).unwrap_err().to_string();
+        assert!(shown.contains("\\u{7}") && shown.ends_with("...' (use an optional + and 3 to 20 digits)"));
+    }
+
+    #[test]
+    fn ok_answer_lists_ids() {
+        assert_eq!(ok_answer(&[7]), "OK 1 7");
+        assert_eq!(ok_answer(&[7, 8, 9]), "OK 3 7,8,9");
+    }
+}

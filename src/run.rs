@@ -1,0 +1,90 @@
+//! Subcommand dispatch: `main` is thin, every command returns a `Result`,
+//! and the exit code comes from the error.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use crate::client;
+
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let mut args = args.into_iter();
+    let command = args.next().and_then(|c| c.into_string().ok()).unwrap_or_default();
+    let rest: Vec<OsString> = args.collect();
+    match command.as_str() {
+        "client" => client_main(rest),
+        "-V" | "--version" | "version" => {
+            println!("smss {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        _ => server_main(&command, rest),
+    }
+}
+
+fn client_main(args: Vec<OsString>) -> ExitCode {
+    let parsed = match client::parse_args(args) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{}", client::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("smss client: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut out = io::stdout().lock();
+    let mut err = io::stderr().lock();
+    match client::run(&parsed, &mut input, &mut out, &mut err) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(err, "smss client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
+    use crate::cli::{self, CliError};
+    let result = match command {
+        "" | "-h" | "--help" | "help" => {
+            print!("{}", cli::help_text(None));
+            return ExitCode::SUCCESS;
+        }
+        "serve" | "send-pending" | "init-db" | "status" => {
+            cli::parse_server_args(command, args).and_then(|parsed| {
+                if parsed.help {
+                    print!("{}", cli::help_text(Some(command)));
+                    return Ok(ExitCode::SUCCESS);
+                }
+                crate::commands::run(command, parsed)
+            })
+        }
+        other => Err(CliError::Usage(format!("unknown command '{other}'\n\n{}", cli::COMMANDS))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("smss {command}: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+#[cfg(not(feature = "server"))]
+fn server_main(command: &str, _args: Vec<OsString>) -> ExitCode {
+    match command {
+        "" | "-h" | "--help" | "help" => {
+            print!("smss (client-only build)\n\n{}", client::USAGE);
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("smss: '{other}' is not available in this client-only build; use: smss client -a HOST '#phone;text'");
+            ExitCode::from(2)
+        }
+    }
+}

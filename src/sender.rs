@@ -1,0 +1,296 @@
+//! The modem thread: claims due rows of `msg`, sends them part by part, and
+//! moves each to `sms`. It wakes at once when a connection commits a request
+//! (through an `mpsc` channel) and otherwise every `poll_interval`, for rows
+//! that other tools insert with plain SQL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use crate::config::Settings;
+use crate::gsm::{self, SubmitOptions};
+use crate::modem::errors::{cme_reason, cms_is_permanent, cms_reason};
+use crate::modem::{AtError, Modem, ModemError};
+use crate::store::{Outcome, QueuedMessage, Store, StoreError};
+
+/// Rows claimed per transaction.
+const BATCH: usize = 16;
+/// How long a claim holds before another sender may take the row.
+const LEASE: Duration = Duration::from_secs(600);
+/// Longest wait between attempts to reopen a missing modem.
+const MAX_REOPEN_DELAY: Duration = Duration::from_secs(60);
+
+/// What wakes the modem thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Something was committed to `msg`.
+    Queued,
+}
+
+/// What one pass did, for `send-pending` to report.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassSummary {
+    pub sent: usize,
+    pub failed: usize,
+    pub retried: usize,
+}
+
+#[derive(Debug)]
+pub enum PassError {
+    Modem(ModemError),
+    /// The modem stopped answering or the port failed during the pass.
+    ModemLost(AtError),
+    Store(StoreError),
+}
+
+impl std::fmt::Display for PassError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PassError::Modem(e) => e.fmt(f),
+            PassError::ModemLost(e) => write!(f, "modem lost: {e}"),
+            PassError::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PassError {}
+
+impl From<StoreError> for PassError {
+    fn from(e: StoreError) -> Self {
+        PassError::Store(e)
+    }
+}
+
+pub struct Sender {
+    store: Arc<dyn Store>,
+    settings: Settings,
+    /// The port to open (the simulator's pty for `device = sim`).
+    port_path: String,
+    owner: String,
+    modem: Option<Modem>,
+    next_ref: u8,
+}
+
+/// What became of one message.
+enum Sent {
+    Done,
+    Failed,
+    Retry,
+}
+
+impl Sender {
+    pub fn new(store: Arc<dyn Store>, settings: Settings, port_path: String) -> Self {
+        let owner = settings.instance_name();
+        // Start concatenation references somewhere arbitrary so that two
+        // runs in a row do not reuse the same one for different messages.
+        let next_ref = (std::process::id() as u8) ^ (Instant::now().elapsed().subsec_nanos() as u8);
+        Sender {
+            store,
+            settings,
+            port_path,
+            owner,
+            modem: None,
+            next_ref,
+        }
+    }
+
+    /// Opens and initialises the modem unless it is open already.
+    fn ensure_modem(&mut self) -> Result<&mut Modem, ModemError> {
+        if self.modem.is_none() {
+            let s = &self.settings;
+            let mut modem = Modem::open(&self.port_path, s.baud, s.command_timeout)?;
+            let info = modem.init(s.pin.as_deref(), s.smsc.as_deref())?;
+            log::info!(
+                "modem {} ready: {} {}",
+                self.settings.device,
+                info.manufacturer,
+                info.model
+            );
+            self.modem = Some(modem);
+        }
+        Ok(self.modem.as_mut().unwrap_or_else(|| unreachable!()))
+    }
+
+    /// `send-pending`: sends everything due, then returns.
+    pub fn run_once(&mut self) -> Result<PassSummary, PassError> {
+        self.store.release_claims(&self.owner)?;
+        self.ensure_modem().map_err(PassError::Modem)?;
+        let mut summary = PassSummary::default();
+        while self.send_batch(&mut summary)? == BATCH {}
+        Ok(summary)
+    }
+
+    /// `serve`: the modem thread's loop, until `stop` is set.
+    pub fn run(&mut self, wake: Receiver<Wake>, stop: &AtomicBool) {
+        let mut reopen_delay = Duration::from_secs(1);
+        let mut last_problem = String::new();
+        let mut released = false;
+        while !stop.load(Ordering::SeqCst) {
+            let mut summary = PassSummary::default();
+            let result = (|| {
+                if !released {
+                    self.store.release_claims(&self.owner)?;
+                    released = true;
+                }
+                self.ensure_modem().map_err(PassError::Modem)?;
+                while !stop.load(Ordering::SeqCst) && self.send_batch(&mut summary)? == BATCH {}
+                Ok::<(), PassError>(())
+            })();
+            let wait = match result {
+                Ok(()) => {
+                    if !last_problem.is_empty() {
+                        log::info!("recovered: the modem and the database answer again");
+                        last_problem.clear();
+                    }
+                    reopen_delay = Duration::from_secs(1);
+                    self.settings.poll_interval
+                }
+                Err(e) => {
+                    let problem = e.to_string();
+                    if problem != last_problem {
+                        log::error!("{problem}; retrying in the background");
+                        last_problem = problem;
+                    }
+                    if matches!(e, PassError::Modem(_) | PassError::ModemLost(_)) {
+                        self.modem = None;
+                    }
+                    let d = reopen_delay;
+                    reopen_delay = (reopen_delay * 2).min(MAX_REOPEN_DELAY);
+                    d
+                }
+            };
+            match wake.recv_timeout(wait) {
+                Ok(_) | Err(RecvTimeoutError::Timeout) => while wake.try_recv().is_ok() {},
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
+
+    /// Claims and sends one batch; returns how many rows it claimed.
+    fn send_batch(&mut self, summary: &mut PassSummary) -> Result<usize, PassError> {
+        let batch = self.store.claim_due(&self.owner, LEASE, BATCH)?;
+        let claimed = batch.len();
+        for (i, msg) in batch.into_iter().enumerate() {
+            match self.send_message(&msg) {
+                Ok(Sent::Done) => summary.sent += 1,
+                Ok(Sent::Failed) => summary.failed += 1,
+                Ok(Sent::Retry) => summary.retried += 1,
+                Err(e) => {
+                    // The rest of the batch stays claimed by us; hand it back.
+                    if i + 1 < claimed {
+                        let _ = self.store.release_claims(&self.owner);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
+    fn submit_options(&mut self, msg: &QueuedMessage) -> SubmitOptions {
+        let concat_ref = msg.concat_ref.unwrap_or_else(|| {
+            self.next_ref = self.next_ref.wrapping_add(1);
+            self.next_ref
+        });
+        SubmitOptions {
+            bare_numbers_international: self.settings.bare_numbers_international,
+            concat_ref,
+            max_parts: self.settings.max_parts,
+            ..SubmitOptions::default()
+        }
+    }
+
+    fn send_message(&mut self, msg: &QueuedMessage) -> Result<Sent, PassError> {
+        let opts = self.submit_options(msg);
+        let parts = match gsm::encode_submit(&msg.phone, &msg.text, &opts) {
+            Ok(parts) => parts,
+            Err(e) => {
+                log::warn!("message {} to {} cannot be sent: {e}", msg.id, msg.phone);
+                return self.finish(msg, Outcome::Failed { error: e.to_string() }, Sent::Failed);
+            }
+        };
+        let total = parts.len() as u32;
+        let mut refs: Vec<String> = msg
+            .part_refs
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let send_timeout = self.settings.send_timeout;
+        for (i, part) in parts.iter().enumerate().skip(msg.parts_done as usize) {
+            let modem = self.ensure_modem().map_err(PassError::Modem)?;
+            match modem.send_part(part, send_timeout) {
+                Ok(mr) => refs.push(mr.to_string()),
+                Err(e) => return self.send_failed(msg, e),
+            }
+            if total > 1 && i + 1 < parts.len() {
+                self.store
+                    .save_progress(msg.id, &self.owner, opts.concat_ref, i as u32 + 1, &refs.join(","))?;
+            }
+        }
+        let refs = refs.join(",");
+        log::info!(
+            "sent message {} to {} ({} part{}, mr {})",
+            msg.id,
+            msg.phone,
+            total,
+            if total == 1 { "" } else { "s" },
+            refs
+        );
+        self.finish(
+            msg,
+            Outcome::Sent {
+                parts: total,
+                part_refs: refs,
+            },
+            Sent::Done,
+        )
+    }
+
+    /// Decides between retry and giving up after a failed part.
+    fn send_failed(&mut self, msg: &QueuedMessage, e: AtError) -> Result<Sent, PassError> {
+        let (reason, permanent, modem_lost) = match &e {
+            AtError::Cms { code, .. } => (
+                format!("+CMS ERROR: {code} ({})", cms_reason(*code)),
+                cms_is_permanent(*code),
+                false,
+            ),
+            AtError::Cme { code, .. } => (format!("+CME ERROR: {code} ({})", cme_reason(*code)), false, false),
+            AtError::Error { .. } => ("the modem answered ERROR".to_owned(), false, false),
+            AtError::Timeout { .. } | AtError::Io(_) => (e.to_string(), false, true),
+        };
+        let attempts = msg.attempts + 1;
+        let outcome = if permanent || attempts >= self.settings.max_attempts {
+            log::warn!("message {} to {} failed after {attempts} attempt(s): {reason}", msg.id, msg.phone);
+            self.finish(msg, Outcome::Failed { error: reason }, Sent::Failed)?
+        } else {
+            let delay = self.settings.retry_delay * 2u32.saturating_pow(msg.attempts.min(16));
+            log::warn!(
+                "message {} to {}: {reason}; retry {attempts} of {} in {}s",
+                msg.id,
+                msg.phone,
+                self.settings.max_attempts - 1,
+                delay.as_secs()
+            );
+            self.store.retry_later(msg.id, &self.owner, &reason, delay)?;
+            Sent::Retry
+        };
+        if modem_lost {
+            self.modem = None;
+            return Err(PassError::ModemLost(e));
+        }
+        Ok(outcome)
+    }
+
+    fn finish(&self, msg: &QueuedMessage, outcome: Outcome, sent: Sent) -> Result<Sent, PassError> {
+        if !self.store.finish(msg.id, &self.owner, &outcome)? {
+            log::warn!(
+                "message {} was no longer claimed by {} when it finished (its lease expired?)",
+                msg.id,
+                self.owner
+            );
+        }
+        Ok(sent)
+    }
+}

@@ -1,0 +1,246 @@
+//! The simulated modem's command interpreter: bytes in, bytes out.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::{SentSms, SimHandle};
+use crate::gsm::{self, DataCoding, Tpdu};
+
+/// Parts of a concatenated message waiting for the rest.
+struct Partial {
+    total: u8,
+    parts: HashMap<u8, (String, u8)>,
+    coding: &'static str,
+    status_report: bool,
+}
+
+pub struct SimCore {
+    echo: bool,
+    line: Vec<u8>,
+    /// `Some(len)` after `AT+CMGS=<len>`: collecting the PDU until Ctrl-Z.
+    pdu_len: Option<usize>,
+    pdu: Vec<u8>,
+    next_mr: u8,
+    pin_entered: bool,
+    partial: HashMap<(String, u16), Partial>,
+}
+
+impl Default for SimCore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn reply(lines: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in lines {
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(l.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl SimCore {
+    pub fn new() -> Self {
+        SimCore {
+            echo: true, // a TC35i starts with echo on
+            line: Vec::new(),
+            pdu_len: None,
+            pdu: Vec::new(),
+            next_mr: 1,
+            pin_entered: false,
+            partial: HashMap::new(),
+        }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8], handle: &SimHandle) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            if self.echo {
+                out.push(b);
+            }
+            if let Some(len) = self.pdu_len {
+                match b {
+                    0x1a => {
+                        self.pdu_len = None;
+                        let pdu = String::from_utf8_lossy(&self.pdu).trim().to_owned();
+                        self.pdu.clear();
+                        out.extend(self.submit(len, &pdu, handle));
+                    }
+                    0x1b => {
+                        self.pdu_len = None;
+                        self.pdu.clear();
+                        out.extend(reply(&["OK"]));
+                    }
+                    b'\r' | b'\n' => {}
+                    _ => self.pdu.push(b),
+                }
+                continue;
+            }
+            match b {
+                b'\r' => {
+                    let line = String::from_utf8_lossy(&self.line).trim().to_owned();
+                    self.line.clear();
+                    if !line.is_empty() {
+                        out.extend(self.command(&line, handle));
+                    }
+                }
+                b'\n' => {}
+                _ => self.line.push(b),
+            }
+        }
+        out
+    }
+
+    fn command(&mut self, line: &str, handle: &SimHandle) -> Vec<u8> {
+        handle.state().commands.push((Instant::now(), line.to_owned()));
+        handle.changed();
+        let upper = line.to_ascii_uppercase();
+        let pin = handle.state().pin.clone();
+        let locked = pin.is_some() && !self.pin_entered;
+        match upper.as_str() {
+            "AT" | "ATZ" | "AT&F" => {
+                if upper != "AT" {
+                    self.echo = true;
+                }
+                reply(&["OK"])
+            }
+            "ATE0" => {
+                self.echo = false;
+                reply(&["OK"])
+            }
+            "ATE1" => {
+                self.echo = true;
+                reply(&["OK"])
+            }
+            "AT+CPIN?" if locked => reply(&["+CPIN: SIM PIN", "OK"]),
+            "AT+CPIN?" => reply(&["+CPIN: READY", "OK"]),
+            "AT+CGMI" => reply(&["SIEMENS", "OK"]),
+            "AT+CGMM" => reply(&["TC35i (simulated)", "OK"]),
+            "AT+CGSN" => reply(&["350000000000001", "OK"]),
+            "AT+CSQ" => reply(&["+CSQ: 21,99", "OK"]),
+            "AT+CREG?" => reply(&["+CREG: 0,1", "OK"]),
+            "AT+COPS?" => reply(&["+COPS: 0,0,\"SIMULATED\"", "OK"]),
+            "AT+CSCA?" => reply(&["+CSCA: \"+420603052000\",145", "OK"]),
+            _ if upper.starts_with("AT+CPIN=") => {
+                let given = line[8..].trim_matches('"');
+                if pin.as_deref() == Some(given) {
+                    self.pin_entered = true;
+                    reply(&["OK"])
+                } else {
+                    reply(&["+CME ERROR: 16"])
+                }
+            }
+            _ if locked && upper.starts_with("AT+CMGS") => reply(&["+CMS ERROR: 311"]),
+            _ if upper.starts_with("AT+CMGS=") => match upper[8..].trim().parse::<usize>() {
+                Ok(len) if (7..=164).contains(&len) => {
+                    self.pdu_len = Some(len);
+                    b"\r\n> ".to_vec()
+                }
+                _ => reply(&["+CMS ERROR: 304"]),
+            },
+            _ if upper.starts_with("AT+CMEE=")
+                || upper.starts_with("AT+CMGF=")
+                || upper.starts_with("AT+CSCA=")
+                || upper.starts_with("AT+CNMI=")
+                || upper.starts_with("AT+CMMS=") =>
+            {
+                reply(&["OK"])
+            }
+            _ => reply(&["ERROR"]),
+        }
+    }
+
+    /// Takes one SMS-SUBMIT PDU written after the prompt.
+    fn submit(&mut self, len: usize, pdu: &str, handle: &SimHandle) -> Vec<u8> {
+        let delay = handle.state().send_delay;
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        let bad = |why: String| {
+            handle.state().bad_pdus.push(why);
+            handle.changed();
+            reply(&["+CMS ERROR: 304"])
+        };
+        let smsc_octets = match u8::from_str_radix(pdu.get(..2).unwrap_or(""), 16) {
+            Ok(n) => usize::from(n),
+            Err(_) => return bad(format!("no SMSC length: {pdu}")),
+        };
+        if pdu.len() % 2 != 0 || pdu.len() / 2 != 1 + smsc_octets + len {
+            return bad(format!("AT+CMGS={len} but the PDU has {} octets: {pdu}", pdu.len() / 2));
+        }
+        let submit = match gsm::decode_pdu(pdu, true) {
+            Ok(Tpdu::Submit(s)) => s,
+            Ok(other) => return bad(format!("not an SMS-SUBMIT: {other:?}")),
+            Err(e) => return bad(format!("{e}: {pdu}")),
+        };
+        if let Some(code) = {
+            let mut state = handle.state();
+            (!state.fail_sends.is_empty()).then(|| state.fail_sends.remove(0))
+        } {
+            return reply(&[&format!("+CMS ERROR: {code}")]);
+        }
+        let mr = self.next_mr;
+        self.next_mr = self.next_mr.wrapping_add(1);
+        let coding = match submit.user_data.coding {
+            DataCoding::Gsm7 => "gsm7",
+            DataCoding::Ucs2 => "ucs2",
+            DataCoding::EightBit => "8bit",
+        };
+        let complete = match submit.user_data.concat {
+            None => Some(SentSms {
+                number: submit.number.clone(),
+                text: submit.user_data.text.clone(),
+                parts: 1,
+                concat_ref: None,
+                coding,
+                mrs: vec![mr],
+                status_report: submit.status_report_requested,
+            }),
+            Some(c) => {
+                let key = (submit.number.clone(), c.reference);
+                let partial = self.partial.entry(key.clone()).or_insert_with(|| Partial {
+                    total: c.total,
+                    parts: HashMap::new(),
+                    coding,
+                    status_report: submit.status_report_requested,
+                });
+                partial.parts.insert(c.seq, (submit.user_data.text.clone(), mr));
+                if partial.parts.len() == usize::from(partial.total) {
+                    let p = self.partial.remove(&key).unwrap_or_else(|| unreachable!());
+                    let mut seqs: Vec<_> = p.parts.into_iter().collect();
+                    seqs.sort_by_key(|(seq, _)| *seq);
+                    Some(SentSms {
+                        number: key.0,
+                        text: seqs.iter().map(|(_, (t, _))| t.as_str()).collect(),
+                        parts: seqs.len(),
+                        concat_ref: Some(c.reference),
+                        coding: p.coding,
+                        mrs: seqs.iter().map(|(_, (_, mr))| *mr).collect(),
+                        status_report: p.status_report,
+                    })
+                } else {
+                    None
+                }
+            }
+        };
+        {
+            let mut state = handle.state();
+            state.parts_received += 1;
+            if let Some(sms) = complete {
+                log::info!(
+                    "simulated modem: SMS to {} ({} part{}, {}): {}",
+                    sms.number,
+                    sms.parts,
+                    if sms.parts == 1 { "" } else { "s" },
+                    sms.coding,
+                    sms.text
+                );
+                state.sent.push(sms);
+            }
+        }
+        handle.changed();
+        reply(&[&format!("+CMGS: {mr}"), "OK"])
+    }
+}

@@ -1,0 +1,174 @@
+//! A simulated GSM modem on a pseudo-terminal, answering like a Siemens
+//! TC35i in PDU mode. smss opens the pty's slave path exactly as it opens
+//! `/dev/ttyS0`, through the real `serialport` code; the simulator drives
+//! the master side. It decodes every PDU it is given (with the codec's
+//! decoder, independent of the encoder) and joins concatenated parts, so
+//! tests assert on numbers and texts, not on hex.
+//!
+//! `serve --device sim` (and `--demo`) runs one in-process; integration tests
+//! and the benchmark run one in the test process and pass its slave path.
+
+mod core;
+
+use std::io::{ErrorKind, Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serialport::{SerialPort, TTYPort};
+
+pub use self::core::SimCore;
+
+/// One SMS as the simulated network received it, all parts joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentSms {
+    pub number: String,
+    pub text: String,
+    pub parts: usize,
+    /// The concatenation reference, for multipart messages.
+    pub concat_ref: Option<u16>,
+    /// `"gsm7"`, `"ucs2"` or `"8bit"`.
+    pub coding: &'static str,
+    /// The message references the modem answered for each part.
+    pub mrs: Vec<u8>,
+    pub status_report: bool,
+}
+
+/// What the simulator saw and what tests tell it to do.
+#[derive(Debug, Default)]
+pub struct SimState {
+    /// Every command line received, with its arrival time.
+    pub commands: Vec<(Instant, String)>,
+    /// Complete messages, in the order their last part arrived.
+    pub sent: Vec<SentSms>,
+    /// Parts received (all messages).
+    pub parts_received: usize,
+    /// PDUs the simulator could not decode or whose length did not match.
+    pub bad_pdus: Vec<String>,
+    /// `+CMS ERROR` codes to answer to the next sends, one each.
+    pub fail_sends: Vec<u16>,
+    /// How long each `AT+CMGS` takes before `+CMGS:` comes back.
+    pub send_delay: Duration,
+    /// The SIM PIN; `None` = no PIN asked.
+    pub pin: Option<String>,
+}
+
+#[derive(Clone, Default)]
+pub struct SimHandle {
+    shared: Arc<(Mutex<SimState>, Condvar)>,
+    stop: Arc<AtomicBool>,
+}
+
+impl SimHandle {
+    pub fn state(&self) -> MutexGuard<'_, SimState> {
+        self.shared.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn changed(&self) {
+        self.shared.1.notify_all();
+    }
+
+    /// Waits until `cond` holds on the state or `timeout` passes; returns
+    /// whether it held.
+    pub fn wait_until(&self, timeout: Duration, mut cond: impl FnMut(&SimState) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state();
+        loop {
+            if cond(&state) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            state = self
+                .shared
+                .1
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Waits for `n` complete messages and returns them.
+    pub fn wait_for_sent(&self, n: usize, timeout: Duration) -> Vec<SentSms> {
+        self.wait_until(timeout, |s| s.sent.len() >= n);
+        self.state().sent.clone()
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A simulator running on a pty; dropping it stops the thread.
+pub struct PtySim {
+    pub handle: SimHandle,
+    /// The slave side: what smss opens as its device.
+    pub path: PathBuf,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl PtySim {
+    /// Opens a pty pair and starts answering on its master side.
+    pub fn start() -> std::io::Result<PtySim> {
+        Self::start_with(SimState::default())
+    }
+
+    pub fn start_with(state: SimState) -> std::io::Result<PtySim> {
+        let (mut master, slave) = TTYPort::pair().map_err(std::io::Error::other)?;
+        let path = PathBuf::from(
+            slave
+                .name()
+                .ok_or_else(|| std::io::Error::other("pty without a name"))?,
+        );
+        master
+            .set_timeout(Duration::from_millis(20))
+            .map_err(std::io::Error::other)?;
+        let handle = SimHandle::default();
+        *handle.state() = state;
+        let h = handle.clone();
+        let thread = thread::Builder::new()
+            .name("modem-sim".into())
+            .spawn(move || run(&mut master, &h))?;
+        // Not holding the slave open: the tty is released whenever smss
+        // closes it, as a real port is, so its exclusive-open flag clears.
+        drop(slave);
+        Ok(PtySim {
+            handle,
+            path,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for PtySim {
+    fn drop(&mut self) {
+        self.handle.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(master: &mut TTYPort, handle: &SimHandle) {
+    let mut core = SimCore::new();
+    let mut buf = [0u8; 4096];
+    while !handle.stop.load(Ordering::SeqCst) {
+        match master.read(&mut buf) {
+            Ok(0) => thread::sleep(Duration::from_millis(10)),
+            Ok(n) => {
+                let out = core.feed(&buf[..n], handle);
+                if !out.is_empty() && master.write_all(&out).is_err() {
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // EIO: nobody has the slave open right now.
+            Err(_) => thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}

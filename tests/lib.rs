@@ -1,0 +1,7 @@
+//! Integration tests: one test binary (links once) driving the real `smss`
+//! binary against the pty modem simulator and real databases.
+
+mod util;
+
+mod protocol_net;
+mod send_path;

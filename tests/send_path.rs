@@ -1,0 +1,172 @@
+//! The send path end to end: client → serve → database → modem thread →
+//! PDU on the pty → the simulator's decoded SMS; and send-pending.
+
+use std::time::Duration;
+
+use smss::sim::PtySim;
+
+use crate::util::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn end_to_end(backend: Backend) {
+    let dir = TempDir::new("e2e");
+    let db = TestDb::new(backend, &dir);
+    db.init();
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, &[]);
+
+    let czech = "Příliš žluťoučký kůň úpěl ďábelské ódy";
+    let out = client(serve.addr, &[&format!("#420608337726;AHOJ#420777123456;{czech}")]);
+    assert!(out.status.success(), "client: {}\n{}", stderr(&out), serve.log());
+    assert!(stdout(&out).starts_with("OK 2 "), "{}", stdout(&out));
+
+    let sent = sim.handle.wait_for_sent(2, WAIT);
+    assert_eq!(sent.len(), 2, "{}", serve.log());
+    assert_eq!((sent[0].number.as_str(), sent[0].text.as_str()), ("+420608337726", "AHOJ"));
+    assert_eq!(sent[0].coding, "gsm7");
+    assert_eq!((sent[1].number.as_str(), sent[1].text.as_str()), ("+420777123456", czech));
+    assert_eq!(sent[1].coding, "ucs2");
+
+    // 400 GSM characters: 3 concatenated parts, one reference
+    let long: String = (0..400).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let out = client(serve.addr, &[&format!("#+420608337726;{long}")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // the extension table survives
+    let ext = "€[]{}^~\\|";
+    let out = client(serve.addr, &[&format!("#420608337726;{ext}")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let sent = sim.handle.wait_for_sent(4, WAIT);
+    assert_eq!(sent.len(), 4, "{}", serve.log());
+    assert_eq!(sent[2].text, long);
+    assert_eq!(sent[2].parts, 3);
+    assert!(sent[2].concat_ref.is_some());
+    assert_eq!(sent[3].text, ext);
+    assert_eq!(sent[3].coding, "gsm7");
+    assert!(sim.handle.state().bad_pdus.is_empty(), "{:?}", sim.handle.state().bad_pdus);
+
+    // the record: every message in sms as sent, the queue empty
+    let store = db.store();
+    let ids: Vec<i64> = stdout(&out)
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .split(',')
+        .map(|i| i.parse().unwrap())
+        .collect();
+    let deadline = std::time::Instant::now() + WAIT;
+    while store.queue_stats().unwrap().depth > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(store.queue_stats().unwrap().depth, 0);
+    let recent = store.recent_sms(10).unwrap();
+    assert_eq!(recent.len(), 4);
+    for row in &recent {
+        assert_eq!(row.status, "sent", "{row:?}");
+        assert!(row.sent_at.is_some(), "{row:?}");
+    }
+    let ext_row = store.sms(ids[0]).unwrap().unwrap();
+    assert_eq!(ext_row.text, ext);
+    let long_row = recent.iter().find(|r| r.text == long).unwrap();
+    assert_eq!(long_row.parts, 3);
+    assert_eq!(long_row.part_refs.split(',').count(), 3);
+
+    assert!(serve.terminate().success());
+}
+
+#[test]
+fn end_to_end_sqlite() {
+    end_to_end(Backend::Sqlite);
+}
+
+#[test]
+fn end_to_end_mysql() {
+    end_to_end(Backend::Mysql);
+}
+
+fn send_pending(backend: Backend) {
+    let dir = TempDir::new("pending");
+    let db = TestDb::new(backend, &dir);
+    db.init();
+    let sim = PtySim::start().unwrap();
+    let device = sim.path.to_str().unwrap();
+    let lock_dir = dir.path().to_str().unwrap();
+    let pending = || {
+        smss(&[
+            "send-pending",
+            "--config",
+            "/dev/null",
+            "--db",
+            &db.url,
+            "--device",
+            device,
+            "--lock-dir",
+            lock_dir,
+        ])
+    };
+
+    // While serve holds the modem, send-pending leaves the port alone.
+    let serve = Serve::start(&db.url, device, &dir, &[]);
+    assert!(serve.wait_log("ready", WAIT), "{}", serve.log());
+    let commands_before = sim.handle.state().commands.len();
+    let out = pending();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid = serve.child.id();
+    assert!(
+        stdout(&out).contains(&format!("smss serve (pid {pid}) holds the modem")),
+        "{}",
+        stdout(&out)
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(sim.handle.state().commands.len(), commands_before);
+    assert!(serve.terminate().success());
+
+    // With serve stopped, a row inserted with plain SQL goes out.
+    db.store()
+        .execute_sql("INSERT INTO msg (phone, text) VALUES ('420608337726', 'from SQL ✓')")
+        .unwrap();
+    let out = pending();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sent = sim.handle.wait_for_sent(1, WAIT);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].text, "from SQL ✓");
+    assert_eq!(db.store().queue_stats().unwrap().depth, 0);
+    let row = &db.store().recent_sms(1).unwrap()[0];
+    assert_eq!((row.status.as_str(), row.source.as_str()), ("sent", "sql"));
+}
+
+#[test]
+fn send_pending_sqlite() {
+    send_pending(Backend::Sqlite);
+}
+
+#[test]
+fn send_pending_mysql() {
+    send_pending(Backend::Mysql);
+}
+
+#[test]
+fn client_fails_clearly() {
+    // nobody listens on this port
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = client(free, &["#420608337726;x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot connect to"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is smss serve running there"), "{}", stderr(&out));
+
+    let dir = TempDir::new("clienterr");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, &[]);
+    for bad in ["#12;", "#abc;x"] {
+        let out = client(serve.addr, &[bad]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(stderr(&out).contains("ERR request 1: invalid phone number"), "{}", stderr(&out));
+    }
+    // one bad line among good ones: exit 1, the good ones are queued
+    let out = client(serve.addr, &["#420608337726;good", "#420608337726;"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).starts_with("OK 1 "), "{}", stdout(&out));
+    assert!(stderr(&out).contains("ERR request 1: empty text"), "{}", stderr(&out));
+}

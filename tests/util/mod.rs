@@ -1,0 +1,270 @@
+//! Helpers for driving the real `smss` binary: temp dirs, databases per
+//! test, a running `serve` with its address, the client.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use smss::store::{self, Store};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_smss");
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{tag}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A directory removed when the test ends.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(unique(&format!("smss_{tag}")));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Mysql,
+}
+
+pub const MYSQL_ROOT: &str = "mysql://root@127.0.0.1:3306";
+
+/// A database of its own for one test: a SQLite file in the temp dir, or a
+/// uniquely named MariaDB database dropped at the end.
+pub struct TestDb {
+    pub url: String,
+    mysql_name: Option<String>,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend, dir: &TempDir) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}", dir.path().join("smss.db").display()),
+                mysql_name: None,
+            },
+            Backend::Mysql => {
+                let name = unique("smss_it");
+                let pool = mysql::Pool::new(MYSQL_ROOT).unwrap_or_else(|e| {
+                    panic!("MariaDB must run on 127.0.0.1:3306 (root, no password) for this test: {e}")
+                });
+                use mysql::prelude::Queryable;
+                pool.get_conn()
+                    .expect("MariaDB on 127.0.0.1:3306")
+                    .query_drop(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+                    .unwrap();
+                TestDb {
+                    url: format!("{MYSQL_ROOT}/{name}"),
+                    mysql_name: Some(name),
+                }
+            }
+        }
+    }
+
+    /// Creates the schema with `smss init-db`, as an administrator would.
+    pub fn init(&self) {
+        let out = smss(&["init-db", "--config", "/dev/null", "--db", &self.url]);
+        assert!(out.status.success(), "init-db failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        store::open(&self.url, false).unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.mysql_name {
+            use mysql::prelude::Queryable;
+            if let Ok(mut conn) = mysql::Pool::new(MYSQL_ROOT).and_then(|p| p.get_conn()) {
+                let _ = conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"));
+            }
+        }
+    }
+}
+
+/// Runs `smss ARGS` to completion.
+pub fn smss(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+/// Runs `smss client -a ADDR ARGS...`.
+pub fn client(addr: SocketAddr, args: &[&str]) -> Output {
+    let addr = addr.to_string();
+    let mut all = vec!["client", "-a", &addr, "-t", "20"];
+    all.extend_from_slice(args);
+    smss(&all)
+}
+
+/// A running `smss serve`; killed when dropped.
+pub struct Serve {
+    pub child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Serve {
+    /// Starts `smss serve` with `--config /dev/null` (no system config), the
+    /// given database and device, listening on a free port, and waits for it
+    /// to say where it listens.
+    pub fn start(db: &str, device: &str, dir: &TempDir, extra: &[&str]) -> Serve {
+        let lock_dir = dir.path().display().to_string();
+        let mut args = vec![
+            "serve",
+            "--config",
+            "/dev/null",
+            "--db",
+            db,
+            "--device",
+            device,
+            "--lock-dir",
+            &lock_dir,
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "debug",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Some(rest) = line.split(" listening on ").nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                        let _ = tx.send(addr);
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => a.parse().unwrap(),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("serve did not start:\n{}", log.lock().unwrap().join("\n"));
+            }
+        };
+        Serve { child, addr, log }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Waits until the log has a line containing `needle`.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        signal(&self.child, "TERM");
+        wait_timeout(&mut self.child, Duration::from_secs(30)).expect("serve did not stop on SIGTERM")
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// A raw TCP connection for protocol tests.
+pub fn connect(addr: SocketAddr) -> std::net::TcpStream {
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s
+}
+
+pub fn read_answer(stream: &mut std::net::TcpStream) -> String {
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match std::io::Read::read(stream, &mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => answer.push(byte[0]),
+            Err(e) => panic!("no answer: {e} (so far {:?})", String::from_utf8_lossy(&answer)),
+        }
+    }
+    String::from_utf8_lossy(&answer).trim_end().to_owned()
+}
+
+pub fn send(stream: &mut std::net::TcpStream, bytes: &[u8]) {
+    stream.write_all(bytes).unwrap();
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
