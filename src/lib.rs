@@ -4,3 +4,4 @@
 //! through them.
 
 pub mod client;
+pub mod gsm;
