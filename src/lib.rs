@@ -29,3 +29,4 @@ pub mod sender;
 pub mod server;
 #[cfg(feature = "server")]
 pub mod sim;
+pub mod gsm;
