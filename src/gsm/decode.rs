@@ -194,17 +194,14 @@ pub fn decode_pdu(hex: &str, has_smsc: bool) -> Result<Tpdu, DecodeError> {
     let udhi = first & 0x40 != 0;
     match first & 0x03 {
         0 => {
-            let (sender, sender_alphanumeric) = {
-                let a = r.address("TP-OA")?;
-                (a.value, a.alphanumeric)
-            };
+            let oa = r.address("TP-OA")?;
             let _pid = r.byte("TP-PID")?;
             let dcs = r.byte("TP-DCS")?;
             let timestamp = r.timestamp("TP-SCTS")?;
             let user_data = r.user_data(udhi, dcs)?;
             Ok(Tpdu::Deliver(Deliver {
-                sender,
-                sender_alphanumeric,
+                sender: oa.value,
+                sender_alphanumeric: oa.alphanumeric,
                 smsc,
                 timestamp,
                 user_data,

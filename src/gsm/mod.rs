@@ -20,6 +20,8 @@ mod submit;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
 
 pub use address::valid_phone;
 pub use decode::{

@@ -170,8 +170,10 @@ pub fn encode_submit(
         .enumerate()
         .map(|(i, part)| {
             let seq = i as u8 + 1;
-            let udh = (total > 1).then(|| [0x05, 0x00, 0x03, opts.concat_ref, total, seq]);
-            let tpdu = tpdu(&da, encoding, part, udh.as_ref().map(|h| &h[..]), opts);
+            // Concatenation, 8-bit reference (TS 23.040 §9.2.3.24.1).
+            let udh = [0x05, 0x00, 0x03, opts.concat_ref, total, seq];
+            let udh = (total > 1).then_some(&udh[..]);
+            let tpdu = tpdu(&da, encoding, part, udh, opts);
             SubmitPart {
                 pdu_hex: format!("00{}", to_hex(&tpdu)),
                 tpdu_len: tpdu.len(),

@@ -1,0 +1,148 @@
+//! Cross-checks our SMS-SUBMIT PDUs with an independent decoder:
+//! python-gsmmodem-new (`pip install python-gsmmodem-new`), driven by
+//! tests/pdu_crosscheck.py. Set SMSS_SKIP_PYTHON_CROSSCHECK=1 to skip where
+//! that package cannot be installed.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use smss::gsm::{SubmitOptions, encode_submit, split};
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{0C}' => out.push_str("\\f"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn texts() -> Vec<String> {
+    let mut t: Vec<String> = [
+        "Hello, world!",
+        "€[]{}^~\\|",
+        "Příliš žluťoučký kůň úpěl ďábelské ódy",
+        "Emoji 😀👍🏽 and a flag 🇨🇿",
+        "ends with @",
+        "@",
+        "1234567@",
+        "line one\nline two\r\nend",
+        "$ and ¤ and Ç and § and ¡¿ÄÖÑÜäöñüà",
+        "\u{0C}form feed",
+        "tab\tmakes it UCS-2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    t.extend([
+        "x".repeat(160),
+        "x".repeat(161),
+        "x".repeat(153 * 2),
+        "x".repeat(153 * 2 + 1),
+        format!("{}€", "x".repeat(159)),
+        format!("{}€{}", "x".repeat(152), "y".repeat(100)),
+        format!("{}@", "x".repeat(159)),
+        "ř".repeat(70),
+        "ř".repeat(71),
+        "ř".repeat(67 * 2),
+        format!("{}😀{}", "ř".repeat(66), "ř".repeat(50)),
+        "😀".repeat(36),
+        (0..400)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect(),
+    ]);
+    t
+}
+
+#[test]
+fn python_gsmmodem_decodes_our_pdus() {
+    if std::env::var_os("SMSS_SKIP_PYTHON_CROSSCHECK").is_some() {
+        eprintln!("skipped: SMSS_SKIP_PYTHON_CROSSCHECK is set");
+        return;
+    }
+    let probe = Command::new("python3")
+        .args(["-c", "import gsmmodem.pdu"])
+        .status();
+    assert!(
+        matches!(probe, Ok(s) if s.success()),
+        "python3 with gsmmodem.pdu is needed: pip install python-gsmmodem-new \
+         (or set SMSS_SKIP_PYTHON_CROSSCHECK=1)"
+    );
+
+    let option_sets = [
+        ("+420608337726", "+420608337726", SubmitOptions::default()),
+        (
+            "608337726",
+            "608337726",
+            SubmitOptions {
+                bare_numbers_international: false,
+                concat_ref: 0xC3,
+                status_report: true,
+                validity: None,
+                max_parts: 10,
+            },
+        ),
+        (
+            "00420608337726",
+            "+420608337726",
+            SubmitOptions {
+                concat_ref: 255,
+                validity: Some(0),
+                ..SubmitOptions::default()
+            },
+        ),
+    ];
+    let mut input = String::new();
+    for text in texts() {
+        let (_, part_texts) = split(&text);
+        for (number, expected_number, opts) in &option_sets {
+            let parts = encode_submit(number, &text, opts).unwrap();
+            assert_eq!(parts.len(), part_texts.len());
+            for (part, part_text) in parts.iter().zip(&part_texts) {
+                let concat = if part.total > 1 {
+                    format!("{}:{}:{}", opts.concat_ref, part.seq, part.total)
+                } else {
+                    String::new()
+                };
+                input.push_str(&format!(
+                    "{}\t{}\t{}\t{}\t{}\n",
+                    part.pdu_hex,
+                    expected_number,
+                    escape(part_text),
+                    part.tpdu_len,
+                    concat
+                ));
+            }
+        }
+    }
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pdu_crosscheck.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "python decoder disagrees:\n{stderr}\n{stdout}"
+    );
+}
