@@ -4,3 +4,5 @@
 //! through them.
 
 pub mod client;
+#[cfg(feature = "server")]
+pub mod store;
