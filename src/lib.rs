@@ -30,3 +30,5 @@ pub mod server;
 #[cfg(feature = "server")]
 pub mod sim;
 pub mod gsm;
+#[cfg(feature = "server")]
+pub mod store;

@@ -16,6 +16,8 @@ use std::time::Duration;
 mod migrate;
 mod mysql;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
 pub use migrate::SCHEMA_VERSION;
 
@@ -73,6 +75,8 @@ pub struct SmsRow {
     pub parts: u32,
     pub part_refs: String,
     pub error: Option<String>,
+    /// Failed attempts before the final one, copied from `msg.attempts`
+    /// (the final attempt, successful or not, is not counted).
     pub attempts: u32,
     /// Which sender (instance name) finished it.
     pub sent_by: String,

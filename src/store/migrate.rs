@@ -1,0 +1,163 @@
+//! Schema versions and migrations.
+//!
+//! Each backend has numbered SQL files in `sql/<backend>/` (`001_init.sql`,
+//! later `002_....sql`), embedded here. The table `smss_schema(version)`
+//! holds the number of the last one applied. Opening a store compares it
+//! with [`SCHEMA_VERSION`]:
+//!
+//! * equal: nothing to do;
+//! * newer than this binary: refused (an older smss must not write to a
+//!   schema it does not know);
+//! * missing or older: with `create_schema` the pending migrations are
+//!   applied in order, each in its own transaction where the backend allows
+//!   it (SQLite; MySQL commits DDL implicitly, so its files are written to
+//!   be re-runnable); without it, a `StoreError::Schema` telling the
+//!   administrator to run `smss init-db`.
+
+use super::{Result, StoreError};
+
+/// The schema version this binary reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One numbered migration file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "sql/sqlite/001_init.sql",
+    sql: include_str!("../../sql/sqlite/001_init.sql"),
+}];
+
+pub(crate) const MYSQL: &[Migration] = &[Migration {
+    version: 1,
+    name: "sql/mysql/001_init.sql",
+    sql: include_str!("../../sql/mysql/001_init.sql"),
+}];
+
+/// What a backend offers to the migration logic.
+pub(crate) trait Migrator {
+    /// The version recorded in `smss_schema`, 0 when the table is missing
+    /// (an empty database).
+    fn current_version(&mut self) -> Result<u32>;
+
+    /// Applies one migration and records `m.version` in `smss_schema`, in
+    /// one transaction where the backend allows. Must do nothing when the
+    /// recorded version already is `m.version` or more (another process
+    /// migrated meanwhile).
+    fn apply(&mut self, m: &Migration) -> Result<()>;
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] or explains why not.
+/// `url` is the database URL to quote in messages (password already hidden).
+pub(crate) fn run(
+    db: &mut dyn Migrator,
+    migrations: &[Migration],
+    create_schema: bool,
+    url: &str,
+) -> Result<()> {
+    let current = db.current_version()?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Schema(format!(
+            "the database {url} has schema version {current}, newer than this smss \
+             understands ({SCHEMA_VERSION}): upgrade smss"
+        )));
+    }
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if !create_schema {
+        let what = if current == 0 {
+            "has no smss tables".to_string()
+        } else {
+            format!("has schema version {current}, this smss needs {SCHEMA_VERSION}")
+        };
+        return Err(StoreError::Schema(format!(
+            "the database {url} {what}: run `smss init-db --db {url}`"
+        )));
+    }
+    for m in migrations.iter().filter(|m| m.version > current) {
+        log::info!("database {url}: applying schema migration {}", m.name);
+        db.apply(m)?;
+    }
+    Ok(())
+}
+
+/// Splits a migration file into statements: a statement ends with a line
+/// whose last non-blank character is `;`. Lines that are only a `--` comment
+/// are dropped; comments after code on a line are left to the server.
+pub(crate) fn split_statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("--") {
+            continue;
+        }
+        cur.push_str(line);
+        cur.push('\n');
+        if trimmed.ends_with(';') {
+            let stmt = cur.trim().trim_end_matches(';').trim_end().to_string();
+            if !stmt.is_empty() {
+                out.push(stmt);
+            }
+            cur.clear();
+        }
+    }
+    let rest = cur.trim();
+    if !rest.is_empty() {
+        out.push(rest.to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_up_to_schema_version() {
+        for list in [SQLITE, MYSQL] {
+            let versions: Vec<u32> = list.iter().map(|m| m.version).collect();
+            let expected: Vec<u32> = (1..=SCHEMA_VERSION).collect();
+            assert_eq!(versions, expected);
+            for m in list {
+                let prefix = format!("{:03}_", m.version);
+                assert!(
+                    m.name.rsplit('/').next().unwrap().starts_with(&prefix),
+                    "{} should start with {prefix}",
+                    m.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn split_statements_on_semicolon_at_end_of_line() {
+        let sql = "-- a comment;\nCREATE TABLE a (\n  x INT -- c\n);\n\n\
+                   INSERT INTO a VALUES (';');\nSELECT 1";
+        assert_eq!(
+            split_statements(sql),
+            vec![
+                "CREATE TABLE a (\n  x INT -- c\n)".to_string(),
+                "INSERT INTO a VALUES (';')".to_string(),
+                "SELECT 1".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn mysql_init_splits_into_create_tables() {
+        let stmts = split_statements(MYSQL[0].sql);
+        assert_eq!(stmts.len(), 4);
+        assert!(
+            stmts
+                .iter()
+                .all(|s| s.starts_with("CREATE TABLE IF NOT EXISTS"))
+        );
+    }
+}

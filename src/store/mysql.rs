@@ -1,0 +1,588 @@
+//! The production backend: MySQL / MariaDB through a `mysql::Pool`.
+//!
+//! Every new connection sets `time_zone = '+00:00'` (so `NOW(3)` and the
+//! column defaults are UTC) and `utf8mb4`. Several senders on several hosts
+//! may share the queue: a claim is, in one READ COMMITTED transaction, an
+//! UPDATE making due retries plain due rows, `SELECT ... FOR UPDATE SKIP
+//! LOCKED` (MariaDB >= 10.6, MySQL >= 8.0, checked at open) and an UPDATE
+//! setting the claim. READ COMMITTED needs `binlog_format` ROW or MIXED (the
+//! defaults) where the binary log is on.
+
+use std::time::Duration;
+
+use mysql::prelude::Queryable;
+use mysql::{
+    DriverError, IsolationLevel, Opts, OptsBuilder, Pool, PoolConstraints, PooledConn, Row, TxOpts,
+};
+
+use super::migrate::{self, Migration, Migrator};
+use super::{NewMessage, Outcome, QueueStats, QueuedMessage, Result, SmsRow, Store, StoreError};
+
+/// How long to wait for a free pooled connection before "unavailable".
+const CONN_WAIT: Duration = Duration::from_secs(10);
+/// Defaults for options the URL does not set.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A DATETIME(3) column as `YYYY-MM-DD HH:MM:SS.fff`.
+macro_rules! time {
+    ($col:literal) => {
+        concat!("LEFT(DATE_FORMAT(", $col, ", '%Y-%m-%d %H:%i:%s.%f'), 23)")
+    };
+}
+
+macro_rules! msg_columns {
+    () => {
+        concat!(
+            "id, phone, text, source, attempts, concat_ref, parts_done, part_refs, ",
+            time!("created")
+        )
+    };
+}
+
+/// Step 1 of a claim: rows whose retry time has passed become plain due
+/// rows (`next_attempt` NULL). A range of `msg_due`: reads only those rows,
+/// each once per retry, never the ones still waiting. (Left to itself,
+/// MariaDB 10.11 scans the whole table for this UPDATE of an indexed column.)
+const PROMOTE_DUE: &str = "UPDATE msg FORCE INDEX (msg_due) SET next_attempt = NULL \
+                           WHERE next_attempt IS NOT NULL AND next_attempt <= NOW(3)";
+
+/// Step 2: the due rows, oldest id first, locked; rows another sender is
+/// claiming right now are skipped. `msg_due (next_attempt, id)` holds the
+/// NULL group in id order, so this reads the first LIMIT unclaimed rows
+/// (plus the few under a live claim) and stops, however long the queue is;
+/// no filesort. FORCE INDEX keeps the optimizer from a primary key scan,
+/// which would read (and lock-test) every waiting row before the due ones.
+const CLAIM: &str = concat!(
+    "SELECT ",
+    msg_columns!(),
+    " FROM msg FORCE INDEX (msg_due) WHERE next_attempt IS NULL",
+    " AND (claimed_by IS NULL OR claim_until < NOW(3))",
+    " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED"
+);
+
+macro_rules! sms_columns {
+    () => {
+        concat!(
+            "id, phone, text, source, ",
+            time!("queued_at"),
+            ", ",
+            time!("sent_at"),
+            ", status, parts, part_refs, error, attempts, sent_by"
+        )
+    };
+}
+
+pub struct MysqlStore {
+    pool: Pool,
+}
+
+impl MysqlStore {
+    /// Connects to `url` (`mysql://user:pass@host:port/database`), checks the
+    /// server version and the schema (creating or upgrading it with
+    /// `create_schema`; then a missing database is created too).
+    pub fn open(url: &str, create_schema: bool) -> Result<MysqlStore> {
+        let opts =
+            Opts::from_url(url).map_err(|e| StoreError::Other(format!("bad MySQL URL: {e}")))?;
+        let shown = display_url(&opts);
+        let Some(db_name) = opts.get_db_name().map(str::to_string) else {
+            return Err(StoreError::Other(format!(
+                "the MySQL URL {shown} names no database: use mysql://user:pass@host:3306/database"
+            )));
+        };
+        let pool = match Pool::new(session_opts(&opts, Some(&db_name), url)) {
+            Err(mysql::Error::MySqlError(e)) if e.code == ER_BAD_DB_ERROR && create_schema => {
+                create_database(&opts, &db_name, url)?;
+                Pool::new(session_opts(&opts, Some(&db_name), url)).map_err(map_err)?
+            }
+            Err(mysql::Error::MySqlError(e)) if e.code == ER_BAD_DB_ERROR => {
+                return Err(StoreError::Schema(format!(
+                    "the database '{db_name}' does not exist: run `smss init-db --db {shown}`"
+                )));
+            }
+            other => other.map_err(map_err)?,
+        };
+        let store = MysqlStore { pool };
+        let mut conn = store.conn()?;
+        check_server_version(&mut conn)?;
+        let lock_name = lock_name(&db_name);
+        if create_schema {
+            // DDL is not transactional: keep two init-db runs apart.
+            let got: Option<i64> = conn
+                .exec_first("SELECT GET_LOCK(?, 60)", (&lock_name,))
+                .map_err(map_err)?;
+            if got != Some(1) {
+                return Err(StoreError::Unavailable(
+                    "another process is migrating the schema (GET_LOCK timed out)".into(),
+                ));
+            }
+        }
+        let result = migrate::run(
+            &mut MysqlMigrator(&mut conn),
+            migrate::MYSQL,
+            create_schema,
+            &shown,
+        );
+        if create_schema {
+            let _ = conn.exec_drop("DO RELEASE_LOCK(?)", (&lock_name,));
+        }
+        result?;
+        drop(conn);
+        Ok(store)
+    }
+
+    fn conn(&self) -> Result<PooledConn> {
+        self.pool.try_get_conn(CONN_WAIT).map_err(map_err)
+    }
+}
+
+const ER_BAD_DB_ERROR: u16 = 1049;
+
+/// The URL without its password, for messages.
+fn display_url(opts: &Opts) -> String {
+    let user = opts.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    format!(
+        "mysql://{user}{}:{}/{}",
+        opts.get_ip_or_hostname(),
+        opts.get_tcp_port(),
+        opts.get_db_name().unwrap_or("")
+    )
+}
+
+/// The URL's options plus our session setup and defaults for the timeouts
+/// and pool size the URL leaves unset.
+fn session_opts(opts: &Opts, db_name: Option<&str>, url: &str) -> OptsBuilder {
+    let mut b = OptsBuilder::from_opts(opts.clone())
+        .db_name(db_name)
+        .init(vec![
+            "SET time_zone = '+00:00'",
+            "SET NAMES utf8mb4",
+            // Claims skip locked rows; anything else that waits for a lock
+            // this long is reported as "unavailable" rather than hanging.
+            "SET SESSION innodb_lock_wait_timeout = 10",
+        ]);
+    if opts.get_tcp_connect_timeout().is_none() {
+        b = b.tcp_connect_timeout(Some(CONNECT_TIMEOUT));
+    }
+    if opts.get_read_timeout().is_none() {
+        b = b
+            .read_timeout(Some(IO_TIMEOUT))
+            .write_timeout(Some(IO_TIMEOUT));
+    }
+    if !url.contains("pool_min") && !url.contains("pool_max") {
+        let constraints = PoolConstraints::new(1, 10).expect("valid pool constraints");
+        b = b.pool_opts(opts.get_pool_opts().clone().with_constraints(constraints));
+    }
+    b
+}
+
+fn create_database(opts: &Opts, db_name: &str, url: &str) -> Result<()> {
+    if db_name.contains('`') {
+        return Err(StoreError::Other(format!(
+            "unsupported database name {db_name:?}"
+        )));
+    }
+    let mut conn = mysql::Conn::new(session_opts(opts, None, url)).map_err(map_err)?;
+    log::info!("creating MySQL database {db_name}");
+    conn.query_drop(format!(
+        "CREATE DATABASE IF NOT EXISTS `{db_name}` \
+         CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    ))
+    .map_err(|e| StoreError::Other(format!("cannot create database {db_name}: {e}")))
+}
+
+fn lock_name(db_name: &str) -> String {
+    let mut name = format!("smss_migrate.{db_name}");
+    name.truncate(64);
+    name
+}
+
+/// Parses "10.11.19-MariaDB-0+deb12u1" or "8.0.36" and requires SKIP LOCKED.
+fn check_server_version(conn: &mut PooledConn) -> Result<()> {
+    let version: String = conn
+        .query_first("SELECT VERSION()")
+        .map_err(map_err)?
+        .unwrap_or_default();
+    let mut nums = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let major_minor = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
+    let (needed, product) = if version.to_ascii_lowercase().contains("mariadb") {
+        ((10, 6), "MariaDB 10.6")
+    } else {
+        ((8, 0), "MySQL 8.0")
+    };
+    if major_minor < needed {
+        return Err(StoreError::Other(format!(
+            "the database server is {version}; smss needs {product} or newer \
+             (for SELECT ... FOR UPDATE SKIP LOCKED)"
+        )));
+    }
+    Ok(())
+}
+
+struct MysqlMigrator<'a>(&'a mut PooledConn);
+
+impl Migrator for MysqlMigrator<'_> {
+    fn current_version(&mut self) -> Result<u32> {
+        let exists: Option<i64> = self
+            .0
+            .query_first(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = 'smss_schema'",
+            )
+            .map_err(map_err)?;
+        if exists.unwrap_or(0) == 0 {
+            return Ok(0);
+        }
+        let v: Option<Option<i64>> = self
+            .0
+            .query_first("SELECT MAX(version) FROM smss_schema")
+            .map_err(map_err)?;
+        Ok(v.flatten().unwrap_or(0).clamp(0, u32::MAX as i64) as u32)
+    }
+
+    /// Runs under the GET_LOCK taken in `open`. DDL commits implicitly, so
+    /// only the version update is a transaction of its own.
+    fn apply(&mut self, m: &Migration) -> Result<()> {
+        if self.current_version()? >= m.version {
+            return Ok(());
+        }
+        for stmt in migrate::split_statements(m.sql) {
+            self.0
+                .query_drop(&stmt)
+                .map_err(|e| StoreError::Schema(format!("migration {} failed: {e}", m.name)))?;
+        }
+        let mut tx = self
+            .0
+            .start_transaction(TxOpts::default())
+            .map_err(map_err)?;
+        tx.query_drop("DELETE FROM smss_schema").map_err(map_err)?;
+        tx.exec_drop("INSERT INTO smss_schema (version) VALUES (?)", (m.version,))
+            .map_err(map_err)?;
+        tx.commit().map_err(map_err)
+    }
+}
+
+fn map_err(e: mysql::Error) -> StoreError {
+    let unavailable = match &e {
+        mysql::Error::IoError(_) | mysql::Error::CodecError(_) => true,
+        mysql::Error::DriverError(d) => matches!(
+            d,
+            DriverError::ConnectTimeout
+                | DriverError::CouldNotConnect(_)
+                | DriverError::PacketOutOfSync
+                | DriverError::UnexpectedPacket
+                | DriverError::SetupError
+                | DriverError::PoisonedPoolMutex
+                | DriverError::Timeout
+        ),
+        // too many connections, shutdown in progress, lock wait timeout,
+        // deadlock, server gone away / lost (as reported by some proxies),
+        // connection killed (MariaDB).
+        mysql::Error::MySqlError(m) => {
+            matches!(m.code, 1040 | 1053 | 1205 | 1213 | 2006 | 2013 | 1927)
+        }
+        _ => false,
+    };
+    if unavailable {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Other(e.to_string())
+    }
+}
+
+fn conversion(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(format!("unexpected value from the database: {e}"))
+}
+
+fn queued_from_row(row: Row) -> Result<QueuedMessage> {
+    type T = (
+        i64,
+        String,
+        String,
+        String,
+        u32,
+        Option<u8>,
+        u32,
+        String,
+        String,
+    );
+    let (id, phone, text, source, attempts, concat_ref, parts_done, part_refs, created): T =
+        mysql::from_row_opt(row).map_err(conversion)?;
+    Ok(QueuedMessage {
+        id,
+        phone,
+        text,
+        source,
+        attempts,
+        concat_ref,
+        parts_done,
+        part_refs,
+        created,
+    })
+}
+
+fn sms_from_row(row: Row) -> Result<SmsRow> {
+    type T = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        u32,
+        String,
+        Option<String>,
+        u32,
+        String,
+    );
+    let (
+        id,
+        phone,
+        text,
+        source,
+        queued_at,
+        sent_at,
+        status,
+        parts,
+        part_refs,
+        error,
+        attempts,
+        sent_by,
+    ): T = mysql::from_row_opt(row).map_err(conversion)?;
+    Ok(SmsRow {
+        id,
+        phone,
+        text,
+        source,
+        queued_at,
+        sent_at,
+        status,
+        parts,
+        part_refs,
+        error,
+        attempts,
+        sent_by,
+    })
+}
+
+fn not_claimed(id: i64, owner: &str) -> StoreError {
+    StoreError::Other(format!("message {id} is not claimed by {owner}"))
+}
+
+/// A lease or retry delay in microseconds, capped at ten years (beyond the
+/// range of DATETIME arithmetic nothing is meant anyway).
+fn micros(d: Duration) -> u64 {
+    let cap = Duration::from_secs(10 * 365 * 86_400);
+    d.min(cap).as_micros() as u64
+}
+
+/// Claims and the release of claims touch many rows that other senders are
+/// claiming too: READ COMMITTED unlocks the rows a statement looked at but
+/// did not change at once, instead of at commit, and takes no gap locks.
+fn read_committed() -> TxOpts {
+    TxOpts::default().set_isolation_level(Some(IsolationLevel::ReadCommitted))
+}
+
+impl Store for MysqlStore {
+    fn backend(&self) -> &'static str {
+        "mysql"
+    }
+
+    fn enqueue(&self, msgs: &[NewMessage]) -> Result<Vec<i64>> {
+        if msgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(TxOpts::default()).map_err(map_err)?;
+        let mut ids = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            tx.exec_drop(
+                "INSERT INTO msg (phone, text, source) VALUES (?, ?, ?)",
+                (&m.phone, &m.text, &m.source),
+            )
+            .map_err(map_err)?;
+            let id = tx
+                .last_insert_id()
+                .ok_or_else(|| StoreError::Other("INSERT INTO msg gave no id".into()))?;
+            ids.push(i64::try_from(id).map_err(conversion)?);
+        }
+        tx.commit().map_err(map_err)?;
+        Ok(ids)
+    }
+
+    fn claim_due(&self, owner: &str, lease: Duration, limit: usize) -> Result<Vec<QueuedMessage>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(read_committed()).map_err(map_err)?;
+        let limit_sql = u64::try_from(limit).unwrap_or(u64::MAX);
+        tx.query_drop(PROMOTE_DUE).map_err(map_err)?;
+        let found: Vec<Row> = tx.exec(CLAIM, (limit_sql,)).map_err(map_err)?;
+        let rows = found
+            .into_iter()
+            .map(queued_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let until = micros(lease);
+        for m in &rows {
+            tx.exec_drop(
+                "UPDATE msg SET claimed_by = ?, claim_until = NOW(3) + INTERVAL ? MICROSECOND \
+                 WHERE id = ?",
+                (owner, until, m.id),
+            )
+            .map_err(map_err)?;
+        }
+        tx.commit().map_err(map_err)?;
+        Ok(rows)
+    }
+
+    fn release_claims(&self, owner: &str) -> Result<u64> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(read_committed()).map_err(map_err)?;
+        tx.exec_drop(
+            "UPDATE msg SET claimed_by = NULL, claim_until = NULL WHERE claimed_by = ?",
+            (owner,),
+        )
+        .map_err(map_err)?;
+        let n = tx.affected_rows();
+        tx.commit().map_err(map_err)?;
+        Ok(n)
+    }
+
+    fn save_progress(
+        &self,
+        id: i64,
+        owner: &str,
+        concat_ref: u8,
+        parts_done: u32,
+        part_refs: &str,
+    ) -> Result<()> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(TxOpts::default()).map_err(map_err)?;
+        // The claim check is a separate read: MySQL counts only rows actually
+        // changed, so a repeated identical save would look like a lost claim.
+        let owned: Option<i64> = tx
+            .exec_first(
+                "SELECT id FROM msg WHERE id = ? AND claimed_by = ? FOR UPDATE",
+                (id, owner),
+            )
+            .map_err(map_err)?;
+        if owned.is_none() {
+            return Err(not_claimed(id, owner));
+        }
+        tx.exec_drop(
+            "UPDATE msg SET concat_ref = ?, parts_done = ?, part_refs = ? WHERE id = ?",
+            (concat_ref, parts_done, part_refs, id),
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)
+    }
+
+    fn retry_later(&self, id: i64, owner: &str, error: &str, delay: Duration) -> Result<()> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(TxOpts::default()).map_err(map_err)?;
+        tx.exec_drop(
+            "UPDATE msg SET attempts = attempts + 1, last_error = ?, \
+             next_attempt = NOW(3) + INTERVAL ? MICROSECOND, \
+             claimed_by = NULL, claim_until = NULL WHERE id = ? AND claimed_by = ?",
+            (error, micros(delay), id, owner),
+        )
+        .map_err(map_err)?;
+        if tx.affected_rows() == 0 {
+            return Err(not_claimed(id, owner));
+        }
+        tx.commit().map_err(map_err)
+    }
+
+    fn finish(&self, id: i64, owner: &str, outcome: &Outcome) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(TxOpts::default()).map_err(map_err)?;
+        match outcome {
+            Outcome::Sent { parts, part_refs } => tx.exec_drop(
+                "INSERT INTO sms (id, phone, text, source, queued_at, sent_at, status, \
+                 parts, part_refs, error, attempts, sent_by) \
+                 SELECT id, phone, text, source, created, NOW(3), 'sent', ?, ?, NULL, \
+                 attempts, ? FROM msg WHERE id = ? AND claimed_by = ? FOR UPDATE",
+                (parts, part_refs, owner, id, owner),
+            ),
+            // Parts already confirmed before giving up are kept on record.
+            Outcome::Failed { error } => tx.exec_drop(
+                "INSERT INTO sms (id, phone, text, source, queued_at, sent_at, status, \
+                 parts, part_refs, error, attempts, sent_by) \
+                 SELECT id, phone, text, source, created, NULL, 'failed', parts_done, \
+                 part_refs, ?, attempts, ? FROM msg WHERE id = ? AND claimed_by = ? FOR UPDATE",
+                (error, owner, id, owner),
+            ),
+        }
+        .map_err(map_err)?;
+        if tx.affected_rows() == 0 {
+            return Ok(false);
+        }
+        tx.exec_drop(
+            "DELETE FROM msg WHERE id = ? AND claimed_by = ?",
+            (id, owner),
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(true)
+    }
+
+    fn queue_stats(&self) -> Result<QueueStats> {
+        let mut conn = self.conn()?;
+        let tx_opts = TxOpts::default().set_with_consistent_snapshot(true);
+        let mut tx = conn.start_transaction(tx_opts).map_err(map_err)?;
+        let depth: Option<u64> = tx
+            .query_first("SELECT COUNT(*) FROM msg")
+            .map_err(map_err)?;
+        // The oldest row is the lowest id (ids grow with insertion time).
+        let oldest: Option<(String, i64)> = tx
+            .query_first(concat!(
+                "SELECT ",
+                time!("created"),
+                ", TIMESTAMPDIFF(SECOND, created, NOW(3)) FROM msg ORDER BY id LIMIT 1"
+            ))
+            .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(QueueStats {
+            depth: depth.unwrap_or(0),
+            oldest_age_secs: oldest.as_ref().map(|o| o.1),
+            oldest: oldest.map(|o| o.0),
+        })
+    }
+
+    fn sms(&self, id: i64) -> Result<Option<SmsRow>> {
+        let mut conn = self.conn()?;
+        let row: Option<Row> = conn
+            .exec_first(
+                concat!("SELECT ", sms_columns!(), " FROM sms WHERE id = ?"),
+                (id,),
+            )
+            .map_err(map_err)?;
+        row.map(sms_from_row).transpose()
+    }
+
+    fn recent_sms(&self, limit: usize) -> Result<Vec<SmsRow>> {
+        let mut conn = self.conn()?;
+        let rows: Vec<Row> = conn
+            .exec(
+                concat!(
+                    "SELECT ",
+                    sms_columns!(),
+                    " FROM sms ORDER BY id DESC LIMIT ?"
+                ),
+                (u64::try_from(limit).unwrap_or(u64::MAX),),
+            )
+            .map_err(map_err)?;
+        rows.into_iter().map(sms_from_row).collect()
+    }
+
+    fn execute_sql(&self, sql: &str) -> Result<()> {
+        self.conn()?.query_drop(sql).map_err(map_err)
+    }
+}
+
+#[cfg(test)]
+pub(crate) const CLAIM_QUERIES: [&str; 2] = [PROMOTE_DUE, CLAIM];

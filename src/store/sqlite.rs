@@ -1,0 +1,452 @@
+//! The embedded backend: one SQLite file, one connection behind a mutex.
+//!
+//! WAL journal (readers do not block the writer), `synchronous = FULL` (a
+//! commit is on disk before `Ok`), `busy_timeout` 5 s for the other process
+//! (`serve` and the cron `send-pending` may share the file). Every write
+//! transaction starts with `BEGIN IMMEDIATE`, so it takes the write lock
+//! up front and waits for it under the busy timeout, instead of failing
+//! half-way when a read would have to be upgraded.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::migrate::{self, Migration, Migrator};
+use super::{NewMessage, Outcome, QueueStats, QueuedMessage, Result, SmsRow, Store, StoreError};
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The current time as stored: UTC `YYYY-MM-DD HH:MM:SS.fff`.
+macro_rules! now {
+    () => {
+        "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+    };
+    // now + a modifier bound as a parameter, e.g. '+1.500 seconds'
+    ($param:literal) => {
+        concat!("strftime('%Y-%m-%d %H:%M:%f', 'now', ", $param, ")")
+    };
+}
+
+/// A row not under a live claim.
+macro_rules! unclaimed {
+    () => {
+        concat!("(claimed_by IS NULL OR claim_until < ", now!(), ")")
+    };
+}
+
+const MSG_COLUMNS: &str =
+    "id, phone, text, source, attempts, concat_ref, parts_done, part_refs, created";
+
+/// Step 1 of a claim: rows whose retry time has passed become plain due
+/// rows (`next_attempt` NULL). This reads only those rows (a range of
+/// `msg_due`), each once per retry, never the ones still waiting.
+const PROMOTE_DUE: &str = concat!(
+    "UPDATE msg INDEXED BY msg_due SET next_attempt = NULL WHERE next_attempt <= ",
+    now!()
+);
+
+/// Step 2: the due rows, oldest id first. `msg_due (next_attempt, id)` holds
+/// the NULL group in id order, so this reads the first `?1` unclaimed rows
+/// (plus the few under a live claim) and stops, however long the queue is;
+/// no sort. `INDEXED BY` keeps the planner from a rowid scan, which would
+/// read every waiting row before the due ones.
+const CLAIM: &str = concat!(
+    "SELECT id FROM msg INDEXED BY msg_due WHERE next_attempt IS NULL AND ",
+    unclaimed!(),
+    " ORDER BY id LIMIT ?1"
+);
+
+const SMS_COLUMNS: &str = "id, phone, text, source, queued_at, sent_at, status, parts, \
+                           part_refs, error, attempts, sent_by";
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (with `create_schema`: creates) the database file at `path`.
+    pub fn open(path: &str, create_schema: bool) -> Result<SqliteStore> {
+        let url = if path.starts_with('/') {
+            format!("sqlite://{path}")
+        } else {
+            format!("sqlite:{path}")
+        };
+        if path.is_empty() {
+            return Err(StoreError::Other(
+                "empty SQLite path: use sqlite:///abs/path.db or sqlite:relative.db".into(),
+            ));
+        }
+        let p = Path::new(path);
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(StoreError::Other(format!(
+                "cannot open SQLite database {path}: directory {} does not exist",
+                dir.display()
+            )));
+        }
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create_schema {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        } else if !p.exists() {
+            return Err(StoreError::Schema(format!(
+                "the database file {path} does not exist: run `smss init-db --db {url}`"
+            )));
+        }
+        let conn = Connection::open_with_flags(p, flags)
+            .map_err(|e| StoreError::Other(format!("cannot open SQLite database {path}: {e}")))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(map_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            log::warn!("SQLite database {path}: journal mode is {mode}, not WAL");
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(map_err)?;
+        let mut conn = conn;
+        migrate::run(
+            &mut SqliteMigrator(&mut conn),
+            migrate::SQLITE,
+            create_schema,
+            &url,
+        )?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no open transaction behind
+        // (rusqlite rolls back on drop), so the connection is still usable.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct SqliteMigrator<'a>(&'a mut Connection);
+
+fn read_version(conn: &Connection) -> rusqlite::Result<u32> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'smss_schema')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    let v: Option<i64> =
+        conn.query_row("SELECT MAX(version) FROM smss_schema", [], |r| r.get(0))?;
+    Ok(v.unwrap_or(0).clamp(0, u32::MAX as i64) as u32)
+}
+
+impl Migrator for SqliteMigrator<'_> {
+    fn current_version(&mut self) -> Result<u32> {
+        read_version(self.0).map_err(map_err)
+    }
+
+    fn apply(&mut self, m: &Migration) -> Result<()> {
+        let tx = self
+            .0
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        if read_version(&tx).map_err(map_err)? >= m.version {
+            return Ok(());
+        }
+        tx.execute_batch(m.sql)
+            .map_err(|e| StoreError::Schema(format!("migration {} failed: {e}", m.name)))?;
+        tx.execute("DELETE FROM smss_schema", []).map_err(map_err)?;
+        tx.execute("INSERT INTO smss_schema (version) VALUES (?1)", [m.version])
+            .map_err(map_err)?;
+        tx.commit().map_err(map_err)
+    }
+}
+
+fn map_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::CannotOpen,
+        ) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+/// A lease or retry delay as a strftime modifier, capped at ten years
+/// (strftime gives NULL, i.e. "due now", for times out of its range).
+fn lease_modifier(d: Duration) -> String {
+    let d = d.min(Duration::from_secs(10 * 365 * 86_400));
+    format!("+{}.{:03} seconds", d.as_secs(), d.subsec_millis())
+}
+
+fn to_u32(v: i64, what: &str) -> rusqlite::Result<u32> {
+    u32::try_from(v).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Integer,
+            format!("{what} out of range: {v}").into(),
+        )
+    })
+}
+
+fn queued_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMessage> {
+    let concat_ref: Option<i64> = r.get(5)?;
+    Ok(QueuedMessage {
+        id: r.get(0)?,
+        phone: r.get(1)?,
+        text: r.get(2)?,
+        source: r.get(3)?,
+        attempts: to_u32(r.get(4)?, "attempts")?,
+        // The column has a CHECK (0..255); anything else is treated as unset.
+        concat_ref: concat_ref.and_then(|v| u8::try_from(v).ok()),
+        parts_done: to_u32(r.get(6)?, "parts_done")?,
+        part_refs: r.get(7)?,
+        created: r.get(8)?,
+    })
+}
+
+fn sms_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SmsRow> {
+    Ok(SmsRow {
+        id: r.get(0)?,
+        phone: r.get(1)?,
+        text: r.get(2)?,
+        source: r.get(3)?,
+        queued_at: r.get(4)?,
+        sent_at: r.get(5)?,
+        status: r.get(6)?,
+        parts: to_u32(r.get(7)?, "parts")?,
+        part_refs: r.get(8)?,
+        error: r.get(9)?,
+        attempts: to_u32(r.get(10)?, "attempts")?,
+        sent_by: r.get(11)?,
+    })
+}
+
+fn not_claimed(id: i64, owner: &str) -> StoreError {
+    StoreError::Other(format!("message {id} is not claimed by {owner}"))
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn enqueue(&self, msgs: &[NewMessage]) -> Result<Vec<i64>> {
+        if msgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let mut ids = Vec::with_capacity(msgs.len());
+        {
+            let mut stmt = tx
+                .prepare("INSERT INTO msg (phone, text, source) VALUES (?1, ?2, ?3)")
+                .map_err(map_err)?;
+            for m in msgs {
+                stmt.execute(params![m.phone, m.text, m.source])
+                    .map_err(map_err)?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit().map_err(map_err)?;
+        Ok(ids)
+    }
+
+    fn claim_due(&self, owner: &str, lease: Duration, limit: usize) -> Result<Vec<QueuedMessage>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        tx.execute(PROMOTE_DUE, []).map_err(map_err)?;
+        let ids = tx
+            .prepare(CLAIM)
+            .and_then(|mut stmt| {
+                stmt.query_map([limit_sql], |r| r.get::<_, i64>(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()
+            })
+            .map_err(map_err)?;
+        let mut out = Vec::with_capacity(ids.len());
+        {
+            let mut update = tx
+                .prepare(concat!(
+                    "UPDATE msg SET claimed_by = ?1, claim_until = ",
+                    now!("?2"),
+                    " WHERE id = ?3"
+                ))
+                .map_err(map_err)?;
+            let mut select = tx
+                .prepare(&format!("SELECT {MSG_COLUMNS} FROM msg WHERE id = ?1"))
+                .map_err(map_err)?;
+            let modifier = lease_modifier(lease);
+            for id in ids {
+                update
+                    .execute(params![owner, modifier, id])
+                    .map_err(map_err)?;
+                out.push(select.query_row([id], queued_from_row).map_err(map_err)?);
+            }
+        }
+        tx.commit().map_err(map_err)?;
+        Ok(out)
+    }
+
+    fn release_claims(&self, owner: &str) -> Result<u64> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let n = tx
+            .execute(
+                "UPDATE msg SET claimed_by = NULL, claim_until = NULL WHERE claimed_by = ?1",
+                [owner],
+            )
+            .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(n as u64)
+    }
+
+    fn save_progress(
+        &self,
+        id: i64,
+        owner: &str,
+        concat_ref: u8,
+        parts_done: u32,
+        part_refs: &str,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let n = tx
+            .execute(
+                "UPDATE msg SET concat_ref = ?1, parts_done = ?2, part_refs = ?3 \
+                 WHERE id = ?4 AND claimed_by = ?5",
+                params![concat_ref, parts_done, part_refs, id, owner],
+            )
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(not_claimed(id, owner));
+        }
+        tx.commit().map_err(map_err)
+    }
+
+    fn retry_later(&self, id: i64, owner: &str, error: &str, delay: Duration) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let n = tx
+            .execute(
+                concat!(
+                    "UPDATE msg SET attempts = attempts + 1, last_error = ?1, next_attempt = ",
+                    now!("?2"),
+                    ", claimed_by = NULL, claim_until = NULL WHERE id = ?3 AND claimed_by = ?4"
+                ),
+                params![error, lease_modifier(delay), id, owner],
+            )
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(not_claimed(id, owner));
+        }
+        tx.commit().map_err(map_err)
+    }
+
+    fn finish(&self, id: i64, owner: &str, outcome: &Outcome) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let n = match outcome {
+            Outcome::Sent { parts, part_refs } => tx.execute(
+                concat!(
+                    "INSERT INTO sms (id, phone, text, source, queued_at, sent_at, status, \
+                     parts, part_refs, error, attempts, sent_by) \
+                     SELECT id, phone, text, source, created, ",
+                    now!(),
+                    ", 'sent', ?1, ?2, NULL, attempts, ?3 \
+                     FROM msg WHERE id = ?4 AND claimed_by = ?3"
+                ),
+                params![parts, part_refs, owner, id],
+            ),
+            // Parts already confirmed before giving up are kept on record.
+            Outcome::Failed { error } => tx.execute(
+                "INSERT INTO sms (id, phone, text, source, queued_at, sent_at, status, \
+                 parts, part_refs, error, attempts, sent_by) \
+                 SELECT id, phone, text, source, created, NULL, 'failed', \
+                 parts_done, part_refs, ?1, attempts, ?2 \
+                 FROM msg WHERE id = ?3 AND claimed_by = ?2",
+                params![error, owner, id],
+            ),
+        }
+        .map_err(map_err)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "DELETE FROM msg WHERE id = ?1 AND claimed_by = ?2",
+            params![id, owner],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(true)
+    }
+
+    fn queue_stats(&self) -> Result<QueueStats> {
+        let conn = self.conn();
+        let depth: i64 = conn
+            .query_row("SELECT COUNT(*) FROM msg", [], |r| r.get(0))
+            .map_err(map_err)?;
+        // The oldest row is the lowest id (ids grow with insertion time).
+        let oldest: Option<(String, i64)> = conn
+            .query_row(
+                "SELECT created, \
+                 CAST((julianday('now') - julianday(created)) * 86400 AS INTEGER) \
+                 FROM msg ORDER BY id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(map_err)?;
+        Ok(QueueStats {
+            depth: depth as u64,
+            oldest_age_secs: oldest.as_ref().map(|o| o.1),
+            oldest: oldest.map(|o| o.0),
+        })
+    }
+
+    fn sms(&self, id: i64) -> Result<Option<SmsRow>> {
+        let conn = self.conn();
+        conn.prepare(&format!("SELECT {SMS_COLUMNS} FROM sms WHERE id = ?1"))
+            .and_then(|mut s| s.query_row([id], sms_from_row).optional())
+            .map_err(map_err)
+    }
+
+    fn recent_sms(&self, limit: usize) -> Result<Vec<SmsRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {SMS_COLUMNS} FROM sms ORDER BY id DESC LIMIT ?1"
+            ))
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], sms_from_row)
+            .map_err(map_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
+    }
+
+    fn execute_sql(&self, sql: &str) -> Result<()> {
+        self.conn().execute_batch(sql).map_err(map_err)
+    }
+}
+
+#[cfg(test)]
+pub(crate) const CLAIM_QUERIES: [&str; 2] = [PROMOTE_DUE, CLAIM];

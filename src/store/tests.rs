@@ -1,0 +1,832 @@
+//! One test suite, run against both backends.
+//!
+//! Every case is a function taking a [`Fixture`] (a fresh, empty database of
+//! one backend); `suite!` turns each into `sqlite::<case>` and
+//! `mysql::<case>` tests. SQLite databases live in a unique temporary
+//! directory; MySQL ones are uniquely named databases on the server named by
+//! `SMSS_TEST_MYSQL` (default `mysql://root@127.0.0.1:3306`), dropped again
+//! when the test ends. A missing MySQL server fails the MySQL tests (it is
+//! not a reason to skip them).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::*;
+
+const LONG: Duration = Duration::from_secs(600);
+
+// ---------------------------------------------------------------- fixtures
+
+trait Fixture {
+    fn url(&self) -> String;
+    /// One integer from a query run on a connection of the test's own.
+    fn scalar(&self, sql: &str) -> Option<i64>;
+
+    fn open(&self) -> Arc<dyn Store> {
+        open(&self.url(), true).unwrap_or_else(|e| panic!("open {}: {e}", self.url()))
+    }
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000_000;
+    format!(
+        "smss_t_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
+}
+
+struct SqliteFixture {
+    dir: PathBuf,
+}
+
+impl SqliteFixture {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(unique_name());
+        std::fs::create_dir(&dir).unwrap();
+        SqliteFixture { dir }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("smss.db")
+    }
+}
+
+impl Fixture for SqliteFixture {
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.path().display())
+    }
+
+    fn scalar(&self, sql: &str) -> Option<i64> {
+        let conn = rusqlite::Connection::open(self.path()).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+impl Drop for SqliteFixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn mysql_server() -> String {
+    std::env::var("SMSS_TEST_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+fn mysql_admin() -> ::mysql::Conn {
+    let server = mysql_server();
+    ::mysql::Conn::new(::mysql::Opts::from_url(&server).unwrap()).unwrap_or_else(|e| {
+        panic!(
+            "the MySQL tests need a MariaDB/MySQL server at {server} (set SMSS_TEST_MYSQL to \
+             another one): {e}. Start it with \
+             `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`"
+        )
+    })
+}
+
+struct MysqlFixture {
+    name: String,
+}
+
+impl MysqlFixture {
+    fn new() -> Self {
+        use ::mysql::prelude::Queryable;
+        let name = unique_name();
+        mysql_admin()
+            .query_drop(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+            .unwrap();
+        MysqlFixture { name }
+    }
+
+    /// A name for a database that does not exist yet (dropped at the end
+    /// in case the test created it).
+    fn without_database() -> Self {
+        mysql_admin();
+        MysqlFixture {
+            name: unique_name(),
+        }
+    }
+}
+
+impl Fixture for MysqlFixture {
+    fn url(&self) -> String {
+        format!("{}/{}", mysql_server(), self.name)
+    }
+
+    fn scalar(&self, sql: &str) -> Option<i64> {
+        use ::mysql::prelude::Queryable;
+        let mut conn = ::mysql::Conn::new(::mysql::Opts::from_url(&self.url()).unwrap()).unwrap();
+        conn.query_first::<Option<i64>, _>(sql).unwrap().flatten()
+    }
+}
+
+impl Drop for MysqlFixture {
+    fn drop(&mut self) {
+        use ::mysql::prelude::Queryable;
+        if let Ok(mut conn) = ::mysql::Conn::new(::mysql::Opts::from_url(&mysql_server()).unwrap())
+        {
+            let _ = conn.query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.name));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn msg(phone: &str, text: &str) -> NewMessage {
+    NewMessage {
+        phone: phone.into(),
+        text: text.into(),
+        source: "ip:192.0.2.7".into(),
+    }
+}
+
+fn ids(rows: &[QueuedMessage]) -> Vec<i64> {
+    rows.iter().map(|r| r.id).collect()
+}
+
+fn sent(parts: u32, part_refs: &str) -> Outcome {
+    Outcome::Sent {
+        parts,
+        part_refs: part_refs.into(),
+    }
+}
+
+/// Seconds since the epoch of a stored UTC time `YYYY-MM-DD HH:MM:SS.fff`.
+fn parse_utc(t: &str) -> i64 {
+    let b = t.as_bytes();
+    assert!(
+        t.len() == 23 && b[4] == b'-' && b[10] == b' ' && b[19] == b'.',
+        "not a stored time: {t:?}"
+    );
+    let n = |r: std::ops::Range<usize>| t[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // days from civil (Howard Hinnant)
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+// ---------------------------------------------------------------- cases
+
+fn enqueue_returns_increasing_ids_and_is_durable(fx: &dyn Fixture) {
+    let s = fx.open();
+    let new = [
+        msg("420608337726", "one"),
+        msg("420777123456", "two"),
+        msg("1", "three"),
+    ];
+    let got = s.enqueue(&new).unwrap();
+    assert_eq!(got.len(), 3);
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    let more = s.enqueue(&[msg("2", "four")]).unwrap();
+    assert!(more[0] > got[2]);
+    drop(s);
+
+    let s = open(&fx.url(), false).unwrap();
+    let rows = s.claim_due("a", LONG, 10).unwrap();
+    assert_eq!(ids(&rows), [got.clone(), more].concat());
+    for (row, m) in rows.iter().zip(&new) {
+        assert_eq!(row.phone, m.phone);
+        assert_eq!(row.text, m.text);
+        assert_eq!(row.source, m.source);
+        assert_eq!(row.attempts, 0);
+        assert_eq!(row.concat_ref, None);
+        assert_eq!(row.parts_done, 0);
+        assert_eq!(row.part_refs, "");
+    }
+}
+
+fn enqueue_empty_slice(fx: &dyn Fixture) {
+    let s = fx.open();
+    assert_eq!(s.enqueue(&[]).unwrap(), Vec::<i64>::new());
+    assert_eq!(s.queue_stats().unwrap().depth, 0);
+}
+
+fn plain_sql_insert_is_due_with_source_sql(fx: &dyn Fixture) {
+    let s = fx.open();
+    s.execute_sql("INSERT INTO msg (phone, text) VALUES ('420608337726','x')")
+        .unwrap();
+    let rows = s.claim_due("a", LONG, 10).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].phone, "420608337726");
+    assert_eq!(rows[0].text, "x");
+    assert_eq!(rows[0].source, "sql");
+    assert_eq!(rows[0].attempts, 0);
+    assert!(s.finish(rows[0].id, "a", &sent(1, "3")).unwrap());
+}
+
+fn times_are_utc(fx: &dyn Fixture) {
+    let s = fx.open();
+    s.enqueue(&[msg("1", "t")]).unwrap();
+    let row = s.claim_due("a", LONG, 1).unwrap().remove(0);
+    let skew = parse_utc(&row.created) - now_secs();
+    assert!(skew.abs() < 120, "created {} is not UTC now", row.created);
+    assert!(s.finish(row.id, "a", &sent(1, "1")).unwrap());
+    let sms = s.sms(row.id).unwrap().unwrap();
+    assert_eq!(sms.queued_at, row.created);
+    let sent_at = sms.sent_at.unwrap();
+    assert!(sent_at >= sms.queued_at, "{sent_at} < {}", sms.queued_at);
+    assert!((parse_utc(&sent_at) - now_secs()).abs() < 120);
+}
+
+fn claim_respects_limit_order_and_leases(fx: &dyn Fixture) {
+    let s = fx.open();
+    let all = s
+        .enqueue(
+            &(0..5)
+                .map(|i| msg("1", &format!("m{i}")))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let a = s.claim_due("a", Duration::from_secs(1), 2).unwrap();
+    assert_eq!(ids(&a), all[..2]);
+    let b = s.claim_due("b", LONG, 10).unwrap();
+    assert_eq!(ids(&b), all[2..]);
+    assert!(s.claim_due("c", LONG, 10).unwrap().is_empty());
+
+    thread::sleep(Duration::from_millis(1300));
+    // a's lease has run out; b's has not.
+    let c = s.claim_due("c", LONG, 10).unwrap();
+    assert_eq!(ids(&c), all[..2]);
+    // a lost the row to c: a cannot finish it, c can.
+    assert!(!s.finish(all[0], "a", &sent(1, "1")).unwrap());
+    assert!(s.finish(all[0], "c", &sent(1, "1")).unwrap());
+    assert_eq!(s.claim_due("d", LONG, 0).unwrap(), vec![]);
+}
+
+fn release_claims_makes_rows_due(fx: &dyn Fixture) {
+    let s = fx.open();
+    let all = s
+        .enqueue(&[msg("1", "a"), msg("2", "b"), msg("3", "c")])
+        .unwrap();
+    assert_eq!(s.claim_due("a", LONG, 2).unwrap().len(), 2);
+    assert_eq!(s.claim_due("other", LONG, 2).unwrap().len(), 1);
+    assert_eq!(s.release_claims("a").unwrap(), 2);
+    assert_eq!(s.release_claims("a").unwrap(), 0);
+    assert_eq!(ids(&s.claim_due("b", LONG, 10).unwrap()), all[..2]);
+}
+
+fn retry_later_delays_and_counts(fx: &dyn Fixture) {
+    let s = fx.open();
+    let id = s.enqueue(&[msg("1", "retry me")]).unwrap()[0];
+    s.claim_due("a", LONG, 1).unwrap();
+    let err = s
+        .retry_later(id, "b", "not mine", Duration::from_secs(1))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+    s.retry_later(id, "a", "+CMS ERROR: 38", Duration::from_secs(1))
+        .unwrap();
+    assert!(s.claim_due("b", LONG, 10).unwrap().is_empty());
+
+    thread::sleep(Duration::from_millis(1300));
+    let rows = s.claim_due("b", LONG, 10).unwrap();
+    assert_eq!(ids(&rows), [id]);
+    assert_eq!(rows[0].attempts, 1);
+    s.retry_later(id, "b", "again", Duration::from_millis(0))
+        .unwrap();
+    let rows = s.claim_due("c", LONG, 10).unwrap();
+    assert_eq!(rows[0].attempts, 2);
+}
+
+fn huge_delays_are_not_due_now(fx: &dyn Fixture) {
+    let s = fx.open();
+    let id = s.enqueue(&[msg("1", "x")]).unwrap()[0];
+    s.claim_due("a", Duration::MAX, 1).unwrap();
+    assert!(s.claim_due("b", LONG, 1).unwrap().is_empty());
+    s.retry_later(id, "a", "later", Duration::MAX).unwrap();
+    assert!(s.claim_due("b", LONG, 1).unwrap().is_empty());
+}
+
+fn due_retries_and_fresh_rows_come_in_id_order(fx: &dyn Fixture) {
+    let s = fx.open();
+    let all = s
+        .enqueue(
+            &(0..6)
+                .map(|i| msg("1", &format!("m{i}")))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    // 1 and 3 fail once and are due again at once; 4 waits.
+    s.claim_due("a", LONG, 6).unwrap();
+    s.retry_later(all[1], "a", "e", Duration::ZERO).unwrap();
+    s.retry_later(all[3], "a", "e", Duration::ZERO).unwrap();
+    s.retry_later(all[4], "a", "e", LONG).unwrap();
+    s.release_claims("a").unwrap();
+    let rows = s.claim_due("b", LONG, 3).unwrap();
+    assert_eq!(ids(&rows), [all[0], all[1], all[2]]);
+    let rows = s.claim_due("b", LONG, 10).unwrap();
+    assert_eq!(ids(&rows), [all[3], all[5]]);
+}
+
+fn finish_moves_row_to_sms(fx: &dyn Fixture) {
+    let s = fx.open();
+    let id = s.enqueue(&[msg("420608337726", "AHOJ")]).unwrap()[0];
+    let row = s.claim_due("host1", LONG, 1).unwrap().remove(0);
+    assert!(s.finish(id, "host1", &sent(2, "17,18")).unwrap());
+
+    let sms = s.sms(id).unwrap().expect("sms row");
+    assert_eq!(sms.id, id);
+    assert_eq!(sms.phone, "420608337726");
+    assert_eq!(sms.text, "AHOJ");
+    assert_eq!(sms.source, "ip:192.0.2.7");
+    assert_eq!(sms.queued_at, row.created);
+    assert!(sms.sent_at.is_some());
+    assert_eq!(sms.status, "sent");
+    assert_eq!(sms.parts, 2);
+    assert_eq!(sms.part_refs, "17,18");
+    assert_eq!(sms.error, None);
+    assert_eq!(sms.attempts, 0);
+    assert_eq!(sms.sent_by, "host1");
+
+    assert_eq!(fx.scalar("SELECT COUNT(*) FROM msg"), Some(0));
+    assert_eq!(s.queue_stats().unwrap().depth, 0);
+    assert!(s.claim_due("host1", LONG, 10).unwrap().is_empty());
+    assert!(!s.finish(id, "host1", &sent(2, "17,18")).unwrap());
+    assert_eq!(s.sms(id + 1000).unwrap(), None);
+}
+
+fn finish_by_non_owner_changes_nothing(fx: &dyn Fixture) {
+    let s = fx.open();
+    let id = s.enqueue(&[msg("1", "x")]).unwrap()[0];
+    assert!(!s.finish(id, "a", &sent(1, "1")).unwrap(), "unclaimed");
+    s.claim_due("a", LONG, 1).unwrap();
+    assert!(!s.finish(id, "b", &sent(1, "1")).unwrap());
+    let failed = Outcome::Failed { error: "x".into() };
+    assert!(!s.finish(id, "b", &failed).unwrap());
+    assert_eq!(s.sms(id).unwrap(), None);
+    assert_eq!(fx.scalar("SELECT COUNT(*) FROM sms"), Some(0));
+    assert_eq!(s.queue_stats().unwrap().depth, 1);
+    // still a's
+    assert!(s.claim_due("b", LONG, 10).unwrap().is_empty());
+    assert!(s.finish(id, "a", &sent(1, "1")).unwrap());
+}
+
+fn save_progress_is_seen_by_next_claim(fx: &dyn Fixture) {
+    let s = fx.open();
+    let id = s.enqueue(&[msg("1", "long text")]).unwrap()[0];
+    s.claim_due("a", LONG, 1).unwrap();
+    assert!(matches!(
+        s.save_progress(id, "b", 1, 1, "1"),
+        Err(StoreError::Other(_))
+    ));
+    s.save_progress(id, "a", 200, 1, "5").unwrap();
+    s.save_progress(id, "a", 200, 2, "5,6").unwrap();
+    s.save_progress(id, "a", 200, 2, "5,6").unwrap(); // same again: still fine
+    s.release_claims("a").unwrap();
+    let row = s.claim_due("b", LONG, 1).unwrap().remove(0);
+    assert_eq!(row.concat_ref, Some(200));
+    assert_eq!(row.parts_done, 2);
+    assert_eq!(row.part_refs, "5,6");
+    assert_eq!(row.attempts, 0);
+}
+
+fn failed_outcome_is_recorded(fx: &dyn Fixture) {
+    let s = fx.open();
+    let id = s.enqueue(&[msg("999", "doomed")]).unwrap()[0];
+    s.claim_due("a", LONG, 1).unwrap();
+    s.save_progress(id, "a", 7, 1, "9").unwrap();
+    s.retry_later(id, "a", "+CMS ERROR: 500", Duration::ZERO)
+        .unwrap();
+    s.claim_due("a", LONG, 1).unwrap();
+    let outcome = Outcome::Failed {
+        error: "invalid number".into(),
+    };
+    assert!(s.finish(id, "a", &outcome).unwrap());
+    let sms = s.sms(id).unwrap().unwrap();
+    assert_eq!(sms.status, "failed");
+    assert_eq!(sms.sent_at, None);
+    assert_eq!(sms.error.as_deref(), Some("invalid number"));
+    assert_eq!(sms.attempts, 1);
+    assert_eq!(sms.parts, 1);
+    assert_eq!(sms.part_refs, "9");
+    assert_eq!(sms.sent_by, "a");
+}
+
+fn utf8_round_trip(fx: &dyn Fixture) {
+    let s = fx.open();
+    let texts = [
+        "Příliš žluťoučký kůň 😀",
+        "€[]{}",
+        "quote ' \" back\\slash ;#% _",
+    ];
+    let new: Vec<_> = texts.iter().map(|t| msg("420608337726", t)).collect();
+    let got = s.enqueue(&new).unwrap();
+    let rows = s.claim_due("a", LONG, 10).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(),
+        texts
+    );
+    for id in &got {
+        assert!(s.finish(*id, "a", &sent(1, "1")).unwrap());
+    }
+    let recent = s.recent_sms(10).unwrap();
+    let mut back: Vec<_> = recent.iter().map(|r| r.text.as_str()).collect();
+    back.reverse();
+    assert_eq!(back, texts);
+    let error = "chyba: žádný signál 📵".to_string();
+    let id = s.enqueue(&[msg("1", "x")]).unwrap()[0];
+    s.claim_due("a", LONG, 1).unwrap();
+    s.finish(
+        id,
+        "a",
+        &Outcome::Failed {
+            error: error.clone(),
+        },
+    )
+    .unwrap();
+    assert_eq!(s.sms(id).unwrap().unwrap().error, Some(error));
+}
+
+fn recent_sms_newest_first(fx: &dyn Fixture) {
+    let s = fx.open();
+    let all = s
+        .enqueue(
+            &(0..4)
+                .map(|i| msg("1", &format!("m{i}")))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    for id in &all {
+        s.claim_due("a", LONG, 1).unwrap();
+        assert!(s.finish(*id, "a", &sent(1, "1")).unwrap());
+    }
+    let recent = s.recent_sms(3).unwrap();
+    assert_eq!(
+        recent.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [all[3], all[2], all[1]]
+    );
+    assert!(s.recent_sms(0).unwrap().is_empty());
+}
+
+fn queue_stats_reports_depth_and_oldest(fx: &dyn Fixture) {
+    let s = fx.open();
+    assert_eq!(
+        s.queue_stats().unwrap(),
+        QueueStats {
+            depth: 0,
+            oldest: None,
+            oldest_age_secs: None
+        }
+    );
+    s.execute_sql(
+        "INSERT INTO msg (phone, text, created) VALUES ('1', 'old', '2020-01-01 00:00:00.000')",
+    )
+    .unwrap();
+    s.enqueue(&[msg("2", "new"), msg("3", "newer")]).unwrap();
+    let st = s.queue_stats().unwrap();
+    assert_eq!(st.depth, 3);
+    assert_eq!(st.oldest.as_deref(), Some("2020-01-01 00:00:00.000"));
+    let expected = now_secs() - parse_utc("2020-01-01 00:00:00.000");
+    let age = st.oldest_age_secs.unwrap();
+    assert!(
+        (age - expected).abs() < 120,
+        "age {age}, expected {expected}"
+    );
+
+    // Only the fresh ones: the age is small.
+    let old = s.claim_due("a", LONG, 1).unwrap().remove(0);
+    assert_eq!(old.text, "old");
+    assert!(s.finish(old.id, "a", &sent(1, "1")).unwrap());
+    let st = s.queue_stats().unwrap();
+    assert_eq!(st.depth, 2);
+    let age = st.oldest_age_secs.unwrap();
+    assert!((0..120).contains(&age), "{age}");
+    assert!(parse_utc(st.oldest.as_deref().unwrap()) > parse_utc("2025-01-01 00:00:00.000"));
+}
+
+fn migrations_are_idempotent(fx: &dyn Fixture) {
+    let s = fx.open();
+    s.enqueue(&[msg("1", "kept")]).unwrap();
+    drop(s);
+    let s = fx.open();
+    drop(s);
+    assert_eq!(fx.scalar("SELECT COUNT(*) FROM smss_schema"), Some(1));
+    assert_eq!(
+        fx.scalar("SELECT version FROM smss_schema"),
+        Some(SCHEMA_VERSION as i64)
+    );
+    let s = open(&fx.url(), false).unwrap();
+    assert_eq!(s.queue_stats().unwrap().depth, 1);
+}
+
+fn open_without_schema_is_a_schema_error(fx: &dyn Fixture) {
+    match open(&fx.url(), false) {
+        Err(StoreError::Schema(m)) => assert!(m.contains("smss init-db --db"), "{m}"),
+        Err(e) => panic!("expected a schema error, got {e:?}"),
+        Ok(_) => panic!("expected a schema error, got a store"),
+    }
+    // and still usable for init-db afterwards
+    fx.open();
+}
+
+fn newer_schema_is_refused(fx: &dyn Fixture) {
+    let s = fx.open();
+    s.execute_sql(&format!(
+        "UPDATE smss_schema SET version = {}",
+        SCHEMA_VERSION + 1
+    ))
+    .unwrap();
+    drop(s);
+    for create in [true, false] {
+        match open(&fx.url(), create) {
+            Err(StoreError::Schema(m)) => assert!(m.contains("newer"), "{m}"),
+            Err(e) => panic!("expected a schema error, got {e:?}"),
+            Ok(_) => panic!("expected a schema error, got a store"),
+        }
+    }
+}
+
+fn concurrent_claimers_never_share_a_row(fx: &dyn Fixture) {
+    let s = fx.open();
+    let all: BTreeSet<i64> = s
+        .enqueue(
+            &(0..60)
+                .map(|i| msg("1", &format!("m{i}")))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .into_iter()
+        .collect();
+    drop(s);
+    let url = fx.url();
+    let handles: Vec<_> = (0..4)
+        .map(|n| {
+            let url = url.clone();
+            thread::spawn(move || {
+                // each sender with a store (connection / pool) of its own
+                let s = open(&url, false).unwrap();
+                let owner = format!("host{n}");
+                let mut mine = Vec::new();
+                loop {
+                    let rows = s.claim_due(&owner, LONG, 4).unwrap();
+                    if rows.is_empty() {
+                        break;
+                    }
+                    for r in rows {
+                        assert!(s.finish(r.id, &owner, &sent(1, "1")).unwrap());
+                        mine.push(r.id);
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for h in handles {
+        seen.extend(h.join().unwrap());
+    }
+    let unique: BTreeSet<i64> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "a row was claimed twice");
+    assert_eq!(unique, all);
+    assert_eq!(fx.scalar("SELECT COUNT(*) FROM sms"), Some(60));
+}
+
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $case() { super::$case(&super::SqliteFixture::new()); } )*
+        }
+        mod mysql {
+            $( #[test] fn $case() { super::$case(&super::MysqlFixture::new()); } )*
+        }
+    };
+}
+
+suite!(
+    enqueue_returns_increasing_ids_and_is_durable,
+    enqueue_empty_slice,
+    plain_sql_insert_is_due_with_source_sql,
+    times_are_utc,
+    claim_respects_limit_order_and_leases,
+    release_claims_makes_rows_due,
+    retry_later_delays_and_counts,
+    huge_delays_are_not_due_now,
+    due_retries_and_fresh_rows_come_in_id_order,
+    finish_moves_row_to_sms,
+    finish_by_non_owner_changes_nothing,
+    save_progress_is_seen_by_next_claim,
+    failed_outcome_is_recorded,
+    utf8_round_trip,
+    recent_sms_newest_first,
+    queue_stats_reports_depth_and_oldest,
+    migrations_are_idempotent,
+    open_without_schema_is_a_schema_error,
+    newer_schema_is_refused,
+    concurrent_claimers_never_share_a_row,
+);
+
+// ---------------------------------------------------------------- backend specific
+
+mod sqlite_only {
+    use super::*;
+
+    #[test]
+    fn missing_directory_is_named() {
+        let fx = SqliteFixture::new();
+        let path = fx.dir.join("no/such/dir/smss.db");
+        for create in [true, false] {
+            let err = open(&format!("sqlite://{}", path.display()), create)
+                .err()
+                .expect("an error");
+            let m = err.to_string();
+            assert!(
+                m.contains(&fx.dir.join("no/such/dir").display().to_string()),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn url_without_slashes_works() {
+        let fx = SqliteFixture::new();
+        let s = open(&format!("sqlite:{}", fx.path().display()), true).unwrap();
+        assert_eq!(s.backend(), "sqlite");
+        assert!(fx.path().exists());
+    }
+
+    #[test]
+    fn journal_is_wal() {
+        let fx = SqliteFixture::new();
+        let _s = fx.open();
+        let conn = rusqlite::Connection::open(fx.path()).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn claim_queries_use_the_due_index() {
+        let fx = SqliteFixture::new();
+        let _s = fx.open();
+        let conn = rusqlite::Connection::open(fx.path()).unwrap();
+        // 20,000 rows waiting for a retry (lowest ids), 20 due; with
+        // statistics that would tempt the planner to scan by rowid.
+        conn.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+             INSERT INTO msg (phone, text, next_attempt) \
+             SELECT '1', 'x', '2099-01-01 00:00:00.000' FROM n; \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20) \
+             INSERT INTO msg (phone, text) SELECT '1', 'x' FROM n; ANALYZE;",
+        )
+        .unwrap();
+        let [promote, claim] = crate::store::sqlite::CLAIM_QUERIES;
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let params: &[&dyn rusqlite::ToSql] = if sql.contains("?1") { &[&10] } else { &[] };
+            let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
+            rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
+        };
+        let p = plan(promote);
+        assert!(
+            p.contains("SEARCH msg USING INDEX msg_due (next_attempt<?)"),
+            "{p}"
+        );
+        let p = plan(claim);
+        assert!(
+            p.contains("SEARCH msg USING INDEX msg_due (next_attempt=?)"),
+            "{p}"
+        );
+        assert!(!p.contains("TEMP B-TREE"), "{p}");
+
+        // and it really reads only a handful of rows: VM steps of the claim
+        let mut stmt = conn.prepare(claim).unwrap();
+        let ids: Vec<i64> = stmt
+            .query_map([10], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(ids, (20001..=20010).collect::<Vec<_>>());
+        let steps = stmt.get_status(rusqlite::StatementStatus::VmStep);
+        assert!(steps < 1000, "{steps} VM steps");
+    }
+}
+
+mod mysql_only {
+    use super::*;
+
+    #[test]
+    fn unreachable_server_is_unavailable() {
+        for create in [true, false] {
+            match open("mysql://root@127.0.0.1:1/sms", create) {
+                Err(StoreError::Unavailable(_)) => {}
+                Err(e) => panic!("expected Unavailable, got {e:?}"),
+                Ok(_) => panic!("expected Unavailable, got a store"),
+            }
+        }
+    }
+
+    #[test]
+    fn url_without_database_is_refused() {
+        let err = open(&mysql_server(), true).err().expect("an error");
+        assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+    }
+
+    #[test]
+    fn missing_database_is_created_by_init_only() {
+        let fx = MysqlFixture::without_database();
+        match open(&fx.url(), false) {
+            Err(StoreError::Schema(m)) => assert!(m.contains("init-db"), "{m}"),
+            Err(e) => panic!("expected a schema error, got {e:?}"),
+            Ok(_) => panic!("expected a schema error, got a store"),
+        }
+        let s = fx.open();
+        s.enqueue(&[msg("1", "😀")]).unwrap();
+        assert_eq!(s.claim_due("a", LONG, 1).unwrap()[0].text, "😀");
+    }
+
+    #[test]
+    fn claim_reads_only_due_rows() {
+        use ::mysql::prelude::Queryable;
+        let fx = MysqlFixture::new();
+        let _s = fx.open();
+        let mut conn = ::mysql::Conn::new(::mysql::Opts::from_url(&fx.url()).unwrap()).unwrap();
+        // 10,000 rows waiting for a retry (lowest ids), 10 whose retry is
+        // due, 20 fresh.
+        let digits = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 \
+                      UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 \
+                      UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)";
+        conn.query_drop(format!(
+            "INSERT INTO msg (phone, text, next_attempt) SELECT '1', 'x', '2099-01-01' \
+             FROM {digits} a, {digits} b, {digits} c, {digits} d"
+        ))
+        .unwrap();
+        conn.query_drop(format!(
+            "INSERT INTO msg (phone, text, next_attempt) SELECT '1', 'x', '2000-01-01' FROM {digits} a"
+        ))
+        .unwrap();
+        conn.query_drop(format!(
+            "INSERT INTO msg (phone, text) SELECT '1', 'x' FROM {digits} a, (SELECT 1 UNION ALL SELECT 2) b"
+        ))
+        .unwrap();
+        conn.query_drop("ANALYZE TABLE msg").unwrap();
+        conn.query_drop("SET time_zone = '+00:00'").unwrap();
+
+        let [promote, claim] = crate::store::mysql::CLAIM_QUERIES;
+        for (sql, access) in [(promote, "range"), (claim, "ref")] {
+            let sql = sql.replace("LIMIT ?", "LIMIT 10");
+            let explain: Vec<::mysql::Row> = conn.query(format!("EXPLAIN {sql}")).unwrap();
+            let text = |col: &str| -> String {
+                explain[0]
+                    .get::<Option<String>, _>(col)
+                    .flatten()
+                    .unwrap_or_default()
+            };
+            assert_eq!(
+                (text("type").as_str(), text("key").as_str()),
+                (access, "msg_due"),
+                "{sql}: {explain:?}"
+            );
+            assert!(!text("Extra").contains("filesort"), "{sql}: {explain:?}");
+        }
+
+        let expected: Vec<i64> = conn
+            .query("SELECT id FROM msg WHERE next_attempt IS NULL OR next_attempt < '2050-01-01' ORDER BY id LIMIT 15")
+            .unwrap();
+        let handler_reads = |conn: &mut ::mysql::Conn| -> u64 {
+            let rows: Vec<(String, u64)> = conn
+                .query("SHOW SESSION STATUS LIKE 'Handler_read%'")
+                .unwrap();
+            rows.iter().map(|r| r.1).sum()
+        };
+        let before = handler_reads(&mut conn);
+        let mut tx = conn.start_transaction(::mysql::TxOpts::default()).unwrap();
+        tx.query_drop(promote).unwrap();
+        assert_eq!(tx.affected_rows(), 10);
+        let rows: Vec<::mysql::Row> = tx.exec(claim, (15,)).unwrap();
+        let ids: Vec<i64> = rows.into_iter().map(|mut r| r.take(0).unwrap()).collect();
+        assert_eq!(ids, expected);
+        tx.rollback().unwrap();
+        let read = handler_reads(&mut conn) - before;
+        assert!(read < 200, "the claim read {read} rows");
+    }
+
+    #[test]
+    fn password_is_not_shown_in_errors() {
+        let fx = MysqlFixture::without_database();
+        let url = fx.url().replacen("root@", "root:s3cret@", 1);
+        let err = open(&url, false).err().expect("an error");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+}
