@@ -33,6 +33,7 @@ demo: build
 
 ## Benchmarks (figures printed, nothing asserted).
 bench:
+	$(CARGO) build --release
 	$(CARGO) run --release --example bench
 
 clean:

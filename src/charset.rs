@@ -132,7 +132,10 @@ mod tests {
 
     #[test]
     fn valid_utf8_is_kept() {
-        assert_eq!(decode_line("Příliš €".as_bytes(), Legacy::Windows1250), "Příliš €");
+        assert_eq!(
+            decode_line("Příliš €".as_bytes(), Legacy::Windows1250),
+            "Příliš €"
+        );
     }
 
     #[test]
@@ -145,7 +148,10 @@ mod tests {
     #[test]
     fn undefined_bytes_are_not_dropped() {
         // 0x81 is undefined in windows-1250
-        assert_eq!(decode_line(b"a\x81b", Legacy::Windows1250).chars().count(), 3);
+        assert_eq!(
+            decode_line(b"a\x81b", Legacy::Windows1250).chars().count(),
+            3
+        );
     }
 
     #[test]

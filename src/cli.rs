@@ -111,18 +111,23 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
     }
     let mut settings = Settings::default();
     if help {
-        return Ok(ServerArgs { settings, demo, help });
+        return Ok(ServerArgs {
+            settings,
+            demo,
+            help,
+        });
     }
     if !demo {
         settings.apply_file(config.as_deref())?;
     }
-    if let Ok(db) = std::env::var(DB_ENV) {
-        if !db.is_empty() && !demo {
-            settings.set("db", &db).map_err(|message| ConfigError {
-                origin: format!("${DB_ENV}"),
-                message,
-            })?;
-        }
+    if let Ok(db) = std::env::var(DB_ENV)
+        && !db.is_empty()
+        && !demo
+    {
+        settings.set("db", &db).map_err(|message| ConfigError {
+            origin: format!("${DB_ENV}"),
+            message,
+        })?;
     }
     if demo {
         let dir = std::env::temp_dir().join(format!("smss-demo-{}", std::process::id()));
@@ -140,7 +145,11 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
             message,
         })?;
     }
-    Ok(ServerArgs { settings, demo, help })
+    Ok(ServerArgs {
+        settings,
+        demo,
+        help,
+    })
 }
 
 #[cfg(test)]
@@ -169,16 +178,28 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_option() {
-        let e = parse_server_args("serve", args(&["--config", "/dev/null", "--max-parts", "x"])).unwrap_err();
-        assert_eq!(e.to_string(), "--max-parts: 'x' should be a whole number from 1 to 255");
+        let e = parse_server_args(
+            "serve",
+            args(&["--config", "/dev/null", "--max-parts", "x"]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--max-parts: 'x' should be a whole number from 1 to 255"
+        );
         let e = parse_server_args("serve", args(&["--bogus", "1"])).unwrap_err();
         assert_eq!(e.exit_code(), 2);
     }
 
     #[test]
     fn missing_explicit_config_is_an_error() {
-        let e = parse_server_args("serve", args(&["--config", "/nonexistent/smss.conf"])).unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent/smss.conf: cannot read"), "{e}");
+        let e =
+            parse_server_args("serve", args(&["--config", "/nonexistent/smss.conf"])).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/smss.conf: cannot read"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -26,10 +26,18 @@ Options:
 #[derive(Debug)]
 pub enum ClientError {
     Usage(String),
-    Connect { address: String, error: io::Error },
-    Io { address: String, error: io::Error },
+    Connect {
+        address: String,
+        error: io::Error,
+    },
+    Io {
+        address: String,
+        error: io::Error,
+    },
     /// The server answered ERR (or something else than OK) to some lines.
-    Refused { count: usize },
+    Refused {
+        count: usize,
+    },
 }
 
 impl fmt::Display for ClientError {
@@ -44,9 +52,14 @@ impl fmt::Display for ClientError {
                 Ok(())
             }
             ClientError::Io { address, error } if is_timeout(error) => {
-                write!(f, "no answer from {address} in time: the request may not have been queued")
+                write!(
+                    f,
+                    "no answer from {address} in time: the request may not have been queued"
+                )
             }
-            ClientError::Io { address, error } => write!(f, "connection to {address} failed: {error}"),
+            ClientError::Io { address, error } => {
+                write!(f, "connection to {address} failed: {error}")
+            }
             ClientError::Refused { count } => {
                 write!(f, "{count} line(s) were not accepted")
             }
@@ -57,7 +70,10 @@ impl fmt::Display for ClientError {
 impl std::error::Error for ClientError {}
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,11 +95,15 @@ pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Option<ClientArgs>, C
     let mut requests = Vec::new();
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
-            Short('a') | Long("address") => address = Some(parser.value().map_err(usage)?.string().map_err(usage)?),
+            Short('a') | Long("address") => {
+                address = Some(parser.value().map_err(usage)?.string().map_err(usage)?)
+            }
             Short('t') | Long("timeout") => {
                 let v = parser.value().map_err(usage)?.string().map_err(usage)?;
                 timeout = parse_seconds(&v).ok_or_else(|| {
-                    ClientError::Usage(format!("invalid timeout '{v}': use seconds, e.g. 30 or 30s or 500ms"))
+                    ClientError::Usage(format!(
+                        "invalid timeout '{v}': use seconds, e.g. 30 or 30s or 500ms"
+                    ))
                 })?;
             }
             Short('q') | Long("quiet") => quiet = true,
@@ -142,7 +162,12 @@ fn connect(address: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
 
 /// Sends every line and reads one answer per line. Answers go to `out`
 /// (OK lines unless quiet) and `err` (everything else).
-pub fn run(args: &ClientArgs, input: &mut dyn BufRead, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), ClientError> {
+pub fn run(
+    args: &ClientArgs,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), ClientError> {
     let mut lines: Vec<String> = args.requests.clone();
     if lines.is_empty() {
         for line in input.lines() {
@@ -159,7 +184,9 @@ pub fn run(args: &ClientArgs, input: &mut dyn BufRead, out: &mut dyn Write, err:
         .filter(|l| !l.trim().is_empty())
         .collect();
     if lines.is_empty() {
-        return Err(ClientError::Usage("nothing to send: give a request or lines on standard input".into()));
+        return Err(ClientError::Usage(
+            "nothing to send: give a request or lines on standard input".into(),
+        ));
     }
     let address = with_default_port(&args.address);
     let stream = connect(&args.address, args.timeout)?;
@@ -167,13 +194,19 @@ pub fn run(args: &ClientArgs, input: &mut dyn BufRead, out: &mut dyn Write, err:
         address: address.clone(),
         error,
     };
-    stream.set_read_timeout(Some(args.timeout)).map_err(io_err)?;
-    stream.set_write_timeout(Some(args.timeout)).map_err(io_err)?;
+    stream
+        .set_read_timeout(Some(args.timeout))
+        .map_err(io_err)?;
+    stream
+        .set_write_timeout(Some(args.timeout))
+        .map_err(io_err)?;
     let mut reader = BufReader::new(stream.try_clone().map_err(io_err)?);
     let mut writer = stream;
     let mut refused = 0;
     for line in &lines {
-        writer.write_all(format!("{line}\n").as_bytes()).map_err(io_err)?;
+        writer
+            .write_all(format!("{line}\n").as_bytes())
+            .map_err(io_err)?;
         let mut answer = String::new();
         let n = reader.read_line(&mut answer).map_err(io_err)?;
         if n == 0 {
@@ -227,12 +260,18 @@ mod tests {
 
     #[test]
     fn args() {
-        let a: Vec<std::ffi::OsString> = ["-a", "h:1", "-t", "5", "#123;x"].iter().map(Into::into).collect();
+        let a: Vec<std::ffi::OsString> = ["-a", "h:1", "-t", "5", "#123;x"]
+            .iter()
+            .map(Into::into)
+            .collect();
         let parsed = parse_args(a).unwrap().unwrap();
         assert_eq!(parsed.address, "h:1");
         assert_eq!(parsed.timeout, Duration::from_secs(5));
         assert_eq!(parsed.requests, vec!["#123;x"]);
-        assert!(matches!(parse_args(vec!["#1;x".into()]), Err(ClientError::Usage(_))));
+        assert!(matches!(
+            parse_args(vec!["#1;x".into()]),
+            Err(ClientError::Usage(_))
+        ));
         assert_eq!(parse_seconds("500ms"), Some(Duration::from_millis(500)));
     }
 }

@@ -96,7 +96,8 @@ fn modem_port(settings: &Settings) -> Result<(Option<PtySim>, String), CliError>
 
 fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     let store = open_store(&settings)?;
-    let lock = ModemLock::try_acquire(&settings.lock_dir, &settings.device, "smss serve").map_err(failed)?;
+    let lock = ModemLock::try_acquire(&settings.lock_dir, &settings.device, "smss serve")
+        .map_err(failed)?;
     let listener = TcpListener::bind(&settings.listen).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
             " (is another smss serve running? see listen)"
@@ -165,14 +166,18 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
 }
 
 fn send_pending(settings: Settings) -> Result<ExitCode, CliError> {
-    let lock = match ModemLock::try_acquire(&settings.lock_dir, &settings.device, "smss send-pending") {
-        Ok(lock) => lock,
-        Err(LockError::Held { holder, .. }) => {
-            println!("smss send-pending: nothing to do, {holder} holds the modem {}", settings.device);
-            return Ok(ExitCode::SUCCESS);
-        }
-        Err(e) => return Err(failed(e)),
-    };
+    let lock =
+        match ModemLock::try_acquire(&settings.lock_dir, &settings.device, "smss send-pending") {
+            Ok(lock) => lock,
+            Err(LockError::Held { holder, .. }) => {
+                println!(
+                    "smss send-pending: nothing to do, {holder} holds the modem {}",
+                    settings.device
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => return Err(failed(e)),
+        };
     let store = open_store(&settings)?;
     let (sim, port_path) = modem_port(&settings)?;
     let mut sender = Sender::new(store, settings, port_path);
@@ -205,7 +210,10 @@ fn status(settings: &Settings) -> Result<ExitCode, CliError> {
     println!("database: {} ({})", store.backend(), redact(&settings.db));
     match (&stats.oldest, stats.oldest_age_secs) {
         (Some(oldest), Some(age)) => {
-            println!("queued:   {} (oldest {oldest} UTC, {age} s ago)", stats.depth)
+            println!(
+                "queued:   {} (oldest {oldest} UTC, {age} s ago)",
+                stats.depth
+            )
         }
         _ => println!("queued:   {}", stats.depth),
     }
@@ -220,7 +228,10 @@ fn status(settings: &Settings) -> Result<ExitCode, CliError> {
                 Some(e) => format!("failed: {e}"),
                 None => format!("{} part(s), mr {}", row.parts, row.part_refs),
             };
-            println!("  #{} {when} {} {} [{detail}] {}", row.id, row.status, row.phone, row.text);
+            println!(
+                "  #{} {when} {} {} [{detail}] {}",
+                row.id, row.status, row.phone, row.text
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -244,7 +255,13 @@ fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn passwords_are_not_shown() {
-        assert_eq!(super::redact("mysql://sms:secret@db:3306/sms"), "mysql://sms:***@db:3306/sms");
-        assert_eq!(super::redact("sqlite:///var/lib/smss/smss.db"), "sqlite:///var/lib/smss/smss.db");
+        assert_eq!(
+            super::redact("mysql://sms:secret@db:3306/sms"),
+            "mysql://sms:***@db:3306/sms"
+        );
+        assert_eq!(
+            super::redact("sqlite:///var/lib/smss/smss.db"),
+            "sqlite:///var/lib/smss/smss.db"
+        );
     }
 }

@@ -75,30 +75,114 @@ impl Default for Settings {
 /// Every key with its value placeholder and help text; `--help` prints this
 /// and the sample config documents the same keys.
 pub const KEYS: &[(&str, &str, &str)] = &[
-    ("config", "PATH", "configuration file (default /etc/smss/smss.conf, read when present)"),
-    ("db", "URL", "database: sqlite:///var/lib/smss/smss.db (default) or mysql://user:pass@host:3306/sms; also $SMSS_DB"),
-    ("device", "PATH", "modem serial port (default /dev/ttyS0); 'sim' = built-in simulated modem"),
+    (
+        "config",
+        "PATH",
+        "configuration file (default /etc/smss/smss.conf, read when present)",
+    ),
+    (
+        "db",
+        "URL",
+        "database: sqlite:///var/lib/smss/smss.db (default) or mysql://user:pass@host:3306/sms; also $SMSS_DB",
+    ),
+    (
+        "device",
+        "PATH",
+        "modem serial port (default /dev/ttyS0); 'sim' = built-in simulated modem",
+    ),
     ("baud", "N", "serial speed (default 9600)"),
     ("pin", "PIN", "SIM PIN, when the SIM asks for one"),
-    ("smsc", "NUMBER", "SMS centre number, when the SIM does not hold the right one"),
-    ("listen", "ADDR", "TCP address for requests (default 0.0.0.0:2021)"),
+    (
+        "smsc",
+        "NUMBER",
+        "SMS centre number, when the SIM does not hold the right one",
+    ),
+    (
+        "listen",
+        "ADDR",
+        "TCP address for requests (default 0.0.0.0:2021)",
+    ),
     ("log-file", "PATH", "log file (default: terminal only)"),
-    ("log-level", "LEVEL", "error, warn, info (default) or debug (modem traffic)"),
-    ("lock-dir", "DIR", "where the modem lock file lives (default /run/lock)"),
-    ("instance", "NAME", "name of this sender in the database (default host name + device)"),
-    ("max-connections", "N", "concurrent TCP connections; more get 'ERR busy' (default 64)"),
-    ("max-line-bytes", "N", "longest request line; longer ones get ERR and are closed (default 16384)"),
-    ("idle-timeout", "DURATION", "a client silent this long, or slower to finish a line, is closed (default 60s)"),
-    ("quiet-pause", "DURATION", "a line without newline ends after this pause (default 1s)"),
-    ("max-parts", "N", "most SMS parts one text may take (default 10, at most 255)"),
-    ("legacy-charset", "NAME", "how request bytes that are not UTF-8 are read: windows-1250 (default), iso-8859-2, windows-1252, iso-8859-1"),
-    ("poll-interval", "DURATION", "how often the queue is checked for rows inserted by other tools (default 10s)"),
-    ("bare-numbers", "KIND", "numbers without + or 00: international (default, 420608337726) or national"),
-    ("command-timeout", "DURATION", "how long the modem may take to answer a command (default 10s)"),
-    ("send-timeout", "DURATION", "how long the modem may take to send one part (default 60s)"),
-    ("max-attempts", "N", "attempts before a message is marked failed (default 5)"),
-    ("retry-delay", "DURATION", "delay before the first retry, doubling each time (default 30s)"),
-    ("sim-delay", "DURATION", "with device = sim: how long the simulated modem takes per SMS (default 0)"),
+    (
+        "log-level",
+        "LEVEL",
+        "error, warn, info (default) or debug (modem traffic)",
+    ),
+    (
+        "lock-dir",
+        "DIR",
+        "where the modem lock file lives (default /run/lock)",
+    ),
+    (
+        "instance",
+        "NAME",
+        "name of this sender in the database (default host name + device)",
+    ),
+    (
+        "max-connections",
+        "N",
+        "concurrent TCP connections; more get 'ERR busy' (default 64)",
+    ),
+    (
+        "max-line-bytes",
+        "N",
+        "longest request line; longer ones get ERR and are closed (default 16384)",
+    ),
+    (
+        "idle-timeout",
+        "DURATION",
+        "a client silent this long, or slower to finish a line, is closed (default 60s)",
+    ),
+    (
+        "quiet-pause",
+        "DURATION",
+        "a line without newline ends after this pause (default 1s)",
+    ),
+    (
+        "max-parts",
+        "N",
+        "most SMS parts one text may take (default 10, at most 255)",
+    ),
+    (
+        "legacy-charset",
+        "NAME",
+        "how request bytes that are not UTF-8 are read: windows-1250 (default), iso-8859-2, windows-1252, iso-8859-1",
+    ),
+    (
+        "poll-interval",
+        "DURATION",
+        "how often the queue is checked for rows inserted by other tools (default 10s)",
+    ),
+    (
+        "bare-numbers",
+        "KIND",
+        "numbers without + or 00: international (default, 420608337726) or national",
+    ),
+    (
+        "command-timeout",
+        "DURATION",
+        "how long the modem may take to answer a command (default 10s)",
+    ),
+    (
+        "send-timeout",
+        "DURATION",
+        "how long the modem may take to send one part (default 60s)",
+    ),
+    (
+        "max-attempts",
+        "N",
+        "attempts before a message is marked failed (default 5)",
+    ),
+    (
+        "retry-delay",
+        "DURATION",
+        "delay before the first retry, doubling each time (default 30s)",
+    ),
+    (
+        "sim-delay",
+        "DURATION",
+        "with device = sim: how long the simulated modem takes per SMS (default 0)",
+    ),
 ];
 
 /// A bad setting, with where it came from.
@@ -177,10 +261,11 @@ impl Settings {
                 origin: origin(),
                 message: format!("expected 'key = value', found '{line}'"),
             })?;
-            self.set(key.trim(), value.trim()).map_err(|message| ConfigError {
-                origin: origin(),
-                message,
-            })?;
+            self.set(key.trim(), value.trim())
+                .map_err(|message| ConfigError {
+                    origin: origin(),
+                    message,
+                })?;
         }
         Ok(())
     }
@@ -228,7 +313,9 @@ where
 {
     match value.parse::<T>() {
         Ok(n) if n >= min && n <= max => Ok(n),
-        _ => Err(format!("'{value}' should be a whole number from {min} to {max}")),
+        _ => Err(format!(
+            "'{value}' should be a whole number from {min} to {max}"
+        )),
     }
 }
 
@@ -246,7 +333,9 @@ fn level(value: &str) -> Result<LevelFilter, String> {
 /// `250ms`, `10s`, `5m`, `1h`; a bare number is seconds.
 pub fn duration(value: &str) -> Result<Duration, String> {
     let bad = || format!("'{value}' should be a duration such as 500ms, 10s, 5m or 1h");
-    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
     let (digits, unit) = value.split_at(split);
     let n: u64 = digits.parse().map_err(|_| bad())?;
     match unit.trim() {
@@ -275,7 +364,8 @@ mod tests {
     fn file_lines_with_comments_and_both_key_styles() {
         let mut s = Settings::default();
         let text = "# smss\n\nmax_parts = 3\nmax-connections=5\n  device = /dev/ttyUSB0  \npin =\n";
-        s.apply_file_text(Path::new("/etc/smss/smss.conf"), text).unwrap();
+        s.apply_file_text(Path::new("/etc/smss/smss.conf"), text)
+            .unwrap();
         assert_eq!(s.max_parts, 3);
         assert_eq!(s.max_connections, 5);
         assert_eq!(s.device, "/dev/ttyUSB0");
@@ -288,12 +378,20 @@ mod tests {
         let e = s
             .apply_file_text(Path::new("smss.conf"), "baud = 9600\nspeed = 1\n")
             .unwrap_err();
-        assert_eq!(e.to_string(), "smss.conf:2: unknown setting 'speed' (see smss --help)");
+        assert_eq!(
+            e.to_string(),
+            "smss.conf:2: unknown setting 'speed' (see smss --help)"
+        );
         let e = s
             .apply_file_text(Path::new("smss.conf"), "\nmax-parts = 0\n")
             .unwrap_err();
-        assert_eq!(e.to_string(), "smss.conf:2: '0' should be a whole number from 1 to 255");
-        let e = s.apply_file_text(Path::new("smss.conf"), "just words").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "smss.conf:2: '0' should be a whole number from 1 to 255"
+        );
+        let e = s
+            .apply_file_text(Path::new("smss.conf"), "just words")
+            .unwrap_err();
         assert_eq!(e.origin, "smss.conf:1");
     }
 

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod commands;
 #[cfg(feature = "server")]
 pub mod config;
+pub mod gsm;
 #[cfg(feature = "server")]
 pub mod lock;
 #[cfg(feature = "server")]
@@ -29,6 +30,5 @@ pub mod sender;
 pub mod server;
 #[cfg(feature = "server")]
 pub mod sim;
-pub mod gsm;
 #[cfg(feature = "server")]
 pub mod store;

@@ -16,20 +16,33 @@ pub struct ModemLock {
 #[derive(Debug)]
 pub enum LockError {
     /// Another process holds the lock; `holder` is what it wrote (`pid command`).
-    Held { path: PathBuf, holder: String },
-    Io { path: PathBuf, error: io::Error },
+    Held {
+        path: PathBuf,
+        holder: String,
+    },
+    Io {
+        path: PathBuf,
+        error: io::Error,
+    },
 }
 
 impl std::fmt::Display for LockError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LockError::Held { path, holder } => {
-                write!(f, "the modem is in use by {holder} (lock {})", path.display())
+                write!(
+                    f,
+                    "the modem is in use by {holder} (lock {})",
+                    path.display()
+                )
             }
             LockError::Io { path, error } => {
                 write!(f, "cannot use the lock file {}: {error}", path.display())?;
                 if error.kind() == io::ErrorKind::PermissionDenied {
-                    write!(f, " (is the lock directory writable by this user? see lock-dir)")?;
+                    write!(
+                        f,
+                        " (is the lock directory writable by this user? see lock-dir)"
+                    )?;
                 }
                 Ok(())
             }
@@ -44,7 +57,13 @@ pub fn lock_path(lock_dir: &Path, device: &str) -> PathBuf {
     let name: String = device
         .trim_start_matches("/dev/")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     lock_dir.join(format!("smss-{name}.lock"))
 }
@@ -151,6 +170,9 @@ mod tests {
     #[test]
     fn missing_directory_is_a_clear_error() {
         let err = ModemLock::try_acquire(Path::new("/nonexistent/dir"), "sim", "t").unwrap_err();
-        assert!(err.to_string().starts_with("cannot use the lock file /nonexistent/dir/smss-sim.lock"));
+        assert!(
+            err.to_string()
+                .starts_with("cannot use the lock file /nonexistent/dir/smss-sim.lock")
+        );
     }
 }

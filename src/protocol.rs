@@ -20,10 +20,21 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestError {
     NoHash,
-    MissingSemicolon { index: usize },
-    InvalidPhone { index: usize, phone: String },
-    EmptyText { index: usize },
-    TooManyParts { index: usize, parts: usize, max: usize },
+    MissingSemicolon {
+        index: usize,
+    },
+    InvalidPhone {
+        index: usize,
+        phone: String,
+    },
+    EmptyText {
+        index: usize,
+    },
+    TooManyParts {
+        index: usize,
+        parts: usize,
+        max: usize,
+    },
 }
 
 impl fmt::Display for RequestError {
@@ -31,7 +42,10 @@ impl fmt::Display for RequestError {
         match self {
             RequestError::NoHash => write!(f, "a request must start with '#' (#phone;text)"),
             RequestError::MissingSemicolon { index } => {
-                write!(f, "request {index}: missing ';' between phone and text (#phone;text)")
+                write!(
+                    f,
+                    "request {index}: missing ';' between phone and text (#phone;text)"
+                )
             }
             RequestError::InvalidPhone { index, phone } => write!(
                 f,
@@ -142,14 +156,20 @@ mod tests {
 
     #[test]
     fn single_request() {
-        assert_eq!(parse("#420608337726;AHOJ"), Ok(vec![req("420608337726", "AHOJ")]));
+        assert_eq!(
+            parse("#420608337726;AHOJ"),
+            Ok(vec![req("420608337726", "AHOJ")])
+        );
     }
 
     #[test]
     fn chained_requests() {
         assert_eq!(
             parse("#420608337726;AHOJ#420777123456;Cau"),
-            Ok(vec![req("420608337726", "AHOJ"), req("420777123456", "Cau")])
+            Ok(vec![
+                req("420608337726", "AHOJ"),
+                req("420777123456", "Cau")
+            ])
         );
     }
 
@@ -165,27 +185,45 @@ mod tests {
             Ok(vec![req("420608337726", "ticket #12345 open")])
         );
         // too few digits to be a phone: text
-        assert_eq!(parse("#420608337726;a#12;b"), Ok(vec![req("420608337726", "a#12;b")]));
+        assert_eq!(
+            parse("#420608337726;a#12;b"),
+            Ok(vec![req("420608337726", "a#12;b")])
+        );
     }
 
     #[test]
     fn semicolon_inside_text_is_text() {
         assert_eq!(
             parse("#420608337726;a;b;c#+420777123456;d;e"),
-            Ok(vec![req("420608337726", "a;b;c"), req("+420777123456", "d;e")])
+            Ok(vec![
+                req("420608337726", "a;b;c"),
+                req("+420777123456", "d;e")
+            ])
         );
     }
 
     #[test]
     fn crlf_and_leading_space_are_stripped() {
-        assert_eq!(parse("#420608337726;AHOJ\r"), Ok(vec![req("420608337726", "AHOJ")]));
-        assert_eq!(parse(" #420608337726;AHOJ"), Ok(vec![req("420608337726", "AHOJ")]));
+        assert_eq!(
+            parse("#420608337726;AHOJ\r"),
+            Ok(vec![req("420608337726", "AHOJ")])
+        );
+        assert_eq!(
+            parse(" #420608337726;AHOJ"),
+            Ok(vec![req("420608337726", "AHOJ")])
+        );
     }
 
     #[test]
     fn international_prefixes_are_accepted() {
-        assert_eq!(parse("#+420608337726;x"), Ok(vec![req("+420608337726", "x")]));
-        assert_eq!(parse("#00420608337726;x"), Ok(vec![req("00420608337726", "x")]));
+        assert_eq!(
+            parse("#+420608337726;x"),
+            Ok(vec![req("+420608337726", "x")])
+        );
+        assert_eq!(
+            parse("#00420608337726;x"),
+            Ok(vec![req("00420608337726", "x")])
+        );
     }
 
     #[test]
@@ -195,12 +233,23 @@ mod tests {
 
     #[test]
     fn missing_semicolon() {
-        assert_eq!(parse("#420608337726 AHOJ"), Err(RequestError::MissingSemicolon { index: 1 }));
+        assert_eq!(
+            parse("#420608337726 AHOJ"),
+            Err(RequestError::MissingSemicolon { index: 1 })
+        );
     }
 
     #[test]
     fn invalid_phones() {
-        for bad in ["abc", "12", "", "+", "420 608", "123456789012345678901", "++420608"] {
+        for bad in [
+            "abc",
+            "12",
+            "",
+            "+",
+            "420 608",
+            "123456789012345678901",
+            "++420608",
+        ] {
             assert_eq!(
                 parse(&format!("#{bad};x")),
                 Err(RequestError::InvalidPhone {
@@ -217,8 +266,14 @@ mod tests {
 
     #[test]
     fn empty_text() {
-        assert_eq!(parse("#420608337726;"), Err(RequestError::EmptyText { index: 1 }));
-        assert_eq!(parse("#420608337726;   "), Err(RequestError::EmptyText { index: 1 }));
+        assert_eq!(
+            parse("#420608337726;"),
+            Err(RequestError::EmptyText { index: 1 })
+        );
+        assert_eq!(
+            parse("#420608337726;   "),
+            Err(RequestError::EmptyText { index: 1 })
+        );
         assert_eq!(
             parse("#420608337726;x#420777123456;"),
             Err(RequestError::EmptyText { index: 2 })
@@ -248,7 +303,10 @@ mod tests {
 
     #[test]
     fn hash_before_non_phone_is_text() {
-        assert_eq!(parse("#420608337726;x#abc;y"), Ok(vec![req("420608337726", "x#abc;y")]));
+        assert_eq!(
+            parse("#420608337726;x#abc;y"),
+            Ok(vec![req("420608337726", "x#abc;y")])
+        );
     }
 
     #[test]
@@ -263,7 +321,10 @@ mod tests {
         );
         let long = "\u{7}".repeat(40);
         let shown = parse(&format!("#{long};x")).unwrap_err().to_string();
-        assert!(shown.contains("\\u{7}") && shown.ends_with("...' (use an optional + and 3 to 20 digits)"));
+        assert!(
+            shown.contains("\\u{7}")
+                && shown.ends_with("...' (use an optional + and 3 to 20 digits)")
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@ use crate::client;
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let mut args = args.into_iter();
-    let command = args.next().and_then(|c| c.into_string().ok()).unwrap_or_default();
+    let command = args
+        .next()
+        .and_then(|c| c.into_string().ok())
+        .unwrap_or_default();
     let rest: Vec<OsString> = args.collect();
     match command.as_str() {
         "client" => client_main(rest),
@@ -54,16 +57,18 @@ fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
             print!("{}", cli::help_text(None));
             return ExitCode::SUCCESS;
         }
-        "serve" | "send-pending" | "init-db" | "status" => {
-            cli::parse_server_args(command, args).and_then(|parsed| {
+        "serve" | "send-pending" | "init-db" | "status" => cli::parse_server_args(command, args)
+            .and_then(|parsed| {
                 if parsed.help {
                     print!("{}", cli::help_text(Some(command)));
                     return Ok(ExitCode::SUCCESS);
                 }
                 crate::commands::run(command, parsed)
-            })
-        }
-        other => Err(CliError::Usage(format!("unknown command '{other}'\n\n{}", cli::COMMANDS))),
+            }),
+        other => Err(CliError::Usage(format!(
+            "unknown command '{other}'\n\n{}",
+            cli::COMMANDS
+        ))),
     };
     match result {
         Ok(code) => code,
@@ -83,7 +88,9 @@ fn server_main(command: &str, _args: Vec<OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         other => {
-            eprintln!("smss: '{other}' is not available in this client-only build; use: smss client -a HOST '#phone;text'");
+            eprintln!(
+                "smss: '{other}' is not available in this client-only build; use: smss client -a HOST '#phone;text'"
+            );
             ExitCode::from(2)
         }
     }

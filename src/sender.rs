@@ -207,7 +207,13 @@ impl Sender {
             Ok(parts) => parts,
             Err(e) => {
                 log::warn!("message {} to {} cannot be sent: {e}", msg.id, msg.phone);
-                return self.finish(msg, Outcome::Failed { error: e.to_string() }, Sent::Failed);
+                return self.finish(
+                    msg,
+                    Outcome::Failed {
+                        error: e.to_string(),
+                    },
+                    Sent::Failed,
+                );
             }
         };
         let total = parts.len() as u32;
@@ -225,8 +231,13 @@ impl Sender {
                 Err(e) => return self.send_failed(msg, e),
             }
             if total > 1 && i + 1 < parts.len() {
-                self.store
-                    .save_progress(msg.id, &self.owner, opts.concat_ref, i as u32 + 1, &refs.join(","))?;
+                self.store.save_progress(
+                    msg.id,
+                    &self.owner,
+                    opts.concat_ref,
+                    i as u32 + 1,
+                    &refs.join(","),
+                )?;
             }
         }
         let refs = refs.join(",");
@@ -256,13 +267,21 @@ impl Sender {
                 cms_is_permanent(*code),
                 false,
             ),
-            AtError::Cme { code, .. } => (format!("+CME ERROR: {code} ({})", cme_reason(*code)), false, false),
+            AtError::Cme { code, .. } => (
+                format!("+CME ERROR: {code} ({})", cme_reason(*code)),
+                false,
+                false,
+            ),
             AtError::Error { .. } => ("the modem answered ERROR".to_owned(), false, false),
             AtError::Timeout { .. } | AtError::Io(_) => (e.to_string(), false, true),
         };
         let attempts = msg.attempts + 1;
         let outcome = if permanent || attempts >= self.settings.max_attempts {
-            log::warn!("message {} to {} failed after {attempts} attempt(s): {reason}", msg.id, msg.phone);
+            log::warn!(
+                "message {} to {} failed after {attempts} attempt(s): {reason}",
+                msg.id,
+                msg.phone
+            );
             self.finish(msg, Outcome::Failed { error: reason }, Sent::Failed)?
         } else {
             let delay = self.settings.retry_delay * 2u32.saturating_pow(msg.attempts.min(16));
@@ -273,7 +292,8 @@ impl Sender {
                 self.settings.max_attempts - 1,
                 delay.as_secs()
             );
-            self.store.retry_later(msg.id, &self.owner, &reason, delay)?;
+            self.store
+                .retry_later(msg.id, &self.owner, &reason, delay)?;
             Sent::Retry
         };
         if modem_lost {

@@ -81,7 +81,9 @@ impl Server {
             self.active.fetch_sub(1, Ordering::SeqCst);
             log::warn!("refused {peer}: {limit} connections already open (max-connections)");
             let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = stream.write_all(format!("ERR busy: too many connections (limit {limit})\r\n").as_bytes());
+            let _ = stream.write_all(
+                format!("ERR busy: too many connections (limit {limit})\r\n").as_bytes(),
+            );
             return;
         }
         let conn = Connection {
@@ -91,10 +93,12 @@ impl Server {
             limits: Arc::clone(&self.limits),
         };
         let active = Arc::clone(&self.active);
-        let spawned = thread::Builder::new().name(format!("conn {peer}")).spawn(move || {
-            let _slot = Slot(active);
-            conn.serve(stream);
-        });
+        let spawned = thread::Builder::new()
+            .name(format!("conn {peer}"))
+            .spawn(move || {
+                let _slot = Slot(active);
+                conn.serve(stream);
+            });
         if let Err(e) = spawned {
             log::error!("cannot start a thread for {peer}: {e}");
         }
@@ -148,7 +152,10 @@ impl Connection {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => log::debug!("connection {}: {e}", self.peer),
             Err(_) => {
-                log::error!("connection {}: internal error (panic); answered ERR", self.peer);
+                log::error!(
+                    "connection {}: internal error (panic); answered ERR",
+                    self.peer
+                );
                 let _ = stream.write_all(b"ERR internal error, see the server log\r\n");
             }
         }
@@ -197,7 +204,12 @@ impl Connection {
                         line_started = Some(last_data);
                     }
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     let now = Instant::now();
                     if buf.is_empty() {
                         if now >= last_data + limits.idle_timeout {
@@ -205,7 +217,10 @@ impl Connection {
                             return Ok(End::Closed);
                         }
                     } else if now >= line_started.unwrap_or(now) + limits.idle_timeout {
-                        log::info!("closed {}: line not finished within the idle timeout", self.peer);
+                        log::info!(
+                            "closed {}: line not finished within the idle timeout",
+                            self.peer
+                        );
                         stream.write_all(b"ERR line not finished in time\r\n")?;
                         return Ok(End::Closed);
                     } else if now >= last_data + limits.quiet_pause {
@@ -257,7 +272,10 @@ impl Connection {
                         answer
                     }
                     Err(StoreError::Unavailable(e)) => {
-                        log::error!("cannot queue a line from {}: database unavailable: {e}", self.peer);
+                        log::error!(
+                            "cannot queue a line from {}: database unavailable: {e}",
+                            self.peer
+                        );
                         "ERR database unavailable, try again later".to_owned()
                     }
                     Err(e) => {

@@ -3,5 +3,6 @@
 
 mod util;
 
+mod pdu_crosscheck;
 mod protocol_net;
 mod send_path;

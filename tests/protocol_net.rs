@@ -33,7 +33,13 @@ fn fixture(extra: &[&str]) -> Fixture {
 fn request_written_in_fragments() {
     let f = fixture(&[]);
     let mut s = connect(f.serve.addr);
-    for piece in [&b"#4206083"[..], b"37726;AH", b"OJ#420777", b"123456;Cau\r", b"\n"] {
+    for piece in [
+        &b"#4206083"[..],
+        b"37726;AH",
+        b"OJ#420777",
+        b"123456;Cau\r",
+        b"\n",
+    ] {
         send(&mut s, piece);
         std::thread::sleep(Duration::from_millis(30));
     }
@@ -61,7 +67,10 @@ fn line_ends_at_end_of_input() {
     send(&mut s, b"#420608337726;no newline, then half-close");
     s.shutdown(Shutdown::Write).unwrap();
     assert!(read_answer(&mut s).starts_with("OK 1 "));
-    assert_eq!(f.sim.handle.wait_for_sent(1, Duration::from_secs(30))[0].text, "no newline, then half-close");
+    assert_eq!(
+        f.sim.handle.wait_for_sent(1, Duration::from_secs(30))[0].text,
+        "no newline, then half-close"
+    );
 }
 
 #[test]
@@ -81,7 +90,10 @@ fn line_ends_after_a_quiet_pause() {
 fn windows_1250_bytes_are_decoded() {
     let f = fixture(&[]);
     let mut s = connect(f.serve.addr);
-    send(&mut s, b"#420608337726;P\xf8\xedli\x9a \x9elu\x9dou\xe8k\xfd\n");
+    send(
+        &mut s,
+        b"#420608337726;P\xf8\xedli\x9a \x9elu\x9dou\xe8k\xfd\n",
+    );
     assert!(read_answer(&mut s).starts_with("OK 1 "));
     let sent = f.sim.handle.wait_for_sent(1, Duration::from_secs(30));
     assert_eq!(sent[0].text, "Příliš žluťoučký");
@@ -119,7 +131,10 @@ fn connection_limit_edge() {
     assert!(read_answer(&mut a).starts_with("OK"));
     assert!(read_answer(&mut b).starts_with("OK"));
     let mut c = connect(f.serve.addr);
-    assert_eq!(read_answer(&mut c), "ERR busy: too many connections (limit 2)");
+    assert_eq!(
+        read_answer(&mut c),
+        "ERR busy: too many connections (limit 2)"
+    );
     drop(a);
     // the slot comes back
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -149,11 +164,14 @@ fn idle_and_slow_clients_are_closed() {
             closed = true;
             break;
         }
-        slow.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        slow.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         let mut buf = [0u8; 64];
         match slow.read(&mut buf) {
             Ok(n) if n > 0 => {
-                assert!(String::from_utf8_lossy(&buf[..n]).starts_with("ERR line not finished in time"));
+                assert!(
+                    String::from_utf8_lossy(&buf[..n]).starts_with("ERR line not finished in time")
+                );
                 closed = true;
                 break;
             }
@@ -171,8 +189,17 @@ fn idle_and_slow_clients_are_closed() {
 fn part_limit_edge() {
     let f = fixture(&["--max-parts", "2"]);
     let mut s = connect(f.serve.addr);
-    send(&mut s, format!("#420608337726;{}\n", "y".repeat(306)).as_bytes());
+    send(
+        &mut s,
+        format!("#420608337726;{}\n", "y".repeat(306)).as_bytes(),
+    );
     assert!(read_answer(&mut s).starts_with("OK 1 "));
-    send(&mut s, format!("#420608337726;{}\n", "y".repeat(307)).as_bytes());
-    assert_eq!(read_answer(&mut s), "ERR request 1: text too long (3 SMS parts, the limit is 2)");
+    send(
+        &mut s,
+        format!("#420608337726;{}\n", "y".repeat(307)).as_bytes(),
+    );
+    assert_eq!(
+        read_answer(&mut s),
+        "ERR request 1: text too long (3 SMS parts, the limit is 2)"
+    );
 }

@@ -17,19 +17,35 @@ fn end_to_end(backend: Backend) {
     let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, &[]);
 
     let czech = "Příliš žluťoučký kůň úpěl ďábelské ódy";
-    let out = client(serve.addr, &[&format!("#420608337726;AHOJ#420777123456;{czech}")]);
-    assert!(out.status.success(), "client: {}\n{}", stderr(&out), serve.log());
+    let out = client(
+        serve.addr,
+        &[&format!("#420608337726;AHOJ#420777123456;{czech}")],
+    );
+    assert!(
+        out.status.success(),
+        "client: {}\n{}",
+        stderr(&out),
+        serve.log()
+    );
     assert!(stdout(&out).starts_with("OK 2 "), "{}", stdout(&out));
 
     let sent = sim.handle.wait_for_sent(2, WAIT);
     assert_eq!(sent.len(), 2, "{}", serve.log());
-    assert_eq!((sent[0].number.as_str(), sent[0].text.as_str()), ("+420608337726", "AHOJ"));
+    assert_eq!(
+        (sent[0].number.as_str(), sent[0].text.as_str()),
+        ("+420608337726", "AHOJ")
+    );
     assert_eq!(sent[0].coding, "gsm7");
-    assert_eq!((sent[1].number.as_str(), sent[1].text.as_str()), ("+420777123456", czech));
+    assert_eq!(
+        (sent[1].number.as_str(), sent[1].text.as_str()),
+        ("+420777123456", czech)
+    );
     assert_eq!(sent[1].coding, "ucs2");
 
     // 400 GSM characters: 3 concatenated parts, one reference
-    let long: String = (0..400).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let long: String = (0..400)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
     let out = client(serve.addr, &[&format!("#+420608337726;{long}")]);
     assert!(out.status.success(), "{}", stderr(&out));
     // the extension table survives
@@ -44,7 +60,11 @@ fn end_to_end(backend: Backend) {
     assert!(sent[2].concat_ref.is_some());
     assert_eq!(sent[3].text, ext);
     assert_eq!(sent[3].coding, "gsm7");
-    assert!(sim.handle.state().bad_pdus.is_empty(), "{:?}", sim.handle.state().bad_pdus);
+    assert!(
+        sim.handle.state().bad_pdus.is_empty(),
+        "{:?}",
+        sim.handle.state().bad_pdus
+    );
 
     // the record: every message in sms as sent, the queue empty
     let store = db.store();
@@ -149,11 +169,22 @@ fn send_pending_mysql() {
 #[test]
 fn client_fails_clearly() {
     // nobody listens on this port
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let out = client(free, &["#420608337726;x"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("cannot connect to"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("is smss serve running there"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot connect to"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("is smss serve running there"),
+        "{}",
+        stderr(&out)
+    );
 
     let dir = TempDir::new("clienterr");
     let db = TestDb::new(Backend::Sqlite, &dir);
@@ -162,11 +193,19 @@ fn client_fails_clearly() {
     for bad in ["#12;", "#abc;x"] {
         let out = client(serve.addr, &[bad]);
         assert_eq!(out.status.code(), Some(1), "{bad}");
-        assert!(stderr(&out).contains("ERR request 1: invalid phone number"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("ERR request 1: invalid phone number"),
+            "{}",
+            stderr(&out)
+        );
     }
     // one bad line among good ones: exit 1, the good ones are queued
     let out = client(serve.addr, &["#420608337726;good", "#420608337726;"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).starts_with("OK 1 "), "{}", stdout(&out));
-    assert!(stderr(&out).contains("ERR request 1: empty text"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ERR request 1: empty text"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -34,7 +34,11 @@ impl LineSplitter {
 
     pub fn next_event(&mut self) -> Option<Event> {
         loop {
-            let skip = self.buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            let skip = self
+                .buf
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
             self.buf.drain(..skip);
             if self.buf.starts_with(b"> ") || self.buf == b">" {
                 self.buf.drain(..self.buf.len().min(2));
@@ -113,8 +117,19 @@ pub enum FinalError {
 /// Lines a modem sends on its own. The PDU of `+CMT:` / `+CDS:` follows on
 /// the next line and belongs to it.
 const UNSOLICITED: &[&str] = &[
-    "+CMTI:", "+CDSI:", "+CDS:", "+CMT:", "+CBM:", "+CREG:", "+CGREG:", "+CLIP:", "RING", "NO CARRIER",
-    "^", "+CUSD:", "+CIEV:",
+    "+CMTI:",
+    "+CDSI:",
+    "+CDS:",
+    "+CMT:",
+    "+CBM:",
+    "+CREG:",
+    "+CGREG:",
+    "+CLIP:",
+    "RING",
+    "NO CARRIER",
+    "^",
+    "+CUSD:",
+    "+CIEV:",
 ];
 
 fn takes_pdu_line(line: &str) -> bool {
@@ -162,12 +177,18 @@ impl<P: Port + ?Sized> At<P> {
     /// Sends `command` (without CR) and returns the lines before `OK`.
     pub fn command(&mut self, command: &str, timeout: Duration) -> Result<Vec<String>, AtError> {
         self.write_all(format!("{command}\r").as_bytes())?;
-        self.read_response(command, timeout, false).map(|(lines, _)| lines)
+        self.read_response(command, timeout, false)
+            .map(|(lines, _)| lines)
     }
 
     /// `AT+CMGS=<len>`, the prompt, the PDU and Ctrl-Z; returns the message
     /// reference from `+CMGS: <mr>`.
-    pub fn send_pdu(&mut self, tpdu_len: usize, pdu_hex: &str, timeout: Duration) -> Result<u8, AtError> {
+    pub fn send_pdu(
+        &mut self,
+        tpdu_len: usize,
+        pdu_hex: &str,
+        timeout: Duration,
+    ) -> Result<u8, AtError> {
         let command = format!("AT+CMGS={tpdu_len}");
         self.write_all(format!("{command}\r").as_bytes())?;
         let (_, prompted) = self.read_response(&command, timeout, true)?;
@@ -269,7 +290,13 @@ impl<P: Port + ?Sized> At<P> {
                     self.splitter.push(&buf[..n]);
                     return Ok(());
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => return Err(AtError::Io(e)),
             }
         }
@@ -337,8 +364,14 @@ mod tests {
     fn final_results() {
         assert_eq!(parse_final("OK"), Some(Ok(())));
         assert_eq!(parse_final("ERROR"), Some(Err(FinalError::Error)));
-        assert_eq!(parse_final("+CMS ERROR: 500"), Some(Err(FinalError::Cms(500))));
-        assert_eq!(parse_final("+CME ERROR: 10"), Some(Err(FinalError::Cme(10))));
+        assert_eq!(
+            parse_final("+CMS ERROR: 500"),
+            Some(Err(FinalError::Cms(500)))
+        );
+        assert_eq!(
+            parse_final("+CME ERROR: 10"),
+            Some(Err(FinalError::Cme(10)))
+        );
         assert_eq!(parse_final("+CMGS: 12"), None);
         assert_eq!(parse_final("OKAY"), None);
     }
@@ -349,7 +382,10 @@ mod tests {
         assert_eq!(creg.as_deref(), Some("+CREG:"));
         assert!(!is_unsolicited("+CREG: 0,1", creg.as_deref()));
         assert!(is_unsolicited("+CREG: 1", None));
-        assert!(is_unsolicited("+CMTI: \"SM\",1", expected_prefix("AT+CMGL=4").as_deref()));
+        assert!(is_unsolicited(
+            "+CMTI: \"SM\",1",
+            expected_prefix("AT+CMGL=4").as_deref()
+        ));
         // +CMT with its colon: +CMTI is not +CMT
         assert!(!takes_pdu_line("+CMTI: \"SM\",1"));
         assert!(takes_pdu_line("+CMT: ,24"));

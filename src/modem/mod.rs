@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serialport::SerialPort;
 
-pub use at::AtError;
 use at::At;
+pub use at::AtError;
 
 use crate::gsm::SubmitPart;
 
@@ -29,9 +29,14 @@ impl std::fmt::Display for ModemError {
         match self {
             ModemError::Open { device, error } => write!(f, "cannot open {device}: {error}"),
             ModemError::Init { step, error } => write!(f, "modem init ({step}) failed: {error}"),
-            ModemError::PinNeeded => write!(f, "the SIM asks for a PIN: set pin in the configuration"),
+            ModemError::PinNeeded => {
+                write!(f, "the SIM asks for a PIN: set pin in the configuration")
+            }
             ModemError::PinState(state) => {
-                write!(f, "the SIM is not ready ({state}); it may need a PUK, or be missing")
+                write!(
+                    f,
+                    "the SIM is not ready ({state}); it may need a PUK, or be missing"
+                )
             }
         }
     }
@@ -90,14 +95,24 @@ impl Modem {
                         error: AtError::Io(e),
                     });
                 }
-                Err(e) if attempt >= 2 => return Err(ModemError::Init { step: "AT", error: e }),
+                Err(e) if attempt >= 2 => {
+                    return Err(ModemError::Init {
+                        step: "AT",
+                        error: e,
+                    });
+                }
                 Err(_) => attempt += 1,
             }
         }
         let step = |step: &'static str| move |error| ModemError::Init { step, error };
         self.at.command("ATE0", t).map_err(step("echo off"))?;
-        self.at.command("AT+CMEE=1", t).map_err(step("numeric errors"))?;
-        let state = self.at.command("AT+CPIN?", t).map_err(step("SIM PIN state"))?;
+        self.at
+            .command("AT+CMEE=1", t)
+            .map_err(step("numeric errors"))?;
+        let state = self
+            .at
+            .command("AT+CPIN?", t)
+            .map_err(step("SIM PIN state"))?;
         let state = state
             .iter()
             .find_map(|l| l.strip_prefix("+CPIN:"))
@@ -121,7 +136,10 @@ impl Modem {
                 .map_err(step("SMS centre"))?;
         }
         let first = |lines: Result<Vec<String>, AtError>| {
-            lines.ok().and_then(|l| l.into_iter().next()).unwrap_or_default()
+            lines
+                .ok()
+                .and_then(|l| l.into_iter().next())
+                .unwrap_or_default()
         };
         Ok(ModemInfo {
             manufacturer: first(self.at.command("AT+CGMI", t)),
@@ -147,9 +165,12 @@ impl Modem {
 fn describe_open_error(e: &serialport::Error) -> String {
     use serialport::ErrorKind;
     match e.kind() {
-        ErrorKind::NoDevice => format!("{} (is the modem plugged in and the device path right?)", e.description),
+        ErrorKind::NoDevice => format!(
+            "{} (is the modem plugged in and the device path right?)",
+            e.description
+        ),
         ErrorKind::Io(io::ErrorKind::NotFound) => {
-            format!("no such device (is the modem plugged in and the device path right?)")
+            "no such device (is the modem plugged in and the device path right?)".to_owned()
         }
         ErrorKind::Io(io::ErrorKind::PermissionDenied) => {
             "permission denied (is smss in group dialout?)".to_owned()

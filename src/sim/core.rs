@@ -94,7 +94,10 @@ impl SimCore {
     }
 
     fn command(&mut self, line: &str, handle: &SimHandle) -> Vec<u8> {
-        handle.state().commands.push((Instant::now(), line.to_owned()));
+        handle
+            .state()
+            .commands
+            .push((Instant::now(), line.to_owned()));
         handle.changed();
         let upper = line.to_ascii_uppercase();
         let pin = handle.state().pin.clone();
@@ -167,8 +170,11 @@ impl SimCore {
             Ok(n) => usize::from(n),
             Err(_) => return bad(format!("no SMSC length: {pdu}")),
         };
-        if pdu.len() % 2 != 0 || pdu.len() / 2 != 1 + smsc_octets + len {
-            return bad(format!("AT+CMGS={len} but the PDU has {} octets: {pdu}", pdu.len() / 2));
+        if !pdu.len().is_multiple_of(2) || pdu.len() / 2 != 1 + smsc_octets + len {
+            return bad(format!(
+                "AT+CMGS={len} but the PDU has {} octets: {pdu}",
+                pdu.len() / 2
+            ));
         }
         let submit = match gsm::decode_pdu(pdu, true) {
             Ok(Tpdu::Submit(s)) => s,
@@ -206,7 +212,9 @@ impl SimCore {
                     coding,
                     status_report: submit.status_report_requested,
                 });
-                partial.parts.insert(c.seq, (submit.user_data.text.clone(), mr));
+                partial
+                    .parts
+                    .insert(c.seq, (submit.user_data.text.clone(), mr));
                 if partial.parts.len() == usize::from(partial.total) {
                     let p = self.partial.remove(&key).unwrap_or_else(|| unreachable!());
                     let mut seqs: Vec<_> = p.parts.into_iter().collect();

@@ -75,7 +75,9 @@ impl TestDb {
             Backend::Mysql => {
                 let name = unique("smss_it");
                 let pool = mysql::Pool::new(MYSQL_ROOT).unwrap_or_else(|e| {
-                    panic!("MariaDB must run on 127.0.0.1:3306 (root, no password) for this test: {e}")
+                    panic!(
+                        "MariaDB must run on 127.0.0.1:3306 (root, no password) for this test: {e}"
+                    )
                 });
                 use mysql::prelude::Queryable;
                 pool.get_conn()
@@ -93,7 +95,11 @@ impl TestDb {
     /// Creates the schema with `smss init-db`, as an administrator would.
     pub fn init(&self) {
         let out = smss(&["init-db", "--config", "/dev/null", "--db", &self.url]);
-        assert!(out.status.success(), "init-db failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "init-db failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -114,7 +120,11 @@ impl Drop for TestDb {
 
 /// Runs `smss ARGS` to completion.
 pub fn smss(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).stdin(Stdio::null()).output().unwrap()
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 /// Runs `smss client -a ADDR ARGS...`.
@@ -205,7 +215,8 @@ impl Serve {
     /// SIGTERM, then waits for the exit status.
     pub fn terminate(mut self) -> ExitStatus {
         signal(&self.child, "TERM");
-        wait_timeout(&mut self.child, Duration::from_secs(30)).expect("serve did not stop on SIGTERM")
+        wait_timeout(&mut self.child, Duration::from_secs(30))
+            .expect("serve did not stop on SIGTERM")
     }
 }
 
@@ -251,7 +262,10 @@ pub fn read_answer(stream: &mut std::net::TcpStream) -> String {
             Ok(0) => break,
             Ok(_) if byte[0] == b'\n' => break,
             Ok(_) => answer.push(byte[0]),
-            Err(e) => panic!("no answer: {e} (so far {:?})", String::from_utf8_lossy(&answer)),
+            Err(e) => panic!(
+                "no answer: {e} (so far {:?})",
+                String::from_utf8_lossy(&answer)
+            ),
         }
     }
     String::from_utf8_lossy(&answer).trim_end().to_owned()
