@@ -95,6 +95,26 @@ pub enum DataCoding {
     EightBit,
 }
 
+impl DataCoding {
+    /// `gsm7`, `ucs2`, `8bit`: how the database names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataCoding::Gsm7 => "gsm7",
+            DataCoding::Ucs2 => "ucs2",
+            DataCoding::EightBit => "8bit",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<DataCoding> {
+        match name {
+            "gsm7" => Some(DataCoding::Gsm7),
+            "ucs2" => Some(DataCoding::Ucs2),
+            "8bit" => Some(DataCoding::EightBit),
+            _ => None,
+        }
+    }
+}
+
 /// TP-UD with its header interpreted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserData {
@@ -121,7 +141,7 @@ pub fn decode_body(coding: DataCoding, body: &[u8]) -> String {
                 .map(|p| u16::from_be_bytes([p[0], p[1]]))
                 .collect();
             let mut text = String::from_utf16_lossy(&units);
-            if body.len() % 2 != 0 {
+            if !body.len().is_multiple_of(2) {
                 text.push(char::REPLACEMENT_CHARACTER);
             }
             text
