@@ -5,4 +5,5 @@ mod util;
 
 mod pdu_crosscheck;
 mod protocol_net;
+mod receive;
 mod send_path;

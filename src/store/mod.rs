@@ -380,6 +380,9 @@ pub trait Store: Send + Sync {
     /// The newest `limit` rows of `rcv`, newest first.
     fn recent_rcv(&self, limit: usize) -> Result<Vec<RcvRow>>;
 
+    /// The `rcv` row with this id.
+    fn rcv(&self, id: i64) -> Result<Option<RcvRow>>;
+
     /// Matches a delivery report with the newest sent `sms` row to the same
     /// number whose references include `mr` (sent in the last week), records
     /// it in `sms_report` and updates `sms.report_status` and `report_time`

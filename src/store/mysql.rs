@@ -755,6 +755,17 @@ impl Store for MysqlStore {
         rows.into_iter().map(rcv_from_row).collect()
     }
 
+    fn rcv(&self, id: i64) -> Result<Option<RcvRow>> {
+        let mut conn = self.conn()?;
+        let row: Option<Row> = conn
+            .exec_first(
+                concat!("SELECT ", rcv_columns!(), " FROM rcv WHERE id = ?"),
+                (id,),
+            )
+            .map_err(map_err)?;
+        row.map(rcv_from_row).transpose()
+    }
+
     fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, String)>> {
         let mut conn = self.conn()?;
         let mut tx = conn.start_transaction(TxOpts::default()).map_err(map_err)?;

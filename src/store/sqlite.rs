@@ -633,6 +633,13 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
     }
 
+    fn rcv(&self, id: i64) -> Result<Option<RcvRow>> {
+        let conn = self.conn();
+        conn.prepare(&format!("SELECT {RCV_COLUMNS} FROM rcv WHERE id = ?1"))
+            .and_then(|mut s| s.query_row([id], rcv_from_row).optional())
+            .map_err(map_err)
+    }
+
     fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, String)>> {
         let mut conn = self.conn();
         let tx = conn
