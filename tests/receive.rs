@@ -356,3 +356,31 @@ fn on_receive_program_gets_the_message_without_a_shell() {
     assert!(stderr(&out).contains("killed"), "{}", stderr(&out));
     assert_eq!(db.store().recent_rcv(1).unwrap()[0].text, "second");
 }
+
+#[test]
+fn a_message_read_again_after_a_failed_delete_is_stored_once() {
+    let dir = TempDir::new("again");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start().unwrap();
+    let device = sim.path.to_str().unwrap();
+    let used = load_sim(&sim, None);
+    // committed, then the delete fails: as if smss died in between
+    sim.handle.state().fail_deletes = 1;
+    let out = send_pending(&db.url, device, &dir, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("+CMS ERROR: 500"), "{}", stderr(&out));
+    assert_eq!(sim.handle.state().stored_count(), used);
+    assert_eq!(db.store().recent_rcv(100).unwrap().len(), 1);
+
+    let out = send_pending(&db.url, device, &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sim.handle.state().stored_count(), 0);
+    let texts: Vec<String> = db
+        .store()
+        .recent_rcv(100)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.text)
+        .collect();
+    assert_eq!(texts.len(), 4, "{texts:?}");
+}

@@ -208,6 +208,10 @@ impl SimCore {
                     .next()
                     .and_then(|i| i.trim().parse::<u32>().ok());
                 let mut state = handle.state();
+                if state.fail_deletes > 0 {
+                    state.fail_deletes -= 1;
+                    return reply(&["+CMS ERROR: 500"]);
+                }
                 let removed = index.and_then(|i| {
                     state
                         .memories

@@ -80,6 +80,9 @@ pub struct SimState {
     pub bad_pdus: Vec<String>,
     /// `+CMS ERROR` codes to answer to the next sends, one each.
     pub fail_sends: Vec<u16>,
+    /// How many of the next `AT+CMGD` fail (as if smss died between
+    /// storing a message and deleting it).
+    pub fail_deletes: usize,
     /// How long each `AT+CMGS` takes before `+CMGS:` comes back.
     pub send_delay: Duration,
     /// The SIM PIN; `None` = no PIN asked.
@@ -96,6 +99,7 @@ impl Default for SimState {
             parts_received: 0,
             bad_pdus: Vec::new(),
             fail_sends: Vec::new(),
+            fail_deletes: 0,
             send_delay: Duration::ZERO,
             pin: None,
         }
