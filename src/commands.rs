@@ -128,7 +128,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         let mut sender = Sender::new(Arc::clone(&store), settings.clone(), port_path);
         thread::Builder::new()
             .name("modem".into())
-            .spawn(move || sender.run(wake_rx, &stop))
+            .spawn(move || sender.run(wake_rx, stop))
             .map_err(failed)?
     };
 
@@ -153,6 +153,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
             quiet_pause: settings.quiet_pause,
             max_parts: settings.max_parts,
             legacy_charset: settings.legacy_charset,
+            allow: settings.allow.clone(),
         },
         Arc::clone(&stop),
     );

@@ -44,6 +44,8 @@ pub struct Settings {
     pub on_receive_timeout: Duration,
     pub multipart_timeout: Duration,
     pub status_reports: bool,
+    pub rate_limit: u32,
+    pub allow: Vec<crate::allow::Cidr>,
 }
 
 impl Default for Settings {
@@ -76,6 +78,8 @@ impl Default for Settings {
             on_receive_timeout: Duration::from_secs(30),
             multipart_timeout: Duration::from_secs(24 * 3600),
             status_reports: false,
+            rate_limit: 0,
+            allow: Vec::new(),
         }
     }
 }
@@ -213,6 +217,18 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "yes|no",
         "ask the network for delivery reports and record them in sms (default no)",
     ),
+    (
+        "rate-limit",
+        "N",
+        "at most N SMS parts per minute through the modem, so the operator does not block \
+         the SIM for bursts (default 0 = no limit)",
+    ),
+    (
+        "allow",
+        "CIDRS",
+        "who may connect: comma separated addresses or networks, IPv4 and IPv6 \
+         (e.g. 10.0.0.0/8, 192.168.1.5, ::1); refused peers are logged (default: everyone)",
+    ),
 ];
 
 /// A bad setting, with where it came from.
@@ -273,6 +289,8 @@ impl Settings {
             "on-receive-timeout" => self.on_receive_timeout = duration(value)?,
             "multipart-timeout" => self.multipart_timeout = duration(value)?,
             "status-reports" => self.status_reports = boolean(value)?,
+            "rate-limit" => self.rate_limit = number(value, 0, 6000)?,
+            "allow" => self.allow = crate::allow::parse_list(value)?,
             _ => return Err(format!("unknown setting '{key}' (see smss --help)")),
         }
         Ok(())

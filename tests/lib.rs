@@ -3,6 +3,7 @@
 
 mod util;
 
+mod faults;
 mod pdu_crosscheck;
 mod protocol_net;
 mod receive;

@@ -189,6 +189,11 @@ impl Serve {
     /// given database and device, listening on a free port, and waits for it
     /// to say where it listens.
     pub fn start(db: &str, device: &str, dir: &TempDir, extra: &[&str]) -> Serve {
+        Serve::start_on(db, device, dir, "127.0.0.1:0", extra)
+    }
+
+    /// [`Serve::start`] on another listen address.
+    pub fn start_on(db: &str, device: &str, dir: &TempDir, listen: &str, extra: &[&str]) -> Serve {
         let lock_dir = dir.path().display().to_string();
         let mut args = vec![
             "serve",
@@ -201,7 +206,7 @@ impl Serve {
             "--lock-dir",
             &lock_dir,
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--log-level",
             "debug",
         ];
