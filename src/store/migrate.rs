@@ -1,7 +1,7 @@
 //! Schema versions and migrations.
 //!
 //! Each backend has numbered SQL files in `sql/<backend>/` (`001_init.sql`,
-//! later `002_....sql`), embedded here. The table `smss_schema(version)`
+//! `002_modem.sql`, ...), embedded here. The table `smss_schema(version)`
 //! holds the number of the last one applied. Opening a store compares it
 //! with [`SCHEMA_VERSION`]:
 //!
@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -27,17 +27,31 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "sql/sqlite/001_init.sql",
-    sql: include_str!("../../sql/sqlite/001_init.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "sql/sqlite/001_init.sql",
+        sql: include_str!("../../sql/sqlite/001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sql/sqlite/002_modem.sql",
+        sql: include_str!("../../sql/sqlite/002_modem.sql"),
+    },
+];
 
-pub(crate) const MYSQL: &[Migration] = &[Migration {
-    version: 1,
-    name: "sql/mysql/001_init.sql",
-    sql: include_str!("../../sql/mysql/001_init.sql"),
-}];
+pub(crate) const MYSQL: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "sql/mysql/001_init.sql",
+        sql: include_str!("../../sql/mysql/001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sql/mysql/002_modem.sql",
+        sql: include_str!("../../sql/mysql/002_modem.sql"),
+    },
+];
 
 /// What a backend offers to the migration logic.
 pub(crate) trait Migrator {
