@@ -162,6 +162,9 @@ impl Serve {
             "127.0.0.1:0",
             "--log-level",
             "debug",
+            // not the default /var/log/smss/smss.log; `extra` may name one
+            "--log-file",
+            "none",
         ];
         args.extend_from_slice(extra);
         let mut child = Command::new(BIN)
