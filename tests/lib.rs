@@ -3,6 +3,7 @@
 
 mod util;
 
+mod install;
 mod pdu_crosscheck;
 mod protocol_net;
 mod send_path;
