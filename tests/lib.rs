@@ -7,3 +7,4 @@ mod install;
 mod pdu_crosscheck;
 mod protocol_net;
 mod send_path;
+mod status;
