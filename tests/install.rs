@@ -394,3 +394,94 @@ impl Drop for KillOnDrop<'_> {
         let _ = self.0.wait();
     }
 }
+
+/// The init script starts, restarts and stops the installed binary (as
+/// root only: it changes user with runuser and start-stop-daemon).
+#[test]
+fn init_script_starts_and_stops_serve() {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    if stdout(&uid).trim() != "0" {
+        eprintln!("NOTE: not root: not running the init script's start and stop");
+        return;
+    }
+    if !have_tool("start-stop-daemon", "the init script's start and stop")
+        || !have_tool("runuser", "the init script's start and stop")
+    {
+        return;
+    }
+    let dir = TempDir::new("initrun");
+    let d = dir.path();
+    let dest = d.join("root");
+    std::fs::create_dir(&dest).unwrap();
+    make("install", &dest);
+    let conf = d.join("smss.conf");
+    let log = d.join("log/smss.log");
+    let good = format!(
+        "db = sqlite://{}/state/smss.db\ndevice = sim\nlock-dir = {}\nlog-file = {}\nlisten = 127.0.0.1:0\n",
+        d.display(),
+        d.display(),
+        log.display()
+    );
+    std::fs::write(&conf, &good).unwrap();
+    let defaults = d.join("default");
+    let pidfile = d.join("smss.pid");
+    std::fs::write(
+        &defaults,
+        format!(
+            "DAEMON={}\nPIDFILE={}\nSMSS_USER=root\nSMSS_GROUP=root\nSTATE_DIR={}/state\n\
+             LOG_DIR={}/log\nSMSS_OPTS=\"--config {}\"\n",
+            dest.join("usr/local/bin/smss").display(),
+            pidfile.display(),
+            d.display(),
+            d.display(),
+            conf.display()
+        ),
+    )
+    .unwrap();
+    let script = dest.join("etc/init.d/smss");
+    let text = read(&script).replace("/etc/default/smss", &defaults.display().to_string());
+    std::fs::write(&script, text).unwrap();
+    let run = |action: &str| {
+        let out = Command::new("sh")
+            .arg(&script)
+            .arg(action)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.code(), stdout(&out) + &stderr(&out))
+    };
+    let pid = || read(&pidfile).trim().to_owned();
+
+    let (code, text) = run("start");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(d.join("state").is_dir() && d.join("log").is_dir());
+    let first = pid();
+    let (code, text) = run("status");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("smss is running (pid {first})")),
+        "{text}"
+    );
+    wait_file_line(&log, " listening on ", WAIT).expect("serve logs to its file");
+
+    // A broken config: restart refuses, says why, and the server stays.
+    std::fs::write(&conf, format!("{good}speed = 9600\n")).unwrap();
+    let (code, text) = run("restart");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("smss.conf:6: unknown setting 'speed'"),
+        "{text}"
+    );
+    assert_eq!(run("status").0, Some(0));
+    assert_eq!(pid(), first);
+
+    std::fs::write(&conf, &good).unwrap();
+    let (code, text) = run("reload");
+    assert_eq!(code, Some(0), "{text}");
+    assert_ne!(pid(), first);
+    let (code, text) = run("stop");
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run("status");
+    assert_eq!(code, Some(3), "{text}");
+    assert!(read(&log).contains("[INFO] stopped"));
+}
