@@ -227,12 +227,14 @@ fn send_pending(settings: Settings) -> Result<ExitCode, CliError> {
     let mut sender = Sender::new(store, settings, port_path);
     let summary = sender.run_once().map_err(failed)?;
     log::info!(
-        "send-pending: {} sent, {} failed, {} to retry later",
+        "send-pending: {} sent, {} failed, {} to retry later; {} received, {} delivery reports",
         summary.sent,
         summary.failed,
-        summary.retried
+        summary.retried,
+        summary.received.stored,
+        summary.received.reports
     );
-    drop(sender);
+    sender.wait_for_hooks();
     drop(sim);
     drop(lock);
     Ok(ExitCode::SUCCESS)

@@ -41,6 +41,10 @@ pub struct Settings {
     pub max_attempts: u32,
     pub retry_delay: Duration,
     pub sim_delay: Duration,
+    pub on_receive: Option<PathBuf>,
+    pub on_receive_timeout: Duration,
+    pub multipart_timeout: Duration,
+    pub status_reports: bool,
     /// `status`: the oldest queued message may wait this long (zero: no limit).
     pub max_queue_age: Duration,
     /// `status`: a modem's last health check may be this old.
@@ -73,6 +77,10 @@ impl Default for Settings {
             max_attempts: 5,
             retry_delay: Duration::from_secs(30),
             sim_delay: Duration::ZERO,
+            on_receive: None,
+            on_receive_timeout: Duration::from_secs(30),
+            multipart_timeout: Duration::from_secs(24 * 3600),
+            status_reports: false,
             max_queue_age: Duration::from_secs(600),
             health_max_age: Duration::from_secs(300),
         }
@@ -195,6 +203,28 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "with device = sim: how long the simulated modem takes per SMS (default 0)",
     ),
     (
+        "on-receive",
+        "PROGRAM",
+        "run after each received message is stored: argument = its id; SMSS_ID, SMSS_SENDER, \
+         SMSS_TEXT, SMSS_SMSC_TIME in the environment, the text also on standard input; no shell",
+    ),
+    (
+        "on-receive-timeout",
+        "DURATION",
+        "the on-receive program is killed after this (default 30s)",
+    ),
+    (
+        "multipart-timeout",
+        "DURATION",
+        "parts of a received long message wait this long for the rest, then are stored as \
+         incomplete (default 24h)",
+    ),
+    (
+        "status-reports",
+        "yes|no",
+        "ask the network for delivery reports and record them in sms (default no)",
+    ),
+    (
         "max-queue-age",
         "DURATION",
         "status: attention needed when the oldest queued message waits longer (default 10m; 0 = no limit)",
@@ -264,6 +294,10 @@ impl Settings {
             "max-attempts" => self.max_attempts = number(value, 1, 1000)?,
             "retry-delay" => self.retry_delay = duration(value)?,
             "sim-delay" => self.sim_delay = duration(value)?,
+            "on-receive" => self.on_receive = optional(value).map(PathBuf::from),
+            "on-receive-timeout" => self.on_receive_timeout = duration(value)?,
+            "multipart-timeout" => self.multipart_timeout = duration(value)?,
+            "status-reports" => self.status_reports = boolean(value)?,
             "max-queue-age" => self.max_queue_age = duration(value)?,
             "health-max-age" => self.health_max_age = duration(value)?,
             _ => return Err(format!("unknown setting '{key}' (see smss --help)")),
@@ -350,6 +384,14 @@ where
         _ => Err(format!(
             "'{value}' should be a whole number from {min} to {max}"
         )),
+    }
+}
+
+fn boolean(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Ok(true),
+        "no" | "false" | "off" | "0" => Ok(false),
+        _ => Err(format!("'{value}' should be yes or no")),
     }
 }
 

@@ -19,11 +19,15 @@ pub mod commands;
 pub mod config;
 pub mod gsm;
 #[cfg(feature = "server")]
+pub mod hook;
+#[cfg(feature = "server")]
 pub mod lock;
 #[cfg(feature = "server")]
 pub mod modem;
 #[cfg(feature = "server")]
 pub mod protocol;
+#[cfg(feature = "server")]
+pub mod receive;
 #[cfg(feature = "server")]
 pub mod sender;
 #[cfg(feature = "server")]

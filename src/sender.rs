@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use crate::config::Settings;
 use crate::gsm::{self, SubmitOptions};
+use crate::hook::OnReceive;
 use crate::modem::errors::{cme_reason, cms_is_permanent, cms_reason};
 use crate::modem::{AtError, Health, Modem, ModemError};
+use crate::receive::{Inbox, ReceiveError, ReceiveSummary};
 use crate::store::{ModemHealth, Outcome, QueuedMessage, Store, StoreError};
 
 /// Rows claimed per transaction.
@@ -20,6 +22,8 @@ const BATCH: usize = 16;
 const LEASE: Duration = Duration::from_secs(600);
 /// Longest wait between attempts to reopen a missing modem.
 const MAX_REOPEN_DELAY: Duration = Duration::from_secs(60);
+/// How often the idle modem thread looks at the port for announcements.
+const IDLE_SLICE: Duration = Duration::from_millis(200);
 
 /// What wakes the modem thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,7 @@ pub struct PassSummary {
     pub sent: usize,
     pub failed: usize,
     pub retried: usize,
+    pub received: ReceiveSummary,
 }
 
 #[derive(Debug)]
@@ -41,6 +46,8 @@ pub enum PassError {
     Modem(ModemError),
     /// The modem stopped answering or the port failed during the pass.
     ModemLost(AtError),
+    /// The modem refused a command; it still answers.
+    Command(AtError),
     Store(StoreError),
 }
 
@@ -49,6 +56,7 @@ impl std::fmt::Display for PassError {
         match self {
             PassError::Modem(e) => e.fmt(f),
             PassError::ModemLost(e) => write!(f, "modem lost: {e}"),
+            PassError::Command(e) => write!(f, "modem refused a command: {e}"),
             PassError::Store(e) => e.fmt(f),
         }
     }
@@ -62,6 +70,18 @@ impl From<StoreError> for PassError {
     }
 }
 
+impl From<ReceiveError> for PassError {
+    fn from(e: ReceiveError) -> Self {
+        match e {
+            ReceiveError::Store(e) => PassError::Store(e),
+            ReceiveError::Modem(e @ (AtError::Timeout { .. } | AtError::Io(_))) => {
+                PassError::ModemLost(e)
+            }
+            ReceiveError::Modem(e) => PassError::Command(e),
+        }
+    }
+}
+
 pub struct Sender {
     store: Arc<dyn Store>,
     settings: Settings,
@@ -70,6 +90,11 @@ pub struct Sender {
     owner: String,
     modem: Option<Modem>,
     next_ref: u8,
+    /// The memories to read received messages from (found at init).
+    memories: Vec<String>,
+    /// Read the memories at the next chance (a `+CMTI` came, or init).
+    receive_due: bool,
+    hooks: OnReceive,
     /// When the modem's health was last recorded, and whether it was healthy.
     health_mark: Option<(Instant, bool)>,
 }
@@ -87,6 +112,7 @@ impl Sender {
         // Start concatenation references somewhere arbitrary so that two
         // runs in a row do not reuse the same one for different messages.
         let next_ref = (std::process::id() as u8) ^ (Instant::now().elapsed().subsec_nanos() as u8);
+        let hooks = OnReceive::start(settings.on_receive.clone(), settings.on_receive_timeout);
         Sender {
             store,
             settings,
@@ -94,8 +120,16 @@ impl Sender {
             owner,
             modem: None,
             next_ref,
+            memories: Vec::new(),
+            receive_due: true,
+            hooks,
             health_mark: None,
         }
+    }
+
+    /// Waits for on-receive programs still queued (send-pending exits after).
+    pub fn wait_for_hooks(self) {
+        self.hooks.finish();
     }
 
     /// Opens and initialises the modem unless it is open already.
@@ -104,11 +138,14 @@ impl Sender {
             let s = &self.settings;
             let mut modem = Modem::open(&self.port_path, s.baud, s.command_timeout)?;
             let info = modem.init(s.pin.as_deref(), s.smsc.as_deref())?;
+            self.memories = modem.setup_receiving();
+            self.receive_due = true;
             log::info!(
-                "modem {} ready: {} {}",
+                "modem {} ready: {} {} (reading {})",
                 self.settings.device,
                 info.manufacturer,
-                info.model
+                info.model,
+                self.memories.join(", ")
             );
             self.modem = Some(modem);
         }
@@ -120,8 +157,82 @@ impl Sender {
         self.store.release_claims(&self.owner)?;
         self.ensure_modem().map_err(PassError::Modem)?;
         let mut summary = PassSummary::default();
+        self.handle_unsolicited();
         while self.send_batch(&mut summary)? == BATCH {}
+        summary.received = self.receive()?;
         Ok(summary)
+    }
+
+    /// Reads, stores and deletes what arrived.
+    fn receive(&mut self) -> Result<ReceiveSummary, PassError> {
+        self.receive_due = false;
+        let inbox = Inbox {
+            store: &*self.store,
+            hooks: &self.hooks,
+            multipart_timeout: self.settings.multipart_timeout,
+        };
+        let Some(modem) = self.modem.as_mut() else {
+            return Ok(ReceiveSummary::default());
+        };
+        let result = inbox.pass(modem, &self.memories);
+        let unsolicited = modem.take_unsolicited();
+        if inbox.unsolicited(&unsolicited) {
+            self.receive_due = true;
+        }
+        Ok(result?)
+    }
+
+    /// Acts on unsolicited lines collected so far; true when a new message
+    /// was announced.
+    fn handle_unsolicited(&mut self) -> bool {
+        let Some(modem) = self.modem.as_mut() else {
+            return false;
+        };
+        let lines = modem.take_unsolicited();
+        if lines.is_empty() {
+            return false;
+        }
+        let inbox = Inbox {
+            store: &*self.store,
+            hooks: &self.hooks,
+            multipart_timeout: self.settings.multipart_timeout,
+        };
+        let announced = inbox.unsolicited(&lines);
+        self.receive_due |= announced;
+        announced
+    }
+
+    /// Waits up to `wait` for a wake-up, a shutdown, or a modem announcing
+    /// a new message, listening to the modem meanwhile. False when every
+    /// sender of wake-ups is gone.
+    fn idle(&mut self, wake: &Receiver<Wake>, wait: Duration, stop: &AtomicBool) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            let slice = deadline
+                .saturating_duration_since(Instant::now())
+                .min(IDLE_SLICE);
+            match wake.recv_timeout(slice) {
+                Ok(_) => {
+                    while wake.try_recv().is_ok() {}
+                    return true;
+                }
+                Err(RecvTimeoutError::Disconnected) => return false,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
+                return true;
+            }
+            if let Some(modem) = self.modem.as_mut() {
+                if let Err(e) = modem.poll_unsolicited(Duration::from_millis(1)) {
+                    log::error!("modem lost while idle: {e}");
+                    self.modem = None;
+                    return true;
+                }
+                if self.handle_unsolicited() {
+                    return true;
+                }
+            }
+        }
     }
 
     /// `serve`: the modem thread's loop, until `stop` is set.
@@ -129,6 +240,7 @@ impl Sender {
         let mut reopen_delay = Duration::from_secs(1);
         let mut last_problem = String::new();
         let mut released = false;
+        let mut next_receive = Instant::now();
         while !stop.load(Ordering::SeqCst) {
             let mut summary = PassSummary::default();
             let result = (|| {
@@ -137,7 +249,12 @@ impl Sender {
                     released = true;
                 }
                 self.ensure_modem().map_err(PassError::Modem)?;
+                self.handle_unsolicited();
                 while !stop.load(Ordering::SeqCst) && self.send_batch(&mut summary)? == BATCH {}
+                if self.receive_due || Instant::now() >= next_receive {
+                    self.receive()?;
+                    next_receive = Instant::now() + self.settings.poll_interval;
+                }
                 Ok::<(), PassError>(())
             })();
             self.record_health(result.as_ref().err());
@@ -148,7 +265,11 @@ impl Sender {
                         last_problem.clear();
                     }
                     reopen_delay = Duration::from_secs(1);
-                    self.settings.poll_interval
+                    if self.receive_due {
+                        Duration::ZERO
+                    } else {
+                        next_receive.saturating_duration_since(Instant::now())
+                    }
                 }
                 Err(e) => {
                     let problem = e.to_string();
@@ -164,9 +285,8 @@ impl Sender {
                     d
                 }
             };
-            match wake.recv_timeout(wait) {
-                Ok(_) | Err(RecvTimeoutError::Timeout) => while wake.try_recv().is_ok() {},
-                Err(RecvTimeoutError::Disconnected) => break,
+            if !self.idle(&wake, wait, stop) {
+                break;
             }
         }
     }
@@ -201,6 +321,7 @@ impl Sender {
             bare_numbers_international: self.settings.bare_numbers_international,
             concat_ref,
             max_parts: self.settings.max_parts,
+            status_report: self.settings.status_reports,
             ..SubmitOptions::default()
         }
     }

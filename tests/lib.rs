@@ -6,5 +6,6 @@ mod util;
 mod install;
 mod pdu_crosscheck;
 mod protocol_net;
+mod receive;
 mod send_path;
 mod status;

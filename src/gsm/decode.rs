@@ -95,6 +95,26 @@ pub enum DataCoding {
     EightBit,
 }
 
+impl DataCoding {
+    /// `gsm7`, `ucs2`, `8bit`: how the database names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataCoding::Gsm7 => "gsm7",
+            DataCoding::Ucs2 => "ucs2",
+            DataCoding::EightBit => "8bit",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<DataCoding> {
+        match name {
+            "gsm7" => Some(DataCoding::Gsm7),
+            "ucs2" => Some(DataCoding::Ucs2),
+            "8bit" => Some(DataCoding::EightBit),
+            _ => None,
+        }
+    }
+}
+
 /// TP-UD with its header interpreted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserData {
@@ -104,6 +124,30 @@ pub struct UserData {
     /// The text; for `EightBit`, the data as uppercase hex.
     pub text: String,
     pub concat: Option<Concat>,
+    /// The user data after the header: one septet per byte for `Gsm7`,
+    /// octets otherwise. Joining concatenated parts joins these and decodes
+    /// once ([`decode_body`]), so an escape pair or a surrogate pair that a
+    /// sender split across parts still comes out whole.
+    pub body: Vec<u8>,
+}
+
+/// Decodes a (possibly joined) user data body as [`UserData::body`] holds it.
+pub fn decode_body(coding: DataCoding, body: &[u8]) -> String {
+    match coding {
+        DataCoding::Gsm7 => alphabet::decode(body),
+        DataCoding::Ucs2 => {
+            let units: Vec<u16> = body
+                .chunks_exact(2)
+                .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                .collect();
+            let mut text = String::from_utf16_lossy(&units);
+            if !body.len().is_multiple_of(2) {
+                text.push(char::REPLACEMENT_CHARACTER);
+            }
+            text
+        }
+        DataCoding::EightBit => body.iter().map(|b| format!("{b:02X}")).collect(),
+    }
 }
 
 /// Concatenation information element: this is part `seq` of `total`.
@@ -406,7 +450,7 @@ impl<'a> Reader<'a> {
         } else {
             (None, 0)
         };
-        let text = match coding {
+        let body = match coding {
             DataCoding::Gsm7 => {
                 // The header plus fill bits occupy whole septets; skip them.
                 let skip = (header_len * 8).div_ceil(7);
@@ -419,31 +463,19 @@ impl<'a> Reader<'a> {
                         ),
                     });
                 }
-                let all = septets::unpack(ud, 0, udl).unwrap_or_default();
-                alphabet::decode(&all[skip..])
+                let mut all = septets::unpack(ud, 0, udl).unwrap_or_default();
+                all.drain(..skip);
+                all
             }
-            DataCoding::Ucs2 => {
-                let body = &ud[header_len..];
-                let units: Vec<u16> = body
-                    .chunks_exact(2)
-                    .map(|p| u16::from_be_bytes([p[0], p[1]]))
-                    .collect();
-                let mut text = String::from_utf16_lossy(&units);
-                if body.len() % 2 != 0 {
-                    text.push(char::REPLACEMENT_CHARACTER);
-                }
-                text
-            }
-            DataCoding::EightBit => ud[header_len..]
-                .iter()
-                .map(|b| format!("{b:02X}"))
-                .collect(),
+            _ => ud[header_len..].to_vec(),
         };
+        let text = decode_body(coding, &body);
         Ok(UserData {
             coding,
             class,
             text,
             concat,
+            body,
         })
     }
 }

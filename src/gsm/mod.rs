@@ -15,6 +15,7 @@
 mod address;
 mod alphabet;
 mod decode;
+mod deliver;
 mod septets;
 mod submit;
 
@@ -26,6 +27,7 @@ mod vectors;
 pub use address::valid_phone;
 pub use decode::{
     Concat, DataCoding, DecodeError, Deliver, StatusReport, Submit, Timestamp, Tpdu, UserData,
-    decode_pdu,
+    decode_body, decode_pdu,
 };
+pub use deliver::{DeliverRef, encode_deliver, encode_status_report};
 pub use submit::{EncodeError, Encoding, SubmitOptions, SubmitPart, encode_submit, plan, split};

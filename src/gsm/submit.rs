@@ -23,7 +23,7 @@ const UCS2_PART: usize = 67;
 /// single SMS: ≤160 septets counting an extension char as 2, or ≤70 UTF-16
 /// code units; else parts of ≤153 septets / ≤67 UTF-16 units).
 pub fn plan(text: &str) -> (Encoding, usize) {
-    let (encoding, ranges) = part_ranges(text);
+    let (encoding, ranges) = part_ranges(text, GSM7_PART, UCS2_PART);
     (encoding, ranges.len())
 }
 
@@ -31,7 +31,17 @@ pub fn plan(text: &str) -> (Encoding, usize) {
 /// escape pair (ESC + char) across parts, and never splitting a UTF-16
 /// surrogate pair (emoji) across UCS-2 parts. An empty text is one empty part.
 pub fn split(text: &str) -> (Encoding, Vec<String>) {
-    let (encoding, ranges) = part_ranges(text);
+    split_with(text, GSM7_PART, UCS2_PART)
+}
+
+/// [`split`] with other part sizes (a 16-bit reference header is one octet
+/// longer, which costs a septet or a UTF-16 unit per part).
+pub(super) fn split_with(
+    text: &str,
+    gsm7_part: usize,
+    ucs2_part: usize,
+) -> (Encoding, Vec<String>) {
+    let (encoding, ranges) = part_ranges(text, gsm7_part, ucs2_part);
     let parts = ranges
         .into_iter()
         .map(|(a, b)| text[a..b].to_string())
@@ -41,13 +51,13 @@ pub fn split(text: &str) -> (Encoding, Vec<String>) {
 
 /// Byte ranges of the parts. Parts are filled greedily, whole characters at
 /// a time, so a two-unit character that does not fit starts the next part.
-fn part_ranges(text: &str) -> (Encoding, Vec<(usize, usize)>) {
+fn part_ranges(text: &str, gsm7_part: usize, ucs2_part: usize) -> (Encoding, Vec<(usize, usize)>) {
     let (encoding, units, single, part): (Encoding, fn(char) -> usize, usize, usize) =
         if alphabet::septet_count(text).is_some() {
             let septets = |c| alphabet::encode_char(c).map_or(1, alphabet::Septets::len);
-            (Encoding::Gsm7, septets, GSM7_SINGLE, GSM7_PART)
+            (Encoding::Gsm7, septets, GSM7_SINGLE, gsm7_part)
         } else {
-            (Encoding::Ucs2, char::len_utf16, UCS2_SINGLE, UCS2_PART)
+            (Encoding::Ucs2, char::len_utf16, UCS2_SINGLE, ucs2_part)
         };
     let total: usize = text.chars().map(units).sum();
     if total <= single {
@@ -213,29 +223,36 @@ fn tpdu(
     out.extend(opts.validity);
 
     let header = udh.unwrap_or_default();
+    let (udl, ud) = user_data(encoding, text, header);
+    out.push(udl);
+    out.extend(ud);
+    out
+}
+
+/// TP-UDL and TP-UD for a text with an optional user data header (its
+/// length octet included): GSM 7-bit after fill bits so the text starts on
+/// a septet boundary, or UCS-2. The text must fit `encoding`.
+pub(super) fn user_data(encoding: Encoding, text: &str, header: &[u8]) -> (u8, Vec<u8>) {
+    let mut ud = header.to_vec();
     match encoding {
         Encoding::Gsm7 => {
             // Every character was checked by `split`.
             let text = alphabet::encode(text).unwrap_or_default();
             let header_bits = header.len() * 8;
-            // Fill bits so that the text starts on a septet boundary.
             let fill = (7 - header_bits % 7) % 7;
             let header_septets = (header_bits + fill) / 7;
-            out.push((header_septets + text.len()) as u8);
-            out.extend_from_slice(header);
-            out.extend(septets::pack(&text, fill));
+            ud.extend(septets::pack(&text, fill));
+            ((header_septets + text.len()) as u8, ud)
         }
         Encoding::Ucs2 => {
             let units: Vec<u16> = text.encode_utf16().collect();
-            out.push((header.len() + 2 * units.len()) as u8);
-            out.extend_from_slice(header);
-            out.extend(units.iter().flat_map(|u| u.to_be_bytes()));
+            ud.extend(units.iter().flat_map(|u| u.to_be_bytes()));
+            ((header.len() + 2 * units.len()) as u8, ud)
         }
     }
-    out
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+pub(super) fn to_hex(bytes: &[u8]) -> String {
     use fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -22,6 +22,7 @@ fn text(coding: DataCoding, class: Option<u8>, text: &str) -> UserData {
         class,
         text: text.to_string(),
         concat: None,
+        body: Vec::new(),
     }
 }
 
@@ -40,14 +41,21 @@ fn concat8(reference: u16, total: u8, seq: u8) -> Option<Concat> {
 
 fn deliver(pdu: &str) -> Deliver {
     match decode_pdu(pdu, true) {
-        Ok(Tpdu::Deliver(d)) => d,
+        // `body` is checked through `text` (they decode the same bytes).
+        Ok(Tpdu::Deliver(mut d)) => {
+            d.user_data.body.clear();
+            d
+        }
         other => panic!("{pdu}: {other:?}"),
     }
 }
 
 fn submit(pdu: &str) -> Submit {
     match decode_pdu(pdu, true) {
-        Ok(Tpdu::Submit(s)) => s,
+        Ok(Tpdu::Submit(mut s)) => {
+            s.user_data.body.clear();
+            s
+        }
         other => panic!("{pdu}: {other:?}"),
     }
 }
@@ -298,6 +306,7 @@ fn python_messaging_multipart_dcs_f1() {
                     class: Some(1),
                     text: texts[i].into(),
                     concat: concat8(25, 2, i as u8 + 1),
+                    body: Vec::new(),
                 },
             }
         );

@@ -185,6 +185,163 @@ fn describe_open_error(e: &serialport::Error) -> String {
     }
 }
 
+/// A message as `AT+CMGL` lists it: its slot and its PDU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPdu {
+    pub index: u32,
+    /// 0 received unread, 1 received read, 2 stored unsent, 3 stored sent.
+    pub stat: u8,
+    pub pdu: String,
+}
+
+/// Parses the lines of `AT+CMGL=4` in PDU mode: `+CMGL: <index>,<stat>,[<alpha>],<length>`
+/// each followed by its PDU line.
+pub fn parse_cmgl(lines: &[String]) -> Vec<StoredPdu> {
+    let mut out = Vec::new();
+    let mut it = lines.iter().peekable();
+    while let Some(line) = it.next() {
+        let Some(header) = line.strip_prefix("+CMGL:") else {
+            continue;
+        };
+        let mut fields = header.split(',').map(str::trim);
+        let index = fields.next().and_then(|f| f.parse().ok());
+        let stat = fields.next().and_then(|f| f.parse().ok());
+        let pdu = it.next_if(|l| !l.starts_with("+CMGL:"));
+        if let (Some(index), Some(stat), Some(pdu)) = (index, stat, pdu) {
+            out.push(StoredPdu {
+                index,
+                stat,
+                pdu: pdu.trim().to_owned(),
+            });
+        }
+    }
+    out
+}
+
+/// The read/delete memories `AT+CPMS=?` offers, from its first list:
+/// `+CPMS: ("SM","ME","SR"),("SM","ME"),("SM","ME")`.
+pub fn parse_cpms_test(lines: &[String]) -> Vec<String> {
+    let Some(rest) = lines.iter().find_map(|l| l.strip_prefix("+CPMS:")) else {
+        return Vec::new();
+    };
+    let first = rest.trim().trim_start_matches('(');
+    let first = first.split(')').next().unwrap_or("");
+    first
+        .split(',')
+        .map(|m| m.trim().trim_matches('"').to_owned())
+        .filter(|m| !m.is_empty())
+        .collect()
+}
+
+/// Which memories to read so that both SIM and modem storage (and stored
+/// status reports) are emptied: `MT` is SIM + modem where offered.
+pub fn memories_to_read(offered: &[String]) -> Vec<String> {
+    let has = |m: &str| offered.iter().any(|o| o == m);
+    let mut out: Vec<String> = if has("MT") {
+        vec!["MT".into()]
+    } else {
+        ["SM", "ME"]
+            .iter()
+            .filter(|m| has(m))
+            .map(|m| (*m).to_owned())
+            .collect()
+    };
+    if has("SR") {
+        out.push("SR".into());
+    }
+    if out.is_empty() {
+        out.push("SM".into());
+    }
+    out
+}
+
+impl Modem {
+    /// Asks for new-message indications (`+CMTI`, status reports stored
+    /// with `+CDSI`) and finds the memories to read. Modems that refuse an
+    /// indication setting are still read on every pass.
+    pub fn setup_receiving(&mut self) -> Vec<String> {
+        let mut indications = false;
+        for cnmi in [
+            "AT+CNMI=2,1,0,2,0",
+            "AT+CNMI=1,1,0,2,0",
+            "AT+CNMI=2,1,0,1,0",
+        ] {
+            if self.command(cnmi).is_ok() {
+                indications = true;
+                break;
+            }
+        }
+        if !indications {
+            log::warn!("the modem refuses AT+CNMI: new messages are noticed at the next poll only");
+        }
+        let offered = self
+            .command("AT+CPMS=?")
+            .map(|l| parse_cpms_test(&l))
+            .unwrap_or_default();
+        memories_to_read(&offered)
+    }
+
+    /// Lists every message in `memory` (`AT+CPMS`, then `AT+CMGL=4`).
+    /// Deleting then refers to this memory until the next listing.
+    pub fn list_memory(&mut self, memory: &str) -> Result<Vec<StoredPdu>, AtError> {
+        self.command(&format!("AT+CPMS=\"{memory}\""))?;
+        let lines = self.command("AT+CMGL=4")?;
+        Ok(parse_cmgl(&lines))
+    }
+
+    /// Deletes slot `index` of the memory listed last.
+    pub fn delete(&mut self, index: u32) -> Result<(), AtError> {
+        self.command(&format!("AT+CMGD={index}")).map(|_| ())
+    }
+
+    /// Reads what the modem sent unasked (URCs) for up to `wait`.
+    pub fn poll_unsolicited(&mut self, wait: Duration) -> Result<(), AtError> {
+        self.at.poll_unsolicited(wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(s: &[&str]) -> Vec<String> {
+        s.iter().map(|l| (*l).to_owned()).collect()
+    }
+
+    #[test]
+    fn cmgl_listing() {
+        // A TC35i listing in PDU mode (two messages, the second read already)
+        let l = lines(&[
+            "+CMGL: 1,0,,24",
+            "07912470000000F0040B912460387327F600006211031020304005C8329BFD06",
+            "+CMGL: 4,1,,22",
+            "0791247000000000F0060B912460387327F6621103102030406211031020304000",
+        ]);
+        let got = parse_cmgl(&l);
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].index, got[0].stat), (1, 0));
+        assert_eq!((got[1].index, got[1].stat), (4, 1));
+        assert!(got[1].pdu.starts_with("0791"));
+        assert!(parse_cmgl(&[]).is_empty());
+        // a header without its PDU line is skipped, not misread
+        assert!(parse_cmgl(&lines(&["+CMGL: 1,0,,24", "+CMGL: 2,0,,24"])).is_empty());
+    }
+
+    #[test]
+    fn cpms_memories() {
+        let offered = parse_cpms_test(&lines(&[
+            "+CPMS: (\"SM\",\"ME\",\"SR\"),(\"SM\",\"ME\"),(\"SM\",\"ME\")",
+        ]));
+        assert_eq!(offered, vec!["SM", "ME", "SR"]);
+        assert_eq!(memories_to_read(&offered), vec!["SM", "ME", "SR"]);
+        let mt = parse_cpms_test(&lines(&[
+            "+CPMS: (\"MT\",\"SM\",\"ME\"),(\"MT\",\"SM\",\"ME\"),(\"MT\")",
+        ]));
+        assert_eq!(memories_to_read(&mt), vec!["MT"]);
+        assert_eq!(memories_to_read(&[]), vec!["SM"]);
+    }
+}
+
 // ------------------------------------------------------------------ health
 
 /// Network registration, the `<stat>` of `+CREG:` (3GPP TS 27.007 §7.2).

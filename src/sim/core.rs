@@ -23,6 +23,8 @@ pub struct SimCore {
     next_mr: u8,
     pin_entered: bool,
     partial: HashMap<(String, u16), Partial>,
+    /// The memory `AT+CMGL` and `AT+CMGD` work on (`AT+CPMS` first field).
+    mem1: String,
 }
 
 impl Default for SimCore {
@@ -51,6 +53,7 @@ impl SimCore {
             next_mr: 1,
             pin_entered: false,
             partial: HashMap::new(),
+            mem1: "SM".into(),
         }
     }
 
@@ -143,6 +146,85 @@ impl SimCore {
                 }
                 _ => reply(&["+CMS ERROR: 304"]),
             },
+            "AT+CPMS=?" => {
+                let names: Vec<String> = handle
+                    .state()
+                    .memories
+                    .keys()
+                    .map(|m| format!("\"{m}\""))
+                    .collect();
+                let all = names.join(",");
+                let store: Vec<&String> = names.iter().filter(|m| m.as_str() != "\"SR\"").collect();
+                let store = store
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                reply(&[&format!("+CPMS: ({all}),({store}),({store})"), "OK"])
+            }
+            _ if upper.starts_with("AT+CPMS=") => {
+                let first = line[8..]
+                    .split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches('"')
+                    .to_owned();
+                let state = handle.state();
+                match state.memories.get(&first) {
+                    Some(mem) => {
+                        let (used, cap) = (mem.slots.len(), mem.capacity);
+                        self.mem1 = first;
+                        reply(&[
+                            &format!("+CPMS: {used},{cap},{used},{cap},{used},{cap}"),
+                            "OK",
+                        ])
+                    }
+                    None => reply(&["+CMS ERROR: 302"]),
+                }
+            }
+            "AT+CMGL=4" => {
+                let mut state = handle.state();
+                let Some(mem) = state.memories.get_mut(&self.mem1) else {
+                    return reply(&["+CMS ERROR: 302"]);
+                };
+                let mut out = Vec::new();
+                for (index, (stat, pdu)) in mem.slots.iter_mut() {
+                    let smsc = usize::from_str_radix(pdu.get(..2).unwrap_or("00"), 16).unwrap_or(0);
+                    let len = (pdu.len() / 2).saturating_sub(1 + smsc);
+                    out.extend(reply(&[&format!("+CMGL: {index},{stat},,{len}")]));
+                    out.extend_from_slice(pdu.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                    if *stat == 0 {
+                        *stat = 1;
+                    }
+                }
+                out.extend(reply(&["OK"]));
+                out
+            }
+            _ if upper.starts_with("AT+CMGD=") => {
+                let index = upper[8..]
+                    .split(',')
+                    .next()
+                    .and_then(|i| i.trim().parse::<u32>().ok());
+                let mut state = handle.state();
+                if state.fail_deletes > 0 {
+                    state.fail_deletes -= 1;
+                    return reply(&["+CMS ERROR: 500"]);
+                }
+                let removed = index.and_then(|i| {
+                    state
+                        .memories
+                        .get_mut(&self.mem1)
+                        .and_then(|m| m.slots.remove(&i))
+                });
+                drop(state);
+                handle.changed();
+                match removed {
+                    Some(_) => reply(&["OK"]),
+                    None => reply(&["+CMS ERROR: 321"]),
+                }
+            }
             _ if upper.starts_with("AT+CMEE=")
                 || upper.starts_with("AT+CMGF=")
                 || upper.starts_with("AT+CSCA=")

@@ -10,6 +10,7 @@
 
 mod core;
 
+use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,9 +37,39 @@ pub struct SentSms {
     pub status_report: bool,
 }
 
+/// One message memory of the modem (`SM` SIM, `ME` modem, `SR` reports).
+#[derive(Debug, Clone, Default)]
+pub struct Memory {
+    pub capacity: usize,
+    /// Slot index (from 1) → (stat, PDU hex with SMSC field).
+    pub slots: BTreeMap<u32, (u8, String)>,
+}
+
+impl Memory {
+    pub fn with_capacity(capacity: usize) -> Memory {
+        Memory {
+            capacity,
+            slots: BTreeMap::new(),
+        }
+    }
+}
+
+/// The memories a fresh simulated modem has: 20 SIM slots, 50 in the
+/// modem, 20 for status reports.
+pub fn default_memories() -> BTreeMap<String, Memory> {
+    [("SM", 20), ("ME", 50), ("SR", 20)]
+        .into_iter()
+        .map(|(name, cap)| (name.to_owned(), Memory::with_capacity(cap)))
+        .collect()
+}
+
 /// What the simulator saw and what tests tell it to do.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SimState {
+    /// Received messages and reports held by the modem.
+    pub memories: BTreeMap<String, Memory>,
+    /// Unsolicited lines to send to smss at the next chance.
+    pub urcs: Vec<String>,
     /// Every command line received, with its arrival time.
     pub commands: Vec<(Instant, String)>,
     /// Complete messages, in the order their last part arrived.
@@ -49,10 +80,48 @@ pub struct SimState {
     pub bad_pdus: Vec<String>,
     /// `+CMS ERROR` codes to answer to the next sends, one each.
     pub fail_sends: Vec<u16>,
+    /// How many of the next `AT+CMGD` fail (as if smss died between
+    /// storing a message and deleting it).
+    pub fail_deletes: usize,
     /// How long each `AT+CMGS` takes before `+CMGS:` comes back.
     pub send_delay: Duration,
     /// The SIM PIN; `None` = no PIN asked.
     pub pin: Option<String>,
+}
+
+impl Default for SimState {
+    fn default() -> Self {
+        SimState {
+            memories: default_memories(),
+            urcs: Vec::new(),
+            commands: Vec::new(),
+            sent: Vec::new(),
+            parts_received: 0,
+            bad_pdus: Vec::new(),
+            fail_sends: Vec::new(),
+            fail_deletes: 0,
+            send_delay: Duration::ZERO,
+            pin: None,
+        }
+    }
+}
+
+impl SimState {
+    /// Puts a PDU into the first free slot of `memory`; `None` when full.
+    pub fn store_pdu(&mut self, memory: &str, pdu: &str) -> Option<u32> {
+        let mem = self.memories.get_mut(memory)?;
+        if mem.slots.len() >= mem.capacity {
+            return None;
+        }
+        let index = (1..).find(|i| !mem.slots.contains_key(i))?;
+        mem.slots.insert(index, (0, pdu.to_owned()));
+        Some(index)
+    }
+
+    /// Messages still held in any memory.
+    pub fn stored_count(&self) -> usize {
+        self.memories.values().map(|m| m.slots.len()).sum()
+    }
 }
 
 #[derive(Clone, Default)]
@@ -96,6 +165,18 @@ impl SimHandle {
     pub fn wait_for_sent(&self, n: usize, timeout: Duration) -> Vec<SentSms> {
         self.wait_until(timeout, |s| s.sent.len() >= n);
         self.state().sent.clone()
+    }
+
+    /// A message arrives from the network: stored in `memory` and announced
+    /// with `+CMTI` (`+CDSI` for the report memory `SR`).
+    pub fn deliver(&self, memory: &str, pdu: &str) -> Option<u32> {
+        let mut state = self.state();
+        let index = state.store_pdu(memory, pdu)?;
+        let urc = if memory == "SR" { "+CDSI" } else { "+CMTI" };
+        state.urcs.push(format!("{urc}: \"{memory}\",{index}"));
+        drop(state);
+        self.changed();
+        Some(index)
     }
 
     pub fn stop(&self) {
@@ -157,6 +238,10 @@ fn run(master: &mut TTYPort, handle: &SimHandle) {
     let mut core = SimCore::new();
     let mut buf = [0u8; 4096];
     while !handle.stop.load(Ordering::SeqCst) {
+        let urcs: Vec<String> = std::mem::take(&mut handle.state().urcs);
+        for urc in urcs {
+            let _ = master.write_all(format!("\r\n{urc}\r\n").as_bytes());
+        }
         match master.read(&mut buf) {
             Ok(0) => thread::sleep(Duration::from_millis(10)),
             Ok(n) => {

@@ -1,7 +1,7 @@
 //! Schema versions and migrations.
 //!
 //! Each backend has numbered SQL files in `sql/<backend>/` (`001_init.sql`,
-//! `002_modem.sql`, ...), embedded here. The table `smss_schema(version)`
+//! later `002_....sql`), embedded here. The table `smss_schema(version)`
 //! holds the number of the last one applied. Opening a store compares it
 //! with [`SCHEMA_VERSION`]:
 //!
@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +35,13 @@ pub(crate) const SQLITE: &[Migration] = &[
     },
     Migration {
         version: 2,
-        name: "sql/sqlite/002_modem.sql",
-        sql: include_str!("../../sql/sqlite/002_modem.sql"),
+        name: "sql/sqlite/002_receive.sql",
+        sql: include_str!("../../sql/sqlite/002_receive.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "sql/sqlite/003_modem.sql",
+        sql: include_str!("../../sql/sqlite/003_modem.sql"),
     },
 ];
 
@@ -48,8 +53,13 @@ pub(crate) const MYSQL: &[Migration] = &[
     },
     Migration {
         version: 2,
-        name: "sql/mysql/002_modem.sql",
-        sql: include_str!("../../sql/mysql/002_modem.sql"),
+        name: "sql/mysql/002_receive.sql",
+        sql: include_str!("../../sql/mysql/002_receive.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "sql/mysql/003_modem.sql",
+        sql: include_str!("../../sql/mysql/003_modem.sql"),
     },
 ];
 

@@ -80,6 +80,201 @@ pub struct SmsRow {
     pub attempts: u32,
     /// Which sender (instance name) finished it.
     pub sent_by: String,
+    /// From delivery reports: `delivered`, `pending` or `failed`; `None`
+    /// when no report came (or none was asked for).
+    pub report_status: Option<String>,
+}
+
+/// A received message for `rcv`: a single SMS, or a concatenated one joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub sender: String,
+    pub text: String,
+    /// `gsm7`, `ucs2`, `8bit` (text is hex) or `raw` (an undecodable PDU, as hex).
+    pub coding: String,
+    /// The SMSC time stamp with its zone, as text.
+    pub smsc_time: String,
+    pub smsc: Option<String>,
+    pub parts: u32,
+    /// False when parts of a concatenated message never arrived.
+    pub complete: bool,
+    /// Recognises the same message read again (see [`dedupe_key`]).
+    pub dedupe_key: String,
+}
+
+/// One part of a concatenated message, waiting in `rcv_part` for the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedPart {
+    pub sender: String,
+    pub reference: u16,
+    pub total: u8,
+    pub seq: u8,
+    pub coding: String,
+    /// `UserData::body` as hex: joined with the other parts before decoding.
+    pub body_hex: String,
+    /// This part alone, decoded.
+    pub text: String,
+    pub smsc_time: String,
+    pub smsc: Option<String>,
+    pub dedupe_key: String,
+}
+
+/// What became of a received message or part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    /// Stored as `rcv` row `id`.
+    New(i64),
+    /// A part stored; its set is not complete yet.
+    Waiting,
+    /// Seen and stored before (read again after a crash): nothing written.
+    Duplicate,
+}
+
+/// One row of `rcv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RcvRow {
+    pub id: i64,
+    pub sender: String,
+    pub text: String,
+    pub coding: String,
+    pub smsc_time: String,
+    pub received_at: String,
+    pub parts: u32,
+    pub complete: bool,
+}
+
+/// A delivery report (SMS-STATUS-REPORT) to match with an `sms` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// The message reference of the part it reports on.
+    pub mr: u8,
+    pub recipient: String,
+    /// TP-ST.
+    pub st: u8,
+    /// When the network says it happened (TP-DT), as text.
+    pub discharged: String,
+}
+
+/// `delivered`, `pending` or `failed` for a TP-ST value (TS 23.040 §9.2.3.15).
+pub fn report_status(st: u8) -> &'static str {
+    match st {
+        0x00..=0x1F => "delivered",
+        0x20..=0x3F => "pending",
+        _ => "failed",
+    }
+}
+
+/// Whether a report's recipient is the number an `sms` row was sent to,
+/// whichever of `+420…`, `00420…`, `420…` or a national form each uses.
+pub fn same_number(phone: &str, recipient: &str) -> bool {
+    let digits = |s: &str| -> String {
+        let s = s.trim_start_matches('+');
+        s.strip_prefix("00").unwrap_or(s).to_owned()
+    };
+    let (a, b) = (digits(phone), digits(recipient));
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    !short.is_empty() && (short == long || (short.len() >= 6 && long.ends_with(short.as_str())))
+}
+
+/// Whether `mr` is one of the comma separated references of an `sms` row.
+pub fn refs_contain(part_refs: &str, mr: u8) -> bool {
+    part_refs
+        .split(',')
+        .any(|r| r.trim().parse::<u16>().ok() == Some(u16::from(mr)))
+}
+
+/// The combined report status of a message from the status of each part:
+/// failed if any failed, delivered when every part was, else pending.
+pub fn combined_report(parts: u32, statuses: &[String]) -> &'static str {
+    if statuses.iter().any(|s| s == "failed") {
+        "failed"
+    } else if statuses.iter().filter(|s| *s == "delivered").count() >= parts.max(1) as usize {
+        "delivered"
+    } else {
+        "pending"
+    }
+}
+
+/// A stable 64-bit FNV-1a hash, hex (std's hasher may change between Rust
+/// versions; these keys are stored).
+fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The duplicate-detection key: sender, SMSC time, concatenation reference
+/// and part (when any), and a hash of the content.
+pub fn dedupe_key(
+    sender: &str,
+    smsc_time: &str,
+    part: Option<(u16, u8, u8)>,
+    content: &str,
+) -> String {
+    let sender: String = sender.chars().take(64).collect();
+    let part = part.map_or_else(
+        || "-".to_owned(),
+        |(r, total, seq)| format!("{r}/{total}/{seq}"),
+    );
+    format!("{sender}|{smsc_time}|{part}|{}", fnv1a(content.as_bytes()))
+}
+
+/// Joins the parts of a set (any order; missing ones simply absent) into
+/// one text: the bodies are concatenated and decoded once, so a character a
+/// sender split across parts comes out whole. Parts in different codings
+/// (which a phone should never send) are decoded one by one.
+pub fn join_parts(parts: &[ReceivedPart]) -> String {
+    let mut sorted: Vec<&ReceivedPart> = parts.iter().collect();
+    sorted.sort_by_key(|p| p.seq);
+    let coding = sorted.first().map(|p| p.coding.clone()).unwrap_or_default();
+    let same = sorted.iter().all(|p| p.coding == coding);
+    let bytes: Option<Vec<u8>> = sorted
+        .iter()
+        .map(|p| hex_to_bytes(&p.body_hex))
+        .collect::<Option<Vec<_>>>()
+        .map(|v| v.concat());
+    match (same, crate::gsm::DataCoding::from_name(&coding), bytes) {
+        (true, Some(c), Some(bytes)) => crate::gsm::decode_body(c, &bytes),
+        _ => sorted.iter().map(|p| p.text.as_str()).collect(),
+    }
+}
+
+pub fn hex_to_bytes(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The `rcv` row made of a set's parts (complete or not).
+pub fn joined_row(parts: &[ReceivedPart], complete: bool) -> Option<Received> {
+    let first = parts.iter().min_by_key(|p| p.seq)?;
+    let text = join_parts(parts);
+    Some(Received {
+        sender: first.sender.clone(),
+        dedupe_key: dedupe_key(
+            &first.sender,
+            &first.smsc_time,
+            Some((first.reference, first.total, 0)),
+            &text,
+        ),
+        text,
+        coding: first.coding.clone(),
+        smsc_time: first.smsc_time.clone(),
+        smsc: first.smsc.clone(),
+        parts: parts.len() as u32,
+        complete,
+    })
 }
 
 /// Queue depth and the age of its oldest row, for `status` and the web UI.
@@ -167,6 +362,33 @@ pub trait Store: Send + Sync {
     /// other tools talk to the database).
     fn execute_sql(&self, sql: &str) -> Result<()>;
 
+    /// Stores a received message in `rcv`, unless a row with the same
+    /// `dedupe_key` exists. Committed before `Ok`: only then may the
+    /// message be deleted from the SIM.
+    fn save_received(&self, msg: &Received) -> Result<Saved>;
+
+    /// Stores one part in `rcv_part`; when that completes its set (same
+    /// sender, reference and total), joins the set into `rcv` in the same
+    /// transaction. A part seen before is `Duplicate`.
+    fn save_part(&self, part: &ReceivedPart) -> Result<Saved>;
+
+    /// Sets whose first part waits longer than `max_age` are stored in
+    /// `rcv` as what arrived, marked incomplete. Joined parts older than
+    /// `keep` are deleted. Returns the new `rcv` ids.
+    fn flush_parts(&self, max_age: Duration, keep: Duration) -> Result<Vec<i64>>;
+
+    /// The newest `limit` rows of `rcv`, newest first.
+    fn recent_rcv(&self, limit: usize) -> Result<Vec<RcvRow>>;
+
+    /// The `rcv` row with this id.
+    fn rcv(&self, id: i64) -> Result<Option<RcvRow>>;
+
+    /// Matches a delivery report with the newest sent `sms` row to the same
+    /// number whose references include `mr` (sent in the last week), records
+    /// it in `sms_report` and updates `sms.report_status` and `report_time`
+    /// (when the report arrived).
+    /// Returns the row id and its combined status, `None` when nothing matched.
+    fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, String)>>;
     /// Records a health check of one sender's modem: inserts or replaces
     /// the `modem` row of `h.instance`, with `checked_at` = now. An empty
     /// `manufacturer` or `model` keeps the stored one (a modem that cannot

@@ -17,8 +17,9 @@ use mysql::{
 
 use super::migrate::{self, Migration, Migrator};
 use super::{
-    Activity, ModemHealth, NewMessage, Outcome, QueueStats, QueuedMessage, Result, SmsRow, Store,
-    StoreError, clip,
+    Activity, DeliveryReport, ModemHealth, NewMessage, Outcome, QueueStats, QueuedMessage, RcvRow,
+    Received, ReceivedPart, Result, Saved, SmsRow, Store, StoreError, clip, combined_report,
+    joined_row, refs_contain, report_status, same_number,
 };
 
 /// How long to wait for a free pooled connection before "unavailable".
@@ -71,10 +72,23 @@ macro_rules! sms_columns {
             time!("queued_at"),
             ", ",
             time!("sent_at"),
-            ", status, parts, part_refs, error, attempts, sent_by"
+            ", status, parts, part_refs, error, attempts, sent_by, report_status"
         )
     };
 }
+
+macro_rules! rcv_columns {
+    () => {
+        concat!(
+            "id, sender, text, coding, smsc_time, ",
+            time!("received_at"),
+            ", parts, complete"
+        )
+    };
+}
+
+const PART_COLUMNS: &str =
+    "sender, reference, total, seq, coding, body, text, smsc_time, smsc, dedupe_key";
 
 pub struct MysqlStore {
     pool: Pool,
@@ -326,49 +340,115 @@ fn queued_from_row(row: Row) -> Result<QueuedMessage> {
     })
 }
 
-fn sms_from_row(row: Row) -> Result<SmsRow> {
-    type T = (
-        i64,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        u32,
-        String,
-        Option<String>,
-        u32,
-        String,
-    );
-    let (
-        id,
-        phone,
-        text,
-        source,
-        queued_at,
-        sent_at,
-        status,
-        parts,
-        part_refs,
-        error,
-        attempts,
-        sent_by,
-    ): T = mysql::from_row_opt(row).map_err(conversion)?;
+/// Takes column `i` of a row, converted; an error names the column.
+fn col<T: mysql::prelude::FromValue>(row: &mut Row, i: usize) -> Result<T> {
+    row.take_opt(i)
+        .ok_or_else(|| StoreError::Other(format!("column {i} missing")))?
+        .map_err(conversion)
+}
+
+fn sms_from_row(mut row: Row) -> Result<SmsRow> {
     Ok(SmsRow {
-        id,
-        phone,
-        text,
-        source,
-        queued_at,
-        sent_at,
-        status,
-        parts,
-        part_refs,
-        error,
-        attempts,
-        sent_by,
+        id: col(&mut row, 0)?,
+        phone: col(&mut row, 1)?,
+        text: col(&mut row, 2)?,
+        source: col(&mut row, 3)?,
+        queued_at: col(&mut row, 4)?,
+        sent_at: col(&mut row, 5)?,
+        status: col(&mut row, 6)?,
+        parts: col(&mut row, 7)?,
+        part_refs: col(&mut row, 8)?,
+        error: col(&mut row, 9)?,
+        attempts: col(&mut row, 10)?,
+        sent_by: col(&mut row, 11)?,
+        report_status: col(&mut row, 12)?,
     })
+}
+
+fn rcv_from_row(mut row: Row) -> Result<RcvRow> {
+    Ok(RcvRow {
+        id: col(&mut row, 0)?,
+        sender: col(&mut row, 1)?,
+        text: col(&mut row, 2)?,
+        coding: col(&mut row, 3)?,
+        smsc_time: col(&mut row, 4)?,
+        received_at: col(&mut row, 5)?,
+        parts: col(&mut row, 6)?,
+        complete: col::<i64>(&mut row, 7)? != 0,
+    })
+}
+
+fn part_from_row(mut row: Row) -> Result<ReceivedPart> {
+    Ok(ReceivedPart {
+        sender: col(&mut row, 0)?,
+        reference: col(&mut row, 1)?,
+        total: col(&mut row, 2)?,
+        seq: col(&mut row, 3)?,
+        coding: col(&mut row, 4)?,
+        body_hex: col(&mut row, 5)?,
+        text: col(&mut row, 6)?,
+        smsc_time: col(&mut row, 7)?,
+        smsc: col(&mut row, 8)?,
+        dedupe_key: col(&mut row, 9)?,
+    })
+}
+
+/// Inserts a `rcv` row unless its key exists; `None` for a duplicate.
+fn insert_rcv(tx: &mut mysql::Transaction<'_>, m: &Received) -> Result<Option<i64>> {
+    tx.exec_drop(
+        "INSERT IGNORE INTO rcv (sender, text, smsc_time, parts, coding, complete, smsc, dedupe_key) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (&m.sender, &m.text, &m.smsc_time, m.parts, &m.coding, m.complete, &m.smsc, &m.dedupe_key),
+    )
+    .map_err(map_err)?;
+    if tx.affected_rows() == 0 {
+        return Ok(None);
+    }
+    let id = tx
+        .last_insert_id()
+        .ok_or_else(|| StoreError::Other("INSERT INTO rcv gave no id".into()))?;
+    Ok(Some(i64::try_from(id).map_err(conversion)?))
+}
+
+/// The parts of one set still waiting to be joined, locked.
+fn waiting_parts(
+    tx: &mut mysql::Transaction<'_>,
+    sender: &str,
+    reference: u16,
+    total: u8,
+) -> Result<Vec<ReceivedPart>> {
+    let rows: Vec<Row> = tx
+        .exec(
+            format!(
+                "SELECT {PART_COLUMNS} FROM rcv_part WHERE sender = ? AND reference = ? AND total = ? \
+                 AND rcv_id IS NULL ORDER BY seq FOR UPDATE"
+            ),
+            (sender, reference, total),
+        )
+        .map_err(map_err)?;
+    rows.into_iter().map(part_from_row).collect()
+}
+
+/// Joins a set into `rcv` and marks its parts as joined.
+fn join_set(
+    tx: &mut mysql::Transaction<'_>,
+    parts: &[ReceivedPart],
+    complete: bool,
+) -> Result<Option<i64>> {
+    let Some(row) = joined_row(parts, complete) else {
+        return Ok(None);
+    };
+    let id = insert_rcv(tx, &row)?;
+    // A duplicate join (same content seen before) still retires the parts.
+    let mark = id.unwrap_or(0);
+    for p in parts {
+        tx.exec_drop(
+            "UPDATE rcv_part SET rcv_id = ? WHERE dedupe_key = ?",
+            (mark, &p.dedupe_key),
+        )
+        .map_err(map_err)?;
+    }
+    Ok(id)
 }
 
 fn not_claimed(id: i64, owner: &str) -> StoreError {
@@ -584,6 +664,139 @@ impl Store for MysqlStore {
 
     fn execute_sql(&self, sql: &str) -> Result<()> {
         self.conn()?.query_drop(sql).map_err(map_err)
+    }
+
+    fn save_received(&self, msg: &Received) -> Result<Saved> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(TxOpts::default()).map_err(map_err)?;
+        let id = insert_rcv(&mut tx, msg)?;
+        tx.commit().map_err(map_err)?;
+        Ok(id.map_or(Saved::Duplicate, Saved::New))
+    }
+
+    fn save_part(&self, part: &ReceivedPart) -> Result<Saved> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(TxOpts::default()).map_err(map_err)?;
+        tx.exec_drop(
+            format!(
+                "INSERT IGNORE INTO rcv_part ({PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+            (
+                &part.sender,
+                part.reference,
+                part.total,
+                part.seq,
+                &part.coding,
+                &part.body_hex,
+                &part.text,
+                &part.smsc_time,
+                &part.smsc,
+                &part.dedupe_key,
+            ),
+        )
+        .map_err(map_err)?;
+        if tx.affected_rows() == 0 {
+            return Ok(Saved::Duplicate);
+        }
+        let parts = waiting_parts(&mut tx, &part.sender, part.reference, part.total)?;
+        let mut seqs: Vec<u8> = parts.iter().map(|p| p.seq).collect();
+        seqs.dedup();
+        let saved = if seqs.len() >= usize::from(part.total) {
+            match join_set(&mut tx, &parts, true)? {
+                Some(id) => Saved::New(id),
+                None => Saved::Duplicate,
+            }
+        } else {
+            Saved::Waiting
+        };
+        tx.commit().map_err(map_err)?;
+        Ok(saved)
+    }
+
+    fn flush_parts(&self, max_age: Duration, keep: Duration) -> Result<Vec<i64>> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(TxOpts::default()).map_err(map_err)?;
+        let sets: Vec<(String, u16, u8)> = tx
+            .exec(
+                "SELECT sender, reference, total FROM rcv_part WHERE rcv_id IS NULL \
+                 GROUP BY sender, reference, total \
+                 HAVING MIN(received_at) < NOW(3) - INTERVAL ? MICROSECOND",
+                (micros(max_age),),
+            )
+            .map_err(map_err)?;
+        let mut ids = Vec::new();
+        for (sender, reference, total) in sets {
+            let parts = waiting_parts(&mut tx, &sender, reference, total)?;
+            if let Some(id) = join_set(&mut tx, &parts, false)? {
+                ids.push(id);
+            }
+        }
+        tx.exec_drop(
+            "DELETE FROM rcv_part WHERE rcv_id IS NOT NULL AND received_at < NOW(3) - INTERVAL ? MICROSECOND",
+            (micros(keep),),
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(ids)
+    }
+
+    fn recent_rcv(&self, limit: usize) -> Result<Vec<RcvRow>> {
+        let mut conn = self.conn()?;
+        let rows: Vec<Row> = conn
+            .exec(
+                concat!(
+                    "SELECT ",
+                    rcv_columns!(),
+                    " FROM rcv ORDER BY id DESC LIMIT ?"
+                ),
+                (u64::try_from(limit).unwrap_or(u64::MAX),),
+            )
+            .map_err(map_err)?;
+        rows.into_iter().map(rcv_from_row).collect()
+    }
+
+    fn rcv(&self, id: i64) -> Result<Option<RcvRow>> {
+        let mut conn = self.conn()?;
+        let row: Option<Row> = conn
+            .exec_first(
+                concat!("SELECT ", rcv_columns!(), " FROM rcv WHERE id = ?"),
+                (id,),
+            )
+            .map_err(map_err)?;
+        row.map(rcv_from_row).transpose()
+    }
+
+    fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, String)>> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(TxOpts::default()).map_err(map_err)?;
+        let candidates: Vec<(i64, String, String, u32)> = tx
+            .query(
+                "SELECT id, phone, part_refs, parts FROM sms WHERE status = 'sent' \
+                 AND sent_at >= NOW(3) - INTERVAL 7 DAY ORDER BY sent_at DESC LIMIT 2000",
+            )
+            .map_err(map_err)?;
+        let Some((id, _, _, parts)) = candidates.into_iter().find(|(_, phone, refs, _)| {
+            same_number(phone, &report.recipient) && refs_contain(refs, report.mr)
+        }) else {
+            return Ok(None);
+        };
+        let status = report_status(report.st);
+        tx.exec_drop(
+            "REPLACE INTO sms_report (sms_id, mr, st, status, discharged) VALUES (?, ?, ?, ?, ?)",
+            (id, report.mr, report.st, status, &report.discharged),
+        )
+        .map_err(map_err)?;
+        let statuses: Vec<String> = tx
+            .exec("SELECT status FROM sms_report WHERE sms_id = ?", (id,))
+            .map_err(map_err)?;
+        let combined = combined_report(parts, &statuses);
+        tx.exec_drop(
+            "UPDATE sms SET report_status = ?, report_time = NOW(3) WHERE id = ?",
+            (combined, id),
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(Some((id, combined.to_owned())))
     }
 
     fn save_modem_health(&self, h: &ModemHealth) -> Result<()> {

@@ -15,8 +15,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 
 use super::migrate::{self, Migration, Migrator};
 use super::{
-    Activity, ModemHealth, NewMessage, Outcome, QueueStats, QueuedMessage, Result, SmsRow, Store,
-    StoreError, clip,
+    Activity, DeliveryReport, ModemHealth, NewMessage, Outcome, QueueStats, QueuedMessage, RcvRow,
+    Received, ReceivedPart, Result, Saved, SmsRow, Store, StoreError, clip, combined_report,
+    joined_row, refs_contain, report_status, same_number,
 };
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,7 +63,12 @@ const CLAIM: &str = concat!(
 );
 
 const SMS_COLUMNS: &str = "id, phone, text, source, queued_at, sent_at, status, parts, \
-                           part_refs, error, attempts, sent_by";
+                           part_refs, error, attempts, sent_by, report_status";
+
+const RCV_COLUMNS: &str = "id, sender, text, coding, smsc_time, received_at, parts, complete";
+
+const PART_COLUMNS: &str =
+    "sender, reference, total, seq, coding, body, text, smsc_time, smsc, dedupe_key";
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -226,7 +232,82 @@ fn sms_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SmsRow> {
         error: r.get(9)?,
         attempts: to_u32(r.get(10)?, "attempts")?,
         sent_by: r.get(11)?,
+        report_status: r.get(12)?,
     })
+}
+
+fn rcv_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RcvRow> {
+    Ok(RcvRow {
+        id: r.get(0)?,
+        sender: r.get(1)?,
+        text: r.get(2)?,
+        coding: r.get(3)?,
+        smsc_time: r.get(4)?,
+        received_at: r.get(5)?,
+        parts: to_u32(r.get(6)?, "parts")?,
+        complete: r.get::<_, i64>(7)? != 0,
+    })
+}
+
+fn part_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceivedPart> {
+    Ok(ReceivedPart {
+        sender: r.get(0)?,
+        reference: r.get::<_, i64>(1)? as u16,
+        total: r.get::<_, i64>(2)? as u8,
+        seq: r.get::<_, i64>(3)? as u8,
+        coding: r.get(4)?,
+        body_hex: r.get(5)?,
+        text: r.get(6)?,
+        smsc_time: r.get(7)?,
+        smsc: r.get(8)?,
+        dedupe_key: r.get(9)?,
+    })
+}
+
+/// Inserts a `rcv` row unless its key exists; `None` for a duplicate.
+fn insert_rcv(tx: &rusqlite::Transaction<'_>, m: &Received) -> rusqlite::Result<Option<i64>> {
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO rcv (sender, text, smsc_time, parts, coding, complete, smsc, dedupe_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![m.sender, m.text, m.smsc_time, m.parts, m.coding, m.complete as i64, m.smsc, m.dedupe_key],
+    )?;
+    Ok((n == 1).then(|| tx.last_insert_rowid()))
+}
+
+/// The parts of one set still waiting to be joined.
+fn waiting_parts(
+    tx: &rusqlite::Transaction<'_>,
+    sender: &str,
+    reference: u16,
+    total: u8,
+) -> rusqlite::Result<Vec<ReceivedPart>> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {PART_COLUMNS} FROM rcv_part WHERE sender = ?1 AND reference = ?2 AND total = ?3 \
+         AND rcv_id IS NULL ORDER BY seq"
+    ))?;
+    let rows = stmt.query_map(params![sender, reference, total], part_from_row)?;
+    rows.collect()
+}
+
+/// Joins a set into `rcv` and marks its parts as joined.
+fn join_set(
+    tx: &rusqlite::Transaction<'_>,
+    parts: &[ReceivedPart],
+    complete: bool,
+) -> rusqlite::Result<Option<i64>> {
+    let Some(row) = joined_row(parts, complete) else {
+        return Ok(None);
+    };
+    let id = insert_rcv(tx, &row)?;
+    // A duplicate join (same content seen before) still retires the parts.
+    let mark = id.unwrap_or(0);
+    for p in parts {
+        tx.execute(
+            "UPDATE rcv_part SET rcv_id = ?1 WHERE dedupe_key = ?2",
+            params![mark, p.dedupe_key],
+        )?;
+    }
+    Ok(id)
 }
 
 fn not_claimed(id: i64, owner: &str) -> StoreError {
@@ -450,6 +531,160 @@ impl Store for SqliteStore {
         self.conn().execute_batch(sql).map_err(map_err)
     }
 
+    fn save_received(&self, msg: &Received) -> Result<Saved> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let id = insert_rcv(&tx, msg).map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(id.map_or(Saved::Duplicate, Saved::New))
+    }
+
+    fn save_part(&self, part: &ReceivedPart) -> Result<Saved> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let n = tx
+            .execute(
+                &format!(
+                    "INSERT OR IGNORE INTO rcv_part ({PART_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                ),
+                params![
+                    part.sender,
+                    part.reference,
+                    part.total,
+                    part.seq,
+                    part.coding,
+                    part.body_hex,
+                    part.text,
+                    part.smsc_time,
+                    part.smsc,
+                    part.dedupe_key
+                ],
+            )
+            .map_err(map_err)?;
+        if n == 0 {
+            return Ok(Saved::Duplicate);
+        }
+        let parts =
+            waiting_parts(&tx, &part.sender, part.reference, part.total).map_err(map_err)?;
+        let mut seqs: Vec<u8> = parts.iter().map(|p| p.seq).collect();
+        seqs.dedup();
+        let saved = if seqs.len() >= usize::from(part.total) {
+            match join_set(&tx, &parts, true).map_err(map_err)? {
+                Some(id) => Saved::New(id),
+                None => Saved::Duplicate,
+            }
+        } else {
+            Saved::Waiting
+        };
+        tx.commit().map_err(map_err)?;
+        Ok(saved)
+    }
+
+    fn flush_parts(&self, max_age: Duration, keep: Duration) -> Result<Vec<i64>> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let sets: Vec<(String, i64, i64)> = tx
+            .prepare(concat!(
+                "SELECT sender, reference, total FROM rcv_part WHERE rcv_id IS NULL \
+                 GROUP BY sender, reference, total HAVING MIN(received_at) < ",
+                "strftime('%Y-%m-%d %H:%M:%f', 'now', ?1)"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map([format!("-{}", &lease_modifier(max_age)[1..])], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect()
+            })
+            .map_err(map_err)?;
+        let mut ids = Vec::new();
+        for (sender, reference, total) in sets {
+            let parts =
+                waiting_parts(&tx, &sender, reference as u16, total as u8).map_err(map_err)?;
+            if let Some(id) = join_set(&tx, &parts, false).map_err(map_err)? {
+                ids.push(id);
+            }
+        }
+        tx.execute(
+            "DELETE FROM rcv_part WHERE rcv_id IS NOT NULL AND received_at < strftime('%Y-%m-%d %H:%M:%f', 'now', ?1)",
+            [format!("-{}", &lease_modifier(keep)[1..])],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(ids)
+    }
+
+    fn recent_rcv(&self, limit: usize) -> Result<Vec<RcvRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {RCV_COLUMNS} FROM rcv ORDER BY id DESC LIMIT ?1"
+            ))
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], rcv_from_row)
+            .map_err(map_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
+    }
+
+    fn rcv(&self, id: i64) -> Result<Option<RcvRow>> {
+        let conn = self.conn();
+        conn.prepare(&format!("SELECT {RCV_COLUMNS} FROM rcv WHERE id = ?1"))
+            .and_then(|mut s| s.query_row([id], rcv_from_row).optional())
+            .map_err(map_err)
+    }
+
+    fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, String)>> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let candidates: Vec<(i64, String, String, i64)> = tx
+            .prepare(
+                "SELECT id, phone, part_refs, parts FROM sms WHERE status = 'sent' \
+                 AND sent_at >= strftime('%Y-%m-%d %H:%M:%f', 'now', '-7 days') \
+                 ORDER BY sent_at DESC LIMIT 2000",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect()
+            })
+            .map_err(map_err)?;
+        let Some((id, _, _, parts)) = candidates.into_iter().find(|(_, phone, refs, _)| {
+            same_number(phone, &report.recipient) && refs_contain(refs, report.mr)
+        }) else {
+            return Ok(None);
+        };
+        let status = report_status(report.st);
+        tx.execute(
+            "INSERT OR REPLACE INTO sms_report (sms_id, mr, st, status, discharged) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, report.mr, report.st, status, report.discharged],
+        )
+        .map_err(map_err)?;
+        let statuses: Vec<String> = tx
+            .prepare("SELECT status FROM sms_report WHERE sms_id = ?1")
+            .and_then(|mut stmt| stmt.query_map([id], |r| r.get(0))?.collect())
+            .map_err(map_err)?;
+        let combined = combined_report(to_u32(parts, "parts").unwrap_or(1), &statuses);
+        tx.execute(
+            concat!(
+                "UPDATE sms SET report_status = ?1, report_time = ",
+                now!(),
+                " WHERE id = ?2"
+            ),
+            params![combined, id],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(Some((id, combined.to_owned())))
+    }
+
     fn save_modem_health(&self, h: &ModemHealth) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn
@@ -564,17 +799,20 @@ impl Store for SqliteStore {
     }
 
     fn last_sent(&self) -> Result<Option<(SmsRow, i64)>> {
-        let conn = self.conn();
-        conn.prepare(&format!(
-            "SELECT {SMS_COLUMNS}, \
-             CAST((julianday('now') - julianday(sent_at)) * 86400 AS INTEGER) \
-             FROM sms WHERE sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 1"
-        ))
-        .and_then(|mut s| {
-            s.query_row([], |r| Ok((sms_from_row(r)?, r.get(12)?)))
-                .optional()
-        })
-        .map_err(map_err)
+        let newest: Option<(i64, i64)> = self
+            .conn()
+            .query_row(
+                "SELECT id, CAST((julianday('now') - julianday(sent_at)) * 86400 AS INTEGER) \
+                 FROM sms WHERE sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(map_err)?;
+        match newest {
+            Some((id, age)) => Ok(self.sms(id)?.map(|row| (row, age))),
+            None => Ok(None),
+        }
     }
 }
 

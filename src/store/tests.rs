@@ -602,6 +602,192 @@ fn concurrent_claimers_never_share_a_row(fx: &dyn Fixture) {
     assert_eq!(fx.scalar("SELECT COUNT(*) FROM sms"), Some(60));
 }
 
+// ---------------------------------------------------------------- receiving
+
+fn received(sender: &str, text: &str) -> Received {
+    Received {
+        sender: sender.into(),
+        text: text.into(),
+        coding: "gsm7".into(),
+        smsc_time: "2026-11-30 01:02:03+01:00".into(),
+        smsc: Some("+420603052000".into()),
+        parts: 1,
+        complete: true,
+        dedupe_key: dedupe_key(sender, "2026-11-30 01:02:03+01:00", None, text),
+    }
+}
+
+fn part(
+    reference: u16,
+    total: u8,
+    seq: u8,
+    coding: &str,
+    body_hex: &str,
+    text: &str,
+) -> ReceivedPart {
+    ReceivedPart {
+        sender: "+420608337726".into(),
+        reference,
+        total,
+        seq,
+        coding: coding.into(),
+        body_hex: body_hex.into(),
+        text: text.into(),
+        smsc_time: format!("2026-11-30 01:02:0{seq}+01:00"),
+        smsc: None,
+        dedupe_key: dedupe_key(
+            "+420608337726",
+            &format!("2026-11-30 01:02:0{seq}+01:00"),
+            Some((reference, total, seq)),
+            body_hex,
+        ),
+    }
+}
+
+fn received_message_is_stored_once(fx: &dyn Fixture) {
+    let s = fx.open();
+    let m = received("+420608337726", "Příliš žluťoučký 😀 €{}");
+    let Saved::New(id) = s.save_received(&m).unwrap() else {
+        panic!()
+    };
+    // read again after a crash between commit and AT+CMGD
+    assert_eq!(s.save_received(&m).unwrap(), Saved::Duplicate);
+    let rows = s.recent_rcv(10).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].id, rows[0].text.as_str(), rows[0].complete),
+        (id, m.text.as_str(), true)
+    );
+    // same sender and time, other text: another message
+    assert!(matches!(
+        s.save_received(&received("+420608337726", "other"))
+            .unwrap(),
+        Saved::New(_)
+    ));
+}
+
+fn parts_join_in_order_whatever_order_they_arrive(fx: &dyn Fixture) {
+    let s = fx.open();
+    // UCS-2 "AB😀C" split by the sender inside the surrogate pair
+    let p1 = part(7, 3, 1, "ucs2", "00410042", "AB");
+    let p2 = part(7, 3, 2, "ucs2", "D83D", "\u{FFFD}");
+    let p3 = part(7, 3, 3, "ucs2", "DE000043", "\u{FFFD}C");
+    assert_eq!(s.save_part(&p3).unwrap(), Saved::Waiting);
+    assert_eq!(s.save_part(&p1).unwrap(), Saved::Waiting);
+    assert_eq!(s.save_part(&p1).unwrap(), Saved::Duplicate);
+    let Saved::New(id) = s.save_part(&p2).unwrap() else {
+        panic!()
+    };
+    let rows = s.recent_rcv(10).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].id, rows[0].text.as_str(), rows[0].parts),
+        (id, "AB😀C", 3)
+    );
+    assert_eq!(rows[0].coding, "ucs2");
+    // a part read again after the set was joined changes nothing
+    assert_eq!(s.save_part(&p2).unwrap(), Saved::Duplicate);
+    assert_eq!(s.recent_rcv(10).unwrap().len(), 1);
+    assert_eq!(
+        fx.scalar("SELECT COUNT(*) FROM rcv_part WHERE rcv_id IS NULL"),
+        Some(0)
+    );
+}
+
+fn incomplete_sets_are_stored_after_their_time(fx: &dyn Fixture) {
+    let s = fx.open();
+    // GSM 7-bit septets "ab" and "d": part 2 of 3 never comes
+    assert_eq!(
+        s.save_part(&part(9, 3, 1, "gsm7", "6162", "ab")).unwrap(),
+        Saved::Waiting
+    );
+    assert_eq!(
+        s.save_part(&part(9, 3, 3, "gsm7", "64", "d")).unwrap(),
+        Saved::Waiting
+    );
+    assert!(
+        s.flush_parts(Duration::from_secs(3600), LONG)
+            .unwrap()
+            .is_empty()
+    );
+    thread::sleep(Duration::from_millis(1100));
+    let ids = s.flush_parts(Duration::from_secs(1), LONG).unwrap();
+    assert_eq!(ids.len(), 1);
+    let row = &s.recent_rcv(1).unwrap()[0];
+    assert_eq!(
+        (row.text.as_str(), row.parts, row.complete),
+        ("abd", 2, false)
+    );
+    assert!(
+        s.flush_parts(Duration::from_secs(1), LONG)
+            .unwrap()
+            .is_empty()
+    );
+    // joined parts are forgotten after `keep`
+    thread::sleep(Duration::from_millis(1100));
+    s.flush_parts(Duration::from_secs(1), Duration::from_secs(1))
+        .unwrap();
+    assert_eq!(fx.scalar("SELECT COUNT(*) FROM rcv_part"), Some(0));
+}
+
+fn delivery_reports_match_the_sent_row(fx: &dyn Fixture) {
+    let s = fx.open();
+    let ids = s
+        .enqueue(&[
+            msg("420608337726", "single"),
+            msg("+420777123456", "three parts"),
+        ])
+        .unwrap();
+    let rows = s.claim_due("me", LONG, 10).unwrap();
+    assert_eq!(rows.len(), 2);
+    s.finish(ids[0], "me", &sent(1, "17")).unwrap();
+    s.finish(ids[1], "me", &sent(3, "18,19,20")).unwrap();
+    let report = |mr: u8, to: &str, st: u8| DeliveryReport {
+        mr,
+        recipient: to.into(),
+        st,
+        discharged: "2026-11-30 01:02:03+01:00".into(),
+    };
+    assert_eq!(
+        s.save_report(&report(17, "+420608337726", 0)).unwrap(),
+        Some((ids[0], "delivered".into()))
+    );
+    assert_eq!(
+        s.sms(ids[0]).unwrap().unwrap().report_status.as_deref(),
+        Some("delivered")
+    );
+    // unknown reference or other number: no match
+    assert_eq!(
+        s.save_report(&report(99, "+420608337726", 0)).unwrap(),
+        None
+    );
+    assert_eq!(
+        s.save_report(&report(17, "+420111222333", 0)).unwrap(),
+        None
+    );
+    // multipart: delivered only when every part is
+    assert_eq!(
+        s.save_report(&report(18, "00420777123456", 0)).unwrap(),
+        Some((ids[1], "pending".into()))
+    );
+    assert_eq!(
+        s.save_report(&report(19, "+420777123456", 0x20)).unwrap(),
+        Some((ids[1], "pending".into()))
+    );
+    assert_eq!(
+        s.save_report(&report(19, "+420777123456", 0)).unwrap(),
+        Some((ids[1], "pending".into()))
+    );
+    assert_eq!(
+        s.save_report(&report(20, "+420777123456", 0)).unwrap(),
+        Some((ids[1], "delivered".into()))
+    );
+    assert_eq!(
+        s.save_report(&report(20, "+420777123456", 0x41)).unwrap(),
+        Some((ids[1], "failed".into()))
+    );
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -634,6 +820,10 @@ suite!(
     open_without_schema_is_a_schema_error,
     newer_schema_is_refused,
     concurrent_claimers_never_share_a_row,
+    received_message_is_stored_once,
+    parts_join_in_order_whatever_order_they_arrive,
+    incomplete_sets_are_stored_after_their_time,
+    delivery_reports_match_the_sent_row,
 );
 
 // ---------------------------------------------------------------- backend specific
@@ -988,21 +1178,21 @@ mod health {
         assert!((0..120).contains(&age), "{age}");
     }
 
-    fn version_1_database_is_upgraded(fx: &dyn Fixture) {
+    fn version_2_database_is_upgraded(fx: &dyn Fixture) {
         let s = fx.open();
         s.enqueue(&[msg("1", "kept")]).unwrap();
         s.execute_sql("DROP TABLE modem").unwrap();
-        s.execute_sql("UPDATE smss_schema SET version = 1").unwrap();
+        s.execute_sql("UPDATE smss_schema SET version = 2").unwrap();
         drop(s);
         match open(&fx.url(), false) {
             Err(StoreError::Schema(m)) => {
-                assert!(m.contains("has schema version 1, this smss needs 2"), "{m}")
+                assert!(m.contains("has schema version 2, this smss needs 3"), "{m}")
             }
             Err(e) => panic!("expected a schema error, got {e:?}"),
             Ok(_) => panic!("expected a schema error, got a store"),
         }
         let s = fx.open();
-        assert_eq!(fx.scalar("SELECT version FROM smss_schema"), Some(2));
+        assert_eq!(fx.scalar("SELECT version FROM smss_schema"), Some(3));
         assert_eq!(s.queue_stats().unwrap().depth, 1);
         s.save_modem_health(&check("x", true)).unwrap();
         assert_eq!(s.modem_health().unwrap().len(), 1);
@@ -1012,6 +1202,6 @@ mod health {
         modem_health_is_upserted_per_instance,
         modem_health_tracks_the_last_send_of_its_instance,
         activity_counts_the_period,
-        version_1_database_is_upgraded,
+        version_2_database_is_upgraded,
     );
 }

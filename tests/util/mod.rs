@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -92,6 +94,14 @@ impl TestDb {
         }
     }
 
+    /// The MySQL URL with another server address (a proxy in front).
+    pub fn url_via(&self, addr: SocketAddr) -> String {
+        let name = self.mysql_name.as_deref().expect("a MySQL test database");
+        // prefer_socket=false: else the driver notices the server is local
+        // and goes round the proxy through the Unix socket.
+        format!("mysql://root@{addr}/{name}?prefer_socket=false")
+    }
+
     /// Creates the schema with `smss init-db`, as an administrator would.
     pub fn init(&self) {
         let out = smss(&["init-db", "--config", "/dev/null", "--db", &self.url]);
@@ -115,6 +125,38 @@ impl Drop for TestDb {
                 let _ = conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"));
             }
         }
+    }
+}
+
+/// Runs `smss send-pending` (one pass) on a device, with the lock in `dir`.
+pub fn send_pending(db: &str, device: &str, dir: &TempDir, extra: &[&str]) -> Output {
+    let lock_dir = dir.path().display().to_string();
+    let mut args = vec![
+        "send-pending",
+        "--config",
+        "/dev/null",
+        "--db",
+        db,
+        "--device",
+        device,
+        "--lock-dir",
+        &lock_dir,
+    ];
+    args.extend_from_slice(extra);
+    smss(&args)
+}
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -1,4 +1,4 @@
--- smss schema, version 2, MySQL / MariaDB: modem health.
+-- smss schema, version 3, MySQL / MariaDB: modem health.
 --
 -- One row per sender instance (`instance`, the name it claims queue rows
 -- under), written by `smss serve` after the modem is (re)opened, when it is

@@ -1,0 +1,250 @@
+//! Reading what arrived at the modem: list every memory (`AT+CMGL=4`),
+//! decode each PDU, commit it (a message to `rcv`, a part to `rcv_part`, a
+//! status report to its `sms` row), and only then delete it from the SIM
+//! (`AT+CMGD`). A database failure stops the pass with the rest left on
+//! the SIM for the next one; duplicates after a crash are recognised by
+//! the store.
+
+use std::time::Duration;
+
+use crate::gsm::{self, Deliver, StatusReport, Tpdu};
+use crate::hook::{OnReceive, ReceivedEvent};
+use crate::modem::{AtError, Modem};
+use crate::store::{self, DeliveryReport, Received, ReceivedPart, Saved, Store, StoreError};
+
+/// Joined parts are remembered this long, to recognise a part read again.
+const KEEP_JOINED_PARTS: Duration = Duration::from_secs(7 * 86_400);
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiveSummary {
+    pub stored: usize,
+    pub reports: usize,
+    pub deleted: usize,
+}
+
+#[derive(Debug)]
+pub enum ReceiveError {
+    Modem(AtError),
+    Store(StoreError),
+}
+
+impl From<AtError> for ReceiveError {
+    fn from(e: AtError) -> Self {
+        ReceiveError::Modem(e)
+    }
+}
+
+impl From<StoreError> for ReceiveError {
+    fn from(e: StoreError) -> Self {
+        ReceiveError::Store(e)
+    }
+}
+
+pub struct Inbox<'a> {
+    pub store: &'a dyn Store,
+    pub hooks: &'a OnReceive,
+    pub multipart_timeout: Duration,
+}
+
+impl Inbox<'_> {
+    /// One pass over `memories`.
+    pub fn pass(
+        &self,
+        modem: &mut Modem,
+        memories: &[String],
+    ) -> Result<ReceiveSummary, ReceiveError> {
+        let mut summary = ReceiveSummary::default();
+        for memory in memories {
+            let listed = modem.list_memory(memory)?;
+            for stored in listed {
+                // Messages we stored ourselves to send are not ours to read.
+                if stored.stat >= 2 {
+                    continue;
+                }
+                let reports = self.take(&stored.pdu)?;
+                if reports {
+                    summary.reports += 1;
+                } else {
+                    summary.stored += 1;
+                }
+                modem.delete(stored.index)?;
+                summary.deleted += 1;
+            }
+        }
+        for id in self
+            .store
+            .flush_parts(self.multipart_timeout, KEEP_JOINED_PARTS)?
+        {
+            log::warn!(
+                "received message {id}: some parts never arrived; stored what came (incomplete)"
+            );
+        }
+        Ok(summary)
+    }
+
+    /// Commits one PDU; returns whether it was a status report.
+    pub fn take(&self, pdu: &str) -> Result<bool, StoreError> {
+        match gsm::decode_pdu(pdu, true) {
+            Ok(Tpdu::Deliver(d)) => self.deliver(d).map(|_| false),
+            Ok(Tpdu::StatusReport(r)) => self.report(&r).map(|_| true),
+            Ok(Tpdu::Submit(s)) => {
+                // A SUBMIT in the received list: keep it rather than lose it.
+                self.raw(
+                    pdu,
+                    &format!("SMS-SUBMIT to {} found among received messages", s.number),
+                )
+                .map(|_| false)
+            }
+            Err(e) => self.raw(pdu, &e.to_string()).map(|_| false),
+        }
+    }
+
+    fn deliver(&self, d: Deliver) -> Result<(), StoreError> {
+        let smsc_time = d.timestamp.to_string();
+        let coding = d.user_data.coding.name().to_owned();
+        match d.user_data.concat {
+            None => {
+                let text = d.user_data.text;
+                let msg = Received {
+                    dedupe_key: store::dedupe_key(&d.sender, &smsc_time, None, &text),
+                    sender: d.sender,
+                    text,
+                    coding,
+                    smsc_time,
+                    smsc: d.smsc,
+                    parts: 1,
+                    complete: true,
+                };
+                let saved = self.store.save_received(&msg)?;
+                self.stored(saved, &msg.sender, &msg.text, &msg.smsc_time, 1);
+            }
+            Some(c) => {
+                let body_hex = to_hex(&d.user_data.body);
+                let part = ReceivedPart {
+                    dedupe_key: store::dedupe_key(
+                        &d.sender,
+                        &smsc_time,
+                        Some((c.reference, c.total, c.seq)),
+                        &body_hex,
+                    ),
+                    sender: d.sender,
+                    reference: c.reference,
+                    total: c.total,
+                    seq: c.seq,
+                    coding,
+                    body_hex,
+                    text: d.user_data.text,
+                    smsc_time,
+                    smsc: d.smsc,
+                };
+                let saved = self.store.save_part(&part)?;
+                if let Saved::New(id) = saved {
+                    // The joined text is in the database; read it back for the log and hook.
+                    let text = self.store.rcv(id)?.map(|r| r.text).unwrap_or_default();
+                    self.stored(saved, &part.sender, &text, &part.smsc_time, part.total);
+                } else {
+                    log::info!(
+                        "received part {}/{} of a message from {} (reference {}): {}",
+                        part.seq,
+                        part.total,
+                        part.sender,
+                        part.reference,
+                        if saved == Saved::Duplicate {
+                            "seen before"
+                        } else {
+                            "waiting for the rest"
+                        }
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn stored(&self, saved: Saved, sender: &str, text: &str, smsc_time: &str, parts: u8) {
+        match saved {
+            Saved::New(id) => {
+                log::info!("received message {id} from {sender} ({parts} part(s)): {text}");
+                self.hooks.received(ReceivedEvent {
+                    id,
+                    sender: sender.to_owned(),
+                    text: text.to_owned(),
+                    smsc_time: smsc_time.to_owned(),
+                });
+            }
+            Saved::Duplicate => {
+                log::info!("received a message from {sender} again (stored before): deleting it")
+            }
+            Saved::Waiting => {}
+        }
+    }
+
+    fn report(&self, r: &StatusReport) -> Result<(), StoreError> {
+        let report = DeliveryReport {
+            mr: r.mr,
+            recipient: r.recipient.clone(),
+            st: r.status,
+            discharged: r.discharged.to_string(),
+        };
+        match self.store.save_report(&report)? {
+            Some((id, status)) => log::info!(
+                "delivery report for message {id} to {} (mr {}): {}",
+                r.recipient,
+                r.mr,
+                status
+            ),
+            None => log::info!(
+                "delivery report for mr {} to {} matches no sent message of the last week",
+                r.mr,
+                r.recipient
+            ),
+        }
+        Ok(())
+    }
+
+    fn raw(&self, pdu: &str, why: &str) -> Result<(), StoreError> {
+        log::warn!("a PDU the modem holds cannot be read as a message ({why}); stored as raw hex");
+        let msg = Received {
+            dedupe_key: store::dedupe_key("?", "", None, pdu),
+            sender: "?".into(),
+            text: pdu.to_owned(),
+            coding: "raw".into(),
+            smsc_time: String::new(),
+            smsc: None,
+            parts: 1,
+            complete: true,
+        };
+        self.store.save_received(&msg).map(|_| ())
+    }
+
+    /// Handles unsolicited lines: a pushed status report (`+CDS:` and its
+    /// PDU) is stored at once. Returns whether a new message was announced
+    /// (`+CMTI`, `+CDSI`), so the caller reads the memories now.
+    pub fn unsolicited(&self, lines: &[String]) -> bool {
+        let mut announce = false;
+        let mut it = lines.iter();
+        while let Some(line) = it.next() {
+            if line.starts_with("+CMTI:") || line.starts_with("+CDSI:") {
+                announce = true;
+            } else if line.starts_with("+CDS:") {
+                if let Some(pdu) = it.next()
+                    && let Err(e) = self.take(pdu)
+                {
+                    log::error!("a pushed delivery report could not be stored: {e}");
+                }
+            } else if line.starts_with("+CMT:") {
+                // Messages routed straight to us: never configured, but keep them.
+                if let Some(pdu) = it.next()
+                    && let Err(e) = self.take(pdu)
+                {
+                    log::error!("a pushed message could not be stored: {e}");
+                }
+            }
+        }
+        announce
+    }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
