@@ -12,9 +12,9 @@ use crate::config::Settings;
 use crate::gsm::{self, SubmitOptions};
 use crate::hook::OnReceive;
 use crate::modem::errors::{cme_reason, cms_is_permanent, cms_reason};
-use crate::modem::{AtError, Modem, ModemError};
+use crate::modem::{AtError, Health, Modem, ModemError};
 use crate::receive::{Inbox, ReceiveError, ReceiveSummary};
-use crate::store::{Outcome, QueuedMessage, Store, StoreError};
+use crate::store::{ModemHealth, Outcome, QueuedMessage, Store, StoreError};
 
 /// Rows claimed per transaction.
 const BATCH: usize = 16;
@@ -103,6 +103,8 @@ pub struct Sender {
     unfinished: Vec<(i64, Outcome)>,
     /// Set when `serve` shuts down; pacing waits give way to it.
     stop: Arc<AtomicBool>,
+    /// When the modem's health was last recorded, and whether it was healthy.
+    health_mark: Option<(Instant, bool)>,
 }
 
 /// What became of one message.
@@ -133,6 +135,7 @@ impl Sender {
             retry_at: None,
             unfinished: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
+            health_mark: None,
         }
     }
 
@@ -269,6 +272,7 @@ impl Sender {
                 }
                 Ok::<(), PassError>(())
             })();
+            self.record_health(result.as_ref().err());
             let wait = match result {
                 Ok(()) => {
                     if !last_problem.is_empty() {
@@ -544,5 +548,82 @@ impl Sender {
             );
         }
         Ok(sent)
+    }
+}
+
+/// How often `serve` records the modem's health while nothing changes.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(60);
+
+impl Sender {
+    /// Writes the modem's health to the `modem` table (for `status` and the
+    /// web UI): after the modem was (re)opened, when it is lost, and
+    /// otherwise at most every [`HEALTH_INTERVAL`]. `problem` is how the
+    /// last pass ended.
+    fn record_health(&mut self, problem: Option<&PassError>) {
+        let healthy_before = self.health_mark.map(|(_, ok)| ok);
+        let due = self
+            .health_mark
+            .is_none_or(|(at, _)| at.elapsed() >= HEALTH_INTERVAL);
+        let (health, error) = match problem {
+            // The database is away: there is nowhere to write it.
+            Some(PassError::Store(_)) => return,
+            Some(e) => {
+                if healthy_before == Some(false) && !due {
+                    return;
+                }
+                (Health::default(), Some(e.to_string()))
+            }
+            None => {
+                if healthy_before == Some(true) && !due {
+                    return;
+                }
+                let Some(modem) = self.modem.as_mut() else {
+                    return;
+                };
+                match modem.health() {
+                    Ok(h) => {
+                        let problem = h.problem();
+                        (h, problem)
+                    }
+                    Err(e) => {
+                        let lost = format!("modem lost: {e}");
+                        match e {
+                            AtError::Timeout { .. } => self.reset_or_close(),
+                            _ => self.modem = None,
+                        }
+                        (Health::default(), Some(lost))
+                    }
+                }
+            }
+        };
+        let record = ModemHealth {
+            instance: self.owner.clone(),
+            device: self.settings.device.clone(),
+            manufacturer: health.manufacturer,
+            model: health.model,
+            rssi: health.rssi,
+            registration: health.registration.map(|r| r.as_str().to_owned()),
+            operator: health.operator,
+            healthy: error.is_none(),
+            last_error: error,
+            pid: std::process::id(),
+            ..ModemHealth::default()
+        };
+        if healthy_before != Some(record.healthy) && problem.is_none() {
+            match &record.last_error {
+                Some(e) => log::warn!("modem {}: {e}", self.settings.device),
+                None => log::info!(
+                    "modem {}: signal {}, registration {}, operator {}",
+                    self.settings.device,
+                    record.rssi.map_or("unknown".into(), |r| r.to_string()),
+                    record.registration.as_deref().unwrap_or("unknown"),
+                    record.operator.as_deref().unwrap_or("unknown"),
+                ),
+            }
+        }
+        match self.store.save_modem_health(&record) {
+            Ok(()) => self.health_mark = Some((Instant::now(), record.healthy)),
+            Err(e) => log::warn!("cannot record the modem's health: {e}"),
+        }
     }
 }

@@ -4,7 +4,9 @@
 mod util;
 
 mod faults;
+mod install;
 mod pdu_crosscheck;
 mod protocol_net;
 mod receive;
 mod send_path;
+mod status;
