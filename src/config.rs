@@ -40,6 +40,14 @@ pub struct Settings {
     pub max_attempts: u32,
     pub retry_delay: Duration,
     pub sim_delay: Duration,
+    /// The web interface's address; `None` = no web interface.
+    pub web_listen: Option<String>,
+    pub web_user: String,
+    /// Argon2 PHC string from `smss hash-password`.
+    pub web_password_hash: Option<String>,
+    /// Credentials of `/cgi-bin/sendsms`; unset = the web ones.
+    pub kannel_user: Option<String>,
+    pub kannel_password_hash: Option<String>,
 }
 
 impl Default for Settings {
@@ -68,6 +76,11 @@ impl Default for Settings {
             max_attempts: 5,
             retry_delay: Duration::from_secs(30),
             sim_delay: Duration::ZERO,
+            web_listen: None,
+            web_user: "admin".into(),
+            web_password_hash: None,
+            kannel_user: None,
+            kannel_password_hash: None,
         }
     }
 }
@@ -183,6 +196,31 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "DURATION",
         "with device = sim: how long the simulated modem takes per SMS (default 0)",
     ),
+    (
+        "web-listen",
+        "ADDR",
+        "address of the web interface and HTTP API, e.g. 127.0.0.1:8025 (default: off)",
+    ),
+    (
+        "web-user",
+        "NAME",
+        "user name for the web interface (HTTP Basic authentication; default admin)",
+    ),
+    (
+        "web-password-hash",
+        "HASH",
+        "password hash from `smss hash-password`; required unless web-listen is a loopback address",
+    ),
+    (
+        "kannel-user",
+        "NAME",
+        "username= of /cgi-bin/sendsms (Kannel-compatible); default: web-user",
+    ),
+    (
+        "kannel-password-hash",
+        "HASH",
+        "hash of the password= of /cgi-bin/sendsms; default: web-password-hash (neither set: sendsms is off)",
+    ),
 ];
 
 /// A bad setting, with where it came from.
@@ -239,6 +277,11 @@ impl Settings {
             "max-attempts" => self.max_attempts = number(value, 1, 1000)?,
             "retry-delay" => self.retry_delay = duration(value)?,
             "sim-delay" => self.sim_delay = duration(value)?,
+            "web-listen" => self.web_listen = optional(value),
+            "web-user" => self.web_user = nonempty(value)?,
+            "web-password-hash" => self.web_password_hash = password_hash(value)?,
+            "kannel-user" => self.kannel_user = optional(value),
+            "kannel-password-hash" => self.kannel_password_hash = password_hash(value)?,
             _ => return Err(format!("unknown setting '{key}' (see smss --help)")),
         }
         Ok(())
@@ -317,6 +360,16 @@ where
             "'{value}' should be a whole number from {min} to {max}"
         )),
     }
+}
+
+/// An Argon2 PHC string (`$argon2id$v=19$m=...`), checked now so that a
+/// mistyped hash is reported with its line, not at the first login.
+fn password_hash(value: &str) -> Result<Option<String>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    crate::web::auth::check_hash(value)?;
+    Ok(Some(value.to_owned()))
 }
 
 fn level(value: &str) -> Result<LevelFilter, String> {
