@@ -52,6 +52,8 @@ fn init_logging(settings: &Settings, terminal_max: LevelFilter) -> Result<(), Cl
         .set_time_format_rfc3339()
         .set_thread_level(LevelFilter::Off)
         .set_target_level(LevelFilter::Off)
+        // tiny_http's own lines name its internal socket, not the web port
+        .add_filter_ignore_str("tiny_http")
         .build();
     let mut loggers: Vec<Box<dyn SharedLogger>> = vec![WriteLogger::new(
         settings.log_level.min(terminal_max),

@@ -6,3 +6,4 @@ mod util;
 mod pdu_crosscheck;
 mod protocol_net;
 mod send_path;
+mod web;

@@ -744,11 +744,13 @@ impl Store for MysqlStore {
 
 /// `SELECT ... FROM sms WHERE <filter> ORDER BY id DESC LIMIT n`.
 ///
-/// The plans (EXPLAIN, MariaDB 10.11, 100,000 rows; `examples/web_lists.rs`):
-/// the first page reads the primary key backwards and stops after `n`
-/// rows; with a status it reads `sms_status (status, id)` backwards; a
-/// number prefix (`LIKE '420608%'`) is a range of `sms_phone`, and the
-/// matching rows are then sorted.
+/// The plans (EXPLAIN, MariaDB 10.11, 100,000 rows; tests/web.rs
+/// `large_history_mysql` prints them with times): the first page reads the
+/// primary key backwards and stops after `n` rows; with a status it reads
+/// `sms_status (status, id)` backwards; a number prefix (`LIKE '420608%'`)
+/// is a range of `sms_phone` with the few matching rows sorted, or, when
+/// the optimizer's index dive finds that the prefix matches many rows, the
+/// primary key backwards until `n` of them are found.
 fn list_sms_query(filter: &ListFilter) -> (String, Vec<mysql::Value>) {
     let mut sql = concat!("SELECT ", sms_columns!(), " FROM sms").to_owned();
     let mut params = Vec::new();

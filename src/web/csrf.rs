@@ -75,11 +75,13 @@ impl Csrf {
 
 /// Whether a request's browser headers say it came from another site.
 /// `host` is the request's `Host` header.
+/// `Sec-Fetch-Site` decides when the browser sends it (`same-site` is
+/// refused too: another port of the same host is another origin); older
+/// browsers are judged by `Origin`.
 pub fn cross_site(sec_fetch_site: Option<&str>, origin: Option<&str>, host: Option<&str>) -> bool {
-    if let Some(site) = sec_fetch_site
-        && site.eq_ignore_ascii_case("cross-site")
-    {
-        return true;
+    if let Some(site) = sec_fetch_site {
+        let site = site.trim().to_ascii_lowercase();
+        return !(site == "same-origin" || site == "none");
     }
     match origin {
         None => false,
@@ -147,7 +149,14 @@ mod tests {
             host
         ));
         assert!(!cross_site(Some("none"), None, host));
+        // Origin "null" under a strict referrer policy, same origin
+        assert!(!cross_site(Some("same-origin"), Some("null"), host));
         assert!(cross_site(Some("cross-site"), None, host));
+        assert!(cross_site(
+            Some("same-site"),
+            Some("http://127.0.0.1:9999"),
+            host
+        ));
         assert!(cross_site(None, Some("https://evil.example"), host));
         assert!(cross_site(None, Some("null"), host));
         assert!(cross_site(None, Some("http://127.0.0.1:8025"), None));
