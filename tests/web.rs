@@ -610,6 +610,15 @@ fn api(backend: Backend) {
     assert!(page.text().contains("Search by the beginning of a number"));
 
     // Metrics.
+    // HEAD of sendsms queues nothing
+    let r = http::request(
+        f.web,
+        "HEAD",
+        "/cgi-bin/sendsms?username=nagios&password=nagios-secret&to=420608337726&text=x",
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 405);
     let m = http::get(f.web, "/metrics", &auth).text();
     for line in [
         "smss_database_up 1",
@@ -734,6 +743,14 @@ fn large_history(backend: Backend) {
         100_000
     );
 
+    // rows are one minute apart: the 10th newest row's time
+    let newest = store
+        .list_sms(&ListFilter {
+            limit: 10,
+            ..ListFilter::default()
+        })
+        .unwrap();
+    let tenth_newest = newest[9].queued_at.clone();
     let page = |status: Option<&str>, number: Option<&str>| ListFilter {
         status: status.map(str::to_owned),
         number_prefix: number.map(str::to_owned),
@@ -769,6 +786,17 @@ fn large_history(backend: Backend) {
                 ..page(None, None)
             },
             51,
+        ),
+        // `since` compares queued_at, which has no index: a newest-first
+        // scan that stops after LIMIT matches, or reads to the end of the
+        // table when fewer match (here: 10)
+        (
+            "since 10 minutes",
+            ListFilter {
+                since: Some(tenth_newest.clone()),
+                ..page(None, None)
+            },
+            10,
         ),
     ];
     for (what, filter, expected) in cases {
