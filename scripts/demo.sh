@@ -7,7 +7,7 @@ tmp=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT INT TERM
 
 echo "== starting: smss serve --demo"
-"$BIN" serve --demo --listen 127.0.0.1:0 --log-file "$tmp/smss.log" &
+"$BIN" serve --demo --listen 127.0.0.1:0 --web-listen 127.0.0.1:0 --log-file "$tmp/smss.log" &
 pid=$!
 addr=
 for _ in $(seq 1 300); do
@@ -26,6 +26,14 @@ for _ in $(seq 1 100); do
     [ "$(grep -c 'sent message' "$tmp/smss.log")" -ge 2 ] && break
     sleep 0.1
 done
+
+web=$(sed -n 's/.* web UI on \(http:[^ ]*\).*/\1/p' "$tmp/smss.log" | head -n 1)
+echo
+echo "== web interface: $web (in a browser, while serve --demo runs)"
+if command -v curl >/dev/null 2>&1 && [ -n "$web" ]; then
+    echo "== curl ${web}api/messages"
+    curl -fsS "${web}api/messages"
+fi
 
 echo
 echo "== status: smss status"

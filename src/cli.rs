@@ -47,6 +47,15 @@ Commands:
   client         send requests to a server: smss client -a HOST[:PORT] '#phone;text'
   init-db        create or upgrade the database schema
   status         queue, last 24 hours, modem health, lock holder; exit 1 when something needs attention
+  hash-password  read a password on standard input, print its hash for web-password-hash
+";
+
+pub const HASH_PASSWORD_HELP: &str = "\
+Usage: printf '%s' 'PASSWORD' | smss hash-password
+
+Reads a password (the first line of standard input) and prints its Argon2id
+hash. Put the hash in the configuration file:
+  web-password-hash = $argon2id$v=19$...
 ";
 
 pub fn help_text(command: Option<&str>) -> String {
@@ -82,7 +91,7 @@ pub fn help_text(command: Option<&str>) -> String {
         s.push_str(&format!("  --{key} {value}\n      {help}\n"));
     }
     if command.is_none() || command == Some("serve") {
-        s.push_str("  --demo\n      serve only: SQLite in a temporary directory, simulated modem, listen on 127.0.0.1\n");
+        s.push_str("  --demo\n      serve only: SQLite in a temporary directory, simulated modem, listen on 127.0.0.1,\n      web interface on http://127.0.0.1:8025/\n");
         s.push_str("  --check\n      serve only: check the configuration, log file and database; start nothing\n");
     }
     s.push_str("  -h, --help\n      this help\n");
@@ -153,6 +162,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
         settings.listen = "127.0.0.1:2021".into();
         settings.lock_dir = dir;
         settings.poll_interval = std::time::Duration::from_secs(2);
+        settings.web_listen = Some(crate::web::DEMO_LISTEN.into());
     }
     for (key, value) in overrides {
         settings.set(&key, &value).map_err(|message| ConfigError {

@@ -73,6 +73,8 @@ fn init_logging(
         .set_time_format_rfc3339()
         .set_thread_level(LevelFilter::Off)
         .set_target_level(LevelFilter::Off)
+        // tiny_http's own lines name its internal socket, not the web port
+        .add_filter_ignore_str("tiny_http")
         .build();
     let mut loggers: Vec<Box<dyn SharedLogger>> = vec![WriteLogger::new(
         settings.log_level.min(terminal_max),
@@ -176,6 +178,13 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
             .map_err(failed)?
     };
 
+    // The web interface, when configured (its own listener and threads).
+    let web = match crate::web::WebConfig::from_settings(&settings) {
+        Some(config) => {
+            Some(crate::web::start(config, Arc::clone(&store), wake_tx.clone()).map_err(failed)?)
+        }
+        None => None,
+    };
     log::info!(
         "smss {} listening on {local} (database {}, modem {}, lock {})",
         env!("CARGO_PKG_VERSION"),
@@ -202,6 +211,9 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         Arc::clone(&stop),
     );
     server.run();
+    if let Some(web) = web {
+        web.shutdown();
+    }
     log::info!("stopping: waiting for the modem thread to finish its current message");
     let _ = modem_thread.join();
     drop(sim);
@@ -496,6 +508,29 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// `smss hash-password`: reads a password (the first line of standard
+/// input) and prints its Argon2id hash for `web-password-hash`.
+pub fn hash_password() -> Result<ExitCode, CliError> {
+    use std::io::BufRead;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (shown as you type): ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| failed(format!("cannot read the password: {e}")))?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err(failed("empty password: give it on standard input"));
+    }
+    let hash = crate::web::auth::hash_password(password).map_err(failed)?;
+    println!("{hash}");
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -51,6 +51,14 @@ pub struct Settings {
     pub max_queue_age: Duration,
     /// `status`: a modem's last health check may be this old.
     pub health_max_age: Duration,
+    /// The web interface's address; `None` = no web interface.
+    pub web_listen: Option<String>,
+    pub web_user: String,
+    /// Argon2 PHC string from `smss hash-password`.
+    pub web_password_hash: Option<String>,
+    /// Credentials of `/cgi-bin/sendsms`; unset = the web ones.
+    pub kannel_user: Option<String>,
+    pub kannel_password_hash: Option<String>,
 }
 
 impl Default for Settings {
@@ -87,6 +95,11 @@ impl Default for Settings {
             allow: Vec::new(),
             max_queue_age: Duration::from_secs(600),
             health_max_age: Duration::from_secs(300),
+            web_listen: None,
+            web_user: "admin".into(),
+            web_password_hash: None,
+            kannel_user: None,
+            kannel_password_hash: None,
         }
     }
 }
@@ -250,6 +263,31 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "DURATION",
         "status: attention needed when serve last checked a modem longer ago (default 5m)",
     ),
+    (
+        "web-listen",
+        "ADDR",
+        "address of the web interface and HTTP API, e.g. 127.0.0.1:8025 (default: off)",
+    ),
+    (
+        "web-user",
+        "NAME",
+        "user name for the web interface (HTTP Basic authentication; default admin)",
+    ),
+    (
+        "web-password-hash",
+        "HASH",
+        "password hash from `smss hash-password`; required unless web-listen is a loopback address",
+    ),
+    (
+        "kannel-user",
+        "NAME",
+        "username= of /cgi-bin/sendsms (Kannel-compatible); default: web-user",
+    ),
+    (
+        "kannel-password-hash",
+        "HASH",
+        "hash of the password= of /cgi-bin/sendsms; default: web-password-hash (neither set: sendsms is off)",
+    ),
 ];
 
 /// A bad setting, with where it came from.
@@ -318,6 +356,11 @@ impl Settings {
             "allow" => self.allow = crate::allow::parse_list(value)?,
             "max-queue-age" => self.max_queue_age = duration(value)?,
             "health-max-age" => self.health_max_age = duration(value)?,
+            "web-listen" => self.web_listen = optional(value),
+            "web-user" => self.web_user = nonempty(value)?,
+            "web-password-hash" => self.web_password_hash = password_hash(value)?,
+            "kannel-user" => self.kannel_user = optional(value),
+            "kannel-password-hash" => self.kannel_password_hash = password_hash(value)?,
             _ => return Err(format!("unknown setting '{key}' (see smss --help)")),
         }
         Ok(())
@@ -411,6 +454,16 @@ fn boolean(value: &str) -> Result<bool, String> {
         "no" | "false" | "off" | "0" => Ok(false),
         _ => Err(format!("'{value}' should be yes or no")),
     }
+}
+
+/// An Argon2 PHC string (`$argon2id$v=19$m=...`), checked now so that a
+/// mistyped hash is reported with its line, not at the first login.
+fn password_hash(value: &str) -> Result<Option<String>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    crate::web::auth::check_hash(value)?;
+    Ok(Some(value.to_owned()))
 }
 
 fn level(value: &str) -> Result<LevelFilter, String> {

@@ -4,7 +4,8 @@
 //! requests are committed to a database queue ([`store`]); one modem thread
 //! ([`sender`]) claims them and sends them as SMS-SUBMIT PDUs ([`gsm`])
 //! through AT commands on a serial port ([`modem`]). [`sim`] is a simulated
-//! modem on a pseudo-terminal for tests and the demo. See `ARCHITECTURE.md`.
+//! modem on a pseudo-terminal for tests and the demo. [`web`] is the web
+//! interface and HTTP API of `serve`. See `ARCHITECTURE.md`.
 
 pub mod client;
 pub mod run;
@@ -38,3 +39,5 @@ pub mod server;
 pub mod sim;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod web;

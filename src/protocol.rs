@@ -99,25 +99,48 @@ pub fn parse_line(line: &str, max_parts: usize) -> Result<Vec<Request>, RequestE
         }
         let text_start = semi + 1;
         let text_end = next_request_start(line, text_start).unwrap_or(line.len());
-        let text = &line[text_start..text_end];
-        if text.trim().is_empty() {
-            return Err(RequestError::EmptyText { index });
-        }
-        let (_, parts) = gsm::plan(text);
-        if parts > max_parts {
-            return Err(RequestError::TooManyParts {
-                index,
-                parts,
-                max: max_parts,
-            });
-        }
-        requests.push(Request {
-            phone: phone.to_owned(),
-            text: text.to_owned(),
-        });
+        requests.push(validate(
+            index,
+            phone,
+            &line[text_start..text_end],
+            max_parts,
+        )?);
         start = text_end;
     }
     Ok(requests)
+}
+
+/// The rules every request obeys, whichever way it came (TCP line, web form,
+/// HTTP API, Kannel sendsms): a valid phone (optional `+`, 3 to 20 digits),
+/// a text that is not blank, at most `max_parts` SMS parts. `index` is the
+/// 1-based position of the request among those sent together, for the error.
+pub fn validate(
+    index: usize,
+    phone: &str,
+    text: &str,
+    max_parts: usize,
+) -> Result<Request, RequestError> {
+    if !gsm::valid_phone(phone) {
+        return Err(RequestError::InvalidPhone {
+            index,
+            phone: phone.to_owned(),
+        });
+    }
+    if text.trim().is_empty() {
+        return Err(RequestError::EmptyText { index });
+    }
+    let (_, parts) = gsm::plan(text);
+    if parts > max_parts {
+        return Err(RequestError::TooManyParts {
+            index,
+            parts,
+            max: max_parts,
+        });
+    }
+    Ok(Request {
+        phone: phone.to_owned(),
+        text: text.to_owned(),
+    })
 }
 
 /// The byte offset of the next `#` at or after `from` that begins a request:

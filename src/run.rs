@@ -57,6 +57,20 @@ fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
             print!("{}", cli::help_text(None));
             return ExitCode::SUCCESS;
         }
+        "hash-password" => {
+            if args.iter().any(|a| a == "-h" || a == "--help") {
+                print!("{}", cli::HASH_PASSWORD_HELP);
+                return ExitCode::SUCCESS;
+            }
+            if let Some(a) = args.first() {
+                Err(CliError::Usage(format!(
+                    "hash-password takes no arguments (got {}): it reads the password from standard input",
+                    a.to_string_lossy()
+                )))
+            } else {
+                crate::commands::hash_password()
+            }
+        }
         "serve" | "send-pending" | "init-db" | "status" => cli::parse_server_args(command, args)
             .and_then(|parsed| {
                 if parsed.help {

@@ -10,3 +10,4 @@ mod protocol_net;
 mod receive;
 mod send_path;
 mod status;
+mod web;

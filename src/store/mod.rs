@@ -287,6 +287,50 @@ pub struct QueueStats {
     pub oldest_age_secs: Option<i64>,
 }
 
+/// Which rows of a list the web interface or the API wants, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// For `list_sms`: `sent` or `failed`; `None` = both.
+    pub status: Option<String>,
+    /// Numbers that begin with this (an optional `+`, then digits: what an
+    /// index on the number can serve).
+    pub number_prefix: Option<String>,
+    /// Keyset paging: only rows with a smaller id (the next, older page).
+    pub before_id: Option<i64>,
+    /// Only rows queued (`sms`, `msg`) or received (`rcv`) at or after this
+    /// UTC time, `YYYY-MM-DD HH:MM:SS[.fff]`.
+    pub since: Option<String>,
+    pub limit: usize,
+}
+
+/// One row of the queue (`msg`), for the web interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRow {
+    pub id: i64,
+    pub phone: String,
+    pub text: String,
+    pub source: String,
+    pub created: String,
+    pub attempts: u32,
+    /// When a retry is due (`None`: due now).
+    pub next_attempt: Option<String>,
+    pub last_error: Option<String>,
+    /// A sender holds a live claim on it: it is being sent right now.
+    pub sending: bool,
+    pub parts_done: u32,
+}
+
+/// Counts over the whole record, for the health panel and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub sent: u64,
+    pub failed: u64,
+    pub received: u64,
+    /// The newest `sms.sent_at`, and how many seconds ago that was.
+    pub last_sent: Option<String>,
+    pub last_sent_age_secs: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     /// The database cannot be reached (connection refused, gone away, locked
@@ -389,6 +433,7 @@ pub trait Store: Send + Sync {
     /// (when the report arrived).
     /// Returns the row id and its combined status, `None` when nothing matched.
     fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, String)>>;
+
     /// Records a health check of one sender's modem: inserts or replaces
     /// the `modem` row of `h.instance`, with `checked_at` = now. An empty
     /// `manufacturer` or `model` keeps the stored one (a modem that cannot
@@ -408,6 +453,22 @@ pub trait Store: Send + Sync {
     /// The most recently sent `sms` row (by `sent_at`) and how many seconds
     /// ago it went out.
     fn last_sent(&self) -> Result<Option<(SmsRow, i64)>>;
+
+    /// A page of `sms`, newest (highest id) first. Served by the indexes
+    /// `sms_status (status, id)`, `sms_phone (phone)` and the primary key.
+    fn list_sms(&self, filter: &ListFilter) -> Result<Vec<SmsRow>>;
+
+    /// A page of the queue (`msg`), newest first; `status` is ignored.
+    fn list_queued(&self, filter: &ListFilter) -> Result<Vec<QueueRow>>;
+
+    /// A page of `rcv`, newest first; `number_prefix` matches the sender.
+    fn list_received(&self, filter: &ListFilter) -> Result<Vec<RcvRow>>;
+
+    fn totals(&self) -> Result<Totals>;
+
+    /// The database's plan for `list_sms(filter)`, one line (tests and
+    /// `examples/web_lists.rs` check that the lists use indexes).
+    fn explain_list_sms(&self, filter: &ListFilter) -> Result<String>;
 }
 
 /// One row of `modem`: the last health check of one sender's modem.

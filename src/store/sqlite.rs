@@ -15,9 +15,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 
 use super::migrate::{self, Migration, Migrator};
 use super::{
-    Activity, DeliveryReport, ModemHealth, NewMessage, Outcome, QueueStats, QueuedMessage, RcvRow,
-    Received, ReceivedPart, Result, Saved, SmsRow, Store, StoreError, clip, combined_report,
-    joined_row, refs_contain, report_status, same_number,
+    Activity, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, QueueRow, QueueStats,
+    QueuedMessage, RcvRow, Received, ReceivedPart, Result, Saved, SmsRow, Store, StoreError,
+    Totals, clip, combined_report, joined_row, refs_contain, report_status, same_number,
 };
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -814,6 +814,227 @@ impl Store for SqliteStore {
             None => Ok(None),
         }
     }
+
+    fn list_sms(&self, filter: &ListFilter) -> Result<Vec<SmsRow>> {
+        let (sql, params) = self.list_sms_query(filter)?;
+        self.query_list(&sql, params, sms_from_row)
+    }
+
+    fn list_queued(&self, filter: &ListFilter) -> Result<Vec<QueueRow>> {
+        let (sql, params) = list_query(
+            &format!(
+                "SELECT id, phone, text, source, created, attempts, next_attempt, last_error, \
+                 (claimed_by IS NOT NULL AND claim_until >= {}), parts_done FROM msg",
+                now!()
+            ),
+            "phone",
+            "created",
+            filter,
+        );
+        self.query_list(&sql, params, |r| {
+            Ok(QueueRow {
+                id: r.get(0)?,
+                phone: r.get(1)?,
+                text: r.get(2)?,
+                source: r.get(3)?,
+                created: r.get(4)?,
+                attempts: to_u32(r.get(5)?, "attempts")?,
+                next_attempt: r.get(6)?,
+                last_error: r.get(7)?,
+                sending: r.get(8)?,
+                parts_done: to_u32(r.get(9)?, "parts_done")?,
+            })
+        })
+    }
+
+    fn list_received(&self, filter: &ListFilter) -> Result<Vec<RcvRow>> {
+        let (sql, params) = list_query(
+            &format!("SELECT {RCV_COLUMNS} FROM rcv"),
+            "sender",
+            "received_at",
+            filter,
+        );
+        self.query_list(&sql, params, rcv_from_row)
+    }
+
+    fn totals(&self) -> Result<Totals> {
+        // Each count walks one index (sms_status or rcv's primary key);
+        // MAX(sent_at) is one step of sms_sent_at.
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM sms WHERE status = 'sent'), \
+                    (SELECT COUNT(*) FROM sms WHERE status = 'failed'), \
+                    (SELECT COUNT(*) FROM rcv), \
+                    m, CAST((julianday('now') - julianday(m)) * 86400 AS INTEGER) \
+             FROM (SELECT MAX(sent_at) AS m FROM sms)",
+            [],
+            |r| {
+                Ok(Totals {
+                    sent: r.get::<_, i64>(0)? as u64,
+                    failed: r.get::<_, i64>(1)? as u64,
+                    received: r.get::<_, i64>(2)? as u64,
+                    last_sent: r.get(3)?,
+                    last_sent_age_secs: r.get(4)?,
+                })
+            },
+        )
+        .map_err(map_err)
+    }
+
+    fn explain_list_sms(&self, filter: &ListFilter) -> Result<String> {
+        let (sql, params) = self.list_sms_query(filter)?;
+        self.explain(&sql, params)
+    }
+}
+
+impl SqliteStore {
+    /// `SELECT ... FROM sms WHERE <filter> ORDER BY id DESC LIMIT n`, with
+    /// the access path chosen here, since SQLite's planner knows nothing of
+    /// how many rows a number prefix matches (tests/web.rs
+    /// `large_history_sqlite` prints the plans and times, 100,000 rows):
+    ///
+    /// * no number: the primary key backwards (`SCAN sms`), or with a status
+    ///   `sms_status (status, id)` backwards; both stop after `n` rows.
+    /// * a number prefix matching fewer than [`PREFIX_SORT_LIMIT`] rows
+    ///   (counted on `sms_phone` alone, at most that many entries read): a
+    ///   range of `sms_phone`, then those few rows sorted.
+    /// * a prefix matching more (the administrators' own numbers): the
+    ///   primary key backwards, filtered, so that it stops after `n`
+    ///   matches instead of sorting them all (47 ms → 0.3 ms for 30,000).
+    fn list_sms_query(&self, filter: &ListFilter) -> Result<(String, Vec<rusqlite::types::Value>)> {
+        let source = match &filter.number_prefix {
+            None => "sms",
+            Some(prefix) => {
+                let (lo, hi) = prefix_range(prefix);
+                let matches: i64 = self
+                    .conn()
+                    .query_row(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM sms INDEXED BY sms_phone \
+                         WHERE phone >= ?1 AND phone < ?2 LIMIT ?3)",
+                        params![lo, hi, PREFIX_SORT_LIMIT],
+                        |r| r.get(0),
+                    )
+                    .map_err(map_err)?;
+                if matches < PREFIX_SORT_LIMIT {
+                    "sms INDEXED BY sms_phone"
+                } else {
+                    "sms NOT INDEXED"
+                }
+            }
+        };
+        Ok(list_sms_query(source, filter))
+    }
+
+    fn explain(&self, sql: &str, params: Vec<rusqlite::types::Value>) -> Result<String> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                r.get::<_, String>(3)
+            })
+            .map_err(map_err)?;
+        let lines = rows
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(map_err)?;
+        Ok(lines.join("; "))
+    }
+
+    fn query_list<T>(
+        &self,
+        sql: &str,
+        params: Vec<rusqlite::types::Value>,
+        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(sql).map_err(map_err)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), f)
+            .map_err(map_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
+    }
+}
+
+/// Up to how many rows a number search sorts (see `list_sms_query`).
+const PREFIX_SORT_LIMIT: i64 = 2000;
+
+fn list_sms_query(source: &str, filter: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = format!("SELECT {SMS_COLUMNS} FROM {source}");
+    let mut params = Vec::new();
+    let mut conds: Vec<String> = Vec::new();
+    if let Some(status) = &filter.status {
+        conds.push("status = ?".into());
+        params.push(status.clone().into());
+    }
+    push_common(&mut conds, &mut params, "phone", "queued_at", filter);
+    finish_list(&mut sql, &conds, &mut params, filter.limit);
+    (sql, params)
+}
+
+fn list_query(
+    select: &str,
+    number_col: &str,
+    time_col: &str,
+    filter: &ListFilter,
+) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = select.to_owned();
+    let mut params = Vec::new();
+    let mut conds = Vec::new();
+    push_common(&mut conds, &mut params, number_col, time_col, filter);
+    finish_list(&mut sql, &conds, &mut params, filter.limit);
+    (sql, params)
+}
+
+fn push_common(
+    conds: &mut Vec<String>,
+    params: &mut Vec<rusqlite::types::Value>,
+    number_col: &str,
+    time_col: &str,
+    filter: &ListFilter,
+) {
+    if let Some(prefix) = &filter.number_prefix {
+        // A range, not LIKE: SQLite's LIKE is case-insensitive and so cannot
+        // use an index with the default (binary) collation.
+        let (lo, hi) = prefix_range(prefix);
+        conds.push(format!("{number_col} >= ? AND {number_col} < ?"));
+        params.push(lo.into());
+        params.push(hi.into());
+    }
+    if let Some(before) = filter.before_id {
+        conds.push("id < ?".into());
+        params.push(before.into());
+    }
+    if let Some(since) = &filter.since {
+        conds.push(format!("{time_col} >= ?"));
+        params.push(since.clone().into());
+    }
+}
+
+fn finish_list(
+    sql: &mut String,
+    conds: &[String],
+    params: &mut Vec<rusqlite::types::Value>,
+    limit: usize,
+) {
+    if !conds.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conds.join(" AND "));
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    params.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+}
+
+/// `[lo, hi)`: the strings that begin with `prefix`, for a range scan of an
+/// index with binary collation. `prefix` is ASCII (`+` and digits), so
+/// bumping its last byte gives the first string past the range.
+fn prefix_range(prefix: &str) -> (String, String) {
+    let mut hi = prefix.as_bytes().to_vec();
+    match hi.last_mut() {
+        Some(last) if *last < 0x7f => *last += 1,
+        _ => hi.push(0x7f),
+    }
+    (prefix.to_owned(), String::from_utf8_lossy(&hi).into_owned())
 }
 
 #[cfg(test)]

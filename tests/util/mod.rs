@@ -418,3 +418,48 @@ pub fn set_config_keys(text: &str, settings: &[(&str, &str)]) -> String {
     }
     lines.join("\n") + "\n"
 }
+
+pub mod http;
+pub mod webdriver;
+
+impl Serve {
+    /// The web interface's address, from serve's "web UI on http://ADDR/"
+    /// line (an unspecified 0.0.0.0 becomes 127.0.0.1).
+    pub fn web_addr(&self) -> SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let found = self.log.lock().unwrap().iter().find_map(|l| {
+                let rest = l.split("web UI on http://").nth(1)?;
+                rest.split('/').next()?.parse::<SocketAddr>().ok()
+            });
+            if let Some(mut addr) = found {
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                return addr;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("serve did not start its web interface:\n{}", self.log());
+    }
+}
+
+/// `smss hash-password` for `password`.
+pub fn password_hash(password: &str) -> String {
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "hash-password: {}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}

@@ -1,0 +1,349 @@
+//! The HTTP API: `POST /api/send`, `GET /api/messages`, and the
+//! Kannel-compatible `/cgi-bin/sendsms` for monitoring scripts that already
+//! speak Kannel (Nagios, Icinga, Zabbix).
+
+use serde_json::{Value, json};
+
+use super::form::{self, Params};
+use super::{App, QueueError, Reply, Req, number_prefix, queue};
+use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, StoreError};
+
+/// Default and largest page of `/api/messages`.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+
+fn error(status: u16, message: impl std::fmt::Display) -> Reply {
+    Reply::json(status, &json!({ "error": message.to_string() }))
+}
+
+fn content_type(req: &Req<'_>) -> String {
+    req.header("Content-Type")
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// `POST /api/send`: JSON `{"to": "420608337726" | ["...", ...], "text": "..."}`
+/// or a form `to=...&text=...` (several numbers separated by commas).
+/// `202 {"queued": n, "ids": [...]}`, or `400 {"error": "..."}`.
+pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
+    let (numbers, text) = match content_type(req).as_str() {
+        "application/json" => {
+            let Ok(v) = serde_json::from_slice::<Value>(body) else {
+                return error(400, "the body is not valid JSON");
+            };
+            let numbers = match v.get("to") {
+                Some(Value::String(s)) => form::split_numbers(s),
+                Some(Value::Array(a)) => {
+                    let mut out = Vec::new();
+                    for n in a {
+                        match n {
+                            Value::String(s) => out.push(s.trim().to_owned()),
+                            _ => return error(400, "'to' must be a string or a list of strings"),
+                        }
+                    }
+                    out
+                }
+                None | Some(Value::Null) => return error(400, "missing 'to'"),
+                Some(_) => return error(400, "'to' must be a string or a list of strings"),
+            };
+            let text = match v.get("text") {
+                Some(Value::String(s)) => s.clone(),
+                None | Some(Value::Null) => return error(400, "missing 'text'"),
+                Some(_) => return error(400, "'text' must be a string"),
+            };
+            (numbers, text)
+        }
+        "application/x-www-form-urlencoded" | "" => {
+            let p = Params::parse(body, app.config.legacy_charset);
+            let Some(to) = p.get("to") else {
+                return error(400, "missing 'to'");
+            };
+            let Some(text) = p.get("text") else {
+                return error(400, "missing 'text'");
+            };
+            (form::split_numbers(to), text.to_owned())
+        }
+        other => {
+            return error(
+                415,
+                format!("unsupported Content-Type '{other}': send application/json or a form"),
+            );
+        }
+    };
+    match queue(app, &numbers, &text, "api") {
+        Ok(ids) => {
+            log::info!(
+                "web: {}{} queued {} message(s) through the API: {ids:?}",
+                req.peer,
+                if user.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({user})")
+                },
+                ids.len()
+            );
+            Reply::json(202, &json!({ "queued": ids.len(), "ids": ids }))
+        }
+        Err(e @ QueueError::Store(_)) => error(503, e),
+        Err(QueueError::NoRecipient) => error(400, "missing 'to'"),
+        Err(e) => error(400, e),
+    }
+}
+
+/// A stored UTC time as RFC 3339: `2026-11-30T10:00:01.123Z`.
+fn rfc3339(t: &str) -> String {
+    format!("{}Z", t.replacen(' ', "T", 1))
+}
+
+fn opt_time(t: Option<&String>) -> Value {
+    t.map(|t| Value::String(rfc3339(t))).unwrap_or(Value::Null)
+}
+
+/// `since=` as typed: `2026-11-30`, `2026-11-30T10:00`, `2026-11-30 10:00:00`,
+/// with or without a trailing `Z` (UTC either way) → `2026-11-30 10:00:00`.
+pub fn parse_since(input: &str) -> Option<String> {
+    let s = input.trim().trim_end_matches(['Z', 'z']);
+    let (date, time) = match s.split_once(['T', 't', ' ']) {
+        Some((d, t)) => (d, t),
+        None => (s, "00:00:00"),
+    };
+    let date_ok = date.len() == 10
+        && date.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let time = match time.len() {
+        5 => format!("{time}:00"),
+        8 => time.to_owned(),
+        _ => return None,
+    };
+    let time_ok = time.bytes().enumerate().all(|(i, b)| match i {
+        2 | 5 => b == b':',
+        _ => b.is_ascii_digit(),
+    });
+    (date_ok && time_ok).then(|| format!("{date} {time}"))
+}
+
+fn sms_json(r: &SmsRow) -> Value {
+    json!({
+        "id": r.id,
+        "number": r.phone,
+        "text": r.text,
+        "status": r.status,
+        "queued_at": rfc3339(&r.queued_at),
+        "sent_at": opt_time(r.sent_at.as_ref()),
+        "parts": r.parts,
+        "error": r.error,
+        "attempts": r.attempts,
+        "source": r.source,
+    })
+}
+
+fn queued_json(r: &QueueRow) -> Value {
+    let status = if r.sending {
+        "sending"
+    } else if r.attempts > 0 {
+        "retrying"
+    } else {
+        "queued"
+    };
+    json!({
+        "id": r.id,
+        "number": r.phone,
+        "text": r.text,
+        "status": status,
+        "queued_at": rfc3339(&r.created),
+        "next_attempt": opt_time(r.next_attempt.as_ref()),
+        "attempts": r.attempts,
+        "error": r.last_error,
+        "source": r.source,
+    })
+}
+
+fn received_json(r: &RcvRow) -> Value {
+    json!({
+        "id": r.id,
+        "number": r.sender,
+        "text": r.text,
+        "status": "received",
+        "received_at": rfc3339(&r.received_at),
+        "smsc_time": r.smsc_time,
+        "parts": r.parts,
+    })
+}
+
+/// `GET /api/messages?status=&number=&since=&before=&limit=`: newest first.
+/// `status`: `sent`, `failed`, `queued`, `received`, or none (sent and
+/// failed); `number`: the beginning of the number; `since`: queued (or
+/// received) at or after this UTC time; `before`: an id, for the next page
+/// (the answer's `next_before`).
+pub fn messages(app: &App, req: &Req<'_>) -> Reply {
+    let q = &req.query;
+    let number_prefix = match q.nonblank("number") {
+        None => None,
+        Some(n) => match number_prefix(n) {
+            Some(p) => Some(p),
+            None => {
+                return error(
+                    400,
+                    "'number' is the beginning of a number: digits, optionally a leading +",
+                );
+            }
+        },
+    };
+    let since = match q.nonblank("since") {
+        None => None,
+        Some(s) => match parse_since(s) {
+            Some(s) => Some(s),
+            None => {
+                return error(
+                    400,
+                    "'since' is a UTC time such as 2026-11-30T10:00:00Z or 2026-11-30",
+                );
+            }
+        },
+    };
+    let before_id = match q.nonblank("before").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => return error(400, "'before' is a message id"),
+    };
+    let limit = match q.nonblank("limit").map(str::parse::<usize>) {
+        None => DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return error(400, format!("'limit' is a number from 1 to {MAX_LIMIT}")),
+    };
+    let status = q.nonblank("status");
+    let mut filter = ListFilter {
+        status: None,
+        number_prefix,
+        before_id,
+        since,
+        limit: limit + 1,
+    };
+    let rows: Result<Vec<(i64, Value)>, StoreError> = match status {
+        Some("queued") => app
+            .store
+            .list_queued(&filter)
+            .map(|rows| rows.iter().map(|r| (r.id, queued_json(r))).collect()),
+        Some("received") => app
+            .store
+            .list_received(&filter)
+            .map(|rows| rows.iter().map(|r| (r.id, received_json(r))).collect()),
+        None | Some("sent") | Some("failed") => {
+            filter.status = status.map(str::to_owned);
+            app.store
+                .list_sms(&filter)
+                .map(|rows| rows.iter().map(|r| (r.id, sms_json(r))).collect())
+        }
+        Some(_) => {
+            return error(400, "'status' is sent, failed, queued or received");
+        }
+    };
+    match rows {
+        Ok(mut rows) => {
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next_before = if more { rows.last().map(|r| r.0) } else { None };
+            let messages: Vec<Value> = rows.into_iter().map(|r| r.1).collect();
+            Reply::json(
+                200,
+                &json!({ "messages": messages, "next_before": next_before }),
+            )
+        }
+        Err(e) => {
+            log::error!("web: /api/messages: {e}");
+            error(503, "database unavailable, try again later")
+        }
+    }
+}
+
+/// Kannel's `sendsms`: `GET|POST /cgi-bin/sendsms?username=&password=&to=&text=`
+/// (POST: the same parameters as a form body). `to` may hold several
+/// numbers separated by spaces (Kannel's rule; commas work too). Answers as
+/// Kannel's smsbox does: `202 0: Accepted for delivery`, `403 Authorization
+/// failed for sendsms`, `400 ... rejected`. Kannel's other parameters
+/// (`from`, `smsc`, `coding`, `dlr-mask`, ...) are accepted and ignored: the
+/// modem chooses the coding itself.
+pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
+    let mut params = req.query.clone();
+    if matches!(req.method, tiny_http::Method::Post) {
+        params
+            .0
+            .extend(Params::parse(body, app.config.legacy_charset).0);
+    }
+    let Some(account) = &app.kannel_account else {
+        return Reply::text(
+            403,
+            "Authorization failed for sendsms (sendsms is off: set kannel-password-hash or web-password-hash)",
+        );
+    };
+    let user = params.get("username").or_else(|| params.get("user"));
+    let password = params.get("password").or_else(|| params.get("pass"));
+    let authorised = match (user, password) {
+        (Some(u), Some(p)) => app.verifier.check(account, u, p),
+        _ => false,
+    };
+    if !authorised {
+        log::warn!("web: {} sendsms: authorization failed", req.peer);
+        return Reply::text(403, "Authorization failed for sendsms");
+    }
+    let numbers = params
+        .get("to")
+        .map(form::split_numbers)
+        .unwrap_or_default();
+    if numbers.is_empty() {
+        return Reply::text(400, "Missing receiver number, rejected");
+    }
+    let Some(text) = params.get("text") else {
+        return Reply::text(400, "Missing text, rejected");
+    };
+    match queue(app, &numbers, text, "kannel") {
+        Ok(ids) => {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            log::info!(
+                "web: {} sendsms queued {} message(s): {}",
+                req.peer,
+                ids.len(),
+                list.join(",")
+            );
+            Reply::text(202, "0: Accepted for delivery").header("X-Smss-Ids", list.join(","))
+        }
+        Err(e @ QueueError::Store(_)) => Reply::text(503, format!("Temporary failure: {e}")),
+        Err(e) => Reply::text(400, format!("{e}, rejected")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_formats() {
+        assert_eq!(
+            parse_since("2026-11-30").as_deref(),
+            Some("2026-11-30 00:00:00")
+        );
+        assert_eq!(
+            parse_since("2026-11-30T10:05Z").as_deref(),
+            Some("2026-11-30 10:05:00")
+        );
+        assert_eq!(
+            parse_since("2026-11-30 10:05:09").as_deref(),
+            Some("2026-11-30 10:05:09")
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-11-30T10",
+            "2026-11-30 10:05:09.5",
+            "2026/11/30",
+        ] {
+            assert_eq!(parse_since(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,661 @@
+//! The pages: an overview (health, send form, latest messages) and the
+//! queued / sent / failed / received lists with number search and paging.
+//!
+//! Every value from the database or the request goes through [`esc`] before
+//! it is written into the page (received SMS and request texts are untrusted
+//! input); every attribute value is double-quoted. There is no script, and
+//! the Content-Security-Policy allows none.
+
+use std::fmt::Write;
+
+use super::form::{self, Params};
+use super::{App, QueueError, Reply, Req, modem_health, number_prefix, queue};
+use crate::gsm::{self, Encoding};
+use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, StoreError};
+
+pub const STYLE: &str = include_str!("style.css");
+
+/// Rows per list page.
+pub const PAGE: usize = 50;
+/// Rows of each list on the overview.
+const LATEST: usize = 10;
+
+/// HTML-escapes text for element content and double-quoted attributes.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A stored time without its milliseconds, e.g. `2026-11-30 10:00:01`.
+fn time(t: &str) -> String {
+    esc(t.split('.').next().unwrap_or(t))
+}
+
+fn opt_time(t: Option<&str>) -> String {
+    t.map(time).unwrap_or_default()
+}
+
+/// `95 s`, `12 min`, `3 h`, `2 d`.
+pub fn age(secs: i64) -> String {
+    let s = secs.max(0);
+    if s < 120 {
+        format!("{s} s")
+    } else if s < 7200 {
+        format!("{} min", s / 60)
+    } else if s < 172_800 {
+        format!("{} h", s / 3600)
+    } else {
+        format!("{} d", s / 86_400)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Overview,
+    Queued,
+    Sent,
+    Failed,
+    Received,
+}
+
+impl Tab {
+    const ALL: [(Tab, &'static str, &'static str); 5] = [
+        (Tab::Overview, "/", "Overview"),
+        (Tab::Queued, "/queued", "Queued"),
+        (Tab::Sent, "/sent", "Sent"),
+        (Tab::Failed, "/failed", "Failed"),
+        (Tab::Received, "/received", "Received"),
+    ];
+
+    fn from_path(path: &str) -> Tab {
+        Tab::ALL
+            .iter()
+            .find(|(_, p, _)| *p == path)
+            .map(|t| t.0)
+            .unwrap_or(Tab::Overview)
+    }
+
+    fn path(self) -> &'static str {
+        Tab::ALL
+            .iter()
+            .find(|t| t.0 == self)
+            .map(|t| t.1)
+            .unwrap_or("/")
+    }
+
+    fn title(self) -> &'static str {
+        Tab::ALL
+            .iter()
+            .find(|t| t.0 == self)
+            .map(|t| t.2)
+            .unwrap_or("")
+    }
+}
+
+fn layout(tab: Tab, user: &str, content: &str) -> String {
+    let mut nav = String::new();
+    for (t, path, title) in Tab::ALL {
+        let current = if t == tab {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        let _ = write!(nav, "<a href=\"{path}\"{current}>{title}</a>");
+    }
+    let who = if user.is_empty() {
+        String::new()
+    } else {
+        format!("<span class=\"user\">{}</span>", esc(user))
+    };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{} · smss</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n</head>\n\
+         <body>\n<header><h1><a href=\"/\">smss</a></h1><nav>{nav}</nav>{who}</header>\n\
+         <main>\n{content}</main>\n</body>\n</html>\n",
+        tab.title()
+    )
+}
+
+fn db_error(e: &StoreError) -> String {
+    log::error!("web: {e}");
+    let shown = match e {
+        StoreError::Unavailable(_) => "The database is unavailable; try again later.",
+        _ => "The database answered with an error; see the server log.",
+    };
+    format!("<p class=\"error\" role=\"alert\">{shown}</p>\n")
+}
+
+/// GET of a page.
+pub fn page(app: &App, req: &Req<'_>, user: &str) -> Reply {
+    let tab = Tab::from_path(req.path);
+    if tab == Tab::Overview {
+        let notice = req
+            .query
+            .get("queued")
+            .map(|ids| {
+                let ids: Vec<String> = ids
+                    .split(',')
+                    .filter_map(|i| i.trim().parse::<i64>().ok())
+                    .map(|i| format!("#{i}"))
+                    .collect();
+                format!(
+                    "<p class=\"notice\" role=\"status\">Queued as {}. It shows under \
+                     <a href=\"/sent\">Sent</a> once the modem has sent it.</p>\n",
+                    ids.join(", ")
+                )
+            })
+            .unwrap_or_default();
+        let form = FormState::default();
+        return Reply::html(200, overview(app, user, &notice, &form));
+    }
+    Reply::html(200, list_page(app, req, tab, user))
+}
+
+/// What the send form shows.
+#[derive(Default)]
+struct FormState {
+    to: String,
+    text: String,
+    /// The character and part count, after "Count".
+    count: Option<String>,
+    error: Option<String>,
+}
+
+fn count_text(text: &str, max_parts: usize) -> String {
+    let (encoding, parts) = gsm::plan(text);
+    let coding = match encoding {
+        Encoding::Gsm7 => "GSM 7-bit",
+        Encoding::Ucs2 => "UCS-2 (Unicode)",
+    };
+    let chars = text.chars().count();
+    let over = if parts > max_parts {
+        format!(" — over the limit of {max_parts}")
+    } else {
+        String::new()
+    };
+    format!(
+        "{chars} characters, {coding}, {parts} SMS part{}{over}",
+        if parts == 1 { "" } else { "s" }
+    )
+}
+
+fn overview(app: &App, user: &str, notice: &str, form: &FormState) -> String {
+    let mut c = String::from(notice);
+    c.push_str(&health(app));
+    c.push_str(&send_form_html(app, user, form));
+
+    c.push_str("<section>\n<h2>Latest sent and failed</h2>\n");
+    let filter = ListFilter {
+        limit: LATEST,
+        ..ListFilter::default()
+    };
+    match app.store.list_sms(&filter) {
+        Ok(rows) => c.push_str(&sms_table(&rows)),
+        Err(e) => c.push_str(&db_error(&e)),
+    }
+    c.push_str(
+        "<p class=\"more\"><a href=\"/sent\">All sent</a> · <a href=\"/failed\">All failed</a></p>\n</section>\n",
+    );
+
+    c.push_str("<section>\n<h2>Latest received</h2>\n");
+    match app.store.list_received(&filter) {
+        Ok(rows) => c.push_str(&rcv_table(&rows)),
+        Err(e) => c.push_str(&db_error(&e)),
+    }
+    c.push_str("<p class=\"more\"><a href=\"/received\">All received</a></p>\n</section>\n");
+
+    c.push_str("<section>\n<h2>Queued</h2>\n");
+    match app.store.list_queued(&filter) {
+        Ok(rows) => c.push_str(&queue_table(&rows, app.config.max_parts)),
+        Err(e) => c.push_str(&db_error(&e)),
+    }
+    c.push_str("<p class=\"more\"><a href=\"/queued\">The whole queue</a></p>\n</section>\n");
+    layout(Tab::Overview, user, &c)
+}
+
+fn health(app: &App) -> String {
+    let mut items: Vec<(&str, String)> = Vec::new();
+    match app.store.queue_stats() {
+        Ok(q) => {
+            let oldest = match q.oldest_age_secs {
+                Some(a) => format!(", oldest {} ago", age(a)),
+                None => String::new(),
+            };
+            items.push(("Queue", format!("{} waiting{oldest}", q.depth)));
+        }
+        Err(e) => items.push(("Database", db_error(&e))),
+    }
+    if let Ok(t) = app.store.totals() {
+        let last = match (&t.last_sent, t.last_sent_age_secs) {
+            (Some(at), Some(a)) => format!("{} UTC ({} ago)", time(at), age(a)),
+            _ => "never".into(),
+        };
+        items.push(("Last sent", last));
+        items.push((
+            "Totals",
+            format!(
+                "{} sent, {} failed, {} received",
+                t.sent, t.failed, t.received
+            ),
+        ));
+    }
+    // MODEM HEALTH: see `super::modem_health`.
+    match modem_health(app.store.as_ref()) {
+        Some(m) => {
+            let signal = match m.signal {
+                Some(s) if s <= 31 => format!("{s}/31"),
+                _ => "unknown".into(),
+            };
+            items.push((
+                "Modem",
+                format!(
+                    "{} — {}, signal {signal}, {}",
+                    esc(&m.model),
+                    if m.up { "up" } else { "down" },
+                    esc(&m.registration)
+                ),
+            ));
+        }
+        None => items.push((
+            "Modem",
+            "<span class=\"muted\">no health report yet</span>".into(),
+        )),
+    }
+    let mut s = String::from("<section class=\"health\">\n<h2>Health</h2>\n<dl>\n");
+    for (k, v) in items {
+        let _ = writeln!(s, "<div><dt>{k}</dt><dd>{v}</dd></div>");
+    }
+    s.push_str("</dl>\n</section>\n");
+    s
+}
+
+fn send_form_html(app: &App, user: &str, form: &FormState) -> String {
+    let mut s = String::from("<section class=\"send\">\n<h2>Send an SMS</h2>\n");
+    if let Some(e) = &form.error {
+        let _ = writeln!(s, "<p class=\"error\" role=\"alert\">{}</p>", esc(e));
+    }
+    let _ = write!(
+        s,
+        "<form method=\"post\" action=\"/send\" accept-charset=\"UTF-8\">\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n\
+         <label for=\"to\">To <small>(one or more numbers, separated by commas)</small></label>\n\
+         <input id=\"to\" name=\"to\" type=\"text\" inputmode=\"tel\" autocomplete=\"off\" \
+         placeholder=\"420608337726\" required value=\"{}\">\n\
+         <label for=\"text\">Text</label>\n\
+         <textarea id=\"text\" name=\"text\" rows=\"4\" required>{}</textarea>\n",
+        esc(&app.csrf.token(user)),
+        esc(&form.to),
+        esc(&form.text)
+    );
+    let count = form.count.clone().unwrap_or_else(|| {
+        format!(
+            "One SMS holds 160 GSM characters or 70 others; at most {} parts.",
+            app.config.max_parts
+        )
+    });
+    let _ = write!(
+        s,
+        "<p class=\"count\" id=\"count\">{}</p>\n\
+         <div class=\"buttons\"><button id=\"send\" name=\"action\" value=\"send\" class=\"primary\">Send</button>\n\
+         <button id=\"count-button\" name=\"action\" value=\"count\">Count characters</button></div>\n\
+         </form>\n</section>\n",
+        esc(&count)
+    );
+    s
+}
+
+/// POST /send: the form's "Send" or "Count".
+pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
+    let params = Params::parse(body, app.config.legacy_charset);
+    let token_ok = params.get("csrf").is_some_and(|t| app.csrf.check(t, user));
+    if !token_ok {
+        log::warn!("web: {} send form without a valid token", req.peer);
+        let content = "<section>\n<h2>The form has expired</h2>\n\
+             <p class=\"error\" role=\"alert\">This form was not sent from a page of this server, \
+             or it is too old (or the server was restarted since). Nothing was sent.</p>\n\
+             <p><a href=\"/\">Open the form again</a></p>\n</section>\n";
+        return Reply::html(403, layout(Tab::Overview, user, content));
+    }
+    // Browsers send a textarea's line breaks as CR LF.
+    let text = params.get("text").unwrap_or("").replace("\r\n", "\n");
+    let to = params.get("to").unwrap_or("").to_owned();
+    let mut form = FormState {
+        to,
+        text,
+        ..FormState::default()
+    };
+    if params.get("action") == Some("count") {
+        form.count = Some(count_text(&form.text, app.config.max_parts));
+        return Reply::html(200, overview(app, user, "", &form));
+    }
+    let numbers = form::split_numbers(&form.to);
+    match queue(app, &numbers, &form.text, "web") {
+        Ok(ids) => {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            log::info!(
+                "web: {}{} queued {} message(s): {}",
+                req.peer,
+                if user.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({user})")
+                },
+                ids.len(),
+                list.join(",")
+            );
+            Reply::redirect(format!("/?queued={}", list.join(",")))
+        }
+        Err(e) => {
+            let status = match e {
+                QueueError::Store(_) => 503,
+                _ => 422,
+            };
+            form.error = Some(format!("Not sent: {e}."));
+            form.count = Some(count_text(&form.text, app.config.max_parts));
+            Reply::html(status, overview(app, user, "", &form))
+        }
+    }
+}
+
+fn list_page(app: &App, req: &Req<'_>, tab: Tab, user: &str) -> String {
+    let mut c = format!("<section>\n<h2>{}</h2>\n", tab.title());
+    let typed = req.query.get("number").unwrap_or("").trim().to_owned();
+    let prefix = number_prefix(&typed);
+    let _ = write!(
+        c,
+        "<form method=\"get\" action=\"{}\" class=\"search\">\n\
+         <label for=\"number\">Number starts with</label>\n\
+         <input id=\"number\" name=\"number\" type=\"search\" inputmode=\"tel\" value=\"{}\">\n\
+         <button>Search</button>\n</form>\n",
+        tab.path(),
+        esc(&typed)
+    );
+    if !typed.is_empty() && prefix.is_none() {
+        c.push_str(
+            "<p class=\"error\" role=\"alert\">Search by the beginning of a number: \
+             digits, with a + in front if the number was stored with one.</p>\n</section>\n",
+        );
+        return layout(tab, user, &c);
+    }
+    let before = req.query.get("before").and_then(|b| b.parse::<i64>().ok());
+    let filter = ListFilter {
+        status: match tab {
+            Tab::Sent => Some("sent".into()),
+            Tab::Failed => Some("failed".into()),
+            _ => None,
+        },
+        number_prefix: prefix.clone(),
+        before_id: before,
+        since: None,
+        // one more than shown: is there an older page?
+        limit: PAGE + 1,
+    };
+    let (table, ids) = match tab {
+        Tab::Queued => app.store.list_queued(&filter).map(|mut rows| {
+            let more = rows.len() > PAGE;
+            rows.truncate(PAGE);
+            (
+                queue_table(&rows, app.config.max_parts),
+                more_id(more, &rows, |r| r.id),
+            )
+        }),
+        Tab::Received => app.store.list_received(&filter).map(|mut rows| {
+            let more = rows.len() > PAGE;
+            rows.truncate(PAGE);
+            (rcv_table(&rows), more_id(more, &rows, |r| r.id))
+        }),
+        _ => app.store.list_sms(&filter).map(|mut rows| {
+            let more = rows.len() > PAGE;
+            rows.truncate(PAGE);
+            (sms_table(&rows), more_id(more, &rows, |r| r.id))
+        }),
+    }
+    .unwrap_or_else(|e| (db_error(&e), None));
+    c.push_str(&table);
+    let number_param = prefix
+        .as_deref()
+        .map(|p| format!("&amp;number={}", form::encode(p)))
+        .unwrap_or_default();
+    let mut links = Vec::new();
+    if before.is_some() {
+        let first = match &prefix {
+            Some(p) => format!("{}?number={}", tab.path(), form::encode(p)),
+            None => tab.path().to_owned(),
+        };
+        links.push(format!("<a href=\"{first}\">← Newest</a>"));
+    }
+    if let Some(last) = ids {
+        links.push(format!(
+            "<a href=\"{}?before={last}{number_param}\" rel=\"next\">Older →</a>",
+            tab.path()
+        ));
+    }
+    if !links.is_empty() {
+        let _ = writeln!(c, "<p class=\"pager\">{}</p>", links.join(" "));
+    }
+    c.push_str("</section>\n");
+    layout(tab, user, &c)
+}
+
+/// The id to page on from, when there is an older page.
+fn more_id<T>(more: bool, rows: &[T], id: impl Fn(&T) -> i64) -> Option<i64> {
+    if more { rows.last().map(id) } else { None }
+}
+
+fn empty_row(cols: usize) -> String {
+    format!("<tr><td colspan=\"{cols}\" class=\"empty\">Nothing here.</td></tr>\n")
+}
+
+fn table_head(cols: &[&str]) -> String {
+    let mut s = String::from("<table class=\"list\">\n<thead><tr>");
+    for c in cols {
+        let _ = write!(s, "<th>{c}</th>");
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    s
+}
+
+/// One row; `cells` are (label, already escaped HTML, class).
+fn row(class: &str, cells: &[(&str, String, &str)]) -> String {
+    let mut s = format!("<tr class=\"{class}\">");
+    for (label, html, cell_class) in cells {
+        let class = if cell_class.is_empty() {
+            String::new()
+        } else {
+            format!(" class=\"{cell_class}\"")
+        };
+        let _ = write!(s, "<td data-label=\"{label}\"{class}>{html}</td>");
+    }
+    s.push_str("</tr>\n");
+    s
+}
+
+const SMS_COLS: [&str; 8] = [
+    "#", "Number", "Text", "Queued", "Sent", "Parts", "Status", "Error",
+];
+
+fn sms_table(rows: &[SmsRow]) -> String {
+    let mut s = table_head(&SMS_COLS);
+    if rows.is_empty() {
+        s.push_str(&empty_row(SMS_COLS.len()));
+    }
+    for r in rows {
+        s.push_str(&row(
+            &format!("status-{}", esc(&r.status)),
+            &[
+                ("#", r.id.to_string(), "id"),
+                ("Number", esc(&r.phone), "number"),
+                ("Text", esc(&r.text), "text"),
+                ("Queued", time(&r.queued_at), "time"),
+                ("Sent", opt_time(r.sent_at.as_deref()), "time"),
+                ("Parts", r.parts.to_string(), "num"),
+                (
+                    "Status",
+                    status_with_report(&r.status, r.report_status.as_deref()),
+                    "status",
+                ),
+                ("Error", esc(r.error.as_deref().unwrap_or("")), "error"),
+            ],
+        ));
+    }
+    s.push_str("</tbody>\n</table>\n");
+    s
+}
+
+const QUEUE_COLS: [&str; 8] = [
+    "#", "Number", "Text", "Queued", "Next try", "Parts", "Status", "Error",
+];
+
+fn queue_table(rows: &[QueueRow], max_parts: usize) -> String {
+    let mut s = table_head(&QUEUE_COLS);
+    if rows.is_empty() {
+        s.push_str(&empty_row(QUEUE_COLS.len()));
+    }
+    for r in rows {
+        let (_, parts) = gsm::plan(&r.text);
+        let status = if r.sending {
+            "sending".to_owned()
+        } else if r.attempts > 0 {
+            format!("retry {}", r.attempts)
+        } else {
+            "queued".to_owned()
+        };
+        let parts = if r.parts_done > 0 {
+            format!("{}/{parts}", r.parts_done)
+        } else if parts > max_parts {
+            format!("{parts} (over {max_parts})")
+        } else {
+            parts.to_string()
+        };
+        s.push_str(&row(
+            "status-queued",
+            &[
+                ("#", r.id.to_string(), "id"),
+                ("Number", esc(&r.phone), "number"),
+                ("Text", esc(&r.text), "text"),
+                ("Queued", time(&r.created), "time"),
+                ("Next try", opt_time(r.next_attempt.as_deref()), "time"),
+                ("Parts", parts, "num"),
+                ("Status", status, "status"),
+                ("Error", esc(r.last_error.as_deref().unwrap_or("")), "error"),
+            ],
+        ));
+    }
+    s.push_str("</tbody>\n</table>\n");
+    s
+}
+
+const RCV_COLS: [&str; 6] = ["#", "From", "Text", "Received", "SMSC time", "Parts"];
+
+fn rcv_table(rows: &[RcvRow]) -> String {
+    let mut s = table_head(&RCV_COLS);
+    if rows.is_empty() {
+        s.push_str(&empty_row(RCV_COLS.len()));
+    }
+    for r in rows {
+        s.push_str(&row(
+            "status-received",
+            &[
+                ("#", r.id.to_string(), "id"),
+                ("From", esc(&r.sender), "number"),
+                ("Text", esc(&r.text), "text"),
+                ("Received", time(&r.received_at), "time"),
+                ("SMSC time", esc(&r.smsc_time), "time"),
+                ("Parts", received_parts(r.parts, r.complete), "num"),
+            ],
+        ));
+    }
+    s.push_str("</tbody>\n</table>\n");
+    s
+}
+
+/// `sent`, or `sent, delivered` once a delivery report came.
+fn status_with_report(status: &str, report: Option<&str>) -> String {
+    match report {
+        Some(r) => format!("{}, {}", esc(status), esc(r)),
+        None => esc(status),
+    }
+}
+
+/// A joined message's part count; an incomplete one says so.
+fn received_parts(parts: u32, complete: bool) -> String {
+    if complete {
+        parts.to_string()
+    } else {
+        format!("{parts} (incomplete)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            esc("<script>alert(1)</script> & \"x\" 'y'"),
+            "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot; &#39;y&#39;"
+        );
+        assert_eq!(esc("Příliš 😀"), "Příliš 😀");
+    }
+
+    #[test]
+    fn untrusted_rows_are_escaped() {
+        let evil = "<img src=x onerror=alert(1)>\"'&";
+        let html = rcv_table(&[RcvRow {
+            id: 1,
+            sender: evil.into(),
+            text: evil.into(),
+            smsc_time: evil.into(),
+            received_at: "2026-11-30 10:00:00.000".into(),
+            parts: 1,
+            coding: "gsm7".into(),
+            complete: true,
+        }]);
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;"));
+        let html = sms_table(&[SmsRow {
+            id: 2,
+            phone: evil.into(),
+            text: evil.into(),
+            source: evil.into(),
+            queued_at: evil.into(),
+            sent_at: Some(evil.into()),
+            status: evil.into(),
+            parts: 1,
+            part_refs: String::new(),
+            error: Some(evil.into()),
+            attempts: 0,
+            sent_by: String::new(),
+            report_status: Some(evil.into()),
+        }]);
+        assert!(!html.contains("<img") && !html.contains("\"'"), "{html}");
+    }
+
+    #[test]
+    fn ages_and_counts() {
+        assert_eq!(age(5), "5 s");
+        assert_eq!(age(600), "10 min");
+        assert_eq!(age(3 * 3600), "3 h");
+        assert_eq!(age(3 * 86_400), "3 d");
+        assert_eq!(
+            count_text("AHOJ", 10),
+            "4 characters, GSM 7-bit, 1 SMS part"
+        );
+        assert_eq!(
+            count_text(&"ž".repeat(71), 1),
+            "71 characters, UCS-2 (Unicode), 2 SMS parts — over the limit of 1"
+        );
+    }
+}

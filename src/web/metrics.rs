@@ -1,0 +1,105 @@
+//! `GET /metrics` in the Prometheus text format (version 0.0.4).
+//!
+//! The counters are counts of rows on record (`sms` by status, `rcv`), so
+//! they survive restarts and agree between several `serve` instances that
+//! share one database. When the database does not answer, only
+//! `smss_database_up 0` is reported (with status 200, so that Prometheus
+//! records it).
+
+use std::fmt::Write;
+
+use super::{App, Reply, modem_health};
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let _ = writeln!(out, "{name} {value}");
+}
+
+pub fn metrics(app: &App) -> Reply {
+    let mut out = String::new();
+    let stats = app.store.queue_stats();
+    let totals = app.store.totals();
+    let up = stats.is_ok() && totals.is_ok();
+    metric(
+        &mut out,
+        "smss_database_up",
+        "gauge",
+        "1 when the database answers.",
+        u8::from(up),
+    );
+    if let (Ok(q), Ok(t)) = (&stats, &totals) {
+        metric(
+            &mut out,
+            "smss_queued_total",
+            "counter",
+            "Messages accepted into the queue (still queued, sent or failed).",
+            q.depth + t.sent + t.failed,
+        );
+        metric(
+            &mut out,
+            "smss_sent_total",
+            "counter",
+            "Messages sent (every part confirmed by the modem).",
+            t.sent,
+        );
+        metric(
+            &mut out,
+            "smss_failed_total",
+            "counter",
+            "Messages given up on.",
+            t.failed,
+        );
+        metric(
+            &mut out,
+            "smss_received_total",
+            "counter",
+            "Messages received.",
+            t.received,
+        );
+        metric(
+            &mut out,
+            "smss_queue_depth",
+            "gauge",
+            "Messages waiting in the queue.",
+            q.depth,
+        );
+        metric(
+            &mut out,
+            "smss_queue_oldest_age_seconds",
+            "gauge",
+            "Age of the oldest queued message (0 when the queue is empty).",
+            q.oldest_age_secs.unwrap_or(0).max(0),
+        );
+        if let Some(age) = t.last_sent_age_secs {
+            metric(
+                &mut out,
+                "smss_last_sent_age_seconds",
+                "gauge",
+                "Seconds since the last message was sent.",
+                age.max(0),
+            );
+        }
+    }
+    // MODEM HEALTH: see `super::modem_health`; until it reports, the modem
+    // metrics are absent rather than made up.
+    if let Some(m) = modem_health(app.store.as_ref()) {
+        metric(
+            &mut out,
+            "smss_modem_up",
+            "gauge",
+            "1 when the modem answers.",
+            u8::from(m.up),
+        );
+        if let Some(s) = m.signal.filter(|s| *s <= 31) {
+            metric(
+                &mut out,
+                "smss_modem_signal",
+                "gauge",
+                "Signal quality as AT+CSQ reports it (0-31).",
+                s,
+            );
+        }
+    }
+    Reply::new(200, "text/plain; version=0.0.4; charset=utf-8", out)
+}

@@ -1,0 +1,566 @@
+//! The web interface and HTTP API of `serve` (when `web-listen` is set).
+//!
+//! * [`front`]: the TCP listener with the limits tiny_http lacks (allowlist
+//!   hook, connection bound, timeouts, size limits); passes each checked
+//!   request to tiny_http over a private Unix socket.
+//! * this file: start/stop, a fixed number of worker threads taking requests
+//!   from tiny_http, routing, authentication, the security headers.
+//! * [`html`]: the pages (server-rendered, every value escaped, no script).
+//! * [`api`]: `POST /api/send`, `GET /api/messages`, the Kannel-compatible
+//!   `/cgi-bin/sendsms`; [`metrics`]: `GET /metrics` for Prometheus.
+//! * [`auth`]: Argon2 password hashes, HTTP Basic; [`csrf`]: form tokens and
+//!   the cross-site check; [`form`]: urlencoded parameters.
+//!
+//! Everything is read through the [`Store`] trait (SQLite and MySQL alike);
+//! a message is queued by [`queue`]: the TCP path's validation
+//! ([`protocol::validate`]), `Store::enqueue`, then `Wake::Queued` for the
+//! modem thread.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixListener;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::charset::Legacy;
+use crate::config::Settings;
+use crate::protocol::{self, Request, RequestError};
+use crate::sender::Wake;
+use crate::store::{NewMessage, Store, StoreError};
+
+pub mod api;
+pub mod auth;
+pub mod csrf;
+pub mod form;
+pub mod front;
+pub mod html;
+pub mod metrics;
+
+/// Threads answering requests (each request is short: a few queries).
+const WORKERS: usize = 4;
+/// Default address of `serve --demo`.
+pub const DEMO_LISTEN: &str = "127.0.0.1:8025";
+
+/// What the web interface needs from the settings.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    pub listen: String,
+    pub user: String,
+    pub password_hash: Option<String>,
+    pub kannel_user: Option<String>,
+    pub kannel_password_hash: Option<String>,
+    pub max_parts: usize,
+    pub legacy_charset: Legacy,
+    /// The allowlist of port 2021 (`allow`) applies here too.
+    pub allow: Vec<crate::allow::Cidr>,
+}
+
+impl WebConfig {
+    /// `None` when `web-listen` is not set.
+    pub fn from_settings(s: &Settings) -> Option<WebConfig> {
+        Some(WebConfig {
+            listen: s.web_listen.clone()?,
+            user: s.web_user.clone(),
+            password_hash: s.web_password_hash.clone(),
+            kannel_user: s.kannel_user.clone(),
+            kannel_password_hash: s.kannel_password_hash.clone(),
+            max_parts: s.max_parts,
+            legacy_charset: s.legacy_charset,
+            allow: s.allow.clone(),
+        })
+    }
+}
+
+/// The modem's health for the panel and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModemHealth {
+    pub model: String,
+    /// 0..=31 as `AT+CSQ` reports it (99 = unknown).
+    pub signal: Option<u8>,
+    pub registration: String,
+    pub up: bool,
+}
+
+/// A modem whose last check is older than this counts as down.
+const HEALTH_STALE_SECS: i64 = 300;
+
+/// The modem's health as `serve` last recorded it in the `modem` table
+/// (the most recently checked row when several senders share the database).
+pub fn modem_health(store: &dyn Store) -> Option<ModemHealth> {
+    let rows = store.modem_health().ok()?;
+    let m = rows.into_iter().min_by_key(|m| m.checked_age_secs)?;
+    Some(ModemHealth {
+        model: if m.model.is_empty() {
+            m.device.clone()
+        } else {
+            m.model.clone()
+        },
+        signal: m.rssi,
+        registration: m.registration.clone().unwrap_or_else(|| "unknown".into()),
+        up: m.healthy && m.checked_age_secs <= HEALTH_STALE_SECS,
+    })
+}
+
+/// Everything a request handler needs.
+pub struct App {
+    pub config: WebConfig,
+    pub store: Arc<dyn Store>,
+    pub wake: mpsc::Sender<Wake>,
+    pub csrf: csrf::Csrf,
+    pub verifier: auth::Verifier,
+    /// Whether every request needs the web password (not bound to loopback,
+    /// or a password configured anyway).
+    pub require_auth: bool,
+    pub web_account: Option<auth::Account>,
+    /// Who may use `/cgi-bin/sendsms` (`None`: nobody).
+    pub kannel_account: Option<auth::Account>,
+}
+
+/// A running web interface; stopped by [`Web::shutdown`] (or dropped).
+pub struct Web {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    dir: PathBuf,
+}
+
+impl Web {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn shutdown(mut self) {
+        self.stop_threads();
+    }
+
+    fn stop_threads(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // wake the accept()
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop_threads();
+        }
+    }
+}
+
+fn random_key() -> Result<[u8; 32], String> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| format!("no random numbers from the system: {e}"))?;
+    Ok(key)
+}
+
+/// A private directory for the Unix socket between the front and tiny_http.
+fn private_dir() -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "smss-web-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Binds `config.listen` and starts the front and the workers.
+pub fn start(
+    config: WebConfig,
+    store: Arc<dyn Store>,
+    wake: mpsc::Sender<Wake>,
+) -> Result<Web, String> {
+    let addrs: Vec<SocketAddr> = config
+        .listen
+        .to_socket_addrs()
+        .map_err(|e| format!("web-listen {}: {e}", config.listen))?
+        .collect();
+    let Some(first) = addrs.first() else {
+        return Err(format!("web-listen {}: no address", config.listen));
+    };
+    let loopback = first.ip().is_loopback();
+    if !loopback && config.password_hash.is_none() {
+        return Err(format!(
+            "web-listen {} is not a loopback address, so the web interface needs a password: \
+             set web-password-hash (make one with `smss hash-password`) and web-user \
+             (default admin), or listen on 127.0.0.1",
+            config.listen
+        ));
+    }
+    let listener = TcpListener::bind(first)
+        .map_err(|e| format!("cannot listen on {first} (web-listen): {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+
+    let dir = private_dir()?;
+    let socket = dir.join("http.sock");
+    let unix = UnixListener::bind(&socket)
+        .map_err(|e| format!("cannot create {}: {e}", socket.display()))?;
+    let tiny = Arc::new(
+        tiny_http::Server::from_listener(unix, None)
+            .map_err(|e| format!("cannot start the HTTP server: {e}"))?,
+    );
+
+    let web_account = config.password_hash.clone().map(|hash| auth::Account {
+        user: config.user.clone(),
+        hash,
+    });
+    let kannel_account = match &config.kannel_password_hash {
+        Some(hash) => Some(auth::Account {
+            user: config
+                .kannel_user
+                .clone()
+                .unwrap_or_else(|| config.user.clone()),
+            hash: hash.clone(),
+        }),
+        None => web_account.clone().map(|mut a| {
+            if let Some(u) = &config.kannel_user {
+                a.user = u.clone();
+            }
+            a
+        }),
+    };
+    let app = Arc::new(App {
+        require_auth: !loopback || web_account.is_some(),
+        web_account,
+        kannel_account,
+        csrf: csrf::Csrf::new(random_key()?),
+        verifier: auth::Verifier::new(random_key()?),
+        config,
+        store,
+        wake,
+    });
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for i in 0..WORKERS {
+        let (app, tiny, stop) = (Arc::clone(&app), Arc::clone(&tiny), Arc::clone(&stop));
+        threads.push(
+            thread::Builder::new()
+                .name(format!("web worker {i}"))
+                .spawn(move || worker(&app, &tiny, &stop))
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    {
+        let stop = Arc::clone(&stop);
+        let front_limits = front::Limits {
+            allow: app.config.allow.clone(),
+            ..front::Limits::default()
+        };
+        threads.push(
+            thread::Builder::new()
+                .name("web accept".into())
+                .spawn(move || front::run(listener, socket, front_limits, stop))
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    log::info!(
+        "web UI on http://{addr}/ ({})",
+        if app.require_auth {
+            "HTTP Basic authentication"
+        } else {
+            "loopback, no password"
+        }
+    );
+    Ok(Web {
+        addr,
+        stop,
+        threads,
+        dir,
+    })
+}
+
+fn worker(app: &App, tiny: &tiny_http::Server, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        match tiny.recv_timeout(Duration::from_millis(250)) {
+            Ok(Some(rq)) => handle(app, rq),
+            Ok(None) => {}
+            Err(e) => {
+                log::warn!("web: {e}");
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// An answer before the security headers are added.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    pub fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status,
+            content_type,
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn html(status: u16, body: String) -> Reply {
+        Reply::new(status, "text/html; charset=utf-8", body)
+    }
+
+    pub fn text(status: u16, body: impl std::fmt::Display) -> Reply {
+        Reply::new(status, "text/plain; charset=utf-8", format!("{body}\n"))
+    }
+
+    pub fn json(status: u16, value: &serde_json::Value) -> Reply {
+        Reply::new(status, "application/json", format!("{value}\n"))
+    }
+
+    /// `303 See Other` to a path of ours.
+    pub fn redirect(location: String) -> Reply {
+        Reply::text(303, "see other").header("Location", location)
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn into_response(self) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+        const SECURITY: [(&str, &str); 7] = [
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            (
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'",
+            ),
+            ("Referrer-Policy", "same-origin"),
+            ("Cache-Control", "no-store"),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+            ("Cross-Origin-Resource-Policy", "same-origin"),
+        ];
+        let mut response = tiny_http::Response::from_data(self.body).with_status_code(self.status);
+        let mut add = |name: &str, value: &str| {
+            if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                response.add_header(h);
+            }
+        };
+        add("Content-Type", self.content_type);
+        for (name, value) in SECURITY {
+            add(name, value);
+        }
+        for (name, value) in &self.headers {
+            add(name, value);
+        }
+        response
+    }
+}
+
+/// A request as the handlers see it.
+pub struct Req<'a> {
+    pub method: &'a tiny_http::Method,
+    pub path: &'a str,
+    pub query: form::Params,
+    pub peer: String,
+    headers: &'a [tiny_http::Header],
+}
+
+impl Req<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
+    fn cross_site(&self) -> bool {
+        csrf::cross_site(
+            self.header("Sec-Fetch-Site"),
+            self.header("Origin"),
+            self.header("Host"),
+        )
+    }
+}
+
+fn handle(app: &App, mut rq: tiny_http::Request) {
+    let started = Instant::now();
+    let url = rq.url().to_owned();
+    let method = rq.method().clone();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let mut body = Vec::new();
+    let read = rq
+        .as_reader()
+        .take(front::Limits::default().max_body as u64 + 1)
+        .read_to_end(&mut body);
+    let headers = rq.headers().to_vec();
+    let req = Req {
+        method: &method,
+        path,
+        query: form::Params::parse(query.as_bytes(), app.config.legacy_charset),
+        peer: headers
+            .iter()
+            .find(|h| h.field.equiv("X-Smss-Peer"))
+            .map(|h| h.value.to_string())
+            .unwrap_or_else(|| "-".into()),
+        headers: &headers,
+    };
+    let reply = match read {
+        Err(e) => Reply::text(400, format!("cannot read the request body: {e}")),
+        Ok(_) => catch_unwind(AssertUnwindSafe(|| route(app, &req, &body))).unwrap_or_else(|_| {
+            log::error!("web: {} {method} {path}: internal error (panic)", req.peer);
+            Reply::text(500, "internal error, see the server log")
+        }),
+    };
+    let status = reply.status;
+    if let Err(e) = rq.respond(reply.into_response()) {
+        log::debug!("web: {} {method} {path}: cannot answer: {e}", req.peer);
+    }
+    log::debug!(
+        "web: {} {method} {path} {status} ({} ms)",
+        req.peer,
+        started.elapsed().as_millis()
+    );
+}
+
+fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
+    use tiny_http::Method::{Get, Head, Post};
+    // Kannel clients put their credentials in the query, not in Basic.
+    if req.path == "/cgi-bin/sendsms" {
+        return match req.method {
+            // not HEAD: it would queue a message
+            Get | Post => api::kannel_sendsms(app, req, body),
+            _ => not_allowed("GET, POST"),
+        };
+    }
+    let user = match authorize(app, req) {
+        Ok(u) => u,
+        Err(reply) => return reply,
+    };
+    if matches!(req.method, Post) && req.cross_site() {
+        log::warn!(
+            "web: {} refused a cross-site POST to {}",
+            req.peer,
+            req.path
+        );
+        return Reply::text(403, "cross-site request refused");
+    }
+    let get = matches!(req.method, Get | Head);
+    match req.path {
+        "/" | "/queued" | "/sent" | "/failed" | "/received" if get => html::page(app, req, &user),
+        "/send" if matches!(req.method, Post) => html::send_form(app, req, &user, body),
+        "/style.css" if get => Reply::new(200, "text/css; charset=utf-8", html::STYLE),
+        "/api/send" if matches!(req.method, Post) => api::send(app, req, &user, body),
+        "/api/messages" if get => api::messages(app, req),
+        "/metrics" if get => metrics::metrics(app),
+        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/style.css" | "/api/messages"
+        | "/metrics" => not_allowed("GET, HEAD"),
+        "/send" | "/api/send" => not_allowed("POST"),
+        _ => Reply::text(404, "not found"),
+    }
+}
+
+fn not_allowed(allow: &'static str) -> Reply {
+    Reply::text(405, "method not allowed").header("Allow", allow)
+}
+
+/// The user name of an authenticated request ("" when no password is
+/// needed), or the `401` to answer.
+fn authorize(app: &App, req: &Req<'_>) -> Result<String, Reply> {
+    let Some(account) = app.web_account.as_ref().filter(|_| app.require_auth) else {
+        return Ok(String::new());
+    };
+    let challenge = || {
+        Reply::text(401, "authentication required").header(
+            "WWW-Authenticate",
+            "Basic realm=\"smss\", charset=\"UTF-8\"",
+        )
+    };
+    match req.header("Authorization") {
+        None => Err(challenge()),
+        Some(h) => match auth::parse_basic(h) {
+            Some((user, password)) if app.verifier.check(account, &user, &password) => Ok(user),
+            _ => {
+                log::warn!("web: {} wrong user name or password", req.peer);
+                Err(challenge())
+            }
+        },
+    }
+}
+
+/// Why a batch of requests from the web could not be queued.
+#[derive(Debug)]
+pub enum QueueError {
+    NoRecipient,
+    Invalid(RequestError),
+    Store(StoreError),
+}
+
+impl std::fmt::Display for QueueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueueError::NoRecipient => write!(f, "no phone number given"),
+            QueueError::Invalid(e) => e.fmt(f),
+            QueueError::Store(StoreError::Unavailable(_)) => {
+                write!(f, "database unavailable, try again later")
+            }
+            QueueError::Store(_) => write!(f, "cannot store the request, see the server log"),
+        }
+    }
+}
+
+/// Validates one text for each number exactly as a TCP request line is
+/// validated, queues them all in one transaction (all or nothing), and
+/// wakes the modem thread.
+pub fn queue(
+    app: &App,
+    numbers: &[String],
+    text: &str,
+    source: &str,
+) -> Result<Vec<i64>, QueueError> {
+    if numbers.is_empty() {
+        return Err(QueueError::NoRecipient);
+    }
+    let requests: Vec<Request> = numbers
+        .iter()
+        .enumerate()
+        .map(|(i, phone)| protocol::validate(i + 1, phone, text, app.config.max_parts))
+        .collect::<Result<_, _>>()
+        .map_err(QueueError::Invalid)?;
+    let msgs: Vec<NewMessage> = requests
+        .into_iter()
+        .map(|r| NewMessage {
+            phone: r.phone,
+            text: r.text,
+            source: source.to_owned(),
+        })
+        .collect();
+    let ids = app.store.enqueue(&msgs).map_err(|e| {
+        log::error!("web: cannot queue: {e}");
+        QueueError::Store(e)
+    })?;
+    let _ = app.wake.send(Wake::Queued);
+    Ok(ids)
+}
+
+/// A number search as typed: spaces dropped; then an optional `+` and
+/// digits (a prefix of the stored number), or `None`.
+pub fn number_prefix(input: &str) -> Option<String> {
+    let s: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+    let digits = s.strip_prefix('+').unwrap_or(&s);
+    (!digits.is_empty() && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(s)
+}
