@@ -140,10 +140,31 @@ fn modem_port(settings: &Settings) -> Result<(Option<PtySim>, String), CliError>
     }
 }
 
+/// One modem of `serve`: its lock, its simulator (for `sim`), its settings.
+struct ModemSlot {
+    lock: ModemLock,
+    /// Kept alive as long as `serve` runs.
+    _sim: Option<PtySim>,
+    settings: Settings,
+    port_path: String,
+}
+
 fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     let store = open_store(&settings)?;
-    let lock = ModemLock::try_acquire(&settings.lock_dir, &settings.device, "smss serve")
-        .map_err(failed)?;
+    let mut modems = Vec::new();
+    for s in settings.per_device() {
+        let lock = ModemLock::try_acquire(&s.lock_dir, &s.device, "smss serve").map_err(failed)?;
+        let (sim, port_path) = modem_port(&s)?;
+        modems.push(ModemSlot {
+            lock,
+            _sim: sim,
+            settings: s,
+            port_path,
+        });
+    }
+    if modems.is_empty() {
+        return Err(failed("no modem: set device (several separated by commas)"));
+    }
     let listener = TcpListener::bind(&settings.listen).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
             " (is another smss serve running? see listen)"
@@ -153,7 +174,6 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         failed(format!("cannot listen on {}: {e}{hint}", settings.listen))
     })?;
     let local = listener.local_addr().map_err(failed)?;
-    let (sim, port_path) = modem_port(&settings)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let (wake_tx, wake_rx) = mpsc::channel::<Wake>();
@@ -169,14 +189,36 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         .map_err(|e| failed(format!("cannot install the signal handler: {e}")))?;
     }
 
-    let modem_thread = {
+    // One thread per modem, each woken through a channel of its own; a
+    // small relay hands every wake-up to all of them.
+    let mut modem_threads = Vec::new();
+    let mut modem_wakes = Vec::new();
+    for (i, slot) in modems.iter().enumerate() {
+        let (tx, rx) = mpsc::channel::<Wake>();
+        modem_wakes.push(tx);
         let stop = Arc::clone(&stop);
-        let mut sender = Sender::new(Arc::clone(&store), settings.clone(), port_path);
-        thread::Builder::new()
-            .name("modem".into())
-            .spawn(move || sender.run(wake_rx, stop))
-            .map_err(failed)?
-    };
+        let mut sender = Sender::new(
+            Arc::clone(&store),
+            slot.settings.clone(),
+            slot.port_path.clone(),
+        );
+        modem_threads.push(
+            thread::Builder::new()
+                .name(format!("modem {i}"))
+                .spawn(move || sender.run(rx, stop))
+                .map_err(failed)?,
+        );
+    }
+    thread::Builder::new()
+        .name("wake relay".into())
+        .spawn(move || {
+            for wake in wake_rx {
+                for tx in &modem_wakes {
+                    let _ = tx.send(wake);
+                }
+            }
+        })
+        .map_err(failed)?;
 
     // The web interface, when configured (its own listener and threads).
     let web = match crate::web::WebConfig::from_settings(&settings) {
@@ -185,12 +227,17 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         }
         None => None,
     };
+    let devices: Vec<&str> = modems.iter().map(|m| m.settings.device.as_str()).collect();
+    let locks: Vec<String> = modems
+        .iter()
+        .map(|m| m.lock.path().display().to_string())
+        .collect();
     log::info!(
         "smss {} listening on {local} (database {}, modem {}, lock {})",
         env!("CARGO_PKG_VERSION"),
         store.backend(),
-        settings.device,
-        lock.path().display()
+        devices.join(", "),
+        locks.join(", ")
     );
     if demo {
         log::info!("demo: try  smss client -a {local} '#420608337726;Hello from smss'");
@@ -214,15 +261,28 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     if let Some(web) = web {
         web.shutdown();
     }
-    log::info!("stopping: waiting for the modem thread to finish its current message");
-    let _ = modem_thread.join();
-    drop(sim);
-    drop(lock);
+    log::info!("stopping: waiting for the modem threads to finish their current message");
+    for t in modem_threads {
+        let _ = t.join();
+    }
+    drop(modems);
     log::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
 fn send_pending(settings: Settings) -> Result<ExitCode, CliError> {
+    let mut result = Ok(ExitCode::SUCCESS);
+    for s in settings.per_device() {
+        // Each modem on its own; a problem with one does not stop the others.
+        if let Err(e) = send_pending_one(s) {
+            log::error!("{e}");
+            result = Err(e);
+        }
+    }
+    result
+}
+
+fn send_pending_one(settings: Settings) -> Result<(), CliError> {
     let lock =
         match ModemLock::try_acquire(&settings.lock_dir, &settings.device, "smss send-pending") {
             Ok(lock) => lock,
@@ -231,16 +291,17 @@ fn send_pending(settings: Settings) -> Result<ExitCode, CliError> {
                     "smss send-pending: nothing to do, {holder} holds the modem {}",
                     settings.device
                 );
-                return Ok(ExitCode::SUCCESS);
+                return Ok(());
             }
             Err(e) => return Err(failed(e)),
         };
     let store = open_store(&settings)?;
     let (sim, port_path) = modem_port(&settings)?;
+    let device = settings.device.clone();
     let mut sender = Sender::new(store, settings, port_path);
     let summary = sender.run_once().map_err(failed)?;
     log::info!(
-        "send-pending: {} sent, {} failed, {} to retry later; {} received, {} delivery reports",
+        "send-pending {device}: {} sent, {} failed, {} to retry later; {} received, {} delivery reports",
         summary.sent,
         summary.failed,
         summary.retried,
@@ -250,7 +311,7 @@ fn send_pending(settings: Settings) -> Result<ExitCode, CliError> {
     sender.wait_for_hooks();
     drop(sim);
     drop(lock);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn init_db(settings: &Settings) -> Result<ExitCode, CliError> {
@@ -286,15 +347,16 @@ fn status(settings: &Settings) -> Result<ExitCode, CliError> {
             Some(store)
         }
     };
-    let lock_path = lock::lock_path(&settings.lock_dir, &settings.device);
-    match lock::holder(&settings.lock_dir, &settings.device) {
-        Ok(Some(holder)) => println!("modem lock: {} held by {holder}", lock_path.display()),
-        Ok(None) => println!(
-            "modem lock: {} free (neither serve nor send-pending uses {})",
-            lock_path.display(),
-            settings.device
-        ),
-        Err(e) => println!("modem lock: {e}"),
+    for device in settings.devices() {
+        let lock_path = lock::lock_path(&settings.lock_dir, &device);
+        match lock::holder(&settings.lock_dir, &device) {
+            Ok(Some(holder)) => println!("modem lock: {} held by {holder}", lock_path.display()),
+            Ok(None) => println!(
+                "modem lock: {} free (neither serve nor send-pending uses {device})",
+                lock_path.display(),
+            ),
+            Err(e) => println!("modem lock: {e}"),
+        }
     }
     if let Some(store) = store
         && let Err(e) = print_recent(&*store)
@@ -487,11 +549,12 @@ fn check(settings: &Settings) -> Result<ExitCode, CliError> {
             .as_deref()
             .map_or("terminal only".into(), |p| p.display().to_string())
     );
-    if settings.device != "sim" && !Path::new(&settings.device).exists() {
-        println!(
-            "note: {} does not exist now; serve starts anyway and waits for the modem",
-            settings.device
-        );
+    for device in settings.devices() {
+        if device != "sim" && !Path::new(&device).exists() {
+            println!(
+                "note: {device} does not exist now; serve starts anyway and waits for the modem"
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -51,6 +51,8 @@ pub struct Settings {
     pub max_queue_age: Duration,
     /// `status`: a modem's last health check may be this old.
     pub health_max_age: Duration,
+    /// How long a sender's claim on a queued message holds unless renewed.
+    pub lease: Duration,
     /// The web interface's address; `None` = no web interface.
     pub web_listen: Option<String>,
     pub web_user: String,
@@ -95,6 +97,7 @@ impl Default for Settings {
             allow: Vec::new(),
             max_queue_age: Duration::from_secs(600),
             health_max_age: Duration::from_secs(300),
+            lease: Duration::from_secs(120),
             web_listen: None,
             web_user: "admin".into(),
             web_password_hash: None,
@@ -120,7 +123,8 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "device",
         "PATH",
-        "modem serial port (default /dev/ttyS0); 'sim' = built-in simulated modem",
+        "modem serial port (default /dev/ttyS0); several separated by commas, each with a \
+         modem thread of its own; 'sim' = built-in simulated modem",
     ),
     ("baud", "N", "serial speed (default 9600)"),
     ("pin", "PIN", "SIM PIN, when the SIM asks for one"),
@@ -264,6 +268,12 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "status: attention needed when serve last checked a modem longer ago (default 5m)",
     ),
     (
+        "lease",
+        "DURATION",
+        "how long a sender's claim on a queued message holds; renewed while it works, so only \
+         a dead sender's claims expire and another modem sends them (default 2m)",
+    ),
+    (
         "web-listen",
         "ADDR",
         "address of the web interface and HTTP API, e.g. 127.0.0.1:8025 (default: off)",
@@ -356,6 +366,12 @@ impl Settings {
             "allow" => self.allow = crate::allow::parse_list(value)?,
             "max-queue-age" => self.max_queue_age = duration(value)?,
             "health-max-age" => self.health_max_age = duration(value)?,
+            "lease" => {
+                self.lease = duration(value)?;
+                if self.lease < Duration::from_secs(1) {
+                    return Err(format!("'{value}' is too short: a lease needs at least 1s"));
+                }
+            }
             "web-listen" => self.web_listen = optional(value),
             "web-user" => self.web_user = nonempty(value)?,
             "web-password-hash" => self.web_password_hash = password_hash(value)?,
@@ -411,6 +427,35 @@ impl Settings {
                 })
             }
         }
+    }
+
+    /// The modems: `device` may name several, separated by commas.
+    pub fn devices(&self) -> Vec<String> {
+        self.device
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// One copy of the settings per modem, `device` set to that modem. With
+    /// several modems a configured `instance` gets the device appended, so
+    /// each modem thread claims under a name of its own.
+    pub fn per_device(&self) -> Vec<Settings> {
+        let devices = self.devices();
+        let many = devices.len() > 1;
+        devices
+            .into_iter()
+            .map(|device| {
+                let mut s = self.clone();
+                if many && let Some(instance) = &self.instance {
+                    s.instance = Some(format!("{instance}:{device}"));
+                }
+                s.device = device;
+                s
+            })
+            .collect()
     }
 
     /// The name this sender claims queue rows under.

@@ -17,9 +17,13 @@ use crate::receive::{Inbox, ReceiveError, ReceiveSummary};
 use crate::store::{ModemHealth, Outcome, QueuedMessage, Store, StoreError};
 
 /// Rows claimed per transaction.
-const BATCH: usize = 16;
-/// How long a claim holds before another sender may take the row.
-const LEASE: Duration = Duration::from_secs(600);
+const BATCH: usize = 8;
+/// Sends failing in a row (for any message) before the modem counts as
+/// failing and stops claiming, so that other modems take the queue.
+const FAILING_AFTER: u32 = 3;
+/// How long a failing modem first stays out; doubles up to the maximum.
+const FIRST_PAUSE: Duration = Duration::from_secs(30);
+const MAX_PAUSE: Duration = Duration::from_secs(300);
 /// Longest wait between attempts to reopen a missing modem.
 const MAX_REOPEN_DELAY: Duration = Duration::from_secs(60);
 /// How often the idle modem thread looks at the port for announcements.
@@ -101,6 +105,11 @@ pub struct Sender {
     retry_at: Option<Instant>,
     /// Outcomes the database could not take yet (it was away).
     unfinished: Vec<(i64, Outcome)>,
+    /// Temporary send failures in a row, whatever the message.
+    failing_streak: u32,
+    /// While set and in the future, this sender claims nothing.
+    paused_until: Option<Instant>,
+    next_pause: Duration,
     /// Set when `serve` shuts down; pacing waits give way to it.
     stop: Arc<AtomicBool>,
     /// When the modem's health was last recorded, and whether it was healthy.
@@ -134,6 +143,9 @@ impl Sender {
             last_part: None,
             retry_at: None,
             unfinished: Vec::new(),
+            failing_streak: 0,
+            paused_until: None,
+            next_pause: FIRST_PAUSE,
             stop: Arc::new(AtomicBool::new(false)),
             health_mark: None,
         }
@@ -284,6 +296,9 @@ impl Sender {
                     if let Some(retry) = self.retry_at.take() {
                         until = until.min(retry);
                     }
+                    if let Some(pause) = self.paused_until.filter(|p| *p > Instant::now()) {
+                        until = until.min(pause);
+                    }
                     if self.receive_due {
                         Duration::ZERO
                     } else {
@@ -382,9 +397,22 @@ impl Sender {
 
     /// Claims and sends one batch; returns how many rows it claimed.
     fn send_batch(&mut self, summary: &mut PassSummary) -> Result<usize, PassError> {
-        let batch = self.store.claim_due(&self.owner, LEASE, BATCH)?;
+        if self
+            .paused_until
+            .is_some_and(|until| Instant::now() < until)
+        {
+            return Ok(0);
+        }
+        let lease = self.settings.lease;
+        let batch = self.store.claim_due(&self.owner, lease, BATCH)?;
         let claimed = batch.len();
+        let mut renewed = Instant::now();
         for (i, msg) in batch.into_iter().enumerate() {
+            if renewed.elapsed() >= lease / 3 {
+                // Still working on the batch: keep others off it.
+                self.store.renew_claims(&self.owner, lease)?;
+                renewed = Instant::now();
+            }
             match self.send_message(&msg) {
                 Ok(Sent::Done) => summary.sent += 1,
                 Ok(Sent::Failed) => summary.failed += 1,
@@ -397,8 +425,32 @@ impl Sender {
                     return Err(e);
                 }
             }
+            if self.failing_streak >= FAILING_AFTER {
+                self.stop_claiming()?;
+                return Ok(0);
+            }
         }
         Ok(claimed)
+    }
+
+    /// Sends keep failing whatever the message: the modem (or its SIM, or
+    /// its network) is the problem. Hand the claimed rest back and claim
+    /// nothing for a while, so that other modems sharing the queue send it;
+    /// then try again.
+    fn stop_claiming(&mut self) -> Result<(), PassError> {
+        let pause = self.next_pause;
+        self.next_pause = (pause * 2).min(MAX_PAUSE);
+        self.paused_until = Some(Instant::now() + pause);
+        let handed_back = self.store.release_claims(&self.owner)?;
+        log::warn!(
+            "modem {}: {} sends in a row failed; claiming nothing for {}s (handed back {handed_back} \
+             message(s) for other modems)",
+            self.settings.device,
+            self.failing_streak,
+            pause.as_secs()
+        );
+        self.failing_streak = 0;
+        Ok(())
     }
 
     fn submit_options(&mut self, msg: &QueuedMessage) -> SubmitOptions {
@@ -460,6 +512,8 @@ impl Sender {
                 )?;
             }
         }
+        self.failing_streak = 0;
+        self.next_pause = FIRST_PAUSE;
         let refs = refs.join(",");
         log::info!(
             "sent message {} to {} ({} part{}, mr {})",
@@ -495,6 +549,9 @@ impl Sender {
             AtError::Error { .. } => ("the modem answered ERROR".to_owned(), false, false),
             AtError::Timeout { .. } | AtError::Io(_) => (e.to_string(), false, true),
         };
+        if !permanent {
+            self.failing_streak += 1;
+        }
         let attempts = msg.attempts + 1;
         let outcome = if permanent || attempts >= self.settings.max_attempts {
             log::warn!(

@@ -166,7 +166,7 @@ fn a_hung_modem_is_reset_and_the_listener_keeps_answering() {
     let sent = sim.handle.wait_for_sent(3, WAIT);
     assert_eq!(sent.len(), 3, "{}", serve.log());
     assert!(
-        serve.log().contains("closing and reopening the port"),
+        serve.wait_log("closing and reopening the port", Duration::from_secs(30)),
         "{}",
         serve.log()
     );

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod cluster;
 mod faults;
 mod install;
 mod pdu_crosscheck;

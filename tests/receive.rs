@@ -265,7 +265,7 @@ fn a_pass_without_the_database_deletes_nothing() {
     );
     let rows = db.store().recent_rcv(100).unwrap();
     assert_eq!(rows.len(), 4, "each message stored once: {rows:?}");
-    assert!(serve.log().contains("recovered"), "{}", serve.log());
+    assert!(serve.wait_log("recovered", WAIT), "{}", serve.log());
 }
 
 #[test]

@@ -332,7 +332,10 @@ fn authentication_and_csrf() {
     );
     assert!(page.contains(">a &lt;b&gt;</textarea>"), "{page}");
     assert!(page.contains("value=\"420608337726, 12\""), "{page}");
-    assert!(f.serve.log().contains("wrong user name or password"));
+    assert!(
+        f.serve
+            .wait_log("wrong user name or password", Duration::from_secs(30))
+    );
 }
 
 /// The JSON API and Kannel's sendsms with a real HTTP client; the lists.
@@ -631,7 +634,10 @@ fn api(backend: Backend) {
     ] {
         assert!(m.lines().any(|l| l == line), "{line}\n{m}");
     }
-    assert!(f.serve.log().contains("sendsms: authorization failed"));
+    assert!(
+        f.serve
+            .wait_log("sendsms: authorization failed", Duration::from_secs(30))
+    );
 }
 
 #[test]

@@ -288,7 +288,9 @@ impl SimCore {
                 }
                 _ => None,
             };
-            by_number.or_else(|| (!state.fail_sends.is_empty()).then(|| state.fail_sends.remove(0)))
+            by_number
+                .or(state.fail_all_sends)
+                .or_else(|| (!state.fail_sends.is_empty()).then(|| state.fail_sends.remove(0)))
         } {
             return reply(&[&format!("+CMS ERROR: {code}")]);
         }

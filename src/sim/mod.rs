@@ -86,6 +86,8 @@ pub struct SimState {
     /// Sends to a number fail with a `+CMS ERROR` code, this many times
     /// (`usize::MAX`: always).
     pub fail_numbers: std::collections::HashMap<String, (u16, usize)>,
+    /// Every send fails with this `+CMS ERROR` code (a broken SIM or network).
+    pub fail_all_sends: Option<u16>,
     /// The next this many command lines get no answer at all (a hung modem).
     pub hang_commands: usize,
     /// Hang (no answer, part not taken) at the `AT+CMGS` that would be part
@@ -109,6 +111,7 @@ impl Default for SimState {
             fail_sends: Vec::new(),
             fail_deletes: 0,
             fail_numbers: std::collections::HashMap::new(),
+            fail_all_sends: None,
             hang_commands: 0,
             hang_at_part: None,
             send_delay: Duration::ZERO,

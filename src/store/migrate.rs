@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +43,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sql/sqlite/003_modem.sql",
         sql: include_str!("../../sql/sqlite/003_modem.sql"),
     },
+    Migration {
+        version: 4,
+        name: "sql/sqlite/004_claims.sql",
+        sql: include_str!("../../sql/sqlite/004_claims.sql"),
+    },
 ];
 
 pub(crate) const MYSQL: &[Migration] = &[
@@ -60,6 +65,11 @@ pub(crate) const MYSQL: &[Migration] = &[
         version: 3,
         name: "sql/mysql/003_modem.sql",
         sql: include_str!("../../sql/mysql/003_modem.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "sql/mysql/004_claims.sql",
+        sql: include_str!("../../sql/mysql/004_claims.sql"),
     },
 ];
 

@@ -374,6 +374,11 @@ pub trait Store: Send + Sync {
     /// predecessor with the same name had in flight becomes due again).
     fn release_claims(&self, owner: &str) -> Result<u64>;
 
+    /// Extends every claim `owner` holds to `now + lease`: a sender renews
+    /// what it is still working on, so that only a dead sender's claims
+    /// expire. Returns how many rows it holds.
+    fn renew_claims(&self, owner: &str, lease: Duration) -> Result<u64>;
+
     /// Records that the first `parts_done` parts of a multipart message were
     /// confirmed, with their references, so a restart resends only the rest.
     fn save_progress(

@@ -535,6 +535,16 @@ impl Store for MysqlStore {
         Ok(n)
     }
 
+    fn renew_claims(&self, owner: &str, lease: Duration) -> Result<u64> {
+        let mut conn = self.conn()?;
+        conn.exec_drop(
+            "UPDATE msg SET claim_until = NOW(3) + INTERVAL ? MICROSECOND WHERE claimed_by = ?",
+            (micros(lease), owner),
+        )
+        .map_err(map_err)?;
+        Ok(conn.affected_rows())
+    }
+
     fn save_progress(
         &self,
         id: i64,

@@ -398,6 +398,21 @@ impl Store for SqliteStore {
         Ok(n as u64)
     }
 
+    fn renew_claims(&self, owner: &str, lease: Duration) -> Result<u64> {
+        let n = self
+            .conn()
+            .execute(
+                concat!(
+                    "UPDATE msg SET claim_until = ",
+                    now!("?1"),
+                    " WHERE claimed_by = ?2"
+                ),
+                params![lease_modifier(lease), owner],
+            )
+            .map_err(map_err)?;
+        Ok(n as u64)
+    }
+
     fn save_progress(
         &self,
         id: i64,

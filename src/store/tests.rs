@@ -788,6 +788,23 @@ fn delivery_reports_match_the_sent_row(fx: &dyn Fixture) {
     );
 }
 
+fn renewed_claims_do_not_expire(fx: &dyn Fixture) {
+    let s = fx.open();
+    s.enqueue(&[msg("420608337726", "a"), msg("420608337726", "b")])
+        .unwrap();
+    assert_eq!(
+        s.claim_due("one", Duration::from_secs(1), 1).unwrap().len(),
+        1
+    );
+    assert_eq!(s.renew_claims("one", LONG).unwrap(), 1);
+    thread::sleep(Duration::from_millis(1300));
+    // only the unclaimed row is there for another sender
+    let other = s.claim_due("two", LONG, 10).unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].text, "b");
+    assert_eq!(s.renew_claims("nobody", LONG).unwrap(), 0);
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -824,6 +841,7 @@ suite!(
     parts_join_in_order_whatever_order_they_arrive,
     incomplete_sets_are_stored_after_their_time,
     delivery_reports_match_the_sent_row,
+    renewed_claims_do_not_expire,
 );
 
 // ---------------------------------------------------------------- backend specific
