@@ -4,6 +4,7 @@
 mod util;
 
 mod pdu_crosscheck;
+mod properties;
 mod protocol_net;
 mod receive;
 mod send_path;
