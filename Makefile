@@ -3,7 +3,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CARGO   ?= cargo
 
-.PHONY: all build release test check demo bench client-only clean
+.PHONY: all build release test check demo bench fuzz client-only clean
 
 all: build
 
@@ -35,6 +35,13 @@ demo: build
 bench:
 	$(CARGO) build --release
 	$(CARGO) run --release --example bench
+
+## Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of the request parser, the
+## PDU decoder and the modem line splitter, FUZZ_SECONDS each; installs
+## cargo-fuzz when missing. Not part of `test` (too slow for CI). See fuzz/run.sh.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) CARGO=$(CARGO) bash fuzz/run.sh
 
 clean:
 	$(CARGO) clean
