@@ -29,7 +29,8 @@ done
 
 echo
 echo "== status: smss status"
-"$BIN" status --db "sqlite://${TMPDIR:-/tmp}/smss-demo-$pid/smss.db"
+demo_dir="${TMPDIR:-/tmp}/smss-demo-$pid"
+"$BIN" status --config /dev/null --db "sqlite://$demo_dir/smss.db" --device sim --lock-dir "$demo_dir"
 
 echo
 echo "== stopping"

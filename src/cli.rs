@@ -46,7 +46,7 @@ Commands:
   send-pending   one pass for cron: send what is queued, exit; a no-op while serve holds the modem
   client         send requests to a server: smss client -a HOST[:PORT] '#phone;text'
   init-db        create or upgrade the database schema
-  status         queue depth, recent messages
+  status         queue, last 24 hours, modem health, lock holder; exit 1 when something needs attention
 ";
 
 pub fn help_text(command: Option<&str>) -> String {
@@ -61,10 +61,19 @@ pub fn help_text(command: Option<&str>) -> String {
         Some(cmd) => {
             s.push_str(&format!("Usage: smss {cmd} [OPTIONS]\n\n"));
             s.push_str(match cmd {
-                "serve" => "Listens for requests, queues them, and sends them through the modem.\n",
-                "send-pending" => "One pass: sends what is queued and exits. Exits 0 at once when serve holds the modem.\n",
+                "serve" => "Listens for requests, queues them, and sends them through the modem.\n\
+                            Logs to log-file and to stderr. With --check: checks the configuration,\n\
+                            the log file and the database as this user, starts nothing, exits 0 when all is well.\n",
+                "send-pending" => "One pass: sends what is queued and exits (for cron, every minute).\n\
+                                   Exits 0 at once, saying so on stdout, when serve holds the modem.\n\
+                                   On stderr only warnings and errors unless stderr is a terminal.\n",
                 "init-db" => "Creates the database schema, or upgrades it to this version of smss.\n",
-                _ => "Shows the queue and the most recent messages.\n",
+                _ => "Shows the queue and its oldest message, what was sent, failed and received in\n\
+                      the last 24 hours, the last message sent, each modem's health as serve last\n\
+                      recorded it, and who holds the modem lock.\n\
+                      Exit status: 0 all is well; 1 something needs attention (the oldest queued\n\
+                      message older than max-queue-age, a modem not healthy or not checked within\n\
+                      health-max-age, the database unusable), with the reasons; 2 a usage error.\n",
             });
             s.push_str("\nOptions (also keys of the config file, written key = value):\n");
         }
@@ -74,6 +83,7 @@ pub fn help_text(command: Option<&str>) -> String {
     }
     if command.is_none() || command == Some("serve") {
         s.push_str("  --demo\n      serve only: SQLite in a temporary directory, simulated modem, listen on 127.0.0.1\n");
+        s.push_str("  --check\n      serve only: check the configuration, log file and database; start nothing\n");
     }
     s.push_str("  -h, --help\n      this help\n");
     s
@@ -85,6 +95,8 @@ pub struct ServerArgs {
     pub settings: Settings,
     pub demo: bool,
     pub help: bool,
+    /// `serve --check`: check the configuration, start nothing.
+    pub check: bool,
 }
 
 /// Defaults, then the config file, then `$SMSS_DB`, then the command line.
@@ -95,11 +107,13 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
     let mut config: Option<PathBuf> = None;
     let mut demo = false;
     let mut help = false;
+    let mut check = false;
     let mut overrides: Vec<(String, String)> = Vec::new();
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => help = true,
             Long("demo") if command == "serve" => demo = true,
+            Long("check") if command == "serve" => check = true,
             Long("config") => config = Some(parser.value().map_err(usage)?.into()),
             Long(key) if Settings::is_key(key) => {
                 let key = key.to_owned();
@@ -115,6 +129,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
             settings,
             demo,
             help,
+            check,
         });
     }
     if !demo {
@@ -149,6 +164,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
         settings,
         demo,
         help,
+        check,
     })
 }
 

@@ -1,7 +1,8 @@
 //! The server-side commands: `serve`, `send-pending`, `init-db`, `status`.
 
 use std::io::IsTerminal;
-use std::net::{TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,32 +13,46 @@ use log::LevelFilter;
 use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
 
 use crate::cli::{CliError, ServerArgs};
-use crate::config::Settings;
-use crate::lock::{LockError, ModemLock};
+use crate::config::{DEFAULT_LOG_FILE, Settings};
+use crate::lock::{self, LockError, ModemLock};
 use crate::sender::{Sender, Wake};
 use crate::server::{Limits, Server};
 use crate::sim::{PtySim, SimState};
-use crate::store::{self, Store};
+use crate::store::{self, ModemHealth, Store};
 
 pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     let settings = args.settings;
+    // The terminal gets everything when someone watches it; from cron or a
+    // script only problems (cron mails them).
+    let interactive = |level: LevelFilter| {
+        if std::io::stderr().is_terminal() {
+            level
+        } else {
+            LevelFilter::Warn
+        }
+    };
     match command {
+        "serve" if args.check => {
+            init_logging(&settings, LevelFilter::Warn, false)?;
+            check(&settings)
+        }
         "serve" => {
-            init_logging(&settings, LevelFilter::Trace)?;
+            // In the foreground: systemd (or whoever started it) keeps stderr.
+            init_logging(&settings, LevelFilter::Trace, true)?;
             serve(settings, args.demo)
         }
         "send-pending" => {
-            // From cron: only problems on the terminal (cron mails them).
-            let terminal = if std::io::stderr().is_terminal() {
-                LevelFilter::Trace
-            } else {
-                LevelFilter::Warn
-            };
-            init_logging(&settings, terminal)?;
+            init_logging(&settings, interactive(LevelFilter::Trace), true)?;
             send_pending(settings)
         }
-        "init-db" => init_db(&settings),
-        _ => status(&settings),
+        "init-db" => {
+            init_logging(&settings, interactive(LevelFilter::Info), false)?;
+            init_db(&settings)
+        }
+        _ => {
+            init_logging(&settings, LevelFilter::Warn, false)?;
+            status(&settings)
+        }
     }
 }
 
@@ -45,9 +60,15 @@ fn failed(e: impl std::fmt::Display) -> CliError {
     CliError::Failed(e.to_string())
 }
 
-/// The log file (when configured) gets the configured level; the terminal
-/// gets the same, capped at `terminal_max`.
-fn init_logging(settings: &Settings, terminal_max: LevelFilter) -> Result<(), CliError> {
+/// The terminal (stderr) gets the configured level, capped at
+/// `terminal_max`; with `to_file`, the log file gets the configured level.
+/// A log file that cannot be opened is an error, except the default one,
+/// which is only warned about (a fresh machine, a developer's run).
+fn init_logging(
+    settings: &Settings,
+    terminal_max: LevelFilter,
+    to_file: bool,
+) -> Result<(), CliError> {
     let config = ConfigBuilder::new()
         .set_time_format_rfc3339()
         .set_thread_level(LevelFilter::Off)
@@ -58,17 +79,40 @@ fn init_logging(settings: &Settings, terminal_max: LevelFilter) -> Result<(), Cl
         config.clone(),
         std::io::stderr(),
     )];
-    if let Some(path) = &settings.log_file {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| failed(format!("cannot open the log file {}: {e}", path.display())))?;
-        loggers.push(WriteLogger::new(settings.log_level, config, file));
+    if let Some(path) = settings.log_file.as_ref().filter(|_| to_file) {
+        match open_log_file(path) {
+            Ok(file) => loggers.push(WriteLogger::new(settings.log_level, config, file)),
+            Err(e) if path == Path::new(DEFAULT_LOG_FILE) => {
+                eprintln!("smss: warning: {e}; logging to the terminal only");
+            }
+            Err(e) => return Err(failed(e)),
+        }
     }
     // A second init (tests calling twice) keeps the first logger.
     let _ = CombinedLogger::init(loggers);
     Ok(())
+}
+
+/// Opens the log file for appending, or says what to do about it.
+fn open_log_file(path: &Path) -> Result<std::fs::File, String> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| {
+            let dir = path.parent().unwrap_or(Path::new("/"));
+            let hint = match e.kind() {
+                std::io::ErrorKind::PermissionDenied => {
+                    " (run as the smss user, or set log-file)".to_owned()
+                }
+                std::io::ErrorKind::NotFound if !dir.is_dir() => format!(
+                    " (the directory {} does not exist: create it, e.g. with make install-user, or set log-file)",
+                    dir.display()
+                ),
+                _ => " (set log-file to another file, or to none)".to_owned(),
+            };
+            format!("cannot open the log file {}: {e}{hint}", path.display())
+        })
 }
 
 fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, CliError> {
@@ -128,7 +172,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         let mut sender = Sender::new(Arc::clone(&store), settings.clone(), port_path);
         thread::Builder::new()
             .name("modem".into())
-            .spawn(move || sender.run(wake_rx, &stop))
+            .spawn(move || sender.run(wake_rx, stop))
             .map_err(failed)?
     };
 
@@ -153,6 +197,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
             quiet_pause: settings.quiet_pause,
             max_parts: settings.max_parts,
             legacy_charset: settings.legacy_charset,
+            allow: settings.allow.clone(),
         },
         Arc::clone(&stop),
     );
@@ -206,23 +251,132 @@ fn init_db(settings: &Settings) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `smss status`: prints the state of the queue, the modem and the lock;
+/// exit status 1 (with the reasons) when something needs attention.
 fn status(settings: &Settings) -> Result<ExitCode, CliError> {
-    let store = store::open(&settings.db, false).map_err(failed)?;
-    let stats = store.queue_stats().map_err(failed)?;
-    println!("database: {} ({})", store.backend(), redact(&settings.db));
-    match (&stats.oldest, stats.oldest_age_secs) {
+    let mut attention: Vec<String> = Vec::new();
+    let shown_db = redact(&settings.db);
+    let store = match store::open(&settings.db, false) {
+        Err(e) => {
+            println!("database:   {shown_db}: unusable");
+            attention.push(format!("the database cannot be used: {e}"));
+            None
+        }
+        Ok(store) => {
+            println!(
+                "database:   {} ({shown_db}), schema version {}",
+                store.backend(),
+                store::SCHEMA_VERSION
+            );
+            if let Err(e) = status_of_store(&*store, settings, &mut attention) {
+                attention.push(format!("the database stopped answering: {e}"));
+            }
+            Some(store)
+        }
+    };
+    let lock_path = lock::lock_path(&settings.lock_dir, &settings.device);
+    match lock::holder(&settings.lock_dir, &settings.device) {
+        Ok(Some(holder)) => println!("modem lock: {} held by {holder}", lock_path.display()),
+        Ok(None) => println!(
+            "modem lock: {} free (neither serve nor send-pending uses {})",
+            lock_path.display(),
+            settings.device
+        ),
+        Err(e) => println!("modem lock: {e}"),
+    }
+    if let Some(store) = store
+        && let Err(e) = print_recent(&*store)
+    {
+        attention.push(format!("the database stopped answering: {e}"));
+    }
+    if attention.is_empty() {
+        println!("status:     OK");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("status:     ATTENTION");
+        for reason in &attention {
+            println!("  - {reason}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn status_of_store(
+    store: &dyn Store,
+    settings: &Settings,
+    attention: &mut Vec<String>,
+) -> Result<(), store::StoreError> {
+    let queue = store.queue_stats()?;
+    match (&queue.oldest, queue.oldest_age_secs) {
         (Some(oldest), Some(age)) => {
             println!(
-                "queued:   {} (oldest {oldest} UTC, {age} s ago)",
-                stats.depth
-            )
+                "queue:      {} waiting, the oldest since {oldest} UTC ({} ago)",
+                queue.depth,
+                human_secs(age)
+            );
+            let max = settings.max_queue_age;
+            if !max.is_zero() && age > max.as_secs() as i64 {
+                attention.push(format!(
+                    "the oldest queued message has waited {} (max-queue-age {}): \
+                     is smss serve (or the cron send-pending) running, and the modem working?",
+                    human_secs(age),
+                    human_secs(max.as_secs() as i64)
+                ));
+            }
         }
-        _ => println!("queued:   {}", stats.depth),
+        _ => println!("queue:      {} waiting", queue.depth),
     }
-    let recent = store.recent_sms(10).map_err(failed)?;
-    if recent.is_empty() {
-        println!("recent:   nothing sent yet");
-    } else {
+    let day = store.activity_since(std::time::Duration::from_secs(86_400))?;
+    println!(
+        "last 24 h:  {} sent, {} failed, {} received",
+        day.sent, day.failed, day.received
+    );
+    match store.last_sent()? {
+        Some((row, age)) => println!(
+            "last sent:  #{} to {}, {} UTC ({} ago)",
+            row.id,
+            row.phone,
+            row.sent_at.as_deref().unwrap_or("?"),
+            human_secs(age)
+        ),
+        None => println!("last sent:  nothing yet"),
+    }
+    let modems = store.modem_health()?;
+    if modems.is_empty() {
+        println!("modem:      no health recorded (smss serve records it; send-pending does not)");
+    }
+    // serve records about once a minute, between passes of the queue.
+    let stale_after = settings
+        .health_max_age
+        .max(settings.poll_interval + std::time::Duration::from_secs(60))
+        .as_secs() as i64;
+    for m in &modems {
+        println!("modem:      {}", describe_modem(m));
+        if m.checked_age_secs > stale_after {
+            attention.push(format!(
+                "modem {}: last checked {} ago by pid {} (health-max-age {}): \
+                 is smss serve running there? (for an instance gone for good: \
+                 DELETE FROM modem WHERE instance = '{}')",
+                m.instance,
+                human_secs(m.checked_age_secs),
+                m.pid,
+                human_secs(settings.health_max_age.as_secs() as i64),
+                m.instance
+            ));
+        } else if !m.healthy {
+            attention.push(format!(
+                "modem {}: {}",
+                m.instance,
+                m.last_error.as_deref().unwrap_or("not healthy")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn print_recent(store: &dyn Store) -> Result<(), store::StoreError> {
+    let recent = store.recent_sms(5)?;
+    if !recent.is_empty() {
         println!("recent:");
         for row in recent {
             let when = row.sent_at.as_deref().unwrap_or(&row.queued_at);
@@ -235,6 +389,97 @@ fn status(settings: &Settings) -> Result<ExitCode, CliError> {
                 row.id, row.status, row.phone, row.text
             );
         }
+    }
+    Ok(())
+}
+
+/// One line about a modem row: `host:/dev/ttyS0: OK, SIEMENS TC35i, signal
+/// 21 (-71 dBm), home, T-Mobile CZ; checked 12s ago by pid 1234; ...`.
+fn describe_modem(m: &ModemHealth) -> String {
+    let mut s = format!(
+        "{}: {}",
+        m.instance,
+        if m.healthy { "OK" } else { "NOT OK" }
+    );
+    let model = format!("{} {}", m.manufacturer, m.model);
+    if !model.trim().is_empty() {
+        s.push_str(&format!(", {}", model.trim()));
+    }
+    match m.rssi {
+        Some(99) => s.push_str(", signal unknown"),
+        Some(r) => s.push_str(&format!(
+            ", signal {r}/31 ({} dBm)",
+            crate::modem::rssi_dbm(r).unwrap_or(0)
+        )),
+        None => {}
+    }
+    if let Some(r) = &m.registration {
+        s.push_str(&format!(", {r}"));
+    }
+    if let Some(o) = &m.operator {
+        s.push_str(&format!(", operator {o}"));
+    }
+    if let Some(e) = m.last_error.as_ref().filter(|_| !m.healthy) {
+        s.push_str(&format!(" ({e})"));
+    }
+    s.push_str(&format!(
+        "; checked {} ago by pid {}",
+        human_secs(m.checked_age_secs),
+        m.pid
+    ));
+    if let Some(t) = &m.last_send_ok {
+        s.push_str(&format!("; last sent {t} UTC"));
+    }
+    s
+}
+
+/// `75` → `1m 15s`; `90000` → `1d 1h`.
+fn human_secs(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) if s == 0 => format!("{m}m"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+/// `smss serve --check`: what `serve` needs at start, checked as the user
+/// who runs it, without starting anything (a running serve is not
+/// disturbed). The init script runs it before start and restart.
+fn check(settings: &Settings) -> Result<ExitCode, CliError> {
+    if let Some(path) = &settings.log_file {
+        open_log_file(path).map_err(failed)?;
+    }
+    let store = open_store(settings)?;
+    settings
+        .listen
+        .to_socket_addrs()
+        .map_err(|e| failed(format!("listen = {}: {e}", settings.listen)))?;
+    if !settings.lock_dir.is_dir() {
+        return Err(failed(format!(
+            "lock-dir {} is not a directory",
+            settings.lock_dir.display()
+        )));
+    }
+    println!(
+        "smss serve --check: configuration OK (database {} {}, modem {}, listen {}, log {})",
+        store.backend(),
+        redact(&settings.db),
+        settings.device,
+        settings.listen,
+        settings
+            .log_file
+            .as_deref()
+            .map_or("terminal only".into(), |p| p.display().to_string())
+    );
+    if settings.device != "sim" && !Path::new(&settings.device).exists() {
+        println!(
+            "note: {} does not exist now; serve starts anyway and waits for the modem",
+            settings.device
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -255,6 +500,15 @@ fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_for_people() {
+        let h = super::human_secs;
+        assert_eq!(
+            [h(0), h(59), h(60), h(75), h(3600 + 120), h(90_000), h(-5)],
+            ["0s", "59s", "1m", "1m 15s", "1h 2m", "1d 1h", "0s"]
+        );
+    }
+
     #[test]
     fn passwords_are_not_shown() {
         assert_eq!(

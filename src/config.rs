@@ -14,6 +14,7 @@ use crate::charset::Legacy;
 
 pub const DEFAULT_CONFIG: &str = "/etc/smss/smss.conf";
 pub const DB_ENV: &str = "SMSS_DB";
+pub const DEFAULT_LOG_FILE: &str = "/var/log/smss/smss.log";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -44,6 +45,12 @@ pub struct Settings {
     pub on_receive_timeout: Duration,
     pub multipart_timeout: Duration,
     pub status_reports: bool,
+    pub rate_limit: u32,
+    pub allow: Vec<crate::allow::Cidr>,
+    /// `status`: the oldest queued message may wait this long (zero: no limit).
+    pub max_queue_age: Duration,
+    /// `status`: a modem's last health check may be this old.
+    pub health_max_age: Duration,
 }
 
 impl Default for Settings {
@@ -55,7 +62,7 @@ impl Default for Settings {
             pin: None,
             smsc: None,
             listen: "0.0.0.0:2021".into(),
-            log_file: None,
+            log_file: Some(DEFAULT_LOG_FILE.into()),
             log_level: LevelFilter::Info,
             lock_dir: "/run/lock".into(),
             instance: None,
@@ -76,6 +83,10 @@ impl Default for Settings {
             on_receive_timeout: Duration::from_secs(30),
             multipart_timeout: Duration::from_secs(24 * 3600),
             status_reports: false,
+            rate_limit: 0,
+            allow: Vec::new(),
+            max_queue_age: Duration::from_secs(600),
+            health_max_age: Duration::from_secs(300),
         }
     }
 }
@@ -110,7 +121,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "ADDR",
         "TCP address for requests (default 0.0.0.0:2021)",
     ),
-    ("log-file", "PATH", "log file (default: terminal only)"),
+    (
+        "log-file",
+        "PATH",
+        "log file (default /var/log/smss/smss.log); none = terminal only",
+    ),
     (
         "log-level",
         "LEVEL",
@@ -213,6 +228,28 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "yes|no",
         "ask the network for delivery reports and record them in sms (default no)",
     ),
+    (
+        "rate-limit",
+        "N",
+        "at most N SMS parts per minute through the modem, so the operator does not block \
+         the SIM for bursts (default 0 = no limit)",
+    ),
+    (
+        "allow",
+        "CIDRS",
+        "who may connect: comma separated addresses or networks, IPv4 and IPv6 \
+         (e.g. 10.0.0.0/8, 192.168.1.5, ::1); refused peers are logged (default: everyone)",
+    ),
+    (
+        "max-queue-age",
+        "DURATION",
+        "status: attention needed when the oldest queued message waits longer (default 10m; 0 = no limit)",
+    ),
+    (
+        "health-max-age",
+        "DURATION",
+        "status: attention needed when serve last checked a modem longer ago (default 5m)",
+    ),
 ];
 
 /// A bad setting, with where it came from.
@@ -242,7 +279,11 @@ impl Settings {
             "pin" => self.pin = optional(value),
             "smsc" => self.smsc = optional(value),
             "listen" => self.listen = nonempty(value)?,
-            "log-file" => self.log_file = optional(value).map(PathBuf::from),
+            "log-file" => {
+                self.log_file = optional(value)
+                    .filter(|v| !v.eq_ignore_ascii_case("none"))
+                    .map(PathBuf::from)
+            }
             "log-level" => self.log_level = level(value)?,
             "lock-dir" => self.lock_dir = PathBuf::from(nonempty(value)?),
             "instance" => self.instance = optional(value),
@@ -273,6 +314,10 @@ impl Settings {
             "on-receive-timeout" => self.on_receive_timeout = duration(value)?,
             "multipart-timeout" => self.multipart_timeout = duration(value)?,
             "status-reports" => self.status_reports = boolean(value)?,
+            "rate-limit" => self.rate_limit = number(value, 0, 6000)?,
+            "allow" => self.allow = crate::allow::parse_list(value)?,
+            "max-queue-age" => self.max_queue_age = duration(value)?,
+            "health-max-age" => self.health_max_age = duration(value)?,
             _ => return Err(format!("unknown setting '{key}' (see smss --help)")),
         }
         Ok(())
@@ -311,10 +356,17 @@ impl Settings {
         match std::fs::read_to_string(path) {
             Ok(text) => self.apply_file_text(path, &text),
             Err(e) if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ConfigError {
-                origin: path.display().to_string(),
-                message: format!("cannot read the configuration file: {e}"),
-            }),
+            Err(e) => {
+                let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    " (run as root or as the smss user, or name another file with --config)"
+                } else {
+                    ""
+                };
+                Err(ConfigError {
+                    origin: path.display().to_string(),
+                    message: format!("cannot read the configuration file: {e}{hint}"),
+                })
+            }
         }
     }
 
@@ -435,6 +487,66 @@ mod tests {
             .apply_file_text(Path::new("smss.conf"), "just words")
             .unwrap_err();
         assert_eq!(e.origin, "smss.conf:1");
+    }
+
+    const SAMPLE: &str = include_str!("../etc/smss.conf");
+
+    /// `#key = value` lines of the sample: the documented defaults.
+    fn sample_settings() -> Vec<(&'static str, &'static str)> {
+        SAMPLE
+            .lines()
+            .map(|l| l.strip_prefix('#').unwrap_or(l))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .filter(|(k, _)| Settings::is_key(k))
+            .collect()
+    }
+
+    #[test]
+    fn the_sample_config_documents_every_key() {
+        let set: Vec<&str> = sample_settings().iter().map(|(k, _)| *k).collect();
+        for (key, _, help) in KEYS {
+            if *key == "config" {
+                continue;
+            }
+            assert!(set.contains(key), "etc/smss.conf lacks '#{key} = ...'");
+            assert!(
+                SAMPLE.contains(&format!("# {help}\n")),
+                "etc/smss.conf: the help of {key} differs from config::KEYS"
+            );
+        }
+        for key in &set {
+            assert_eq!(set.iter().filter(|k| *k == key).count(), 1, "{key} twice");
+        }
+    }
+
+    #[test]
+    fn the_sample_config_shows_the_defaults() {
+        // As installed it parses, and uncommenting every setting changes nothing.
+        let mut s = Settings::default();
+        s.apply_file_text(Path::new("etc/smss.conf"), SAMPLE)
+            .unwrap();
+        let mut all = Settings::default();
+        for (key, value) in sample_settings() {
+            all.set(key, value)
+                .unwrap_or_else(|e| panic!("etc/smss.conf: {key} = {value}: {e}"));
+        }
+        let default = format!("{:?}", Settings::default());
+        assert_eq!(format!("{s:?}"), default);
+        assert_eq!(format!("{all:?}"), default);
+    }
+
+    #[test]
+    fn log_file_none_means_terminal_only() {
+        let mut s = Settings::default();
+        assert_eq!(s.log_file.as_deref(), Some(Path::new(DEFAULT_LOG_FILE)));
+        s.set("log-file", "/tmp/x.log").unwrap();
+        assert_eq!(s.log_file.as_deref(), Some(Path::new("/tmp/x.log")));
+        s.set("log-file", "none").unwrap();
+        assert_eq!(s.log_file, None);
+        s.set("log-file", "/tmp/x.log").unwrap();
+        s.set("log-file", "").unwrap();
+        assert_eq!(s.log_file, None);
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod client;
 pub mod run;
 
 #[cfg(feature = "server")]
+pub mod allow;
+#[cfg(feature = "server")]
 pub mod charset;
 #[cfg(feature = "server")]
 pub mod cli;

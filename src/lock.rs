@@ -84,20 +84,24 @@ impl ModemLock {
             .truncate(false)
             .open(&path)
             .map_err(io_err)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let holder = if holder.is_empty() {
-                    "another process".to_owned()
-                } else {
-                    holder_description(holder)
-                };
-                return Err(LockError::Held { path, holder });
+        // An empty file under a lock is `smss status` looking (see
+        // `holder`) or a holder about to write its PID: ask again shortly.
+        let mut tries = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let holder = read_holder(&mut file);
+                    if holder.is_none() && tries < 10 {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        continue;
+                    }
+                    let holder = holder.unwrap_or_else(|| "another process".to_owned());
+                    return Err(LockError::Held { path, holder });
+                }
+                Err(TryLockError::Error(e)) => return Err(io_err(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(io_err(e)),
         }
         file.set_len(0).map_err(io_err)?;
         file.rewind().map_err(io_err)?;
@@ -109,6 +113,38 @@ impl ModemLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Who holds the modem lock of `device` (`smss serve (pid 1234)`), without
+/// keeping it; `None` when nobody does. It takes a shared lock for an
+/// instant to find out (a holder that starts meanwhile waits a moment, see
+/// `try_acquire`), and never creates the lock file.
+pub fn holder(lock_dir: &Path, device: &str) -> Result<Option<String>, LockError> {
+    let path = lock_path(lock_dir, device);
+    let mut file = match File::open(&path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(LockError::Io { path, error }),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            Ok(None)
+        }
+        Err(TryLockError::WouldBlock) => Ok(Some(
+            read_holder(&mut file).unwrap_or_else(|| "another process".to_owned()),
+        )),
+        Err(TryLockError::Error(error)) => Err(LockError::Io { path, error }),
+    }
+}
+
+/// What a holder wrote into the lock file, described; `None` when empty.
+fn read_holder(file: &mut File) -> Option<String> {
+    let mut content = String::new();
+    let _ = file.rewind();
+    let _ = file.read_to_string(&mut content);
+    let content = content.trim();
+    (!content.is_empty()).then(|| holder_description(content))
 }
 
 /// `1234 smss serve` → `smss serve (pid 1234)`.
@@ -152,6 +188,31 @@ mod tests {
         let _other = ModemLock::try_acquire(&dir, "/dev/ttyUSB0", "smss serve").unwrap();
         drop(first);
         ModemLock::try_acquire(&dir, "/dev/ttyS0", "smss send-pending").unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn holder_is_read_without_taking_the_lock() {
+        let dir = temp_dir("holder");
+        assert_eq!(holder(&dir, "/dev/ttyS0").unwrap(), None, "no file yet");
+        assert!(!lock_path(&dir, "/dev/ttyS0").exists(), "not created");
+        let lock = ModemLock::try_acquire(&dir, "/dev/ttyS0", "smss serve").unwrap();
+        let me = format!("smss serve (pid {})", std::process::id());
+        assert_eq!(holder(&dir, "/dev/ttyS0").unwrap(), Some(me.clone()));
+        // asking does not disturb the holder, nor a second asker
+        assert_eq!(holder(&dir, "/dev/ttyS0").unwrap(), Some(me));
+        drop(lock);
+        assert_eq!(holder(&dir, "/dev/ttyS0").unwrap(), None);
+        // a prober holding the shared lock for an instant does not make a
+        // starting holder fail
+        let probe = File::open(lock_path(&dir, "/dev/ttyS0")).unwrap();
+        probe.try_lock_shared().unwrap();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            drop(probe);
+        });
+        ModemLock::try_acquire(&dir, "/dev/ttyS0", "smss serve").unwrap();
+        t.join().unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 

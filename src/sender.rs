@@ -12,9 +12,9 @@ use crate::config::Settings;
 use crate::gsm::{self, SubmitOptions};
 use crate::hook::OnReceive;
 use crate::modem::errors::{cme_reason, cms_is_permanent, cms_reason};
-use crate::modem::{AtError, Modem, ModemError};
+use crate::modem::{AtError, Health, Modem, ModemError};
 use crate::receive::{Inbox, ReceiveError, ReceiveSummary};
-use crate::store::{Outcome, QueuedMessage, Store, StoreError};
+use crate::store::{ModemHealth, Outcome, QueuedMessage, Store, StoreError};
 
 /// Rows claimed per transaction.
 const BATCH: usize = 16;
@@ -95,6 +95,16 @@ pub struct Sender {
     /// Read the memories at the next chance (a `+CMTI` came, or init).
     receive_due: bool,
     hooks: OnReceive,
+    /// When the last part went out (for `rate-limit`).
+    last_part: Option<Instant>,
+    /// The soonest retry this sender scheduled: wake up for it.
+    retry_at: Option<Instant>,
+    /// Outcomes the database could not take yet (it was away).
+    unfinished: Vec<(i64, Outcome)>,
+    /// Set when `serve` shuts down; pacing waits give way to it.
+    stop: Arc<AtomicBool>,
+    /// When the modem's health was last recorded, and whether it was healthy.
+    health_mark: Option<(Instant, bool)>,
 }
 
 /// What became of one message.
@@ -121,6 +131,11 @@ impl Sender {
             memories: Vec::new(),
             receive_due: true,
             hooks,
+            last_part: None,
+            retry_at: None,
+            unfinished: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            health_mark: None,
         }
     }
 
@@ -233,7 +248,9 @@ impl Sender {
     }
 
     /// `serve`: the modem thread's loop, until `stop` is set.
-    pub fn run(&mut self, wake: Receiver<Wake>, stop: &AtomicBool) {
+    pub fn run(&mut self, wake: Receiver<Wake>, stop: Arc<AtomicBool>) {
+        self.stop = Arc::clone(&stop);
+        let stop = &*stop;
         let mut reopen_delay = Duration::from_secs(1);
         let mut last_problem = String::new();
         let mut released = false;
@@ -241,6 +258,7 @@ impl Sender {
         while !stop.load(Ordering::SeqCst) {
             let mut summary = PassSummary::default();
             let result = (|| {
+                self.record_unfinished()?;
                 if !released {
                     self.store.release_claims(&self.owner)?;
                     released = true;
@@ -254,6 +272,7 @@ impl Sender {
                 }
                 Ok::<(), PassError>(())
             })();
+            self.record_health(result.as_ref().err());
             let wait = match result {
                 Ok(()) => {
                     if !last_problem.is_empty() {
@@ -261,10 +280,14 @@ impl Sender {
                         last_problem.clear();
                     }
                     reopen_delay = Duration::from_secs(1);
+                    let mut until = next_receive;
+                    if let Some(retry) = self.retry_at.take() {
+                        until = until.min(retry);
+                    }
                     if self.receive_due {
                         Duration::ZERO
                     } else {
-                        next_receive.saturating_duration_since(Instant::now())
+                        until.saturating_duration_since(Instant::now())
                     }
                 }
                 Err(e) => {
@@ -273,8 +296,13 @@ impl Sender {
                         log::error!("{problem}; retrying in the background");
                         last_problem = problem;
                     }
-                    if matches!(e, PassError::Modem(_) | PassError::ModemLost(_)) {
-                        self.modem = None;
+                    match &e {
+                        PassError::ModemLost(AtError::Timeout { .. }) => self.reset_or_close(),
+                        PassError::Modem(_) | PassError::ModemLost(_) => self.modem = None,
+                        // Claims taken before the database went away are
+                        // ours to hand back once it returns.
+                        PassError::Store(_) => released = false,
+                        PassError::Command(_) => {}
                     }
                     let d = reopen_delay;
                     reopen_delay = (reopen_delay * 2).min(MAX_REOPEN_DELAY);
@@ -285,6 +313,71 @@ impl Sender {
                 break;
             }
         }
+    }
+
+    /// Records outcomes kept while the database was away.
+    fn record_unfinished(&mut self) -> Result<(), PassError> {
+        while let Some((id, outcome)) = self.unfinished.first().cloned() {
+            self.store.finish(id, &self.owner, &outcome)?;
+            self.unfinished.remove(0);
+            log::info!("message {id}: outcome recorded now that the database is back");
+        }
+        Ok(())
+    }
+
+    /// A modem that stopped answering: try `ATZ` and the init sequence on
+    /// the open port; failing that, close it (the loop reopens it).
+    fn reset_or_close(&mut self) {
+        let Some(modem) = self.modem.as_mut() else {
+            return;
+        };
+        log::warn!(
+            "modem {} does not answer: resetting it (ATZ)",
+            self.settings.device
+        );
+        let s = &self.settings;
+        let reset = modem
+            .command("ATZ")
+            .map_err(|e| e.to_string())
+            .and_then(|_| {
+                modem
+                    .init(s.pin.as_deref(), s.smsc.as_deref())
+                    .map_err(|e| e.to_string())
+            });
+        match reset {
+            Ok(_) => {
+                self.memories = modem.setup_receiving();
+                log::info!("modem {} answers again after ATZ", s.device);
+            }
+            Err(e) => {
+                log::warn!(
+                    "modem {} reset failed ({e}): closing and reopening the port",
+                    s.device
+                );
+                self.modem = None;
+            }
+        }
+    }
+
+    /// Waits as `rate-limit` asks before the next part; false when `serve`
+    /// is stopping.
+    fn pace(&mut self) -> bool {
+        let per_minute = self.settings.rate_limit;
+        if per_minute > 0
+            && let Some(last) = self.last_part
+        {
+            let next = last + Duration::from_secs(60) / per_minute;
+            while Instant::now() < next {
+                if self.stop.load(Ordering::SeqCst) {
+                    return false;
+                }
+                std::thread::sleep(
+                    next.saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(100)),
+                );
+            }
+        }
+        true
     }
 
     /// Claims and sends one batch; returns how many rows it claimed.
@@ -346,8 +439,14 @@ impl Sender {
             .collect();
         let send_timeout = self.settings.send_timeout;
         for (i, part) in parts.iter().enumerate().skip(msg.parts_done as usize) {
+            if !self.pace() {
+                // Stopping: the claim is released at the next start.
+                return Ok(Sent::Retry);
+            }
             let modem = self.ensure_modem().map_err(PassError::Modem)?;
-            match modem.send_part(part, send_timeout) {
+            let result = modem.send_part(part, send_timeout);
+            self.last_part = Some(Instant::now());
+            match result {
                 Ok(mr) => refs.push(mr.to_string()),
                 Err(e) => return self.send_failed(msg, e),
             }
@@ -407,25 +506,41 @@ impl Sender {
         } else {
             let delay = self.settings.retry_delay * 2u32.saturating_pow(msg.attempts.min(16));
             log::warn!(
-                "message {} to {}: {reason}; retry {attempts} of {} in {}s",
+                "message {} to {}: {reason}; retry {attempts} of {} in {:.1}s",
                 msg.id,
                 msg.phone,
                 self.settings.max_attempts - 1,
-                delay.as_secs()
+                delay.as_secs_f64()
             );
             self.store
                 .retry_later(msg.id, &self.owner, &reason, delay)?;
+            let at = Instant::now() + delay;
+            self.retry_at = Some(self.retry_at.map_or(at, |r| r.min(at)));
             Sent::Retry
         };
         if modem_lost {
-            self.modem = None;
+            // The run loop decides: ATZ first for a hang, reopen for a dead port.
             return Err(PassError::ModemLost(e));
         }
         Ok(outcome)
     }
 
-    fn finish(&self, msg: &QueuedMessage, outcome: Outcome, sent: Sent) -> Result<Sent, PassError> {
-        if !self.store.finish(msg.id, &self.owner, &outcome)? {
+    fn finish(
+        &mut self,
+        msg: &QueuedMessage,
+        outcome: Outcome,
+        sent: Sent,
+    ) -> Result<Sent, PassError> {
+        let done = match self.store.finish(msg.id, &self.owner, &outcome) {
+            Ok(done) => done,
+            Err(e) => {
+                // Sent (or given up) but not recorded: keep it to record when
+                // the database is back, rather than send it again.
+                self.unfinished.push((msg.id, outcome));
+                return Err(e.into());
+            }
+        };
+        if !done {
             log::warn!(
                 "message {} was no longer claimed by {} when it finished (its lease expired?)",
                 msg.id,
@@ -433,5 +548,82 @@ impl Sender {
             );
         }
         Ok(sent)
+    }
+}
+
+/// How often `serve` records the modem's health while nothing changes.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(60);
+
+impl Sender {
+    /// Writes the modem's health to the `modem` table (for `status` and the
+    /// web UI): after the modem was (re)opened, when it is lost, and
+    /// otherwise at most every [`HEALTH_INTERVAL`]. `problem` is how the
+    /// last pass ended.
+    fn record_health(&mut self, problem: Option<&PassError>) {
+        let healthy_before = self.health_mark.map(|(_, ok)| ok);
+        let due = self
+            .health_mark
+            .is_none_or(|(at, _)| at.elapsed() >= HEALTH_INTERVAL);
+        let (health, error) = match problem {
+            // The database is away: there is nowhere to write it.
+            Some(PassError::Store(_)) => return,
+            Some(e) => {
+                if healthy_before == Some(false) && !due {
+                    return;
+                }
+                (Health::default(), Some(e.to_string()))
+            }
+            None => {
+                if healthy_before == Some(true) && !due {
+                    return;
+                }
+                let Some(modem) = self.modem.as_mut() else {
+                    return;
+                };
+                match modem.health() {
+                    Ok(h) => {
+                        let problem = h.problem();
+                        (h, problem)
+                    }
+                    Err(e) => {
+                        let lost = format!("modem lost: {e}");
+                        match e {
+                            AtError::Timeout { .. } => self.reset_or_close(),
+                            _ => self.modem = None,
+                        }
+                        (Health::default(), Some(lost))
+                    }
+                }
+            }
+        };
+        let record = ModemHealth {
+            instance: self.owner.clone(),
+            device: self.settings.device.clone(),
+            manufacturer: health.manufacturer,
+            model: health.model,
+            rssi: health.rssi,
+            registration: health.registration.map(|r| r.as_str().to_owned()),
+            operator: health.operator,
+            healthy: error.is_none(),
+            last_error: error,
+            pid: std::process::id(),
+            ..ModemHealth::default()
+        };
+        if healthy_before != Some(record.healthy) && problem.is_none() {
+            match &record.last_error {
+                Some(e) => log::warn!("modem {}: {e}", self.settings.device),
+                None => log::info!(
+                    "modem {}: signal {}, registration {}, operator {}",
+                    self.settings.device,
+                    record.rssi.map_or("unknown".into(), |r| r.to_string()),
+                    record.registration.as_deref().unwrap_or("unknown"),
+                    record.operator.as_deref().unwrap_or("unknown"),
+                ),
+            }
+        }
+        match self.store.save_modem_health(&record) {
+            Ok(()) => self.health_mark = Some((Instant::now(), record.healthy)),
+            Err(e) => log::warn!("cannot record the modem's health: {e}"),
+        }
     }
 }

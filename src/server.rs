@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::allow::{self, Cidr};
 use crate::charset::{self, Legacy};
 use crate::protocol;
 use crate::sender::Wake;
@@ -25,6 +26,8 @@ pub struct Limits {
     pub quiet_pause: Duration,
     pub max_parts: usize,
     pub legacy_charset: Legacy,
+    /// Who may connect (empty: everyone).
+    pub allow: Vec<Cidr>,
 }
 
 pub struct Server {
@@ -76,6 +79,12 @@ impl Server {
             Ok(p) => p,
             Err(_) => return,
         };
+        if !allow::allowed(&self.limits.allow, peer.ip()) {
+            log::warn!("refused {peer}: not in the allow list");
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = stream.write_all(b"ERR not allowed\r\n");
+            return;
+        }
         let limit = self.limits.max_connections;
         if self.active.fetch_add(1, Ordering::SeqCst) >= limit {
             self.active.fetch_sub(1, Ordering::SeqCst);

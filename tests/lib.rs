@@ -3,8 +3,11 @@
 
 mod util;
 
+mod faults;
+mod install;
 mod pdu_crosscheck;
 mod properties;
 mod protocol_net;
 mod receive;
 mod send_path;
+mod status;

@@ -341,3 +341,317 @@ mod tests {
         assert_eq!(memories_to_read(&[]), vec!["SM"]);
     }
 }
+
+// ------------------------------------------------------------------ health
+
+/// Network registration, the `<stat>` of `+CREG:` (3GPP TS 27.007 §7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    NotRegistered,
+    Home,
+    Searching,
+    Denied,
+    Unknown,
+    Roaming,
+}
+
+impl Registration {
+    fn from_stat(stat: u8) -> Option<Registration> {
+        Some(match stat {
+            0 => Registration::NotRegistered,
+            1 => Registration::Home,
+            2 => Registration::Searching,
+            3 => Registration::Denied,
+            4 => Registration::Unknown,
+            5 => Registration::Roaming,
+            _ => return None,
+        })
+    }
+
+    /// As stored in `modem.registration`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::NotRegistered => "not registered",
+            Registration::Home => "home",
+            Registration::Searching => "searching",
+            Registration::Denied => "denied",
+            Registration::Unknown => "unknown",
+            Registration::Roaming => "roaming",
+        }
+    }
+
+    /// Registered, at home or roaming: SMS can go out.
+    pub fn is_registered(self) -> bool {
+        matches!(self, Registration::Home | Registration::Roaming)
+    }
+}
+
+/// What a health check found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Health {
+    pub manufacturer: String,
+    pub model: String,
+    /// `AT+CSQ` signal, 0..31, or 99 (not known to the modem).
+    pub rssi: Option<u8>,
+    pub registration: Option<Registration>,
+    pub operator: Option<String>,
+    /// Commands answered with an error, in words.
+    pub errors: Vec<String>,
+}
+
+impl Health {
+    /// Why the modem cannot send, or `None` when it can.
+    pub fn problem(&self) -> Option<String> {
+        let mut problems = self.errors.clone();
+        match self.registration {
+            Some(r) if r.is_registered() => {}
+            Some(r) => problems.push(format!("not registered on the network ({})", r.as_str())),
+            None if self.errors.is_empty() => {
+                problems.push("no answer to AT+CREG? (registration unknown)".into())
+            }
+            None => {}
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+}
+
+/// `+CSQ: <rssi>,<ber>` → rssi (0..31, or 99 for unknown).
+pub fn parse_csq(lines: &[String]) -> Option<u8> {
+    let rest = lines.iter().rev().find_map(|l| l.strip_prefix("+CSQ:"))?;
+    let rssi: u8 = rest.split(',').next()?.trim().parse().ok()?;
+    (rssi <= 31 || rssi == 99).then_some(rssi)
+}
+
+/// The signal in dBm for an rssi of 0..31 (0: -113 or less, 31: -51 or more).
+pub fn rssi_dbm(rssi: u8) -> Option<i32> {
+    (rssi <= 31).then(|| -113 + 2 * i32::from(rssi))
+}
+
+/// `+CREG: <n>,<stat>[,<lac>,<ci>]` (the answer to `AT+CREG?`), or the
+/// unsolicited `+CREG: <stat>[,<lac>,<ci>]` should one arrive meanwhile;
+/// the last line counts.
+pub fn parse_creg(lines: &[String]) -> Option<Registration> {
+    let rest = lines.iter().rev().find_map(|l| l.strip_prefix("+CREG:"))?;
+    let fields: Vec<&str> = rest.split(',').map(str::trim).collect();
+    let stat = match fields.as_slice() {
+        [stat] => stat,
+        [_, second, ..] if second.starts_with('"') => fields[0],
+        [_, stat, ..] => stat,
+        [] => return None,
+    };
+    Registration::from_stat(stat.parse().ok()?)
+}
+
+/// `+COPS: <mode>[,<format>,"<operator>"[,<AcT>]]` → the operator, `None`
+/// when the modem names none (not registered).
+pub fn parse_cops(lines: &[String]) -> Option<String> {
+    let rest = lines.iter().rev().find_map(|l| l.strip_prefix("+COPS:"))?;
+    let (_, after_mode) = rest.split_once(',')?;
+    let (_, oper) = after_mode.split_once(',')?;
+    let oper = oper.trim();
+    let name = match oper.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next().unwrap_or(""),
+        None => oper.split(',').next().unwrap_or(""),
+    }
+    .trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// Runs the health queries through `run` (a command → its answer lines):
+/// manufacturer, model, signal, registration, operator. A command answered
+/// with an error is noted in `errors`; a timeout or a port failure ends the
+/// check with that error (the modem is gone).
+pub fn check_health(
+    mut run: impl FnMut(&str) -> Result<Vec<String>, AtError>,
+) -> Result<Health, AtError> {
+    let mut health = Health::default();
+    let mut ask = |command: &str, health: &mut Health| match run(command) {
+        Ok(lines) => Ok(Some(lines)),
+        Err(e @ (AtError::Timeout { .. } | AtError::Io(_))) => Err(e),
+        Err(e) => {
+            let words = match &e {
+                AtError::Cme { code, .. } => format!(" ({})", errors::cme_reason(*code)),
+                AtError::Cms { code, .. } => format!(" ({})", errors::cms_reason(*code)),
+                _ => String::new(),
+            };
+            health.errors.push(format!("{e}{words}"));
+            Ok(None)
+        }
+    };
+    let first =
+        |lines: Option<Vec<String>>| lines.and_then(|l| l.into_iter().next()).unwrap_or_default();
+    health.manufacturer = first(ask("AT+CGMI", &mut health)?);
+    health.model = first(ask("AT+CGMM", &mut health)?);
+    health.rssi = ask("AT+CSQ", &mut health)?.and_then(|l| parse_csq(&l));
+    health.registration = ask("AT+CREG?", &mut health)?.and_then(|l| parse_creg(&l));
+    health.operator = ask("AT+COPS?", &mut health)?.and_then(|l| parse_cops(&l));
+    Ok(health)
+}
+
+impl Modem {
+    /// Model, signal (`AT+CSQ`), registration (`AT+CREG?`) and operator
+    /// (`AT+COPS?`), for the `modem` table. `Err` only when the modem does
+    /// not answer at all.
+    pub fn health(&mut self) -> Result<Health, AtError> {
+        check_health(|command| self.command(command))
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::at::{FinalError, LineSplitter, parse_final};
+    use super::*;
+
+    /// The answer lines a literal modem transcript (after the command) gives.
+    fn answer(command: &str, transcript: &str) -> Result<Vec<String>, AtError> {
+        let mut s = LineSplitter::default();
+        s.push(transcript.as_bytes());
+        let mut lines = Vec::new();
+        while let Some(at::Event::Line(line)) = s.next_event() {
+            let command = command.to_owned();
+            match parse_final(&line) {
+                Some(Ok(())) => return Ok(lines),
+                Some(Err(FinalError::Error)) => return Err(AtError::Error { command }),
+                Some(Err(FinalError::Cms(code))) => return Err(AtError::Cms { command, code }),
+                Some(Err(FinalError::Cme(code))) => return Err(AtError::Cme { command, code }),
+                None => lines.push(line),
+            }
+        }
+        Err(AtError::Timeout {
+            command: command.to_owned(),
+        })
+    }
+
+    fn lines(transcript: &str) -> Vec<String> {
+        answer("AT", transcript).unwrap()
+    }
+
+    #[test]
+    fn csq() {
+        assert_eq!(parse_csq(&lines("\r\n+CSQ: 21,99\r\n\r\nOK\r\n")), Some(21));
+        assert_eq!(parse_csq(&lines("\r\n+CSQ: 99,99\r\n\r\nOK\r\n")), Some(99));
+        assert_eq!(parse_csq(&lines("\r\n+CSQ: 0,0\r\n\r\nOK\r\n")), Some(0));
+        assert_eq!(parse_csq(&lines("\r\n+CSQ: 45,0\r\n\r\nOK\r\n")), None);
+        assert_eq!(parse_csq(&lines("\r\nOK\r\n")), None);
+        assert_eq!(rssi_dbm(21), Some(-71));
+        assert_eq!(rssi_dbm(31), Some(-51));
+        assert_eq!(rssi_dbm(99), None);
+    }
+
+    #[test]
+    fn creg() {
+        use Registration::*;
+        let creg = |t: &str| parse_creg(&lines(t));
+        assert_eq!(creg("\r\n+CREG: 0,1\r\n\r\nOK\r\n"), Some(Home));
+        assert_eq!(creg("\r\n+CREG: 0,5\r\n\r\nOK\r\n"), Some(Roaming));
+        assert_eq!(
+            creg("\r\n+CREG: 2,1,\"1A2B\",\"00C3\"\r\n\r\nOK\r\n"),
+            Some(Home)
+        );
+        assert_eq!(creg("\r\n+CREG: 0,2\r\n\r\nOK\r\n"), Some(Searching));
+        assert_eq!(creg("\r\n+CREG: 0,3\r\n\r\nOK\r\n"), Some(Denied));
+        assert_eq!(creg("\r\n+CREG: 0,0\r\n\r\nOK\r\n"), Some(NotRegistered));
+        // an unsolicited +CREG: <stat>,<lac>,<ci> before the answer; the answer counts
+        assert_eq!(
+            creg("\r\n+CREG: 2,\"1A2B\",\"00C3\"\r\n+CREG: 2,5,\"1A2B\",\"00C3\"\r\n\r\nOK\r\n"),
+            Some(Roaming)
+        );
+        assert_eq!(creg("\r\n+CREG: 1\r\n\r\nOK\r\n"), Some(Home));
+        assert_eq!(creg("\r\n+CREG: 0,7\r\n\r\nOK\r\n"), None);
+        assert_eq!(creg("\r\nOK\r\n"), None);
+    }
+
+    #[test]
+    fn cops() {
+        let cops = |t: &str| parse_cops(&lines(t));
+        assert_eq!(
+            cops("\r\n+COPS: 0,0,\"T-Mobile CZ\"\r\n\r\nOK\r\n").as_deref(),
+            Some("T-Mobile CZ")
+        );
+        assert_eq!(
+            cops("\r\n+COPS: 0,0,\"O2 - CZ\",2\r\n\r\nOK\r\n").as_deref(),
+            Some("O2 - CZ")
+        );
+        assert_eq!(
+            cops("\r\n+COPS: 0,2,23001\r\n\r\nOK\r\n").as_deref(),
+            Some("23001")
+        );
+        assert_eq!(cops("\r\n+COPS: 0\r\n\r\nOK\r\n"), None);
+        assert_eq!(cops("\r\n+COPS: 0,0,\"\"\r\n\r\nOK\r\n"), None);
+    }
+
+    /// A TC35i-like modem; `overrides` replace the answer to some commands.
+    fn modem<'a>(
+        overrides: &'a [(&'a str, &'a str)],
+    ) -> impl FnMut(&str) -> Result<Vec<String>, AtError> + 'a {
+        move |command| {
+            let transcript = overrides
+                .iter()
+                .find(|(c, _)| *c == command)
+                .map(|(_, t)| *t)
+                .unwrap_or(match command {
+                    "AT+CGMI" => "\r\nSIEMENS\r\n\r\nOK\r\n",
+                    "AT+CGMM" => "\r\nTC35i\r\n\r\nOK\r\n",
+                    "AT+CSQ" => "\r\n+CSQ: 18,99\r\n\r\nOK\r\n",
+                    "AT+CREG?" => "\r\n+CREG: 0,1\r\n\r\nOK\r\n",
+                    "AT+COPS?" => "\r\n+COPS: 0,0,\"Vodafone CZ\"\r\n\r\nOK\r\n",
+                    _ => "\r\nERROR\r\n",
+                });
+            answer(command, transcript)
+        }
+    }
+
+    #[test]
+    fn healthy_modem() {
+        let h = check_health(modem(&[])).unwrap();
+        assert_eq!(
+            h,
+            Health {
+                manufacturer: "SIEMENS".into(),
+                model: "TC35i".into(),
+                rssi: Some(18),
+                registration: Some(Registration::Home),
+                operator: Some("Vodafone CZ".into()),
+                errors: vec![],
+            }
+        );
+        assert_eq!(h.problem(), None);
+    }
+
+    #[test]
+    fn error_answers_are_problems_not_failures() {
+        // no SIM: the network commands fail with +CME ERROR: 10
+        let h = check_health(modem(&[
+            ("AT+CSQ", "\r\n+CSQ: 99,99\r\n\r\nOK\r\n"),
+            ("AT+CREG?", "\r\n+CME ERROR: 10\r\n"),
+            ("AT+COPS?", "\r\n+CME ERROR: 10\r\n"),
+        ]))
+        .unwrap();
+        assert_eq!(h.rssi, Some(99));
+        assert_eq!((h.registration, h.operator.as_deref()), (None, None));
+        assert_eq!(
+            h.problem().unwrap(),
+            "AT+CREG?: +CME ERROR: 10 (SIM not inserted); AT+COPS?: +CME ERROR: 10 (SIM not inserted)"
+        );
+
+        // searching for a network, and a modem without +CGMM
+        let h = check_health(modem(&[
+            ("AT+CGMM", "\r\nERROR\r\n"),
+            ("AT+CREG?", "\r\n+CREG: 0,2\r\n\r\nOK\r\n"),
+            ("AT+COPS?", "\r\n+COPS: 0\r\n\r\nOK\r\n"),
+        ]))
+        .unwrap();
+        assert_eq!(h.model, "");
+        assert_eq!(h.operator, None);
+        assert_eq!(
+            h.problem().unwrap(),
+            "AT+CGMM: ERROR; not registered on the network (searching)"
+        );
+    }
+
+    #[test]
+    fn a_silent_modem_ends_the_check() {
+        let e = check_health(modem(&[("AT+CSQ", "")])).unwrap_err();
+        assert!(matches!(e, AtError::Timeout { .. }), "{e:?}");
+    }
+}

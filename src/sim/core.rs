@@ -97,12 +97,28 @@ impl SimCore {
     }
 
     fn command(&mut self, line: &str, handle: &SimHandle) -> Vec<u8> {
-        handle
-            .state()
-            .commands
-            .push((Instant::now(), line.to_owned()));
-        handle.changed();
         let upper = line.to_ascii_uppercase();
+        {
+            let mut state = handle.state();
+            state.commands.push((Instant::now(), line.to_owned()));
+            let hang_part =
+                upper.starts_with("AT+CMGS=") && state.hang_at_part == Some(state.parts_received);
+            let hang = if hang_part {
+                state.hang_at_part = None;
+                true
+            } else if state.hang_commands > 0 {
+                state.hang_commands -= 1;
+                true
+            } else {
+                false
+            };
+            if hang {
+                drop(state);
+                handle.changed();
+                return Vec::new();
+            }
+        }
+        handle.changed();
         let pin = handle.state().pin.clone();
         let locked = pin.is_some() && !self.pin_entered;
         match upper.as_str() {
@@ -265,7 +281,14 @@ impl SimCore {
         };
         if let Some(code) = {
             let mut state = handle.state();
-            (!state.fail_sends.is_empty()).then(|| state.fail_sends.remove(0))
+            let by_number = match state.fail_numbers.get_mut(&submit.number) {
+                Some((code, times)) if *times > 0 => {
+                    *times = times.saturating_sub(usize::from(*times != usize::MAX));
+                    Some(*code)
+                }
+                _ => None,
+            };
+            by_number.or_else(|| (!state.fail_sends.is_empty()).then(|| state.fail_sends.remove(0)))
         } {
             return reply(&[&format!("+CMS ERROR: {code}")]);
         }

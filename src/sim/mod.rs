@@ -83,6 +83,14 @@ pub struct SimState {
     /// How many of the next `AT+CMGD` fail (as if smss died between
     /// storing a message and deleting it).
     pub fail_deletes: usize,
+    /// Sends to a number fail with a `+CMS ERROR` code, this many times
+    /// (`usize::MAX`: always).
+    pub fail_numbers: std::collections::HashMap<String, (u16, usize)>,
+    /// The next this many command lines get no answer at all (a hung modem).
+    pub hang_commands: usize,
+    /// Hang (no answer, part not taken) at the `AT+CMGS` that would be part
+    /// number N+1 overall, i.e. once `parts_received == N`; then clear.
+    pub hang_at_part: Option<usize>,
     /// How long each `AT+CMGS` takes before `+CMGS:` comes back.
     pub send_delay: Duration,
     /// The SIM PIN; `None` = no PIN asked.
@@ -100,6 +108,9 @@ impl Default for SimState {
             bad_pdus: Vec::new(),
             fail_sends: Vec::new(),
             fail_deletes: 0,
+            fail_numbers: std::collections::HashMap::new(),
+            hang_commands: 0,
+            hang_at_part: None,
             send_delay: Duration::ZERO,
             pin: None,
         }
@@ -199,7 +210,15 @@ impl PtySim {
     }
 
     pub fn start_with(state: SimState) -> std::io::Result<PtySim> {
-        let (mut master, slave) = TTYPort::pair().map_err(std::io::Error::other)?;
+        let (inheritable, slave) = TTYPort::pair().map_err(std::io::Error::other)?;
+        // pair() leaves both descriptors inheritable: every program started
+        // later (a `serve` under test, a hook) would hold the master open, and
+        // closing the simulator would not look like an unplugged modem. The
+        // clone is close-on-exec; the originals are closed.
+        let mut master = inheritable
+            .try_clone_native()
+            .map_err(std::io::Error::other)?;
+        drop(inheritable);
         let path = PathBuf::from(
             slave
                 .name()

@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +38,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sql/sqlite/002_receive.sql",
         sql: include_str!("../../sql/sqlite/002_receive.sql"),
     },
+    Migration {
+        version: 3,
+        name: "sql/sqlite/003_modem.sql",
+        sql: include_str!("../../sql/sqlite/003_modem.sql"),
+    },
 ];
 
 pub(crate) const MYSQL: &[Migration] = &[
@@ -50,6 +55,11 @@ pub(crate) const MYSQL: &[Migration] = &[
         version: 2,
         name: "sql/mysql/002_receive.sql",
         sql: include_str!("../../sql/mysql/002_receive.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "sql/mysql/003_modem.sql",
+        sql: include_str!("../../sql/mysql/003_modem.sql"),
     },
 ];
 

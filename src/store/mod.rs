@@ -389,6 +389,66 @@ pub trait Store: Send + Sync {
     /// (when the report arrived).
     /// Returns the row id and its combined status, `None` when nothing matched.
     fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, String)>>;
+    /// Records a health check of one sender's modem: inserts or replaces
+    /// the `modem` row of `h.instance`, with `checked_at` = now. An empty
+    /// `manufacturer` or `model` keeps the stored one (a modem that cannot
+    /// be opened still has the model it had). `last_send_ok` is brought up
+    /// to the newest `sms.sent_at` this instance wrote since the previous
+    /// check.
+    fn save_modem_health(&self, h: &ModemHealth) -> Result<()>;
+
+    /// Every row of `modem`, by instance name.
+    fn modem_health(&self) -> Result<Vec<ModemHealth>>;
+
+    /// Outgoing and incoming counts of the last `period`: `sms` rows sent
+    /// (by `sent_at`) and failed (by `queued_at`: a failed row has no
+    /// `sent_at`), `rcv` rows by `received_at`.
+    fn activity_since(&self, period: Duration) -> Result<Activity>;
+
+    /// The most recently sent `sms` row (by `sent_at`) and how many seconds
+    /// ago it went out.
+    fn last_sent(&self) -> Result<Option<(SmsRow, i64)>>;
+}
+
+/// One row of `modem`: the last health check of one sender's modem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModemHealth {
+    /// The sender's instance name (the primary key).
+    pub instance: String,
+    /// The configured device (`/dev/ttyS0`, `sim`).
+    pub device: String,
+    pub manufacturer: String,
+    pub model: String,
+    /// `AT+CSQ` signal, 0..31 (99: the modem does not know); `None`: not asked.
+    pub rssi: Option<u8>,
+    /// `home`, `roaming`, `searching`, `denied`, `not registered`, `unknown`.
+    pub registration: Option<String>,
+    pub operator: Option<String>,
+    pub healthy: bool,
+    pub last_error: Option<String>,
+    /// The process that wrote the row.
+    pub pid: u32,
+    /// Set by the store: when the row was written (UTC), and seconds since.
+    pub checked_at: String,
+    pub checked_age_secs: i64,
+    /// Set by the store: `sent_at` of the newest message this instance sent.
+    pub last_send_ok: Option<String>,
+}
+
+/// What went through in a period, for `status` and the web UI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    pub sent: u64,
+    pub failed: u64,
+    pub received: u64,
+}
+
+/// `s` cut to at most `max` characters (the width of its column).
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => s[..at].to_owned(),
+        None => s.to_owned(),
+    }
 }
 
 /// Opens the store named by `url`:

@@ -17,9 +17,9 @@ use mysql::{
 
 use super::migrate::{self, Migration, Migrator};
 use super::{
-    DeliveryReport, NewMessage, Outcome, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart,
-    Result, Saved, SmsRow, Store, StoreError, combined_report, joined_row, refs_contain,
-    report_status, same_number,
+    Activity, DeliveryReport, ModemHealth, NewMessage, Outcome, QueueStats, QueuedMessage, RcvRow,
+    Received, ReceivedPart, Result, Saved, SmsRow, Store, StoreError, clip, combined_report,
+    joined_row, refs_contain, report_status, same_number,
 };
 
 /// How long to wait for a free pooled connection before "unavailable".
@@ -798,6 +798,139 @@ impl Store for MysqlStore {
         tx.commit().map_err(map_err)?;
         Ok(Some((id, combined.to_owned())))
     }
+
+    fn save_modem_health(&self, h: &ModemHealth) -> Result<()> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.start_transaction(TxOpts::default()).map_err(map_err)?;
+        let instance = clip(&h.instance, 128);
+        // Sends since the previous check (all of them for a new row).
+        let previous: Option<String> = tx
+            .exec_first(
+                concat!(
+                    "SELECT ",
+                    time!("checked_at"),
+                    " FROM modem WHERE instance = ? FOR UPDATE"
+                ),
+                (&instance,),
+            )
+            .map_err(map_err)?;
+        let newest_sent: Option<Option<String>> = tx
+            .exec_first(
+                concat!(
+                    "SELECT ",
+                    time!("MAX(sent_at)"),
+                    " FROM sms WHERE sent_at >= ? AND sent_by = ?"
+                ),
+                (
+                    previous.unwrap_or_else(|| "1970-01-01 00:00:00.000".into()),
+                    &instance,
+                ),
+            )
+            .map_err(map_err)?;
+        tx.exec_drop(
+            "INSERT INTO modem (instance, device, manufacturer, model, rssi, registration, \
+             operator, healthy, last_error, checked_at, last_send_ok, pid) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(3), ?, ?) \
+             ON DUPLICATE KEY UPDATE device = VALUES(device), \
+             manufacturer = COALESCE(NULLIF(VALUES(manufacturer), ''), manufacturer), \
+             model = COALESCE(NULLIF(VALUES(model), ''), model), \
+             rssi = VALUES(rssi), registration = VALUES(registration), \
+             operator = VALUES(operator), healthy = VALUES(healthy), \
+             last_error = VALUES(last_error), checked_at = VALUES(checked_at), \
+             last_send_ok = COALESCE(VALUES(last_send_ok), last_send_ok), pid = VALUES(pid)",
+            mysql::Params::Positional(vec![
+                instance.into(),
+                clip(&h.device, 255).into(),
+                clip(&h.manufacturer, 64).into(),
+                clip(&h.model, 64).into(),
+                h.rssi.into(),
+                h.registration.as_deref().map(|r| clip(r, 32)).into(),
+                h.operator.as_deref().map(|o| clip(o, 64)).into(),
+                h.healthy.into(),
+                h.last_error.clone().into(),
+                newest_sent.flatten().into(),
+                h.pid.into(),
+            ]),
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)
+    }
+
+    fn modem_health(&self) -> Result<Vec<ModemHealth>> {
+        let mut conn = self.conn()?;
+        let rows: Vec<Row> = conn
+            .query(concat!(
+                "SELECT instance, device, manufacturer, model, rssi, registration, operator, \
+                 healthy, last_error, pid, ",
+                time!("checked_at"),
+                ", TIMESTAMPDIFF(SECOND, checked_at, NOW(3)), ",
+                time!("last_send_ok"),
+                " FROM modem ORDER BY instance"
+            ))
+            .map_err(map_err)?;
+        rows.into_iter()
+            .map(|mut row| {
+                let rssi: Option<i64> = take(&mut row, 4)?;
+                Ok(ModemHealth {
+                    instance: take(&mut row, 0)?,
+                    device: take(&mut row, 1)?,
+                    manufacturer: take(&mut row, 2)?,
+                    model: take(&mut row, 3)?,
+                    rssi: rssi.and_then(|v| u8::try_from(v).ok()),
+                    registration: take(&mut row, 5)?,
+                    operator: take(&mut row, 6)?,
+                    healthy: take(&mut row, 7)?,
+                    last_error: take(&mut row, 8)?,
+                    pid: take(&mut row, 9)?,
+                    checked_at: take(&mut row, 10)?,
+                    checked_age_secs: take(&mut row, 11)?,
+                    last_send_ok: take(&mut row, 12)?,
+                })
+            })
+            .collect()
+    }
+
+    fn activity_since(&self, period: Duration) -> Result<Activity> {
+        let mut conn = self.conn()?;
+        let us = micros(period);
+        let counts: Option<(u64, u64, u64)> = conn
+            .exec_first(
+                "SELECT \
+                 (SELECT COUNT(*) FROM sms WHERE sent_at >= NOW(3) - INTERVAL ? MICROSECOND), \
+                 (SELECT COUNT(*) FROM sms WHERE status = 'failed' \
+                  AND queued_at >= NOW(3) - INTERVAL ? MICROSECOND), \
+                 (SELECT COUNT(*) FROM rcv WHERE received_at >= NOW(3) - INTERVAL ? MICROSECOND)",
+                (us, us, us),
+            )
+            .map_err(map_err)?;
+        let (sent, failed, received) = counts.unwrap_or_default();
+        Ok(Activity {
+            sent,
+            failed,
+            received,
+        })
+    }
+
+    fn last_sent(&self) -> Result<Option<(SmsRow, i64)>> {
+        let newest: Option<(i64, i64)> = self
+            .conn()?
+            .query_first(
+                "SELECT id, TIMESTAMPDIFF(SECOND, sent_at, NOW(3)) FROM sms \
+                 WHERE sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 1",
+            )
+            .map_err(map_err)?;
+        match newest {
+            Some((id, age)) => Ok(self.sms(id)?.map(|row| (row, age))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Column `i` of `row`, converted.
+fn take<T: mysql::prelude::FromValue>(row: &mut Row, i: usize) -> Result<T> {
+    row.take_opt(i)
+        .ok_or_else(|| conversion(format!("no column {i}")))?
+        .map_err(conversion)
 }
 
 #[cfg(test)]

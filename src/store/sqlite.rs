@@ -15,9 +15,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 
 use super::migrate::{self, Migration, Migrator};
 use super::{
-    DeliveryReport, NewMessage, Outcome, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart,
-    Result, Saved, SmsRow, Store, StoreError, combined_report, joined_row, refs_contain,
-    report_status, same_number,
+    Activity, DeliveryReport, ModemHealth, NewMessage, Outcome, QueueStats, QueuedMessage, RcvRow,
+    Received, ReceivedPart, Result, Saved, SmsRow, Store, StoreError, clip, combined_report,
+    joined_row, refs_contain, report_status, same_number,
 };
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -683,6 +683,136 @@ impl Store for SqliteStore {
         .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
         Ok(Some((id, combined.to_owned())))
+    }
+
+    fn save_modem_health(&self, h: &ModemHealth) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        // Sends since the previous check ('' before any time: all of them).
+        let previous: Option<String> = tx
+            .query_row(
+                "SELECT checked_at FROM modem WHERE instance = ?1",
+                [&h.instance],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(map_err)?;
+        let newest_sent: Option<String> = tx
+            .query_row(
+                "SELECT MAX(sent_at) FROM sms WHERE sent_at >= ?1 AND sent_by = ?2",
+                params![previous.unwrap_or_default(), h.instance],
+                |r| r.get(0),
+            )
+            .map_err(map_err)?;
+        tx.execute(
+            concat!(
+                "INSERT INTO modem (instance, device, manufacturer, model, rssi, registration, \
+                 operator, healthy, last_error, checked_at, last_send_ok, pid) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ",
+                now!(),
+                ", ?10, ?11) \
+                 ON CONFLICT (instance) DO UPDATE SET device = excluded.device, \
+                 manufacturer = COALESCE(NULLIF(excluded.manufacturer, ''), modem.manufacturer), \
+                 model = COALESCE(NULLIF(excluded.model, ''), modem.model), \
+                 rssi = excluded.rssi, registration = excluded.registration, \
+                 operator = excluded.operator, healthy = excluded.healthy, \
+                 last_error = excluded.last_error, checked_at = excluded.checked_at, \
+                 last_send_ok = COALESCE(excluded.last_send_ok, modem.last_send_ok), \
+                 pid = excluded.pid"
+            ),
+            params![
+                clip(&h.instance, 128),
+                clip(&h.device, 255),
+                clip(&h.manufacturer, 64),
+                clip(&h.model, 64),
+                h.rssi,
+                h.registration.as_deref().map(|r| clip(r, 32)),
+                h.operator.as_deref().map(|o| clip(o, 64)),
+                h.healthy,
+                h.last_error,
+                newest_sent,
+                h.pid,
+            ],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)
+    }
+
+    fn modem_health(&self) -> Result<Vec<ModemHealth>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT instance, device, manufacturer, model, rssi, registration, operator, \
+                 healthy, last_error, pid, checked_at, \
+                 CAST((julianday('now') - julianday(checked_at)) * 86400 AS INTEGER), \
+                 last_send_ok FROM modem ORDER BY instance",
+            )
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let rssi: Option<i64> = r.get(4)?;
+                Ok(ModemHealth {
+                    instance: r.get(0)?,
+                    device: r.get(1)?,
+                    manufacturer: r.get(2)?,
+                    model: r.get(3)?,
+                    rssi: rssi.and_then(|v| u8::try_from(v).ok()),
+                    registration: r.get(5)?,
+                    operator: r.get(6)?,
+                    healthy: r.get(7)?,
+                    last_error: r.get(8)?,
+                    pid: to_u32(r.get(9)?, "pid")?,
+                    checked_at: r.get(10)?,
+                    checked_age_secs: r.get(11)?,
+                    last_send_ok: r.get(12)?,
+                })
+            })
+            .map_err(map_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
+    }
+
+    fn activity_since(&self, period: Duration) -> Result<Activity> {
+        let conn = self.conn();
+        let since = format!("-{}", &lease_modifier(period)[1..]);
+        let (sent, failed, received): (i64, i64, i64) = conn
+            .query_row(
+                concat!(
+                    "SELECT (SELECT COUNT(*) FROM sms WHERE sent_at >= ",
+                    now!("?1"),
+                    "), (SELECT COUNT(*) FROM sms WHERE status = 'failed' AND queued_at >= ",
+                    now!("?1"),
+                    "), (SELECT COUNT(*) FROM rcv WHERE received_at >= ",
+                    now!("?1"),
+                    ")"
+                ),
+                [since],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(map_err)?;
+        Ok(Activity {
+            sent: sent as u64,
+            failed: failed as u64,
+            received: received as u64,
+        })
+    }
+
+    fn last_sent(&self) -> Result<Option<(SmsRow, i64)>> {
+        let newest: Option<(i64, i64)> = self
+            .conn()
+            .query_row(
+                "SELECT id, CAST((julianday('now') - julianday(sent_at)) * 86400 AS INTEGER) \
+                 FROM sms WHERE sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(map_err)?;
+        match newest {
+            Some((id, age)) => Ok(self.sms(id)?.map(|row| (row, age))),
+            None => Ok(None),
+        }
     }
 }
 

@@ -1020,3 +1020,188 @@ mod mysql_only {
         assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 }
+
+// ---------------------------------------------------------------- status and health
+
+/// The queries behind `smss status` and the modem health table, on both
+/// backends (a `suite!` of their own, so this block stays self-contained).
+mod health {
+    use super::*;
+
+    fn check(instance: &str, healthy: bool) -> ModemHealth {
+        ModemHealth {
+            instance: instance.into(),
+            device: "/dev/ttyS0".into(),
+            manufacturer: "SIEMENS".into(),
+            model: "TC35i".into(),
+            rssi: Some(21),
+            registration: Some("home".into()),
+            operator: Some("T-Mobile CZ".into()),
+            healthy,
+            last_error: None,
+            pid: 4242,
+            ..ModemHealth::default()
+        }
+    }
+
+    fn modem_health_is_upserted_per_instance(fx: &dyn Fixture) {
+        let s = fx.open();
+        assert!(s.modem_health().unwrap().is_empty());
+        s.save_modem_health(&check("b:/dev/ttyS0", true)).unwrap();
+        s.save_modem_health(&check("a:/dev/ttyUSB0", true)).unwrap();
+        let rows = s.modem_health().unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.instance.as_str()).collect::<Vec<_>>(),
+            ["a:/dev/ttyUSB0", "b:/dev/ttyS0"]
+        );
+        let b = &rows[1];
+        assert_eq!(
+            (b.manufacturer.as_str(), b.model.as_str(), b.rssi, b.pid),
+            ("SIEMENS", "TC35i", Some(21), 4242)
+        );
+        assert_eq!(b.registration.as_deref(), Some("home"));
+        assert_eq!(b.operator.as_deref(), Some("T-Mobile CZ"));
+        assert!(b.healthy);
+        assert!((0..120).contains(&b.checked_age_secs), "{b:?}");
+        assert!((parse_utc(&b.checked_at) - now_secs()).abs() < 120, "{b:?}");
+        assert_eq!(b.last_send_ok, None);
+
+        // The modem is lost: unknown model stays as it was, the rest is replaced.
+        let lost = ModemHealth {
+            manufacturer: String::new(),
+            model: String::new(),
+            rssi: None,
+            registration: None,
+            operator: None,
+            last_error: Some("cannot open /dev/ttyS0: no such device ✗".into()),
+            ..check("b:/dev/ttyS0", false)
+        };
+        s.save_modem_health(&lost).unwrap();
+        let rows = s.modem_health().unwrap();
+        assert_eq!(rows.len(), 2);
+        let b = &rows[1];
+        assert!(!b.healthy);
+        assert_eq!(
+            (b.manufacturer.as_str(), b.model.as_str()),
+            ("SIEMENS", "TC35i")
+        );
+        assert_eq!((b.rssi, b.registration.as_deref()), (None, None));
+        assert_eq!(b.last_error, lost.last_error);
+        assert_eq!(fx.scalar("SELECT COUNT(*) FROM modem"), Some(2));
+
+        // Over-long answers are cut to the column width, not refused.
+        let long = ModemHealth {
+            model: "M".repeat(300),
+            operator: Some("Ö".repeat(100)),
+            ..check("c", true)
+        };
+        s.save_modem_health(&long).unwrap();
+        let c = s.modem_health().unwrap().remove(2);
+        assert_eq!(c.model.chars().count(), 64);
+        assert_eq!(c.operator.unwrap().chars().count(), 64);
+    }
+
+    fn modem_health_tracks_the_last_send_of_its_instance(fx: &dyn Fixture) {
+        let s = fx.open();
+        let ids = s
+            .enqueue(&[msg("1", "a"), msg("2", "b"), msg("3", "c")])
+            .unwrap();
+        s.claim_due("other", LONG, 1).unwrap();
+        assert!(s.finish(ids[0], "other", &sent(1, "1")).unwrap());
+        s.save_modem_health(&check("me", true)).unwrap();
+        assert_eq!(s.modem_health().unwrap()[0].last_send_ok, None);
+
+        s.claim_due("me", LONG, 1).unwrap();
+        assert!(s.finish(ids[1], "me", &sent(1, "2")).unwrap());
+        s.save_modem_health(&check("me", true)).unwrap();
+        let mine = s.sms(ids[1]).unwrap().unwrap().sent_at;
+        assert!(mine.is_some());
+        assert_eq!(s.modem_health().unwrap()[0].last_send_ok, mine);
+
+        // No send since: the value stays.
+        std::thread::sleep(Duration::from_millis(5));
+        s.save_modem_health(&check("me", true)).unwrap();
+        assert_eq!(s.modem_health().unwrap()[0].last_send_ok, mine);
+    }
+
+    fn activity_counts_the_period(fx: &dyn Fixture) {
+        let s = fx.open();
+        assert_eq!(
+            s.activity_since(Duration::from_secs(86_400)).unwrap(),
+            Activity::default()
+        );
+        assert_eq!(s.last_sent().unwrap(), None);
+        let ids = s
+            .enqueue(&[msg("1", "a"), msg("2", "b"), msg("3", "c")])
+            .unwrap();
+        s.claim_due("a", LONG, 3).unwrap();
+        assert!(s.finish(ids[0], "a", &sent(1, "1")).unwrap());
+        assert!(s.finish(ids[1], "a", &sent(2, "2,3")).unwrap());
+        let failed = Outcome::Failed {
+            error: "+CMS ERROR: 38".into(),
+        };
+        assert!(s.finish(ids[2], "a", &failed).unwrap());
+        s.execute_sql("INSERT INTO rcv (sender, text) VALUES ('420608337726', 'hi')")
+            .unwrap();
+        // Old rows are outside the period.
+        s.execute_sql(
+            "INSERT INTO sms (id, phone, text, queued_at, sent_at, status) VALUES \
+             (1000, '1', 'old', '2020-01-01 00:00:00.000', '2020-01-01 00:00:01.000', 'sent'), \
+             (1001, '1', 'old', '2020-01-01 00:00:00.000', NULL, 'failed')",
+        )
+        .unwrap();
+        s.execute_sql(
+            "INSERT INTO rcv (sender, text, received_at) \
+             VALUES ('1', 'old', '2020-01-01 00:00:00.000')",
+        )
+        .unwrap();
+        assert_eq!(
+            s.activity_since(Duration::from_secs(86_400)).unwrap(),
+            Activity {
+                sent: 2,
+                failed: 1,
+                received: 1
+            }
+        );
+        assert_eq!(
+            s.activity_since(Duration::from_secs(100 * 365 * 86_400))
+                .unwrap(),
+            Activity {
+                sent: 3,
+                failed: 2,
+                received: 2
+            }
+        );
+        let (row, age) = s.last_sent().unwrap().expect("a sent row");
+        assert_eq!(row.id, ids[1]);
+        assert_eq!(row.parts, 2);
+        assert!((0..120).contains(&age), "{age}");
+    }
+
+    fn version_2_database_is_upgraded(fx: &dyn Fixture) {
+        let s = fx.open();
+        s.enqueue(&[msg("1", "kept")]).unwrap();
+        s.execute_sql("DROP TABLE modem").unwrap();
+        s.execute_sql("UPDATE smss_schema SET version = 2").unwrap();
+        drop(s);
+        match open(&fx.url(), false) {
+            Err(StoreError::Schema(m)) => {
+                assert!(m.contains("has schema version 2, this smss needs 3"), "{m}")
+            }
+            Err(e) => panic!("expected a schema error, got {e:?}"),
+            Ok(_) => panic!("expected a schema error, got a store"),
+        }
+        let s = fx.open();
+        assert_eq!(fx.scalar("SELECT version FROM smss_schema"), Some(3));
+        assert_eq!(s.queue_stats().unwrap().depth, 1);
+        s.save_modem_health(&check("x", true)).unwrap();
+        assert_eq!(s.modem_health().unwrap().len(), 1);
+    }
+
+    suite!(
+        modem_health_is_upserted_per_instance,
+        modem_health_tracks_the_last_send_of_its_instance,
+        activity_counts_the_period,
+        version_2_database_is_upgraded,
+    );
+}

@@ -189,6 +189,11 @@ impl Serve {
     /// given database and device, listening on a free port, and waits for it
     /// to say where it listens.
     pub fn start(db: &str, device: &str, dir: &TempDir, extra: &[&str]) -> Serve {
+        Serve::start_on(db, device, dir, "127.0.0.1:0", extra)
+    }
+
+    /// [`Serve::start`] on another listen address.
+    pub fn start_on(db: &str, device: &str, dir: &TempDir, listen: &str, extra: &[&str]) -> Serve {
         let lock_dir = dir.path().display().to_string();
         let mut args = vec![
             "serve",
@@ -201,9 +206,12 @@ impl Serve {
             "--lock-dir",
             &lock_dir,
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--log-level",
             "debug",
+            // not the default /var/log/smss/smss.log; `extra` may name one
+            "--log-file",
+            "none",
         ];
         args.extend_from_slice(extra);
         let mut child = Command::new(BIN)
@@ -323,4 +331,90 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `smss ARGS` to completion with extra environment variables.
+pub fn smss_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The source tree (for `make`, `init/`, `etc/`).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `make -C <repo> TARGET DESTDIR=<dest> BIN=<the test binary>`; panics
+/// with make's output when it fails. Returns make's stdout.
+pub fn make(target: &str, dest: &Path) -> String {
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(repo_root())
+        .arg("-s")
+        .arg(target)
+        .arg(format!("DESTDIR={}", dest.display()))
+        .arg(format!("BIN={BIN}"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("make must be installed");
+    assert!(
+        out.status.success(),
+        "make {target} failed:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Whether a tool is on PATH; when not, says so on stderr (the test then
+/// skips that check and runs the others).
+pub fn have_tool(name: &str, why: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !found {
+        eprintln!("NOTE: {name} is not installed: not checking {why}");
+    }
+    found
+}
+
+/// Waits until the file at `path` has a line containing `needle`; returns it.
+pub fn wait_file_line(path: &Path, needle: &str, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Some(line) = text.lines().find(|l| l.contains(needle))
+        {
+            return Some(line.to_owned());
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A config file's text with `key = value` set for each pair: replaces the
+/// key's line, commented out (`#key = ...`) or not, or appends one.
+pub fn set_config_keys(text: &str, settings: &[(&str, &str)]) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    for (key, value) in settings {
+        let is_key = |l: &String| {
+            let l = l.strip_prefix('#').unwrap_or(l);
+            l.split_once('=').is_some_and(|(k, _)| k.trim() == *key)
+        };
+        let line = format!("{key} = {value}");
+        match lines.iter().position(is_key) {
+            Some(i) => lines[i] = line,
+            None => lines.push(line),
+        }
+    }
+    lines.join("\n") + "\n"
 }

@@ -1,0 +1,547 @@
+//! Faults injected around a running `serve`: modem errors and hangs, an
+//! unplugged device, a database that goes away, hostile clients, a kill -9
+//! in the middle of a burst. Each asserts what the administrator relies on.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use smss::sim::{PtySim, SimState};
+
+use crate::util::proxy::Proxy;
+use crate::util::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Sends one line on a new connection and returns the answer.
+fn request(addr: SocketAddr, line: &str) -> String {
+    let mut s = connect(addr);
+    send(&mut s, format!("{line}\n").as_bytes());
+    read_answer(&mut s)
+}
+
+fn ids_of(answer: &str) -> Vec<i64> {
+    assert!(answer.starts_with("OK "), "{answer}");
+    answer
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .split(',')
+        .map(|i| i.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn retries_back_off_per_message_and_bad_numbers_fail_at_once() {
+    let dir = TempDir::new("retry");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let mut state = SimState::default();
+    state.fail_numbers.insert("+420777000001".into(), (500, 2)); // two failures, then fine
+    state
+        .fail_numbers
+        .insert("+420777000002".into(), (1, usize::MAX)); // unassigned number
+    state
+        .fail_numbers
+        .insert("+420777000003".into(), (500, usize::MAX)); // never works
+    let sim = PtySim::start_with(state).unwrap();
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--retry-delay", "1s", "--max-attempts", "3"],
+    );
+    let a = ids_of(&request(serve.addr, "#420777000001;retried"))[0];
+    let b = ids_of(&request(serve.addr, "#420777000002;bad number"))[0];
+    let c = ids_of(&request(serve.addr, "#420777000004;not held up"))[0];
+    let d = ids_of(&request(serve.addr, "#420777000003;gives up"))[0];
+
+    let sent = sim.handle.wait_for_sent(2, WAIT);
+    // the queue went on while the first message waited for its retry
+    assert_eq!(sent[0].text, "not held up", "{}", serve.log());
+    assert_eq!(sent[1].text, "retried");
+
+    let store = db.store();
+    assert!(
+        wait_for(WAIT, || store.queue_stats().unwrap().depth == 0),
+        "{}",
+        serve.log()
+    );
+    let row = |id| store.sms(id).unwrap().unwrap();
+    assert_eq!((row(a).status.as_str(), row(a).attempts), ("sent", 2));
+    assert_eq!(row(c).status, "sent");
+    let bad = row(b);
+    assert_eq!(
+        (bad.status.as_str(), bad.attempts),
+        ("failed", 0),
+        "permanent: no retry"
+    );
+    assert_eq!(
+        bad.error.as_deref(),
+        Some("+CMS ERROR: 1 (unassigned (unallocated) number)")
+    );
+    let gave_up = row(d);
+    assert_eq!((gave_up.status.as_str(), gave_up.attempts), ("failed", 2));
+    assert_eq!(
+        gave_up.error.as_deref(),
+        Some("+CMS ERROR: 500 (unknown error)")
+    );
+}
+
+#[test]
+fn rate_limit_spaces_the_parts() {
+    let dir = TempDir::new("rate");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start().unwrap();
+    // 120 per minute: one part every 500 ms at most
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--rate-limit", "120"],
+    );
+    let answer = request(
+        serve.addr,
+        "#420777000001;one#420777000002;two#420777000003;three",
+    );
+    assert!(answer.starts_with("OK 3"), "{answer}");
+    sim.handle.wait_for_sent(3, WAIT);
+    let times: Vec<Instant> = sim
+        .handle
+        .state()
+        .commands
+        .iter()
+        .filter(|(_, c)| c.starts_with("AT+CMGS"))
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(times.len(), 3);
+    for pair in times.windows(2) {
+        // a lower bound only: the limit can make sends slower, never faster
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(480),
+            "{:?}",
+            pair[1] - pair[0]
+        );
+    }
+}
+
+#[test]
+fn a_hung_modem_is_reset_and_the_listener_keeps_answering() {
+    let dir = TempDir::new("hang");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &[
+            "--command-timeout",
+            "1s",
+            "--send-timeout",
+            "2s",
+            "--retry-delay",
+            "100ms",
+        ],
+    );
+    assert!(serve.wait_log("ready", WAIT), "{}", serve.log());
+
+    // the send hangs; ATZ then brings the modem back
+    sim.handle.state().hang_commands = 1;
+    assert!(request(serve.addr, "#420777000001;after ATZ").starts_with("OK"));
+    assert!(
+        serve.wait_log("answers again after ATZ", WAIT),
+        "{}",
+        serve.log()
+    );
+    assert_eq!(sim.handle.wait_for_sent(1, WAIT)[0].text, "after ATZ");
+
+    // the send, ATZ and the first AT of a reopened port hang: close, reopen
+    sim.handle.state().hang_commands = 3;
+    let start = Instant::now();
+    assert!(request(serve.addr, "#420777000001;after reopening").starts_with("OK"));
+    // the listener answers at once while the modem thread struggles
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    assert!(request(serve.addr, "#420777000002;queued meanwhile").starts_with("OK"));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let sent = sim.handle.wait_for_sent(3, WAIT);
+    assert_eq!(sent.len(), 3, "{}", serve.log());
+    assert!(
+        serve.log().contains("closing and reopening the port"),
+        "{}",
+        serve.log()
+    );
+    assert!(start.elapsed() < WAIT);
+}
+
+#[test]
+fn an_unplugged_modem_is_picked_up_again() {
+    let dir = TempDir::new("unplug");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let link = dir.path().join("ttyMODEM");
+    let sim1 = PtySim::start().unwrap();
+    std::os::unix::fs::symlink(&sim1.path, &link).unwrap();
+    let serve = Serve::start(&db.url, link.to_str().unwrap(), &dir, &[]);
+    assert!(request(serve.addr, "#420777000001;before").starts_with("OK"));
+    assert_eq!(sim1.handle.wait_for_sent(1, WAIT)[0].text, "before");
+
+    // unplug: the device goes away
+    drop(sim1);
+    std::fs::remove_file(&link).unwrap();
+    assert!(serve.wait_log("modem lost", WAIT), "{}", serve.log());
+    assert!(request(serve.addr, "#420777000001;while away").starts_with("OK"));
+    assert!(serve.wait_log("cannot open", WAIT), "{}", serve.log());
+
+    // plug it back in (as a new pty, as a USB modem comes back)
+    let sim2 = PtySim::start().unwrap();
+    std::os::unix::fs::symlink(&sim2.path, &link).unwrap();
+    let sent = sim2.handle.wait_for_sent(1, Duration::from_secs(90));
+    assert_eq!(sent.len(), 1, "{}", serve.log());
+    assert_eq!(sent[0].text, "while away");
+    assert!(serve.wait_log("recovered", WAIT), "{}", serve.log());
+}
+
+#[test]
+fn database_outage_answers_err_and_recovers_without_restart() {
+    let dir = TempDir::new("dbout");
+    let db = TestDb::new(Backend::Mysql, &dir);
+    db.init();
+    let proxy = Proxy::start("127.0.0.1:3306".parse().unwrap());
+    let sim = PtySim::start().unwrap();
+    let mut serve = Serve::start(
+        &db.url_via(proxy.addr),
+        sim.path.to_str().unwrap(),
+        &dir,
+        &[],
+    );
+    let pid = serve.child.id();
+
+    let mut ok_ids = Vec::new();
+    for i in 0..20 {
+        ok_ids.extend(ids_of(&request(
+            serve.addr,
+            &format!("#420777000001;before {i}"),
+        )));
+    }
+    proxy.set_down();
+    let mut errs = 0;
+    for i in 0..5 {
+        let answer = request(serve.addr, &format!("#420777000001;during {i}"));
+        assert_eq!(answer, "ERR database unavailable, try again later");
+        errs += 1;
+    }
+    // the client binary exits 1 then, so a script can retry
+    let out = client(serve.addr, &["#420777000001;client during"]);
+    assert_eq!(out.status.code(), Some(1));
+    proxy.set_up();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut after = 0;
+    while after < 20 {
+        let answer = request(serve.addr, &format!("#420777000001;after {after}"));
+        if answer.starts_with("OK") {
+            ok_ids.extend(ids_of(&answer));
+            after += 1;
+        } else {
+            assert!(Instant::now() < deadline, "still {answer}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    assert!(
+        serve.child.try_wait().is_ok_and(|s| s.is_none()),
+        "serve was not restarted"
+    );
+    assert_eq!(serve.child.id(), pid);
+    let store = db.store();
+    assert!(wait_for(Duration::from_secs(60), || store
+        .queue_stats()
+        .unwrap()
+        .depth
+        == 0));
+    for id in &ok_ids {
+        let row = store
+            .sms(*id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("OK'd message {id} missing"));
+        assert_eq!(row.status, "sent");
+    }
+    eprintln!(
+        "database outage: {} OK'd and sent, {errs} answered ERR while the database was away",
+        ok_ids.len()
+    );
+}
+
+#[test]
+fn kill_9_mid_burst_loses_no_accepted_request() {
+    const CLIENTS: usize = 50;
+    const REQUESTS: usize = 200;
+    let dir = TempDir::new("kill9");
+    let db = TestDb::new(Backend::Mysql, &dir);
+    db.init();
+    let sim = PtySim::start().unwrap();
+    let device = sim.path.to_str().unwrap().to_owned();
+    let serve = Serve::start(&db.url, &device, &dir, &[]);
+    let addr = std::sync::Arc::new(std::sync::Mutex::new(serve.addr));
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let addr = std::sync::Arc::clone(&addr);
+            let answered = std::sync::Arc::clone(&answered);
+            std::thread::spawn(move || {
+                let mut oks: Vec<(String, i64)> = Vec::new();
+                let mut failed = 0;
+                let mut i = 0;
+                let mut conn: Option<std::net::TcpStream> = None;
+                while i < REQUESTS {
+                    let text = format!("c{c}-r{i}");
+                    if conn.is_none() {
+                        let current = *addr.lock().unwrap();
+                        match std::net::TcpStream::connect(current) {
+                            Ok(s) => {
+                                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                                conn = Some(s);
+                            }
+                            Err(_) => {
+                                std::thread::sleep(Duration::from_millis(50));
+                                continue;
+                            }
+                        }
+                    }
+                    let Some(stream) = conn.as_mut() else {
+                        continue;
+                    };
+                    let ok = std::io::Write::write_all(
+                        stream,
+                        format!("#420777{c:06};{text}\n").as_bytes(),
+                    )
+                    .is_ok();
+                    let mut answer = String::new();
+                    let ok = ok
+                        && std::io::BufRead::read_line(
+                            &mut std::io::BufReader::new(&*stream),
+                            &mut answer,
+                        )
+                        .is_ok_and(|n| n > 0);
+                    if ok && answer.starts_with("OK ") {
+                        answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        oks.push((text, ids_of(answer.trim())[0]));
+                        i += 1;
+                    } else {
+                        // not accepted: the server died under us; retry the same request
+                        failed += 1;
+                        conn = None;
+                    }
+                }
+                (oks, failed)
+            })
+        })
+        .collect();
+
+    // kill -9 in the middle of the burst: about a third answered
+    let store = db.store();
+    assert!(wait_for(Duration::from_secs(120), || {
+        answered.load(std::sync::atomic::Ordering::SeqCst) >= CLIENTS * REQUESTS / 3
+    }));
+    let mut serve = serve;
+    signal(&serve.child, "KILL");
+    let _ = serve.child.wait();
+    // the kernel dropped the lock with the process: a new serve takes it
+    let serve2 = Serve::start(&db.url, &device, &dir, &[]);
+    *addr.lock().unwrap() = serve2.addr;
+
+    let mut oks = Vec::new();
+    let mut retried = 0;
+    for c in clients {
+        let (o, f) = c.join().unwrap();
+        oks.extend(o);
+        retried += f;
+    }
+    assert_eq!(oks.len(), CLIENTS * REQUESTS);
+    assert!(
+        wait_for(Duration::from_secs(600), || store
+            .queue_stats()
+            .unwrap()
+            .depth
+            == 0),
+        "queue still {} deep\n{}",
+        store.queue_stats().unwrap().depth,
+        serve2.log()
+    );
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for sms in sim.handle.state().sent.iter() {
+        *seen.entry(sms.text.clone()).or_default() += 1;
+    }
+    let mut missing = 0;
+    for (text, id) in &oks {
+        let row = store.sms(*id).unwrap();
+        if row.as_ref().map(|r| r.status.as_str()) != Some("sent") || !seen.contains_key(text) {
+            missing += 1;
+        }
+    }
+    // A request committed whose answer the kill swallowed is retried by its
+    // client and queued twice: two rows, both sent, the client's doing. A
+    // row sent twice by smss is a send in flight at the kill.
+    let mut rows: HashMap<String, usize> = HashMap::new();
+    for row in store.recent_sms(CLIENTS * REQUESTS * 2).unwrap() {
+        assert_eq!(row.status, "sent");
+        *rows.entry(row.text).or_default() += 1;
+    }
+    let requeued: usize = rows.values().map(|n| n - 1).sum();
+    let duplicates: usize = seen
+        .iter()
+        .map(|(text, n)| n.saturating_sub(rows.get(text).copied().unwrap_or(0)))
+        .sum();
+    eprintln!(
+        "kill -9 mid-burst: {} requests answered OK, {retried} not answered (the kill) and retried \
+         by their clients ({requeued} of those had been committed, so were queued twice), \
+         {missing} missing, {duplicates} sent twice by smss (in flight at the kill)",
+        oks.len()
+    );
+    assert_eq!(missing, 0);
+    assert!(duplicates <= 1, "{duplicates} duplicates");
+}
+
+#[test]
+fn an_interrupted_multipart_message_resends_only_the_missing_parts() {
+    let dir = TempDir::new("resume");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start_with(SimState {
+        hang_at_part: Some(1), // part 2 never gets an answer
+        ..SimState::default()
+    })
+    .unwrap();
+    let device = sim.path.to_str().unwrap().to_owned();
+    let serve = Serve::start(&db.url, &device, &dir, &["--send-timeout", "60s"]);
+    let text: String = (0..400)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    assert!(request(serve.addr, &format!("#420777000001;{text}")).starts_with("OK"));
+    assert!(sim.handle.wait_until(WAIT, |s| {
+        s.commands
+            .iter()
+            .filter(|(_, c)| c.starts_with("AT+CMGS"))
+            .count()
+            == 2
+    }));
+    assert_eq!(sim.handle.state().parts_received, 1);
+    let mut serve = serve;
+    signal(&serve.child, "KILL");
+    let _ = serve.child.wait();
+
+    let serve2 = Serve::start(&db.url, &device, &dir, &[]);
+    let sent = sim.handle.wait_for_sent(1, WAIT);
+    assert_eq!(sent.len(), 1, "{}", serve2.log());
+    assert_eq!(sent[0].text, text, "joined with the same reference");
+    assert_eq!(sent[0].parts, 3);
+    assert_eq!(
+        sim.handle.state().parts_received,
+        3,
+        "part 1 was not sent again"
+    );
+    let store = db.store();
+    assert!(wait_for(WAIT, || store.queue_stats().unwrap().depth == 0));
+    let row = &store.recent_sms(1).unwrap()[0];
+    assert_eq!((row.status.as_str(), row.parts), ("sent", 3));
+    assert_eq!(row.part_refs.split(',').count(), 3);
+}
+
+#[test]
+fn sigterm_finishes_the_current_send_and_exits_0() {
+    let dir = TempDir::new("term");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start_with(SimState {
+        send_delay: Duration::from_millis(1500),
+        ..SimState::default()
+    })
+    .unwrap();
+    let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, &[]);
+    let id = ids_of(&request(serve.addr, "#420777000001;in flight"))[0];
+    assert!(sim.handle.wait_until(WAIT, |s| {
+        s.commands.iter().any(|(_, c)| c.starts_with("AT+CMGS"))
+    }));
+    let addr = serve.addr;
+    assert!(serve.terminate().success());
+    // the send in progress was finished and recorded
+    let row = db.store().sms(id).unwrap().expect("finished before exit");
+    assert_eq!(row.status, "sent");
+    // no longer listening
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn hostile_clients_get_their_answers_and_others_are_served() {
+    let dir = TempDir::new("hostile");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--max-connections", "2000", "--idle-timeout", "5s"],
+    );
+
+    // 1,000 idle connections
+    let mut idle: Vec<std::net::TcpStream> = (0..1000).map(|_| connect(serve.addr)).collect();
+    // binary garbage: every line answered, nothing crashes
+    let mut garbage = connect(serve.addr);
+    let mut seed: u32 = 12345;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        (seed & 0xFF) as u8
+    };
+    let lines = 20;
+    let mut bytes = Vec::new();
+    for n in 0..lines {
+        // some start like a request, the rest is noise
+        if n % 2 == 0 {
+            bytes.extend_from_slice(b"#4207");
+        } else {
+            bytes.push(b'x');
+        }
+        bytes.extend((0..500).map(|_| random()).filter(|b| *b != b'\n'));
+        bytes.push(b'\n');
+    }
+    send(&mut garbage, &bytes);
+    for _ in 0..lines {
+        let answer = read_answer(&mut garbage);
+        assert!(answer.starts_with("ERR "), "{answer}");
+    }
+    // others are served meanwhile
+    assert!(request(serve.addr, "#420777000001;still served").starts_with("OK"));
+    assert_eq!(sim.handle.wait_for_sent(1, WAIT)[0].text, "still served");
+    // and the idle ones are closed with their answer
+    for s in idle.iter_mut().take(50) {
+        assert_eq!(read_answer(s), "ERR idle timeout");
+    }
+    assert!(serve.child.id() > 0 && request(serve.addr, "#420777000001;after").starts_with("OK"));
+}
+
+#[test]
+fn refused_addresses_are_told_and_logged() {
+    let dir = TempDir::new("allow");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--allow", "10.0.0.0/8, 192.168.0.0/16"],
+    );
+    assert_eq!(request(serve.addr, "#420777000001;x"), "ERR not allowed");
+    assert!(serve.wait_log("refused 127.0.0.1", WAIT), "{}", serve.log());
+    assert_eq!(db.store().queue_stats().unwrap().depth, 0);
+    drop(serve);
+
+    // IPv6, allowed by address
+    let dir6 = TempDir::new("allow6");
+    let serve = Serve::start_on(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir6,
+        "[::1]:0",
+        &["--allow", "::1"],
+    );
+    assert!(request(serve.addr, "#420777000001;over IPv6").starts_with("OK"));
+}
