@@ -15,7 +15,7 @@ ETC      = $(DESTDIR)/etc
 # A binary to install instead of building one with `cargo build --release`.
 BIN     ?=
 
-.PHONY: all build release test check demo bench client-only clean install uninstall install-user
+.PHONY: all build release test check demo bench fuzz client-only clean install uninstall install-user
 
 all: build
 
@@ -48,6 +48,13 @@ demo: build
 bench:
 	$(CARGO) build --release
 	$(CARGO) run --release --example bench
+
+## Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of the request parser, the
+## PDU decoder and the modem line splitter, FUZZ_SECONDS each; installs
+## cargo-fuzz when missing. Not part of `test` (too slow for CI). See fuzz/run.sh.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) CARGO=$(CARGO) bash fuzz/run.sh
 
 clean:
 	$(CARGO) clean

@@ -301,7 +301,7 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
     let mut sender = Sender::new(store, settings, port_path);
     let summary = sender.run_once().map_err(failed)?;
     log::info!(
-        "send-pending {device}: {} sent, {} failed, {} to retry later; {} received, {} delivery reports",
+        "send-pending: {} sent, {} failed, {} to retry later; {} received, {} delivery reports (modem {device})",
         summary.sent,
         summary.failed,
         summary.retried,

@@ -18,9 +18,9 @@ use crate::store::{ModemHealth, Outcome, QueuedMessage, Store, StoreError};
 
 /// Rows claimed per transaction.
 const BATCH: usize = 8;
-/// Sends failing in a row (for any message) before the modem counts as
-/// failing and stops claiming, so that other modems take the queue.
-const FAILING_AFTER: u32 = 3;
+/// Different messages failing in a row (no success between) before the
+/// modem counts as failing and stops claiming, so other modems take the queue.
+const FAILING_AFTER: usize = 3;
 /// How long a failing modem first stays out; doubles up to the maximum.
 const FIRST_PAUSE: Duration = Duration::from_secs(30);
 const MAX_PAUSE: Duration = Duration::from_secs(300);
@@ -105,8 +105,9 @@ pub struct Sender {
     retry_at: Option<Instant>,
     /// Outcomes the database could not take yet (it was away).
     unfinished: Vec<(i64, Outcome)>,
-    /// Temporary send failures in a row, whatever the message.
-    failing_streak: u32,
+    /// Messages whose send failed (temporarily) since the last success: when
+    /// several different ones fail in a row, the modem is the problem.
+    failing: Vec<i64>,
     /// While set and in the future, this sender claims nothing.
     paused_until: Option<Instant>,
     next_pause: Duration,
@@ -143,7 +144,7 @@ impl Sender {
             last_part: None,
             retry_at: None,
             unfinished: Vec::new(),
-            failing_streak: 0,
+            failing: Vec::new(),
             paused_until: None,
             next_pause: FIRST_PAUSE,
             stop: Arc::new(AtomicBool::new(false)),
@@ -425,7 +426,7 @@ impl Sender {
                     return Err(e);
                 }
             }
-            if self.failing_streak >= FAILING_AFTER {
+            if self.failing.len() >= FAILING_AFTER {
                 self.stop_claiming()?;
                 return Ok(0);
             }
@@ -443,13 +444,13 @@ impl Sender {
         self.paused_until = Some(Instant::now() + pause);
         let handed_back = self.store.release_claims(&self.owner)?;
         log::warn!(
-            "modem {}: {} sends in a row failed; claiming nothing for {}s (handed back {handed_back} \
+            "modem {}: sends of {} different messages failed in a row; claiming nothing for {}s (handed back {handed_back} \
              message(s) for other modems)",
             self.settings.device,
-            self.failing_streak,
+            self.failing.len(),
             pause.as_secs()
         );
-        self.failing_streak = 0;
+        self.failing.clear();
         Ok(())
     }
 
@@ -512,7 +513,7 @@ impl Sender {
                 )?;
             }
         }
-        self.failing_streak = 0;
+        self.failing.clear();
         self.next_pause = FIRST_PAUSE;
         let refs = refs.join(",");
         log::info!(
@@ -550,7 +551,9 @@ impl Sender {
             AtError::Timeout { .. } | AtError::Io(_) => (e.to_string(), false, true),
         };
         if !permanent {
-            self.failing_streak += 1;
+            if !self.failing.contains(&msg.id) {
+                self.failing.push(msg.id);
+            }
         }
         let attempts = msg.attempts + 1;
         let outcome = if permanent || attempts >= self.settings.max_attempts {

@@ -55,7 +55,16 @@ fn three_instances_send_every_message_exactly_once() {
     let dir = TempDir::new("three");
     let db = TestDb::new(Backend::Mysql, &dir);
     db.init();
-    let sims: Vec<PtySim> = (0..3).map(|_| PtySim::start().unwrap()).collect();
+    // 2 ms a message: the run lasts long enough for every sender to poll
+    let sims: Vec<PtySim> = (0..3)
+        .map(|_| {
+            PtySim::start_with(SimState {
+                send_delay: Duration::from_millis(2),
+                ..SimState::default()
+            })
+            .unwrap()
+        })
+        .collect();
     let serves: Vec<Serve> = sims
         .iter()
         .zip(["alpha", "beta", "gamma"])

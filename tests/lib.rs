@@ -7,6 +7,7 @@ mod cluster;
 mod faults;
 mod install;
 mod pdu_crosscheck;
+mod properties;
 mod protocol_net;
 mod receive;
 mod send_path;

@@ -21,10 +21,16 @@ pub enum Event {
 }
 
 /// Splits modem output into lines (CR, LF or CR LF) and prompts. Bytes may
-/// arrive in any fragments.
+/// arrive in any fragments: the events are the same however the stream is
+/// cut, so a `>` at the start of a line is always the prompt (whether its
+/// space has arrived yet or not; the space is left to the next line, which
+/// is trimmed).
 #[derive(Debug, Default)]
 pub struct LineSplitter {
     buf: Vec<u8>,
+    /// How much of `buf` is known to hold no line end, so that a long line
+    /// arriving in small reads is searched once, not once per read.
+    scanned: usize,
 }
 
 impl LineSplitter {
@@ -40,11 +46,28 @@ impl LineSplitter {
                 .take_while(|&&b| b == b'\r' || b == b'\n')
                 .count();
             self.buf.drain(..skip);
-            if self.buf.starts_with(b"> ") || self.buf == b">" {
-                self.buf.drain(..self.buf.len().min(2));
+            if self.buf.first() == Some(&b'>') {
+                self.buf.drain(..1);
                 return Some(Event::Prompt);
             }
-            let end = self.buf.iter().position(|&b| b == b'\r' || b == b'\n')?;
+            let Some(end) = self.buf[self.scanned..]
+                .iter()
+                .position(|&b| b == b'\r' || b == b'\n')
+            else {
+                if self.buf.len() > MAX_LINE {
+                    // No modem sends such a line: noise on the wire. Drop it
+                    // rather than hold it forever.
+                    log::warn!(
+                        "modem sent {} bytes without a line end; dropped",
+                        self.buf.len()
+                    );
+                    self.buf.clear();
+                }
+                self.scanned = self.buf.len();
+                return None;
+            };
+            let end = self.scanned + end;
+            self.scanned = 0;
             let line: Vec<u8> = self.buf.drain(..end).collect();
             let line = String::from_utf8_lossy(&line).trim().to_owned();
             if !line.is_empty() {
@@ -53,6 +76,9 @@ impl LineSplitter {
         }
     }
 }
+
+/// The longest line kept while waiting for its end.
+const MAX_LINE: usize = 64 * 1024;
 
 /// How a command ended, when it did not end with `OK`.
 #[derive(Debug)]
@@ -358,6 +384,50 @@ mod tests {
         assert_eq!(events(&[b"\r\n> "]), vec![Event::Prompt]);
         assert_eq!(events(&[b"\r\n>", b" "]), vec![Event::Prompt]);
         assert_eq!(events(&[b"\r\n"]), vec![]);
+    }
+
+    // Found by the property test `line_splitter_ignores_fragmentation`:
+    // `>` then CR gave Line(">") when read at once but Prompt when the CR
+    // came in a later read, so a modem answering `>` without its space got
+    // a prompt or a timeout depending on read timing.
+    #[test]
+    fn prompt_does_not_depend_on_fragments() {
+        for (bytes, want) in [
+            (&b">\r\n"[..], vec![Event::Prompt]),
+            (b"\r\n>x\r\n", vec![Event::Prompt, line("x")]),
+            // Only a `>` that starts a line is a prompt.
+            (
+                b"> > \r\nOK\r\n",
+                vec![Event::Prompt, line(">"), line("OK")],
+            ),
+            (b"\r\n> 0011\x1a\r\n", vec![Event::Prompt, line("0011\x1a")]),
+        ] {
+            assert_eq!(events(&[bytes]), want, "{bytes:?} at once");
+            let bytewise: Vec<&[u8]> = bytes.chunks(1).collect();
+            assert_eq!(events(&bytewise), want, "{bytes:?} byte by byte");
+        }
+    }
+
+    // A line that never ends (a line in break state sends NULs) arriving
+    // in 512-byte reads was searched from its start at every read:
+    // quadratic, 10 s for 4 MiB. Now each byte is looked at once.
+    #[test]
+    fn endless_line_in_small_reads_is_searched_once_and_bounded() {
+        let mut s = LineSplitter::default();
+        let chunk = [0u8; 512];
+        for _ in 0..(4 << 20) / chunk.len() {
+            s.push(&chunk);
+            assert_eq!(s.next_event(), None);
+            // each read is searched from where the last one stopped
+            assert_eq!(s.scanned, s.buf.len());
+            assert!(s.buf.len() <= MAX_LINE);
+        }
+        s.push(b"\r\nOK\r\n");
+        assert_eq!(
+            s.next_event().map(|e| matches!(e, Event::Line(_))),
+            Some(true)
+        );
+        assert_eq!(s.next_event(), Some(line("OK")));
     }
 
     #[test]

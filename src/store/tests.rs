@@ -1204,13 +1204,17 @@ mod health {
         drop(s);
         match open(&fx.url(), false) {
             Err(StoreError::Schema(m)) => {
-                assert!(m.contains("has schema version 2, this smss needs 3"), "{m}")
+                let needs = format!("has schema version 2, this smss needs {SCHEMA_VERSION}");
+                assert!(m.contains(&needs), "{m}")
             }
             Err(e) => panic!("expected a schema error, got {e:?}"),
             Ok(_) => panic!("expected a schema error, got a store"),
         }
         let s = fx.open();
-        assert_eq!(fx.scalar("SELECT version FROM smss_schema"), Some(3));
+        assert_eq!(
+            fx.scalar("SELECT version FROM smss_schema"),
+            Some(i64::from(SCHEMA_VERSION))
+        );
         assert_eq!(s.queue_stats().unwrap().depth, 1);
         s.save_modem_health(&check("x", true)).unwrap();
         assert_eq!(s.modem_health().unwrap().len(), 1);
