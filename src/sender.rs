@@ -550,10 +550,8 @@ impl Sender {
             AtError::Error { .. } => ("the modem answered ERROR".to_owned(), false, false),
             AtError::Timeout { .. } | AtError::Io(_) => (e.to_string(), false, true),
         };
-        if !permanent {
-            if !self.failing.contains(&msg.id) {
-                self.failing.push(msg.id);
-            }
+        if !permanent && !self.failing.contains(&msg.id) {
+            self.failing.push(msg.id);
         }
         let attempts = msg.attempts + 1;
         let outcome = if permanent || attempts >= self.settings.max_attempts {
