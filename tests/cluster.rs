@@ -130,7 +130,7 @@ fn a_killed_instances_claims_are_taken_over_after_the_lease() {
                 &db.url,
                 sim.path.to_str().unwrap(),
                 &dir,
-                &["--instance", name, "--lease", "3s"],
+                &["--instance", name, "--lease", "3s", "--poll-interval", "1s"],
             )
         })
         .collect();
