@@ -867,3 +867,59 @@ fn large_history_sqlite() {
 fn large_history_mysql() {
     large_history(Backend::Mysql);
 }
+
+#[test]
+fn health_panel_and_metrics_show_every_modem() {
+    let f = fixture(
+        Backend::Sqlite,
+        &["--web-listen", "127.0.0.1:0", "--instance", "box1"],
+    );
+    assert!(f.serve.wait_log("ready", WAIT), "{}", f.serve.log());
+    // a second sender sharing the database reports too
+    f.db.store()
+        .save_modem_health(&smss::store::ModemHealth {
+            instance: "box2".into(),
+            device: "/dev/ttyUSB1".into(),
+            model: "MC35i".into(),
+            rssi: Some(9),
+            registration: Some("roaming".into()),
+            healthy: false,
+            last_error: Some("modem lost".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let metrics = eventually("both modems in /metrics", || {
+        let body = String::from_utf8_lossy(&http::get(f.web, "/metrics", &[]).body).into_owned();
+        (body.contains("smss_modem_up{instance=\"box1\"} 1")
+            && body.contains("smss_modem_up{instance=\"box2\"} 0"))
+        .then_some(body)
+    });
+    assert!(
+        metrics.contains("smss_modem_signal{instance=\"box2\"} 9"),
+        "{metrics}"
+    );
+    let page = String::from_utf8_lossy(&http::get(f.web, "/", &[]).body).into_owned();
+    assert!(
+        page.contains("Modem box1") && page.contains("Modem box2"),
+        "{page}"
+    );
+    assert!(
+        page.contains("MC35i — down, signal 9/31, roaming"),
+        "{page}"
+    );
+}
+
+#[test]
+fn the_allow_list_applies_to_the_web_port() {
+    let f = fixture(
+        Backend::Sqlite,
+        &["--web-listen", "127.0.0.1:0", "--allow", "10.0.0.0/8"],
+    );
+    let r = http::get(f.web, "/", &[]);
+    assert_eq!(r.status, 403);
+    assert!(
+        f.serve.wait_log("web: refused 127.0.0.1", WAIT),
+        "{}",
+        f.serve.log()
+    );
+}

@@ -225,52 +225,52 @@ fn overview(app: &App, user: &str, notice: &str, form: &FormState) -> String {
 }
 
 fn health(app: &App) -> String {
-    let mut items: Vec<(&str, String)> = Vec::new();
+    let mut items: Vec<(String, String)> = Vec::new();
     match app.store.queue_stats() {
         Ok(q) => {
             let oldest = match q.oldest_age_secs {
                 Some(a) => format!(", oldest {} ago", age(a)),
                 None => String::new(),
             };
-            items.push(("Queue", format!("{} waiting{oldest}", q.depth)));
+            items.push(("Queue".into(), format!("{} waiting{oldest}", q.depth)));
         }
-        Err(e) => items.push(("Database", db_error(&e))),
+        Err(e) => items.push(("Database".into(), db_error(&e))),
     }
     if let Ok(t) = app.store.totals() {
         let last = match (&t.last_sent, t.last_sent_age_secs) {
             (Some(at), Some(a)) => format!("{} UTC ({} ago)", time(at), age(a)),
             _ => "never".into(),
         };
-        items.push(("Last sent", last));
+        items.push(("Last sent".into(), last));
         items.push((
-            "Totals",
+            "Totals".into(),
             format!(
                 "{} sent, {} failed, {} received",
                 t.sent, t.failed, t.received
             ),
         ));
     }
-    // MODEM HEALTH: see `super::modem_health`.
-    match modem_health(app.store.as_ref()) {
-        Some(m) => {
-            let signal = match m.signal {
-                Some(s) if s <= 31 => format!("{s}/31"),
-                _ => "unknown".into(),
-            };
-            items.push((
-                "Modem",
-                format!(
-                    "{} — {}, signal {signal}, {}",
-                    esc(&m.model),
-                    if m.up { "up" } else { "down" },
-                    esc(&m.registration)
-                ),
-            ));
-        }
-        None => items.push((
-            "Modem",
+    let modems = modem_health(app.store.as_ref());
+    if modems.is_empty() {
+        items.push((
+            "Modem".into(),
             "<span class=\"muted\">no health report yet</span>".into(),
-        )),
+        ));
+    }
+    for m in &modems {
+        let signal = match m.signal {
+            Some(s) if s <= 31 => format!("{s}/31"),
+            _ => "unknown".into(),
+        };
+        items.push((
+            format!("Modem {}", esc(&m.instance)),
+            format!(
+                "{} — {}, signal {signal}, {}",
+                esc(&m.model),
+                if m.up { "up" } else { "down" },
+                esc(&m.registration)
+            ),
+        ));
     }
     let mut s = String::from("<section class=\"health\">\n<h2>Health</h2>\n<dl>\n");
     for (k, v) in items {

@@ -16,6 +16,13 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
     let _ = writeln!(out, "{name} {value}");
 }
 
+/// A Prometheus label value, escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 pub fn metrics(app: &App) -> Reply {
     let mut out = String::new();
     let stats = app.store.queue_stats();
@@ -81,24 +88,33 @@ pub fn metrics(app: &App) -> Reply {
             );
         }
     }
-    // MODEM HEALTH: see `super::modem_health`; until it reports, the modem
-    // metrics are absent rather than made up.
-    if let Some(m) = modem_health(app.store.as_ref()) {
-        metric(
-            &mut out,
-            "smss_modem_up",
-            "gauge",
-            "1 when the modem answers.",
-            u8::from(m.up),
-        );
-        if let Some(s) = m.signal.filter(|s| *s <= 31) {
-            metric(
-                &mut out,
-                "smss_modem_signal",
-                "gauge",
-                "Signal quality as AT+CSQ reports it (0-31).",
-                s,
+    // One series per modem (sender) across the cluster; none before any
+    // sender reported, rather than made-up values.
+    let modems = modem_health(app.store.as_ref());
+    if !modems.is_empty() {
+        let _ = writeln!(out, "# HELP smss_modem_up 1 when the modem answers.");
+        let _ = writeln!(out, "# TYPE smss_modem_up gauge");
+        for m in &modems {
+            let _ = writeln!(
+                out,
+                "smss_modem_up{{instance=\"{}\"}} {}",
+                label(&m.instance),
+                u8::from(m.up)
             );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP smss_modem_signal Signal quality as AT+CSQ reports it (0-31)."
+        );
+        let _ = writeln!(out, "# TYPE smss_modem_signal gauge");
+        for m in &modems {
+            if let Some(s) = m.signal.filter(|s| *s <= 31) {
+                let _ = writeln!(
+                    out,
+                    "smss_modem_signal{{instance=\"{}\"}} {s}",
+                    label(&m.instance)
+                );
+            }
         }
     }
     Reply::new(200, "text/plain; version=0.0.4; charset=utf-8", out)

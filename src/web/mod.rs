@@ -75,9 +75,11 @@ impl WebConfig {
     }
 }
 
-/// The modem's health for the panel and `/metrics`.
+/// One modem's health for the panel and `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModemHealth {
+    /// The sender's instance name (one row per modem across the cluster).
+    pub instance: String,
     pub model: String,
     /// 0..=31 as `AT+CSQ` reports it (99 = unknown).
     pub signal: Option<u8>,
@@ -88,21 +90,23 @@ pub struct ModemHealth {
 /// A modem whose last check is older than this counts as down.
 const HEALTH_STALE_SECS: i64 = 300;
 
-/// The modem's health as `serve` last recorded it in the `modem` table
-/// (the most recently checked row when several senders share the database).
-pub fn modem_health(store: &dyn Store) -> Option<ModemHealth> {
-    let rows = store.modem_health().ok()?;
-    let m = rows.into_iter().min_by_key(|m| m.checked_age_secs)?;
-    Some(ModemHealth {
-        model: if m.model.is_empty() {
-            m.device.clone()
-        } else {
-            m.model.clone()
-        },
-        signal: m.rssi,
-        registration: m.registration.clone().unwrap_or_else(|| "unknown".into()),
-        up: m.healthy && m.checked_age_secs <= HEALTH_STALE_SECS,
-    })
+/// Every modem's health as the senders last recorded it in the `modem`
+/// table, by instance name; empty when none reported (or no database).
+pub fn modem_health(store: &dyn Store) -> Vec<ModemHealth> {
+    let rows = store.modem_health().unwrap_or_default();
+    rows.into_iter()
+        .map(|m| ModemHealth {
+            model: if m.model.is_empty() {
+                m.device.clone()
+            } else {
+                m.model.clone()
+            },
+            signal: m.rssi,
+            registration: m.registration.clone().unwrap_or_else(|| "unknown".into()),
+            up: m.healthy && m.checked_age_secs <= HEALTH_STALE_SECS,
+            instance: m.instance,
+        })
+        .collect()
 }
 
 /// Everything a request handler needs.
