@@ -126,13 +126,13 @@ fn rate_limit_spaces_the_parts() {
 
 #[test]
 fn a_hung_modem_is_reset_and_the_listener_keeps_answering() {
-    let dir = TempDir::new("hang");
-    let db = TestDb::new(Backend::Sqlite, &dir);
-    let sim = PtySim::start().unwrap();
-    let serve = Serve::start(
-        &db.url,
-        sim.path.to_str().unwrap(),
-        &dir,
+    let Rig {
+        serve,
+        sim,
+        db: _db,
+        dir: _dir,
+    } = Rig::sqlite(
+        "hang",
         &[
             "--command-timeout",
             "1s",
@@ -470,13 +470,13 @@ fn sigterm_finishes_the_current_send_and_exits_0() {
 
 #[test]
 fn hostile_clients_get_their_answers_and_others_are_served() {
-    let dir = TempDir::new("hostile");
-    let db = TestDb::new(Backend::Sqlite, &dir);
-    let sim = PtySim::start().unwrap();
-    let serve = Serve::start(
-        &db.url,
-        sim.path.to_str().unwrap(),
-        &dir,
+    let Rig {
+        serve,
+        sim,
+        db: _db,
+        dir: _dir,
+    } = Rig::sqlite(
+        "hostile",
         &["--max-connections", "2000", "--idle-timeout", "5s"],
     );
 
@@ -520,15 +520,12 @@ fn hostile_clients_get_their_answers_and_others_are_served() {
 
 #[test]
 fn refused_addresses_are_told_and_logged() {
-    let dir = TempDir::new("allow");
-    let db = TestDb::new(Backend::Sqlite, &dir);
-    let sim = PtySim::start().unwrap();
-    let serve = Serve::start(
-        &db.url,
-        sim.path.to_str().unwrap(),
-        &dir,
-        &["--allow", "10.0.0.0/8, 192.168.0.0/16"],
-    );
+    let Rig {
+        serve,
+        sim,
+        db,
+        dir: _dir,
+    } = Rig::sqlite("allow", &["--allow", "10.0.0.0/8, 192.168.0.0/16"]);
     assert_eq!(request(serve.addr, "#420777000001;x"), "ERR not allowed");
     assert!(serve.wait_log("refused 127.0.0.1", WAIT), "{}", serve.log());
     assert_eq!(db.store().queue_stats().unwrap().depth, 0);

@@ -128,6 +128,30 @@ impl Drop for TestDb {
     }
 }
 
+/// The usual rig of a test: a temp dir, an SQLite database in it, a
+/// simulated modem, and `serve` on them with `extra` arguments.
+pub struct Rig {
+    pub serve: Serve,
+    pub sim: smss::sim::PtySim,
+    pub db: TestDb,
+    pub dir: TempDir,
+}
+
+impl Rig {
+    pub fn sqlite(tag: &str, extra: &[&str]) -> Rig {
+        let dir = TempDir::new(tag);
+        let db = TestDb::new(Backend::Sqlite, &dir);
+        let sim = smss::sim::PtySim::start().unwrap();
+        let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, extra);
+        Rig {
+            serve,
+            sim,
+            db,
+            dir,
+        }
+    }
+}
+
 /// Runs `smss send-pending` (one pass) on a device, with the lock in `dir`.
 pub fn send_pending(db: &str, device: &str, dir: &TempDir, extra: &[&str]) -> Output {
     let lock_dir = dir.path().display().to_string();
