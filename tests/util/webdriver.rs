@@ -139,11 +139,19 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// The first element matching `css`, waiting up to 15 s for it to
+    /// appear (a click that submits a form loads the next page meanwhile).
     pub fn find(&self, css: &str) -> String {
-        self.find_all(css)
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| panic!("no element {css} on {}", self.url()))
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            if let Some(el) = self.find_all(css).into_iter().next() {
+                return el;
+            }
+            if std::time::Instant::now() >= deadline {
+                panic!("no element {css} on {}", self.url());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     pub fn type_into(&self, css: &str, text: &str) {
