@@ -385,6 +385,7 @@ impl Sender {
         let batch = self.store.claim_due(&self.owner, LEASE, BATCH)?;
         let claimed = batch.len();
         for (i, msg) in batch.into_iter().enumerate() {
+            self.keep_link(i + 1 < claimed);
             match self.send_message(&msg) {
                 Ok(Sent::Done) => summary.sent += 1,
                 Ok(Sent::Failed) => summary.failed += 1,
@@ -399,6 +400,18 @@ impl Sender {
             }
         }
         Ok(claimed)
+    }
+
+    /// `AT+CMMS=2` while more claimed messages follow this one, so the modem
+    /// keeps the radio link open between them; `AT+CMMS=0` before the last.
+    /// Best effort: a modem without it sends as before, and a modem that
+    /// stopped answering is found by the send that follows.
+    fn keep_link(&mut self, more: bool) {
+        if let Some(modem) = self.modem.as_mut()
+            && let Err(e) = modem.keep_link(more)
+        {
+            log::debug!("keeping the radio link open: {e}");
+        }
     }
 
     fn submit_options(&mut self, msg: &QueuedMessage) -> SubmitOptions {
