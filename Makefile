@@ -44,7 +44,10 @@ check:
 demo: build
 	sh scripts/demo.sh
 
-## Benchmarks (figures printed, nothing asserted).
+## Benchmarks against the real serve and the pty modem simulator, SQLite and
+## MariaDB (figures printed, nothing asserted; results in BENCHMARKS.md).
+## Sized by environment variables, e.g. BENCH_N=2000 BENCH_ONLY=ingest,latency
+## BENCH_DB=sqlite make bench (the list is at the top of examples/bench.rs).
 bench:
 	$(CARGO) build --release
 	$(CARGO) run --release --example bench

@@ -409,6 +409,9 @@ impl Sender {
         let claimed = batch.len();
         let mut renewed = Instant::now();
         for (i, msg) in batch.into_iter().enumerate() {
+            // A full batch means more are likely waiting: keep the link open
+            // across batches too.
+            self.keep_link(i + 1 < claimed || claimed == BATCH);
             if renewed.elapsed() >= lease / 3 {
                 // Still working on the batch: keep others off it.
                 self.store.renew_claims(&self.owner, lease)?;
@@ -452,6 +455,18 @@ impl Sender {
         );
         self.failing.clear();
         Ok(())
+    }
+
+    /// `AT+CMMS=2` while more claimed messages follow this one, so the modem
+    /// keeps the radio link open between them; `AT+CMMS=0` before the last.
+    /// Best effort: a modem without it sends as before, and a modem that
+    /// stopped answering is found by the send that follows.
+    fn keep_link(&mut self, more: bool) {
+        if let Some(modem) = self.modem.as_mut()
+            && let Err(e) = modem.keep_link(more)
+        {
+            log::debug!("keeping the radio link open: {e}");
+        }
     }
 
     fn submit_options(&mut self, msg: &QueuedMessage) -> SubmitOptions {

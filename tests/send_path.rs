@@ -215,3 +215,73 @@ fn client_fails_clearly() {
         stderr(&out)
     );
 }
+
+/// The AT+CMMS commands and sends the simulator saw, in order.
+fn link_commands(sim: &PtySim) -> Vec<String> {
+    sim.handle
+        .state()
+        .commands
+        .iter()
+        .map(|(_, c)| c.clone())
+        .filter(|c| c.starts_with("AT+CMMS") || c.starts_with("AT+CMGS"))
+        .map(|c| {
+            if c.starts_with("AT+CMGS") {
+                "send".to_owned()
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn radio_link_kept_open_between_queued_messages() {
+    let dir = TempDir::new("cmms");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    db.init();
+    let store = db.store();
+    let queue = |n: usize| {
+        let msgs: Vec<_> = (0..n)
+            .map(|i| smss::store::NewMessage {
+                phone: "420608337726".into(),
+                text: format!("run {i}"),
+                source: "test".into(),
+            })
+            .collect();
+        store.enqueue(&msgs).unwrap();
+    };
+    let sim = PtySim::start().unwrap();
+    let device = sim.path.to_str().unwrap();
+
+    // Three waiting: the link is kept open after the first two, and left
+    // to close after the last.
+    queue(3);
+    let out = crate::util::send_pending(&db.url, device, &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sim.handle.wait_for_sent(3, WAIT).len(), 3);
+    assert_eq!(
+        link_commands(&sim),
+        ["AT+CMMS=2", "send", "send", "AT+CMMS=0", "send"]
+    );
+
+    // One message alone: no AT+CMMS at all.
+    sim.handle.state().commands.clear();
+    queue(1);
+    let out = crate::util::send_pending(&db.url, device, &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sim.handle.wait_for_sent(4, WAIT).len(), 4);
+    assert_eq!(link_commands(&sim), ["send"]);
+
+    // A modem without AT+CMMS is asked once, then sent to as before.
+    sim.handle.state().commands.clear();
+    sim.handle.state().refuse_cmms = true;
+    queue(3);
+    let out = crate::util::send_pending(&db.url, device, &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sent = sim.handle.wait_for_sent(7, WAIT);
+    assert_eq!(sent.len(), 7);
+    assert_eq!(link_commands(&sim), ["AT+CMMS=2", "send", "send", "send"]);
+    let texts: Vec<&str> = sent[4..].iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts, ["run 0", "run 1", "run 2"]);
+    assert_eq!(store.queue_stats().unwrap().depth, 0);
+}

@@ -1,10 +1,14 @@
 //! The simulated modem's command interpreter: bytes in, bytes out.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{SentSms, SimHandle};
 use crate::gsm::{self, DataCoding, Tpdu};
+
+/// How long the radio link stays open after a message sent under
+/// `AT+CMMS=1`/`2` (TS 27.005 §3.5.6 lets a modem pick 1–5 s).
+pub const LINK_HOLD: Duration = Duration::from_secs(5);
 
 /// Parts of a concatenated message waiting for the rest.
 struct Partial {
@@ -25,6 +29,11 @@ pub struct SimCore {
     partial: HashMap<(String, u16), Partial>,
     /// The memory `AT+CMGL` and `AT+CMGD` work on (`AT+CPMS` first field).
     mem1: String,
+    /// `AT+CMMS` mode: 0 off, 1 keep the link for the next message, 2 keep
+    /// it for every next message.
+    cmms: u8,
+    /// Until when the radio link of the last message stays open.
+    link_until: Option<Instant>,
 }
 
 impl Default for SimCore {
@@ -54,6 +63,8 @@ impl SimCore {
             pin_entered: false,
             partial: HashMap::new(),
             mem1: "SM".into(),
+            cmms: 0,
+            link_until: None,
         }
     }
 
@@ -125,6 +136,8 @@ impl SimCore {
             "AT" | "ATZ" | "AT&F" => {
                 if upper != "AT" {
                     self.echo = true;
+                    self.cmms = 0;
+                    self.link_until = None;
                 }
                 reply(&["OK"])
             }
@@ -145,6 +158,18 @@ impl SimCore {
             "AT+CREG?" => reply(&["+CREG: 0,1", "OK"]),
             "AT+COPS?" => reply(&["+COPS: 0,0,\"SIMULATED\"", "OK"]),
             "AT+CSCA?" => reply(&["+CSCA: \"+420603052000\",145", "OK"]),
+            _ if upper.starts_with("AT+CMMS") && handle.state().refuse_cmms => reply(&["ERROR"]),
+            "AT+CMMS=?" => reply(&["+CMMS: (0-2)", "OK"]),
+            "AT+CMMS?" => reply(&[&format!("+CMMS: {}", self.cmms), "OK"]),
+            _ if upper.starts_with("AT+CMMS=") => match upper[8..].trim().parse::<u8>() {
+                Ok(n @ 0..=2) => {
+                    // An open link serves the next message still; with 0 it
+                    // is not kept after that one.
+                    self.cmms = n;
+                    reply(&["OK"])
+                }
+                _ => reply(&["+CME ERROR: 3"]),
+            },
             _ if upper.starts_with("AT+CPIN=") => {
                 let given = line[8..].trim_matches('"');
                 if pin.as_deref() == Some(given) {
@@ -244,8 +269,7 @@ impl SimCore {
             _ if upper.starts_with("AT+CMEE=")
                 || upper.starts_with("AT+CMGF=")
                 || upper.starts_with("AT+CSCA=")
-                || upper.starts_with("AT+CNMI=")
-                || upper.starts_with("AT+CMMS=") =>
+                || upper.starts_with("AT+CNMI=") =>
             {
                 reply(&["OK"])
             }
@@ -255,10 +279,17 @@ impl SimCore {
 
     /// Takes one SMS-SUBMIT PDU written after the prompt.
     fn submit(&mut self, len: usize, pdu: &str, handle: &SimHandle) -> Vec<u8> {
+        let link_open = self.link_until.is_some_and(|t| Instant::now() <= t);
+        if !link_open && self.link_until.is_some() && self.cmms == 1 {
+            // Mode 1 ends when the link closes.
+            self.cmms = 0;
+        }
         let delay = handle.state().send_delay;
+        let delay = if link_open { delay / 3 } else { delay };
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
+        self.link_until = (self.cmms > 0).then(|| Instant::now() + LINK_HOLD);
         let bad = |why: String| {
             handle.state().bad_pdus.push(why);
             handle.changed();

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serialport::{SerialPort, TTYPort};
 
-pub use self::core::SimCore;
+pub use self::core::{LINK_HOLD, SimCore};
 
 /// One SMS as the simulated network received it, all parts joined.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +93,12 @@ pub struct SimState {
     /// Hang (no answer, part not taken) at the `AT+CMGS` that would be part
     /// number N+1 overall, i.e. once `parts_received == N`; then clear.
     pub hang_at_part: Option<usize>,
-    /// How long each `AT+CMGS` takes before `+CMGS:` comes back.
+    /// How long each `AT+CMGS` takes before `+CMGS:` comes back. A message
+    /// sent while the radio link is still open (`AT+CMMS=1` or `2`, and a
+    /// previous message less than [`LINK_HOLD`] ago) takes a third of it.
     pub send_delay: Duration,
+    /// Answer `ERROR` to `AT+CMMS` (not every modem has it).
+    pub refuse_cmms: bool,
     /// The SIM PIN; `None` = no PIN asked.
     pub pin: Option<String>,
 }
@@ -115,6 +119,7 @@ impl Default for SimState {
             hang_commands: 0,
             hang_at_part: None,
             send_delay: Duration::ZERO,
+            refuse_cmms: false,
             pin: None,
         }
     }

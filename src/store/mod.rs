@@ -15,6 +15,7 @@ use std::time::Duration;
 
 mod migrate;
 mod mysql;
+mod mysql_pool;
 mod sqlite;
 #[cfg(test)]
 mod tests;
