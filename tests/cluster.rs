@@ -69,11 +69,12 @@ fn three_instances_send_every_message_exactly_once() {
         .iter()
         .zip(["alpha", "beta", "gamma"])
         .map(|(sim, name)| {
+            // rows come by plain SQL: each sender finds them at its next poll
             Serve::start(
                 &db.url,
                 sim.path.to_str().unwrap(),
                 &dir,
-                &["--instance", name],
+                &["--instance", name, "--poll-interval", "1s"],
             )
         })
         .collect();
@@ -93,7 +94,7 @@ fn three_instances_send_every_message_exactly_once() {
     assert!(twice.is_empty(), "sent more than once: {twice:?}");
     let by = sent_by(&*store, N);
     assert_eq!(by.values().sum::<usize>(), N);
-    for (sim, name) in sims.iter().zip(["alpha", "beta", "gamma"]) {
+    for ((sim, name), serve) in sims.iter().zip(["alpha", "beta", "gamma"]).zip(&serves) {
         // what each simulator saw is what its instance recorded
         assert_eq!(
             sim.handle.state().sent.len(),
@@ -102,7 +103,8 @@ fn three_instances_send_every_message_exactly_once() {
         );
         assert!(
             by.get(name).copied().unwrap_or(0) > 0,
-            "{name} sent nothing: {by:?}"
+            "{name} sent nothing: {by:?}\n{}",
+            serve.log()
         );
     }
     eprintln!("3 instances, {N} messages, each sent once; shares: {by:?}");

@@ -542,3 +542,28 @@ fn refused_addresses_are_told_and_logged() {
     );
     assert!(request(serve.addr, "#420777000001;over IPv6").starts_with("OK"));
 }
+
+#[test]
+fn a_modem_left_waiting_for_a_pdu_is_taken_over() {
+    // A previous process died between AT+CMGS and Ctrl-Z: the modem still
+    // collects a PDU and ignores commands until something ends that input.
+    let dir = TempDir::new("leftover");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start().unwrap();
+    {
+        let mut port = serialport::new(sim.path.to_str().unwrap(), 9600)
+            .timeout(Duration::from_millis(500))
+            .open()
+            .unwrap();
+        std::io::Write::write_all(&mut port, b"ATE0\rAT+CMGS=20\r0011000C9124").unwrap();
+        assert!(sim.handle.wait_until(WAIT, |s| {
+            s.commands.iter().any(|(_, c)| c.starts_with("AT+CMGS"))
+        }));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, &[]);
+    assert!(request(serve.addr, "#420777000001;after a crash").starts_with("OK"));
+    let sent = sim.handle.wait_for_sent(1, WAIT);
+    assert_eq!(sent.len(), 1, "{}", serve.log());
+    assert_eq!(sent[0].text, "after a crash");
+}

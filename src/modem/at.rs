@@ -328,6 +328,16 @@ impl<P: Port + ?Sized> At<P> {
         }
     }
 
+    /// Cancels whatever a previous user of the port left the modem in: a
+    /// process that died between `AT+CMGS=<n>` and Ctrl-Z leaves it
+    /// collecting a PDU, deaf to commands. ESC ends that input; what the
+    /// modem answers in the next moment is read and dropped (unsolicited
+    /// lines are kept), so that no stale `OK` answers the next command.
+    pub fn cancel_pending_input(&mut self, settle: Duration) -> Result<(), AtError> {
+        self.write_all(b"\x1b")?;
+        self.poll_unsolicited(settle)
+    }
+
     /// Reads whatever the modem sent on its own (unsolicited lines) for up to
     /// `wait`, without sending anything.
     pub fn poll_unsolicited(&mut self, wait: Duration) -> Result<(), AtError> {

@@ -102,6 +102,12 @@ impl Modem {
         // After ATZ (a reset of a hung modem) the mode is the default again,
         // and a modem that was replaced may have AT+CMMS after all.
         self.link = LinkMode::Off;
+        self.at
+            .cancel_pending_input(Duration::from_millis(300))
+            .map_err(|error| ModemError::Init {
+                step: "cancelling pending input",
+                error,
+            })?;
         let mut attempt = 0;
         loop {
             match self.at.command("AT", Duration::from_secs(2).min(t)) {

@@ -100,7 +100,8 @@ impl SimCore {
                         out.extend(self.command(&line, handle));
                     }
                 }
-                b'\n' => {}
+                // ESC outside PDU input: nothing to cancel, ignored.
+                b'\n' | 0x1b => {}
                 _ => self.line.push(b),
             }
         }
