@@ -119,7 +119,7 @@ impl Inbox<'_> {
                 self.stored(saved, &msg.sender, &msg.text, &msg.smsc_time, 1);
             }
             Some(c) => {
-                let body_hex = to_hex(&d.user_data.body);
+                let body_hex = gsm::to_hex(&d.user_data.body);
                 let part = ReceivedPart {
                     dedupe_key: store::dedupe_key(
                         &d.sender,
@@ -243,8 +243,4 @@ impl Inbox<'_> {
         }
         announce
     }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }

@@ -146,7 +146,7 @@ pub fn decode_body(coding: DataCoding, body: &[u8]) -> String {
             }
             text
         }
-        DataCoding::EightBit => body.iter().map(|b| format!("{b:02X}")).collect(),
+        DataCoding::EightBit => super::to_hex(body),
     }
 }
 

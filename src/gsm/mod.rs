@@ -30,4 +30,6 @@ pub use decode::{
     decode_body, decode_pdu,
 };
 pub use deliver::{DeliverRef, encode_deliver, encode_status_report};
-pub use submit::{EncodeError, Encoding, SubmitOptions, SubmitPart, encode_submit, plan, split};
+pub use submit::{
+    EncodeError, Encoding, SubmitOptions, SubmitPart, encode_submit, plan, split, to_hex,
+};

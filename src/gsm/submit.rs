@@ -252,7 +252,8 @@ pub(super) fn user_data(encoding: Encoding, text: &str, header: &[u8]) -> (u8, V
     }
 }
 
-pub(super) fn to_hex(bytes: &[u8]) -> String {
+/// Uppercase hex, as PDUs are written.
+pub fn to_hex(bytes: &[u8]) -> String {
     use fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
