@@ -406,7 +406,12 @@ pub trait Store: Send + Sync {
     fn sms(&self, id: i64) -> Result<Option<SmsRow>>;
 
     /// The newest `limit` rows of `sms`, newest first.
-    fn recent_sms(&self, limit: usize) -> Result<Vec<SmsRow>>;
+    fn recent_sms(&self, limit: usize) -> Result<Vec<SmsRow>> {
+        self.list_sms(&ListFilter {
+            limit,
+            ..ListFilter::default()
+        })
+    }
 
     /// Runs a plain SQL statement (tests and `init-db` use it; it is how
     /// other tools talk to the database).
@@ -428,7 +433,12 @@ pub trait Store: Send + Sync {
     fn flush_parts(&self, max_age: Duration, keep: Duration) -> Result<Vec<i64>>;
 
     /// The newest `limit` rows of `rcv`, newest first.
-    fn recent_rcv(&self, limit: usize) -> Result<Vec<RcvRow>>;
+    fn recent_rcv(&self, limit: usize) -> Result<Vec<RcvRow>> {
+        self.list_received(&ListFilter {
+            limit,
+            ..ListFilter::default()
+        })
+    }
 
     /// The `rcv` row with this id.
     fn rcv(&self, id: i64) -> Result<Option<RcvRow>>;

@@ -683,21 +683,6 @@ impl Store for MysqlStore {
         row.map(sms_from_row).transpose()
     }
 
-    fn recent_sms(&self, limit: usize) -> Result<Vec<SmsRow>> {
-        let mut conn = self.conn()?;
-        let rows: Vec<Row> = conn
-            .exec(
-                concat!(
-                    "SELECT ",
-                    sms_columns!(),
-                    " FROM sms ORDER BY id DESC LIMIT ?"
-                ),
-                (u64::try_from(limit).unwrap_or(u64::MAX),),
-            )
-            .map_err(map_err)?;
-        rows.into_iter().map(sms_from_row).collect()
-    }
-
     fn execute_sql(&self, sql: &str) -> Result<()> {
         let mut conn = self.conn()?;
         // Arbitrary SQL may change the session: not for another caller.
@@ -777,21 +762,6 @@ impl Store for MysqlStore {
         .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
         Ok(ids)
-    }
-
-    fn recent_rcv(&self, limit: usize) -> Result<Vec<RcvRow>> {
-        let mut conn = self.conn()?;
-        let rows: Vec<Row> = conn
-            .exec(
-                concat!(
-                    "SELECT ",
-                    rcv_columns!(),
-                    " FROM rcv ORDER BY id DESC LIMIT ?"
-                ),
-                (u64::try_from(limit).unwrap_or(u64::MAX),),
-            )
-            .map_err(map_err)?;
-        rows.into_iter().map(rcv_from_row).collect()
     }
 
     fn rcv(&self, id: i64) -> Result<Option<RcvRow>> {

@@ -529,19 +529,6 @@ impl Store for SqliteStore {
             .map_err(map_err)
     }
 
-    fn recent_sms(&self, limit: usize) -> Result<Vec<SmsRow>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {SMS_COLUMNS} FROM sms ORDER BY id DESC LIMIT ?1"
-            ))
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], sms_from_row)
-            .map_err(map_err)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
-    }
-
     fn execute_sql(&self, sql: &str) -> Result<()> {
         self.conn().execute_batch(sql).map_err(map_err)
     }
@@ -633,19 +620,6 @@ impl Store for SqliteStore {
         .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
         Ok(ids)
-    }
-
-    fn recent_rcv(&self, limit: usize) -> Result<Vec<RcvRow>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {RCV_COLUMNS} FROM rcv ORDER BY id DESC LIMIT ?1"
-            ))
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], rcv_from_row)
-            .map_err(map_err)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
     }
 
     fn rcv(&self, id: i64) -> Result<Option<RcvRow>> {
