@@ -879,21 +879,21 @@ impl Store for MysqlStore {
             .map_err(map_err)?;
         rows.into_iter()
             .map(|mut row| {
-                let rssi: Option<i64> = take(&mut row, 4)?;
+                let rssi: Option<i64> = col(&mut row, 4)?;
                 Ok(ModemHealth {
-                    instance: take(&mut row, 0)?,
-                    device: take(&mut row, 1)?,
-                    manufacturer: take(&mut row, 2)?,
-                    model: take(&mut row, 3)?,
+                    instance: col(&mut row, 0)?,
+                    device: col(&mut row, 1)?,
+                    manufacturer: col(&mut row, 2)?,
+                    model: col(&mut row, 3)?,
                     rssi: rssi.and_then(|v| u8::try_from(v).ok()),
-                    registration: take(&mut row, 5)?,
-                    operator: take(&mut row, 6)?,
-                    healthy: take(&mut row, 7)?,
-                    last_error: take(&mut row, 8)?,
-                    pid: take(&mut row, 9)?,
-                    checked_at: take(&mut row, 10)?,
-                    checked_age_secs: take(&mut row, 11)?,
-                    last_send_ok: take(&mut row, 12)?,
+                    registration: col(&mut row, 5)?,
+                    operator: col(&mut row, 6)?,
+                    healthy: col(&mut row, 7)?,
+                    last_error: col(&mut row, 8)?,
+                    pid: col(&mut row, 9)?,
+                    checked_at: col(&mut row, 10)?,
+                    checked_age_secs: col(&mut row, 11)?,
+                    last_send_ok: col(&mut row, 12)?,
                 })
             })
             .collect()
@@ -955,42 +955,18 @@ impl Store for MysqlStore {
         );
         let rows: Vec<Row> = self.conn()?.exec(sql, params).map_err(map_err)?;
         rows.into_iter()
-            .map(|row| {
-                type T = (
-                    i64,
-                    String,
-                    String,
-                    String,
-                    String,
-                    u32,
-                    Option<String>,
-                    Option<String>,
-                    bool,
-                    u32,
-                );
-                let (
-                    id,
-                    phone,
-                    text,
-                    source,
-                    created,
-                    attempts,
-                    next_attempt,
-                    last_error,
-                    sending,
-                    parts_done,
-                ): T = mysql::from_row_opt(row).map_err(conversion)?;
+            .map(|mut row| {
                 Ok(QueueRow {
-                    id,
-                    phone,
-                    text,
-                    source,
-                    created,
-                    attempts,
-                    next_attempt,
-                    last_error,
-                    sending,
-                    parts_done,
+                    id: col(&mut row, 0)?,
+                    phone: col(&mut row, 1)?,
+                    text: col(&mut row, 2)?,
+                    source: col(&mut row, 3)?,
+                    created: col(&mut row, 4)?,
+                    attempts: col(&mut row, 5)?,
+                    next_attempt: col(&mut row, 6)?,
+                    last_error: col(&mut row, 7)?,
+                    sending: col(&mut row, 8)?,
+                    parts_done: col(&mut row, 9)?,
                 })
             })
             .collect()
@@ -1065,13 +1041,6 @@ impl Store for MysqlStore {
             .collect();
         Ok(lines.join("; "))
     }
-}
-
-/// Column `i` of `row`, converted.
-fn take<T: mysql::prelude::FromValue>(row: &mut Row, i: usize) -> Result<T> {
-    row.take_opt(i)
-        .ok_or_else(|| conversion(format!("no column {i}")))?
-        .map_err(conversion)
 }
 
 /// `SELECT ... FROM sms WHERE <filter> ORDER BY id DESC LIMIT n`.
