@@ -15,7 +15,7 @@ ETC      = $(DESTDIR)/etc
 # A binary to install instead of building one with `cargo build --release`.
 BIN     ?=
 
-.PHONY: all build release test check demo bench fuzz client-only clean install uninstall install-user
+.PHONY: all build release test check flaky demo bench fuzz client-only clean install uninstall install-user
 
 all: build
 
@@ -39,6 +39,12 @@ check:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --no-default-features --all-targets -- -D warnings
+
+## The timing-exposed tests (browser, cluster) FLAKY_RUNS times in a row
+## with no retry: prints "N passed, M failed"; anything failed is a bug.
+FLAKY_RUNS ?= 20
+flaky:
+	FLAKY_RUNS=$(FLAKY_RUNS) bash scripts/flaky.sh
 
 ## The server on embedded defaults with a simulated modem, one request sent.
 demo: build

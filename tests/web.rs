@@ -77,21 +77,8 @@ fn browser_sends_and_lists() {
     assert!(b.source().contains("Send an SMS"), "{}", b.source());
     b.type_into("#to", "420608337726");
     b.type_into("#text", "Hello from the browser, žluťoučký kůň");
-    b.click("#send");
-    let deadline = Instant::now() + WAIT;
-    let url = loop {
-        let u = b.url();
-        if u.contains("queued=") {
-            break u;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no redirect after sending: {u}\n{}\n{}",
-            b.source(),
-            f.serve.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    b.click_and_wait_for_page("#send");
+    let url = b.url();
     assert!(url.starts_with(&format!("{base}/?queued=")), "{url}");
     assert!(b.source().contains("Queued as #"), "{}", b.source());
 
@@ -122,7 +109,7 @@ fn browser_sends_and_lists() {
     b.goto(&format!("{base}/"));
     b.type_into("#to", "420608337726");
     b.type_into("#text", &"x".repeat(200));
-    b.click("#count-button");
+    b.click_and_wait_for_page("#count-button");
     let count = b.text_of(&b.find("#count"));
     assert_eq!(count, "200 characters, GSM 7-bit, 2 SMS parts");
     assert_eq!(b.find_all("textarea#text").len(), 1);
@@ -922,4 +909,56 @@ fn the_allow_list_applies_to_the_web_port() {
         "{}",
         f.serve.log()
     );
+}
+
+/// The web socket's private directories in `dir` (serve's `TMPDIR`).
+fn web_private_dirs(dir: &TempDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("smss-web-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_killed_serves_socket_directory_is_removed_at_the_next_start() {
+    let f = fixture(Backend::Sqlite, &["--web-listen", "127.0.0.1:0"]);
+    let killed = web_private_dirs(&f._dir);
+    assert_eq!(killed.len(), 1, "{killed:?}");
+    assert!(
+        killed[0].starts_with(&format!("smss-web-{}-", f.serve.child.id())),
+        "{killed:?}"
+    );
+    // another user's or a live process's directory is not touched
+    let live = format!("smss-web-{}-x", std::process::id());
+    std::fs::create_dir(f._dir.path().join(&live)).unwrap();
+    let Fixture {
+        _dir: dir,
+        db,
+        sim,
+        serve,
+        ..
+    } = f;
+    drop(serve); // SIGKILL: nothing cleaned up
+    let mut both = vec![killed[0].clone(), live.clone()];
+    both.sort();
+    assert_eq!(web_private_dirs(&dir), both);
+
+    let again = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--web-listen", "127.0.0.1:0"],
+    );
+    again.web_addr();
+    let now = web_private_dirs(&dir);
+    assert!(!now.contains(&killed[0]), "{now:?}");
+    assert!(now.contains(&live), "{now:?}");
+    assert_eq!(now.len(), 2, "{now:?}");
+    // a clean stop removes its own
+    assert!(again.terminate().success());
+    assert_eq!(web_private_dirs(&dir), [live]);
 }

@@ -21,7 +21,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixListener;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -166,21 +166,56 @@ fn random_key() -> Result<[u8; 32], String> {
     Ok(key)
 }
 
-/// A private directory for the Unix socket between the front and tiny_http.
+const PRIVATE_DIR_PREFIX: &str = "smss-web-";
+
+/// A private directory for the Unix socket between the front and tiny_http,
+/// in the temp directory (`$TMPDIR`, else /tmp; systemd's `PrivateTmp`
+/// gives the service its own): `smss-web-<pid>-<random>`, created 0700 and
+/// never reused, so another user cannot prepare it. What a process killed
+/// with SIGKILL left behind is removed here, at the next start.
 fn private_dir() -> Result<PathBuf, String> {
     use std::os::unix::fs::DirBuilderExt;
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "smss-web-{}-{}",
+    let base = std::env::temp_dir();
+    remove_stale_private_dirs(&base);
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|e| format!("no random numbers from the system: {e}"))?;
+    let dir = base.join(format!(
+        "{PRIVATE_DIR_PREFIX}{}-{}",
         std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
+        crate::gsm::to_hex(&random)
     ));
-    let _ = std::fs::remove_dir_all(&dir);
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(dir)
+}
+
+/// Removes `smss-web-<pid>-*` directories in `base` whose process is gone.
+/// Best effort: one that cannot be removed (another user's) is left.
+fn remove_stale_private_dirs(base: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PRIVATE_DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let running =
+            pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if !running && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => log::debug!("removed {} (its serve is gone)", entry.path().display()),
+                Err(e) => log::debug!("cannot remove stale {}: {e}", entry.path().display()),
+            }
+        }
+    }
 }
 
 /// Binds `config.listen` and starts the front and the workers.

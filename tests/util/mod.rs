@@ -240,6 +240,9 @@ impl Serve {
         args.extend_from_slice(extra);
         let mut child = Command::new(BIN)
             .args(&args)
+            // its private files (the web socket's directory) in the test's
+            // directory, which goes when the test ends, even after SIGKILL
+            .env("TMPDIR", dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

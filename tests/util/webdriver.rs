@@ -139,18 +139,18 @@ impl Browser {
             .unwrap_or_default()
     }
 
-    /// The first element matching `css`, waiting up to 15 s for it to
-    /// appear (a click that submits a form loads the next page meanwhile).
+    /// The first element matching `css` on the current page, waiting up to
+    /// 15 s for it to appear.
     pub fn find(&self, css: &str) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(el) = self.find_all(css).into_iter().next() {
                 return el;
             }
-            if std::time::Instant::now() >= deadline {
+            if Instant::now() >= deadline {
                 panic!("no element {css} on {}", self.url());
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -170,6 +170,50 @@ impl Browser {
             &self.session_path(&format!("/element/{el}/click")),
             Some(json!({})),
         );
+    }
+
+    /// Clicks `css` and waits until the browser has left the current page
+    /// and the next one has loaded: the old document's root element is gone
+    /// (WebDriver answers "stale element" for it) and the new document's
+    /// `readyState` is `complete`. A click that submits a form returns
+    /// before the navigation, so reading the page right after it may read
+    /// the old one.
+    pub fn click_and_wait_for_page(&self, css: &str) {
+        let old_root = self.find("html");
+        self.click(css);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, _) = self.try_call(
+                "GET",
+                &self.session_path(&format!("/element/{old_root}/name")),
+                None,
+            );
+            if status >= 300 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} did not leave {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        loop {
+            let (status, state) = self.try_call(
+                "POST",
+                &self.session_path("/execute/sync"),
+                Some(json!({ "script": "return document.readyState", "args": [] })),
+            );
+            if status < 300 && state == "complete" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page after clicking {css} did not load: {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn text_of(&self, element: &str) -> String {
