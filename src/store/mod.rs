@@ -16,11 +16,14 @@ use std::time::Duration;
 mod migrate;
 mod mysql;
 mod mysql_pool;
+mod rules;
+mod sql;
 mod sqlite;
 #[cfg(test)]
 mod tests;
 
 pub use migrate::SCHEMA_VERSION;
+use rules::SqlStore;
 
 /// A request accepted from a client, not yet stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -539,9 +542,9 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 pub fn open(url: &str, create_schema: bool) -> Result<Arc<dyn Store>> {
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
-        Ok(Arc::new(sqlite::SqliteStore::open(path, create_schema)?))
+        Ok(Arc::new(SqlStore(sqlite::Sqlite::open(path, create_schema)?)))
     } else if url.starts_with("mysql://") {
-        Ok(Arc::new(mysql::MysqlStore::open(url, create_schema)?))
+        Ok(Arc::new(SqlStore(mysql::Mysql::open(url, create_schema)?)))
     } else {
         Err(StoreError::Other(format!(
             "unsupported database URL '{url}': use sqlite:///path/to/file.db or mysql://user:pass@host:3306/database"

@@ -902,7 +902,7 @@ mod sqlite_only {
         let [promote, claim] = crate::store::sqlite::CLAIM_QUERIES;
         let plan = |sql: &str| -> String {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let params: &[&dyn rusqlite::ToSql] = if sql.contains("?1") { &[&10] } else { &[] };
+            let params: &[&dyn rusqlite::ToSql] = if sql.contains('?') { &[&10] } else { &[] };
             let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
             rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
         };
