@@ -132,7 +132,14 @@ fn a_killed_instances_claims_are_taken_over_after_the_lease() {
                 &db.url,
                 sim.path.to_str().unwrap(),
                 &dir,
-                &["--instance", name, "--lease", "3s", "--poll-interval", "1s"],
+                &[
+                    "--instance",
+                    name,
+                    "--lease",
+                    "10s",
+                    "--poll-interval",
+                    "1s",
+                ],
             )
         })
         .collect();
@@ -239,16 +246,25 @@ fn one_serve_with_two_modems_uses_both() {
     let db = TestDb::new(Backend::Sqlite, &dir);
     let slow = || {
         PtySim::start_with(SimState {
-            send_delay: Duration::from_millis(20),
+            send_delay: Duration::from_millis(50),
             ..SimState::default()
         })
         .unwrap()
     };
     let (a, b) = (slow(), slow());
     let devices = format!("{},{}", a.path.display(), b.path.display());
-    let serve = Serve::start(&db.url, &devices, &dir, &["--instance", "box"]);
+    // Queued before serve starts, so both modem threads find rows at their
+    // first claim, and polled every second: the one that initialises
+    // later still finds work (3 s of it for one modem alone).
+    db.init();
     let store = db.store();
     queue(&*store, 60, "two");
+    let serve = Serve::start(
+        &db.url,
+        &devices,
+        &dir,
+        &["--instance", "box", "--poll-interval", "1s"],
+    );
     let _ = serve.wait_log("ready", Duration::from_secs(30));
     assert!(drained(&*store, Duration::from_secs(60)), "{}", serve.log());
     let (na, nb) = (a.handle.state().sent.len(), b.handle.state().sent.len());

@@ -192,8 +192,9 @@ fn serve_reads_at_once_when_the_modem_announces_a_message() {
         &dir,
         &["--poll-interval", "1h"],
     );
-    assert!(serve.wait_log("ready", WAIT), "{}", serve.log());
-    std::thread::sleep(Duration::from_millis(300));
+    // the first read pass and the health check after it are over: from
+    // now on only +CMTI can start a read
+    assert!(serve.wait_log("signal 21", WAIT), "{}", serve.log());
     let pdu = &encode_deliver(
         "+420777123456",
         "pushed",

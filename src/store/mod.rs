@@ -1,7 +1,12 @@
 //! The durable queue and record: one [`Store`] interface, two backends.
 //!
+//! * `rules` — every rule of the queue and the record, written once over
+//!   `sql` (bound values, a typed row reader, transaction kinds, and the
+//!   `sql::Dialect` fragments that differ between the backends).
 //! * `sqlite` — an embedded file, the default when no database URL is set.
 //! * `mysql` — MySQL / MariaDB through the `mysql` crate, the production setup.
+//!
+//! Both backends run the same test suite (`tests.rs`).
 //!
 //! Tables (see `sql/<backend>/`): `msg` is the queue, `sms` the record of every
 //! finished outgoing message, `rcv` what arrived. A message moves from `msg` to
@@ -416,8 +421,8 @@ pub trait Store: Send + Sync {
         })
     }
 
-    /// Runs a plain SQL statement (tests and `init-db` use it; it is how
-    /// other tools talk to the database).
+    /// Runs plain SQL as it is, as other tools talking to the database do
+    /// (the tests use it to play such a tool).
     fn execute_sql(&self, sql: &str) -> Result<()>;
 
     /// Stores a received message in `rcv`, unless a row with the same
@@ -485,8 +490,8 @@ pub trait Store: Send + Sync {
 
     fn totals(&self) -> Result<Totals>;
 
-    /// The database's plan for `list_sms(filter)`, one line (tests and
-    /// `examples/web_lists.rs` check that the lists use indexes).
+    /// The database's plan for `list_sms(filter)`, one line (tests/web.rs
+    /// `large_history_*` checks that the lists use indexes).
     fn explain_list_sms(&self, filter: &ListFilter) -> Result<String>;
 }
 
@@ -542,7 +547,10 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 pub fn open(url: &str, create_schema: bool) -> Result<Arc<dyn Store>> {
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
-        Ok(Arc::new(SqlStore(sqlite::Sqlite::open(path, create_schema)?)))
+        Ok(Arc::new(SqlStore(sqlite::Sqlite::open(
+            path,
+            create_schema,
+        )?)))
     } else if url.starts_with("mysql://") {
         Ok(Arc::new(SqlStore(mysql::Mysql::open(url, create_schema)?)))
     } else {

@@ -474,7 +474,8 @@ impl<B: Backend> Store for SqlStore<B> {
             )?;
             let mut ids = Vec::new();
             for set in sets {
-                let parts = self.waiting_parts(e, &set.get::<String>(0)?, set.get(1)?, set.get(2)?)?;
+                let parts =
+                    self.waiting_parts(e, &set.get::<String>(0)?, set.get(1)?, set.get(2)?)?;
                 if let Some(id) = self.join_set(e, &parts, false)? {
                     ids.push(id);
                 }

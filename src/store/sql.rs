@@ -72,7 +72,9 @@ impl Row {
             .get(i)
             .ok_or_else(|| StoreError::Other(format!("column {i} missing")))?;
         T::from_value(v).ok_or_else(|| {
-            StoreError::Other(format!("unexpected value from the database in column {i}: {v:?}"))
+            StoreError::Other(format!(
+                "unexpected value from the database in column {i}: {v:?}"
+            ))
         })
     }
 }

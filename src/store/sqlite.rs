@@ -51,7 +51,11 @@ const CLAIM: &str = concat!(
 /// A duration as a strftime modifier (`+1.500 seconds`).
 fn modifier(sign: char, d: Duration) -> Value {
     let d = capped(d);
-    Value::Text(format!("{sign}{}.{:03} seconds", d.as_secs(), d.subsec_millis()))
+    Value::Text(format!(
+        "{sign}{}.{:03} seconds",
+        d.as_secs(),
+        d.subsec_millis()
+    ))
 }
 
 /// A range, not LIKE: SQLite's LIKE is case-insensitive and so cannot use

@@ -412,12 +412,17 @@ pub fn have_tool(name: &str, why: &str) -> bool {
     found
 }
 
-/// Waits until the file at `path` has a line containing `needle`; returns it.
+/// Waits until the file at `path` has a whole line (one that ends in a
+/// newline: the logger writes a line in several pieces) containing
+/// `needle`; returns it.
 pub fn wait_file_line(path: &Path, needle: &str, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Ok(text) = std::fs::read_to_string(path)
-            && let Some(line) = text.lines().find(|l| l.contains(needle))
+            && let Some(line) = text
+                .split_inclusive('\n')
+                .filter_map(|l| l.strip_suffix('\n'))
+                .find(|l| l.contains(needle))
         {
             return Some(line.to_owned());
         }
