@@ -14,8 +14,9 @@ use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
 
 use crate::cli::{CliError, ServerArgs};
 use crate::config::{DEFAULT_LOG_FILE, Settings};
+use crate::intake::{Intake, Wake};
 use crate::lock::{self, LockError, ModemLock};
-use crate::sender::{Sender, Wake};
+use crate::sender::Sender;
 use crate::server::{Limits, Server};
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
@@ -220,10 +221,12 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         })
         .map_err(failed)?;
 
+    // Every way in queues through the same intake.
+    let intake = Intake::new(Arc::clone(&store), wake_tx, settings.max_parts);
     // The web interface, when configured (its own listener and threads).
     let web = match crate::web::WebConfig::from_settings(&settings) {
         Some(config) => {
-            Some(crate::web::start(config, Arc::clone(&store), wake_tx.clone()).map_err(failed)?)
+            Some(crate::web::start(config, Arc::clone(&store), intake.clone()).map_err(failed)?)
         }
         None => None,
     };
@@ -244,14 +247,12 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     }
     let server = Server::new(
         listener,
-        store,
-        wake_tx,
+        intake,
         Limits {
             max_connections: settings.max_connections,
             max_line_bytes: settings.max_line_bytes,
             idle_timeout: settings.idle_timeout,
             quiet_pause: settings.quiet_pause,
-            max_parts: settings.max_parts,
             legacy_charset: settings.legacy_charset,
             allow: settings.allow.clone(),
         },

@@ -24,6 +24,8 @@ pub mod gsm;
 #[cfg(feature = "server")]
 pub mod hook;
 #[cfg(feature = "server")]
+pub mod intake;
+#[cfg(feature = "server")]
 pub mod lock;
 #[cfg(feature = "server")]
 pub mod modem;

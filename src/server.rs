@@ -1,22 +1,21 @@
 //! The TCP listener of port 2021: one thread per connection, a bound on how
 //! many, and per connection an idle timeout, a line length limit and the
 //! quiet pause that ends a line an old client sends without a newline.
-//! A line is answered only after its requests are committed.
+//! Each line is split by [`protocol::split_line`] and handed to
+//! [`Intake::submit`]; it is answered only after its requests are committed.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::allow::{self, Cidr};
 use crate::charset::{self, Legacy};
+use crate::intake::{Intake, IntakeError};
 use crate::protocol;
-use crate::sender::Wake;
-use crate::store::{NewMessage, Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -24,7 +23,6 @@ pub struct Limits {
     pub max_line_bytes: usize,
     pub idle_timeout: Duration,
     pub quiet_pause: Duration,
-    pub max_parts: usize,
     pub legacy_charset: Legacy,
     /// Who may connect (empty: everyone).
     pub allow: Vec<Cidr>,
@@ -32,8 +30,7 @@ pub struct Limits {
 
 pub struct Server {
     listener: TcpListener,
-    store: Arc<dyn Store>,
-    wake: mpsc::Sender<Wake>,
+    intake: Intake,
     limits: Arc<Limits>,
     stop: Arc<AtomicBool>,
     active: Arc<AtomicUsize>,
@@ -42,15 +39,13 @@ pub struct Server {
 impl Server {
     pub fn new(
         listener: TcpListener,
-        store: Arc<dyn Store>,
-        wake: mpsc::Sender<Wake>,
+        intake: Intake,
         limits: Limits,
         stop: Arc<AtomicBool>,
     ) -> Server {
         Server {
             listener,
-            store,
-            wake,
+            intake,
             limits: Arc::new(limits),
             stop,
             active: Arc::new(AtomicUsize::new(0)),
@@ -97,8 +92,7 @@ impl Server {
         }
         let conn = Connection {
             peer,
-            store: Arc::clone(&self.store),
-            wake: self.wake.clone(),
+            intake: self.intake.clone(),
             limits: Arc::clone(&self.limits),
         };
         let active = Arc::clone(&self.active);
@@ -141,8 +135,7 @@ impl Drop for Slot {
 
 struct Connection {
     peer: SocketAddr,
-    store: Arc<dyn Store>,
-    wake: mpsc::Sender<Wake>,
+    intake: Intake,
     limits: Arc<Limits>,
 }
 
@@ -252,46 +245,34 @@ impl Connection {
         Ok(End::Closed)
     }
 
-    /// Parses, commits and answers one line. Blank lines get no answer.
+    /// Parses, commits and answers one line (`Intake::submit` has woken
+    /// the modem threads by then). Blank lines get no answer.
     fn answer(&self, stream: &mut TcpStream, raw: &[u8]) -> io::Result<()> {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = charset::decode_line(raw, self.limits.legacy_charset);
         if line.trim().is_empty() {
             return Ok(());
         }
-        let reply = match protocol::parse_line(&line, self.limits.max_parts) {
-            Err(e) => {
-                log::info!("rejected a line from {}: {e}", self.peer);
-                format!("ERR {e}")
+        let queued = protocol::split_line(&line)
+            .map_err(IntakeError::from)
+            .and_then(|requests| {
+                self.intake
+                    .submit(&requests, &format!("ip:{}", self.peer.ip()))
+            });
+        let reply = match queued {
+            Ok(ids) => {
+                let answer = protocol::ok_answer(&ids);
+                log::info!("accepted from {}: {answer}", self.peer);
+                answer
             }
-            Ok(requests) => {
-                let msgs: Vec<NewMessage> = requests
-                    .into_iter()
-                    .map(|r| NewMessage {
-                        phone: r.phone,
-                        text: r.text,
-                        source: format!("ip:{}", self.peer.ip()),
-                    })
-                    .collect();
-                match self.store.enqueue(&msgs) {
-                    Ok(ids) => {
-                        let _ = self.wake.send(Wake::Queued);
-                        let answer = protocol::ok_answer(&ids);
-                        log::info!("accepted from {}: {answer}", self.peer);
-                        answer
-                    }
-                    Err(StoreError::Unavailable(e)) => {
-                        log::error!(
-                            "cannot queue a line from {}: database unavailable: {e}",
-                            self.peer
-                        );
-                        "ERR database unavailable, try again later".to_owned()
-                    }
-                    Err(e) => {
-                        log::error!("cannot queue a line from {}: {e}", self.peer);
-                        "ERR cannot store the request, see the server log".to_owned()
+            Err(e) => {
+                match e.store_error() {
+                    None => log::info!("rejected a line from {}: {e}", self.peer),
+                    Some(cause) => {
+                        log::error!("cannot queue a line from {}: {cause}", self.peer)
                     }
                 }
+                format!("ERR {e}")
             }
         };
         stream.write_all(format!("{reply}\r\n").as_bytes())
