@@ -1,7 +1,7 @@
 //! The server-side commands: `serve`, `send-pending`, `init-db`, `status`.
 
 use std::io::IsTerminal;
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,9 +15,10 @@ use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
 use crate::cli::{CliError, ServerArgs};
 use crate::config::{DEFAULT_LOG_FILE, Settings};
 use crate::intake::{Intake, Wake};
+use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
 use crate::sender::Sender;
-use crate::server::{Limits, Server};
+use crate::server::{self, Limits};
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
 
@@ -166,7 +167,9 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     if modems.is_empty() {
         return Err(failed("no modem: set device (several separated by commas)"));
     }
-    let listener = TcpListener::bind(&settings.listen).map_err(|e| {
+    // Port 2021 and the modem threads share the stop flag.
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = Listener::bind(&settings.listen, Arc::clone(&stop)).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
             " (is another smss serve running? see listen)"
         } else {
@@ -174,18 +177,19 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         };
         failed(format!("cannot listen on {}: {e}{hint}", settings.listen))
     })?;
-    let local = listener.local_addr().map_err(failed)?;
+    let local = listener.addr();
 
-    let stop = Arc::new(AtomicBool::new(false));
     let (wake_tx, wake_rx) = mpsc::channel::<Wake>();
     {
         let stop = Arc::clone(&stop);
+        let stopper = listener.stopper();
         let wake = wake_tx.clone();
         ctrlc::set_handler(move || {
+            // The flag first; then wake the idle modem threads, and the
+            // accept() of port 2021, so that they see it.
             stop.store(true, Ordering::SeqCst);
             let _ = wake.send(Wake::Queued);
-            // Wake the accept() so the listener sees the flag.
-            let _ = TcpStream::connect(local);
+            stopper.stop();
         })
         .map_err(|e| failed(format!("cannot install the signal handler: {e}")))?;
     }
@@ -245,7 +249,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     if demo {
         log::info!("demo: try  smss client -a {local} '#420608337726;Hello from smss'");
     }
-    let server = Server::new(
+    server::run(
         listener,
         intake,
         Limits {
@@ -253,12 +257,10 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
             max_line_bytes: settings.max_line_bytes,
             idle_timeout: settings.idle_timeout,
             quiet_pause: settings.quiet_pause,
-            legacy_charset: settings.legacy_charset,
             allow: settings.allow.clone(),
+            legacy_charset: settings.legacy_charset,
         },
-        Arc::clone(&stop),
     );
-    server.run();
     if let Some(web) = web {
         web.shutdown();
     }

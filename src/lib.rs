@@ -26,6 +26,8 @@ pub mod hook;
 #[cfg(feature = "server")]
 pub mod intake;
 #[cfg(feature = "server")]
+pub mod listener;
+#[cfg(feature = "server")]
 pub mod lock;
 #[cfg(feature = "server")]
 pub mod modem;

@@ -17,7 +17,7 @@
 //! modem threads), as every way in does.
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::net::UnixListener;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use crate::charset::Legacy;
 use crate::config::Settings;
 use crate::intake::{self, Intake, IntakeError};
+use crate::listener::{Listener, Stopper};
 use crate::store::Store;
 
 pub mod api;
@@ -126,7 +127,8 @@ pub struct App {
 /// A running web interface; stopped by [`Web::shutdown`] (or dropped).
 pub struct Web {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    /// The front's accept loop and the workers share its stop flag.
+    stopper: Stopper,
     threads: Vec<JoinHandle<()>>,
     dir: PathBuf,
 }
@@ -141,9 +143,7 @@ impl Web {
     }
 
     fn stop_threads(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // wake the accept()
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        self.stopper.stop();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -237,9 +237,11 @@ pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result
             config.listen
         ));
     }
-    let listener = TcpListener::bind(first)
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = Listener::bind(first, Arc::clone(&stop))
         .map_err(|e| format!("cannot listen on {first} (web-listen): {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let addr = listener.addr();
+    let stopper = listener.stopper();
 
     let dir = private_dir()?;
     let socket = dir.join("http.sock");
@@ -280,7 +282,6 @@ pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result
         intake,
     });
 
-    let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for i in 0..WORKERS {
         let (app, tiny, stop) = (Arc::clone(&app), Arc::clone(&tiny), Arc::clone(&stop));
@@ -292,7 +293,6 @@ pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result
         );
     }
     {
-        let stop = Arc::clone(&stop);
         let front_limits = front::Limits {
             allow: app.config.allow.clone(),
             ..front::Limits::default()
@@ -300,7 +300,7 @@ pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result
         threads.push(
             thread::Builder::new()
                 .name("web accept".into())
-                .spawn(move || front::run(listener, socket, front_limits, stop))
+                .spawn(move || front::run(listener, socket, front_limits))
                 .map_err(|e| e.to_string())?,
         );
     }
@@ -314,7 +314,7 @@ pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result
     );
     Ok(Web {
         addr,
-        stop,
+        stopper,
         threads,
         dir,
     })
