@@ -14,7 +14,7 @@ use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
 
 use crate::cli::{CliError, ServerArgs};
 use crate::config::{DEFAULT_LOG_FILE, Settings};
-use crate::intake::{Intake, Wake};
+use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
 use crate::sender::Sender;
@@ -194,8 +194,8 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         .map_err(|e| failed(format!("cannot install the signal handler: {e}")))?;
     }
 
-    // One thread per modem, each woken through a channel of its own; a
-    // small relay hands every wake-up to all of them.
+    // One thread per modem, each woken through a channel of its own; the
+    // wake relay hands every wake-up to all of them.
     let mut modem_threads = Vec::new();
     let mut modem_wakes = Vec::new();
     for (i, slot) in modems.iter().enumerate() {
@@ -216,13 +216,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     }
     thread::Builder::new()
         .name("wake relay".into())
-        .spawn(move || {
-            for wake in wake_rx {
-                for tx in &modem_wakes {
-                    let _ = tx.send(wake);
-                }
-            }
-        })
+        .spawn(move || intake::relay_wakes(wake_rx, modem_wakes))
         .map_err(failed)?;
 
     // Every way in queues through the same intake.

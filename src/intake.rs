@@ -18,7 +18,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 
 use crate::protocol::{self, Request, RequestError};
 use crate::store::{NewMessage, Store, StoreError};
@@ -147,10 +147,24 @@ impl Intake {
     }
 }
 
+/// The wake relay of `serve`: hands every wake-up from `from` (the one
+/// channel the ways in and the signal handler send on) to each modem
+/// thread's own channel in `to`. An mpsc receiver has one owner, and any
+/// idle modem may be the one to claim the new rows (or must see the stop
+/// flag), so each gets its own copy. Ends when every sender on `from` is
+/// gone; a modem thread that has ended is skipped.
+pub fn relay_wakes(from: Receiver<Wake>, to: Vec<Sender<Wake>>) {
+    for wake in from {
+        for tx in &to {
+            let _ = tx.send(wake);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc::{self, Receiver};
+    use std::sync::mpsc;
 
     fn intake(max_parts: usize) -> (Intake, Arc<dyn Store>, Receiver<Wake>) {
         let store = crate::store::open("sqlite::memory:", true).unwrap();
@@ -210,5 +224,19 @@ mod tests {
         }
         assert!(wake.try_recv().is_err());
         assert!(store.list_queued(&all()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn relay_copies_each_wake_to_every_modem() {
+        let (tx, rx) = mpsc::channel();
+        let (a_tx, a) = mpsc::channel();
+        let (b_tx, b) = mpsc::channel();
+        drop(b); // a modem thread that has ended
+        let (c_tx, c) = mpsc::channel();
+        tx.send(Wake::Queued).unwrap();
+        drop(tx);
+        relay_wakes(rx, vec![a_tx, b_tx, c_tx]);
+        assert_eq!(a.try_recv(), Ok(Wake::Queued));
+        assert_eq!(c.try_recv(), Ok(Wake::Queued));
     }
 }
