@@ -1,6 +1,6 @@
 //! The bounded accept loop shared by port 2021 (`server.rs`) and the web
 //! port (`web/front.rs`): bind, accept, the allowlist (`allow`), a cap on
-//! open connections (a [`Slot`] per connection thread gives its place back
+//! open connections (a `Slot` per connection thread gives its place back
 //! however the thread ends), a per-protocol refusal, one named thread per
 //! connection running the protocol's handler, and a planned shutdown: a
 //! stop flag plus a connection to ourselves to wake the blocking `accept()`

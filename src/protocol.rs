@@ -323,6 +323,27 @@ mod tests {
     }
 
     #[test]
+    fn split_line_checks_the_syntax_only() {
+        // texts are the intake's (validate's) to check
+        assert_eq!(
+            split_line("#420608337726;#420777123456;   "),
+            Ok(vec![req("420608337726", ""), req("420777123456", "   ")])
+        );
+        assert_eq!(split_line("420608337726;x"), Err(RequestError::NoHash));
+        assert_eq!(
+            split_line("#12;x"),
+            Err(RequestError::InvalidPhone {
+                index: 1,
+                phone: "12".into()
+            })
+        );
+        assert_eq!(
+            split_line("#420608337726"),
+            Err(RequestError::MissingSemicolon { index: 1 })
+        );
+    }
+
+    #[test]
     fn part_limit_edge() {
         let two_parts = "x".repeat(306);
         let three_parts = "x".repeat(307);
