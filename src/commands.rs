@@ -1,7 +1,7 @@
 //! The server-side commands: `serve`, `send-pending`, `init-db`, `status`.
 
 use std::io::IsTerminal;
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,9 +14,11 @@ use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
 
 use crate::cli::{CliError, ServerArgs};
 use crate::config::{DEFAULT_LOG_FILE, Settings};
+use crate::intake::{self, Intake, Wake};
+use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
-use crate::sender::{Sender, Wake};
-use crate::server::{Limits, Server};
+use crate::sender::Sender;
+use crate::server::{self, Limits};
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
 
@@ -165,7 +167,9 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     if modems.is_empty() {
         return Err(failed("no modem: set device (several separated by commas)"));
     }
-    let listener = TcpListener::bind(&settings.listen).map_err(|e| {
+    // Port 2021 and the modem threads share the stop flag.
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = Listener::bind(&settings.listen, Arc::clone(&stop)).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
             " (is another smss serve running? see listen)"
         } else {
@@ -173,24 +177,25 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         };
         failed(format!("cannot listen on {}: {e}{hint}", settings.listen))
     })?;
-    let local = listener.local_addr().map_err(failed)?;
+    let local = listener.addr();
 
-    let stop = Arc::new(AtomicBool::new(false));
     let (wake_tx, wake_rx) = mpsc::channel::<Wake>();
     {
         let stop = Arc::clone(&stop);
+        let stopper = listener.stopper();
         let wake = wake_tx.clone();
         ctrlc::set_handler(move || {
+            // The flag first; then wake the idle modem threads, and the
+            // accept() of port 2021, so that they see it.
             stop.store(true, Ordering::SeqCst);
             let _ = wake.send(Wake::Queued);
-            // Wake the accept() so the listener sees the flag.
-            let _ = TcpStream::connect(local);
+            stopper.stop();
         })
         .map_err(|e| failed(format!("cannot install the signal handler: {e}")))?;
     }
 
-    // One thread per modem, each woken through a channel of its own; a
-    // small relay hands every wake-up to all of them.
+    // One thread per modem, each woken through a channel of its own; the
+    // wake relay hands every wake-up to all of them.
     let mut modem_threads = Vec::new();
     let mut modem_wakes = Vec::new();
     for (i, slot) in modems.iter().enumerate() {
@@ -211,19 +216,15 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     }
     thread::Builder::new()
         .name("wake relay".into())
-        .spawn(move || {
-            for wake in wake_rx {
-                for tx in &modem_wakes {
-                    let _ = tx.send(wake);
-                }
-            }
-        })
+        .spawn(move || intake::relay_wakes(wake_rx, modem_wakes))
         .map_err(failed)?;
 
+    // Every way in queues through the same intake.
+    let intake = Intake::new(Arc::clone(&store), wake_tx, settings.max_parts);
     // The web interface, when configured (its own listener and threads).
     let web = match crate::web::WebConfig::from_settings(&settings) {
         Some(config) => {
-            Some(crate::web::start(config, Arc::clone(&store), wake_tx.clone()).map_err(failed)?)
+            Some(crate::web::start(config, Arc::clone(&store), intake.clone()).map_err(failed)?)
         }
         None => None,
     };
@@ -242,22 +243,18 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     if demo {
         log::info!("demo: try  smss client -a {local} '#420608337726;Hello from smss'");
     }
-    let server = Server::new(
+    server::run(
         listener,
-        store,
-        wake_tx,
+        intake,
         Limits {
             max_connections: settings.max_connections,
             max_line_bytes: settings.max_line_bytes,
             idle_timeout: settings.idle_timeout,
             quiet_pause: settings.quiet_pause,
-            max_parts: settings.max_parts,
-            legacy_charset: settings.legacy_charset,
             allow: settings.allow.clone(),
+            legacy_charset: settings.legacy_charset,
         },
-        Arc::clone(&stop),
     );
-    server.run();
     if let Some(web) = web {
         web.shutdown();
     }

@@ -29,12 +29,7 @@ const MAX_REOPEN_DELAY: Duration = Duration::from_secs(60);
 /// How often the idle modem thread looks at the port for announcements.
 const IDLE_SLICE: Duration = Duration::from_millis(200);
 
-/// What wakes the modem thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
-    /// Something was committed to `msg`.
-    Queued,
-}
+pub use crate::intake::Wake;
 
 /// What one pass did, for `send-pending` to report.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 
 use super::form::{self, Params};
-use super::{App, QueueError, Reply, Req, number_prefix, queue};
+use super::{App, Reply, Req, number_prefix, queue};
+use crate::intake::{IntakeError, Rejection};
 use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, StoreError};
 
 /// Default and largest page of `/api/messages`.
@@ -88,8 +89,8 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             );
             Reply::json(202, &json!({ "queued": ids.len(), "ids": ids }))
         }
-        Err(e @ QueueError::Store(_)) => error(503, e),
-        Err(QueueError::NoRecipient) => error(400, "missing 'to'"),
+        Err(e @ (IntakeError::Unavailable(_) | IntakeError::Failed(_))) => error(503, e),
+        Err(IntakeError::Rejected(Rejection::NoRecipient)) => error(400, "missing 'to'"),
         Err(e) => error(400, e),
     }
 }
@@ -313,7 +314,9 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
             );
             Reply::text(202, "0: Accepted for delivery").header("X-Smss-Ids", list.join(","))
         }
-        Err(e @ QueueError::Store(_)) => Reply::text(503, format!("Temporary failure: {e}")),
+        Err(e @ (IntakeError::Unavailable(_) | IntakeError::Failed(_))) => {
+            Reply::text(503, format!("Temporary failure: {e}"))
+        }
         Err(e) => Reply::text(400, format!("{e}, rejected")),
     }
 }

@@ -9,8 +9,9 @@
 use std::fmt::Write;
 
 use super::form::{self, Params};
-use super::{App, QueueError, Reply, Req, modem_health, number_prefix, queue};
+use super::{App, Reply, Req, modem_health, number_prefix, queue};
 use crate::gsm::{self, Encoding};
+use crate::intake::IntakeError;
 use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, StoreError};
 
 pub const STYLE: &str = include_str!("style.css");
@@ -358,8 +359,8 @@ pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
         }
         Err(e) => {
             let status = match e {
-                QueueError::Store(_) => 503,
-                _ => 422,
+                IntakeError::Rejected(_) => 422,
+                IntakeError::Unavailable(_) | IntakeError::Failed(_) => 503,
             };
             form.error = Some(format!("Not sent: {e}."));
             form.count = Some(count_text(&form.text, app.config.max_parts));

@@ -12,25 +12,25 @@
 //!   the cross-site check; [`form`]: urlencoded parameters.
 //!
 //! Everything is read through the [`Store`] trait (SQLite and MySQL alike);
-//! a message is queued by [`queue`]: the TCP path's validation
-//! ([`protocol::validate`]), `Store::enqueue`, then `Wake::Queued` for the
-//! modem thread.
+//! a message is queued by [`queue`], the web's call of [`Intake::submit`]
+//! (the rules of a TCP line, one `Store::enqueue`, then the wake-up of the
+//! modem threads), as every way in does.
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::net::UnixListener;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::charset::Legacy;
 use crate::config::Settings;
-use crate::protocol::{self, Request, RequestError};
-use crate::sender::Wake;
-use crate::store::{NewMessage, Store, StoreError};
+use crate::intake::{self, Intake, IntakeError};
+use crate::listener::{Listener, Stopper};
+use crate::store::Store;
 
 pub mod api;
 pub mod auth;
@@ -113,7 +113,7 @@ pub fn modem_health(store: &dyn Store) -> Vec<ModemHealth> {
 pub struct App {
     pub config: WebConfig,
     pub store: Arc<dyn Store>,
-    pub wake: mpsc::Sender<Wake>,
+    pub intake: Intake,
     pub csrf: csrf::Csrf,
     pub verifier: auth::Verifier,
     /// Whether every request needs the web password (not bound to loopback,
@@ -127,7 +127,8 @@ pub struct App {
 /// A running web interface; stopped by [`Web::shutdown`] (or dropped).
 pub struct Web {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    /// The front's accept loop and the workers share its stop flag.
+    stopper: Stopper,
     threads: Vec<JoinHandle<()>>,
     dir: PathBuf,
 }
@@ -142,9 +143,7 @@ impl Web {
     }
 
     fn stop_threads(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // wake the accept()
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        self.stopper.stop();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -218,12 +217,9 @@ fn remove_stale_private_dirs(base: &std::path::Path) {
     }
 }
 
-/// Binds `config.listen` and starts the front and the workers.
-pub fn start(
-    config: WebConfig,
-    store: Arc<dyn Store>,
-    wake: mpsc::Sender<Wake>,
-) -> Result<Web, String> {
+/// Binds `config.listen` and starts the front and the workers; sends go
+/// to `intake`.
+pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result<Web, String> {
     let addrs: Vec<SocketAddr> = config
         .listen
         .to_socket_addrs()
@@ -241,9 +237,11 @@ pub fn start(
             config.listen
         ));
     }
-    let listener = TcpListener::bind(first)
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = Listener::bind(first, Arc::clone(&stop))
         .map_err(|e| format!("cannot listen on {first} (web-listen): {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let addr = listener.addr();
+    let stopper = listener.stopper();
 
     let dir = private_dir()?;
     let socket = dir.join("http.sock");
@@ -281,10 +279,9 @@ pub fn start(
         verifier: auth::Verifier::new(random_key()?),
         config,
         store,
-        wake,
+        intake,
     });
 
-    let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for i in 0..WORKERS {
         let (app, tiny, stop) = (Arc::clone(&app), Arc::clone(&tiny), Arc::clone(&stop));
@@ -296,7 +293,6 @@ pub fn start(
         );
     }
     {
-        let stop = Arc::clone(&stop);
         let front_limits = front::Limits {
             allow: app.config.allow.clone(),
             ..front::Limits::default()
@@ -304,7 +300,7 @@ pub fn start(
         threads.push(
             thread::Builder::new()
                 .name("web accept".into())
-                .spawn(move || front::run(listener, socket, front_limits, stop))
+                .spawn(move || front::run(listener, socket, front_limits))
                 .map_err(|e| e.to_string())?,
         );
     }
@@ -318,7 +314,7 @@ pub fn start(
     );
     Ok(Web {
         addr,
-        stop,
+        stopper,
         threads,
         dir,
     })
@@ -540,59 +536,23 @@ fn authorize(app: &App, req: &Req<'_>) -> Result<String, Reply> {
     }
 }
 
-/// Why a batch of requests from the web could not be queued.
-#[derive(Debug)]
-pub enum QueueError {
-    NoRecipient,
-    Invalid(RequestError),
-    Store(StoreError),
-}
-
-impl std::fmt::Display for QueueError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            QueueError::NoRecipient => write!(f, "no phone number given"),
-            QueueError::Invalid(e) => e.fmt(f),
-            QueueError::Store(StoreError::Unavailable(_)) => {
-                write!(f, "database unavailable, try again later")
-            }
-            QueueError::Store(_) => write!(f, "cannot store the request, see the server log"),
-        }
-    }
-}
-
-/// Validates one text for each number exactly as a TCP request line is
-/// validated, queues them all in one transaction (all or nothing), and
-/// wakes the modem thread.
+/// The web's ways in (the send form, `/api/send`, `/cgi-bin/sendsms`):
+/// one request per number with the same text, through [`Intake::submit`]
+/// (validated as a TCP line is, all or nothing, then the modem threads are
+/// woken). A store failure is logged here; the caller answers.
 pub fn queue(
     app: &App,
     numbers: &[String],
     text: &str,
     source: &str,
-) -> Result<Vec<i64>, QueueError> {
-    if numbers.is_empty() {
-        return Err(QueueError::NoRecipient);
-    }
-    let requests: Vec<Request> = numbers
-        .iter()
-        .enumerate()
-        .map(|(i, phone)| protocol::validate(i + 1, phone, text, app.config.max_parts))
-        .collect::<Result<_, _>>()
-        .map_err(QueueError::Invalid)?;
-    let msgs: Vec<NewMessage> = requests
-        .into_iter()
-        .map(|r| NewMessage {
-            phone: r.phone,
-            text: r.text,
-            source: source.to_owned(),
+) -> Result<Vec<i64>, IntakeError> {
+    app.intake
+        .submit(&intake::to_each(numbers, text), source)
+        .inspect_err(|e| {
+            if let Some(cause) = e.store_error() {
+                log::error!("web: cannot queue: {cause}");
+            }
         })
-        .collect();
-    let ids = app.store.enqueue(&msgs).map_err(|e| {
-        log::error!("web: cannot queue: {e}");
-        QueueError::Store(e)
-    })?;
-    let _ = app.wake.send(Wake::Queued);
-    Ok(ids)
 }
 
 /// A number search as typed: spaces dropped; then an optional `+` and
