@@ -591,7 +591,7 @@ pub fn hash_password() -> Result<ExitCode, CliError> {
     if password.is_empty() {
         return Err(failed("empty password: give it on standard input"));
     }
-    let hash = crate::web::auth::hash_password(password).map_err(failed)?;
+    let hash = crate::password::hash(password).map_err(failed)?;
     println!("{hash}");
     Ok(ExitCode::SUCCESS)
 }

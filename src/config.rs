@@ -507,7 +507,7 @@ fn password_hash(value: &str) -> Result<Option<String>, String> {
     if value.is_empty() {
         return Ok(None);
     }
-    crate::web::auth::check_hash(value)?;
+    crate::password::check_hash(value)?;
     Ok(Some(value.to_owned()))
 }
 

@@ -8,7 +8,8 @@
 //! * [`html`]: the pages (server-rendered, every value escaped, no script).
 //! * [`api`]: `POST /api/send`, `GET /api/messages`, the Kannel-compatible
 //!   `/cgi-bin/sendsms`; [`metrics`]: `GET /metrics` for Prometheus.
-//! * [`auth`]: Argon2 password hashes, HTTP Basic; [`csrf`]: form tokens and
+//! * [`auth`]: HTTP Basic against the [`crate::password`] hashes, with a
+//!   cache of verified logins; [`csrf`]: form tokens and
 //!   the cross-site check; [`form`]: urlencoded parameters.
 //!
 //! Everything is read through the [`Store`] trait (SQLite and MySQL alike);
