@@ -16,7 +16,7 @@ use crate::cli::{CliError, ServerArgs};
 use crate::config::{DEFAULT_LOG_FILE, Settings};
 use crate::lock::{self, LockError, ModemLock};
 use crate::sender::{Sender, Wake};
-use crate::server::{Limits, Server};
+use crate::server::Server;
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
 
@@ -221,12 +221,8 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         .map_err(failed)?;
 
     // The web interface, when configured (its own listener and threads).
-    let web = match crate::web::WebConfig::from_settings(&settings) {
-        Some(config) => {
-            Some(crate::web::start(config, Arc::clone(&store), wake_tx.clone()).map_err(failed)?)
-        }
-        None => None,
-    };
+    let web =
+        crate::web::start(settings.clone(), Arc::clone(&store), wake_tx.clone()).map_err(failed)?;
     let devices: Vec<&str> = modems.iter().map(|m| m.settings.device.as_str()).collect();
     let locks: Vec<String> = modems
         .iter()
@@ -242,21 +238,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     if demo {
         log::info!("demo: try  smss client -a {local} '#420608337726;Hello from smss'");
     }
-    let server = Server::new(
-        listener,
-        store,
-        wake_tx,
-        Limits {
-            max_connections: settings.max_connections,
-            max_line_bytes: settings.max_line_bytes,
-            idle_timeout: settings.idle_timeout,
-            quiet_pause: settings.quiet_pause,
-            max_parts: settings.max_parts,
-            legacy_charset: settings.legacy_charset,
-            allow: settings.allow.clone(),
-        },
-        Arc::clone(&stop),
-    );
+    let server = Server::new(listener, store, wake_tx, settings, Arc::clone(&stop));
     server.run();
     if let Some(web) = web {
         web.shutdown();

@@ -12,29 +12,20 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::allow::{self, Cidr};
-use crate::charset::{self, Legacy};
+use crate::allow;
+use crate::charset;
+use crate::config::Settings;
 use crate::protocol;
 use crate::sender::Wake;
 use crate::store::{NewMessage, Store, StoreError};
-
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_connections: usize,
-    pub max_line_bytes: usize,
-    pub idle_timeout: Duration,
-    pub quiet_pause: Duration,
-    pub max_parts: usize,
-    pub legacy_charset: Legacy,
-    /// Who may connect (empty: everyone).
-    pub allow: Vec<Cidr>,
-}
 
 pub struct Server {
     listener: TcpListener,
     store: Arc<dyn Store>,
     wake: mpsc::Sender<Wake>,
-    limits: Arc<Limits>,
+    /// What it reads: `max-connections`, `max-line-bytes`, `idle-timeout`,
+    /// `quiet-pause`, `max-parts`, `legacy-charset`, `allow`.
+    settings: Arc<Settings>,
     stop: Arc<AtomicBool>,
     active: Arc<AtomicUsize>,
 }
@@ -44,14 +35,14 @@ impl Server {
         listener: TcpListener,
         store: Arc<dyn Store>,
         wake: mpsc::Sender<Wake>,
-        limits: Limits,
+        settings: Settings,
         stop: Arc<AtomicBool>,
     ) -> Server {
         Server {
             listener,
             store,
             wake,
-            limits: Arc::new(limits),
+            settings: Arc::new(settings),
             stop,
             active: Arc::new(AtomicUsize::new(0)),
         }
@@ -79,13 +70,13 @@ impl Server {
             Ok(p) => p,
             Err(_) => return,
         };
-        if !allow::allowed(&self.limits.allow, peer.ip()) {
+        if !allow::allowed(&self.settings.allow, peer.ip()) {
             log::warn!("refused {peer}: not in the allow list");
             let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
             let _ = stream.write_all(b"ERR not allowed\r\n");
             return;
         }
-        let limit = self.limits.max_connections;
+        let limit = self.settings.max_connections;
         if self.active.fetch_add(1, Ordering::SeqCst) >= limit {
             self.active.fetch_sub(1, Ordering::SeqCst);
             log::warn!("refused {peer}: {limit} connections already open (max-connections)");
@@ -99,7 +90,7 @@ impl Server {
             peer,
             store: Arc::clone(&self.store),
             wake: self.wake.clone(),
-            limits: Arc::clone(&self.limits),
+            settings: Arc::clone(&self.settings),
         };
         let active = Arc::clone(&self.active);
         let spawned = thread::Builder::new()
@@ -143,7 +134,7 @@ struct Connection {
     peer: SocketAddr,
     store: Arc<dyn Store>,
     wake: mpsc::Sender<Wake>,
-    limits: Arc<Limits>,
+    settings: Arc<Settings>,
 }
 
 /// Why reading stopped.
@@ -154,7 +145,7 @@ enum End {
 
 impl Connection {
     fn serve(&self, mut stream: TcpStream) {
-        let _ = stream.set_write_timeout(Some(self.limits.idle_timeout));
+        let _ = stream.set_write_timeout(Some(self.settings.idle_timeout));
         let _ = stream.set_nodelay(true);
         let result = catch_unwind(AssertUnwindSafe(|| self.read_lines(&mut stream)));
         match result {
@@ -171,7 +162,7 @@ impl Connection {
     }
 
     fn read_lines(&self, stream: &mut TcpStream) -> io::Result<End> {
-        let limits = &*self.limits;
+        let settings = &*self.settings;
         let mut buf: Vec<u8> = Vec::new();
         let mut chunk = [0u8; 4096];
         let mut last_data = Instant::now();
@@ -180,10 +171,10 @@ impl Connection {
         loop {
             let now = Instant::now();
             let timeout = if buf.is_empty() {
-                (last_data + limits.idle_timeout).saturating_duration_since(now)
+                (last_data + settings.idle_timeout).saturating_duration_since(now)
             } else {
-                let pause_end = last_data + limits.quiet_pause;
-                let line_end = line_started.unwrap_or(now) + limits.idle_timeout;
+                let pause_end = last_data + settings.quiet_pause;
+                let line_end = line_started.unwrap_or(now) + settings.idle_timeout;
                 pause_end.min(line_end).saturating_duration_since(now)
             };
             stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
@@ -199,14 +190,14 @@ impl Connection {
                     last_data = Instant::now();
                     buf.extend_from_slice(&chunk[..n]);
                     while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-                        if nl > limits.max_line_bytes {
+                        if nl > settings.max_line_bytes {
                             return self.too_long(stream);
                         }
                         let line: Vec<u8> = buf.drain(..=nl).collect();
                         self.answer(stream, &line[..nl])?;
                         line_started = None;
                     }
-                    if buf.len() > limits.max_line_bytes {
+                    if buf.len() > settings.max_line_bytes {
                         return self.too_long(stream);
                     }
                     if !buf.is_empty() && line_started.is_none() {
@@ -221,18 +212,18 @@ impl Connection {
                 {
                     let now = Instant::now();
                     if buf.is_empty() {
-                        if now >= last_data + limits.idle_timeout {
+                        if now >= last_data + settings.idle_timeout {
                             stream.write_all(b"ERR idle timeout\r\n")?;
                             return Ok(End::Closed);
                         }
-                    } else if now >= line_started.unwrap_or(now) + limits.idle_timeout {
+                    } else if now >= line_started.unwrap_or(now) + settings.idle_timeout {
                         log::info!(
                             "closed {}: line not finished within the idle timeout",
                             self.peer
                         );
                         stream.write_all(b"ERR line not finished in time\r\n")?;
                         return Ok(End::Closed);
-                    } else if now >= last_data + limits.quiet_pause {
+                    } else if now >= last_data + settings.quiet_pause {
                         let line = std::mem::take(&mut buf);
                         line_started = None;
                         self.answer(stream, &line)?;
@@ -245,7 +236,7 @@ impl Connection {
     }
 
     fn too_long(&self, stream: &mut TcpStream) -> io::Result<End> {
-        let limit = self.limits.max_line_bytes;
+        let limit = self.settings.max_line_bytes;
         log::warn!("closed {}: line longer than {limit} bytes", self.peer);
         stream.write_all(format!("ERR line too long (limit {limit} bytes)\r\n").as_bytes())?;
         linger(stream);
@@ -255,11 +246,11 @@ impl Connection {
     /// Parses, commits and answers one line. Blank lines get no answer.
     fn answer(&self, stream: &mut TcpStream, raw: &[u8]) -> io::Result<()> {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = charset::decode_line(raw, self.limits.legacy_charset);
+        let line = charset::decode_line(raw, self.settings.legacy_charset);
         if line.trim().is_empty() {
             return Ok(());
         }
-        let reply = match protocol::parse_line(&line, self.limits.max_parts) {
+        let reply = match protocol::parse_line(&line, self.settings.max_parts) {
             Err(e) => {
                 log::info!("rejected a line from {}: {e}", self.peer);
                 format!("ERR {e}")

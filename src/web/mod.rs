@@ -27,7 +27,6 @@ use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::charset::Legacy;
 use crate::config::Settings;
 use crate::protocol::{self, Request, RequestError};
 use crate::sender::Wake;
@@ -45,36 +44,6 @@ pub mod metrics;
 const WORKERS: usize = 4;
 /// Default address of `serve --demo`.
 pub const DEMO_LISTEN: &str = "127.0.0.1:8025";
-
-/// What the web interface needs from the settings.
-#[derive(Debug, Clone)]
-pub struct WebConfig {
-    pub listen: String,
-    pub user: String,
-    pub password_hash: Option<String>,
-    pub kannel_user: Option<String>,
-    pub kannel_password_hash: Option<String>,
-    pub max_parts: usize,
-    pub legacy_charset: Legacy,
-    /// The allowlist of port 2021 (`allow`) applies here too.
-    pub allow: Vec<crate::allow::Cidr>,
-}
-
-impl WebConfig {
-    /// `None` when `web-listen` is not set.
-    pub fn from_settings(s: &Settings) -> Option<WebConfig> {
-        Some(WebConfig {
-            listen: s.web_listen.clone()?,
-            user: s.web_user.clone(),
-            password_hash: s.web_password_hash.clone(),
-            kannel_user: s.kannel_user.clone(),
-            kannel_password_hash: s.kannel_password_hash.clone(),
-            max_parts: s.max_parts,
-            legacy_charset: s.legacy_charset,
-            allow: s.allow.clone(),
-        })
-    }
-}
 
 /// One modem's health for the panel and `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +81,10 @@ pub fn modem_health(store: &dyn Store) -> Vec<ModemHealth> {
 
 /// Everything a request handler needs.
 pub struct App {
-    pub config: WebConfig,
+    /// `max-parts`, `legacy-charset` and `allow` (the allowlist of port 2021
+    /// applies here too) as for the TCP requests; the `web-*` and
+    /// `kannel-*` settings.
+    pub settings: Settings,
     pub store: Arc<dyn Store>,
     pub wake: mpsc::Sender<Wake>,
     pub csrf: csrf::Csrf,
@@ -219,27 +191,29 @@ fn remove_stale_private_dirs(base: &std::path::Path) {
     }
 }
 
-/// Binds `config.listen` and starts the front and the workers.
+/// Binds `web-listen` and starts the front and the workers; `None` when
+/// `web-listen` is not set.
 pub fn start(
-    config: WebConfig,
+    settings: Settings,
     store: Arc<dyn Store>,
     wake: mpsc::Sender<Wake>,
-) -> Result<Web, String> {
-    let addrs: Vec<SocketAddr> = config
-        .listen
+) -> Result<Option<Web>, String> {
+    let Some(listen) = settings.web_listen.clone() else {
+        return Ok(None);
+    };
+    let addrs: Vec<SocketAddr> = listen
         .to_socket_addrs()
-        .map_err(|e| format!("web-listen {}: {e}", config.listen))?
+        .map_err(|e| format!("web-listen {listen}: {e}"))?
         .collect();
     let Some(first) = addrs.first() else {
-        return Err(format!("web-listen {}: no address", config.listen));
+        return Err(format!("web-listen {listen}: no address"));
     };
     let loopback = first.ip().is_loopback();
-    if !loopback && config.password_hash.is_none() {
+    if !loopback && settings.web_password_hash.is_none() {
         return Err(format!(
-            "web-listen {} is not a loopback address, so the web interface needs a password: \
+            "web-listen {listen} is not a loopback address, so the web interface needs a password: \
              set web-password-hash (make one with `smss hash-password`) and web-user \
-             (default admin), or listen on 127.0.0.1",
-            config.listen
+             (default admin), or listen on 127.0.0.1"
         ));
     }
     let listener = TcpListener::bind(first)
@@ -255,20 +229,23 @@ pub fn start(
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?,
     );
 
-    let web_account = config.password_hash.clone().map(|hash| auth::Account {
-        user: config.user.clone(),
-        hash,
-    });
-    let kannel_account = match &config.kannel_password_hash {
+    let web_account = settings
+        .web_password_hash
+        .clone()
+        .map(|hash| auth::Account {
+            user: settings.web_user.clone(),
+            hash,
+        });
+    let kannel_account = match &settings.kannel_password_hash {
         Some(hash) => Some(auth::Account {
-            user: config
+            user: settings
                 .kannel_user
                 .clone()
-                .unwrap_or_else(|| config.user.clone()),
+                .unwrap_or_else(|| settings.web_user.clone()),
             hash: hash.clone(),
         }),
         None => web_account.clone().map(|mut a| {
-            if let Some(u) = &config.kannel_user {
+            if let Some(u) = &settings.kannel_user {
                 a.user = u.clone();
             }
             a
@@ -280,7 +257,7 @@ pub fn start(
         kannel_account,
         csrf: csrf::Csrf::new(random_key()?),
         verifier: auth::Verifier::new(random_key()?),
-        config,
+        settings,
         store,
         wake,
     });
@@ -299,7 +276,7 @@ pub fn start(
     {
         let stop = Arc::clone(&stop);
         let front_limits = front::Limits {
-            allow: app.config.allow.clone(),
+            allow: app.settings.allow.clone(),
             ..front::Limits::default()
         };
         threads.push(
@@ -317,12 +294,12 @@ pub fn start(
             "loopback, no password"
         }
     );
-    Ok(Web {
+    Ok(Some(Web {
         addr,
         stop,
         threads,
         dir,
-    })
+    }))
 }
 
 fn worker(app: &App, tiny: &tiny_http::Server, stop: &AtomicBool) {
@@ -450,7 +427,7 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
     let req = Req {
         method: &method,
         path,
-        query: form::Params::parse(query.as_bytes(), app.config.legacy_charset),
+        query: form::Params::parse(query.as_bytes(), app.settings.legacy_charset),
         peer: headers
             .iter()
             .find(|h| h.field.equiv("X-Smss-Peer"))
@@ -577,7 +554,7 @@ pub fn queue(
     let requests: Vec<Request> = numbers
         .iter()
         .enumerate()
-        .map(|(i, phone)| protocol::validate(i + 1, phone, text, app.config.max_parts))
+        .map(|(i, phone)| protocol::validate(i + 1, phone, text, app.settings.max_parts))
         .collect::<Result<_, _>>()
         .map_err(QueueError::Invalid)?;
     let msgs: Vec<NewMessage> = requests
