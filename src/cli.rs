@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::config::{ConfigError, DB_ENV, KEYS, Settings};
+use crate::config::{ConfigError, DB_ENV, DEFAULT_CONFIG, SETTINGS, Setting, Settings};
 
 /// Everything that ends a command unsuccessfully, with the exit code.
 #[derive(Debug)]
@@ -87,15 +87,63 @@ pub fn help_text(command: Option<&str>) -> String {
             s.push_str("\nOptions (also keys of the config file, written key = value):\n");
         }
     }
-    for (key, value, help) in KEYS {
-        s.push_str(&format!("  --{key} {value}\n      {help}\n"));
+    let option = |s: &mut String, name: &str, help: &str| {
+        s.push_str(&format!("  {name}\n      {help}\n"));
+    };
+    option(
+        &mut s,
+        "--config PATH",
+        &format!("configuration file (default {DEFAULT_CONFIG}, read when present)"),
+    );
+    // A command's help explains the settings it uses; `smss --help` all.
+    let used = |setting: &&Setting| {
+        command.is_none_or(|cmd| setting.commands.iter().any(|c| c.name() == cmd))
+    };
+    for setting in SETTINGS.iter().filter(used) {
+        let name = format!("--{} {}", setting.name, setting.value);
+        option(&mut s, &name, &setting.describe());
     }
     if command.is_none() || command == Some("serve") {
         s.push_str("  --demo\n      serve only: SQLite in a temporary directory, simulated modem, listen on 127.0.0.1,\n      web interface on http://127.0.0.1:8025/\n");
         s.push_str("  --check\n      serve only: check the configuration, log file and database; start nothing\n");
     }
     s.push_str("  -h, --help\n      this help\n");
+    let others: Vec<String> = SETTINGS
+        .iter()
+        .filter(|setting| !used(setting))
+        .map(|setting| format!("--{} {}", setting.name, setting.value))
+        .collect();
+    if !others.is_empty() {
+        s.push_str("\nAccepted too (settings of other commands; the config file is shared):\n");
+        s.push_str(&wrap(&others, "  ", 78));
+    }
     s
+}
+
+/// `items` separated by commas, in lines of at most `width` characters
+/// (an item is never split), each line starting with `indent`.
+fn wrap(items: &[String], indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let item = if i + 1 < items.len() {
+            format!("{item},")
+        } else {
+            item.clone()
+        };
+        if !line.is_empty() && indent.len() + line.len() + 1 + item.len() > width {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&item);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+    out
 }
 
 /// Options shared by the server-side commands.
@@ -231,8 +279,13 @@ mod tests {
     #[test]
     fn help_lists_every_key() {
         let h = help_text(None);
-        for (key, _, _) in KEYS {
-            assert!(h.contains(&format!("--{key} ")), "{key}");
+        assert!(h.contains("--config PATH"));
+        for setting in SETTINGS {
+            assert!(
+                h.contains(&format!("--{} ", setting.name)),
+                "{}",
+                setting.name
+            );
         }
     }
 }

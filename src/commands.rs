@@ -18,7 +18,7 @@ use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
 use crate::sender::Sender;
-use crate::server::{self, Limits};
+use crate::server;
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
 
@@ -222,12 +222,8 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     // Every way in queues through the same intake.
     let intake = Intake::new(Arc::clone(&store), wake_tx, settings.max_parts);
     // The web interface, when configured (its own listener and threads).
-    let web = match crate::web::WebConfig::from_settings(&settings) {
-        Some(config) => {
-            Some(crate::web::start(config, Arc::clone(&store), intake.clone()).map_err(failed)?)
-        }
-        None => None,
-    };
+    let web =
+        crate::web::start(settings.clone(), Arc::clone(&store), intake.clone()).map_err(failed)?;
     let devices: Vec<&str> = modems.iter().map(|m| m.settings.device.as_str()).collect();
     let locks: Vec<String> = modems
         .iter()
@@ -243,18 +239,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     if demo {
         log::info!("demo: try  smss client -a {local} '#420608337726;Hello from smss'");
     }
-    server::run(
-        listener,
-        intake,
-        Limits {
-            max_connections: settings.max_connections,
-            max_line_bytes: settings.max_line_bytes,
-            idle_timeout: settings.idle_timeout,
-            quiet_pause: settings.quiet_pause,
-            allow: settings.allow.clone(),
-            legacy_charset: settings.legacy_charset,
-        },
-    );
+    server::run(listener, intake, settings);
     if let Some(web) = web {
         web.shutdown();
     }
@@ -588,7 +573,7 @@ pub fn hash_password() -> Result<ExitCode, CliError> {
     if password.is_empty() {
         return Err(failed("empty password: give it on standard input"));
     }
-    let hash = crate::web::auth::hash_password(password).map_err(failed)?;
+    let hash = crate::password::hash(password).map_err(failed)?;
     println!("{hash}");
     Ok(ExitCode::SUCCESS)
 }

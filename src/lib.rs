@@ -33,6 +33,8 @@ pub mod lock;
 #[cfg(feature = "server")]
 pub mod modem;
 #[cfg(feature = "server")]
+pub mod password;
+#[cfg(feature = "server")]
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod receive;

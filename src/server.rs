@@ -12,34 +12,25 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::allow::Cidr;
-use crate::charset::{self, Legacy};
+use crate::charset;
+use crate::config::Settings;
 use crate::intake::{Intake, IntakeError};
 use crate::listener::{Gate, Listener, Refusal};
 use crate::protocol;
 
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_connections: usize,
-    pub max_line_bytes: usize,
-    pub idle_timeout: Duration,
-    pub quiet_pause: Duration,
-    /// Who may connect (empty: everyone).
-    pub allow: Vec<Cidr>,
-    pub legacy_charset: Legacy,
-}
-
 /// Accepts on `listener` until its stop flag is set (and something connects
-/// to wake us); each line's requests go to `intake`.
-pub fn run(listener: Listener, intake: Intake, limits: Limits) {
+/// to wake us); each line's requests go to `intake`. What it reads of the
+/// settings: `max-connections`, `max-line-bytes`, `idle-timeout`,
+/// `quiet-pause`, `legacy-charset`, `allow`.
+pub fn run(listener: Listener, intake: Intake, settings: Settings) {
     let gate = Gate {
-        allow: limits.allow.clone(),
-        max_connections: limits.max_connections,
+        allow: settings.allow.clone(),
+        max_connections: settings.max_connections,
         log_prefix: "",
         limit_hint: " (max-connections)",
         thread_prefix: "conn",
     };
-    let limits = Arc::new(limits);
+    let limits = Arc::new(settings);
     listener.run(gate, refuse, move |stream, peer| {
         let conn = Connection {
             peer,
@@ -77,7 +68,7 @@ fn linger(stream: &mut TcpStream) {
 struct Connection {
     peer: SocketAddr,
     intake: Intake,
-    limits: Arc<Limits>,
+    limits: Arc<Settings>,
 }
 
 /// Why reading stopped.

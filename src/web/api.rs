@@ -59,7 +59,7 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             (numbers, text)
         }
         "application/x-www-form-urlencoded" | "" => {
-            let p = Params::parse(body, app.config.legacy_charset);
+            let p = Params::parse(body, app.settings.legacy_charset);
             let Some(to) = p.get("to") else {
                 return error(400, "missing 'to'");
             };
@@ -275,7 +275,7 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     if matches!(req.method, tiny_http::Method::Post) {
         params
             .0
-            .extend(Params::parse(body, app.config.legacy_charset).0);
+            .extend(Params::parse(body, app.settings.legacy_charset).0);
     }
     let Some(account) = &app.kannel_account else {
         return Reply::text(

@@ -218,7 +218,7 @@ fn overview(app: &App, user: &str, notice: &str, form: &FormState) -> String {
 
     c.push_str("<section>\n<h2>Queued</h2>\n");
     match app.store.list_queued(&filter) {
-        Ok(rows) => c.push_str(&queue_table(&rows, app.config.max_parts)),
+        Ok(rows) => c.push_str(&queue_table(&rows, app.settings.max_parts)),
         Err(e) => c.push_str(&db_error(&e)),
     }
     c.push_str("<p class=\"more\"><a href=\"/queued\">The whole queue</a></p>\n</section>\n");
@@ -302,7 +302,7 @@ fn send_form_html(app: &App, user: &str, form: &FormState) -> String {
     let count = form.count.clone().unwrap_or_else(|| {
         format!(
             "One SMS holds 160 GSM characters or 70 others; at most {} parts.",
-            app.config.max_parts
+            app.settings.max_parts
         )
     });
     let _ = write!(
@@ -318,7 +318,7 @@ fn send_form_html(app: &App, user: &str, form: &FormState) -> String {
 
 /// POST /send: the form's "Send" or "Count".
 pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
-    let params = Params::parse(body, app.config.legacy_charset);
+    let params = Params::parse(body, app.settings.legacy_charset);
     let token_ok = params.get("csrf").is_some_and(|t| app.csrf.check(t, user));
     if !token_ok {
         log::warn!("web: {} send form without a valid token", req.peer);
@@ -337,7 +337,7 @@ pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
         ..FormState::default()
     };
     if params.get("action") == Some("count") {
-        form.count = Some(count_text(&form.text, app.config.max_parts));
+        form.count = Some(count_text(&form.text, app.settings.max_parts));
         return Reply::html(200, overview(app, user, "", &form));
     }
     let numbers = form::split_numbers(&form.to);
@@ -363,7 +363,7 @@ pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
                 IntakeError::Unavailable(_) | IntakeError::Failed(_) => 503,
             };
             form.error = Some(format!("Not sent: {e}."));
-            form.count = Some(count_text(&form.text, app.config.max_parts));
+            form.count = Some(count_text(&form.text, app.settings.max_parts));
             Reply::html(status, overview(app, user, "", &form))
         }
     }
@@ -407,7 +407,7 @@ fn list_page(app: &App, req: &Req<'_>, tab: Tab, user: &str) -> String {
             let more = rows.len() > PAGE;
             rows.truncate(PAGE);
             (
-                queue_table(&rows, app.config.max_parts),
+                queue_table(&rows, app.settings.max_parts),
                 more_id(more, &rows, |r| r.id),
             )
         }),

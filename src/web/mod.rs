@@ -8,7 +8,8 @@
 //! * [`html`]: the pages (server-rendered, every value escaped, no script).
 //! * [`api`]: `POST /api/send`, `GET /api/messages`, the Kannel-compatible
 //!   `/cgi-bin/sendsms`; [`metrics`]: `GET /metrics` for Prometheus.
-//! * [`auth`]: Argon2 password hashes, HTTP Basic; [`csrf`]: form tokens and
+//! * [`auth`]: HTTP Basic against the [`crate::password`] hashes, with a
+//!   cache of verified logins; [`csrf`]: form tokens and
 //!   the cross-site check; [`form`]: urlencoded parameters.
 //!
 //! Everything is read through the [`Store`] trait (SQLite and MySQL alike);
@@ -26,7 +27,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::charset::Legacy;
 use crate::config::Settings;
 use crate::intake::{self, Intake, IntakeError};
 use crate::listener::{Listener, Stopper};
@@ -44,36 +44,6 @@ pub mod metrics;
 const WORKERS: usize = 4;
 /// Default address of `serve --demo`.
 pub const DEMO_LISTEN: &str = "127.0.0.1:8025";
-
-/// What the web interface needs from the settings.
-#[derive(Debug, Clone)]
-pub struct WebConfig {
-    pub listen: String,
-    pub user: String,
-    pub password_hash: Option<String>,
-    pub kannel_user: Option<String>,
-    pub kannel_password_hash: Option<String>,
-    pub max_parts: usize,
-    pub legacy_charset: Legacy,
-    /// The allowlist of port 2021 (`allow`) applies here too.
-    pub allow: Vec<crate::allow::Cidr>,
-}
-
-impl WebConfig {
-    /// `None` when `web-listen` is not set.
-    pub fn from_settings(s: &Settings) -> Option<WebConfig> {
-        Some(WebConfig {
-            listen: s.web_listen.clone()?,
-            user: s.web_user.clone(),
-            password_hash: s.web_password_hash.clone(),
-            kannel_user: s.kannel_user.clone(),
-            kannel_password_hash: s.kannel_password_hash.clone(),
-            max_parts: s.max_parts,
-            legacy_charset: s.legacy_charset,
-            allow: s.allow.clone(),
-        })
-    }
-}
 
 /// One modem's health for the panel and `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +81,10 @@ pub fn modem_health(store: &dyn Store) -> Vec<ModemHealth> {
 
 /// Everything a request handler needs.
 pub struct App {
-    pub config: WebConfig,
+    /// `max-parts`, `legacy-charset` and `allow` (the allowlist of port 2021
+    /// applies here too) as for the TCP requests; the `web-*` and
+    /// `kannel-*` settings.
+    pub settings: Settings,
     pub store: Arc<dyn Store>,
     pub intake: Intake,
     pub csrf: csrf::Csrf,
@@ -217,24 +190,29 @@ fn remove_stale_private_dirs(base: &std::path::Path) {
     }
 }
 
-/// Binds `config.listen` and starts the front and the workers; sends go
-/// to `intake`.
-pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result<Web, String> {
-    let addrs: Vec<SocketAddr> = config
-        .listen
+/// Binds `web-listen` and starts the front and the workers; sends go to
+/// `intake`. `None` when `web-listen` is not set.
+pub fn start(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    intake: Intake,
+) -> Result<Option<Web>, String> {
+    let Some(listen) = settings.web_listen.clone() else {
+        return Ok(None);
+    };
+    let addrs: Vec<SocketAddr> = listen
         .to_socket_addrs()
-        .map_err(|e| format!("web-listen {}: {e}", config.listen))?
+        .map_err(|e| format!("web-listen {listen}: {e}"))?
         .collect();
     let Some(first) = addrs.first() else {
-        return Err(format!("web-listen {}: no address", config.listen));
+        return Err(format!("web-listen {listen}: no address"));
     };
     let loopback = first.ip().is_loopback();
-    if !loopback && config.password_hash.is_none() {
+    if !loopback && settings.web_password_hash.is_none() {
         return Err(format!(
-            "web-listen {} is not a loopback address, so the web interface needs a password: \
+            "web-listen {listen} is not a loopback address, so the web interface needs a password: \
              set web-password-hash (make one with `smss hash-password`) and web-user \
-             (default admin), or listen on 127.0.0.1",
-            config.listen
+             (default admin), or listen on 127.0.0.1"
         ));
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -252,20 +230,23 @@ pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?,
     );
 
-    let web_account = config.password_hash.clone().map(|hash| auth::Account {
-        user: config.user.clone(),
-        hash,
-    });
-    let kannel_account = match &config.kannel_password_hash {
+    let web_account = settings
+        .web_password_hash
+        .clone()
+        .map(|hash| auth::Account {
+            user: settings.web_user.clone(),
+            hash,
+        });
+    let kannel_account = match &settings.kannel_password_hash {
         Some(hash) => Some(auth::Account {
-            user: config
+            user: settings
                 .kannel_user
                 .clone()
-                .unwrap_or_else(|| config.user.clone()),
+                .unwrap_or_else(|| settings.web_user.clone()),
             hash: hash.clone(),
         }),
         None => web_account.clone().map(|mut a| {
-            if let Some(u) = &config.kannel_user {
+            if let Some(u) = &settings.kannel_user {
                 a.user = u.clone();
             }
             a
@@ -277,7 +258,7 @@ pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result
         kannel_account,
         csrf: csrf::Csrf::new(random_key()?),
         verifier: auth::Verifier::new(random_key()?),
-        config,
+        settings,
         store,
         intake,
     });
@@ -294,7 +275,7 @@ pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result
     }
     {
         let front_limits = front::Limits {
-            allow: app.config.allow.clone(),
+            allow: app.settings.allow.clone(),
             ..front::Limits::default()
         };
         threads.push(
@@ -312,12 +293,12 @@ pub fn start(config: WebConfig, store: Arc<dyn Store>, intake: Intake) -> Result
             "loopback, no password"
         }
     );
-    Ok(Web {
+    Ok(Some(Web {
         addr,
         stopper,
         threads,
         dir,
-    })
+    }))
 }
 
 fn worker(app: &App, tiny: &tiny_http::Server, stop: &AtomicBool) {
@@ -445,7 +426,7 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
     let req = Req {
         method: &method,
         path,
-        query: form::Params::parse(query.as_bytes(), app.config.legacy_charset),
+        query: form::Params::parse(query.as_bytes(), app.settings.legacy_charset),
         peer: headers
             .iter()
             .find(|h| h.field.equiv("X-Smss-Peer"))
