@@ -2,7 +2,7 @@
 //!
 //! Machines send `#phone;text` lines over TCP ([`server`], [`protocol`]); the
 //! requests are committed to a database queue ([`store`]); one modem thread
-//! ([`sender`]) claims them and sends them as SMS-SUBMIT PDUs ([`gsm`])
+//! ([`outbox`]) claims them and sends them as SMS-SUBMIT PDUs ([`gsm`])
 //! through AT commands on a serial port ([`modem`]). [`sim`] is a simulated
 //! modem on a pseudo-terminal for tests and the demo. [`web`] is the web
 //! interface and HTTP API of `serve`. See `ARCHITECTURE.md`.
@@ -28,11 +28,11 @@ pub mod lock;
 #[cfg(feature = "server")]
 pub mod modem;
 #[cfg(feature = "server")]
+pub mod outbox;
+#[cfg(feature = "server")]
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod receive;
-#[cfg(feature = "server")]
-pub mod sender;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

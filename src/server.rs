@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use crate::allow::{self, Cidr};
 use crate::charset::{self, Legacy};
+use crate::outbox::Wake;
 use crate::protocol;
-use crate::sender::Wake;
 use crate::store::{NewMessage, Store, StoreError};
 
 #[derive(Debug, Clone)]

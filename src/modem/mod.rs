@@ -1,5 +1,5 @@
 //! The GSM modem: opening the serial port, the init sequence, sending one
-//! SMS-SUBMIT part. Only the modem thread (`sender`) owns a [`Modem`].
+//! SMS-SUBMIT part. Only the modem thread (`outbox`) owns a [`Modem`].
 
 pub mod at;
 pub mod errors;

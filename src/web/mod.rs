@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use crate::charset::Legacy;
 use crate::config::Settings;
+use crate::outbox::Wake;
 use crate::protocol::{self, Request, RequestError};
-use crate::sender::Wake;
 use crate::store::{NewMessage, Store, StoreError};
 
 pub mod api;

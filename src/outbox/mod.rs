@@ -1,7 +1,8 @@
 //! The modem thread: claims due rows of `msg`, sends them part by part, and
 //! moves each to `sms`. It wakes at once when a connection commits a request
 //! (through an `mpsc` channel) and otherwise every `poll_interval`, for rows
-//! that other tools insert with plain SQL.
+//! that other tools insert with plain SQL. While idle it listens for
+//! `+CMTI` and lets [`Inbox`] read what arrived.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,7 +87,9 @@ impl From<ReceiveError> for PassError {
     }
 }
 
-pub struct Sender {
+/// The modem thread of one modem: the outgoing half, paired with
+/// [`Inbox`] for what arrives.
+pub struct Outbox {
     store: Arc<dyn Store>,
     settings: Settings,
     /// The port to open (the simulator's pty for `device = sim`).
@@ -124,14 +127,14 @@ enum Sent {
     Retry,
 }
 
-impl Sender {
+impl Outbox {
     pub fn new(store: Arc<dyn Store>, settings: Settings, port_path: String) -> Self {
         let owner = settings.instance_name();
         // Start concatenation references somewhere arbitrary so that two
         // runs in a row do not reuse the same one for different messages.
         let next_ref = (std::process::id() as u8) ^ (Instant::now().elapsed().subsec_nanos() as u8);
         let hooks = OnReceive::start(settings.on_receive.clone(), settings.on_receive_timeout);
-        Sender {
+        Outbox {
             store,
             settings,
             port_path,
@@ -627,7 +630,7 @@ impl Sender {
 /// How often `serve` records the modem's health while nothing changes.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(60);
 
-impl Sender {
+impl Outbox {
     /// Writes the modem's health to the `modem` table (for `status` and the
     /// web UI): after the modem was (re)opened, when it is lost, and
     /// otherwise at most every [`HEALTH_INTERVAL`]. `problem` is how the
