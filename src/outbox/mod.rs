@@ -12,21 +12,16 @@ use std::time::{Duration, Instant};
 use crate::config::Settings;
 use crate::gsm::{self, SubmitOptions};
 use crate::hook::OnReceive;
-use crate::modem::errors::{cme_reason, cms_is_permanent, cms_reason};
 use crate::modem::{AtError, Health, Modem, ModemError};
 use crate::receive::{Inbox, ReceiveError, ReceiveSummary};
 use crate::store::{ModemHealth, Outcome, QueuedMessage, Store, StoreError};
 
+mod policy;
+
+use policy::{Failure, Reopen, SendPolicy, Verdict};
+
 /// Rows claimed per transaction.
 const BATCH: usize = 8;
-/// Different messages failing in a row (no success between) before the
-/// modem counts as failing and stops claiming, so other modems take the queue.
-const FAILING_AFTER: usize = 3;
-/// How long a failing modem first stays out; doubles up to the maximum.
-const FIRST_PAUSE: Duration = Duration::from_secs(30);
-const MAX_PAUSE: Duration = Duration::from_secs(300);
-/// Longest wait between attempts to reopen a missing modem.
-const MAX_REOPEN_DELAY: Duration = Duration::from_secs(60);
 /// How often the idle modem thread looks at the port for announcements.
 const IDLE_SLICE: Duration = Duration::from_millis(200);
 
@@ -102,18 +97,10 @@ pub struct Outbox {
     /// Read the memories at the next chance (a `+CMTI` came, or init).
     receive_due: bool,
     hooks: OnReceive,
-    /// When the last part went out (for `rate-limit`).
-    last_part: Option<Instant>,
-    /// The soonest retry this sender scheduled: wake up for it.
-    retry_at: Option<Instant>,
+    /// Retries, the failing-modem pause, `rate-limit`.
+    policy: SendPolicy,
     /// Outcomes the database could not take yet (it was away).
     unfinished: Vec<(i64, Outcome)>,
-    /// Messages whose send failed (temporarily) since the last success: when
-    /// several different ones fail in a row, the modem is the problem.
-    failing: Vec<i64>,
-    /// While set and in the future, this sender claims nothing.
-    paused_until: Option<Instant>,
-    next_pause: Duration,
     /// Set when `serve` shuts down; pacing waits give way to it.
     stop: Arc<AtomicBool>,
     /// When the modem's health was last recorded, and whether it was healthy.
@@ -134,6 +121,7 @@ impl Outbox {
         // runs in a row do not reuse the same one for different messages.
         let next_ref = (std::process::id() as u8) ^ (Instant::now().elapsed().subsec_nanos() as u8);
         let hooks = OnReceive::start(settings.on_receive.clone(), settings.on_receive_timeout);
+        let policy = SendPolicy::new(&settings);
         Outbox {
             store,
             settings,
@@ -144,12 +132,8 @@ impl Outbox {
             memories: Vec::new(),
             receive_due: true,
             hooks,
-            last_part: None,
-            retry_at: None,
+            policy,
             unfinished: Vec::new(),
-            failing: Vec::new(),
-            paused_until: None,
-            next_pause: FIRST_PAUSE,
             stop: Arc::new(AtomicBool::new(false)),
             health_mark: None,
         }
@@ -267,7 +251,7 @@ impl Outbox {
     pub fn run(&mut self, wake: Receiver<Wake>, stop: Arc<AtomicBool>) {
         self.stop = Arc::clone(&stop);
         let stop = &*stop;
-        let mut reopen_delay = Duration::from_secs(1);
+        let mut reopen = Reopen::default();
         let mut last_problem = String::new();
         let mut released = false;
         let mut next_receive = Instant::now();
@@ -295,14 +279,8 @@ impl Outbox {
                         log::info!("recovered: the modem and the database answer again");
                         last_problem.clear();
                     }
-                    reopen_delay = Duration::from_secs(1);
-                    let mut until = next_receive;
-                    if let Some(retry) = self.retry_at.take() {
-                        until = until.min(retry);
-                    }
-                    if let Some(pause) = self.paused_until.filter(|p| *p > Instant::now()) {
-                        until = until.min(pause);
-                    }
+                    reopen.recovered();
+                    let until = self.policy.wake_at(next_receive, Instant::now());
                     if self.receive_due {
                         Duration::ZERO
                     } else {
@@ -323,9 +301,7 @@ impl Outbox {
                         PassError::Store(_) => released = false,
                         PassError::Command(_) => {}
                     }
-                    let d = reopen_delay;
-                    reopen_delay = (reopen_delay * 2).min(MAX_REOPEN_DELAY);
-                    d
+                    reopen.failed()
                 }
             };
             if !self.idle(&wake, wait, stop) {
@@ -381,11 +357,7 @@ impl Outbox {
     /// Waits as `rate-limit` asks before the next part; false when `serve`
     /// is stopping.
     fn pace(&mut self) -> bool {
-        let per_minute = self.settings.rate_limit;
-        if per_minute > 0
-            && let Some(last) = self.last_part
-        {
-            let next = last + Duration::from_secs(60) / per_minute;
+        if let Some(next) = self.policy.next_part_at() {
             while Instant::now() < next {
                 if self.stop.load(Ordering::SeqCst) {
                     return false;
@@ -401,10 +373,7 @@ impl Outbox {
 
     /// Claims and sends one batch; returns how many rows it claimed.
     fn send_batch(&mut self, summary: &mut PassSummary) -> Result<usize, PassError> {
-        if self
-            .paused_until
-            .is_some_and(|until| Instant::now() < until)
-        {
+        if self.policy.paused(Instant::now()) {
             return Ok(0);
         }
         let lease = self.settings.lease;
@@ -432,7 +401,7 @@ impl Outbox {
                     return Err(e);
                 }
             }
-            if self.failing.len() >= FAILING_AFTER {
+            if self.policy.modem_failing() {
                 self.stop_claiming()?;
                 return Ok(0);
             }
@@ -445,18 +414,16 @@ impl Outbox {
     /// nothing for a while, so that other modems sharing the queue send it;
     /// then try again.
     fn stop_claiming(&mut self) -> Result<(), PassError> {
-        let pause = self.next_pause;
-        self.next_pause = (pause * 2).min(MAX_PAUSE);
-        self.paused_until = Some(Instant::now() + pause);
+        let pause = self.policy.pause(Instant::now());
         let handed_back = self.store.release_claims(&self.owner)?;
+        let failed = self.policy.failing_run_over();
         log::warn!(
             "modem {}: sends of {} different messages failed in a row; claiming nothing for {}s (handed back {handed_back} \
              message(s) for other modems)",
             self.settings.device,
-            self.failing.len(),
+            failed,
             pause.as_secs()
         );
-        self.failing.clear();
         Ok(())
     }
 
@@ -516,7 +483,7 @@ impl Outbox {
             }
             let modem = self.ensure_modem().map_err(PassError::Modem)?;
             let result = modem.send_part(part, send_timeout);
-            self.last_part = Some(Instant::now());
+            self.policy.part_sent(Instant::now());
             match result {
                 Ok(mr) => refs.push(mr.to_string()),
                 Err(e) => return self.send_failed(msg, e),
@@ -531,8 +498,7 @@ impl Outbox {
                 )?;
             }
         }
-        self.failing.clear();
-        self.next_pause = FIRST_PAUSE;
+        self.policy.sent();
         let refs = refs.join(",");
         log::info!(
             "sent message {} to {} ({} part{}, mr {})",
@@ -552,47 +518,34 @@ impl Outbox {
         )
     }
 
-    /// Decides between retry and giving up after a failed part.
+    /// Gives up on the message or stores its retry, as the policy says.
     fn send_failed(&mut self, msg: &QueuedMessage, e: AtError) -> Result<Sent, PassError> {
-        let (reason, permanent, modem_lost) = match &e {
-            AtError::Cms { code, .. } => (
-                format!("+CMS ERROR: {code} ({})", cms_reason(*code)),
-                cms_is_permanent(*code),
-                false,
-            ),
-            AtError::Cme { code, .. } => (
-                format!("+CME ERROR: {code} ({})", cme_reason(*code)),
-                false,
-                false,
-            ),
-            AtError::Error { .. } => ("the modem answered ERROR".to_owned(), false, false),
-            AtError::Timeout { .. } | AtError::Io(_) => (e.to_string(), false, true),
-        };
-        if !permanent && !self.failing.contains(&msg.id) {
-            self.failing.push(msg.id);
-        }
-        let attempts = msg.attempts + 1;
-        let outcome = if permanent || attempts >= self.settings.max_attempts {
-            log::warn!(
-                "message {} to {} failed after {attempts} attempt(s): {reason}",
-                msg.id,
-                msg.phone
-            );
-            self.finish(msg, Outcome::Failed { error: reason }, Sent::Failed)?
-        } else {
-            let delay = self.settings.retry_delay * 2u32.saturating_pow(msg.attempts.min(16));
-            log::warn!(
-                "message {} to {}: {reason}; retry {attempts} of {} in {:.1}s",
-                msg.id,
-                msg.phone,
-                self.settings.max_attempts - 1,
-                delay.as_secs_f64()
-            );
-            self.store
-                .retry_later(msg.id, &self.owner, &reason, delay)?;
-            let at = Instant::now() + delay;
-            self.retry_at = Some(self.retry_at.map_or(at, |r| r.min(at)));
-            Sent::Retry
+        let failure = Failure::of(&e);
+        let verdict = self.policy.failed(msg.id, msg.attempts, &failure);
+        let Failure {
+            reason, modem_lost, ..
+        } = failure;
+        let outcome = match verdict {
+            Verdict::Fail { attempts } => {
+                log::warn!(
+                    "message {} to {} failed after {attempts} attempt(s): {reason}",
+                    msg.id,
+                    msg.phone
+                );
+                self.finish(msg, Outcome::Failed { error: reason }, Sent::Failed)?
+            }
+            Verdict::Retry { attempt, of, delay } => {
+                log::warn!(
+                    "message {} to {}: {reason}; retry {attempt} of {of} in {:.1}s",
+                    msg.id,
+                    msg.phone,
+                    delay.as_secs_f64()
+                );
+                self.store
+                    .retry_later(msg.id, &self.owner, &reason, delay)?;
+                self.policy.retry_scheduled(Instant::now() + delay);
+                Sent::Retry
+            }
         };
         if modem_lost {
             // The run loop decides: ATZ first for a hang, reopen for a dead port.
