@@ -16,8 +16,10 @@ use crate::modem::{AtError, Health, Modem, ModemError};
 use crate::receive::{Inbox, ReceiveError, ReceiveSummary};
 use crate::store::{ModemHealth, Outcome, QueuedMessage, Store, StoreError};
 
+mod link;
 mod policy;
 
+use link::Link;
 use policy::{Failure, Reopen, SendPolicy, Verdict};
 
 /// Rows claimed per transaction.
@@ -91,6 +93,8 @@ pub struct Outbox {
     port_path: String,
     owner: String,
     modem: Option<Modem>,
+    /// The modem's `AT+CMMS` mode; fresh after every init.
+    link: Link,
     next_ref: u8,
     /// The memories to read received messages from (found at init).
     memories: Vec<String>,
@@ -128,6 +132,7 @@ impl Outbox {
             port_path,
             owner,
             modem: None,
+            link: Link::default(),
             next_ref,
             memories: Vec::new(),
             receive_due: true,
@@ -150,6 +155,7 @@ impl Outbox {
             let s = &self.settings;
             let mut modem = Modem::open(&self.port_path, s.baud, s.command_timeout)?;
             let info = modem.init(s.pin.as_deref(), s.smsc.as_deref())?;
+            self.link = Link::default();
             self.memories = modem.setup_receiving();
             self.receive_due = true;
             log::info!(
@@ -341,6 +347,7 @@ impl Outbox {
             });
         match reset {
             Ok(_) => {
+                self.link = Link::default();
                 self.memories = modem.setup_receiving();
                 log::info!("modem {} answers again after ATZ", s.device);
             }
@@ -383,7 +390,7 @@ impl Outbox {
         for (i, msg) in batch.into_iter().enumerate() {
             // A full batch means more are likely waiting: keep the link open
             // across batches too.
-            self.keep_link(i + 1 < claimed || claimed == BATCH);
+            self.keep_link(Link::more_follow(i, claimed, BATCH));
             if renewed.elapsed() >= lease / 3 {
                 // Still working on the batch: keep others off it.
                 self.store.renew_claims(&self.owner, lease)?;
@@ -427,13 +434,12 @@ impl Outbox {
         Ok(())
     }
 
-    /// `AT+CMMS=2` while more claimed messages follow this one, so the modem
-    /// keeps the radio link open between them; `AT+CMMS=0` before the last.
-    /// Best effort: a modem without it sends as before, and a modem that
-    /// stopped answering is found by the send that follows.
+    /// `AT+CMMS` as [`Link`] says. Best effort: a modem without it sends as
+    /// before, and a modem that stopped answering is found by the send that
+    /// follows.
     fn keep_link(&mut self, more: bool) {
         if let Some(modem) = self.modem.as_mut()
-            && let Err(e) = modem.keep_link(more)
+            && let Err(e) = self.link.keep(modem, more)
         {
             log::debug!("keeping the radio link open: {e}");
         }
