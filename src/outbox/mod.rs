@@ -14,11 +14,13 @@ use crate::gsm::{self, SubmitOptions};
 use crate::hook::OnReceive;
 use crate::modem::{AtError, Health, Modem, ModemError};
 use crate::receive::{Inbox, ReceiveError, ReceiveSummary};
-use crate::store::{ModemHealth, Outcome, QueuedMessage, Store, StoreError};
+use crate::store::{Outcome, QueuedMessage, Store, StoreError};
 
+mod health;
 mod link;
 mod policy;
 
+use health::{Check, HealthMark, PassEnd};
 use link::Link;
 use policy::{Failure, Reopen, SendPolicy, Verdict};
 
@@ -108,7 +110,7 @@ pub struct Outbox {
     /// Set when `serve` shuts down; pacing waits give way to it.
     stop: Arc<AtomicBool>,
     /// When the modem's health was last recorded, and whether it was healthy.
-    health_mark: Option<(Instant, bool)>,
+    health_mark: HealthMark,
 }
 
 /// What became of one message.
@@ -140,7 +142,7 @@ impl Outbox {
             policy,
             unfinished: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
-            health_mark: None,
+            health_mark: HealthMark::default(),
         }
     }
 
@@ -584,34 +586,20 @@ impl Outbox {
         }
         Ok(sent)
     }
-}
 
-/// How often `serve` records the modem's health while nothing changes.
-const HEALTH_INTERVAL: Duration = Duration::from_secs(60);
-
-impl Outbox {
     /// Writes the modem's health to the `modem` table (for `status` and the
-    /// web UI): after the modem was (re)opened, when it is lost, and
-    /// otherwise at most every [`HEALTH_INTERVAL`]. `problem` is how the
-    /// last pass ended.
+    /// web UI) when [`HealthMark`] says so. `problem` is how the last pass
+    /// ended.
     fn record_health(&mut self, problem: Option<&PassError>) {
-        let healthy_before = self.health_mark.map(|(_, ok)| ok);
-        let due = self
-            .health_mark
-            .is_none_or(|(at, _)| at.elapsed() >= HEALTH_INTERVAL);
-        let (health, error) = match problem {
-            // The database is away: there is nowhere to write it.
-            Some(PassError::Store(_)) => return,
-            Some(e) => {
-                if healthy_before == Some(false) && !due {
-                    return;
-                }
-                (Health::default(), Some(e.to_string()))
-            }
-            None => {
-                if healthy_before == Some(true) && !due {
-                    return;
-                }
+        let pass = match problem {
+            None => PassEnd::Ok,
+            Some(PassError::Store(_)) => PassEnd::DatabaseAway,
+            Some(_) => PassEnd::Failed,
+        };
+        let (health, error) = match self.health_mark.check(pass, Instant::now()) {
+            Check::Skip => return,
+            Check::Problem => (Health::default(), problem.map(ToString::to_string)),
+            Check::AskModem => {
                 let Some(modem) = self.modem.as_mut() else {
                     return;
                 };
@@ -631,20 +619,8 @@ impl Outbox {
                 }
             }
         };
-        let record = ModemHealth {
-            instance: self.owner.clone(),
-            device: self.settings.device.clone(),
-            manufacturer: health.manufacturer,
-            model: health.model,
-            rssi: health.rssi,
-            registration: health.registration.map(|r| r.as_str().to_owned()),
-            operator: health.operator,
-            healthy: error.is_none(),
-            last_error: error,
-            pid: std::process::id(),
-            ..ModemHealth::default()
-        };
-        if healthy_before != Some(record.healthy) && problem.is_none() {
+        let record = health::row(&self.owner, &self.settings.device, health, error);
+        if self.health_mark.changed(record.healthy) && problem.is_none() {
             match &record.last_error {
                 Some(e) => log::warn!("modem {}: {e}", self.settings.device),
                 None => log::info!(
@@ -657,7 +633,7 @@ impl Outbox {
             }
         }
         match self.store.save_modem_health(&record) {
-            Ok(()) => self.health_mark = Some((Instant::now(), record.healthy)),
+            Ok(()) => self.health_mark.recorded(record.healthy, Instant::now()),
             Err(e) => log::warn!("cannot record the modem's health: {e}"),
         }
     }
