@@ -3,6 +3,12 @@
 //! (through an `mpsc` channel) and otherwise every `poll_interval`, for rows
 //! that other tools insert with plain SQL. While idle it listens for
 //! `+CMTI` and lets [`Inbox`] read what arrived.
+//!
+//! This file is the loop: it owns the modem and makes the store calls. The
+//! decisions it acts on are small pure types, each with its unit tests, that
+//! take the time as an argument: `policy.rs` (what a failed part means, the
+//! retry backoff, the failing-modem pause, `rate-limit`, the reopen backoff),
+//! `link.rs` (`AT+CMMS`) and `health.rs` (when to write the `modem` row).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -302,8 +308,8 @@ impl Outbox {
                         last_problem = problem;
                     }
                     match &e {
-                        PassError::ModemLost(AtError::Timeout { .. }) => self.reset_or_close(),
-                        PassError::Modem(_) | PassError::ModemLost(_) => self.modem = None,
+                        PassError::ModemLost(e) => self.lost(e),
+                        PassError::Modem(_) => self.modem = None,
                         // Claims taken before the database went away are
                         // ours to hand back once it returns.
                         PassError::Store(_) => released = false,
@@ -326,6 +332,15 @@ impl Outbox {
             log::info!("message {id}: outcome recorded now that the database is back");
         }
         Ok(())
+    }
+
+    /// The modem stopped answering (`ATZ` first for a hang) or its port
+    /// failed (reopen).
+    fn lost(&mut self, e: &AtError) {
+        match e {
+            AtError::Timeout { .. } => self.reset_or_close(),
+            _ => self.modem = None,
+        }
     }
 
     /// A modem that stopped answering: try `ATZ` and the init sequence on
@@ -610,10 +625,7 @@ impl Outbox {
                     }
                     Err(e) => {
                         let lost = format!("modem lost: {e}");
-                        match e {
-                            AtError::Timeout { .. } => self.reset_or_close(),
-                            _ => self.modem = None,
-                        }
+                        self.lost(&e);
                         (Health::default(), Some(lost))
                     }
                 }
