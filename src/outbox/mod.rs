@@ -19,12 +19,15 @@ use crate::config::Settings;
 use crate::gsm::{self, SubmitOptions};
 use crate::hook::OnReceive;
 use crate::modem::{AtError, Health, Modem, ModemError};
-use crate::receive::{Inbox, ReceiveError, ReceiveSummary};
-use crate::store::{Outcome, QueuedMessage, Store, StoreError};
+use crate::receive::{Inbox, ReceiveSummary};
+use crate::store::{Outcome, QueuedMessage, Store};
 
 mod health;
 mod link;
+mod pass;
 mod policy;
+
+pub use pass::{PassError, PassSummary};
 
 use health::{Check, HealthMark, PassEnd};
 use link::Link;
@@ -40,56 +43,6 @@ const IDLE_SLICE: Duration = Duration::from_millis(200);
 pub enum Wake {
     /// Something was committed to `msg`.
     Queued,
-}
-
-/// What one pass did, for `send-pending` to report.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PassSummary {
-    pub sent: usize,
-    pub failed: usize,
-    pub retried: usize,
-    pub received: ReceiveSummary,
-}
-
-#[derive(Debug)]
-pub enum PassError {
-    Modem(ModemError),
-    /// The modem stopped answering or the port failed during the pass.
-    ModemLost(AtError),
-    /// The modem refused a command; it still answers.
-    Command(AtError),
-    Store(StoreError),
-}
-
-impl std::fmt::Display for PassError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PassError::Modem(e) => e.fmt(f),
-            PassError::ModemLost(e) => write!(f, "modem lost: {e}"),
-            PassError::Command(e) => write!(f, "modem refused a command: {e}"),
-            PassError::Store(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for PassError {}
-
-impl From<StoreError> for PassError {
-    fn from(e: StoreError) -> Self {
-        PassError::Store(e)
-    }
-}
-
-impl From<ReceiveError> for PassError {
-    fn from(e: ReceiveError) -> Self {
-        match e {
-            ReceiveError::Store(e) => PassError::Store(e),
-            ReceiveError::Modem(e @ (AtError::Timeout { .. } | AtError::Io(_))) => {
-                PassError::ModemLost(e)
-            }
-            ReceiveError::Modem(e) => PassError::Command(e),
-        }
-    }
 }
 
 /// The modem thread of one modem: the outgoing half, paired with
