@@ -84,6 +84,16 @@ pub fn row(instance: &str, device: &str, health: Health, error: Option<String>) 
     }
 }
 
+/// A healthy row in words, for the log.
+pub fn described(row: &ModemHealth) -> String {
+    format!(
+        "signal {}, registration {}, operator {}",
+        row.rssi.map_or("unknown".into(), |r| r.to_string()),
+        row.registration.as_deref().unwrap_or("unknown"),
+        row.operator.as_deref().unwrap_or("unknown"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,7 +173,15 @@ mod tests {
             (Some(21), Some("roaming"), Some("T-Mobile CZ"))
         );
         assert_eq!(ok.pid, std::process::id());
+        assert_eq!(
+            described(&ok),
+            "signal 21, registration roaming, operator T-Mobile CZ"
+        );
         let lost = row("h", "sim", Health::default(), Some("modem lost: x".into()));
+        assert_eq!(
+            described(&lost),
+            "signal unknown, registration unknown, operator unknown"
+        );
         assert!(!lost.healthy);
         assert_eq!(lost.last_error.as_deref(), Some("modem lost: x"));
     }

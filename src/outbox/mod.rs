@@ -589,11 +589,9 @@ impl Outbox {
             match &record.last_error {
                 Some(e) => log::warn!("modem {}: {e}", self.settings.device),
                 None => log::info!(
-                    "modem {}: signal {}, registration {}, operator {}",
+                    "modem {}: {}",
                     self.settings.device,
-                    record.rssi.map_or("unknown".into(), |r| r.to_string()),
-                    record.registration.as_deref().unwrap_or("unknown"),
-                    record.operator.as_deref().unwrap_or("unknown"),
+                    health::described(&record)
                 ),
             }
         }
