@@ -8,7 +8,8 @@
 //! decisions it acts on are small pure types, each with its unit tests, that
 //! take the time as an argument: `policy.rs` (what a failed part means, the
 //! retry backoff, the failing-modem pause, `rate-limit`, the reopen backoff),
-//! `link.rs` (`AT+CMMS`) and `health.rs` (when to write the `modem` row).
+//! `link.rs` (`AT+CMMS`) and `health.rs` (when to write the `modem` row);
+//! `pass.rs` says what a pass did and how it failed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
