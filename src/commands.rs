@@ -17,7 +17,7 @@ use crate::config::{DEFAULT_LOG_FILE, Settings};
 use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
-use crate::sender::Sender;
+use crate::outbox::Outbox;
 use crate::server;
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
@@ -202,7 +202,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         let (tx, rx) = mpsc::channel::<Wake>();
         modem_wakes.push(tx);
         let stop = Arc::clone(&stop);
-        let mut sender = Sender::new(
+        let mut outbox = Outbox::new(
             Arc::clone(&store),
             slot.settings.clone(),
             slot.port_path.clone(),
@@ -210,7 +210,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         modem_threads.push(
             thread::Builder::new()
                 .name(format!("modem {i}"))
-                .spawn(move || sender.run(rx, stop))
+                .spawn(move || outbox.run(rx, stop))
                 .map_err(failed)?,
         );
     }
@@ -280,8 +280,8 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
     let store = open_store(&settings)?;
     let (sim, port_path) = modem_port(&settings)?;
     let device = settings.device.clone();
-    let mut sender = Sender::new(store, settings, port_path);
-    let summary = sender.run_once().map_err(failed)?;
+    let mut outbox = Outbox::new(store, settings, port_path);
+    let summary = outbox.run_once().map_err(failed)?;
     log::info!(
         "send-pending: {} sent, {} failed, {} to retry later; {} received, {} delivery reports (modem {device})",
         summary.sent,
@@ -290,7 +290,7 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
         summary.received.stored,
         summary.received.reports
     );
-    sender.wait_for_hooks();
+    outbox.wait_for_hooks();
     drop(sim);
     drop(lock);
     Ok(())
