@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use smss::sim::{PtySim, SimState};
-use smss::store::Store;
+use smss::store::{SmsStatus, Store};
 
 use crate::util::*;
 
@@ -176,7 +176,7 @@ fn a_killed_instances_claims_are_taken_over_after_the_lease() {
     );
     assert!(duplicates <= 1, "{duplicates} duplicates");
     for row in store.recent_sms(N * 2).unwrap() {
-        assert_eq!(row.status, "sent");
+        assert_eq!(row.status, SmsStatus::Sent);
     }
 }
 
@@ -220,7 +220,10 @@ fn a_failing_modem_stops_claiming_and_the_others_send_its_share() {
 
     let rows = store.recent_sms(N * 2).unwrap();
     assert_eq!(rows.len(), N);
-    let failed: Vec<_> = rows.iter().filter(|r| r.status != "sent").collect();
+    let failed: Vec<_> = rows
+        .iter()
+        .filter(|r| r.status != SmsStatus::Sent)
+        .collect();
     assert!(
         failed.is_empty(),
         "marked failed instead of retried elsewhere: {failed:?}"

@@ -18,6 +18,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::gsm::DataCoding;
+
 mod migrate;
 mod mysql;
 mod mysql_pool;
@@ -77,10 +79,9 @@ pub struct SmsRow {
     pub text: String,
     pub source: String,
     pub queued_at: String,
-    /// Set for `sent`, `None` for `failed`.
+    /// Set for `Sent`, `None` for `Failed`.
     pub sent_at: Option<String>,
-    /// `sent` or `failed`.
-    pub status: String,
+    pub status: SmsStatus,
     pub parts: u32,
     pub part_refs: String,
     pub error: Option<String>,
@@ -89,9 +90,119 @@ pub struct SmsRow {
     pub attempts: u32,
     /// Which sender (instance name) finished it.
     pub sent_by: String,
-    /// From delivery reports: `delivered`, `pending` or `failed`; `None`
-    /// when no report came (or none was asked for).
-    pub report_status: Option<String>,
+    /// From delivery reports (see [`combined_report`]); `None` when no
+    /// report came (or none was asked for).
+    pub report_status: Option<ReportStatus>,
+}
+
+/// How a message left the queue: `sms.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsStatus {
+    /// Every part confirmed by the modem.
+    Sent,
+    /// Given up (`sms.error` says why).
+    Failed,
+}
+
+impl SmsStatus {
+    /// `sent` or `failed`: the text in the database (and in the web's
+    /// pages and JSON).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SmsStatus::Sent => "sent",
+            SmsStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SmsStatus> {
+        match s {
+            "sent" => Some(SmsStatus::Sent),
+            "failed" => Some(SmsStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SmsStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What delivery reports say of a message (`sms.report_status`) or of one
+/// of its parts (`sms_report.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportStatus {
+    Delivered,
+    /// The network is still trying.
+    Pending,
+    Failed,
+}
+
+impl ReportStatus {
+    /// `delivered`, `pending` or `failed`: the text in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Delivered => "delivered",
+            ReportStatus::Pending => "pending",
+            ReportStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReportStatus> {
+        match s {
+            "delivered" => Some(ReportStatus::Delivered),
+            "pending" => Some(ReportStatus::Pending),
+            "failed" => Some(ReportStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ReportStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a received text is coded (`rcv.coding`, `rcv_part.coding`): as the
+/// PDU's data coding says, or not decoded at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    /// Decoded with this data coding (`gsm7`, `ucs2`; `8bit`: the text is
+    /// the data as hex).
+    Decoded(DataCoding),
+    /// An undecodable PDU, kept whole as hex (`raw`).
+    Raw,
+}
+
+impl Coding {
+    /// `gsm7`, `ucs2`, `8bit` or `raw`: the text in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coding::Decoded(c) => c.name(),
+            Coding::Raw => "raw",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Coding> {
+        match s {
+            "raw" => Some(Coding::Raw),
+            _ => DataCoding::from_name(s).map(Coding::Decoded),
+        }
+    }
+}
+
+impl From<DataCoding> for Coding {
+    fn from(c: DataCoding) -> Coding {
+        Coding::Decoded(c)
+    }
+}
+
+impl fmt::Display for Coding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A received message for `rcv`: a single SMS, or a concatenated one joined.
@@ -99,8 +210,7 @@ pub struct SmsRow {
 pub struct Received {
     pub sender: String,
     pub text: String,
-    /// `gsm7`, `ucs2`, `8bit` (text is hex) or `raw` (an undecodable PDU, as hex).
-    pub coding: String,
+    pub coding: Coding,
     /// The SMSC time stamp with its zone, as text.
     pub smsc_time: String,
     pub smsc: Option<String>,
@@ -118,7 +228,7 @@ pub struct ReceivedPart {
     pub reference: u16,
     pub total: u8,
     pub seq: u8,
-    pub coding: String,
+    pub coding: Coding,
     /// `UserData::body` as hex: joined with the other parts before decoding.
     pub body_hex: String,
     /// This part alone, decoded.
@@ -145,7 +255,7 @@ pub struct RcvRow {
     pub id: i64,
     pub sender: String,
     pub text: String,
-    pub coding: String,
+    pub coding: Coding,
     pub smsc_time: String,
     pub received_at: String,
     pub parts: u32,
@@ -164,12 +274,13 @@ pub struct DeliveryReport {
     pub discharged: String,
 }
 
-/// `delivered`, `pending` or `failed` for a TP-ST value (TS 23.040 §9.2.3.15).
-pub fn report_status(st: u8) -> &'static str {
+/// What a TP-ST value says (TS 23.040 §9.2.3.15): delivered, still
+/// pending, or failed.
+pub fn report_status(st: u8) -> ReportStatus {
     match st {
-        0x00..=0x1F => "delivered",
-        0x20..=0x3F => "pending",
-        _ => "failed",
+        0x00..=0x1F => ReportStatus::Delivered,
+        0x20..=0x3F => ReportStatus::Pending,
+        _ => ReportStatus::Failed,
     }
 }
 
@@ -198,13 +309,18 @@ pub fn refs_contain(part_refs: &str, mr: u8) -> bool {
 
 /// The combined report status of a message from the status of each part:
 /// failed if any failed, delivered when every part was, else pending.
-pub fn combined_report(parts: u32, statuses: &[String]) -> &'static str {
-    if statuses.iter().any(|s| s == "failed") {
-        "failed"
-    } else if statuses.iter().filter(|s| *s == "delivered").count() >= parts.max(1) as usize {
-        "delivered"
+pub fn combined_report(parts: u32, statuses: &[ReportStatus]) -> ReportStatus {
+    if statuses.contains(&ReportStatus::Failed) {
+        ReportStatus::Failed
+    } else if statuses
+        .iter()
+        .filter(|s| **s == ReportStatus::Delivered)
+        .count()
+        >= parts.max(1) as usize
+    {
+        ReportStatus::Delivered
     } else {
-        "pending"
+        ReportStatus::Pending
     }
 }
 
@@ -242,15 +358,15 @@ pub fn dedupe_key(
 pub fn join_parts(parts: &[ReceivedPart]) -> String {
     let mut sorted: Vec<&ReceivedPart> = parts.iter().collect();
     sorted.sort_by_key(|p| p.seq);
-    let coding = sorted.first().map(|p| p.coding.clone()).unwrap_or_default();
-    let same = sorted.iter().all(|p| p.coding == coding);
+    let coding = sorted.first().map(|p| p.coding);
+    let same = sorted.iter().all(|p| Some(p.coding) == coding);
     let bytes: Option<Vec<u8>> = sorted
         .iter()
         .map(|p| hex_to_bytes(&p.body_hex))
         .collect::<Option<Vec<_>>>()
         .map(|v| v.concat());
-    match (same, crate::gsm::DataCoding::from_name(&coding), bytes) {
-        (true, Some(c), Some(bytes)) => crate::gsm::decode_body(c, &bytes),
+    match (same, coding, bytes) {
+        (true, Some(Coding::Decoded(c)), Some(bytes)) => crate::gsm::decode_body(c, &bytes),
         _ => sorted.iter().map(|p| p.text.as_str()).collect(),
     }
 }
@@ -278,7 +394,7 @@ pub fn joined_row(parts: &[ReceivedPart], complete: bool) -> Option<Received> {
             &text,
         ),
         text,
-        coding: first.coding.clone(),
+        coding: first.coding,
         smsc_time: first.smsc_time.clone(),
         smsc: first.smsc.clone(),
         parts: parts.len() as u32,
@@ -299,8 +415,8 @@ pub struct QueueStats {
 /// Which rows of a list the web interface or the API wants, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
-    /// For `list_sms`: `sent` or `failed`; `None` = both.
-    pub status: Option<String>,
+    /// For `list_sms`: only rows of this status; `None` = both.
+    pub status: Option<SmsStatus>,
     /// Numbers that begin with this (an optional `+`, then digits: what an
     /// index on the number can serve).
     pub number_prefix: Option<String>,
@@ -456,7 +572,7 @@ pub trait Store: Send + Sync {
     /// it in `sms_report` and updates `sms.report_status` and `report_time`
     /// (when the report arrived).
     /// Returns the row id and its combined status, `None` when nothing matched.
-    fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, String)>>;
+    fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, ReportStatus)>>;
 
     /// Records a health check of one sender's modem: inserts or replaces
     /// the `modem` row of `h.instance`, with `checked_at` = now. An empty

@@ -352,7 +352,7 @@ fn finish_moves_row_to_sms(fx: &dyn Fixture) {
     assert_eq!(sms.source, "ip:192.0.2.7");
     assert_eq!(sms.queued_at, row.created);
     assert!(sms.sent_at.is_some());
-    assert_eq!(sms.status, "sent");
+    assert_eq!(sms.status, SmsStatus::Sent);
     assert_eq!(sms.parts, 2);
     assert_eq!(sms.part_refs, "17,18");
     assert_eq!(sms.error, None);
@@ -414,7 +414,7 @@ fn failed_outcome_is_recorded(fx: &dyn Fixture) {
     };
     assert!(s.finish(id, "a", &outcome).unwrap());
     let sms = s.sms(id).unwrap().unwrap();
-    assert_eq!(sms.status, "failed");
+    assert_eq!(sms.status, SmsStatus::Failed);
     assert_eq!(sms.sent_at, None);
     assert_eq!(sms.error.as_deref(), Some("invalid number"));
     assert_eq!(sms.attempts, 1);
@@ -608,7 +608,7 @@ fn received(sender: &str, text: &str) -> Received {
     Received {
         sender: sender.into(),
         text: text.into(),
-        coding: "gsm7".into(),
+        coding: Coding::Decoded(DataCoding::Gsm7),
         smsc_time: "2026-11-30 01:02:03+01:00".into(),
         smsc: Some("+420603052000".into()),
         parts: 1,
@@ -621,7 +621,7 @@ fn part(
     reference: u16,
     total: u8,
     seq: u8,
-    coding: &str,
+    coding: DataCoding,
     body_hex: &str,
     text: &str,
 ) -> ReceivedPart {
@@ -630,7 +630,7 @@ fn part(
         reference,
         total,
         seq,
-        coding: coding.into(),
+        coding: Coding::Decoded(coding),
         body_hex: body_hex.into(),
         text: text.into(),
         smsc_time: format!("2026-11-30 01:02:0{seq}+01:00"),
@@ -669,9 +669,9 @@ fn received_message_is_stored_once(fx: &dyn Fixture) {
 fn parts_join_in_order_whatever_order_they_arrive(fx: &dyn Fixture) {
     let s = fx.open();
     // UCS-2 "AB😀C" split by the sender inside the surrogate pair
-    let p1 = part(7, 3, 1, "ucs2", "00410042", "AB");
-    let p2 = part(7, 3, 2, "ucs2", "D83D", "\u{FFFD}");
-    let p3 = part(7, 3, 3, "ucs2", "DE000043", "\u{FFFD}C");
+    let p1 = part(7, 3, 1, DataCoding::Ucs2, "00410042", "AB");
+    let p2 = part(7, 3, 2, DataCoding::Ucs2, "D83D", "\u{FFFD}");
+    let p3 = part(7, 3, 3, DataCoding::Ucs2, "DE000043", "\u{FFFD}C");
     assert_eq!(s.save_part(&p3).unwrap(), Saved::Waiting);
     assert_eq!(s.save_part(&p1).unwrap(), Saved::Waiting);
     assert_eq!(s.save_part(&p1).unwrap(), Saved::Duplicate);
@@ -684,7 +684,7 @@ fn parts_join_in_order_whatever_order_they_arrive(fx: &dyn Fixture) {
         (rows[0].id, rows[0].text.as_str(), rows[0].parts),
         (id, "AB😀C", 3)
     );
-    assert_eq!(rows[0].coding, "ucs2");
+    assert_eq!(rows[0].coding, Coding::Decoded(DataCoding::Ucs2));
     // a part read again after the set was joined changes nothing
     assert_eq!(s.save_part(&p2).unwrap(), Saved::Duplicate);
     assert_eq!(s.recent_rcv(10).unwrap().len(), 1);
@@ -698,11 +698,13 @@ fn incomplete_sets_are_stored_after_their_time(fx: &dyn Fixture) {
     let s = fx.open();
     // GSM 7-bit septets "ab" and "d": part 2 of 3 never comes
     assert_eq!(
-        s.save_part(&part(9, 3, 1, "gsm7", "6162", "ab")).unwrap(),
+        s.save_part(&part(9, 3, 1, DataCoding::Gsm7, "6162", "ab"))
+            .unwrap(),
         Saved::Waiting
     );
     assert_eq!(
-        s.save_part(&part(9, 3, 3, "gsm7", "64", "d")).unwrap(),
+        s.save_part(&part(9, 3, 3, DataCoding::Gsm7, "64", "d"))
+            .unwrap(),
         Saved::Waiting
     );
     assert!(
@@ -750,11 +752,11 @@ fn delivery_reports_match_the_sent_row(fx: &dyn Fixture) {
     };
     assert_eq!(
         s.save_report(&report(17, "+420608337726", 0)).unwrap(),
-        Some((ids[0], "delivered".into()))
+        Some((ids[0], ReportStatus::Delivered))
     );
     assert_eq!(
-        s.sms(ids[0]).unwrap().unwrap().report_status.as_deref(),
-        Some("delivered")
+        s.sms(ids[0]).unwrap().unwrap().report_status,
+        Some(ReportStatus::Delivered)
     );
     // unknown reference or other number: no match
     assert_eq!(
@@ -768,24 +770,63 @@ fn delivery_reports_match_the_sent_row(fx: &dyn Fixture) {
     // multipart: delivered only when every part is
     assert_eq!(
         s.save_report(&report(18, "00420777123456", 0)).unwrap(),
-        Some((ids[1], "pending".into()))
+        Some((ids[1], ReportStatus::Pending))
     );
     assert_eq!(
         s.save_report(&report(19, "+420777123456", 0x20)).unwrap(),
-        Some((ids[1], "pending".into()))
+        Some((ids[1], ReportStatus::Pending))
     );
     assert_eq!(
         s.save_report(&report(19, "+420777123456", 0)).unwrap(),
-        Some((ids[1], "pending".into()))
+        Some((ids[1], ReportStatus::Pending))
     );
     assert_eq!(
         s.save_report(&report(20, "+420777123456", 0)).unwrap(),
-        Some((ids[1], "delivered".into()))
+        Some((ids[1], ReportStatus::Delivered))
     );
     assert_eq!(
         s.save_report(&report(20, "+420777123456", 0x41)).unwrap(),
-        Some((ids[1], "failed".into()))
+        Some((ids[1], ReportStatus::Failed))
     );
+}
+
+#[test]
+fn stored_names_round_trip() {
+    for status in [SmsStatus::Sent, SmsStatus::Failed] {
+        assert_eq!(SmsStatus::parse(status.as_str()), Some(status));
+    }
+    for report in [
+        ReportStatus::Delivered,
+        ReportStatus::Pending,
+        ReportStatus::Failed,
+    ] {
+        assert_eq!(ReportStatus::parse(report.as_str()), Some(report));
+    }
+    for coding in ["gsm7", "ucs2", "8bit", "raw"] {
+        assert_eq!(Coding::parse(coding).map(Coding::as_str), Some(coding));
+    }
+    assert_eq!(Coding::parse("utf9"), None);
+}
+
+/// A status or coding another tool wrote that this smss does not know is
+/// an error naming the column, not a panic or a made-up value.
+fn unknown_stored_text_is_an_error_naming_the_column(fx: &dyn Fixture) {
+    let s = fx.open();
+    s.execute_sql(
+        "INSERT INTO sms (id, phone, text, queued_at, status) \
+         VALUES (7, '1', 'x', '2026-01-01 00:00:00.000', 'lost')",
+    )
+    .unwrap();
+    let err = s.sms(7).unwrap_err().to_string();
+    assert!(err.contains("sms.status") && err.contains("lost"), "{err}");
+    s.execute_sql("UPDATE sms SET status = 'sent', report_status = 'maybe' WHERE id = 7")
+        .unwrap();
+    let err = s.recent_sms(10).unwrap_err().to_string();
+    assert!(err.contains("sms.report_status"), "{err}");
+    s.execute_sql("INSERT INTO rcv (sender, text, coding) VALUES ('1', 'x', 'utf9')")
+        .unwrap();
+    let err = s.recent_rcv(10).unwrap_err().to_string();
+    assert!(err.contains("rcv.coding") && err.contains("utf9"), "{err}");
 }
 
 fn renewed_claims_do_not_expire(fx: &dyn Fixture) {
@@ -841,6 +882,7 @@ suite!(
     parts_join_in_order_whatever_order_they_arrive,
     incomplete_sets_are_stored_after_their_time,
     delivery_reports_match_the_sent_row,
+    unknown_stored_text_is_an_error_naming_the_column,
     renewed_claims_do_not_expire,
 );
 
