@@ -456,28 +456,88 @@ pub struct Totals {
     pub last_sent_age_secs: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
+/// What went wrong in the store, as far as a caller can act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
     /// The database cannot be reached (connection refused, gone away, locked
     /// for too long). Callers answer `ERR database unavailable` and retry.
-    Unavailable(String),
+    Unavailable,
+    /// A statement broke a constraint of the schema: a duplicate key, a
+    /// reference to a missing row, NULL in a NOT NULL column.
+    Constraint,
     /// The schema is missing or older than this binary.
-    Schema(String),
-    /// Anything else (a bad URL, a constraint, a bug).
-    Other(String),
+    Schema,
+    /// Anything else (a bad URL, a value the store cannot read, a bug).
+    Other,
+}
+
+/// A store failure: its [`ErrorKind`], the words for the administrator, and
+/// the driver's error it comes from, if any ([`std::error::Error::source`];
+/// shared, so the error stays `Clone`). The message already includes the
+/// driver's own words where it has them: `Display` prints the kind's prefix
+/// and the message, and nothing of the source besides.
+#[derive(Debug, Clone)]
+pub struct StoreError {
+    kind: ErrorKind,
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> StoreError {
+        StoreError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> StoreError {
+        StoreError::new(ErrorKind::Unavailable, message)
+    }
+
+    pub fn schema(message: impl Into<String>) -> StoreError {
+        StoreError::new(ErrorKind::Schema, message)
+    }
+
+    pub fn other(message: impl Into<String>) -> StoreError {
+        StoreError::new(ErrorKind::Other, message)
+    }
+
+    /// The same error, caused by `source` (the driver's error).
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The words after the kind's prefix (`database error: ...`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
-            StoreError::Schema(m) => write!(f, "database schema: {m}"),
-            StoreError::Other(m) => write!(f, "database error: {m}"),
+        let m = &self.message;
+        match self.kind {
+            ErrorKind::Unavailable => write!(f, "database unavailable: {m}"),
+            ErrorKind::Schema => write!(f, "database schema: {m}"),
+            ErrorKind::Constraint | ErrorKind::Other => write!(f, "database error: {m}"),
         }
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -658,7 +718,7 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 ///
 /// With `create_schema`, a missing or old schema is created/upgraded (what
 /// `init-db` does, and what `serve` does for SQLite); without it, an old
-/// schema is a `StoreError::Schema` telling the administrator to run
+/// schema is an [`ErrorKind::Schema`] error telling the administrator to run
 /// `smss init-db`.
 pub fn open(url: &str, create_schema: bool) -> Result<Arc<dyn Store>> {
     if let Some(rest) = url.strip_prefix("sqlite:") {
@@ -670,7 +730,7 @@ pub fn open(url: &str, create_schema: bool) -> Result<Arc<dyn Store>> {
     } else if url.starts_with("mysql://") {
         Ok(Arc::new(SqlStore(mysql::Mysql::open(url, create_schema)?)))
     } else {
-        Err(StoreError::Other(format!(
+        Err(StoreError::other(format!(
             "unsupported database URL '{url}': use sqlite:///path/to/file.db or mysql://user:pass@host:3306/database"
         )))
     }

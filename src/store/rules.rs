@@ -157,7 +157,7 @@ impl<B: Backend> SqlStore<B> {
 }
 
 fn not_claimed(id: i64, owner: &str) -> StoreError {
-    StoreError::Other(format!("message {id} is not claimed by {owner}"))
+    StoreError::other(format!("message {id} is not claimed by {owner}"))
 }
 
 fn queued_from_row(r: &Row) -> Result<QueuedMessage> {
@@ -225,7 +225,7 @@ const INSERT_MSG: &str = "INSERT INTO msg (phone, text, source) VALUES (?, ?, ?)
 
 fn insert_msg(e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
     e.insert(INSERT_MSG, params![&m.phone, &m.text, &m.source])?
-        .ok_or_else(|| StoreError::Other("INSERT INTO msg gave no id".into()))
+        .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
 }
 
 impl<B: Backend> Store for SqlStore<B> {

@@ -83,9 +83,9 @@ impl Row {
         let v = self
             .0
             .get(i)
-            .ok_or_else(|| StoreError::Other(format!("column {i} missing")))?;
+            .ok_or_else(|| StoreError::other(format!("column {i} missing")))?;
         T::from_value(v).ok_or_else(|| {
-            StoreError::Other(format!(
+            StoreError::other(format!(
                 "unexpected value from the database in column {i}: {v:?}"
             ))
         })
@@ -113,7 +113,7 @@ impl Row {
 }
 
 fn unknown_text(column: &str, text: &str) -> StoreError {
-    StoreError::Other(format!(
+    StoreError::other(format!(
         "unexpected value from the database in {column}: {text:?}"
     ))
 }

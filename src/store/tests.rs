@@ -294,7 +294,7 @@ fn retry_later_delays_and_counts(fx: &dyn Fixture) {
     let err = s
         .retry_later(id, "b", "not mine", Duration::from_secs(1))
         .unwrap_err();
-    assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+    assert!(err.kind() == ErrorKind::Other, "{err:?}");
     s.retry_later(id, "a", "+CMS ERROR: 38", Duration::from_secs(1))
         .unwrap();
     assert!(s.claim_due("b", LONG, 10).unwrap().is_empty());
@@ -388,7 +388,7 @@ fn save_progress_is_seen_by_next_claim(fx: &dyn Fixture) {
     s.claim_due("a", LONG, 1).unwrap();
     assert!(matches!(
         s.save_progress(id, "b", 1, 1, "1"),
-        Err(StoreError::Other(_))
+        Err(e) if e.kind() == ErrorKind::Other
     ));
     s.save_progress(id, "a", 200, 1, "5").unwrap();
     s.save_progress(id, "a", 200, 2, "5,6").unwrap();
@@ -532,7 +532,9 @@ fn migrations_are_idempotent(fx: &dyn Fixture) {
 
 fn open_without_schema_is_a_schema_error(fx: &dyn Fixture) {
     match open(&fx.url(), false) {
-        Err(StoreError::Schema(m)) => assert!(m.contains("smss init-db --db"), "{m}"),
+        Err(e) if e.kind() == ErrorKind::Schema => {
+            assert!(e.message().contains("smss init-db --db"), "{e}")
+        }
         Err(e) => panic!("expected a schema error, got {e:?}"),
         Ok(_) => panic!("expected a schema error, got a store"),
     }
@@ -550,7 +552,9 @@ fn newer_schema_is_refused(fx: &dyn Fixture) {
     drop(s);
     for create in [true, false] {
         match open(&fx.url(), create) {
-            Err(StoreError::Schema(m)) => assert!(m.contains("newer"), "{m}"),
+            Err(e) if e.kind() == ErrorKind::Schema => {
+                assert!(e.message().contains("newer"), "{e}")
+            }
             Err(e) => panic!("expected a schema error, got {e:?}"),
             Ok(_) => panic!("expected a schema error, got a store"),
         }
@@ -829,6 +833,27 @@ fn unknown_stored_text_is_an_error_naming_the_column(fx: &dyn Fixture) {
     assert!(err.contains("rcv.coding") && err.contains("utf9"), "{err}");
 }
 
+/// A duplicate key or a NULL in a NOT NULL column is a `Constraint` error
+/// that carries the driver's error and prints as any database error.
+fn constraint_violations_are_classified(fx: &dyn Fixture) {
+    use std::error::Error;
+    let s = fx.open();
+    let id = s.enqueue(&[msg("1", "first")]).unwrap()[0];
+    for sql in [
+        format!("INSERT INTO msg (id, phone, text) VALUES ({id}, '1', 'again')"),
+        "INSERT INTO msg (phone, text) VALUES (NULL, 'no number')".to_owned(),
+    ] {
+        let err = s.execute_sql(&sql).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Constraint, "{sql}: {err:?}");
+        assert!(err.to_string().starts_with("database error: "), "{err}");
+        let source = err.source().expect("the driver's error");
+        assert!(err.message().contains(&source.to_string()), "{err:?}");
+    }
+    // not a constraint: a statement the database cannot parse
+    let err = s.execute_sql("INSERT INTO nowhere").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Other, "{err:?}");
+}
+
 fn renewed_claims_do_not_expire(fx: &dyn Fixture) {
     let s = fx.open();
     s.enqueue(&[msg("420608337726", "a"), msg("420608337726", "b")])
@@ -883,6 +908,7 @@ suite!(
     incomplete_sets_are_stored_after_their_time,
     delivery_reports_match_the_sent_row,
     unknown_stored_text_is_an_error_naming_the_column,
+    constraint_violations_are_classified,
     renewed_claims_do_not_expire,
 );
 
@@ -980,7 +1006,7 @@ mod mysql_only {
     fn unreachable_server_is_unavailable() {
         for create in [true, false] {
             match open("mysql://root@127.0.0.1:1/sms", create) {
-                Err(StoreError::Unavailable(_)) => {}
+                Err(e) if e.kind() == ErrorKind::Unavailable => {}
                 Err(e) => panic!("expected Unavailable, got {e:?}"),
                 Ok(_) => panic!("expected Unavailable, got a store"),
             }
@@ -990,14 +1016,16 @@ mod mysql_only {
     #[test]
     fn url_without_database_is_refused() {
         let err = open(&mysql_server(), true).err().expect("an error");
-        assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+        assert!(err.kind() == ErrorKind::Other, "{err:?}");
     }
 
     #[test]
     fn missing_database_is_created_by_init_only() {
         let fx = MysqlFixture::without_database();
         match open(&fx.url(), false) {
-            Err(StoreError::Schema(m)) => assert!(m.contains("init-db"), "{m}"),
+            Err(e) if e.kind() == ErrorKind::Schema => {
+                assert!(e.message().contains("init-db"), "{e}")
+            }
             Err(e) => panic!("expected a schema error, got {e:?}"),
             Ok(_) => panic!("expected a schema error, got a store"),
         }
@@ -1245,9 +1273,9 @@ mod health {
         s.execute_sql("UPDATE smss_schema SET version = 2").unwrap();
         drop(s);
         match open(&fx.url(), false) {
-            Err(StoreError::Schema(m)) => {
+            Err(e) if e.kind() == ErrorKind::Schema => {
                 let needs = format!("has schema version 2, this smss needs {SCHEMA_VERSION}");
-                assert!(m.contains(&needs), "{m}")
+                assert!(e.message().contains(&needs), "{e}")
             }
             Err(e) => panic!("expected a schema error, got {e:?}"),
             Ok(_) => panic!("expected a schema error, got a store"),

@@ -12,7 +12,9 @@ use super::form::{self, Params};
 use super::{App, Reply, Req, modem_health, number_prefix, queue};
 use crate::gsm::{self, Encoding};
 use crate::intake::IntakeError;
-use crate::store::{ListFilter, QueueRow, RcvRow, ReportStatus, SmsRow, SmsStatus, StoreError};
+use crate::store::{
+    ErrorKind, ListFilter, QueueRow, RcvRow, ReportStatus, SmsRow, SmsStatus, StoreError,
+};
 
 pub const STYLE: &str = include_str!("style.css");
 
@@ -130,8 +132,8 @@ fn layout(tab: Tab, user: &str, content: &str) -> String {
 
 fn db_error(e: &StoreError) -> String {
     log::error!("web: {e}");
-    let shown = match e {
-        StoreError::Unavailable(_) => "The database is unavailable; try again later.",
+    let shown = match e.kind() {
+        ErrorKind::Unavailable => "The database is unavailable; try again later.",
         _ => "The database answered with an error; see the server log.",
     };
     format!("<p class=\"error\" role=\"alert\">{shown}</p>\n")
