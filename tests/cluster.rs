@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use smss::sim::{PtySim, SimState};
-use smss::store::{SmsStatus, Store};
+use smss::store::{SmsStatus, Store, StoreDiagnostics};
 
 use crate::util::*;
 
-fn queue(store: &dyn Store, n: usize, prefix: &str) {
+fn queue(store: &dyn StoreDiagnostics, n: usize, prefix: &str) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let values: Vec<String> = chunk
             .iter()

@@ -6,7 +6,13 @@
 //! * `sqlite` — an embedded file, the default when no database URL is set.
 //! * `mysql` — MySQL / MariaDB through the `mysql` crate, the production setup.
 //!
-//! Both backends run the same test suite (`tests.rs`).
+//! Both backends run the same test suite (`tests.rs`), which also reaches
+//! plain SQL and query plans through [`StoreDiagnostics`], kept off
+//! [`Store`] for the tests alone.
+//!
+//! Values with a fixed set of texts in the database cross the boundary as
+//! enums ([`SmsStatus`], [`ReportStatus`], [`Coding`]); an error is a
+//! [`StoreError`] of an [`ErrorKind`] that callers match on.
 //!
 //! Tables (see `sql/<backend>/`): `msg` is the queue, `sms` the record of every
 //! finished outgoing message, `rcv` what arrived. A message moves from `msg` to
@@ -597,10 +603,6 @@ pub trait Store: Send + Sync {
         })
     }
 
-    /// Runs plain SQL as it is, as other tools talking to the database do
-    /// (the tests use it to play such a tool).
-    fn execute_sql(&self, sql: &str) -> Result<()>;
-
     /// Stores a received message in `rcv`, unless a row with the same
     /// `dedupe_key` exists. Committed before `Ok`: only then may the
     /// message be deleted from the SIM.
@@ -665,6 +667,21 @@ pub trait Store: Send + Sync {
     fn list_received(&self, filter: &ListFilter) -> Result<Vec<RcvRow>>;
 
     fn totals(&self) -> Result<Totals>;
+}
+
+/// What only the tests need besides [`Store`]: plain SQL and query plans.
+///
+/// Kept off `Store` so that what `serve`, the web interface and the
+/// commands hold (an `Arc<dyn Store>` from [`open`]) cannot run arbitrary
+/// SQL. A handle with these is opened on its own, with [`open_diagnostics`]
+/// (`src/store/tests.rs`, and `TestDb::store()` for `tests/*.rs`). A
+/// separate opener rather than `#[cfg(test)]` or a cargo feature: the
+/// integration tests link the library as it is built for production, and
+/// a grep for `open_diagnostics` finds every caller.
+pub trait StoreDiagnostics: Store {
+    /// Runs plain SQL as it is, as other tools talking to the database do
+    /// (the tests use it to play such a tool).
+    fn execute_sql(&self, sql: &str) -> Result<()>;
 
     /// The database's plan for `list_sms(filter)`, one line (tests/web.rs
     /// `large_history_*` checks that the lists use indexes).
@@ -721,6 +738,16 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 /// schema is an [`ErrorKind::Schema`] error telling the administrator to run
 /// `smss init-db`.
 pub fn open(url: &str, create_schema: bool) -> Result<Arc<dyn Store>> {
+    Ok(open_sql(url, create_schema)?)
+}
+
+/// [`open`], with the test-only [`StoreDiagnostics`] too. Not for `serve`
+/// or the commands.
+pub fn open_diagnostics(url: &str, create_schema: bool) -> Result<Arc<dyn StoreDiagnostics>> {
+    open_sql(url, create_schema)
+}
+
+fn open_sql(url: &str, create_schema: bool) -> Result<Arc<dyn StoreDiagnostics>> {
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
         Ok(Arc::new(SqlStore(sqlite::Sqlite::open(

@@ -10,8 +10,8 @@ use super::sql::{Backend, Exec, Row, TxKind, params};
 use super::{
     Activity, Coding, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, QueueRow,
     QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result, Saved, SmsRow,
-    SmsStatus, Store, StoreError, Totals, clip, combined_report, joined_row, refs_contain,
-    report_status, same_number,
+    SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip, combined_report, joined_row,
+    refs_contain, report_status, same_number,
 };
 
 /// `sms.status` as it appears in the SQL text of the rules below (a
@@ -413,10 +413,6 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn execute_sql(&self, sql: &str) -> Result<()> {
-        self.0.execute_batch(sql)
-    }
-
     fn save_received(&self, msg: &Received) -> Result<Saved> {
         let id = self
             .0
@@ -762,6 +758,12 @@ impl<B: Backend> Store for SqlStore<B> {
                 last_sent_age_secs: r.get(4)?,
             })
         })
+    }
+}
+
+impl<B: Backend> StoreDiagnostics for SqlStore<B> {
+    fn execute_sql(&self, sql: &str) -> Result<()> {
+        self.0.execute_batch(sql)
     }
 
     fn explain_list_sms(&self, filter: &ListFilter) -> Result<String> {

@@ -26,8 +26,8 @@ trait Fixture {
     /// One integer from a query run on a connection of the test's own.
     fn scalar(&self, sql: &str) -> Option<i64>;
 
-    fn open(&self) -> Arc<dyn Store> {
-        open(&self.url(), true).unwrap_or_else(|e| panic!("open {}: {e}", self.url()))
+    fn open(&self) -> Arc<dyn StoreDiagnostics> {
+        open_diagnostics(&self.url(), true).unwrap_or_else(|e| panic!("open {}: {e}", self.url()))
     }
 }
 
