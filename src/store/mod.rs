@@ -547,7 +547,8 @@ impl std::error::Error for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// The queue and the record. Every method is one transaction.
+/// The queue and the record. Every method that writes is one transaction,
+/// committed before it returns `Ok`.
 pub trait Store: Send + Sync {
     /// `"sqlite"` or `"mysql"`.
     fn backend(&self) -> &'static str;
