@@ -58,10 +58,6 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     }
 }
 
-fn failed(e: impl std::fmt::Display) -> CliError {
-    CliError::Failed(e.to_string())
-}
-
 /// The terminal (stderr) gets the configured level, capped at
 /// `terminal_max`; with `to_file`, the log file gets the configured level.
 /// A log file that cannot be opened is an error, except the default one,
@@ -89,7 +85,7 @@ fn init_logging(
             Err(e) if path == Path::new(DEFAULT_LOG_FILE) => {
                 eprintln!("smss: warning: {e}; logging to the terminal only");
             }
-            Err(e) => return Err(failed(e)),
+            Err(e) => return Err(e),
         }
     }
     // A second init (tests calling twice) keeps the first logger.
@@ -97,33 +93,20 @@ fn init_logging(
     Ok(())
 }
 
-/// Opens the log file for appending, or says what to do about it.
-fn open_log_file(path: &Path) -> Result<std::fs::File, String> {
+/// Opens the log file for appending; the error says what to do about it.
+fn open_log_file(path: &Path) -> Result<std::fs::File, CliError> {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| {
-            let dir = path.parent().unwrap_or(Path::new("/"));
-            let hint = match e.kind() {
-                std::io::ErrorKind::PermissionDenied => {
-                    " (run as the smss user, or set log-file)".to_owned()
-                }
-                std::io::ErrorKind::NotFound if !dir.is_dir() => format!(
-                    " (the directory {} does not exist: create it, e.g. with make install-user, or set log-file)",
-                    dir.display()
-                ),
-                _ => " (set log-file to another file, or to none)".to_owned(),
-            };
-            format!("cannot open the log file {}: {e}{hint}", path.display())
-        })
+        .map_err(|e| CliError::log_file(path, e))
 }
 
 fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, CliError> {
     // The embedded store creates its schema itself; a MySQL schema is the
     // administrator's to create with `init-db`.
     let create = settings.db.starts_with("sqlite:");
-    store::open(&settings.db, create).map_err(failed)
+    Ok(store::open(&settings.db, create)?)
 }
 
 /// The simulator for `device = sim`, and the path to open.
@@ -133,7 +116,10 @@ fn modem_port(settings: &Settings) -> Result<(Option<PtySim>, String), CliError>
             send_delay: settings.sim_delay,
             ..SimState::default()
         })
-        .map_err(|e| failed(format!("cannot start the simulated modem: {e}")))?;
+        .map_err(|source| CliError::Io {
+            what: "cannot start the simulated modem".into(),
+            source,
+        })?;
         let path = sim.path.display().to_string();
         log::info!("simulated modem on {path}");
         Ok((Some(sim), path))
@@ -155,7 +141,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     let store = open_store(&settings)?;
     let mut modems = Vec::new();
     for s in settings.per_device() {
-        let lock = ModemLock::try_acquire(&s.lock_dir, &s.device, "smss serve").map_err(failed)?;
+        let lock = ModemLock::try_acquire(&s.lock_dir, &s.device, "smss serve")?;
         let (sim, port_path) = modem_port(&s)?;
         modems.push(ModemSlot {
             lock,
@@ -165,18 +151,15 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         });
     }
     if modems.is_empty() {
-        return Err(failed("no modem: set device (several separated by commas)"));
+        return Err(CliError::NoModem);
     }
     // Port 2021 and the modem threads share the stop flag.
     let stop = Arc::new(AtomicBool::new(false));
-    let listener = Listener::bind(&settings.listen, Arc::clone(&stop)).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            " (is another smss serve running? see listen)"
-        } else {
-            ""
-        };
-        failed(format!("cannot listen on {}: {e}{hint}", settings.listen))
-    })?;
+    let listener =
+        Listener::bind(&settings.listen, Arc::clone(&stop)).map_err(|source| CliError::Listen {
+            addr: settings.listen.clone(),
+            source,
+        })?;
     let local = listener.addr();
 
     let (wake_tx, wake_rx) = mpsc::channel::<Wake>();
@@ -191,7 +174,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
             let _ = wake.send(Wake::Queued);
             stopper.stop();
         })
-        .map_err(|e| failed(format!("cannot install the signal handler: {e}")))?;
+        .map_err(CliError::Signal)?;
     }
 
     // One thread per modem, each woken through a channel of its own; the
@@ -211,19 +194,19 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
             thread::Builder::new()
                 .name(format!("modem {i}"))
                 .spawn(move || outbox.run(rx, stop))
-                .map_err(failed)?,
+                .map_err(CliError::Thread)?,
         );
     }
     thread::Builder::new()
         .name("wake relay".into())
         .spawn(move || intake::relay_wakes(wake_rx, modem_wakes))
-        .map_err(failed)?;
+        .map_err(CliError::Thread)?;
 
     // Every way in queues through the same intake.
     let intake = Intake::new(Arc::clone(&store), wake_tx, settings.max_parts);
     // The web interface, when configured (its own listener and threads).
-    let web =
-        crate::web::start(settings.clone(), Arc::clone(&store), intake.clone()).map_err(failed)?;
+    let web = crate::web::start(settings.clone(), Arc::clone(&store), intake.clone())
+        .map_err(CliError::Web)?;
     let devices: Vec<&str> = modems.iter().map(|m| m.settings.device.as_str()).collect();
     let locks: Vec<String> = modems
         .iter()
@@ -275,13 +258,13 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
                 );
                 return Ok(());
             }
-            Err(e) => return Err(failed(e)),
+            Err(e) => return Err(e.into()),
         };
     let store = open_store(&settings)?;
     let (sim, port_path) = modem_port(&settings)?;
     let device = settings.device.clone();
     let mut outbox = Outbox::new(store, settings, port_path);
-    let summary = outbox.run_once().map_err(failed)?;
+    let summary = outbox.run_once()?;
     log::info!(
         "send-pending: {} sent, {} failed, {} to retry later; {} received, {} delivery reports (modem {device})",
         summary.sent,
@@ -297,7 +280,7 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
 }
 
 fn init_db(settings: &Settings) -> Result<ExitCode, CliError> {
-    let store = store::open(&settings.db, true).map_err(failed)?;
+    let store = store::open(&settings.db, true)?;
     println!(
         "smss init-db: {} schema is at version {}",
         store.backend(),
@@ -507,18 +490,18 @@ fn human_secs(secs: i64) -> String {
 /// disturbed). The init script runs it before start and restart.
 fn check(settings: &Settings) -> Result<ExitCode, CliError> {
     if let Some(path) = &settings.log_file {
-        open_log_file(path).map_err(failed)?;
+        open_log_file(path)?;
     }
     let store = open_store(settings)?;
     settings
         .listen
         .to_socket_addrs()
-        .map_err(|e| failed(format!("listen = {}: {e}", settings.listen)))?;
+        .map_err(|source| CliError::ListenAddress {
+            addr: settings.listen.clone(),
+            source,
+        })?;
     if !settings.lock_dir.is_dir() {
-        return Err(failed(format!(
-            "lock-dir {} is not a directory",
-            settings.lock_dir.display()
-        )));
+        return Err(CliError::LockDir(settings.lock_dir.clone()));
     }
     println!(
         "smss serve --check: configuration OK (database {} {}, modem {}, listen {}, log {})",
@@ -567,13 +550,16 @@ pub fn hash_password() -> Result<ExitCode, CliError> {
     stdin
         .lock()
         .read_line(&mut line)
-        .map_err(|e| failed(format!("cannot read the password: {e}")))?;
+        .map_err(|source| CliError::Io {
+            what: "cannot read the password".into(),
+            source,
+        })?;
     let password = line.strip_suffix('\n').unwrap_or(&line);
     let password = password.strip_suffix('\r').unwrap_or(password);
     if password.is_empty() {
-        return Err(failed("empty password: give it on standard input"));
+        return Err(CliError::EmptyPassword);
     }
-    let hash = crate::password::hash(password).map_err(failed)?;
+    let hash = crate::password::hash(password).map_err(CliError::HashPassword)?;
     println!("{hash}");
     Ok(ExitCode::SUCCESS)
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 
 use crate::protocol::{self, Request, RequestError};
-use crate::store::{NewMessage, Store, StoreError};
+use crate::store::{ErrorKind, NewMessage, Store, StoreError};
 
 /// What wakes the modem threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,8 +136,8 @@ impl Intake {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let ids = self.store.enqueue(&msgs).map_err(|e| match e {
-            StoreError::Unavailable(_) => IntakeError::Unavailable(e),
+        let ids = self.store.enqueue(&msgs).map_err(|e| match e.kind() {
+            ErrorKind::Unavailable => IntakeError::Unavailable(e),
             _ => IntakeError::Failed(e),
         })?;
         // Nobody listening (the modem threads have stopped) is no error: the

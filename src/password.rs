@@ -25,11 +25,10 @@ pub fn check_hash(value: &str) -> Result<(), String> {
 
 /// Hashes a password for the configuration (Argon2id, default parameters,
 /// random salt).
-pub fn hash(password: &str) -> Result<String, String> {
+pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| format!("cannot hash the password: {e}"))
 }
 
 /// Whether `password` is the one `hash` was made from; false for a hash

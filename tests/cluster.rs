@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use smss::sim::{PtySim, SimState};
-use smss::store::Store;
+use smss::store::{SmsStatus, Store, StoreDiagnostics};
 
 use crate::util::*;
 
-fn queue(store: &dyn Store, n: usize, prefix: &str) {
+fn queue(store: &dyn StoreDiagnostics, n: usize, prefix: &str) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let values: Vec<String> = chunk
             .iter()
@@ -176,7 +176,7 @@ fn a_killed_instances_claims_are_taken_over_after_the_lease() {
     );
     assert!(duplicates <= 1, "{duplicates} duplicates");
     for row in store.recent_sms(N * 2).unwrap() {
-        assert_eq!(row.status, "sent");
+        assert_eq!(row.status, SmsStatus::Sent);
     }
 }
 
@@ -220,7 +220,10 @@ fn a_failing_modem_stops_claiming_and_the_others_send_its_share() {
 
     let rows = store.recent_sms(N * 2).unwrap();
     assert_eq!(rows.len(), N);
-    let failed: Vec<_> = rows.iter().filter(|r| r.status != "sent").collect();
+    let failed: Vec<_> = rows
+        .iter()
+        .filter(|r| r.status != SmsStatus::Sent)
+        .collect();
     assert!(
         failed.is_empty(),
         "marked failed instead of retried elsewhere: {failed:?}"

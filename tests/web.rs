@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use smss::sim::PtySim;
-use smss::store::ListFilter;
+use smss::store::{ListFilter, SmsStatus};
 
 use crate::util::http::{self, basic, form};
 use crate::util::webdriver::Browser;
@@ -743,32 +743,36 @@ fn large_history(backend: Backend) {
         })
         .unwrap();
     let tenth_newest = newest[9].queued_at.clone();
-    let page = |status: Option<&str>, number: Option<&str>| ListFilter {
-        status: status.map(str::to_owned),
+    let page = |status: Option<SmsStatus>, number: Option<&str>| ListFilter {
+        status,
         number_prefix: number.map(str::to_owned),
         limit: 51,
         ..ListFilter::default()
     };
     let cases = [
         ("first page", page(None, None), 51),
-        ("sent, first page", page(Some("sent"), None), 51),
-        ("failed, first page", page(Some("failed"), None), 51),
+        ("sent, first page", page(Some(SmsStatus::Sent), None), 51),
+        (
+            "failed, first page",
+            page(Some(SmsStatus::Failed), None),
+            51,
+        ),
         ("rare number", page(None, Some("420700000049")), 10),
         ("rare prefix", page(None, Some("4207000000")), 51),
         ("common number", page(None, Some("420608337726")), 51),
         (
             "sent, common number",
-            page(Some("sent"), Some("+420602")),
+            page(Some(SmsStatus::Sent), Some("+420602")),
             51,
         ),
         (
             "sent, rare number",
-            page(Some("sent"), Some("420700000049")),
+            page(Some(SmsStatus::Sent), Some("420700000049")),
             10,
         ),
         (
             "failed, common number",
-            page(Some("failed"), Some("420608337726")),
+            page(Some(SmsStatus::Failed), Some("420608337726")),
             51,
         ),
         (

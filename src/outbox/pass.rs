@@ -85,7 +85,7 @@ mod tests {
             refused.to_string(),
             "modem refused a command: AT+CMGD=3: +CMS ERROR: 321"
         );
-        let store: PassError = ReceiveError::Store(StoreError::Unavailable("down".into())).into();
+        let store: PassError = ReceiveError::Store(StoreError::unavailable("down")).into();
         assert!(matches!(store, PassError::Store(_)));
         assert_eq!(store.to_string(), "database unavailable: down");
     }

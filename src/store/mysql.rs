@@ -17,7 +17,7 @@ use mysql::{DriverError, IsolationLevel, Opts, OptsBuilder, TxOpts};
 use super::migrate::{self, Migration, Migrator};
 use super::mysql_pool::{Pool, PooledConn};
 use super::sql::{Backend, Dialect, Exec, Row, TxKind, Value, capped};
-use super::{Result, StoreError};
+use super::{ErrorKind, Result, StoreError};
 
 /// Connections open at most, unless the URL sets `pool_max`.
 const POOL_MAX: usize = 10;
@@ -92,11 +92,11 @@ impl Mysql {
     /// server version and the schema (creating or upgrading it with
     /// `create_schema`; then a missing database is created too).
     pub fn open(url: &str, create_schema: bool) -> Result<Mysql> {
-        let opts =
-            Opts::from_url(url).map_err(|e| StoreError::Other(format!("bad MySQL URL: {e}")))?;
+        let opts = Opts::from_url(url)
+            .map_err(|e| StoreError::other(format!("bad MySQL URL: {e}")).with_source(e))?;
         let shown = display_url(&opts);
         let Some(db_name) = opts.get_db_name().map(str::to_string) else {
-            return Err(StoreError::Other(format!(
+            return Err(StoreError::other(format!(
                 "the MySQL URL {shown} names no database: use mysql://user:pass@host:3306/database"
             )));
         };
@@ -114,9 +114,10 @@ impl Mysql {
                 store.conn()?
             }
             Err(mysql::Error::MySqlError(e)) if e.code == ER_BAD_DB_ERROR => {
-                return Err(StoreError::Schema(format!(
+                return Err(StoreError::schema(format!(
                     "the database '{db_name}' does not exist: run `smss init-db --db {shown}`"
-                )));
+                ))
+                .with_source(e));
             }
             other => other.map_err(map_err)?,
         };
@@ -131,8 +132,8 @@ impl Mysql {
                 .exec_first("SELECT GET_LOCK(?, 60)", (&lock_name,))
                 .map_err(map_err)?;
             if got != Some(1) {
-                return Err(StoreError::Unavailable(
-                    "another process is migrating the schema (GET_LOCK timed out)".into(),
+                return Err(StoreError::unavailable(
+                    "another process is migrating the schema (GET_LOCK timed out)",
                 ));
             }
         }
@@ -196,7 +197,7 @@ fn session_opts(opts: &Opts, db_name: Option<&str>) -> OptsBuilder {
 
 fn create_database(opts: &Opts, db_name: &str) -> Result<()> {
     if db_name.contains('`') {
-        return Err(StoreError::Other(format!(
+        return Err(StoreError::other(format!(
             "unsupported database name {db_name:?}"
         )));
     }
@@ -206,7 +207,7 @@ fn create_database(opts: &Opts, db_name: &str) -> Result<()> {
         "CREATE DATABASE IF NOT EXISTS `{db_name}` \
          CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
     ))
-    .map_err(|e| StoreError::Other(format!("cannot create database {db_name}: {e}")))
+    .map_err(|e| StoreError::other(format!("cannot create database {db_name}: {e}")).with_source(e))
 }
 
 fn lock_name(db_name: &str) -> String {
@@ -231,7 +232,7 @@ fn check_server_version(conn: &mut mysql::Conn) -> Result<()> {
         ((8, 0), "MySQL 8.0")
     };
     if major_minor < needed {
-        return Err(StoreError::Other(format!(
+        return Err(StoreError::other(format!(
             "the database server is {version}; smss needs {product} or newer \
              (for SELECT ... FOR UPDATE SKIP LOCKED)"
         )));
@@ -267,9 +268,9 @@ impl Migrator for MysqlMigrator<'_> {
             return Ok(());
         }
         for stmt in migrate::split_statements(m.sql) {
-            self.0
-                .query_drop(&stmt)
-                .map_err(|e| StoreError::Schema(format!("migration {} failed: {e}", m.name)))?;
+            self.0.query_drop(&stmt).map_err(|e| {
+                StoreError::schema(format!("migration {} failed: {e}", m.name)).with_source(e)
+            })?;
         }
         let mut tx = self
             .0
@@ -283,35 +284,35 @@ impl Migrator for MysqlMigrator<'_> {
 }
 
 fn map_err(e: mysql::Error) -> StoreError {
-    let unavailable = match &e {
-        mysql::Error::IoError(_) | mysql::Error::CodecError(_) => true,
-        mysql::Error::DriverError(d) => matches!(
-            d,
+    let kind = match &e {
+        mysql::Error::IoError(_) | mysql::Error::CodecError(_) => ErrorKind::Unavailable,
+        mysql::Error::DriverError(
             DriverError::ConnectTimeout
-                | DriverError::CouldNotConnect(_)
-                | DriverError::PacketOutOfSync
-                | DriverError::UnexpectedPacket
-                | DriverError::SetupError
-                | DriverError::PoisonedPoolMutex
-                | DriverError::Timeout
-        ),
-        // too many connections, shutdown in progress, lock wait timeout,
-        // deadlock, server gone away / lost (as reported by some proxies),
-        // connection killed (MariaDB).
-        mysql::Error::MySqlError(m) => {
-            matches!(m.code, 1040 | 1053 | 1205 | 1213 | 2006 | 2013 | 1927)
-        }
-        _ => false,
+            | DriverError::CouldNotConnect(_)
+            | DriverError::PacketOutOfSync
+            | DriverError::UnexpectedPacket
+            | DriverError::SetupError
+            | DriverError::PoisonedPoolMutex
+            | DriverError::Timeout,
+        ) => ErrorKind::Unavailable,
+        mysql::Error::MySqlError(m) => match m.code {
+            // too many connections, shutdown in progress, lock wait timeout,
+            // deadlock, server gone away / lost (as reported by some
+            // proxies), connection killed (MariaDB).
+            1040 | 1053 | 1205 | 1213 | 2006 | 2013 | 1927 => ErrorKind::Unavailable,
+            // duplicate key (1062, 1586), a row referenced or a reference
+            // missing (1451, 1452; 1216, 1217 from older servers), NULL in a
+            // NOT NULL column (1048), a CHECK (MySQL 3819, MariaDB 4025).
+            1062 | 1586 | 1451 | 1452 | 1216 | 1217 | 1048 | 3819 | 4025 => ErrorKind::Constraint,
+            _ => ErrorKind::Other,
+        },
+        _ => ErrorKind::Other,
     };
-    if unavailable {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Other(e.to_string())
-    }
+    StoreError::new(kind, e.to_string()).with_source(e)
 }
 
-fn conversion(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Other(format!("unexpected value from the database: {e}"))
+fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::other(format!("unexpected value from the database: {e}")).with_source(e)
 }
 
 impl From<&Value> for mysql::Value {
@@ -391,7 +392,7 @@ impl<Q: Queryable + Outcome> Exec for On<'_, Q> {
         let id = self
             .0
             .last_id()
-            .ok_or_else(|| StoreError::Other("an INSERT gave no id".into()))?;
+            .ok_or_else(|| StoreError::other("an INSERT gave no id"))?;
         Ok(Some(i64::try_from(id).map_err(conversion)?))
     }
 

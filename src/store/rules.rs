@@ -8,10 +8,16 @@ use std::time::Duration;
 
 use super::sql::{Backend, Exec, Row, TxKind, params};
 use super::{
-    Activity, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, QueueRow, QueueStats,
-    QueuedMessage, RcvRow, Received, ReceivedPart, Result, Saved, SmsRow, Store, StoreError,
-    Totals, clip, combined_report, joined_row, refs_contain, report_status, same_number,
+    Activity, Coding, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, QueueRow,
+    QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result, Saved, SmsRow,
+    SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip, combined_report, joined_row,
+    refs_contain, report_status, same_number,
 };
+
+/// `sms.status` as it appears in the SQL text of the rules below (a
+/// literal, as the planner saw it before these were enums).
+const SENT: &str = SmsStatus::Sent.as_str();
+const FAILED: &str = SmsStatus::Failed.as_str();
 
 const PART_COLUMNS: &str =
     "sender, reference, total, seq, coding, body, text, smsc_time, smsc, dedupe_key";
@@ -43,7 +49,7 @@ impl<B: Backend> SqlStore<B> {
     fn list_query(
         &self,
         select: &str,
-        status: Option<&str>,
+        status: Option<SmsStatus>,
         number_col: &str,
         time_col: &str,
         filter: &ListFilter,
@@ -81,13 +87,7 @@ impl<B: Backend> SqlStore<B> {
     fn list_sms_query(&self, filter: &ListFilter) -> Result<(String, Vec<super::sql::Value>)> {
         let source = self.0.sms_list_source(filter)?;
         let select = format!("SELECT {} FROM {source}", self.sms_columns());
-        Ok(self.list_query(
-            &select,
-            filter.status.as_deref(),
-            "phone",
-            "queued_at",
-            filter,
-        ))
+        Ok(self.list_query(&select, filter.status, "phone", "queued_at", filter))
     }
 
     /// Inserts a `rcv` row unless its key exists; `None` for a duplicate.
@@ -103,7 +103,7 @@ impl<B: Backend> SqlStore<B> {
                 &m.text,
                 &m.smsc_time,
                 m.parts,
-                &m.coding,
+                m.coding,
                 m.complete,
                 m.smsc.clone(),
                 &m.dedupe_key
@@ -157,7 +157,7 @@ impl<B: Backend> SqlStore<B> {
 }
 
 fn not_claimed(id: i64, owner: &str) -> StoreError {
-    StoreError::Other(format!("message {id} is not claimed by {owner}"))
+    StoreError::other(format!("message {id} is not claimed by {owner}"))
 }
 
 fn queued_from_row(r: &Row) -> Result<QueuedMessage> {
@@ -183,13 +183,13 @@ fn sms_from_row(r: &Row) -> Result<SmsRow> {
         source: r.get(3)?,
         queued_at: r.get(4)?,
         sent_at: r.get(5)?,
-        status: r.get(6)?,
+        status: r.parse(6, "sms.status", SmsStatus::parse)?,
         parts: r.get(7)?,
         part_refs: r.get(8)?,
         error: r.get(9)?,
         attempts: r.get(10)?,
         sent_by: r.get(11)?,
-        report_status: r.get(12)?,
+        report_status: r.parse_opt(12, "sms.report_status", ReportStatus::parse)?,
     })
 }
 
@@ -198,7 +198,7 @@ fn rcv_from_row(r: &Row) -> Result<RcvRow> {
         id: r.get(0)?,
         sender: r.get(1)?,
         text: r.get(2)?,
-        coding: r.get(3)?,
+        coding: r.parse(3, "rcv.coding", Coding::parse)?,
         smsc_time: r.get(4)?,
         received_at: r.get(5)?,
         parts: r.get(6)?,
@@ -212,7 +212,7 @@ fn part_from_row(r: &Row) -> Result<ReceivedPart> {
         reference: r.get(1)?,
         total: r.get(2)?,
         seq: r.get(3)?,
-        coding: r.get(4)?,
+        coding: r.parse(4, "rcv_part.coding", Coding::parse)?,
         body_hex: r.get(5)?,
         text: r.get(6)?,
         smsc_time: r.get(7)?,
@@ -225,7 +225,7 @@ const INSERT_MSG: &str = "INSERT INTO msg (phone, text, source) VALUES (?, ?, ?)
 
 fn insert_msg(e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
     e.insert(INSERT_MSG, params![&m.phone, &m.text, &m.source])?
-        .ok_or_else(|| StoreError::Other("INSERT INTO msg gave no id".into()))
+        .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
 }
 
 impl<B: Backend> Store for SqlStore<B> {
@@ -350,7 +350,7 @@ impl<B: Backend> Store for SqlStore<B> {
             let n = match outcome {
                 Outcome::Sent { parts, part_refs } => e.exec(
                     &format!(
-                        "{insert}, {}, 'sent', ?, ?, NULL, attempts, ? \
+                        "{insert}, {}, '{SENT}', ?, ?, NULL, attempts, ? \
                          FROM msg WHERE id = ? AND claimed_by = ?{}",
                         d.now, d.for_update
                     ),
@@ -359,7 +359,7 @@ impl<B: Backend> Store for SqlStore<B> {
                 // Parts already confirmed before giving up are kept on record.
                 Outcome::Failed { error } => e.exec(
                     &format!(
-                        "{insert}, NULL, 'failed', parts_done, part_refs, ?, attempts, ? \
+                        "{insert}, NULL, '{FAILED}', parts_done, part_refs, ?, attempts, ? \
                          FROM msg WHERE id = ? AND claimed_by = ?{}",
                         d.for_update
                     ),
@@ -413,10 +413,6 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn execute_sql(&self, sql: &str) -> Result<()> {
-        self.0.execute_batch(sql)
-    }
-
     fn save_received(&self, msg: &Received) -> Result<Saved> {
         let id = self
             .0
@@ -437,7 +433,7 @@ impl<B: Backend> Store for SqlStore<B> {
                     part.reference,
                     part.total,
                     part.seq,
-                    &part.coding,
+                    part.coding,
                     &part.body_hex,
                     &part.text,
                     &part.smsc_time,
@@ -500,12 +496,12 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, String)>> {
+    fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, ReportStatus)>> {
         let d = self.0.dialect();
         self.0.transaction(TxKind::Write, |e| {
             let candidates = e.query(
                 &format!(
-                    "SELECT id, phone, part_refs, parts FROM sms WHERE status = 'sent' \
+                    "SELECT id, phone, part_refs, parts FROM sms WHERE status = '{SENT}' \
                      AND sent_at >= {} ORDER BY sent_at DESC LIMIT 2000",
                     d.now_shifted
                 ),
@@ -536,8 +532,8 @@ impl<B: Backend> Store for SqlStore<B> {
                     params![id],
                 )?
                 .iter()
-                .map(|r| r.get(0))
-                .collect::<Result<Vec<String>>>()?;
+                .map(|r| r.parse(0, "sms_report.status", ReportStatus::parse))
+                .collect::<Result<Vec<_>>>()?;
             let combined = combined_report(parts, &statuses);
             e.exec(
                 &format!(
@@ -546,7 +542,7 @@ impl<B: Backend> Store for SqlStore<B> {
                 ),
                 params![combined, id],
             )?;
-            Ok(Some((id, combined.to_owned())))
+            Ok(Some((id, combined)))
         })
     }
 
@@ -662,7 +658,7 @@ impl<B: Backend> Store for SqlStore<B> {
         let since = d.now_shifted;
         let sql = format!(
             "SELECT (SELECT COUNT(*) FROM sms WHERE sent_at >= {since}), \
-             (SELECT COUNT(*) FROM sms WHERE status = 'failed' AND queued_at >= {since}), \
+             (SELECT COUNT(*) FROM sms WHERE status = '{FAILED}' AND queued_at >= {since}), \
              (SELECT COUNT(*) FROM rcv WHERE received_at >= {since})"
         );
         let ago = (d.earlier)(period);
@@ -743,8 +739,8 @@ impl<B: Backend> Store for SqlStore<B> {
         // MAX(sent_at) is one step of sms_sent_at.
         let d = self.0.dialect();
         let sql = format!(
-            "SELECT (SELECT COUNT(*) FROM sms WHERE status = 'sent'), \
-             (SELECT COUNT(*) FROM sms WHERE status = 'failed'), \
+            "SELECT (SELECT COUNT(*) FROM sms WHERE status = '{SENT}'), \
+             (SELECT COUNT(*) FROM sms WHERE status = '{FAILED}'), \
              (SELECT COUNT(*) FROM rcv), {}, {} \
              FROM (SELECT MAX(sent_at) AS m FROM sms) t",
             d.time("m"),
@@ -762,6 +758,12 @@ impl<B: Backend> Store for SqlStore<B> {
                 last_sent_age_secs: r.get(4)?,
             })
         })
+    }
+}
+
+impl<B: Backend> StoreDiagnostics for SqlStore<B> {
+    fn execute_sql(&self, sql: &str) -> Result<()> {
+        self.0.execute_batch(sql)
     }
 
     fn explain_list_sms(&self, filter: &ListFilter) -> Result<String> {

@@ -6,10 +6,11 @@
 
 use std::time::Duration;
 
-use super::{ListFilter, Result, StoreError};
+use super::{Coding, ListFilter, ReportStatus, Result, SmsStatus, StoreError};
 
 /// A value bound to a `?` or read from a column. Integers of every width
-/// and booleans are `Int`; times are text (`YYYY-MM-DD HH:MM:SS.fff`).
+/// and booleans are `Int`; times are text (`YYYY-MM-DD HH:MM:SS.fff`), and
+/// so are the store's enums (`sent`, `ucs2`, ...; read with [`Row::parse`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Null,
@@ -46,6 +47,18 @@ impl From<&String> for Value {
     }
 }
 
+/// The store's enums are stored as their text (`as_str`).
+macro_rules! text_values {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Value {
+                Value::Text(v.as_str().to_owned())
+            }
+        }
+    )*};
+}
+text_values!(SmsStatus, ReportStatus, Coding);
+
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Value {
         v.map_or(Value::Null, Into::into)
@@ -70,13 +83,39 @@ impl Row {
         let v = self
             .0
             .get(i)
-            .ok_or_else(|| StoreError::Other(format!("column {i} missing")))?;
+            .ok_or_else(|| StoreError::other(format!("column {i} missing")))?;
         T::from_value(v).ok_or_else(|| {
-            StoreError::Other(format!(
+            StoreError::other(format!(
                 "unexpected value from the database in column {i}: {v:?}"
             ))
         })
     }
+
+    /// Column `i`, the text of one of the store's enums, read with `parse`
+    /// (`SmsStatus::parse`, ...); a text it does not know is an error
+    /// naming `column` (`sms.status`, ...).
+    pub fn parse<T>(&self, i: usize, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+        let text: String = self.get(i)?;
+        parse(&text).ok_or_else(|| unknown_text(column, &text))
+    }
+
+    /// As [`Row::parse`], NULL being `None`.
+    pub fn parse_opt<T>(
+        &self,
+        i: usize,
+        column: &str,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<Option<T>> {
+        self.get::<Option<String>>(i)?
+            .map(|text| parse(&text).ok_or_else(|| unknown_text(column, &text)))
+            .transpose()
+    }
+}
+
+fn unknown_text(column: &str, text: &str) -> StoreError {
+    StoreError::other(format!(
+        "unexpected value from the database in {column}: {text:?}"
+    ))
 }
 
 /// Conversion of a column value; `None` when it does not fit.

@@ -15,7 +15,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use super::migrate::{self, Migration, Migrator};
 use super::sql::{Backend, Dialect, Exec, Row, TxKind, Value, capped};
-use super::{ListFilter, Result, StoreError};
+use super::{ErrorKind, ListFilter, Result, StoreError};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -98,15 +98,15 @@ impl Sqlite {
             format!("sqlite:{path}")
         };
         if path.is_empty() {
-            return Err(StoreError::Other(
-                "empty SQLite path: use sqlite:///abs/path.db or sqlite:relative.db".into(),
+            return Err(StoreError::other(
+                "empty SQLite path: use sqlite:///abs/path.db or sqlite:relative.db",
             ));
         }
         let p = Path::new(path);
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
             && !dir.is_dir()
         {
-            return Err(StoreError::Other(format!(
+            return Err(StoreError::other(format!(
                 "cannot open SQLite database {path}: directory {} does not exist",
                 dir.display()
             )));
@@ -115,12 +115,13 @@ impl Sqlite {
         if create_schema {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
         } else if !p.exists() {
-            return Err(StoreError::Schema(format!(
+            return Err(StoreError::schema(format!(
                 "the database file {path} does not exist: run `smss init-db --db {url}`"
             )));
         }
-        let conn = Connection::open_with_flags(p, flags)
-            .map_err(|e| StoreError::Other(format!("cannot open SQLite database {path}: {e}")))?;
+        let conn = Connection::open_with_flags(p, flags).map_err(|e| {
+            StoreError::other(format!("cannot open SQLite database {path}: {e}")).with_source(e)
+        })?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
@@ -178,8 +179,9 @@ impl Migrator for SqliteMigrator<'_> {
         if read_version(&tx).map_err(map_err)? >= m.version {
             return Ok(());
         }
-        tx.execute_batch(m.sql)
-            .map_err(|e| StoreError::Schema(format!("migration {} failed: {e}", m.name)))?;
+        tx.execute_batch(m.sql).map_err(|e| {
+            StoreError::schema(format!("migration {} failed: {e}", m.name)).with_source(e)
+        })?;
         tx.execute("DELETE FROM smss_schema", []).map_err(map_err)?;
         tx.execute("INSERT INTO smss_schema (version) VALUES (?1)", [m.version])
             .map_err(map_err)?;
@@ -188,16 +190,19 @@ impl Migrator for SqliteMigrator<'_> {
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
+    let kind = match e.sqlite_error_code() {
         Some(
             ErrorCode::DatabaseBusy
             | ErrorCode::DatabaseLocked
             | ErrorCode::DiskFull
             | ErrorCode::SystemIoFailure
             | ErrorCode::CannotOpen,
-        ) => StoreError::Unavailable(e.to_string()),
-        _ => StoreError::Other(e.to_string()),
-    }
+        ) => ErrorKind::Unavailable,
+        // UNIQUE, PRIMARY KEY, NOT NULL, FOREIGN KEY, CHECK
+        Some(ErrorCode::ConstraintViolation) => ErrorKind::Constraint,
+        _ => ErrorKind::Other,
+    };
+    StoreError::new(kind, e.to_string()).with_source(e)
 }
 
 /// A value bound to a statement.

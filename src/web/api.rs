@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::form::{self, Params};
 use super::{App, Reply, Req, number_prefix, queue};
 use crate::intake::{IntakeError, Rejection};
-use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, StoreError};
+use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, SmsStatus, StoreError};
 
 /// Default and largest page of `/api/messages`.
 const DEFAULT_LIMIT: usize = 50;
@@ -134,7 +134,7 @@ fn sms_json(r: &SmsRow) -> Value {
         "id": r.id,
         "number": r.phone,
         "text": r.text,
-        "status": r.status,
+        "status": r.status.as_str(),
         "queued_at": rfc3339(&r.queued_at),
         "sent_at": opt_time(r.sent_at.as_ref()),
         "parts": r.parts,
@@ -236,7 +236,7 @@ pub fn messages(app: &App, req: &Req<'_>) -> Reply {
             .list_received(&filter)
             .map(|rows| rows.iter().map(|r| (r.id, received_json(r))).collect()),
         None | Some("sent") | Some("failed") => {
-            filter.status = status.map(str::to_owned);
+            filter.status = status.and_then(SmsStatus::parse);
             app.store
                 .list_sms(&filter)
                 .map(|rows| rows.iter().map(|r| (r.id, sms_json(r))).collect())

@@ -12,7 +12,9 @@ use super::form::{self, Params};
 use super::{App, Reply, Req, modem_health, number_prefix, queue};
 use crate::gsm::{self, Encoding};
 use crate::intake::IntakeError;
-use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, StoreError};
+use crate::store::{
+    ErrorKind, ListFilter, QueueRow, RcvRow, ReportStatus, SmsRow, SmsStatus, StoreError,
+};
 
 pub const STYLE: &str = include_str!("style.css");
 
@@ -130,8 +132,8 @@ fn layout(tab: Tab, user: &str, content: &str) -> String {
 
 fn db_error(e: &StoreError) -> String {
     log::error!("web: {e}");
-    let shown = match e {
-        StoreError::Unavailable(_) => "The database is unavailable; try again later.",
+    let shown = match e.kind() {
+        ErrorKind::Unavailable => "The database is unavailable; try again later.",
         _ => "The database answered with an error; see the server log.",
     };
     format!("<p class=\"error\" role=\"alert\">{shown}</p>\n")
@@ -392,8 +394,8 @@ fn list_page(app: &App, req: &Req<'_>, tab: Tab, user: &str) -> String {
     let before = req.query.get("before").and_then(|b| b.parse::<i64>().ok());
     let filter = ListFilter {
         status: match tab {
-            Tab::Sent => Some("sent".into()),
-            Tab::Failed => Some("failed".into()),
+            Tab::Sent => Some(SmsStatus::Sent),
+            Tab::Failed => Some(SmsStatus::Failed),
             _ => None,
         },
         number_prefix: prefix.clone(),
@@ -493,7 +495,7 @@ fn sms_table(rows: &[SmsRow]) -> String {
     }
     for r in rows {
         s.push_str(&row(
-            &format!("status-{}", esc(&r.status)),
+            &format!("status-{}", r.status.as_str()),
             &[
                 ("#", r.id.to_string(), "id"),
                 ("Number", esc(&r.phone), "number"),
@@ -503,7 +505,7 @@ fn sms_table(rows: &[SmsRow]) -> String {
                 ("Parts", r.parts.to_string(), "num"),
                 (
                     "Status",
-                    status_with_report(&r.status, r.report_status.as_deref()),
+                    status_with_report(r.status, r.report_status),
                     "status",
                 ),
                 ("Error", esc(r.error.as_deref().unwrap_or("")), "error"),
@@ -582,10 +584,10 @@ fn rcv_table(rows: &[RcvRow]) -> String {
 }
 
 /// `sent`, or `sent, delivered` once a delivery report came.
-fn status_with_report(status: &str, report: Option<&str>) -> String {
+fn status_with_report(status: SmsStatus, report: Option<ReportStatus>) -> String {
     match report {
-        Some(r) => format!("{}, {}", esc(status), esc(r)),
-        None => esc(status),
+        Some(r) => format!("{}, {}", status.as_str(), r.as_str()),
+        None => status.as_str().to_owned(),
     }
 }
 
@@ -621,7 +623,7 @@ mod tests {
             smsc_time: evil.into(),
             received_at: "2026-11-30 10:00:00.000".into(),
             parts: 1,
-            coding: "gsm7".into(),
+            coding: crate::store::Coding::Decoded(gsm::DataCoding::Gsm7),
             complete: true,
         }]);
         assert!(!html.contains("<img"), "{html}");
@@ -633,13 +635,14 @@ mod tests {
             source: evil.into(),
             queued_at: evil.into(),
             sent_at: Some(evil.into()),
-            status: evil.into(),
+            // (status and report_status are enums: no client's text in them)
+            status: SmsStatus::Failed,
             parts: 1,
             part_refs: String::new(),
             error: Some(evil.into()),
             attempts: 0,
             sent_by: String::new(),
-            report_status: Some(evil.into()),
+            report_status: Some(ReportStatus::Failed),
         }]);
         assert!(!html.contains("<img") && !html.contains("\"'"), "{html}");
     }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use smss::store::{self, Store};
+use smss::store::{self, StoreDiagnostics};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_smss");
 
@@ -112,8 +112,10 @@ impl TestDb {
         );
     }
 
-    pub fn store(&self) -> Arc<dyn Store> {
-        store::open(&self.url, false).unwrap()
+    /// The database as the tests see it: the `Store` and, to play another
+    /// tool or check a plan, the test-only `StoreDiagnostics`.
+    pub fn store(&self) -> Arc<dyn StoreDiagnostics> {
+        store::open_diagnostics(&self.url, false).unwrap()
     }
 }
 
