@@ -2,17 +2,63 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 
-use crate::config::{ConfigError, DB_ENV, KEYS, Settings};
+use crate::config::{ConfigError, DB_ENV, DEFAULT_CONFIG, SETTINGS, Setting, Settings};
+use crate::lock::LockError;
+use crate::outbox::PassError;
+use crate::store::StoreError;
 
-/// Everything that ends a command unsuccessfully, with the exit code.
+/// Everything that ends a command unsuccessfully, with the exit code: 2
+/// for a usage error, 1 for the rest. `Display` is the text after
+/// `smss <command>: ` on stderr.
 #[derive(Debug)]
 pub enum CliError {
     Usage(String),
     Config(ConfigError),
-    /// A failure to report as `smss: <message>`, exit 1.
-    Failed(String),
+    /// The database cannot be opened (or its schema is not usable).
+    Store(StoreError),
+    /// The modem lock cannot be taken.
+    Lock(LockError),
+    /// A pass of `send-pending` failed (modem or database).
+    Pass(PassError),
+    /// The log file cannot be opened; `missing_dir`: its directory does
+    /// not exist.
+    LogFile {
+        path: PathBuf,
+        source: io::Error,
+        missing_dir: bool,
+    },
+    /// `listen` cannot be bound.
+    Listen {
+        addr: String,
+        source: io::Error,
+    },
+    /// `listen` is not an address (`serve --check`).
+    ListenAddress {
+        addr: String,
+        source: io::Error,
+    },
+    /// `lock-dir` is not a directory (`serve --check`).
+    LockDir(PathBuf),
+    /// `device` names no modem.
+    NoModem,
+    /// The signal handler cannot be installed.
+    Signal(ctrlc::Error),
+    /// A thread of `serve` cannot be started.
+    Thread(io::Error),
+    /// The web interface cannot start: `web::start`'s reason.
+    Web(String),
+    /// Any other I/O failure; `what` says what was being done
+    /// (`cannot start the simulated modem`).
+    Io {
+        what: String,
+        source: io::Error,
+    },
+    /// `hash-password` read an empty line.
+    EmptyPassword,
+    HashPassword(argon2::password_hash::Error),
 }
 
 impl CliError {
@@ -22,6 +68,16 @@ impl CliError {
             _ => 1,
         }
     }
+
+    /// The log file `path` failed to open with `source`.
+    pub fn log_file(path: &Path, source: io::Error) -> CliError {
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        CliError::LogFile {
+            path: path.to_owned(),
+            missing_dir: source.kind() == io::ErrorKind::NotFound && !dir.is_dir(),
+            source,
+        }
+    }
 }
 
 impl fmt::Display for CliError {
@@ -29,7 +85,68 @@ impl fmt::Display for CliError {
         match self {
             CliError::Usage(m) => write!(f, "{m}\n(see smss --help)"),
             CliError::Config(e) => e.fmt(f),
-            CliError::Failed(m) => f.write_str(m),
+            CliError::Store(e) => e.fmt(f),
+            CliError::Lock(e) => e.fmt(f),
+            CliError::Pass(e) => e.fmt(f),
+            CliError::LogFile {
+                path,
+                source,
+                missing_dir,
+            } => {
+                write!(f, "cannot open the log file {}: {source}", path.display())?;
+                match source.kind() {
+                    io::ErrorKind::PermissionDenied => {
+                        f.write_str(" (run as the smss user, or set log-file)")
+                    }
+                    _ if *missing_dir => write!(
+                        f,
+                        " (the directory {} does not exist: create it, e.g. with make install-user, or set log-file)",
+                        path.parent().unwrap_or(Path::new("/")).display()
+                    ),
+                    _ => f.write_str(" (set log-file to another file, or to none)"),
+                }
+            }
+            CliError::Listen { addr, source } => {
+                write!(f, "cannot listen on {addr}: {source}")?;
+                if source.kind() == io::ErrorKind::AddrInUse {
+                    f.write_str(" (is another smss serve running? see listen)")?;
+                }
+                Ok(())
+            }
+            CliError::ListenAddress { addr, source } => write!(f, "listen = {addr}: {source}"),
+            CliError::LockDir(dir) => {
+                write!(f, "lock-dir {} is not a directory", dir.display())
+            }
+            CliError::NoModem => f.write_str("no modem: set device (several separated by commas)"),
+            CliError::Signal(e) => write!(f, "cannot install the signal handler: {e}"),
+            CliError::Thread(e) => e.fmt(f),
+            CliError::Web(m) => f.write_str(m),
+            CliError::Io { what, source } => write!(f, "{what}: {source}"),
+            CliError::EmptyPassword => f.write_str("empty password: give it on standard input"),
+            CliError::HashPassword(e) => write!(f, "cannot hash the password: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CliError::Config(e) => Some(e),
+            CliError::Store(e) => Some(e),
+            CliError::Lock(e) => Some(e),
+            CliError::Pass(e) => Some(e),
+            CliError::LogFile { source, .. }
+            | CliError::Listen { source, .. }
+            | CliError::ListenAddress { source, .. }
+            | CliError::Io { source, .. }
+            | CliError::Thread(source) => Some(source),
+            CliError::Signal(e) => Some(e),
+            CliError::HashPassword(e) => Some(e),
+            CliError::Usage(_)
+            | CliError::LockDir(_)
+            | CliError::NoModem
+            | CliError::Web(_)
+            | CliError::EmptyPassword => None,
         }
     }
 }
@@ -37,6 +154,24 @@ impl fmt::Display for CliError {
 impl From<ConfigError> for CliError {
     fn from(e: ConfigError) -> Self {
         CliError::Config(e)
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::Store(e)
+    }
+}
+
+impl From<LockError> for CliError {
+    fn from(e: LockError) -> Self {
+        CliError::Lock(e)
+    }
+}
+
+impl From<PassError> for CliError {
+    fn from(e: PassError) -> Self {
+        CliError::Pass(e)
     }
 }
 
@@ -87,15 +222,63 @@ pub fn help_text(command: Option<&str>) -> String {
             s.push_str("\nOptions (also keys of the config file, written key = value):\n");
         }
     }
-    for (key, value, help) in KEYS {
-        s.push_str(&format!("  --{key} {value}\n      {help}\n"));
+    let option = |s: &mut String, name: &str, help: &str| {
+        s.push_str(&format!("  {name}\n      {help}\n"));
+    };
+    option(
+        &mut s,
+        "--config PATH",
+        &format!("configuration file (default {DEFAULT_CONFIG}, read when present)"),
+    );
+    // A command's help explains the settings it uses; `smss --help` all.
+    let used = |setting: &&Setting| {
+        command.is_none_or(|cmd| setting.commands.iter().any(|c| c.name() == cmd))
+    };
+    for setting in SETTINGS.iter().filter(used) {
+        let name = format!("--{} {}", setting.name, setting.value);
+        option(&mut s, &name, &setting.describe());
     }
     if command.is_none() || command == Some("serve") {
         s.push_str("  --demo\n      serve only: SQLite in a temporary directory, simulated modem, listen on 127.0.0.1,\n      web interface on http://127.0.0.1:8025/\n");
         s.push_str("  --check\n      serve only: check the configuration, log file and database; start nothing\n");
     }
     s.push_str("  -h, --help\n      this help\n");
+    let others: Vec<String> = SETTINGS
+        .iter()
+        .filter(|setting| !used(setting))
+        .map(|setting| format!("--{} {}", setting.name, setting.value))
+        .collect();
+    if !others.is_empty() {
+        s.push_str("\nAccepted too (settings of other commands; the config file is shared):\n");
+        s.push_str(&wrap(&others, "  ", 78));
+    }
     s
+}
+
+/// `items` separated by commas, in lines of at most `width` characters
+/// (an item is never split), each line starting with `indent`.
+fn wrap(items: &[String], indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let item = if i + 1 < items.len() {
+            format!("{item},")
+        } else {
+            item.clone()
+        };
+        if !line.is_empty() && indent.len() + line.len() + 1 + item.len() > width {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&item);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+    out
 }
 
 /// Options shared by the server-side commands.
@@ -155,8 +338,10 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
     }
     if demo {
         let dir = std::env::temp_dir().join(format!("smss-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|source| CliError::Io {
+            what: format!("cannot create {}", dir.display()),
+            source,
+        })?;
         settings.db = format!("sqlite://{}", dir.join("smss.db").display());
         settings.device = "sim".into();
         settings.listen = "127.0.0.1:2021".into();
@@ -184,6 +369,72 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<OsString> {
         a.iter().map(Into::into).collect()
+    }
+
+    /// What `smss <command>: ` is followed by on stderr, for the errors the
+    /// integration tests do not provoke.
+    #[test]
+    fn error_texts() {
+        let io = |kind: io::ErrorKind| io::Error::new(kind, "oops");
+        let cases = [
+            (
+                CliError::Listen {
+                    addr: "0.0.0.0:2021".into(),
+                    source: io(io::ErrorKind::AddrInUse),
+                },
+                "cannot listen on 0.0.0.0:2021: oops (is another smss serve running? see listen)",
+            ),
+            (
+                CliError::Listen {
+                    addr: "0.0.0.0:2021".into(),
+                    source: io(io::ErrorKind::PermissionDenied),
+                },
+                "cannot listen on 0.0.0.0:2021: oops",
+            ),
+            (
+                CliError::log_file(
+                    Path::new("/var/log/x.log"),
+                    io(io::ErrorKind::PermissionDenied),
+                ),
+                "cannot open the log file /var/log/x.log: oops (run as the smss user, or set log-file)",
+            ),
+            (
+                CliError::log_file(Path::new("/var/log/x.log"), io(io::ErrorKind::Other)),
+                "cannot open the log file /var/log/x.log: oops (set log-file to another file, or to none)",
+            ),
+            (
+                CliError::LockDir("/run/nowhere".into()),
+                "lock-dir /run/nowhere is not a directory",
+            ),
+            (
+                CliError::NoModem,
+                "no modem: set device (several separated by commas)",
+            ),
+            (
+                CliError::Io {
+                    what: "cannot start the simulated modem".into(),
+                    source: io(io::ErrorKind::Other),
+                },
+                "cannot start the simulated modem: oops",
+            ),
+            (CliError::Thread(io(io::ErrorKind::Other)), "oops"),
+            (
+                CliError::Web("web-listen x: no address".into()),
+                "web-listen x: no address",
+            ),
+            (
+                CliError::EmptyPassword,
+                "empty password: give it on standard input",
+            ),
+            (
+                CliError::Store(StoreError::unavailable("gone")),
+                "database unavailable: gone",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+            assert_eq!(e.exit_code(), 1);
+        }
     }
 
     #[test]
@@ -231,8 +482,13 @@ mod tests {
     #[test]
     fn help_lists_every_key() {
         let h = help_text(None);
-        for (key, _, _) in KEYS {
-            assert!(h.contains(&format!("--{key} ")), "{key}");
+        assert!(h.contains("--config PATH"));
+        for setting in SETTINGS {
+            assert!(
+                h.contains(&format!("--{} ", setting.name)),
+                "{}",
+                setting.name
+            );
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The server-side commands: `serve`, `send-pending`, `init-db`, `status`.
 
 use std::io::IsTerminal;
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,9 +14,11 @@ use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
 
 use crate::cli::{CliError, ServerArgs};
 use crate::config::{DEFAULT_LOG_FILE, Settings};
+use crate::intake::{self, Intake, Wake};
+use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
-use crate::sender::{Sender, Wake};
-use crate::server::{Limits, Server};
+use crate::outbox::Outbox;
+use crate::server;
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
 
@@ -56,10 +58,6 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     }
 }
 
-fn failed(e: impl std::fmt::Display) -> CliError {
-    CliError::Failed(e.to_string())
-}
-
 /// The terminal (stderr) gets the configured level, capped at
 /// `terminal_max`; with `to_file`, the log file gets the configured level.
 /// A log file that cannot be opened is an error, except the default one,
@@ -87,7 +85,7 @@ fn init_logging(
             Err(e) if path == Path::new(DEFAULT_LOG_FILE) => {
                 eprintln!("smss: warning: {e}; logging to the terminal only");
             }
-            Err(e) => return Err(failed(e)),
+            Err(e) => return Err(e),
         }
     }
     // A second init (tests calling twice) keeps the first logger.
@@ -95,33 +93,20 @@ fn init_logging(
     Ok(())
 }
 
-/// Opens the log file for appending, or says what to do about it.
-fn open_log_file(path: &Path) -> Result<std::fs::File, String> {
+/// Opens the log file for appending; the error says what to do about it.
+fn open_log_file(path: &Path) -> Result<std::fs::File, CliError> {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| {
-            let dir = path.parent().unwrap_or(Path::new("/"));
-            let hint = match e.kind() {
-                std::io::ErrorKind::PermissionDenied => {
-                    " (run as the smss user, or set log-file)".to_owned()
-                }
-                std::io::ErrorKind::NotFound if !dir.is_dir() => format!(
-                    " (the directory {} does not exist: create it, e.g. with make install-user, or set log-file)",
-                    dir.display()
-                ),
-                _ => " (set log-file to another file, or to none)".to_owned(),
-            };
-            format!("cannot open the log file {}: {e}{hint}", path.display())
-        })
+        .map_err(|e| CliError::log_file(path, e))
 }
 
 fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, CliError> {
     // The embedded store creates its schema itself; a MySQL schema is the
     // administrator's to create with `init-db`.
     let create = settings.db.starts_with("sqlite:");
-    store::open(&settings.db, create).map_err(failed)
+    Ok(store::open(&settings.db, create)?)
 }
 
 /// The simulator for `device = sim`, and the path to open.
@@ -131,7 +116,10 @@ fn modem_port(settings: &Settings) -> Result<(Option<PtySim>, String), CliError>
             send_delay: settings.sim_delay,
             ..SimState::default()
         })
-        .map_err(|e| failed(format!("cannot start the simulated modem: {e}")))?;
+        .map_err(|source| CliError::Io {
+            what: "cannot start the simulated modem".into(),
+            source,
+        })?;
         let path = sim.path.display().to_string();
         log::info!("simulated modem on {path}");
         Ok((Some(sim), path))
@@ -153,7 +141,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     let store = open_store(&settings)?;
     let mut modems = Vec::new();
     for s in settings.per_device() {
-        let lock = ModemLock::try_acquire(&s.lock_dir, &s.device, "smss serve").map_err(failed)?;
+        let lock = ModemLock::try_acquire(&s.lock_dir, &s.device, "smss serve")?;
         let (sim, port_path) = modem_port(&s)?;
         modems.push(ModemSlot {
             lock,
@@ -163,41 +151,41 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         });
     }
     if modems.is_empty() {
-        return Err(failed("no modem: set device (several separated by commas)"));
+        return Err(CliError::NoModem);
     }
-    let listener = TcpListener::bind(&settings.listen).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            " (is another smss serve running? see listen)"
-        } else {
-            ""
-        };
-        failed(format!("cannot listen on {}: {e}{hint}", settings.listen))
-    })?;
-    let local = listener.local_addr().map_err(failed)?;
-
+    // Port 2021 and the modem threads share the stop flag.
     let stop = Arc::new(AtomicBool::new(false));
+    let listener =
+        Listener::bind(&settings.listen, Arc::clone(&stop)).map_err(|source| CliError::Listen {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+    let local = listener.addr();
+
     let (wake_tx, wake_rx) = mpsc::channel::<Wake>();
     {
         let stop = Arc::clone(&stop);
+        let stopper = listener.stopper();
         let wake = wake_tx.clone();
         ctrlc::set_handler(move || {
+            // The flag first; then wake the idle modem threads, and the
+            // accept() of port 2021, so that they see it.
             stop.store(true, Ordering::SeqCst);
             let _ = wake.send(Wake::Queued);
-            // Wake the accept() so the listener sees the flag.
-            let _ = TcpStream::connect(local);
+            stopper.stop();
         })
-        .map_err(|e| failed(format!("cannot install the signal handler: {e}")))?;
+        .map_err(CliError::Signal)?;
     }
 
-    // One thread per modem, each woken through a channel of its own; a
-    // small relay hands every wake-up to all of them.
+    // One thread per modem, each woken through a channel of its own; the
+    // wake relay hands every wake-up to all of them.
     let mut modem_threads = Vec::new();
     let mut modem_wakes = Vec::new();
     for (i, slot) in modems.iter().enumerate() {
         let (tx, rx) = mpsc::channel::<Wake>();
         modem_wakes.push(tx);
         let stop = Arc::clone(&stop);
-        let mut sender = Sender::new(
+        let mut outbox = Outbox::new(
             Arc::clone(&store),
             slot.settings.clone(),
             slot.port_path.clone(),
@@ -205,28 +193,20 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         modem_threads.push(
             thread::Builder::new()
                 .name(format!("modem {i}"))
-                .spawn(move || sender.run(rx, stop))
-                .map_err(failed)?,
+                .spawn(move || outbox.run(rx, stop))
+                .map_err(CliError::Thread)?,
         );
     }
     thread::Builder::new()
         .name("wake relay".into())
-        .spawn(move || {
-            for wake in wake_rx {
-                for tx in &modem_wakes {
-                    let _ = tx.send(wake);
-                }
-            }
-        })
-        .map_err(failed)?;
+        .spawn(move || intake::relay_wakes(wake_rx, modem_wakes))
+        .map_err(CliError::Thread)?;
 
+    // Every way in queues through the same intake.
+    let intake = Intake::new(Arc::clone(&store), wake_tx, settings.max_parts);
     // The web interface, when configured (its own listener and threads).
-    let web = match crate::web::WebConfig::from_settings(&settings) {
-        Some(config) => {
-            Some(crate::web::start(config, Arc::clone(&store), wake_tx.clone()).map_err(failed)?)
-        }
-        None => None,
-    };
+    let web = crate::web::start(settings.clone(), Arc::clone(&store), intake.clone())
+        .map_err(CliError::Web)?;
     let devices: Vec<&str> = modems.iter().map(|m| m.settings.device.as_str()).collect();
     let locks: Vec<String> = modems
         .iter()
@@ -242,22 +222,7 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     if demo {
         log::info!("demo: try  smss client -a {local} '#420608337726;Hello from smss'");
     }
-    let server = Server::new(
-        listener,
-        store,
-        wake_tx,
-        Limits {
-            max_connections: settings.max_connections,
-            max_line_bytes: settings.max_line_bytes,
-            idle_timeout: settings.idle_timeout,
-            quiet_pause: settings.quiet_pause,
-            max_parts: settings.max_parts,
-            legacy_charset: settings.legacy_charset,
-            allow: settings.allow.clone(),
-        },
-        Arc::clone(&stop),
-    );
-    server.run();
+    server::run(listener, intake, settings);
     if let Some(web) = web {
         web.shutdown();
     }
@@ -293,13 +258,13 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
                 );
                 return Ok(());
             }
-            Err(e) => return Err(failed(e)),
+            Err(e) => return Err(e.into()),
         };
     let store = open_store(&settings)?;
     let (sim, port_path) = modem_port(&settings)?;
     let device = settings.device.clone();
-    let mut sender = Sender::new(store, settings, port_path);
-    let summary = sender.run_once().map_err(failed)?;
+    let mut outbox = Outbox::new(store, settings, port_path);
+    let summary = outbox.run_once()?;
     log::info!(
         "send-pending: {} sent, {} failed, {} to retry later; {} received, {} delivery reports (modem {device})",
         summary.sent,
@@ -308,14 +273,14 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
         summary.received.stored,
         summary.received.reports
     );
-    sender.wait_for_hooks();
+    outbox.wait_for_hooks();
     drop(sim);
     drop(lock);
     Ok(())
 }
 
 fn init_db(settings: &Settings) -> Result<ExitCode, CliError> {
-    let store = store::open(&settings.db, true).map_err(failed)?;
+    let store = store::open(&settings.db, true)?;
     println!(
         "smss init-db: {} schema is at version {}",
         store.backend(),
@@ -525,18 +490,18 @@ fn human_secs(secs: i64) -> String {
 /// disturbed). The init script runs it before start and restart.
 fn check(settings: &Settings) -> Result<ExitCode, CliError> {
     if let Some(path) = &settings.log_file {
-        open_log_file(path).map_err(failed)?;
+        open_log_file(path)?;
     }
     let store = open_store(settings)?;
     settings
         .listen
         .to_socket_addrs()
-        .map_err(|e| failed(format!("listen = {}: {e}", settings.listen)))?;
+        .map_err(|source| CliError::ListenAddress {
+            addr: settings.listen.clone(),
+            source,
+        })?;
     if !settings.lock_dir.is_dir() {
-        return Err(failed(format!(
-            "lock-dir {} is not a directory",
-            settings.lock_dir.display()
-        )));
+        return Err(CliError::LockDir(settings.lock_dir.clone()));
     }
     println!(
         "smss serve --check: configuration OK (database {} {}, modem {}, listen {}, log {})",
@@ -585,13 +550,16 @@ pub fn hash_password() -> Result<ExitCode, CliError> {
     stdin
         .lock()
         .read_line(&mut line)
-        .map_err(|e| failed(format!("cannot read the password: {e}")))?;
+        .map_err(|source| CliError::Io {
+            what: "cannot read the password".into(),
+            source,
+        })?;
     let password = line.strip_suffix('\n').unwrap_or(&line);
     let password = password.strip_suffix('\r').unwrap_or(password);
     if password.is_empty() {
-        return Err(failed("empty password: give it on standard input"));
+        return Err(CliError::EmptyPassword);
     }
-    let hash = crate::web::auth::hash_password(password).map_err(failed)?;
+    let hash = crate::password::hash(password).map_err(CliError::HashPassword)?;
     println!("{hash}");
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,13 @@
 //!
 //! The file is `key = value` lines with `#` comments; its keys are the long
 //! command-line options (`max-parts` and `max_parts` are the same key).
+//!
+//! Each setting is one entry of the `settings!` table below: its field and
+//! type, its key, the placeholder of its value, its default (written as in
+//! the file), its parser, the commands that use it and its help. The table
+//! makes [`Settings`], its `Default` (every default parsed by its parser),
+//! [`SETTINGS`] (what `--help` prints and `etc/smss.conf` must document, a
+//! test holds them together) and the dispatch of [`Settings::set`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,295 +17,318 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
+use crate::allow::Cidr;
 use crate::charset::Legacy;
 
 pub const DEFAULT_CONFIG: &str = "/etc/smss/smss.conf";
 pub const DB_ENV: &str = "SMSS_DB";
 pub const DEFAULT_LOG_FILE: &str = "/var/log/smss/smss.log";
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub db: String,
-    pub device: String,
-    pub baud: u32,
-    pub pin: Option<String>,
-    pub smsc: Option<String>,
-    pub listen: String,
-    pub log_file: Option<PathBuf>,
-    pub log_level: LevelFilter,
-    pub lock_dir: PathBuf,
-    pub instance: Option<String>,
-    pub max_connections: usize,
-    pub max_line_bytes: usize,
-    pub idle_timeout: Duration,
-    pub quiet_pause: Duration,
-    pub max_parts: usize,
-    pub legacy_charset: Legacy,
-    pub poll_interval: Duration,
-    pub bare_numbers_international: bool,
-    pub command_timeout: Duration,
-    pub send_timeout: Duration,
-    pub max_attempts: u32,
-    pub retry_delay: Duration,
-    pub sim_delay: Duration,
-    pub on_receive: Option<PathBuf>,
-    pub on_receive_timeout: Duration,
-    pub multipart_timeout: Duration,
-    pub status_reports: bool,
-    pub rate_limit: u32,
-    pub allow: Vec<crate::allow::Cidr>,
-    /// `status`: the oldest queued message may wait this long (zero: no limit).
-    pub max_queue_age: Duration,
-    /// `status`: a modem's last health check may be this old.
-    pub health_max_age: Duration,
-    /// How long a sender's claim on a queued message holds unless renewed.
-    pub lease: Duration,
-    /// The web interface's address; `None` = no web interface.
-    pub web_listen: Option<String>,
-    pub web_user: String,
-    /// Argon2 PHC string from `smss hash-password`.
-    pub web_password_hash: Option<String>,
-    /// Credentials of `/cgi-bin/sendsms`; unset = the web ones.
-    pub kannel_user: Option<String>,
-    pub kannel_password_hash: Option<String>,
+/// The commands that read the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Serve,
+    SendPending,
+    InitDb,
+    Status,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            db: "sqlite:///var/lib/smss/smss.db".into(),
-            device: "/dev/ttyS0".into(),
-            baud: 9600,
-            pin: None,
-            smsc: None,
-            listen: "0.0.0.0:2021".into(),
-            log_file: Some(DEFAULT_LOG_FILE.into()),
-            log_level: LevelFilter::Info,
-            lock_dir: "/run/lock".into(),
-            instance: None,
-            max_connections: 64,
-            max_line_bytes: 16 * 1024,
-            idle_timeout: Duration::from_secs(60),
-            quiet_pause: Duration::from_millis(1000),
-            max_parts: 10,
-            legacy_charset: Legacy::Windows1250,
-            poll_interval: Duration::from_secs(10),
-            bare_numbers_international: true,
-            command_timeout: Duration::from_secs(10),
-            send_timeout: Duration::from_secs(60),
-            max_attempts: 5,
-            retry_delay: Duration::from_secs(30),
-            sim_delay: Duration::ZERO,
-            on_receive: None,
-            on_receive_timeout: Duration::from_secs(30),
-            multipart_timeout: Duration::from_secs(24 * 3600),
-            status_reports: false,
-            rate_limit: 0,
-            allow: Vec::new(),
-            max_queue_age: Duration::from_secs(600),
-            health_max_age: Duration::from_secs(300),
-            lease: Duration::from_secs(120),
-            web_listen: None,
-            web_user: "admin".into(),
-            web_password_hash: None,
-            kannel_user: None,
-            kannel_password_hash: None,
+impl Command {
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Serve => "serve",
+            Command::SendPending => "send-pending",
+            Command::InitDb => "init-db",
+            Command::Status => "status",
         }
     }
 }
 
-/// Every key with its value placeholder and help text; `--help` prints this
-/// and the sample config documents the same keys.
-pub const KEYS: &[(&str, &str, &str)] = &[
-    (
-        "config",
-        "PATH",
-        "configuration file (default /etc/smss/smss.conf, read when present)",
-    ),
-    (
-        "db",
-        "URL",
-        "database: sqlite:///var/lib/smss/smss.db (default) or mysql://user:pass@host:3306/sms; also $SMSS_DB",
-    ),
-    (
-        "device",
-        "PATH",
-        "modem serial port (default /dev/ttyS0); several separated by commas, each with a \
-         modem thread of its own; 'sim' = built-in simulated modem",
-    ),
-    ("baud", "N", "serial speed (default 9600)"),
-    ("pin", "PIN", "SIM PIN, when the SIM asks for one"),
-    (
-        "smsc",
-        "NUMBER",
-        "SMS centre number, when the SIM does not hold the right one",
-    ),
-    (
-        "listen",
-        "ADDR",
-        "TCP address for requests (default 0.0.0.0:2021)",
-    ),
-    (
-        "log-file",
-        "PATH",
-        "log file (default /var/log/smss/smss.log); none = terminal only",
-    ),
-    (
-        "log-level",
-        "LEVEL",
-        "error, warn, info (default) or debug (modem traffic)",
-    ),
-    (
-        "lock-dir",
-        "DIR",
-        "where the modem lock file lives (default /run/lock)",
-    ),
-    (
-        "instance",
-        "NAME",
-        "name of this sender in the database (default host name + device)",
-    ),
-    (
-        "max-connections",
-        "N",
-        "concurrent TCP connections; more get 'ERR busy' (default 64)",
-    ),
-    (
-        "max-line-bytes",
-        "N",
-        "longest request line; longer ones get ERR and are closed (default 16384)",
-    ),
-    (
-        "idle-timeout",
-        "DURATION",
-        "a client silent this long, or slower to finish a line, is closed (default 60s)",
-    ),
-    (
-        "quiet-pause",
-        "DURATION",
-        "a line without newline ends after this pause (default 1s)",
-    ),
-    (
-        "max-parts",
-        "N",
-        "most SMS parts one text may take (default 10, at most 255)",
-    ),
-    (
-        "legacy-charset",
-        "NAME",
-        "how request bytes that are not UTF-8 are read: windows-1250 (default), iso-8859-2, windows-1252, iso-8859-1",
-    ),
-    (
-        "poll-interval",
-        "DURATION",
-        "how often the queue is checked for rows inserted by other tools (default 10s)",
-    ),
-    (
-        "bare-numbers",
-        "KIND",
-        "numbers without + or 00: international (default, 420608337726) or national",
-    ),
-    (
-        "command-timeout",
-        "DURATION",
-        "how long the modem may take to answer a command (default 10s)",
-    ),
-    (
-        "send-timeout",
-        "DURATION",
-        "how long the modem may take to send one part (default 60s)",
-    ),
-    (
-        "max-attempts",
-        "N",
-        "attempts before a message is marked failed (default 5)",
-    ),
-    (
-        "retry-delay",
-        "DURATION",
-        "delay before the first retry, doubling each time (default 30s)",
-    ),
-    (
-        "sim-delay",
-        "DURATION",
-        "with device = sim: how long the simulated modem takes per SMS (default 0)",
-    ),
-    (
-        "on-receive",
-        "PROGRAM",
-        "run after each received message is stored: argument = its id; SMSS_ID, SMSS_SENDER, \
-         SMSS_TEXT, SMSS_SMSC_TIME in the environment, the text also on standard input; no shell",
-    ),
-    (
-        "on-receive-timeout",
-        "DURATION",
-        "the on-receive program is killed after this (default 30s)",
-    ),
-    (
-        "multipart-timeout",
-        "DURATION",
-        "parts of a received long message wait this long for the rest, then are stored as \
-         incomplete (default 24h)",
-    ),
-    (
-        "status-reports",
-        "yes|no",
-        "ask the network for delivery reports and record them in sms (default no)",
-    ),
-    (
-        "rate-limit",
-        "N",
-        "at most N SMS parts per minute through the modem, so the operator does not block \
-         the SIM for bursts (default 0 = no limit)",
-    ),
-    (
-        "allow",
-        "CIDRS",
-        "who may connect: comma separated addresses or networks, IPv4 and IPv6 \
-         (e.g. 10.0.0.0/8, 192.168.1.5, ::1); refused peers are logged (default: everyone)",
-    ),
-    (
-        "max-queue-age",
-        "DURATION",
-        "status: attention needed when the oldest queued message waits longer (default 10m; 0 = no limit)",
-    ),
-    (
-        "health-max-age",
-        "DURATION",
-        "status: attention needed when serve last checked a modem longer ago (default 5m)",
-    ),
-    (
-        "lease",
-        "DURATION",
-        "how long a sender's claim on a queued message holds; renewed while it works, so only \
-         a dead sender's claims expire and another modem sends them (default 2m)",
-    ),
-    (
-        "web-listen",
-        "ADDR",
-        "address of the web interface and HTTP API, e.g. 127.0.0.1:8025 (default: off)",
-    ),
-    (
-        "web-user",
-        "NAME",
-        "user name for the web interface (HTTP Basic authentication; default admin)",
-    ),
-    (
-        "web-password-hash",
-        "HASH",
-        "password hash from `smss hash-password`; required unless web-listen is a loopback address",
-    ),
-    (
-        "kannel-user",
-        "NAME",
-        "username= of /cgi-bin/sendsms (Kannel-compatible); default: web-user",
-    ),
-    (
-        "kannel-password-hash",
-        "HASH",
-        "hash of the password= of /cgi-bin/sendsms; default: web-password-hash (neither set: sendsms is off)",
-    ),
-];
+use Command::{InitDb, SendPending, Serve, Status};
+
+/// Every command: the database and the log.
+const ALL: &[Command] = &[Serve, SendPending, InitDb, Status];
+/// The modem thread, in `serve` and in `send-pending`.
+const MODEM: &[Command] = &[Serve, SendPending];
+/// The modem thread and `status`, which reports on the modems.
+const MODEM_STATUS: &[Command] = &[Serve, SendPending, Status];
+/// The listeners, TCP and web.
+const SERVE: &[Command] = &[Serve];
+const STATUS: &[Command] = &[Status];
+
+/// One setting as data: what `--help` prints and the sample config shows.
+#[derive(Debug)]
+pub struct Setting {
+    /// The key in the file; `--name` on the command line.
+    pub name: &'static str,
+    /// The placeholder of the value in `--help`.
+    pub value: &'static str,
+    /// The default as it is written in the file; empty = unset.
+    pub default: &'static str,
+    pub help: &'static str,
+    pub commands: &'static [Command],
+}
+
+impl Setting {
+    /// The help with the default, as `--help` prints it.
+    pub fn describe(&self) -> String {
+        if self.default.is_empty() {
+            self.help.to_owned()
+        } else {
+            format!("{} (default {})", self.help, self.default)
+        }
+    }
+}
+
+/// Expands the table below into [`Settings`] (one field per entry, its help
+/// as its doc), `Default` (each default parsed by the entry's parser),
+/// [`SETTINGS`] and `Settings::set_known` (the key → parser → field match).
+macro_rules! settings {
+    ($(
+        $field:ident: $ty:ty {
+            name: $name:literal,
+            value: $value:literal,
+            default: $default:expr,
+            parse: $parse:expr,
+            commands: $commands:expr,
+            help: $help:literal $(,)?
+        }
+    )*) => {
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Settings {
+            $( #[doc = $help] pub $field: $ty, )*
+        }
+
+        /// Every setting, in the order of `--help`.
+        pub const SETTINGS: &[Setting] = &[$(
+            Setting {
+                name: $name,
+                value: $value,
+                default: $default,
+                help: $help,
+                commands: $commands,
+            },
+        )*];
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Settings {$(
+                    $field: ($parse)($default)
+                        .unwrap_or_else(|e| panic!("the default of {}: {e}", $name)),
+                )*}
+            }
+        }
+
+        impl Settings {
+            /// Parses `value` into the setting named `key`; `None` for no such key.
+            fn set_known(&mut self, key: &str, value: &str) -> Option<Result<(), String>> {
+                Some(match key {
+                    $( $name => ($parse)(value).map(|v| self.$field = v), )*
+                    _ => return None,
+                })
+            }
+        }
+    };
+}
+
+settings! {
+    db: String {
+        name: "db", value: "URL", default: "sqlite:///var/lib/smss/smss.db",
+        parse: nonempty, commands: ALL,
+        help: "database URL: sqlite:///PATH or mysql://user:pass@host:3306/sms; also $SMSS_DB",
+    }
+    device: String {
+        name: "device", value: "PATH", default: "/dev/ttyS0",
+        parse: nonempty, commands: MODEM_STATUS,
+        help: "modem serial port; several separated by commas, each with a modem thread of \
+               its own; 'sim' = built-in simulated modem",
+    }
+    baud: u32 {
+        name: "baud", value: "N", default: "9600",
+        parse: number(300, 4_000_000), commands: MODEM,
+        help: "serial speed",
+    }
+    pin: Option<String> {
+        name: "pin", value: "PIN", default: "",
+        parse: optional, commands: MODEM,
+        help: "SIM PIN, when the SIM asks for one",
+    }
+    smsc: Option<String> {
+        name: "smsc", value: "NUMBER", default: "",
+        parse: optional, commands: MODEM,
+        help: "SMS centre number, when the SIM does not hold the right one",
+    }
+    listen: String {
+        name: "listen", value: "ADDR", default: "0.0.0.0:2021",
+        parse: nonempty, commands: SERVE,
+        help: "TCP address for requests",
+    }
+    log_file: Option<PathBuf> {
+        name: "log-file", value: "PATH", default: DEFAULT_LOG_FILE,
+        parse: log_file, commands: ALL,
+        help: "log file; none = terminal only",
+    }
+    log_level: LevelFilter {
+        name: "log-level", value: "LEVEL", default: "info",
+        parse: level, commands: ALL,
+        help: "error, warn, info, or debug for the modem traffic too",
+    }
+    lock_dir: PathBuf {
+        name: "lock-dir", value: "DIR", default: "/run/lock",
+        parse: path, commands: MODEM_STATUS,
+        help: "where the modem lock file lives",
+    }
+    instance: Option<String> {
+        name: "instance", value: "NAME", default: "",
+        parse: optional, commands: MODEM,
+        help: "name of this sender in the database; unset = host name + device",
+    }
+    max_connections: usize {
+        name: "max-connections", value: "N", default: "64",
+        parse: number(1, 100_000), commands: SERVE,
+        help: "concurrent TCP connections; more get 'ERR busy'",
+    }
+    max_line_bytes: usize {
+        name: "max-line-bytes", value: "N", default: "16384",
+        parse: number(64, 64 * 1024 * 1024), commands: SERVE,
+        help: "longest request line; longer ones get ERR and are closed",
+    }
+    idle_timeout: Duration {
+        name: "idle-timeout", value: "DURATION", default: "60s",
+        parse: duration, commands: SERVE,
+        help: "a client silent this long, or slower to finish a line, is closed",
+    }
+    quiet_pause: Duration {
+        name: "quiet-pause", value: "DURATION", default: "1s",
+        parse: duration, commands: SERVE,
+        help: "a line without newline ends after this pause",
+    }
+    max_parts: usize {
+        name: "max-parts", value: "N", default: "10",
+        parse: number(1, 255), commands: MODEM,
+        help: "most SMS parts one text may take, at most 255",
+    }
+    legacy_charset: Legacy {
+        name: "legacy-charset", value: "NAME", default: "windows-1250",
+        parse: charset, commands: SERVE,
+        help: "how request bytes that are not UTF-8 are read: windows-1250, iso-8859-2, \
+               windows-1252, iso-8859-1",
+    }
+    poll_interval: Duration {
+        name: "poll-interval", value: "DURATION", default: "10s",
+        parse: duration, commands: &[Serve, Status],
+        help: "how often the queue is checked for rows inserted by other tools",
+    }
+    bare_numbers_international: bool {
+        name: "bare-numbers", value: "KIND", default: "international",
+        parse: bare_numbers, commands: MODEM,
+        help: "numbers without + or 00: international (420608337726) or national",
+    }
+    command_timeout: Duration {
+        name: "command-timeout", value: "DURATION", default: "10s",
+        parse: duration, commands: MODEM,
+        help: "how long the modem may take to answer a command",
+    }
+    send_timeout: Duration {
+        name: "send-timeout", value: "DURATION", default: "60s",
+        parse: duration, commands: MODEM,
+        help: "how long the modem may take to send one part",
+    }
+    max_attempts: u32 {
+        name: "max-attempts", value: "N", default: "5",
+        parse: number(1, 1000), commands: MODEM,
+        help: "attempts before a message is marked failed",
+    }
+    retry_delay: Duration {
+        name: "retry-delay", value: "DURATION", default: "30s",
+        parse: duration, commands: MODEM,
+        help: "delay before the first retry, doubling each time",
+    }
+    sim_delay: Duration {
+        name: "sim-delay", value: "DURATION", default: "0",
+        parse: duration, commands: MODEM,
+        help: "with device = sim: how long the simulated modem takes per SMS",
+    }
+    on_receive: Option<PathBuf> {
+        name: "on-receive", value: "PROGRAM", default: "",
+        parse: optional_path, commands: MODEM,
+        help: "run after each received message is stored: argument = its id; SMSS_ID, \
+               SMSS_SENDER, SMSS_TEXT, SMSS_SMSC_TIME in the environment, the text also on \
+               standard input; no shell",
+    }
+    on_receive_timeout: Duration {
+        name: "on-receive-timeout", value: "DURATION", default: "30s",
+        parse: duration, commands: MODEM,
+        help: "the on-receive program is killed after this",
+    }
+    multipart_timeout: Duration {
+        name: "multipart-timeout", value: "DURATION", default: "24h",
+        parse: duration, commands: MODEM,
+        help: "parts of a received long message wait this long for the rest, then are stored \
+               as incomplete",
+    }
+    status_reports: bool {
+        name: "status-reports", value: "yes|no", default: "no",
+        parse: boolean, commands: MODEM,
+        help: "ask the network for delivery reports and record them in sms",
+    }
+    rate_limit: u32 {
+        name: "rate-limit", value: "N", default: "0",
+        parse: number(0, 6000), commands: MODEM,
+        help: "at most N SMS parts per minute through the modem, so the operator does not \
+               block the SIM for bursts; 0 = no limit",
+    }
+    allow: Vec<Cidr> {
+        name: "allow", value: "CIDRS", default: "",
+        parse: crate::allow::parse_list, commands: SERVE,
+        help: "who may connect: comma separated addresses or networks, IPv4 and IPv6 \
+               (e.g. 10.0.0.0/8, 192.168.1.5, ::1); refused peers are logged; unset = everyone",
+    }
+    max_queue_age: Duration {
+        name: "max-queue-age", value: "DURATION", default: "10m",
+        parse: duration, commands: STATUS,
+        help: "status: attention needed when the oldest queued message waits longer; \
+               0 = no limit",
+    }
+    health_max_age: Duration {
+        name: "health-max-age", value: "DURATION", default: "5m",
+        parse: duration, commands: STATUS,
+        help: "status: attention needed when serve last checked a modem longer ago",
+    }
+    lease: Duration {
+        name: "lease", value: "DURATION", default: "2m",
+        parse: lease, commands: MODEM,
+        help: "how long a sender's claim on a queued message holds; renewed while it works, \
+               so only a dead sender's claims expire and another modem sends them",
+    }
+    web_listen: Option<String> {
+        name: "web-listen", value: "ADDR", default: "",
+        parse: optional, commands: SERVE,
+        help: "address of the web interface and HTTP API, e.g. 127.0.0.1:8025; unset = off",
+    }
+    web_user: String {
+        name: "web-user", value: "NAME", default: "admin",
+        parse: nonempty, commands: SERVE,
+        help: "user name for the web interface, for HTTP Basic authentication",
+    }
+    web_password_hash: Option<String> {
+        name: "web-password-hash", value: "HASH", default: "",
+        parse: password_hash, commands: SERVE,
+        help: "password hash from `smss hash-password`; required unless web-listen is a \
+               loopback address",
+    }
+    kannel_user: Option<String> {
+        name: "kannel-user", value: "NAME", default: "",
+        parse: optional, commands: SERVE,
+        help: "username= of /cgi-bin/sendsms (Kannel-compatible); unset = web-user",
+    }
+    kannel_password_hash: Option<String> {
+        name: "kannel-password-hash", value: "HASH", default: "",
+        parse: password_hash, commands: SERVE,
+        help: "hash of the password= of /cgi-bin/sendsms; unset = web-password-hash \
+               (neither set: sendsms is off)",
+    }
+}
 
 /// A bad setting, with where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,71 +350,13 @@ impl Settings {
     /// Sets one key from its text value. Keys use `-` or `_`.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         let key = key.replace('_', "-");
-        match key.as_str() {
-            "db" => self.db = nonempty(value)?,
-            "device" => self.device = nonempty(value)?,
-            "baud" => self.baud = number(value, 300, 4_000_000)?,
-            "pin" => self.pin = optional(value),
-            "smsc" => self.smsc = optional(value),
-            "listen" => self.listen = nonempty(value)?,
-            "log-file" => {
-                self.log_file = optional(value)
-                    .filter(|v| !v.eq_ignore_ascii_case("none"))
-                    .map(PathBuf::from)
-            }
-            "log-level" => self.log_level = level(value)?,
-            "lock-dir" => self.lock_dir = PathBuf::from(nonempty(value)?),
-            "instance" => self.instance = optional(value),
-            "max-connections" => self.max_connections = number(value, 1, 100_000)?,
-            "max-line-bytes" => self.max_line_bytes = number(value, 64, 64 * 1024 * 1024)?,
-            "idle-timeout" => self.idle_timeout = duration(value)?,
-            "quiet-pause" => self.quiet_pause = duration(value)?,
-            "max-parts" => self.max_parts = number(value, 1, 255)?,
-            "legacy-charset" => {
-                self.legacy_charset = Legacy::from_name(value).ok_or_else(|| {
-                    format!("unknown charset '{value}': use windows-1250, iso-8859-2, windows-1252 or iso-8859-1")
-                })?
-            }
-            "poll-interval" => self.poll_interval = duration(value)?,
-            "bare-numbers" => {
-                self.bare_numbers_international = match value {
-                    "international" => true,
-                    "national" => false,
-                    _ => return Err(format!("'{value}' should be international or national")),
-                }
-            }
-            "command-timeout" => self.command_timeout = duration(value)?,
-            "send-timeout" => self.send_timeout = duration(value)?,
-            "max-attempts" => self.max_attempts = number(value, 1, 1000)?,
-            "retry-delay" => self.retry_delay = duration(value)?,
-            "sim-delay" => self.sim_delay = duration(value)?,
-            "on-receive" => self.on_receive = optional(value).map(PathBuf::from),
-            "on-receive-timeout" => self.on_receive_timeout = duration(value)?,
-            "multipart-timeout" => self.multipart_timeout = duration(value)?,
-            "status-reports" => self.status_reports = boolean(value)?,
-            "rate-limit" => self.rate_limit = number(value, 0, 6000)?,
-            "allow" => self.allow = crate::allow::parse_list(value)?,
-            "max-queue-age" => self.max_queue_age = duration(value)?,
-            "health-max-age" => self.health_max_age = duration(value)?,
-            "lease" => {
-                self.lease = duration(value)?;
-                if self.lease < Duration::from_secs(1) {
-                    return Err(format!("'{value}' is too short: a lease needs at least 1s"));
-                }
-            }
-            "web-listen" => self.web_listen = optional(value),
-            "web-user" => self.web_user = nonempty(value)?,
-            "web-password-hash" => self.web_password_hash = password_hash(value)?,
-            "kannel-user" => self.kannel_user = optional(value),
-            "kannel-password-hash" => self.kannel_password_hash = password_hash(value)?,
-            _ => return Err(format!("unknown setting '{key}' (see smss --help)")),
-        }
-        Ok(())
+        self.set_known(&key, value)
+            .unwrap_or_else(|| Err(format!("unknown setting '{key}' (see smss --help)")))
     }
 
     pub fn is_key(key: &str) -> bool {
         let key = key.replace('_', "-");
-        KEYS.iter().any(|(k, _, _)| *k == key) && key != "config"
+        SETTINGS.iter().any(|s| s.name == key)
     }
 
     /// Reads `key = value` lines; errors name `path:line`.
@@ -469,6 +441,9 @@ impl Settings {
     }
 }
 
+// The parsers of the table: the text of a value (from the file, the command
+// line or a default) to the value, or a message naming it and what it should be.
+
 fn nonempty(value: &str) -> Result<String, String> {
     if value.is_empty() {
         Err("needs a value".into())
@@ -477,19 +452,53 @@ fn nonempty(value: &str) -> Result<String, String> {
     }
 }
 
-fn optional(value: &str) -> Option<String> {
-    (!value.is_empty()).then(|| value.to_owned())
+/// Empty = unset.
+fn optional(value: &str) -> Result<Option<String>, String> {
+    Ok((!value.is_empty()).then(|| value.to_owned()))
 }
 
-fn number<T>(value: &str, min: T, max: T) -> Result<T, String>
+fn path(value: &str) -> Result<PathBuf, String> {
+    nonempty(value).map(PathBuf::from)
+}
+
+fn optional_path(value: &str) -> Result<Option<PathBuf>, String> {
+    Ok(optional(value)?.map(PathBuf::from))
+}
+
+/// `none` (or empty): no log file.
+fn log_file(value: &str) -> Result<Option<PathBuf>, String> {
+    Ok(optional(value)?
+        .filter(|v| !v.eq_ignore_ascii_case("none"))
+        .map(PathBuf::from))
+}
+
+/// A whole number from `min` to `max`.
+fn number<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String>
 where
     T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
 {
-    match value.parse::<T>() {
+    move |value| match value.parse::<T>() {
         Ok(n) if n >= min && n <= max => Ok(n),
         _ => Err(format!(
             "'{value}' should be a whole number from {min} to {max}"
         )),
+    }
+}
+
+fn charset(value: &str) -> Result<Legacy, String> {
+    Legacy::from_name(value).ok_or_else(|| {
+        format!(
+            "unknown charset '{value}': use windows-1250, iso-8859-2, windows-1252 or iso-8859-1"
+        )
+    })
+}
+
+/// Whether a number without `+` or `00` is international.
+fn bare_numbers(value: &str) -> Result<bool, String> {
+    match value {
+        "international" => Ok(true),
+        "national" => Ok(false),
+        _ => Err(format!("'{value}' should be international or national")),
     }
 }
 
@@ -507,8 +516,17 @@ fn password_hash(value: &str) -> Result<Option<String>, String> {
     if value.is_empty() {
         return Ok(None);
     }
-    crate::web::auth::check_hash(value)?;
+    crate::password::check_hash(value)?;
     Ok(Some(value.to_owned()))
+}
+
+/// A duration of at least 1s.
+fn lease(value: &str) -> Result<Duration, String> {
+    let lease = duration(value)?;
+    if lease < Duration::from_secs(1) {
+        return Err(format!("'{value}' is too short: a lease needs at least 1s"));
+    }
+    Ok(lease)
 }
 
 fn level(value: &str) -> Result<LevelFilter, String> {
@@ -589,32 +607,53 @@ mod tests {
 
     const SAMPLE: &str = include_str!("../etc/smss.conf");
 
-    /// `#key = value` lines of the sample: the documented defaults.
-    fn sample_settings() -> Vec<(&'static str, &'static str)> {
-        SAMPLE
-            .lines()
-            .map(|l| l.strip_prefix('#').unwrap_or(l))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim(), v.trim()))
-            .filter(|(k, _)| Settings::is_key(k))
-            .collect()
+    /// The setting lines of the sample, `key = value` or `#key = value`
+    /// (commented out: the default applies), each with the comment lines
+    /// right above it. A comment is `# text`: `#` then a space.
+    fn sample_settings() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+        let mut found = Vec::new();
+        let mut comments = Vec::new();
+        for line in SAMPLE.lines() {
+            let setting = line.strip_prefix('#').unwrap_or(line);
+            let key_like = |key: &str| {
+                !key.is_empty()
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c))
+            };
+            match setting.split_once('=') {
+                Some((key, value)) if key_like(key.trim_end()) => {
+                    found.push((key.trim_end(), value.trim(), std::mem::take(&mut comments)));
+                }
+                _ => match line.strip_prefix("# ") {
+                    Some(comment) => comments.push(comment),
+                    None => comments.clear(),
+                },
+            }
+        }
+        found
     }
 
     #[test]
     fn the_sample_config_documents_every_key() {
-        let set: Vec<&str> = sample_settings().iter().map(|(k, _)| *k).collect();
-        for (key, _, help) in KEYS {
-            if *key == "config" {
-                continue;
-            }
-            assert!(set.contains(key), "etc/smss.conf lacks '#{key} = ...'");
+        let sample = sample_settings();
+        for (key, _, comments) in &sample {
+            let setting = SETTINGS.iter().find(|s| s.name == *key);
+            let setting = setting.unwrap_or_else(|| {
+                panic!("etc/smss.conf: '{key}' is not a setting (see SETTINGS)")
+            });
             assert!(
-                SAMPLE.contains(&format!("# {help}\n")),
-                "etc/smss.conf: the help of {key} differs from config::KEYS"
+                comments.contains(&setting.help),
+                "etc/smss.conf: the comment above {key} is not its help in config::SETTINGS"
             );
         }
-        for key in &set {
-            assert_eq!(set.iter().filter(|k| *k == key).count(), 1, "{key} twice");
+        for setting in SETTINGS {
+            let times = sample.iter().filter(|(k, _, _)| *k == setting.name).count();
+            assert_eq!(
+                times, 1,
+                "etc/smss.conf shows '#{} = ...' {times} times",
+                setting.name
+            );
         }
     }
 
@@ -625,13 +664,74 @@ mod tests {
         s.apply_file_text(Path::new("etc/smss.conf"), SAMPLE)
             .unwrap();
         let mut all = Settings::default();
-        for (key, value) in sample_settings() {
+        for (key, value, _) in sample_settings() {
             all.set(key, value)
                 .unwrap_or_else(|e| panic!("etc/smss.conf: {key} = {value}: {e}"));
         }
         let default = format!("{:?}", Settings::default());
         assert_eq!(format!("{s:?}"), default);
         assert_eq!(format!("{all:?}"), default);
+        // Written as the table writes it, so that it reads as --help does.
+        for (key, value, _) in sample_settings() {
+            let setting = SETTINGS.iter().find(|s| s.name == key).unwrap();
+            assert_eq!(value, setting.default, "etc/smss.conf: {key}");
+        }
+    }
+
+    /// The default that `--help` shows for `setting`: `(default X)` at the
+    /// end of its text, or none (unset).
+    fn default_in_help<'a>(help: &'a str, setting: &Setting) -> &'a str {
+        let option = format!("  --{} {}\n      ", setting.name, setting.value);
+        let at = help
+            .find(&option)
+            .unwrap_or_else(|| panic!("--help lacks {option}"));
+        let text = help[at + option.len()..].lines().next().unwrap();
+        text.strip_suffix(')')
+            .and_then(|t| t.rsplit_once(" (default "))
+            .map_or("", |(_, default)| default)
+    }
+
+    #[test]
+    fn every_documented_default_is_the_default() {
+        let help = crate::cli::help_text(None);
+        let sample = sample_settings();
+        for setting in SETTINGS {
+            let in_sample = sample
+                .iter()
+                .find(|(k, _, _)| *k == setting.name)
+                .unwrap()
+                .1;
+            for (place, shown) in [
+                ("--help", default_in_help(&help, setting)),
+                ("etc/smss.conf", in_sample),
+            ] {
+                let mut s = Settings::default();
+                s.set(setting.name, shown)
+                    .unwrap_or_else(|e| panic!("{place}: {} = {shown}: {e}", setting.name));
+                assert_eq!(
+                    s,
+                    Settings::default(),
+                    "{place} shows {} = '{shown}', not the default",
+                    setting.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn help_texts_leave_the_default_to_the_table() {
+        for setting in SETTINGS {
+            assert!(
+                !setting.help.contains("default"),
+                "{}: the help restates the default; `default:` is the one place",
+                setting.name
+            );
+            assert!(
+                !setting.commands.is_empty(),
+                "{}: used by no command",
+                setting.name
+            );
+        }
     }
 
     #[test]
@@ -649,13 +749,14 @@ mod tests {
 
     #[test]
     fn every_key_in_the_help_table_is_settable() {
-        for (key, _, _) in KEYS {
-            if *key == "config" {
-                continue;
-            }
+        for setting in SETTINGS {
             let mut s = Settings::default();
-            let err = s.set(key, "").err().unwrap_or_default();
-            assert!(!err.starts_with("unknown setting"), "{key}: {err}");
+            let err = s.set(setting.name, "").err().unwrap_or_default();
+            assert!(
+                !err.starts_with("unknown setting"),
+                "{}: {err}",
+                setting.name
+            );
         }
     }
 }

@@ -1,8 +1,10 @@
 //! smss — an SMS server for a local network.
 //!
-//! Machines send `#phone;text` lines over TCP ([`server`], [`protocol`]); the
-//! requests are committed to a database queue ([`store`]); one modem thread
-//! ([`sender`]) claims them and sends them as SMS-SUBMIT PDUs ([`gsm`])
+//! Machines send `#phone;text` lines over TCP ([`server`], [`protocol`],
+//! on the accept loop of [`listener`]); [`intake`], the one way in for every
+//! entry point, checks the requests and commits them to a database queue
+//! ([`store`]); a modem thread per modem ([`outbox`]) claims them and sends
+//! them as SMS-SUBMIT PDUs ([`gsm`])
 //! through AT commands on a serial port ([`modem`]). [`sim`] is a simulated
 //! modem on a pseudo-terminal for tests and the demo. [`web`] is the web
 //! interface and HTTP API of `serve`. See `ARCHITECTURE.md`.
@@ -24,15 +26,21 @@ pub mod gsm;
 #[cfg(feature = "server")]
 pub mod hook;
 #[cfg(feature = "server")]
+pub mod intake;
+#[cfg(feature = "server")]
+pub mod listener;
+#[cfg(feature = "server")]
 pub mod lock;
 #[cfg(feature = "server")]
 pub mod modem;
 #[cfg(feature = "server")]
+pub mod outbox;
+#[cfg(feature = "server")]
+pub mod password;
+#[cfg(feature = "server")]
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod receive;
-#[cfg(feature = "server")]
-pub mod sender;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

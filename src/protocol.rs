@@ -73,9 +73,24 @@ fn printable(s: &str) -> String {
     out
 }
 
-/// Parses one request line (without its LF). Blank lines are not requests;
-/// the caller skips them.
+/// Parses one request line (without its LF) and checks every request with
+/// [`validate`]: what a TCP line goes through (`server.rs` calls
+/// [`split_line`], then `Intake::submit`, which validates). Blank lines are
+/// not requests; the caller skips them.
 pub fn parse_line(line: &str, max_parts: usize) -> Result<Vec<Request>, RequestError> {
+    split_line(line)?
+        .iter()
+        .enumerate()
+        .map(|(i, r)| validate(i + 1, &r.phone, &r.text, max_parts))
+        .collect()
+}
+
+/// Splits one request line (without its LF) into its requests: the syntax
+/// only (a leading `#`, the `;`, the first request's phone, which decides
+/// where the next request starts); texts are not checked, that is
+/// [`validate`]'s job. Only the first request can break the syntax, so the
+/// first error is the same as when each request is validated as it is split.
+pub fn split_line(line: &str) -> Result<Vec<Request>, RequestError> {
     let line = line.trim_start_matches([' ', '\t', '\r', '\u{feff}']);
     let line = line.strip_suffix('\r').unwrap_or(line);
     if !line.starts_with('#') {
@@ -99,12 +114,10 @@ pub fn parse_line(line: &str, max_parts: usize) -> Result<Vec<Request>, RequestE
         }
         let text_start = semi + 1;
         let text_end = next_request_start(line, text_start).unwrap_or(line.len());
-        requests.push(validate(
-            index,
-            phone,
-            &line[text_start..text_end],
-            max_parts,
-        )?);
+        requests.push(Request {
+            phone: phone.to_owned(),
+            text: line[text_start..text_end].to_owned(),
+        });
         start = text_end;
     }
     Ok(requests)
@@ -307,6 +320,27 @@ mod tests {
     fn one_bad_request_rejects_the_line() {
         // the second request is a valid boundary with an empty text
         assert!(parse("#420608337726;ok#420777123456;").is_err());
+    }
+
+    #[test]
+    fn split_line_checks_the_syntax_only() {
+        // texts are the intake's (validate's) to check
+        assert_eq!(
+            split_line("#420608337726;#420777123456;   "),
+            Ok(vec![req("420608337726", ""), req("420777123456", "   ")])
+        );
+        assert_eq!(split_line("420608337726;x"), Err(RequestError::NoHash));
+        assert_eq!(
+            split_line("#12;x"),
+            Err(RequestError::InvalidPhone {
+                index: 1,
+                phone: "12".into()
+            })
+        );
+        assert_eq!(
+            split_line("#420608337726"),
+            Err(RequestError::MissingSemicolon { index: 1 })
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::time::Duration;
 use crate::gsm::{self, Deliver, StatusReport, Tpdu};
 use crate::hook::{OnReceive, ReceivedEvent};
 use crate::modem::{AtError, Modem};
-use crate::store::{self, DeliveryReport, Received, ReceivedPart, Saved, Store, StoreError};
+use crate::store::{
+    self, Coding, DeliveryReport, Received, ReceivedPart, Saved, Store, StoreError,
+};
 
 /// Joined parts are remembered this long, to recognise a part read again.
 const KEEP_JOINED_PARTS: Duration = Duration::from_secs(7 * 86_400);
@@ -101,7 +103,7 @@ impl Inbox<'_> {
 
     fn deliver(&self, d: Deliver) -> Result<(), StoreError> {
         let smsc_time = d.timestamp.to_string();
-        let coding = d.user_data.coding.name().to_owned();
+        let coding = Coding::from(d.user_data.coding);
         match d.user_data.concat {
             None => {
                 let text = d.user_data.text;
@@ -208,7 +210,7 @@ impl Inbox<'_> {
             dedupe_key: store::dedupe_key("?", "", None, pdu),
             sender: "?".into(),
             text: pdu.to_owned(),
-            coding: "raw".into(),
+            coding: Coding::Raw,
             smsc_time: String::new(),
             smsc: None,
             parts: 1,

@@ -1,117 +1,52 @@
-//! The TCP listener of port 2021: one thread per connection, a bound on how
-//! many, and per connection an idle timeout, a line length limit and the
-//! quiet pause that ends a line an old client sends without a newline.
-//! A line is answered only after its requests are committed.
+//! Port 2021: the accept loop of [`crate::listener`] (one thread per
+//! connection, a bound on how many, the allowlist) with this protocol's
+//! refusals (`ERR not allowed`, `ERR busy: ...`), and per connection an idle
+//! timeout, a line length limit and the quiet pause that ends a line an old
+//! client sends without a newline. Each line is split by
+//! [`protocol::split_line`] and handed to [`Intake::submit`]; it is answered
+//! only after its requests are committed.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::allow::{self, Cidr};
-use crate::charset::{self, Legacy};
+use crate::charset;
+use crate::config::Settings;
+use crate::intake::{Intake, IntakeError};
+use crate::listener::{Gate, Listener, Refusal};
 use crate::protocol;
-use crate::sender::Wake;
-use crate::store::{NewMessage, Store, StoreError};
 
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_connections: usize,
-    pub max_line_bytes: usize,
-    pub idle_timeout: Duration,
-    pub quiet_pause: Duration,
-    pub max_parts: usize,
-    pub legacy_charset: Legacy,
-    /// Who may connect (empty: everyone).
-    pub allow: Vec<Cidr>,
-}
-
-pub struct Server {
-    listener: TcpListener,
-    store: Arc<dyn Store>,
-    wake: mpsc::Sender<Wake>,
-    limits: Arc<Limits>,
-    stop: Arc<AtomicBool>,
-    active: Arc<AtomicUsize>,
-}
-
-impl Server {
-    pub fn new(
-        listener: TcpListener,
-        store: Arc<dyn Store>,
-        wake: mpsc::Sender<Wake>,
-        limits: Limits,
-        stop: Arc<AtomicBool>,
-    ) -> Server {
-        Server {
-            listener,
-            store,
-            wake,
-            limits: Arc::new(limits),
-            stop,
-            active: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-
-    /// Accepts until `stop` is set (and something connects to wake us).
-    pub fn run(&self) {
-        for stream in self.listener.incoming() {
-            if self.stop.load(Ordering::SeqCst) {
-                break;
-            }
-            match stream {
-                Ok(stream) => self.accept(stream),
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    log::warn!("accept failed: {e}");
-                    thread::sleep(Duration::from_millis(100));
-                }
-            }
-        }
-    }
-
-    fn accept(&self, mut stream: TcpStream) {
-        let peer = match stream.peer_addr() {
-            Ok(p) => p,
-            Err(_) => return,
-        };
-        if !allow::allowed(&self.limits.allow, peer.ip()) {
-            log::warn!("refused {peer}: not in the allow list");
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = stream.write_all(b"ERR not allowed\r\n");
-            return;
-        }
-        let limit = self.limits.max_connections;
-        if self.active.fetch_add(1, Ordering::SeqCst) >= limit {
-            self.active.fetch_sub(1, Ordering::SeqCst);
-            log::warn!("refused {peer}: {limit} connections already open (max-connections)");
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = stream.write_all(
-                format!("ERR busy: too many connections (limit {limit})\r\n").as_bytes(),
-            );
-            return;
-        }
+/// Accepts on `listener` until its stop flag is set (and something connects
+/// to wake us); each line's requests go to `intake`. What it reads of the
+/// settings: `max-connections`, `max-line-bytes`, `idle-timeout`,
+/// `quiet-pause`, `legacy-charset`, `allow`.
+pub fn run(listener: Listener, intake: Intake, settings: Settings) {
+    let gate = Gate {
+        allow: settings.allow.clone(),
+        max_connections: settings.max_connections,
+        log_prefix: "",
+        limit_hint: " (max-connections)",
+        thread_prefix: "conn",
+    };
+    let limits = Arc::new(settings);
+    listener.run(gate, refuse, move |stream, peer| {
         let conn = Connection {
             peer,
-            store: Arc::clone(&self.store),
-            wake: self.wake.clone(),
-            limits: Arc::clone(&self.limits),
+            intake: intake.clone(),
+            limits: Arc::clone(&limits),
         };
-        let active = Arc::clone(&self.active);
-        let spawned = thread::Builder::new()
-            .name(format!("conn {peer}"))
-            .spawn(move || {
-                let _slot = Slot(active);
-                conn.serve(stream);
-            });
-        if let Err(e) = spawned {
-            log::error!("cannot start a thread for {peer}: {e}");
-        }
-    }
+        conn.serve(stream);
+    });
+}
+
+fn refuse(stream: &mut TcpStream, why: Refusal) {
+    let answer = match why {
+        Refusal::NotAllowed => "ERR not allowed\r\n".to_owned(),
+        Refusal::Busy { limit } => format!("ERR busy: too many connections (limit {limit})\r\n"),
+    };
+    let _ = stream.write_all(answer.as_bytes());
 }
 
 /// Closing a socket with unread input makes the kernel send a reset, which
@@ -130,20 +65,10 @@ fn linger(stream: &mut TcpStream) {
     }
 }
 
-/// Gives the connection slot back however the thread ends.
-struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 struct Connection {
     peer: SocketAddr,
-    store: Arc<dyn Store>,
-    wake: mpsc::Sender<Wake>,
-    limits: Arc<Limits>,
+    intake: Intake,
+    limits: Arc<Settings>,
 }
 
 /// Why reading stopped.
@@ -252,46 +177,34 @@ impl Connection {
         Ok(End::Closed)
     }
 
-    /// Parses, commits and answers one line. Blank lines get no answer.
+    /// Parses, commits and answers one line (`Intake::submit` has woken
+    /// the modem threads by then). Blank lines get no answer.
     fn answer(&self, stream: &mut TcpStream, raw: &[u8]) -> io::Result<()> {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = charset::decode_line(raw, self.limits.legacy_charset);
         if line.trim().is_empty() {
             return Ok(());
         }
-        let reply = match protocol::parse_line(&line, self.limits.max_parts) {
-            Err(e) => {
-                log::info!("rejected a line from {}: {e}", self.peer);
-                format!("ERR {e}")
+        let queued = protocol::split_line(&line)
+            .map_err(IntakeError::from)
+            .and_then(|requests| {
+                self.intake
+                    .submit(&requests, &format!("ip:{}", self.peer.ip()))
+            });
+        let reply = match queued {
+            Ok(ids) => {
+                let answer = protocol::ok_answer(&ids);
+                log::info!("accepted from {}: {answer}", self.peer);
+                answer
             }
-            Ok(requests) => {
-                let msgs: Vec<NewMessage> = requests
-                    .into_iter()
-                    .map(|r| NewMessage {
-                        phone: r.phone,
-                        text: r.text,
-                        source: format!("ip:{}", self.peer.ip()),
-                    })
-                    .collect();
-                match self.store.enqueue(&msgs) {
-                    Ok(ids) => {
-                        let _ = self.wake.send(Wake::Queued);
-                        let answer = protocol::ok_answer(&ids);
-                        log::info!("accepted from {}: {answer}", self.peer);
-                        answer
-                    }
-                    Err(StoreError::Unavailable(e)) => {
-                        log::error!(
-                            "cannot queue a line from {}: database unavailable: {e}",
-                            self.peer
-                        );
-                        "ERR database unavailable, try again later".to_owned()
-                    }
-                    Err(e) => {
-                        log::error!("cannot queue a line from {}: {e}", self.peer);
-                        "ERR cannot store the request, see the server log".to_owned()
+            Err(e) => {
+                match e.store_error() {
+                    None => log::info!("rejected a line from {}: {e}", self.peer),
+                    Some(cause) => {
+                        log::error!("cannot queue a line from {}: {cause}", self.peer)
                     }
                 }
+                format!("ERR {e}")
             }
         };
         stream.write_all(format!("{reply}\r\n").as_bytes())

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use smss::sim::{PtySim, SimState};
-use smss::store::Store;
+use smss::store::{SmsStatus, Store, StoreDiagnostics};
 
 use crate::util::*;
 
-fn queue(store: &dyn Store, n: usize, prefix: &str) {
+fn queue(store: &dyn StoreDiagnostics, n: usize, prefix: &str) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let values: Vec<String> = chunk
             .iter()
@@ -132,7 +132,14 @@ fn a_killed_instances_claims_are_taken_over_after_the_lease() {
                 &db.url,
                 sim.path.to_str().unwrap(),
                 &dir,
-                &["--instance", name, "--lease", "3s", "--poll-interval", "1s"],
+                &[
+                    "--instance",
+                    name,
+                    "--lease",
+                    "10s",
+                    "--poll-interval",
+                    "1s",
+                ],
             )
         })
         .collect();
@@ -169,7 +176,7 @@ fn a_killed_instances_claims_are_taken_over_after_the_lease() {
     );
     assert!(duplicates <= 1, "{duplicates} duplicates");
     for row in store.recent_sms(N * 2).unwrap() {
-        assert_eq!(row.status, "sent");
+        assert_eq!(row.status, SmsStatus::Sent);
     }
 }
 
@@ -213,7 +220,10 @@ fn a_failing_modem_stops_claiming_and_the_others_send_its_share() {
 
     let rows = store.recent_sms(N * 2).unwrap();
     assert_eq!(rows.len(), N);
-    let failed: Vec<_> = rows.iter().filter(|r| r.status != "sent").collect();
+    let failed: Vec<_> = rows
+        .iter()
+        .filter(|r| r.status != SmsStatus::Sent)
+        .collect();
     assert!(
         failed.is_empty(),
         "marked failed instead of retried elsewhere: {failed:?}"
@@ -239,16 +249,25 @@ fn one_serve_with_two_modems_uses_both() {
     let db = TestDb::new(Backend::Sqlite, &dir);
     let slow = || {
         PtySim::start_with(SimState {
-            send_delay: Duration::from_millis(20),
+            send_delay: Duration::from_millis(50),
             ..SimState::default()
         })
         .unwrap()
     };
     let (a, b) = (slow(), slow());
     let devices = format!("{},{}", a.path.display(), b.path.display());
-    let serve = Serve::start(&db.url, &devices, &dir, &["--instance", "box"]);
+    // Queued before serve starts, so both modem threads find rows at their
+    // first claim, and polled every second: the one that initialises
+    // later still finds work (3 s of it for one modem alone).
+    db.init();
     let store = db.store();
     queue(&*store, 60, "two");
+    let serve = Serve::start(
+        &db.url,
+        &devices,
+        &dir,
+        &["--instance", "box", "--poll-interval", "1s"],
+    );
     let _ = serve.wait_log("ready", Duration::from_secs(30));
     assert!(drained(&*store, Duration::from_secs(60)), "{}", serve.log());
     let (na, nb) = (a.handle.state().sent.len(), b.handle.state().sent.len());

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use smss::sim::{PtySim, SimState};
+use smss::store::SmsStatus;
 
 use crate::util::proxy::Proxy;
 use crate::util::*;
@@ -68,7 +69,7 @@ fn retries_back_off_per_message_and_bad_numbers_fail_at_once() {
     );
     let row = |id| store.sms(id).unwrap().unwrap();
     assert_eq!((row(a).status.as_str(), row(a).attempts), ("sent", 2));
-    assert_eq!(row(c).status, "sent");
+    assert_eq!(row(c).status, SmsStatus::Sent);
     let bad = row(b);
     assert_eq!(
         (bad.status.as_str(), bad.attempts),
@@ -261,7 +262,7 @@ fn database_outage_answers_err_and_recovers_without_restart() {
             .sms(*id)
             .unwrap()
             .unwrap_or_else(|| panic!("OK'd message {id} missing"));
-        assert_eq!(row.status, "sent");
+        assert_eq!(row.status, SmsStatus::Sent);
     }
     eprintln!(
         "database outage: {} OK'd and sent, {errs} answered ERR while the database was away",
@@ -383,7 +384,7 @@ fn kill_9_mid_burst_loses_no_accepted_request() {
     // row sent twice by smss is a send in flight at the kill.
     let mut rows: HashMap<String, usize> = HashMap::new();
     for row in store.recent_sms(CLIENTS * REQUESTS * 2).unwrap() {
-        assert_eq!(row.status, "sent");
+        assert_eq!(row.status, SmsStatus::Sent);
         *rows.entry(row.text).or_default() += 1;
     }
     let requeued: usize = rows.values().map(|n| n - 1).sum();
@@ -463,7 +464,7 @@ fn sigterm_finishes_the_current_send_and_exits_0() {
     assert!(serve.terminate().success());
     // the send in progress was finished and recorded
     let row = db.store().sms(id).unwrap().expect("finished before exit");
-    assert_eq!(row.status, "sent");
+    assert_eq!(row.status, SmsStatus::Sent);
     // no longer listening
     assert!(std::net::TcpStream::connect(addr).is_err());
 }

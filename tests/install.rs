@@ -359,7 +359,16 @@ fn installed_binary_runs_with_the_installed_sample_config() {
         .unwrap_or_else(|| panic!("no health line in the log:\n{}", read(&log)));
 
     // status: the queue is empty, the modem healthy, serve holds the lock.
-    let out = installed(&["status", "--config", &conf_arg]);
+    // Both lines above are logged before their rows are committed: ask
+    // until status has seen the commits.
+    let mut out = installed(&["status", "--config", &conf_arg]);
+    let deadline = std::time::Instant::now() + WAIT;
+    while !(stdout(&out).contains("1 sent") && stdout(&out).contains("OK, SIEMENS"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+        out = installed(&["status", "--config", &conf_arg]);
+    }
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(

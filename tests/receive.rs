@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use smss::gsm::{DeliverRef, Timestamp, encode_deliver, encode_status_report};
+use smss::gsm::{DataCoding, DeliverRef, Timestamp, encode_deliver, encode_status_report};
 use smss::sim::PtySim;
+use smss::store::{Coding, ReportStatus};
 
 use crate::util::proxy::Proxy;
 use crate::util::*;
@@ -124,10 +125,10 @@ fn receive_in_one_pass(backend: Backend) {
         ]
     );
     assert!(rows.iter().all(|r| r.complete));
-    assert_eq!(rows[1].coding, "ucs2");
+    assert_eq!(rows[1].coding, Coding::Decoded(DataCoding::Ucs2));
     assert_eq!(rows[0].smsc_time, "2026-11-30 03:04:01+01:00");
     let sms = &store.recent_sms(1).unwrap()[0];
-    assert_eq!(sms.report_status.as_deref(), Some("delivered"));
+    assert_eq!(sms.report_status, Some(ReportStatus::Delivered));
 
     // nothing new: another pass stores nothing twice
     let out = send_pending(&db.url, device, &dir, &[]);
@@ -192,8 +193,9 @@ fn serve_reads_at_once_when_the_modem_announces_a_message() {
         &dir,
         &["--poll-interval", "1h"],
     );
-    assert!(serve.wait_log("ready", WAIT), "{}", serve.log());
-    std::thread::sleep(Duration::from_millis(300));
+    // the first read pass and the health check after it are over: from
+    // now on only +CMTI can start a read
+    assert!(serve.wait_log("signal 21", WAIT), "{}", serve.log());
     let pdu = &encode_deliver(
         "+420777123456",
         "pushed",

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use smss::sim::PtySim;
+use smss::store::SmsStatus;
 
 use crate::util::*;
 
@@ -83,7 +84,7 @@ fn end_to_end(backend: Backend) {
     let recent = store.recent_sms(10).unwrap();
     assert_eq!(recent.len(), 4);
     for row in &recent {
-        assert_eq!(row.status, "sent", "{row:?}");
+        assert_eq!(row.status, SmsStatus::Sent, "{row:?}");
         assert!(row.sent_at.is_some(), "{row:?}");
     }
     let ext_row = store.sms(ids[0]).unwrap().unwrap();

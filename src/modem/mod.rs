@@ -1,5 +1,5 @@
 //! The GSM modem: opening the serial port, the init sequence, sending one
-//! SMS-SUBMIT part. Only the modem thread (`sender`) owns a [`Modem`].
+//! SMS-SUBMIT part. Only the modem thread (`outbox`) owns a [`Modem`].
 
 pub mod at;
 pub mod errors;
@@ -55,19 +55,6 @@ pub struct Modem {
     at: At<dyn SerialPort>,
     device: String,
     command_timeout: Duration,
-    /// The `AT+CMMS` mode in effect (see [`Modem::keep_link`]).
-    link: LinkMode,
-}
-
-/// Whether the modem keeps the radio link open between messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LinkMode {
-    /// `AT+CMMS=0`, the power-on default.
-    Off,
-    /// `AT+CMMS=2`.
-    Kept,
-    /// The modem answered `ERROR`: not asked again.
-    Unsupported,
 }
 
 /// How long one `read()` on the port may block; the AT layer loops until
@@ -87,7 +74,6 @@ impl Modem {
             at: At::new(port),
             device: device.to_owned(),
             command_timeout,
-            link: LinkMode::Off,
         })
     }
 
@@ -99,9 +85,6 @@ impl Modem {
     /// repeated a few times: a modem that just woke up may miss it.
     pub fn init(&mut self, pin: Option<&str>, smsc: Option<&str>) -> Result<ModemInfo, ModemError> {
         let t = self.command_timeout;
-        // After ATZ (a reset of a hung modem) the mode is the default again,
-        // and a modem that was replaced may have AT+CMMS after all.
-        self.link = LinkMode::Off;
         self.at
             .cancel_pending_input(Duration::from_millis(300))
             .map_err(|error| ModemError::Init {
@@ -173,36 +156,6 @@ impl Modem {
     /// Sends one part; returns its message reference.
     pub fn send_part(&mut self, part: &SubmitPart, timeout: Duration) -> Result<u8, AtError> {
         self.at.send_pdu(part.tpdu_len, &part.pdu_hex, timeout)
-    }
-
-    /// With `on`, asks the modem to keep the radio link open after the next
-    /// message because more follow (`AT+CMMS=2`: a run of messages then goes
-    /// out much faster); without, to let it close after the next message
-    /// (`AT+CMMS=0`). Sends nothing when the mode is already as asked. A
-    /// modem that answers `ERROR` (not every modem has `AT+CMMS`) is not
-    /// asked again and sends as before: only a modem that stopped answering
-    /// is an error.
-    pub fn keep_link(&mut self, on: bool) -> Result<(), AtError> {
-        let wanted = if on { LinkMode::Kept } else { LinkMode::Off };
-        if self.link == wanted || self.link == LinkMode::Unsupported {
-            return Ok(());
-        }
-        let command = if on { "AT+CMMS=2" } else { "AT+CMMS=0" };
-        match self.at.command(command, self.command_timeout) {
-            Ok(_) => {
-                self.link = wanted;
-                Ok(())
-            }
-            Err(e @ (AtError::Timeout { .. } | AtError::Io(_))) => Err(e),
-            Err(e) => {
-                log::info!(
-                    "modem {}: {e}; each message sets up its own radio link",
-                    self.device
-                );
-                self.link = LinkMode::Unsupported;
-                Ok(())
-            }
-        }
     }
 
     pub fn command(&mut self, command: &str) -> Result<Vec<String>, AtError> {
@@ -356,45 +309,6 @@ impl Modem {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keep_link_sends_cmms_on_change_only() {
-        let sim = crate::sim::PtySim::start().unwrap();
-        let cmms = || {
-            sim.handle
-                .state()
-                .commands
-                .iter()
-                .filter(|(_, c)| c.starts_with("AT+CMMS="))
-                .count()
-        };
-        let t = Duration::from_secs(10);
-        let mut modem = Modem::open(sim.path.to_str().unwrap(), 115_200, t).unwrap();
-        modem.init(None, None).unwrap();
-        modem.keep_link(false).unwrap(); // the default already
-        assert_eq!(cmms(), 0);
-        modem.keep_link(true).unwrap();
-        modem.keep_link(true).unwrap();
-        assert_eq!(cmms(), 1);
-        assert_eq!(modem.command("AT+CMMS?").unwrap(), ["+CMMS: 2"]);
-        modem.keep_link(false).unwrap();
-        assert_eq!(modem.command("AT+CMMS?").unwrap(), ["+CMMS: 0"]);
-        assert_eq!(cmms(), 2);
-
-        // A modem that answers ERROR is not asked again...
-        sim.handle.state().refuse_cmms = true;
-        modem.keep_link(true).unwrap();
-        modem.keep_link(false).unwrap();
-        modem.keep_link(true).unwrap();
-        assert_eq!(cmms(), 3);
-        // ...until it is initialised again (after ATZ, or another modem).
-        sim.handle.state().refuse_cmms = false;
-        modem.command("ATZ").unwrap();
-        modem.init(None, None).unwrap();
-        modem.keep_link(true).unwrap();
-        assert_eq!(cmms(), 4);
-        assert_eq!(modem.command("AT+CMMS?").unwrap(), ["+CMMS: 2"]);
-    }
 
     fn lines(s: &[&str]) -> Vec<String> {
         s.iter().map(|l| (*l).to_owned()).collect()

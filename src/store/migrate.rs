@@ -11,7 +11,7 @@
 //! * missing or older: with `create_schema` the pending migrations are
 //!   applied in order, each in its own transaction where the backend allows
 //!   it (SQLite; MySQL commits DDL implicitly, so its files are written to
-//!   be re-runnable); without it, a `StoreError::Schema` telling the
+//!   be re-runnable); without it, an `ErrorKind::Schema` error telling the
 //!   administrator to run `smss init-db`.
 
 use super::{Result, StoreError};
@@ -96,7 +96,7 @@ pub(crate) fn run(
 ) -> Result<()> {
     let current = db.current_version()?;
     if current > SCHEMA_VERSION {
-        return Err(StoreError::Schema(format!(
+        return Err(StoreError::schema(format!(
             "the database {url} has schema version {current}, newer than this smss \
              understands ({SCHEMA_VERSION}): upgrade smss"
         )));
@@ -110,7 +110,7 @@ pub(crate) fn run(
         } else {
             format!("has schema version {current}, this smss needs {SCHEMA_VERSION}")
         };
-        return Err(StoreError::Schema(format!(
+        return Err(StoreError::schema(format!(
             "the database {url} {what}: run `smss init-db --db {url}`"
         )));
     }

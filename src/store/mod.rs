@@ -1,7 +1,18 @@
 //! The durable queue and record: one [`Store`] interface, two backends.
 //!
+//! * `rules` — every rule of the queue and the record, written once over
+//!   `sql` (bound values, a typed row reader, transaction kinds, and the
+//!   `sql::Dialect` fragments that differ between the backends).
 //! * `sqlite` — an embedded file, the default when no database URL is set.
 //! * `mysql` — MySQL / MariaDB through the `mysql` crate, the production setup.
+//!
+//! Both backends run the same test suite (`tests.rs`), which also reaches
+//! plain SQL and query plans through [`StoreDiagnostics`], kept off
+//! [`Store`] for the tests alone.
+//!
+//! Values with a fixed set of texts in the database cross the boundary as
+//! enums ([`SmsStatus`], [`ReportStatus`], [`Coding`]); an error is a
+//! [`StoreError`] of an [`ErrorKind`] that callers match on.
 //!
 //! Tables (see `sql/<backend>/`): `msg` is the queue, `sms` the record of every
 //! finished outgoing message, `rcv` what arrived. A message moves from `msg` to
@@ -13,14 +24,19 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::gsm::DataCoding;
+
 mod migrate;
 mod mysql;
 mod mysql_pool;
+mod rules;
+mod sql;
 mod sqlite;
 #[cfg(test)]
 mod tests;
 
 pub use migrate::SCHEMA_VERSION;
+use rules::SqlStore;
 
 /// A request accepted from a client, not yet stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,10 +85,9 @@ pub struct SmsRow {
     pub text: String,
     pub source: String,
     pub queued_at: String,
-    /// Set for `sent`, `None` for `failed`.
+    /// Set for `Sent`, `None` for `Failed`.
     pub sent_at: Option<String>,
-    /// `sent` or `failed`.
-    pub status: String,
+    pub status: SmsStatus,
     pub parts: u32,
     pub part_refs: String,
     pub error: Option<String>,
@@ -81,9 +96,119 @@ pub struct SmsRow {
     pub attempts: u32,
     /// Which sender (instance name) finished it.
     pub sent_by: String,
-    /// From delivery reports: `delivered`, `pending` or `failed`; `None`
-    /// when no report came (or none was asked for).
-    pub report_status: Option<String>,
+    /// From delivery reports (see [`combined_report`]); `None` when no
+    /// report came (or none was asked for).
+    pub report_status: Option<ReportStatus>,
+}
+
+/// How a message left the queue: `sms.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsStatus {
+    /// Every part confirmed by the modem.
+    Sent,
+    /// Given up (`sms.error` says why).
+    Failed,
+}
+
+impl SmsStatus {
+    /// `sent` or `failed`: the text in the database (and in the web's
+    /// pages and JSON).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SmsStatus::Sent => "sent",
+            SmsStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SmsStatus> {
+        match s {
+            "sent" => Some(SmsStatus::Sent),
+            "failed" => Some(SmsStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SmsStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What delivery reports say of a message (`sms.report_status`) or of one
+/// of its parts (`sms_report.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportStatus {
+    Delivered,
+    /// The network is still trying.
+    Pending,
+    Failed,
+}
+
+impl ReportStatus {
+    /// `delivered`, `pending` or `failed`: the text in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Delivered => "delivered",
+            ReportStatus::Pending => "pending",
+            ReportStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReportStatus> {
+        match s {
+            "delivered" => Some(ReportStatus::Delivered),
+            "pending" => Some(ReportStatus::Pending),
+            "failed" => Some(ReportStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ReportStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a received text is coded (`rcv.coding`, `rcv_part.coding`): as the
+/// PDU's data coding says, or not decoded at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    /// Decoded with this data coding (`gsm7`, `ucs2`; `8bit`: the text is
+    /// the data as hex).
+    Decoded(DataCoding),
+    /// An undecodable PDU, kept whole as hex (`raw`).
+    Raw,
+}
+
+impl Coding {
+    /// `gsm7`, `ucs2`, `8bit` or `raw`: the text in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coding::Decoded(c) => c.name(),
+            Coding::Raw => "raw",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Coding> {
+        match s {
+            "raw" => Some(Coding::Raw),
+            _ => DataCoding::from_name(s).map(Coding::Decoded),
+        }
+    }
+}
+
+impl From<DataCoding> for Coding {
+    fn from(c: DataCoding) -> Coding {
+        Coding::Decoded(c)
+    }
+}
+
+impl fmt::Display for Coding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A received message for `rcv`: a single SMS, or a concatenated one joined.
@@ -91,8 +216,7 @@ pub struct SmsRow {
 pub struct Received {
     pub sender: String,
     pub text: String,
-    /// `gsm7`, `ucs2`, `8bit` (text is hex) or `raw` (an undecodable PDU, as hex).
-    pub coding: String,
+    pub coding: Coding,
     /// The SMSC time stamp with its zone, as text.
     pub smsc_time: String,
     pub smsc: Option<String>,
@@ -110,7 +234,7 @@ pub struct ReceivedPart {
     pub reference: u16,
     pub total: u8,
     pub seq: u8,
-    pub coding: String,
+    pub coding: Coding,
     /// `UserData::body` as hex: joined with the other parts before decoding.
     pub body_hex: String,
     /// This part alone, decoded.
@@ -137,7 +261,7 @@ pub struct RcvRow {
     pub id: i64,
     pub sender: String,
     pub text: String,
-    pub coding: String,
+    pub coding: Coding,
     pub smsc_time: String,
     pub received_at: String,
     pub parts: u32,
@@ -156,12 +280,13 @@ pub struct DeliveryReport {
     pub discharged: String,
 }
 
-/// `delivered`, `pending` or `failed` for a TP-ST value (TS 23.040 §9.2.3.15).
-pub fn report_status(st: u8) -> &'static str {
+/// What a TP-ST value says (TS 23.040 §9.2.3.15): delivered, still
+/// pending, or failed.
+pub fn report_status(st: u8) -> ReportStatus {
     match st {
-        0x00..=0x1F => "delivered",
-        0x20..=0x3F => "pending",
-        _ => "failed",
+        0x00..=0x1F => ReportStatus::Delivered,
+        0x20..=0x3F => ReportStatus::Pending,
+        _ => ReportStatus::Failed,
     }
 }
 
@@ -190,13 +315,18 @@ pub fn refs_contain(part_refs: &str, mr: u8) -> bool {
 
 /// The combined report status of a message from the status of each part:
 /// failed if any failed, delivered when every part was, else pending.
-pub fn combined_report(parts: u32, statuses: &[String]) -> &'static str {
-    if statuses.iter().any(|s| s == "failed") {
-        "failed"
-    } else if statuses.iter().filter(|s| *s == "delivered").count() >= parts.max(1) as usize {
-        "delivered"
+pub fn combined_report(parts: u32, statuses: &[ReportStatus]) -> ReportStatus {
+    if statuses.contains(&ReportStatus::Failed) {
+        ReportStatus::Failed
+    } else if statuses
+        .iter()
+        .filter(|s| **s == ReportStatus::Delivered)
+        .count()
+        >= parts.max(1) as usize
+    {
+        ReportStatus::Delivered
     } else {
-        "pending"
+        ReportStatus::Pending
     }
 }
 
@@ -234,15 +364,15 @@ pub fn dedupe_key(
 pub fn join_parts(parts: &[ReceivedPart]) -> String {
     let mut sorted: Vec<&ReceivedPart> = parts.iter().collect();
     sorted.sort_by_key(|p| p.seq);
-    let coding = sorted.first().map(|p| p.coding.clone()).unwrap_or_default();
-    let same = sorted.iter().all(|p| p.coding == coding);
+    let coding = sorted.first().map(|p| p.coding);
+    let same = sorted.iter().all(|p| Some(p.coding) == coding);
     let bytes: Option<Vec<u8>> = sorted
         .iter()
         .map(|p| hex_to_bytes(&p.body_hex))
         .collect::<Option<Vec<_>>>()
         .map(|v| v.concat());
-    match (same, crate::gsm::DataCoding::from_name(&coding), bytes) {
-        (true, Some(c), Some(bytes)) => crate::gsm::decode_body(c, &bytes),
+    match (same, coding, bytes) {
+        (true, Some(Coding::Decoded(c)), Some(bytes)) => crate::gsm::decode_body(c, &bytes),
         _ => sorted.iter().map(|p| p.text.as_str()).collect(),
     }
 }
@@ -270,7 +400,7 @@ pub fn joined_row(parts: &[ReceivedPart], complete: bool) -> Option<Received> {
             &text,
         ),
         text,
-        coding: first.coding.clone(),
+        coding: first.coding,
         smsc_time: first.smsc_time.clone(),
         smsc: first.smsc.clone(),
         parts: parts.len() as u32,
@@ -291,8 +421,8 @@ pub struct QueueStats {
 /// Which rows of a list the web interface or the API wants, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
-    /// For `list_sms`: `sent` or `failed`; `None` = both.
-    pub status: Option<String>,
+    /// For `list_sms`: only rows of this status; `None` = both.
+    pub status: Option<SmsStatus>,
     /// Numbers that begin with this (an optional `+`, then digits: what an
     /// index on the number can serve).
     pub number_prefix: Option<String>,
@@ -332,32 +462,93 @@ pub struct Totals {
     pub last_sent_age_secs: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
+/// What went wrong in the store, as far as a caller can act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
     /// The database cannot be reached (connection refused, gone away, locked
     /// for too long). Callers answer `ERR database unavailable` and retry.
-    Unavailable(String),
+    Unavailable,
+    /// A statement broke a constraint of the schema: a duplicate key, a
+    /// reference to a missing row, NULL in a NOT NULL column.
+    Constraint,
     /// The schema is missing or older than this binary.
-    Schema(String),
-    /// Anything else (a bad URL, a constraint, a bug).
-    Other(String),
+    Schema,
+    /// Anything else (a bad URL, a value the store cannot read, a bug).
+    Other,
+}
+
+/// A store failure: its [`ErrorKind`], the words for the administrator, and
+/// the driver's error it comes from, if any ([`std::error::Error::source`];
+/// shared, so the error stays `Clone`). The message already includes the
+/// driver's own words where it has them: `Display` prints the kind's prefix
+/// and the message, and nothing of the source besides.
+#[derive(Debug, Clone)]
+pub struct StoreError {
+    kind: ErrorKind,
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> StoreError {
+        StoreError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> StoreError {
+        StoreError::new(ErrorKind::Unavailable, message)
+    }
+
+    pub fn schema(message: impl Into<String>) -> StoreError {
+        StoreError::new(ErrorKind::Schema, message)
+    }
+
+    pub fn other(message: impl Into<String>) -> StoreError {
+        StoreError::new(ErrorKind::Other, message)
+    }
+
+    /// The same error, caused by `source` (the driver's error).
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The words after the kind's prefix (`database error: ...`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
-            StoreError::Schema(m) => write!(f, "database schema: {m}"),
-            StoreError::Other(m) => write!(f, "database error: {m}"),
+        let m = &self.message;
+        match self.kind {
+            ErrorKind::Unavailable => write!(f, "database unavailable: {m}"),
+            ErrorKind::Schema => write!(f, "database schema: {m}"),
+            ErrorKind::Constraint | ErrorKind::Other => write!(f, "database error: {m}"),
         }
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// The queue and the record. Every method is one transaction.
+/// The queue and the record. Every method that writes is one transaction,
+/// committed before it returns `Ok`.
 pub trait Store: Send + Sync {
     /// `"sqlite"` or `"mysql"`.
     fn backend(&self) -> &'static str;
@@ -413,10 +604,6 @@ pub trait Store: Send + Sync {
         })
     }
 
-    /// Runs a plain SQL statement (tests and `init-db` use it; it is how
-    /// other tools talk to the database).
-    fn execute_sql(&self, sql: &str) -> Result<()>;
-
     /// Stores a received message in `rcv`, unless a row with the same
     /// `dedupe_key` exists. Committed before `Ok`: only then may the
     /// message be deleted from the SIM.
@@ -448,7 +635,7 @@ pub trait Store: Send + Sync {
     /// it in `sms_report` and updates `sms.report_status` and `report_time`
     /// (when the report arrived).
     /// Returns the row id and its combined status, `None` when nothing matched.
-    fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, String)>>;
+    fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, ReportStatus)>>;
 
     /// Records a health check of one sender's modem: inserts or replaces
     /// the `modem` row of `h.instance`, with `checked_at` = now. An empty
@@ -481,9 +668,24 @@ pub trait Store: Send + Sync {
     fn list_received(&self, filter: &ListFilter) -> Result<Vec<RcvRow>>;
 
     fn totals(&self) -> Result<Totals>;
+}
 
-    /// The database's plan for `list_sms(filter)`, one line (tests and
-    /// `examples/web_lists.rs` check that the lists use indexes).
+/// What only the tests need besides [`Store`]: plain SQL and query plans.
+///
+/// Kept off `Store` so that what `serve`, the web interface and the
+/// commands hold (an `Arc<dyn Store>` from [`open`]) cannot run arbitrary
+/// SQL. A handle with these is opened on its own, with [`open_diagnostics`]
+/// (`src/store/tests.rs`, and `TestDb::store()` for `tests/*.rs`). A
+/// separate opener rather than `#[cfg(test)]` or a cargo feature: the
+/// integration tests link the library as it is built for production, and
+/// a grep for `open_diagnostics` finds every caller.
+pub trait StoreDiagnostics: Store {
+    /// Runs plain SQL as it is, as other tools talking to the database do
+    /// (the tests use it to play such a tool).
+    fn execute_sql(&self, sql: &str) -> Result<()>;
+
+    /// The database's plan for `list_sms(filter)`, one line (tests/web.rs
+    /// `large_history_*` checks that the lists use indexes).
     fn explain_list_sms(&self, filter: &ListFilter) -> Result<String>;
 }
 
@@ -534,16 +736,29 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 ///
 /// With `create_schema`, a missing or old schema is created/upgraded (what
 /// `init-db` does, and what `serve` does for SQLite); without it, an old
-/// schema is a `StoreError::Schema` telling the administrator to run
+/// schema is an [`ErrorKind::Schema`] error telling the administrator to run
 /// `smss init-db`.
 pub fn open(url: &str, create_schema: bool) -> Result<Arc<dyn Store>> {
+    Ok(open_sql(url, create_schema)?)
+}
+
+/// [`open`], with the test-only [`StoreDiagnostics`] too. Not for `serve`
+/// or the commands.
+pub fn open_diagnostics(url: &str, create_schema: bool) -> Result<Arc<dyn StoreDiagnostics>> {
+    open_sql(url, create_schema)
+}
+
+fn open_sql(url: &str, create_schema: bool) -> Result<Arc<dyn StoreDiagnostics>> {
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
-        Ok(Arc::new(sqlite::SqliteStore::open(path, create_schema)?))
+        Ok(Arc::new(SqlStore(sqlite::Sqlite::open(
+            path,
+            create_schema,
+        )?)))
     } else if url.starts_with("mysql://") {
-        Ok(Arc::new(mysql::MysqlStore::open(url, create_schema)?))
+        Ok(Arc::new(SqlStore(mysql::Mysql::open(url, create_schema)?)))
     } else {
-        Err(StoreError::Other(format!(
+        Err(StoreError::other(format!(
             "unsupported database URL '{url}': use sqlite:///path/to/file.db or mysql://user:pass@host:3306/database"
         )))
     }

@@ -26,8 +26,8 @@ trait Fixture {
     /// One integer from a query run on a connection of the test's own.
     fn scalar(&self, sql: &str) -> Option<i64>;
 
-    fn open(&self) -> Arc<dyn Store> {
-        open(&self.url(), true).unwrap_or_else(|e| panic!("open {}: {e}", self.url()))
+    fn open(&self) -> Arc<dyn StoreDiagnostics> {
+        open_diagnostics(&self.url(), true).unwrap_or_else(|e| panic!("open {}: {e}", self.url()))
     }
 }
 
@@ -294,7 +294,7 @@ fn retry_later_delays_and_counts(fx: &dyn Fixture) {
     let err = s
         .retry_later(id, "b", "not mine", Duration::from_secs(1))
         .unwrap_err();
-    assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+    assert!(err.kind() == ErrorKind::Other, "{err:?}");
     s.retry_later(id, "a", "+CMS ERROR: 38", Duration::from_secs(1))
         .unwrap();
     assert!(s.claim_due("b", LONG, 10).unwrap().is_empty());
@@ -352,7 +352,7 @@ fn finish_moves_row_to_sms(fx: &dyn Fixture) {
     assert_eq!(sms.source, "ip:192.0.2.7");
     assert_eq!(sms.queued_at, row.created);
     assert!(sms.sent_at.is_some());
-    assert_eq!(sms.status, "sent");
+    assert_eq!(sms.status, SmsStatus::Sent);
     assert_eq!(sms.parts, 2);
     assert_eq!(sms.part_refs, "17,18");
     assert_eq!(sms.error, None);
@@ -388,7 +388,7 @@ fn save_progress_is_seen_by_next_claim(fx: &dyn Fixture) {
     s.claim_due("a", LONG, 1).unwrap();
     assert!(matches!(
         s.save_progress(id, "b", 1, 1, "1"),
-        Err(StoreError::Other(_))
+        Err(e) if e.kind() == ErrorKind::Other
     ));
     s.save_progress(id, "a", 200, 1, "5").unwrap();
     s.save_progress(id, "a", 200, 2, "5,6").unwrap();
@@ -414,7 +414,7 @@ fn failed_outcome_is_recorded(fx: &dyn Fixture) {
     };
     assert!(s.finish(id, "a", &outcome).unwrap());
     let sms = s.sms(id).unwrap().unwrap();
-    assert_eq!(sms.status, "failed");
+    assert_eq!(sms.status, SmsStatus::Failed);
     assert_eq!(sms.sent_at, None);
     assert_eq!(sms.error.as_deref(), Some("invalid number"));
     assert_eq!(sms.attempts, 1);
@@ -532,7 +532,9 @@ fn migrations_are_idempotent(fx: &dyn Fixture) {
 
 fn open_without_schema_is_a_schema_error(fx: &dyn Fixture) {
     match open(&fx.url(), false) {
-        Err(StoreError::Schema(m)) => assert!(m.contains("smss init-db --db"), "{m}"),
+        Err(e) if e.kind() == ErrorKind::Schema => {
+            assert!(e.message().contains("smss init-db --db"), "{e}")
+        }
         Err(e) => panic!("expected a schema error, got {e:?}"),
         Ok(_) => panic!("expected a schema error, got a store"),
     }
@@ -550,7 +552,9 @@ fn newer_schema_is_refused(fx: &dyn Fixture) {
     drop(s);
     for create in [true, false] {
         match open(&fx.url(), create) {
-            Err(StoreError::Schema(m)) => assert!(m.contains("newer"), "{m}"),
+            Err(e) if e.kind() == ErrorKind::Schema => {
+                assert!(e.message().contains("newer"), "{e}")
+            }
             Err(e) => panic!("expected a schema error, got {e:?}"),
             Ok(_) => panic!("expected a schema error, got a store"),
         }
@@ -608,7 +612,7 @@ fn received(sender: &str, text: &str) -> Received {
     Received {
         sender: sender.into(),
         text: text.into(),
-        coding: "gsm7".into(),
+        coding: Coding::Decoded(DataCoding::Gsm7),
         smsc_time: "2026-11-30 01:02:03+01:00".into(),
         smsc: Some("+420603052000".into()),
         parts: 1,
@@ -621,7 +625,7 @@ fn part(
     reference: u16,
     total: u8,
     seq: u8,
-    coding: &str,
+    coding: DataCoding,
     body_hex: &str,
     text: &str,
 ) -> ReceivedPart {
@@ -630,7 +634,7 @@ fn part(
         reference,
         total,
         seq,
-        coding: coding.into(),
+        coding: Coding::Decoded(coding),
         body_hex: body_hex.into(),
         text: text.into(),
         smsc_time: format!("2026-11-30 01:02:0{seq}+01:00"),
@@ -669,9 +673,9 @@ fn received_message_is_stored_once(fx: &dyn Fixture) {
 fn parts_join_in_order_whatever_order_they_arrive(fx: &dyn Fixture) {
     let s = fx.open();
     // UCS-2 "AB😀C" split by the sender inside the surrogate pair
-    let p1 = part(7, 3, 1, "ucs2", "00410042", "AB");
-    let p2 = part(7, 3, 2, "ucs2", "D83D", "\u{FFFD}");
-    let p3 = part(7, 3, 3, "ucs2", "DE000043", "\u{FFFD}C");
+    let p1 = part(7, 3, 1, DataCoding::Ucs2, "00410042", "AB");
+    let p2 = part(7, 3, 2, DataCoding::Ucs2, "D83D", "\u{FFFD}");
+    let p3 = part(7, 3, 3, DataCoding::Ucs2, "DE000043", "\u{FFFD}C");
     assert_eq!(s.save_part(&p3).unwrap(), Saved::Waiting);
     assert_eq!(s.save_part(&p1).unwrap(), Saved::Waiting);
     assert_eq!(s.save_part(&p1).unwrap(), Saved::Duplicate);
@@ -684,7 +688,7 @@ fn parts_join_in_order_whatever_order_they_arrive(fx: &dyn Fixture) {
         (rows[0].id, rows[0].text.as_str(), rows[0].parts),
         (id, "AB😀C", 3)
     );
-    assert_eq!(rows[0].coding, "ucs2");
+    assert_eq!(rows[0].coding, Coding::Decoded(DataCoding::Ucs2));
     // a part read again after the set was joined changes nothing
     assert_eq!(s.save_part(&p2).unwrap(), Saved::Duplicate);
     assert_eq!(s.recent_rcv(10).unwrap().len(), 1);
@@ -698,11 +702,13 @@ fn incomplete_sets_are_stored_after_their_time(fx: &dyn Fixture) {
     let s = fx.open();
     // GSM 7-bit septets "ab" and "d": part 2 of 3 never comes
     assert_eq!(
-        s.save_part(&part(9, 3, 1, "gsm7", "6162", "ab")).unwrap(),
+        s.save_part(&part(9, 3, 1, DataCoding::Gsm7, "6162", "ab"))
+            .unwrap(),
         Saved::Waiting
     );
     assert_eq!(
-        s.save_part(&part(9, 3, 3, "gsm7", "64", "d")).unwrap(),
+        s.save_part(&part(9, 3, 3, DataCoding::Gsm7, "64", "d"))
+            .unwrap(),
         Saved::Waiting
     );
     assert!(
@@ -750,11 +756,11 @@ fn delivery_reports_match_the_sent_row(fx: &dyn Fixture) {
     };
     assert_eq!(
         s.save_report(&report(17, "+420608337726", 0)).unwrap(),
-        Some((ids[0], "delivered".into()))
+        Some((ids[0], ReportStatus::Delivered))
     );
     assert_eq!(
-        s.sms(ids[0]).unwrap().unwrap().report_status.as_deref(),
-        Some("delivered")
+        s.sms(ids[0]).unwrap().unwrap().report_status,
+        Some(ReportStatus::Delivered)
     );
     // unknown reference or other number: no match
     assert_eq!(
@@ -768,24 +774,84 @@ fn delivery_reports_match_the_sent_row(fx: &dyn Fixture) {
     // multipart: delivered only when every part is
     assert_eq!(
         s.save_report(&report(18, "00420777123456", 0)).unwrap(),
-        Some((ids[1], "pending".into()))
+        Some((ids[1], ReportStatus::Pending))
     );
     assert_eq!(
         s.save_report(&report(19, "+420777123456", 0x20)).unwrap(),
-        Some((ids[1], "pending".into()))
+        Some((ids[1], ReportStatus::Pending))
     );
     assert_eq!(
         s.save_report(&report(19, "+420777123456", 0)).unwrap(),
-        Some((ids[1], "pending".into()))
+        Some((ids[1], ReportStatus::Pending))
     );
     assert_eq!(
         s.save_report(&report(20, "+420777123456", 0)).unwrap(),
-        Some((ids[1], "delivered".into()))
+        Some((ids[1], ReportStatus::Delivered))
     );
     assert_eq!(
         s.save_report(&report(20, "+420777123456", 0x41)).unwrap(),
-        Some((ids[1], "failed".into()))
+        Some((ids[1], ReportStatus::Failed))
     );
+}
+
+#[test]
+fn stored_names_round_trip() {
+    for status in [SmsStatus::Sent, SmsStatus::Failed] {
+        assert_eq!(SmsStatus::parse(status.as_str()), Some(status));
+    }
+    for report in [
+        ReportStatus::Delivered,
+        ReportStatus::Pending,
+        ReportStatus::Failed,
+    ] {
+        assert_eq!(ReportStatus::parse(report.as_str()), Some(report));
+    }
+    for coding in ["gsm7", "ucs2", "8bit", "raw"] {
+        assert_eq!(Coding::parse(coding).map(Coding::as_str), Some(coding));
+    }
+    assert_eq!(Coding::parse("utf9"), None);
+}
+
+/// A status or coding another tool wrote that this smss does not know is
+/// an error naming the column, not a panic or a made-up value.
+fn unknown_stored_text_is_an_error_naming_the_column(fx: &dyn Fixture) {
+    let s = fx.open();
+    s.execute_sql(
+        "INSERT INTO sms (id, phone, text, queued_at, status) \
+         VALUES (7, '1', 'x', '2026-01-01 00:00:00.000', 'lost')",
+    )
+    .unwrap();
+    let err = s.sms(7).unwrap_err().to_string();
+    assert!(err.contains("sms.status") && err.contains("lost"), "{err}");
+    s.execute_sql("UPDATE sms SET status = 'sent', report_status = 'maybe' WHERE id = 7")
+        .unwrap();
+    let err = s.recent_sms(10).unwrap_err().to_string();
+    assert!(err.contains("sms.report_status"), "{err}");
+    s.execute_sql("INSERT INTO rcv (sender, text, coding) VALUES ('1', 'x', 'utf9')")
+        .unwrap();
+    let err = s.recent_rcv(10).unwrap_err().to_string();
+    assert!(err.contains("rcv.coding") && err.contains("utf9"), "{err}");
+}
+
+/// A duplicate key or a NULL in a NOT NULL column is a `Constraint` error
+/// that carries the driver's error and prints as any database error.
+fn constraint_violations_are_classified(fx: &dyn Fixture) {
+    use std::error::Error;
+    let s = fx.open();
+    let id = s.enqueue(&[msg("1", "first")]).unwrap()[0];
+    for sql in [
+        format!("INSERT INTO msg (id, phone, text) VALUES ({id}, '1', 'again')"),
+        "INSERT INTO msg (phone, text) VALUES (NULL, 'no number')".to_owned(),
+    ] {
+        let err = s.execute_sql(&sql).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Constraint, "{sql}: {err:?}");
+        assert!(err.to_string().starts_with("database error: "), "{err}");
+        let source = err.source().expect("the driver's error");
+        assert!(err.message().contains(&source.to_string()), "{err:?}");
+    }
+    // not a constraint: a statement the database cannot parse
+    let err = s.execute_sql("INSERT INTO nowhere").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Other, "{err:?}");
 }
 
 fn renewed_claims_do_not_expire(fx: &dyn Fixture) {
@@ -841,6 +907,8 @@ suite!(
     parts_join_in_order_whatever_order_they_arrive,
     incomplete_sets_are_stored_after_their_time,
     delivery_reports_match_the_sent_row,
+    unknown_stored_text_is_an_error_naming_the_column,
+    constraint_violations_are_classified,
     renewed_claims_do_not_expire,
 );
 
@@ -902,7 +970,7 @@ mod sqlite_only {
         let [promote, claim] = crate::store::sqlite::CLAIM_QUERIES;
         let plan = |sql: &str| -> String {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let params: &[&dyn rusqlite::ToSql] = if sql.contains("?1") { &[&10] } else { &[] };
+            let params: &[&dyn rusqlite::ToSql] = if sql.contains('?') { &[&10] } else { &[] };
             let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
             rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
         };
@@ -938,7 +1006,7 @@ mod mysql_only {
     fn unreachable_server_is_unavailable() {
         for create in [true, false] {
             match open("mysql://root@127.0.0.1:1/sms", create) {
-                Err(StoreError::Unavailable(_)) => {}
+                Err(e) if e.kind() == ErrorKind::Unavailable => {}
                 Err(e) => panic!("expected Unavailable, got {e:?}"),
                 Ok(_) => panic!("expected Unavailable, got a store"),
             }
@@ -948,14 +1016,16 @@ mod mysql_only {
     #[test]
     fn url_without_database_is_refused() {
         let err = open(&mysql_server(), true).err().expect("an error");
-        assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+        assert!(err.kind() == ErrorKind::Other, "{err:?}");
     }
 
     #[test]
     fn missing_database_is_created_by_init_only() {
         let fx = MysqlFixture::without_database();
         match open(&fx.url(), false) {
-            Err(StoreError::Schema(m)) => assert!(m.contains("init-db"), "{m}"),
+            Err(e) if e.kind() == ErrorKind::Schema => {
+                assert!(e.message().contains("init-db"), "{e}")
+            }
             Err(e) => panic!("expected a schema error, got {e:?}"),
             Ok(_) => panic!("expected a schema error, got a store"),
         }
@@ -1203,9 +1273,9 @@ mod health {
         s.execute_sql("UPDATE smss_schema SET version = 2").unwrap();
         drop(s);
         match open(&fx.url(), false) {
-            Err(StoreError::Schema(m)) => {
+            Err(e) if e.kind() == ErrorKind::Schema => {
                 let needs = format!("has schema version 2, this smss needs {SCHEMA_VERSION}");
-                assert!(m.contains(&needs), "{m}")
+                assert!(e.message().contains(&needs), "{e}")
             }
             Err(e) => panic!("expected a schema error, got {e:?}"),
             Ok(_) => panic!("expected a schema error, got a store"),

@@ -5,8 +5,9 @@
 use serde_json::{Value, json};
 
 use super::form::{self, Params};
-use super::{App, QueueError, Reply, Req, number_prefix, queue};
-use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, StoreError};
+use super::{App, Reply, Req, number_prefix, queue};
+use crate::intake::{IntakeError, Rejection};
+use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, SmsStatus, StoreError};
 
 /// Default and largest page of `/api/messages`.
 const DEFAULT_LIMIT: usize = 50;
@@ -58,7 +59,7 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             (numbers, text)
         }
         "application/x-www-form-urlencoded" | "" => {
-            let p = Params::parse(body, app.config.legacy_charset);
+            let p = Params::parse(body, app.settings.legacy_charset);
             let Some(to) = p.get("to") else {
                 return error(400, "missing 'to'");
             };
@@ -88,8 +89,8 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             );
             Reply::json(202, &json!({ "queued": ids.len(), "ids": ids }))
         }
-        Err(e @ QueueError::Store(_)) => error(503, e),
-        Err(QueueError::NoRecipient) => error(400, "missing 'to'"),
+        Err(e @ (IntakeError::Unavailable(_) | IntakeError::Failed(_))) => error(503, e),
+        Err(IntakeError::Rejected(Rejection::NoRecipient)) => error(400, "missing 'to'"),
         Err(e) => error(400, e),
     }
 }
@@ -133,7 +134,7 @@ fn sms_json(r: &SmsRow) -> Value {
         "id": r.id,
         "number": r.phone,
         "text": r.text,
-        "status": r.status,
+        "status": r.status.as_str(),
         "queued_at": rfc3339(&r.queued_at),
         "sent_at": opt_time(r.sent_at.as_ref()),
         "parts": r.parts,
@@ -235,7 +236,7 @@ pub fn messages(app: &App, req: &Req<'_>) -> Reply {
             .list_received(&filter)
             .map(|rows| rows.iter().map(|r| (r.id, received_json(r))).collect()),
         None | Some("sent") | Some("failed") => {
-            filter.status = status.map(str::to_owned);
+            filter.status = status.and_then(SmsStatus::parse);
             app.store
                 .list_sms(&filter)
                 .map(|rows| rows.iter().map(|r| (r.id, sms_json(r))).collect())
@@ -274,7 +275,7 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     if matches!(req.method, tiny_http::Method::Post) {
         params
             .0
-            .extend(Params::parse(body, app.config.legacy_charset).0);
+            .extend(Params::parse(body, app.settings.legacy_charset).0);
     }
     let Some(account) = &app.kannel_account else {
         return Reply::text(
@@ -313,7 +314,9 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
             );
             Reply::text(202, "0: Accepted for delivery").header("X-Smss-Ids", list.join(","))
         }
-        Err(e @ QueueError::Store(_)) => Reply::text(503, format!("Temporary failure: {e}")),
+        Err(e @ (IntakeError::Unavailable(_) | IntakeError::Failed(_))) => {
+            Reply::text(503, format!("Temporary failure: {e}"))
+        }
         Err(e) => Reply::text(400, format!("{e}, rejected")),
     }
 }

@@ -21,13 +21,13 @@
 //! its connection threads are as many as ours, so bounded too.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::listener::{Gate, Listener, Refusal};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -57,65 +57,29 @@ impl Default for Limits {
     }
 }
 
-/// Accepts on `listener` until `stop` is set (and something connects to
-/// wake the accept).
-pub fn run(listener: TcpListener, backend: PathBuf, limits: Limits, stop: Arc<AtomicBool>) {
-    let active = Arc::new(AtomicUsize::new(0));
-    let backend = Arc::new(backend);
+/// Accepts on `listener` until its stop flag is set (and something
+/// connects to wake the accept).
+pub fn run(listener: Listener, backend: PathBuf, limits: Limits) {
+    let gate = Gate {
+        allow: limits.allow.clone(),
+        max_connections: limits.max_connections,
+        log_prefix: "web: ",
+        limit_hint: "",
+        thread_prefix: "web",
+    };
     let limits = Arc::new(limits);
-    for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            break;
+    listener.run(gate, refuse, move |stream, peer| {
+        if let Err(e) = connection(stream, peer, &backend, &limits) {
+            log::debug!("web: connection {peer}: {e}");
         }
-        let mut stream = match stream {
-            Ok(s) => s,
-            Err(e) => {
-                log::warn!("web: accept failed: {e}");
-                thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
-        let Ok(peer) = stream.peer_addr() else {
-            continue;
-        };
-        if !crate::allow::allowed(&limits.allow, peer.ip()) {
-            log::warn!("web: refused {peer}: not in the allow list");
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = reply(&mut stream, 403, "not allowed");
-            continue;
-        }
-        let max = limits.max_connections;
-        if active.fetch_add(1, Ordering::SeqCst) >= max {
-            active.fetch_sub(1, Ordering::SeqCst);
-            log::warn!("web: refused {peer}: {max} connections already open");
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = reply(&mut stream, 503, "too many connections, try again later");
-            continue;
-        }
-        let slot = Slot(Arc::clone(&active));
-        let backend = Arc::clone(&backend);
-        let limits = Arc::clone(&limits);
-        let spawned = thread::Builder::new()
-            .name(format!("web {peer}"))
-            .spawn(move || {
-                let _slot = slot;
-                if let Err(e) = connection(stream, peer, &backend, &limits) {
-                    log::debug!("web: connection {peer}: {e}");
-                }
-            });
-        if let Err(e) = spawned {
-            log::error!("web: cannot start a thread for {peer}: {e}");
-        }
-    }
+    });
 }
 
-/// Gives the connection slot back however the thread ends.
-struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
+fn refuse(stream: &mut TcpStream, why: Refusal) {
+    let _ = match why {
+        Refusal::NotAllowed => reply(stream, 403, "not allowed"),
+        Refusal::Busy { .. } => reply(stream, 503, "too many connections, try again later"),
+    };
 }
 
 fn is_timeout(e: &io::Error) -> bool {

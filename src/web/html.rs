@@ -9,9 +9,12 @@
 use std::fmt::Write;
 
 use super::form::{self, Params};
-use super::{App, QueueError, Reply, Req, modem_health, number_prefix, queue};
+use super::{App, Reply, Req, modem_health, number_prefix, queue};
 use crate::gsm::{self, Encoding};
-use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, StoreError};
+use crate::intake::IntakeError;
+use crate::store::{
+    ErrorKind, ListFilter, QueueRow, RcvRow, ReportStatus, SmsRow, SmsStatus, StoreError,
+};
 
 pub const STYLE: &str = include_str!("style.css");
 
@@ -129,8 +132,8 @@ fn layout(tab: Tab, user: &str, content: &str) -> String {
 
 fn db_error(e: &StoreError) -> String {
     log::error!("web: {e}");
-    let shown = match e {
-        StoreError::Unavailable(_) => "The database is unavailable; try again later.",
+    let shown = match e.kind() {
+        ErrorKind::Unavailable => "The database is unavailable; try again later.",
         _ => "The database answered with an error; see the server log.",
     };
     format!("<p class=\"error\" role=\"alert\">{shown}</p>\n")
@@ -217,7 +220,7 @@ fn overview(app: &App, user: &str, notice: &str, form: &FormState) -> String {
 
     c.push_str("<section>\n<h2>Queued</h2>\n");
     match app.store.list_queued(&filter) {
-        Ok(rows) => c.push_str(&queue_table(&rows, app.config.max_parts)),
+        Ok(rows) => c.push_str(&queue_table(&rows, app.settings.max_parts)),
         Err(e) => c.push_str(&db_error(&e)),
     }
     c.push_str("<p class=\"more\"><a href=\"/queued\">The whole queue</a></p>\n</section>\n");
@@ -301,7 +304,7 @@ fn send_form_html(app: &App, user: &str, form: &FormState) -> String {
     let count = form.count.clone().unwrap_or_else(|| {
         format!(
             "One SMS holds 160 GSM characters or 70 others; at most {} parts.",
-            app.config.max_parts
+            app.settings.max_parts
         )
     });
     let _ = write!(
@@ -317,7 +320,7 @@ fn send_form_html(app: &App, user: &str, form: &FormState) -> String {
 
 /// POST /send: the form's "Send" or "Count".
 pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
-    let params = Params::parse(body, app.config.legacy_charset);
+    let params = Params::parse(body, app.settings.legacy_charset);
     let token_ok = params.get("csrf").is_some_and(|t| app.csrf.check(t, user));
     if !token_ok {
         log::warn!("web: {} send form without a valid token", req.peer);
@@ -336,7 +339,7 @@ pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
         ..FormState::default()
     };
     if params.get("action") == Some("count") {
-        form.count = Some(count_text(&form.text, app.config.max_parts));
+        form.count = Some(count_text(&form.text, app.settings.max_parts));
         return Reply::html(200, overview(app, user, "", &form));
     }
     let numbers = form::split_numbers(&form.to);
@@ -358,11 +361,11 @@ pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
         }
         Err(e) => {
             let status = match e {
-                QueueError::Store(_) => 503,
-                _ => 422,
+                IntakeError::Rejected(_) => 422,
+                IntakeError::Unavailable(_) | IntakeError::Failed(_) => 503,
             };
             form.error = Some(format!("Not sent: {e}."));
-            form.count = Some(count_text(&form.text, app.config.max_parts));
+            form.count = Some(count_text(&form.text, app.settings.max_parts));
             Reply::html(status, overview(app, user, "", &form))
         }
     }
@@ -391,8 +394,8 @@ fn list_page(app: &App, req: &Req<'_>, tab: Tab, user: &str) -> String {
     let before = req.query.get("before").and_then(|b| b.parse::<i64>().ok());
     let filter = ListFilter {
         status: match tab {
-            Tab::Sent => Some("sent".into()),
-            Tab::Failed => Some("failed".into()),
+            Tab::Sent => Some(SmsStatus::Sent),
+            Tab::Failed => Some(SmsStatus::Failed),
             _ => None,
         },
         number_prefix: prefix.clone(),
@@ -406,7 +409,7 @@ fn list_page(app: &App, req: &Req<'_>, tab: Tab, user: &str) -> String {
             let more = rows.len() > PAGE;
             rows.truncate(PAGE);
             (
-                queue_table(&rows, app.config.max_parts),
+                queue_table(&rows, app.settings.max_parts),
                 more_id(more, &rows, |r| r.id),
             )
         }),
@@ -492,7 +495,7 @@ fn sms_table(rows: &[SmsRow]) -> String {
     }
     for r in rows {
         s.push_str(&row(
-            &format!("status-{}", esc(&r.status)),
+            &format!("status-{}", r.status.as_str()),
             &[
                 ("#", r.id.to_string(), "id"),
                 ("Number", esc(&r.phone), "number"),
@@ -502,7 +505,7 @@ fn sms_table(rows: &[SmsRow]) -> String {
                 ("Parts", r.parts.to_string(), "num"),
                 (
                     "Status",
-                    status_with_report(&r.status, r.report_status.as_deref()),
+                    status_with_report(r.status, r.report_status),
                     "status",
                 ),
                 ("Error", esc(r.error.as_deref().unwrap_or("")), "error"),
@@ -581,10 +584,10 @@ fn rcv_table(rows: &[RcvRow]) -> String {
 }
 
 /// `sent`, or `sent, delivered` once a delivery report came.
-fn status_with_report(status: &str, report: Option<&str>) -> String {
+fn status_with_report(status: SmsStatus, report: Option<ReportStatus>) -> String {
     match report {
-        Some(r) => format!("{}, {}", esc(status), esc(r)),
-        None => esc(status),
+        Some(r) => format!("{}, {}", status.as_str(), r.as_str()),
+        None => status.as_str().to_owned(),
     }
 }
 
@@ -620,7 +623,7 @@ mod tests {
             smsc_time: evil.into(),
             received_at: "2026-11-30 10:00:00.000".into(),
             parts: 1,
-            coding: "gsm7".into(),
+            coding: crate::store::Coding::Decoded(gsm::DataCoding::Gsm7),
             complete: true,
         }]);
         assert!(!html.contains("<img"), "{html}");
@@ -632,13 +635,14 @@ mod tests {
             source: evil.into(),
             queued_at: evil.into(),
             sent_at: Some(evil.into()),
-            status: evil.into(),
+            // (status and report_status are enums: no client's text in them)
+            status: SmsStatus::Failed,
             parts: 1,
             part_refs: String::new(),
             error: Some(evil.into()),
             attempts: 0,
             sent_by: String::new(),
-            report_status: Some(evil.into()),
+            report_status: Some(ReportStatus::Failed),
         }]);
         assert!(!html.contains("<img") && !html.contains("\"'"), "{html}");
     }

@@ -8,29 +8,29 @@
 //! * [`html`]: the pages (server-rendered, every value escaped, no script).
 //! * [`api`]: `POST /api/send`, `GET /api/messages`, the Kannel-compatible
 //!   `/cgi-bin/sendsms`; [`metrics`]: `GET /metrics` for Prometheus.
-//! * [`auth`]: Argon2 password hashes, HTTP Basic; [`csrf`]: form tokens and
+//! * [`auth`]: HTTP Basic against the [`crate::password`] hashes, with a
+//!   cache of verified logins; [`csrf`]: form tokens and
 //!   the cross-site check; [`form`]: urlencoded parameters.
 //!
 //! Everything is read through the [`Store`] trait (SQLite and MySQL alike);
-//! a message is queued by [`queue`]: the TCP path's validation
-//! ([`protocol::validate`]), `Store::enqueue`, then `Wake::Queued` for the
-//! modem thread.
+//! a message is queued by [`queue`], the web's call of [`Intake::submit`]
+//! (the rules of a TCP line, one `Store::enqueue`, then the wake-up of the
+//! modem threads), as every way in does.
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::net::UnixListener;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::charset::Legacy;
 use crate::config::Settings;
-use crate::protocol::{self, Request, RequestError};
-use crate::sender::Wake;
-use crate::store::{NewMessage, Store, StoreError};
+use crate::intake::{self, Intake, IntakeError};
+use crate::listener::{Listener, Stopper};
+use crate::store::Store;
 
 pub mod api;
 pub mod auth;
@@ -44,36 +44,6 @@ pub mod metrics;
 const WORKERS: usize = 4;
 /// Default address of `serve --demo`.
 pub const DEMO_LISTEN: &str = "127.0.0.1:8025";
-
-/// What the web interface needs from the settings.
-#[derive(Debug, Clone)]
-pub struct WebConfig {
-    pub listen: String,
-    pub user: String,
-    pub password_hash: Option<String>,
-    pub kannel_user: Option<String>,
-    pub kannel_password_hash: Option<String>,
-    pub max_parts: usize,
-    pub legacy_charset: Legacy,
-    /// The allowlist of port 2021 (`allow`) applies here too.
-    pub allow: Vec<crate::allow::Cidr>,
-}
-
-impl WebConfig {
-    /// `None` when `web-listen` is not set.
-    pub fn from_settings(s: &Settings) -> Option<WebConfig> {
-        Some(WebConfig {
-            listen: s.web_listen.clone()?,
-            user: s.web_user.clone(),
-            password_hash: s.web_password_hash.clone(),
-            kannel_user: s.kannel_user.clone(),
-            kannel_password_hash: s.kannel_password_hash.clone(),
-            max_parts: s.max_parts,
-            legacy_charset: s.legacy_charset,
-            allow: s.allow.clone(),
-        })
-    }
-}
 
 /// One modem's health for the panel and `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,9 +81,12 @@ pub fn modem_health(store: &dyn Store) -> Vec<ModemHealth> {
 
 /// Everything a request handler needs.
 pub struct App {
-    pub config: WebConfig,
+    /// `max-parts`, `legacy-charset` and `allow` (the allowlist of port 2021
+    /// applies here too) as for the TCP requests; the `web-*` and
+    /// `kannel-*` settings.
+    pub settings: Settings,
     pub store: Arc<dyn Store>,
-    pub wake: mpsc::Sender<Wake>,
+    pub intake: Intake,
     pub csrf: csrf::Csrf,
     pub verifier: auth::Verifier,
     /// Whether every request needs the web password (not bound to loopback,
@@ -127,7 +100,8 @@ pub struct App {
 /// A running web interface; stopped by [`Web::shutdown`] (or dropped).
 pub struct Web {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    /// The front's accept loop and the workers share its stop flag.
+    stopper: Stopper,
     threads: Vec<JoinHandle<()>>,
     dir: PathBuf,
 }
@@ -142,9 +116,7 @@ impl Web {
     }
 
     fn stop_threads(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // wake the accept()
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        self.stopper.stop();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -218,32 +190,36 @@ fn remove_stale_private_dirs(base: &std::path::Path) {
     }
 }
 
-/// Binds `config.listen` and starts the front and the workers.
+/// Binds `web-listen` and starts the front and the workers; sends go to
+/// `intake`. `None` when `web-listen` is not set.
 pub fn start(
-    config: WebConfig,
+    settings: Settings,
     store: Arc<dyn Store>,
-    wake: mpsc::Sender<Wake>,
-) -> Result<Web, String> {
-    let addrs: Vec<SocketAddr> = config
-        .listen
+    intake: Intake,
+) -> Result<Option<Web>, String> {
+    let Some(listen) = settings.web_listen.clone() else {
+        return Ok(None);
+    };
+    let addrs: Vec<SocketAddr> = listen
         .to_socket_addrs()
-        .map_err(|e| format!("web-listen {}: {e}", config.listen))?
+        .map_err(|e| format!("web-listen {listen}: {e}"))?
         .collect();
     let Some(first) = addrs.first() else {
-        return Err(format!("web-listen {}: no address", config.listen));
+        return Err(format!("web-listen {listen}: no address"));
     };
     let loopback = first.ip().is_loopback();
-    if !loopback && config.password_hash.is_none() {
+    if !loopback && settings.web_password_hash.is_none() {
         return Err(format!(
-            "web-listen {} is not a loopback address, so the web interface needs a password: \
+            "web-listen {listen} is not a loopback address, so the web interface needs a password: \
              set web-password-hash (make one with `smss hash-password`) and web-user \
-             (default admin), or listen on 127.0.0.1",
-            config.listen
+             (default admin), or listen on 127.0.0.1"
         ));
     }
-    let listener = TcpListener::bind(first)
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = Listener::bind(first, Arc::clone(&stop))
         .map_err(|e| format!("cannot listen on {first} (web-listen): {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let addr = listener.addr();
+    let stopper = listener.stopper();
 
     let dir = private_dir()?;
     let socket = dir.join("http.sock");
@@ -254,20 +230,23 @@ pub fn start(
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?,
     );
 
-    let web_account = config.password_hash.clone().map(|hash| auth::Account {
-        user: config.user.clone(),
-        hash,
-    });
-    let kannel_account = match &config.kannel_password_hash {
+    let web_account = settings
+        .web_password_hash
+        .clone()
+        .map(|hash| auth::Account {
+            user: settings.web_user.clone(),
+            hash,
+        });
+    let kannel_account = match &settings.kannel_password_hash {
         Some(hash) => Some(auth::Account {
-            user: config
+            user: settings
                 .kannel_user
                 .clone()
-                .unwrap_or_else(|| config.user.clone()),
+                .unwrap_or_else(|| settings.web_user.clone()),
             hash: hash.clone(),
         }),
         None => web_account.clone().map(|mut a| {
-            if let Some(u) = &config.kannel_user {
+            if let Some(u) = &settings.kannel_user {
                 a.user = u.clone();
             }
             a
@@ -279,12 +258,11 @@ pub fn start(
         kannel_account,
         csrf: csrf::Csrf::new(random_key()?),
         verifier: auth::Verifier::new(random_key()?),
-        config,
+        settings,
         store,
-        wake,
+        intake,
     });
 
-    let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for i in 0..WORKERS {
         let (app, tiny, stop) = (Arc::clone(&app), Arc::clone(&tiny), Arc::clone(&stop));
@@ -296,15 +274,14 @@ pub fn start(
         );
     }
     {
-        let stop = Arc::clone(&stop);
         let front_limits = front::Limits {
-            allow: app.config.allow.clone(),
+            allow: app.settings.allow.clone(),
             ..front::Limits::default()
         };
         threads.push(
             thread::Builder::new()
                 .name("web accept".into())
-                .spawn(move || front::run(listener, socket, front_limits, stop))
+                .spawn(move || front::run(listener, socket, front_limits))
                 .map_err(|e| e.to_string())?,
         );
     }
@@ -316,12 +293,12 @@ pub fn start(
             "loopback, no password"
         }
     );
-    Ok(Web {
+    Ok(Some(Web {
         addr,
-        stop,
+        stopper,
         threads,
         dir,
-    })
+    }))
 }
 
 fn worker(app: &App, tiny: &tiny_http::Server, stop: &AtomicBool) {
@@ -449,7 +426,7 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
     let req = Req {
         method: &method,
         path,
-        query: form::Params::parse(query.as_bytes(), app.config.legacy_charset),
+        query: form::Params::parse(query.as_bytes(), app.settings.legacy_charset),
         peer: headers
             .iter()
             .find(|h| h.field.equiv("X-Smss-Peer"))
@@ -540,59 +517,23 @@ fn authorize(app: &App, req: &Req<'_>) -> Result<String, Reply> {
     }
 }
 
-/// Why a batch of requests from the web could not be queued.
-#[derive(Debug)]
-pub enum QueueError {
-    NoRecipient,
-    Invalid(RequestError),
-    Store(StoreError),
-}
-
-impl std::fmt::Display for QueueError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            QueueError::NoRecipient => write!(f, "no phone number given"),
-            QueueError::Invalid(e) => e.fmt(f),
-            QueueError::Store(StoreError::Unavailable(_)) => {
-                write!(f, "database unavailable, try again later")
-            }
-            QueueError::Store(_) => write!(f, "cannot store the request, see the server log"),
-        }
-    }
-}
-
-/// Validates one text for each number exactly as a TCP request line is
-/// validated, queues them all in one transaction (all or nothing), and
-/// wakes the modem thread.
+/// The web's ways in (the send form, `/api/send`, `/cgi-bin/sendsms`):
+/// one request per number with the same text, through [`Intake::submit`]
+/// (validated as a TCP line is, all or nothing, then the modem threads are
+/// woken). A store failure is logged here; the caller answers.
 pub fn queue(
     app: &App,
     numbers: &[String],
     text: &str,
     source: &str,
-) -> Result<Vec<i64>, QueueError> {
-    if numbers.is_empty() {
-        return Err(QueueError::NoRecipient);
-    }
-    let requests: Vec<Request> = numbers
-        .iter()
-        .enumerate()
-        .map(|(i, phone)| protocol::validate(i + 1, phone, text, app.config.max_parts))
-        .collect::<Result<_, _>>()
-        .map_err(QueueError::Invalid)?;
-    let msgs: Vec<NewMessage> = requests
-        .into_iter()
-        .map(|r| NewMessage {
-            phone: r.phone,
-            text: r.text,
-            source: source.to_owned(),
+) -> Result<Vec<i64>, IntakeError> {
+    app.intake
+        .submit(&intake::to_each(numbers, text), source)
+        .inspect_err(|e| {
+            if let Some(cause) = e.store_error() {
+                log::error!("web: cannot queue: {cause}");
+            }
         })
-        .collect();
-    let ids = app.store.enqueue(&msgs).map_err(|e| {
-        log::error!("web: cannot queue: {e}");
-        QueueError::Store(e)
-    })?;
-    let _ = app.wake.send(Wake::Queued);
-    Ok(ids)
 }
 
 /// A number search as typed: spaces dropped; then an optional `+` and

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use smss::store::{self, Store};
+use smss::store::{self, StoreDiagnostics};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_smss");
 
@@ -112,8 +112,10 @@ impl TestDb {
         );
     }
 
-    pub fn store(&self) -> Arc<dyn Store> {
-        store::open(&self.url, false).unwrap()
+    /// The database as the tests see it: the `Store` and, to play another
+    /// tool or check a plan, the test-only `StoreDiagnostics`.
+    pub fn store(&self) -> Arc<dyn StoreDiagnostics> {
+        store::open_diagnostics(&self.url, false).unwrap()
     }
 }
 
@@ -412,12 +414,17 @@ pub fn have_tool(name: &str, why: &str) -> bool {
     found
 }
 
-/// Waits until the file at `path` has a line containing `needle`; returns it.
+/// Waits until the file at `path` has a whole line (one that ends in a
+/// newline: the logger writes a line in several pieces) containing
+/// `needle`; returns it.
 pub fn wait_file_line(path: &Path, needle: &str, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Ok(text) = std::fs::read_to_string(path)
-            && let Some(line) = text.lines().find(|l| l.contains(needle))
+            && let Some(line) = text
+                .split_inclusive('\n')
+                .filter_map(|l| l.strip_suffix('\n'))
+                .find(|l| l.contains(needle))
         {
             return Some(line.to_owned());
         }

@@ -182,38 +182,26 @@ impl Browser {
         let old_root = self.find("html");
         self.click(css);
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (status, _) = self.try_call(
-                "GET",
-                &self.session_path(&format!("/element/{old_root}/name")),
-                None,
-            );
-            if status >= 300 {
-                break;
+        let wait = |what: &str, done: &dyn Fn() -> bool| {
+            while !done() {
+                assert!(
+                    Instant::now() < deadline,
+                    "clicking {css}: {what} ({})",
+                    self.url()
+                );
+                std::thread::sleep(Duration::from_millis(20));
             }
-            assert!(
-                Instant::now() < deadline,
-                "clicking {css} did not leave {}",
-                self.url()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        loop {
-            let (status, state) = self.try_call(
-                "POST",
-                &self.session_path("/execute/sync"),
-                Some(json!({ "script": "return document.readyState", "args": [] })),
-            );
-            if status < 300 && state == "complete" {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the page after clicking {css} did not load: {}",
-                self.url()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        };
+        wait("the page was not left", &|| {
+            let old = self.session_path(&format!("/element/{old_root}/name"));
+            self.try_call("GET", &old, None).0 >= 300
+        });
+        wait("the next page did not load", &|| {
+            let script = json!({ "script": "return document.readyState", "args": [] });
+            let (status, state) =
+                self.try_call("POST", &self.session_path("/execute/sync"), Some(script));
+            status < 300 && state == "complete"
+        });
     }
 
     pub fn text_of(&self, element: &str) -> String {

@@ -1,7 +1,15 @@
 //! The modem thread: claims due rows of `msg`, sends them part by part, and
 //! moves each to `sms`. It wakes at once when a connection commits a request
 //! (through an `mpsc` channel) and otherwise every `poll_interval`, for rows
-//! that other tools insert with plain SQL.
+//! that other tools insert with plain SQL. While idle it listens for
+//! `+CMTI` and lets [`Inbox`] read what arrived.
+//!
+//! This file is the loop: it owns the modem and makes the store calls. The
+//! decisions it acts on are small pure types, each with its unit tests, that
+//! take the time as an argument: `policy.rs` (what a failed part means, the
+//! retry backoff, the failing-modem pause, `rate-limit`, the reopen backoff),
+//! `link.rs` (`AT+CMMS`) and `health.rs` (when to write the `modem` row);
+//! `pass.rs` says what a pass did and how it failed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,110 +19,53 @@ use std::time::{Duration, Instant};
 use crate::config::Settings;
 use crate::gsm::{self, SubmitOptions};
 use crate::hook::OnReceive;
-use crate::modem::errors::{cme_reason, cms_is_permanent, cms_reason};
 use crate::modem::{AtError, Health, Modem, ModemError};
-use crate::receive::{Inbox, ReceiveError, ReceiveSummary};
-use crate::store::{ModemHealth, Outcome, QueuedMessage, Store, StoreError};
+use crate::receive::{Inbox, ReceiveSummary};
+use crate::store::{Outcome, QueuedMessage, Store};
+
+mod health;
+mod link;
+mod pass;
+mod policy;
+
+pub use pass::{PassError, PassSummary};
+
+use health::{Check, HealthMark, PassEnd};
+use link::Link;
+use policy::{Failure, Reopen, SendPolicy, Verdict};
 
 /// Rows claimed per transaction.
 const BATCH: usize = 8;
-/// Different messages failing in a row (no success between) before the
-/// modem counts as failing and stops claiming, so other modems take the queue.
-const FAILING_AFTER: usize = 3;
-/// How long a failing modem first stays out; doubles up to the maximum.
-const FIRST_PAUSE: Duration = Duration::from_secs(30);
-const MAX_PAUSE: Duration = Duration::from_secs(300);
-/// Longest wait between attempts to reopen a missing modem.
-const MAX_REOPEN_DELAY: Duration = Duration::from_secs(60);
 /// How often the idle modem thread looks at the port for announcements.
 const IDLE_SLICE: Duration = Duration::from_millis(200);
 
-/// What wakes the modem thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
-    /// Something was committed to `msg`.
-    Queued,
-}
+pub use crate::intake::Wake;
 
-/// What one pass did, for `send-pending` to report.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PassSummary {
-    pub sent: usize,
-    pub failed: usize,
-    pub retried: usize,
-    pub received: ReceiveSummary,
-}
-
-#[derive(Debug)]
-pub enum PassError {
-    Modem(ModemError),
-    /// The modem stopped answering or the port failed during the pass.
-    ModemLost(AtError),
-    /// The modem refused a command; it still answers.
-    Command(AtError),
-    Store(StoreError),
-}
-
-impl std::fmt::Display for PassError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PassError::Modem(e) => e.fmt(f),
-            PassError::ModemLost(e) => write!(f, "modem lost: {e}"),
-            PassError::Command(e) => write!(f, "modem refused a command: {e}"),
-            PassError::Store(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for PassError {}
-
-impl From<StoreError> for PassError {
-    fn from(e: StoreError) -> Self {
-        PassError::Store(e)
-    }
-}
-
-impl From<ReceiveError> for PassError {
-    fn from(e: ReceiveError) -> Self {
-        match e {
-            ReceiveError::Store(e) => PassError::Store(e),
-            ReceiveError::Modem(e @ (AtError::Timeout { .. } | AtError::Io(_))) => {
-                PassError::ModemLost(e)
-            }
-            ReceiveError::Modem(e) => PassError::Command(e),
-        }
-    }
-}
-
-pub struct Sender {
+/// The modem thread of one modem: the outgoing half, paired with
+/// [`Inbox`] for what arrives.
+pub struct Outbox {
     store: Arc<dyn Store>,
     settings: Settings,
     /// The port to open (the simulator's pty for `device = sim`).
     port_path: String,
     owner: String,
     modem: Option<Modem>,
+    /// The modem's `AT+CMMS` mode; fresh after every init.
+    link: Link,
     next_ref: u8,
     /// The memories to read received messages from (found at init).
     memories: Vec<String>,
     /// Read the memories at the next chance (a `+CMTI` came, or init).
     receive_due: bool,
     hooks: OnReceive,
-    /// When the last part went out (for `rate-limit`).
-    last_part: Option<Instant>,
-    /// The soonest retry this sender scheduled: wake up for it.
-    retry_at: Option<Instant>,
+    /// Retries, the failing-modem pause, `rate-limit`.
+    policy: SendPolicy,
     /// Outcomes the database could not take yet (it was away).
     unfinished: Vec<(i64, Outcome)>,
-    /// Messages whose send failed (temporarily) since the last success: when
-    /// several different ones fail in a row, the modem is the problem.
-    failing: Vec<i64>,
-    /// While set and in the future, this sender claims nothing.
-    paused_until: Option<Instant>,
-    next_pause: Duration,
     /// Set when `serve` shuts down; pacing waits give way to it.
     stop: Arc<AtomicBool>,
     /// When the modem's health was last recorded, and whether it was healthy.
-    health_mark: Option<(Instant, bool)>,
+    health_mark: HealthMark,
 }
 
 /// What became of one message.
@@ -124,31 +75,29 @@ enum Sent {
     Retry,
 }
 
-impl Sender {
+impl Outbox {
     pub fn new(store: Arc<dyn Store>, settings: Settings, port_path: String) -> Self {
         let owner = settings.instance_name();
         // Start concatenation references somewhere arbitrary so that two
         // runs in a row do not reuse the same one for different messages.
         let next_ref = (std::process::id() as u8) ^ (Instant::now().elapsed().subsec_nanos() as u8);
         let hooks = OnReceive::start(settings.on_receive.clone(), settings.on_receive_timeout);
-        Sender {
+        let policy = SendPolicy::new(&settings);
+        Outbox {
             store,
             settings,
             port_path,
             owner,
             modem: None,
+            link: Link::default(),
             next_ref,
             memories: Vec::new(),
             receive_due: true,
             hooks,
-            last_part: None,
-            retry_at: None,
+            policy,
             unfinished: Vec::new(),
-            failing: Vec::new(),
-            paused_until: None,
-            next_pause: FIRST_PAUSE,
             stop: Arc::new(AtomicBool::new(false)),
-            health_mark: None,
+            health_mark: HealthMark::default(),
         }
     }
 
@@ -163,6 +112,7 @@ impl Sender {
             let s = &self.settings;
             let mut modem = Modem::open(&self.port_path, s.baud, s.command_timeout)?;
             let info = modem.init(s.pin.as_deref(), s.smsc.as_deref())?;
+            self.link = Link::default();
             self.memories = modem.setup_receiving();
             self.receive_due = true;
             log::info!(
@@ -264,7 +214,7 @@ impl Sender {
     pub fn run(&mut self, wake: Receiver<Wake>, stop: Arc<AtomicBool>) {
         self.stop = Arc::clone(&stop);
         let stop = &*stop;
-        let mut reopen_delay = Duration::from_secs(1);
+        let mut reopen = Reopen::default();
         let mut last_problem = String::new();
         let mut released = false;
         let mut next_receive = Instant::now();
@@ -292,14 +242,8 @@ impl Sender {
                         log::info!("recovered: the modem and the database answer again");
                         last_problem.clear();
                     }
-                    reopen_delay = Duration::from_secs(1);
-                    let mut until = next_receive;
-                    if let Some(retry) = self.retry_at.take() {
-                        until = until.min(retry);
-                    }
-                    if let Some(pause) = self.paused_until.filter(|p| *p > Instant::now()) {
-                        until = until.min(pause);
-                    }
+                    reopen.recovered();
+                    let until = self.policy.wake_at(next_receive, Instant::now());
                     if self.receive_due {
                         Duration::ZERO
                     } else {
@@ -313,16 +257,14 @@ impl Sender {
                         last_problem = problem;
                     }
                     match &e {
-                        PassError::ModemLost(AtError::Timeout { .. }) => self.reset_or_close(),
-                        PassError::Modem(_) | PassError::ModemLost(_) => self.modem = None,
+                        PassError::ModemLost(e) => self.lost(e),
+                        PassError::Modem(_) => self.modem = None,
                         // Claims taken before the database went away are
                         // ours to hand back once it returns.
                         PassError::Store(_) => released = false,
                         PassError::Command(_) => {}
                     }
-                    let d = reopen_delay;
-                    reopen_delay = (reopen_delay * 2).min(MAX_REOPEN_DELAY);
-                    d
+                    reopen.failed()
                 }
             };
             if !self.idle(&wake, wait, stop) {
@@ -339,6 +281,15 @@ impl Sender {
             log::info!("message {id}: outcome recorded now that the database is back");
         }
         Ok(())
+    }
+
+    /// The modem stopped answering (`ATZ` first for a hang) or its port
+    /// failed (reopen).
+    fn lost(&mut self, e: &AtError) {
+        match e {
+            AtError::Timeout { .. } => self.reset_or_close(),
+            _ => self.modem = None,
+        }
     }
 
     /// A modem that stopped answering: try `ATZ` and the init sequence on
@@ -362,6 +313,7 @@ impl Sender {
             });
         match reset {
             Ok(_) => {
+                self.link = Link::default();
                 self.memories = modem.setup_receiving();
                 log::info!("modem {} answers again after ATZ", s.device);
             }
@@ -378,11 +330,7 @@ impl Sender {
     /// Waits as `rate-limit` asks before the next part; false when `serve`
     /// is stopping.
     fn pace(&mut self) -> bool {
-        let per_minute = self.settings.rate_limit;
-        if per_minute > 0
-            && let Some(last) = self.last_part
-        {
-            let next = last + Duration::from_secs(60) / per_minute;
+        if let Some(next) = self.policy.next_part_at() {
             while Instant::now() < next {
                 if self.stop.load(Ordering::SeqCst) {
                     return false;
@@ -398,10 +346,7 @@ impl Sender {
 
     /// Claims and sends one batch; returns how many rows it claimed.
     fn send_batch(&mut self, summary: &mut PassSummary) -> Result<usize, PassError> {
-        if self
-            .paused_until
-            .is_some_and(|until| Instant::now() < until)
-        {
+        if self.policy.paused(Instant::now()) {
             return Ok(0);
         }
         let lease = self.settings.lease;
@@ -411,7 +356,7 @@ impl Sender {
         for (i, msg) in batch.into_iter().enumerate() {
             // A full batch means more are likely waiting: keep the link open
             // across batches too.
-            self.keep_link(i + 1 < claimed || claimed == BATCH);
+            self.keep_link(Link::more_follow(i, claimed, BATCH));
             if renewed.elapsed() >= lease / 3 {
                 // Still working on the batch: keep others off it.
                 self.store.renew_claims(&self.owner, lease)?;
@@ -429,7 +374,7 @@ impl Sender {
                     return Err(e);
                 }
             }
-            if self.failing.len() >= FAILING_AFTER {
+            if self.policy.modem_failing() {
                 self.stop_claiming()?;
                 return Ok(0);
             }
@@ -442,28 +387,25 @@ impl Sender {
     /// nothing for a while, so that other modems sharing the queue send it;
     /// then try again.
     fn stop_claiming(&mut self) -> Result<(), PassError> {
-        let pause = self.next_pause;
-        self.next_pause = (pause * 2).min(MAX_PAUSE);
-        self.paused_until = Some(Instant::now() + pause);
+        let pause = self.policy.pause(Instant::now());
         let handed_back = self.store.release_claims(&self.owner)?;
+        let failed = self.policy.failing_run_over();
         log::warn!(
             "modem {}: sends of {} different messages failed in a row; claiming nothing for {}s (handed back {handed_back} \
              message(s) for other modems)",
             self.settings.device,
-            self.failing.len(),
+            failed,
             pause.as_secs()
         );
-        self.failing.clear();
         Ok(())
     }
 
-    /// `AT+CMMS=2` while more claimed messages follow this one, so the modem
-    /// keeps the radio link open between them; `AT+CMMS=0` before the last.
-    /// Best effort: a modem without it sends as before, and a modem that
-    /// stopped answering is found by the send that follows.
+    /// `AT+CMMS` as [`Link`] says. Best effort: a modem without it sends as
+    /// before, and a modem that stopped answering is found by the send that
+    /// follows.
     fn keep_link(&mut self, more: bool) {
         if let Some(modem) = self.modem.as_mut()
-            && let Err(e) = modem.keep_link(more)
+            && let Err(e) = self.link.keep(modem, more)
         {
             log::debug!("keeping the radio link open: {e}");
         }
@@ -513,7 +455,7 @@ impl Sender {
             }
             let modem = self.ensure_modem().map_err(PassError::Modem)?;
             let result = modem.send_part(part, send_timeout);
-            self.last_part = Some(Instant::now());
+            self.policy.part_sent(Instant::now());
             match result {
                 Ok(mr) => refs.push(mr.to_string()),
                 Err(e) => return self.send_failed(msg, e),
@@ -528,8 +470,7 @@ impl Sender {
                 )?;
             }
         }
-        self.failing.clear();
-        self.next_pause = FIRST_PAUSE;
+        self.policy.sent();
         let refs = refs.join(",");
         log::info!(
             "sent message {} to {} ({} part{}, mr {})",
@@ -549,47 +490,34 @@ impl Sender {
         )
     }
 
-    /// Decides between retry and giving up after a failed part.
+    /// Gives up on the message or stores its retry, as the policy says.
     fn send_failed(&mut self, msg: &QueuedMessage, e: AtError) -> Result<Sent, PassError> {
-        let (reason, permanent, modem_lost) = match &e {
-            AtError::Cms { code, .. } => (
-                format!("+CMS ERROR: {code} ({})", cms_reason(*code)),
-                cms_is_permanent(*code),
-                false,
-            ),
-            AtError::Cme { code, .. } => (
-                format!("+CME ERROR: {code} ({})", cme_reason(*code)),
-                false,
-                false,
-            ),
-            AtError::Error { .. } => ("the modem answered ERROR".to_owned(), false, false),
-            AtError::Timeout { .. } | AtError::Io(_) => (e.to_string(), false, true),
-        };
-        if !permanent && !self.failing.contains(&msg.id) {
-            self.failing.push(msg.id);
-        }
-        let attempts = msg.attempts + 1;
-        let outcome = if permanent || attempts >= self.settings.max_attempts {
-            log::warn!(
-                "message {} to {} failed after {attempts} attempt(s): {reason}",
-                msg.id,
-                msg.phone
-            );
-            self.finish(msg, Outcome::Failed { error: reason }, Sent::Failed)?
-        } else {
-            let delay = self.settings.retry_delay * 2u32.saturating_pow(msg.attempts.min(16));
-            log::warn!(
-                "message {} to {}: {reason}; retry {attempts} of {} in {:.1}s",
-                msg.id,
-                msg.phone,
-                self.settings.max_attempts - 1,
-                delay.as_secs_f64()
-            );
-            self.store
-                .retry_later(msg.id, &self.owner, &reason, delay)?;
-            let at = Instant::now() + delay;
-            self.retry_at = Some(self.retry_at.map_or(at, |r| r.min(at)));
-            Sent::Retry
+        let failure = Failure::of(&e);
+        let verdict = self.policy.failed(msg.id, msg.attempts, &failure);
+        let Failure {
+            reason, modem_lost, ..
+        } = failure;
+        let outcome = match verdict {
+            Verdict::Fail { attempts } => {
+                log::warn!(
+                    "message {} to {} failed after {attempts} attempt(s): {reason}",
+                    msg.id,
+                    msg.phone
+                );
+                self.finish(msg, Outcome::Failed { error: reason }, Sent::Failed)?
+            }
+            Verdict::Retry { attempt, of, delay } => {
+                log::warn!(
+                    "message {} to {}: {reason}; retry {attempt} of {of} in {:.1}s",
+                    msg.id,
+                    msg.phone,
+                    delay.as_secs_f64()
+                );
+                self.store
+                    .retry_later(msg.id, &self.owner, &reason, delay)?;
+                self.policy.retry_scheduled(Instant::now() + delay);
+                Sent::Retry
+            }
         };
         if modem_lost {
             // The run loop decides: ATZ first for a hang, reopen for a dead port.
@@ -622,34 +550,20 @@ impl Sender {
         }
         Ok(sent)
     }
-}
 
-/// How often `serve` records the modem's health while nothing changes.
-const HEALTH_INTERVAL: Duration = Duration::from_secs(60);
-
-impl Sender {
     /// Writes the modem's health to the `modem` table (for `status` and the
-    /// web UI): after the modem was (re)opened, when it is lost, and
-    /// otherwise at most every [`HEALTH_INTERVAL`]. `problem` is how the
-    /// last pass ended.
+    /// web UI) when [`HealthMark`] says so. `problem` is how the last pass
+    /// ended.
     fn record_health(&mut self, problem: Option<&PassError>) {
-        let healthy_before = self.health_mark.map(|(_, ok)| ok);
-        let due = self
-            .health_mark
-            .is_none_or(|(at, _)| at.elapsed() >= HEALTH_INTERVAL);
-        let (health, error) = match problem {
-            // The database is away: there is nowhere to write it.
-            Some(PassError::Store(_)) => return,
-            Some(e) => {
-                if healthy_before == Some(false) && !due {
-                    return;
-                }
-                (Health::default(), Some(e.to_string()))
-            }
-            None => {
-                if healthy_before == Some(true) && !due {
-                    return;
-                }
+        let pass = match problem {
+            None => PassEnd::Ok,
+            Some(PassError::Store(_)) => PassEnd::DatabaseAway,
+            Some(_) => PassEnd::Failed,
+        };
+        let (health, error) = match self.health_mark.check(pass, Instant::now()) {
+            Check::Skip => return,
+            Check::Problem => (Health::default(), problem.map(ToString::to_string)),
+            Check::AskModem => {
                 let Some(modem) = self.modem.as_mut() else {
                     return;
                 };
@@ -660,42 +574,25 @@ impl Sender {
                     }
                     Err(e) => {
                         let lost = format!("modem lost: {e}");
-                        match e {
-                            AtError::Timeout { .. } => self.reset_or_close(),
-                            _ => self.modem = None,
-                        }
+                        self.lost(&e);
                         (Health::default(), Some(lost))
                     }
                 }
             }
         };
-        let record = ModemHealth {
-            instance: self.owner.clone(),
-            device: self.settings.device.clone(),
-            manufacturer: health.manufacturer,
-            model: health.model,
-            rssi: health.rssi,
-            registration: health.registration.map(|r| r.as_str().to_owned()),
-            operator: health.operator,
-            healthy: error.is_none(),
-            last_error: error,
-            pid: std::process::id(),
-            ..ModemHealth::default()
-        };
-        if healthy_before != Some(record.healthy) && problem.is_none() {
+        let record = health::row(&self.owner, &self.settings.device, health, error);
+        if self.health_mark.changed(record.healthy) && problem.is_none() {
             match &record.last_error {
                 Some(e) => log::warn!("modem {}: {e}", self.settings.device),
                 None => log::info!(
-                    "modem {}: signal {}, registration {}, operator {}",
+                    "modem {}: {}",
                     self.settings.device,
-                    record.rssi.map_or("unknown".into(), |r| r.to_string()),
-                    record.registration.as_deref().unwrap_or("unknown"),
-                    record.operator.as_deref().unwrap_or("unknown"),
+                    health::described(&record)
                 ),
             }
         }
         match self.store.save_modem_health(&record) {
-            Ok(()) => self.health_mark = Some((Instant::now(), record.healthy)),
+            Ok(()) => self.health_mark.recorded(record.healthy, Instant::now()),
             Err(e) => log::warn!("cannot record the modem's health: {e}"),
         }
     }

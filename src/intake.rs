@@ -1,0 +1,242 @@
+//! The one way in to the queue. Every entry point (a TCP line on port 2021,
+//! the web form, `POST /api/send`, Kannel's `/cgi-bin/sendsms`; webhooks,
+//! SMTP or a spool directory later) parses its own input into
+//! [`Request`]s and calls [`Intake::submit`], which
+//!
+//! 1. refuses an empty batch and checks each request with the rules of a
+//!    TCP line ([`protocol::validate`]: phone, non-blank text, at most
+//!    `max-parts` parts via `gsm::plan`); one bad request refuses the batch;
+//! 2. commits them all in one [`Store::enqueue`] (all or nothing);
+//! 3. only after the commit sends [`Wake::Queued`] to the modem threads;
+//! 4. returns the ids, or an [`IntakeError`] that each way in turns into
+//!    its own answer (`OK`/`ERR` on TCP, status codes and bodies on the web)
+//!    and its own log line (it knows the peer and the user).
+//!
+//! The wake-up is sent before the caller answers: it is a channel send that
+//! never blocks, while the answer is a socket write that may wait for a slow
+//! client. A client that has its `OK` can rely on the rows being committed.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+
+use crate::protocol::{self, Request, RequestError};
+use crate::store::{ErrorKind, NewMessage, Store, StoreError};
+
+/// What wakes the modem threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Something was committed to `msg`.
+    Queued,
+}
+
+/// Why a batch was not queued. Nothing of it was.
+#[derive(Debug)]
+pub enum IntakeError {
+    /// The client's fault: the reason says what to fix.
+    Rejected(Rejection),
+    /// The database cannot be reached now; the client may try again later.
+    Unavailable(StoreError),
+    /// Any other store failure (schema, constraint, bug): see the log.
+    Failed(StoreError),
+}
+
+/// What is wrong with a batch of requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// No request at all (the web: no phone number given).
+    NoRecipient,
+    /// A request breaks one of [`protocol::validate`]'s rules.
+    Invalid(RequestError),
+}
+
+impl IntakeError {
+    /// The store's error, for the way in's log line.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            IntakeError::Rejected(_) => None,
+            IntakeError::Unavailable(e) | IntakeError::Failed(e) => Some(e),
+        }
+    }
+}
+
+impl From<RequestError> for IntakeError {
+    fn from(e: RequestError) -> IntakeError {
+        IntakeError::Rejected(Rejection::Invalid(e))
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::NoRecipient => write!(f, "no phone number given"),
+            Rejection::Invalid(e) => e.fmt(f),
+        }
+    }
+}
+
+/// The words a client is told (after `ERR ` on TCP, in the web's bodies).
+impl fmt::Display for IntakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IntakeError::Rejected(r) => r.fmt(f),
+            IntakeError::Unavailable(_) => write!(f, "database unavailable, try again later"),
+            IntakeError::Failed(_) => write!(f, "cannot store the request, see the server log"),
+        }
+    }
+}
+
+impl std::error::Error for IntakeError {}
+
+/// One request per number, all with the same text (the web's ways in).
+pub fn to_each(numbers: &[String], text: &str) -> Vec<Request> {
+    numbers
+        .iter()
+        .map(|phone| Request {
+            phone: phone.clone(),
+            text: text.to_owned(),
+        })
+        .collect()
+}
+
+/// The queue and the modem threads' wake-up channel, with the part limit;
+/// cloned into every way in.
+#[derive(Clone)]
+pub struct Intake {
+    store: Arc<dyn Store>,
+    wake: Sender<Wake>,
+    max_parts: usize,
+}
+
+impl Intake {
+    pub fn new(store: Arc<dyn Store>, wake: Sender<Wake>, max_parts: usize) -> Intake {
+        Intake {
+            store,
+            wake,
+            max_parts,
+        }
+    }
+
+    /// Validates `requests` (1-based positions in the errors), commits them
+    /// in one transaction with `source` (`ip:<address>`, `web`, `api`,
+    /// `kannel`, ...), then wakes the modem threads. The ids are in the
+    /// order of `requests`.
+    pub fn submit(&self, requests: &[Request], source: &str) -> Result<Vec<i64>, IntakeError> {
+        if requests.is_empty() {
+            return Err(IntakeError::Rejected(Rejection::NoRecipient));
+        }
+        let msgs: Vec<NewMessage> = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                protocol::validate(i + 1, &r.phone, &r.text, self.max_parts).map(|r| NewMessage {
+                    phone: r.phone,
+                    text: r.text,
+                    source: source.to_owned(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let ids = self.store.enqueue(&msgs).map_err(|e| match e.kind() {
+            ErrorKind::Unavailable => IntakeError::Unavailable(e),
+            _ => IntakeError::Failed(e),
+        })?;
+        // Nobody listening (the modem threads have stopped) is no error: the
+        // rows are committed and the next serve or send-pending sends them.
+        let _ = self.wake.send(Wake::Queued);
+        Ok(ids)
+    }
+}
+
+/// The wake relay of `serve`: hands every wake-up from `from` (the one
+/// channel the ways in and the signal handler send on) to each modem
+/// thread's own channel in `to`. An mpsc receiver has one owner, and any
+/// idle modem may be the one to claim the new rows (or must see the stop
+/// flag), so each gets its own copy. Ends when every sender on `from` is
+/// gone; a modem thread that has ended is skipped.
+pub fn relay_wakes(from: Receiver<Wake>, to: Vec<Sender<Wake>>) {
+    for wake in from {
+        for tx in &to {
+            let _ = tx.send(wake);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn intake(max_parts: usize) -> (Intake, Arc<dyn Store>, Receiver<Wake>) {
+        let store = crate::store::open("sqlite::memory:", true).unwrap();
+        let (tx, rx) = mpsc::channel();
+        (Intake::new(Arc::clone(&store), tx, max_parts), store, rx)
+    }
+
+    fn all() -> crate::store::ListFilter {
+        crate::store::ListFilter {
+            limit: 100,
+            ..Default::default()
+        }
+    }
+
+    fn req(phone: &str, text: &str) -> Request {
+        Request {
+            phone: phone.into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_committed_then_the_modems_are_woken() {
+        let (intake, store, wake) = intake(10);
+        let ids = intake
+            .submit(
+                &to_each(&["420608337726".into(), "+420777123456".into()], "hi"),
+                "test",
+            )
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+        assert_eq!(wake.try_recv(), Ok(Wake::Queued));
+        let queued = store.list_queued(&all()).unwrap();
+        assert_eq!(queued.len(), 2);
+        assert!(queued.iter().all(|r| r.source == "test" && r.text == "hi"));
+    }
+
+    #[test]
+    fn one_bad_request_refuses_the_batch_and_wakes_nobody() {
+        let (intake, store, wake) = intake(1);
+        let long = "x".repeat(161);
+        for (batch, answer) in [
+            (vec![], "no phone number given"),
+            (
+                vec![req("420608337726", "ok"), req("12", "ok")],
+                "request 2: invalid phone number '12' (use an optional + and 3 to 20 digits)",
+            ),
+            (vec![req("420608337726", " ")], "request 1: empty text"),
+            (
+                vec![req("420608337726", &long)],
+                "request 1: text too long (2 SMS parts, the limit is 1)",
+            ),
+        ] {
+            let e = intake.submit(&batch, "test").unwrap_err();
+            assert!(matches!(e, IntakeError::Rejected(_)), "{e:?}");
+            assert_eq!(e.to_string(), answer);
+        }
+        assert!(wake.try_recv().is_err());
+        assert!(store.list_queued(&all()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn relay_copies_each_wake_to_every_modem() {
+        let (tx, rx) = mpsc::channel();
+        let (a_tx, a) = mpsc::channel();
+        let (b_tx, b) = mpsc::channel();
+        drop(b); // a modem thread that has ended
+        let (c_tx, c) = mpsc::channel();
+        tx.send(Wake::Queued).unwrap();
+        drop(tx);
+        relay_wakes(rx, vec![a_tx, b_tx, c_tx]);
+        assert_eq!(a.try_recv(), Ok(Wake::Queued));
+        assert_eq!(c.try_recv(), Ok(Wake::Queued));
+    }
+}

@@ -1,0 +1,773 @@
+//! Every store rule, written once over [`Backend`] (see `sql.rs`): the
+//! queue (enqueue, claim, progress, retry, finish), the record, received
+//! messages and their parts, delivery reports, modem health and the lists.
+//! `sqlite.rs` and `mysql.rs` hold only what truly differs: opening,
+//! migrations, the driver calls, the dialect and the plans.
+
+use std::time::Duration;
+
+use super::sql::{Backend, Exec, Row, TxKind, params};
+use super::{
+    Activity, Coding, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, QueueRow,
+    QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result, Saved, SmsRow,
+    SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip, combined_report, joined_row,
+    refs_contain, report_status, same_number,
+};
+
+/// `sms.status` as it appears in the SQL text of the rules below (a
+/// literal, as the planner saw it before these were enums).
+const SENT: &str = SmsStatus::Sent.as_str();
+const FAILED: &str = SmsStatus::Failed.as_str();
+
+const PART_COLUMNS: &str =
+    "sender, reference, total, seq, coding, body, text, smsc_time, smsc, dedupe_key";
+
+/// A store over one backend.
+pub struct SqlStore<B: Backend>(pub B);
+
+impl<B: Backend> SqlStore<B> {
+    fn sms_columns(&self) -> String {
+        let d = self.0.dialect();
+        format!(
+            "id, phone, text, source, {}, {}, status, parts, part_refs, error, attempts, \
+             sent_by, report_status",
+            d.time("queued_at"),
+            d.time("sent_at")
+        )
+    }
+
+    fn rcv_columns(&self) -> String {
+        let d = self.0.dialect();
+        format!(
+            "id, sender, text, coding, smsc_time, {}, parts, complete",
+            d.time("received_at")
+        )
+    }
+
+    /// `SELECT ... WHERE <filter> ORDER BY id DESC LIMIT n`: newest first,
+    /// keyset paging on the id, a number search as a prefix range.
+    fn list_query(
+        &self,
+        select: &str,
+        status: Option<SmsStatus>,
+        number_col: &str,
+        time_col: &str,
+        filter: &ListFilter,
+    ) -> (String, Vec<super::sql::Value>) {
+        let mut conds: Vec<String> = Vec::new();
+        let mut values = Vec::new();
+        if let Some(status) = status {
+            conds.push("status = ?".into());
+            values.push(status.into());
+        }
+        if let Some(prefix) = &filter.number_prefix {
+            // `+` and digits (checked by the caller): nothing to escape.
+            let (cond, bound) = (self.0.dialect().number_prefix)(number_col, prefix);
+            conds.push(cond);
+            values.extend(bound);
+        }
+        if let Some(before) = filter.before_id {
+            conds.push("id < ?".into());
+            values.push(before.into());
+        }
+        if let Some(since) = &filter.since {
+            conds.push(format!("{time_col} >= ?"));
+            values.push(since.into());
+        }
+        let mut sql = select.to_owned();
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        values.push(i64::try_from(filter.limit).unwrap_or(i64::MAX).into());
+        (sql, values)
+    }
+
+    fn list_sms_query(&self, filter: &ListFilter) -> Result<(String, Vec<super::sql::Value>)> {
+        let source = self.0.sms_list_source(filter)?;
+        let select = format!("SELECT {} FROM {source}", self.sms_columns());
+        Ok(self.list_query(&select, filter.status, "phone", "queued_at", filter))
+    }
+
+    /// Inserts a `rcv` row unless its key exists; `None` for a duplicate.
+    fn insert_rcv(&self, e: &mut dyn Exec, m: &Received) -> Result<Option<i64>> {
+        e.insert(
+            &format!(
+                "{} INTO rcv (sender, text, smsc_time, parts, coding, complete, smsc, dedupe_key) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                self.0.dialect().insert_ignore
+            ),
+            params![
+                &m.sender,
+                &m.text,
+                &m.smsc_time,
+                m.parts,
+                m.coding,
+                m.complete,
+                m.smsc.clone(),
+                &m.dedupe_key
+            ],
+        )
+    }
+
+    /// The parts of one set still waiting to be joined (locked, where the
+    /// backend locks rows).
+    fn waiting_parts(
+        &self,
+        e: &mut dyn Exec,
+        sender: &str,
+        reference: u16,
+        total: u8,
+    ) -> Result<Vec<ReceivedPart>> {
+        e.query(
+            &format!(
+                "SELECT {PART_COLUMNS} FROM rcv_part WHERE sender = ? AND reference = ? \
+                 AND total = ? AND rcv_id IS NULL ORDER BY seq{}",
+                self.0.dialect().for_update
+            ),
+            params![sender, reference, total],
+        )?
+        .iter()
+        .map(part_from_row)
+        .collect()
+    }
+
+    /// Joins a set into `rcv` and marks its parts as joined.
+    fn join_set(
+        &self,
+        e: &mut dyn Exec,
+        parts: &[ReceivedPart],
+        complete: bool,
+    ) -> Result<Option<i64>> {
+        let Some(row) = joined_row(parts, complete) else {
+            return Ok(None);
+        };
+        let id = self.insert_rcv(e, &row)?;
+        // A duplicate join (same content seen before) still retires the parts.
+        let mark = id.unwrap_or(0);
+        for p in parts {
+            e.exec(
+                "UPDATE rcv_part SET rcv_id = ? WHERE dedupe_key = ?",
+                params![mark, &p.dedupe_key],
+            )?;
+        }
+        Ok(id)
+    }
+}
+
+fn not_claimed(id: i64, owner: &str) -> StoreError {
+    StoreError::other(format!("message {id} is not claimed by {owner}"))
+}
+
+fn queued_from_row(r: &Row) -> Result<QueuedMessage> {
+    Ok(QueuedMessage {
+        id: r.get(0)?,
+        phone: r.get(1)?,
+        text: r.get(2)?,
+        source: r.get(3)?,
+        attempts: r.get(4)?,
+        // The column has a CHECK (0..255); anything else is treated as unset.
+        concat_ref: r.get::<Option<i64>>(5)?.and_then(|v| u8::try_from(v).ok()),
+        parts_done: r.get(6)?,
+        part_refs: r.get(7)?,
+        created: r.get(8)?,
+    })
+}
+
+fn sms_from_row(r: &Row) -> Result<SmsRow> {
+    Ok(SmsRow {
+        id: r.get(0)?,
+        phone: r.get(1)?,
+        text: r.get(2)?,
+        source: r.get(3)?,
+        queued_at: r.get(4)?,
+        sent_at: r.get(5)?,
+        status: r.parse(6, "sms.status", SmsStatus::parse)?,
+        parts: r.get(7)?,
+        part_refs: r.get(8)?,
+        error: r.get(9)?,
+        attempts: r.get(10)?,
+        sent_by: r.get(11)?,
+        report_status: r.parse_opt(12, "sms.report_status", ReportStatus::parse)?,
+    })
+}
+
+fn rcv_from_row(r: &Row) -> Result<RcvRow> {
+    Ok(RcvRow {
+        id: r.get(0)?,
+        sender: r.get(1)?,
+        text: r.get(2)?,
+        coding: r.parse(3, "rcv.coding", Coding::parse)?,
+        smsc_time: r.get(4)?,
+        received_at: r.get(5)?,
+        parts: r.get(6)?,
+        complete: r.get(7)?,
+    })
+}
+
+fn part_from_row(r: &Row) -> Result<ReceivedPart> {
+    Ok(ReceivedPart {
+        sender: r.get(0)?,
+        reference: r.get(1)?,
+        total: r.get(2)?,
+        seq: r.get(3)?,
+        coding: r.parse(4, "rcv_part.coding", Coding::parse)?,
+        body_hex: r.get(5)?,
+        text: r.get(6)?,
+        smsc_time: r.get(7)?,
+        smsc: r.get(8)?,
+        dedupe_key: r.get(9)?,
+    })
+}
+
+const INSERT_MSG: &str = "INSERT INTO msg (phone, text, source) VALUES (?, ?, ?)";
+
+fn insert_msg(e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
+    e.insert(INSERT_MSG, params![&m.phone, &m.text, &m.source])?
+        .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
+}
+
+impl<B: Backend> Store for SqlStore<B> {
+    fn backend(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn enqueue(&self, msgs: &[NewMessage]) -> Result<Vec<i64>> {
+        match msgs {
+            [] => Ok(Vec::new()),
+            // One request (the usual line): an INSERT on its own commits
+            // before the database answers it, exactly as the transaction
+            // below, in one round trip instead of three.
+            [m] => self.0.run(|e| Ok(vec![insert_msg(e, m)?])),
+            _ => self.0.transaction(TxKind::Write, |e| {
+                msgs.iter().map(|m| insert_msg(e, m)).collect()
+            }),
+        }
+    }
+
+    fn claim_due(&self, owner: &str, lease: Duration, limit: usize) -> Result<Vec<QueuedMessage>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Claim, |e| {
+            e.exec(d.promote_due, &[])?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = e
+                .query(d.claim, params![limit])?
+                .iter()
+                .map(queued_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            let claim = format!(
+                "UPDATE msg SET claimed_by = ?, claim_until = {} WHERE id = ?",
+                d.now_shifted
+            );
+            for m in &rows {
+                e.exec(&claim, params![owner, (d.later)(lease), m.id])?;
+            }
+            Ok(rows)
+        })
+    }
+
+    fn release_claims(&self, owner: &str) -> Result<u64> {
+        self.0.transaction(TxKind::Claim, |e| {
+            e.exec(
+                "UPDATE msg SET claimed_by = NULL, claim_until = NULL WHERE claimed_by = ?",
+                params![owner],
+            )
+        })
+    }
+
+    fn renew_claims(&self, owner: &str, lease: Duration) -> Result<u64> {
+        let d = self.0.dialect();
+        self.0.run(|e| {
+            e.exec(
+                &format!(
+                    "UPDATE msg SET claim_until = {} WHERE claimed_by = ?",
+                    d.now_shifted
+                ),
+                params![(d.later)(lease), owner],
+            )
+        })
+    }
+
+    fn save_progress(
+        &self,
+        id: i64,
+        owner: &str,
+        concat_ref: u8,
+        parts_done: u32,
+        part_refs: &str,
+    ) -> Result<()> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Write, |e| {
+            // The claim check is a read of its own: MySQL counts only rows
+            // actually changed, so a repeated identical save would look
+            // like a lost claim.
+            let owned = e.query_one(
+                &format!(
+                    "SELECT id FROM msg WHERE id = ? AND claimed_by = ?{}",
+                    d.for_update
+                ),
+                params![id, owner],
+            )?;
+            if owned.is_none() {
+                return Err(not_claimed(id, owner));
+            }
+            e.exec(
+                "UPDATE msg SET concat_ref = ?, parts_done = ?, part_refs = ? WHERE id = ?",
+                params![concat_ref, parts_done, part_refs, id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn retry_later(&self, id: i64, owner: &str, error: &str, delay: Duration) -> Result<()> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Write, |e| {
+            let n = e.exec(
+                &format!(
+                    "UPDATE msg SET attempts = attempts + 1, last_error = ?, next_attempt = {}, \
+                     claimed_by = NULL, claim_until = NULL WHERE id = ? AND claimed_by = ?",
+                    d.now_shifted
+                ),
+                params![error, (d.later)(delay), id, owner],
+            )?;
+            if n == 0 {
+                return Err(not_claimed(id, owner));
+            }
+            Ok(())
+        })
+    }
+
+    fn finish(&self, id: i64, owner: &str, outcome: &Outcome) -> Result<bool> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Write, |e| {
+            let insert = "INSERT INTO sms (id, phone, text, source, queued_at, sent_at, status, \
+                          parts, part_refs, error, attempts, sent_by) \
+                          SELECT id, phone, text, source, created";
+            let n = match outcome {
+                Outcome::Sent { parts, part_refs } => e.exec(
+                    &format!(
+                        "{insert}, {}, '{SENT}', ?, ?, NULL, attempts, ? \
+                         FROM msg WHERE id = ? AND claimed_by = ?{}",
+                        d.now, d.for_update
+                    ),
+                    params![*parts, part_refs.as_str(), owner, id, owner],
+                )?,
+                // Parts already confirmed before giving up are kept on record.
+                Outcome::Failed { error } => e.exec(
+                    &format!(
+                        "{insert}, NULL, '{FAILED}', parts_done, part_refs, ?, attempts, ? \
+                         FROM msg WHERE id = ? AND claimed_by = ?{}",
+                        d.for_update
+                    ),
+                    params![error.as_str(), owner, id, owner],
+                )?,
+            };
+            if n == 0 {
+                return Ok(false);
+            }
+            e.exec(
+                "DELETE FROM msg WHERE id = ? AND claimed_by = ?",
+                params![id, owner],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn queue_stats(&self) -> Result<QueueStats> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Snapshot, |e| {
+            let depth: u64 = match e.query_one("SELECT COUNT(*) FROM msg", &[])? {
+                Some(r) => r.get(0)?,
+                None => 0,
+            };
+            // The oldest row is the lowest id (ids grow with insertion time).
+            let oldest = e
+                .query_one(
+                    &format!(
+                        "SELECT {}, {} FROM msg ORDER BY id LIMIT 1",
+                        d.time("created"),
+                        d.age_secs("created")
+                    ),
+                    &[],
+                )?
+                .map(|r| Ok::<_, StoreError>((r.get::<String>(0)?, r.get::<i64>(1)?)))
+                .transpose()?;
+            Ok(QueueStats {
+                depth,
+                oldest_age_secs: oldest.as_ref().map(|o| o.1),
+                oldest: oldest.map(|o| o.0),
+            })
+        })
+    }
+
+    fn sms(&self, id: i64) -> Result<Option<SmsRow>> {
+        let sql = format!("SELECT {} FROM sms WHERE id = ?", self.sms_columns());
+        self.0.run(|e| {
+            e.query_one(&sql, params![id])?
+                .map(|r| sms_from_row(&r))
+                .transpose()
+        })
+    }
+
+    fn save_received(&self, msg: &Received) -> Result<Saved> {
+        let id = self
+            .0
+            .transaction(TxKind::Write, |e| self.insert_rcv(e, msg))?;
+        Ok(id.map_or(Saved::Duplicate, Saved::New))
+    }
+
+    fn save_part(&self, part: &ReceivedPart) -> Result<Saved> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Write, |e| {
+            let inserted = e.exec(
+                &format!(
+                    "{} INTO rcv_part ({PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    d.insert_ignore
+                ),
+                params![
+                    &part.sender,
+                    part.reference,
+                    part.total,
+                    part.seq,
+                    part.coding,
+                    &part.body_hex,
+                    &part.text,
+                    &part.smsc_time,
+                    part.smsc.clone(),
+                    &part.dedupe_key
+                ],
+            )?;
+            if inserted == 0 {
+                return Ok(Saved::Duplicate);
+            }
+            let parts = self.waiting_parts(e, &part.sender, part.reference, part.total)?;
+            let mut seqs: Vec<u8> = parts.iter().map(|p| p.seq).collect();
+            seqs.dedup();
+            if seqs.len() < usize::from(part.total) {
+                return Ok(Saved::Waiting);
+            }
+            Ok(match self.join_set(e, &parts, true)? {
+                Some(id) => Saved::New(id),
+                None => Saved::Duplicate,
+            })
+        })
+    }
+
+    fn flush_parts(&self, max_age: Duration, keep: Duration) -> Result<Vec<i64>> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Write, |e| {
+            let sets = e.query(
+                &format!(
+                    "SELECT sender, reference, total FROM rcv_part WHERE rcv_id IS NULL \
+                     GROUP BY sender, reference, total HAVING MIN(received_at) < {}",
+                    d.now_shifted
+                ),
+                params![(d.earlier)(max_age)],
+            )?;
+            let mut ids = Vec::new();
+            for set in sets {
+                let parts =
+                    self.waiting_parts(e, &set.get::<String>(0)?, set.get(1)?, set.get(2)?)?;
+                if let Some(id) = self.join_set(e, &parts, false)? {
+                    ids.push(id);
+                }
+            }
+            e.exec(
+                &format!(
+                    "DELETE FROM rcv_part WHERE rcv_id IS NOT NULL AND received_at < {}",
+                    d.now_shifted
+                ),
+                params![(d.earlier)(keep)],
+            )?;
+            Ok(ids)
+        })
+    }
+
+    fn rcv(&self, id: i64) -> Result<Option<RcvRow>> {
+        let sql = format!("SELECT {} FROM rcv WHERE id = ?", self.rcv_columns());
+        self.0.run(|e| {
+            e.query_one(&sql, params![id])?
+                .map(|r| rcv_from_row(&r))
+                .transpose()
+        })
+    }
+
+    fn save_report(&self, report: &DeliveryReport) -> Result<Option<(i64, ReportStatus)>> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Write, |e| {
+            let candidates = e.query(
+                &format!(
+                    "SELECT id, phone, part_refs, parts FROM sms WHERE status = '{SENT}' \
+                     AND sent_at >= {} ORDER BY sent_at DESC LIMIT 2000",
+                    d.now_shifted
+                ),
+                params![(d.earlier)(Duration::from_secs(7 * 86_400))],
+            )?;
+            let mut found = None;
+            for r in &candidates {
+                let (phone, refs): (String, String) = (r.get(1)?, r.get(2)?);
+                if same_number(&phone, &report.recipient) && refs_contain(&refs, report.mr) {
+                    found = Some((r.get::<i64>(0)?, r.get::<u32>(3)?));
+                    break;
+                }
+            }
+            let Some((id, parts)) = found else {
+                return Ok(None);
+            };
+            let status = report_status(report.st);
+            e.exec(
+                &format!(
+                    "{} INTO sms_report (sms_id, mr, st, status, discharged) VALUES (?, ?, ?, ?, ?)",
+                    d.insert_or_replace
+                ),
+                params![id, report.mr, report.st, status, &report.discharged],
+            )?;
+            let statuses = e
+                .query(
+                    "SELECT status FROM sms_report WHERE sms_id = ?",
+                    params![id],
+                )?
+                .iter()
+                .map(|r| r.parse(0, "sms_report.status", ReportStatus::parse))
+                .collect::<Result<Vec<_>>>()?;
+            let combined = combined_report(parts, &statuses);
+            e.exec(
+                &format!(
+                    "UPDATE sms SET report_status = ?, report_time = {} WHERE id = ?",
+                    d.now
+                ),
+                params![combined, id],
+            )?;
+            Ok(Some((id, combined)))
+        })
+    }
+
+    fn save_modem_health(&self, h: &ModemHealth) -> Result<()> {
+        let d = self.0.dialect();
+        let instance = clip(&h.instance, 128);
+        self.0.transaction(TxKind::Write, |e| {
+            // Sends since the previous check (all of them for a new row).
+            let previous: Option<String> = e
+                .query_one(
+                    &format!(
+                        "SELECT {} FROM modem WHERE instance = ?{}",
+                        d.time("checked_at"),
+                        d.for_update
+                    ),
+                    params![&instance],
+                )?
+                .map(|r| r.get(0))
+                .transpose()?;
+            let newest_sent: Option<String> = e
+                .query_one(
+                    &format!(
+                        "SELECT {} FROM sms WHERE sent_at >= ? AND sent_by = ?",
+                        d.time("MAX(sent_at)")
+                    ),
+                    params![
+                        previous.unwrap_or_else(|| "1970-01-01 00:00:00.000".into()),
+                        &instance
+                    ],
+                )?
+                .map(|r| r.get(0))
+                .transpose()?
+                .flatten();
+            let new = |col: &str| d.excluded(col);
+            e.exec(
+                &format!(
+                    "INSERT INTO modem (instance, device, manufacturer, model, rssi, registration, \
+                     operator, healthy, last_error, checked_at, last_send_ok, pid) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, ?, ?) {upsert} \
+                     device = {device}, \
+                     manufacturer = COALESCE(NULLIF({manufacturer}, ''), manufacturer), \
+                     model = COALESCE(NULLIF({model}, ''), model), \
+                     rssi = {rssi}, registration = {registration}, operator = {operator}, \
+                     healthy = {healthy}, last_error = {last_error}, checked_at = {checked_at}, \
+                     last_send_ok = COALESCE({last_send_ok}, last_send_ok), pid = {pid}",
+                    now = d.now,
+                    upsert = d.upsert("instance"),
+                    device = new("device"),
+                    manufacturer = new("manufacturer"),
+                    model = new("model"),
+                    rssi = new("rssi"),
+                    registration = new("registration"),
+                    operator = new("operator"),
+                    healthy = new("healthy"),
+                    last_error = new("last_error"),
+                    checked_at = new("checked_at"),
+                    last_send_ok = new("last_send_ok"),
+                    pid = new("pid"),
+                ),
+                params![
+                    &instance,
+                    clip(&h.device, 255),
+                    clip(&h.manufacturer, 64),
+                    clip(&h.model, 64),
+                    h.rssi,
+                    h.registration.as_deref().map(|r| clip(r, 32)),
+                    h.operator.as_deref().map(|o| clip(o, 64)),
+                    h.healthy,
+                    h.last_error.clone(),
+                    newest_sent,
+                    h.pid,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn modem_health(&self) -> Result<Vec<ModemHealth>> {
+        let d = self.0.dialect();
+        let sql = format!(
+            "SELECT instance, device, manufacturer, model, rssi, registration, operator, \
+             healthy, last_error, pid, {}, {}, {} FROM modem ORDER BY instance",
+            d.time("checked_at"),
+            d.age_secs("checked_at"),
+            d.time("last_send_ok")
+        );
+        self.0.run(|e| {
+            e.query(&sql, &[])?
+                .iter()
+                .map(|r| {
+                    Ok(ModemHealth {
+                        instance: r.get(0)?,
+                        device: r.get(1)?,
+                        manufacturer: r.get(2)?,
+                        model: r.get(3)?,
+                        rssi: r.get::<Option<i64>>(4)?.and_then(|v| u8::try_from(v).ok()),
+                        registration: r.get(5)?,
+                        operator: r.get(6)?,
+                        healthy: r.get(7)?,
+                        last_error: r.get(8)?,
+                        pid: r.get(9)?,
+                        checked_at: r.get(10)?,
+                        checked_age_secs: r.get(11)?,
+                        last_send_ok: r.get(12)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn activity_since(&self, period: Duration) -> Result<Activity> {
+        let d = self.0.dialect();
+        let since = d.now_shifted;
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM sms WHERE sent_at >= {since}), \
+             (SELECT COUNT(*) FROM sms WHERE status = '{FAILED}' AND queued_at >= {since}), \
+             (SELECT COUNT(*) FROM rcv WHERE received_at >= {since})"
+        );
+        let ago = (d.earlier)(period);
+        self.0.run(|e| {
+            let Some(r) = e.query_one(&sql, &[ago.clone(), ago.clone(), ago])? else {
+                return Ok(Activity::default());
+            };
+            Ok(Activity {
+                sent: r.get(0)?,
+                failed: r.get(1)?,
+                received: r.get(2)?,
+            })
+        })
+    }
+
+    fn last_sent(&self) -> Result<Option<(SmsRow, i64)>> {
+        let sql = format!(
+            "SELECT id, {} FROM sms WHERE sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 1",
+            self.0.dialect().age_secs("sent_at")
+        );
+        let newest = self.0.run(|e| {
+            e.query_one(&sql, &[])?
+                .map(|r| Ok::<_, StoreError>((r.get::<i64>(0)?, r.get::<i64>(1)?)))
+                .transpose()
+        })?;
+        match newest {
+            Some((id, age)) => Ok(self.sms(id)?.map(|row| (row, age))),
+            None => Ok(None),
+        }
+    }
+
+    fn list_sms(&self, filter: &ListFilter) -> Result<Vec<SmsRow>> {
+        let (sql, values) = self.list_sms_query(filter)?;
+        self.0
+            .run(|e| e.query(&sql, &values)?.iter().map(sms_from_row).collect())
+    }
+
+    fn list_queued(&self, filter: &ListFilter) -> Result<Vec<QueueRow>> {
+        let d = self.0.dialect();
+        let select = format!(
+            "SELECT id, phone, text, source, {}, attempts, {}, last_error, \
+             (claimed_by IS NOT NULL AND claim_until >= {}), parts_done FROM msg",
+            d.time("created"),
+            d.time("next_attempt"),
+            d.now
+        );
+        let (sql, values) = self.list_query(&select, None, "phone", "created", filter);
+        self.0.run(|e| {
+            e.query(&sql, &values)?
+                .iter()
+                .map(|r| {
+                    Ok(QueueRow {
+                        id: r.get(0)?,
+                        phone: r.get(1)?,
+                        text: r.get(2)?,
+                        source: r.get(3)?,
+                        created: r.get(4)?,
+                        attempts: r.get(5)?,
+                        next_attempt: r.get(6)?,
+                        last_error: r.get(7)?,
+                        sending: r.get(8)?,
+                        parts_done: r.get(9)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn list_received(&self, filter: &ListFilter) -> Result<Vec<RcvRow>> {
+        let select = format!("SELECT {} FROM rcv", self.rcv_columns());
+        let (sql, values) = self.list_query(&select, None, "sender", "received_at", filter);
+        self.0
+            .run(|e| e.query(&sql, &values)?.iter().map(rcv_from_row).collect())
+    }
+
+    fn totals(&self) -> Result<Totals> {
+        // Each count walks one index (sms_status or rcv's primary key);
+        // MAX(sent_at) is one step of sms_sent_at.
+        let d = self.0.dialect();
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM sms WHERE status = '{SENT}'), \
+             (SELECT COUNT(*) FROM sms WHERE status = '{FAILED}'), \
+             (SELECT COUNT(*) FROM rcv), {}, {} \
+             FROM (SELECT MAX(sent_at) AS m FROM sms) t",
+            d.time("m"),
+            d.age_secs("m")
+        );
+        self.0.run(|e| {
+            let Some(r) = e.query_one(&sql, &[])? else {
+                return Ok(Totals::default());
+            };
+            Ok(Totals {
+                sent: r.get(0)?,
+                failed: r.get(1)?,
+                received: r.get(2)?,
+                last_sent: r.get(3)?,
+                last_sent_age_secs: r.get(4)?,
+            })
+        })
+    }
+}
+
+impl<B: Backend> StoreDiagnostics for SqlStore<B> {
+    fn execute_sql(&self, sql: &str) -> Result<()> {
+        self.0.execute_batch(sql)
+    }
+
+    fn explain_list_sms(&self, filter: &ListFilter) -> Result<String> {
+        let (sql, values) = self.list_sms_query(filter)?;
+        self.0.explain(&sql, &values)
+    }
+}
