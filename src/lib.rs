@@ -42,6 +42,8 @@ pub mod protocol;
 #[cfg(feature = "server")]
 pub mod receive;
 #[cfg(feature = "server")]
+pub mod secret;
+#[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]
 pub mod sim;

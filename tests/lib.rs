@@ -5,6 +5,7 @@ mod util;
 
 mod cluster;
 mod faults;
+mod hostile;
 mod install;
 mod pdu_crosscheck;
 mod properties;

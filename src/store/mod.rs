@@ -555,7 +555,8 @@ pub fn open(url: &str, create_schema: bool) -> Result<Arc<dyn Store>> {
         Ok(Arc::new(SqlStore(mysql::Mysql::open(url, create_schema)?)))
     } else {
         Err(StoreError::Other(format!(
-            "unsupported database URL '{url}': use sqlite:///path/to/file.db or mysql://user:pass@host:3306/database"
+            "unsupported database URL '{}': use sqlite:///path/to/file.db or mysql://user:pass@host:3306/database",
+            crate::secret::redact_url(url)
         )))
     }
 }
