@@ -221,7 +221,12 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         .map_err(failed)?;
 
     // Every way in queues through the same intake.
-    let intake = Intake::new(Arc::clone(&store), wake_tx, settings.max_parts);
+    let intake = Intake::new(
+        Arc::clone(&store),
+        wake_tx,
+        settings.max_parts,
+        settings.max_recipients,
+    );
     // The web interface, when configured (its own listener and threads).
     let web =
         crate::web::start(settings.clone(), Arc::clone(&store), intake.clone()).map_err(failed)?;

@@ -208,6 +208,12 @@ settings! {
         parse: number(1, 255), commands: MODEM,
         help: "most SMS parts one text may take, at most 255",
     }
+    max_recipients: usize {
+        name: "max-recipients", value: "N", default: "50",
+        parse: number(1, 100_000), commands: SERVE,
+        help: "most recipients of one request (the requests of a TCP line, the numbers of the \
+               web form or of an API call); a request with more is refused whole, nothing queued",
+    }
     legacy_charset: Legacy {
         name: "legacy-charset", value: "NAME", default: "windows-1250",
         parse: charset, commands: SERVE,

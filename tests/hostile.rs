@@ -5,32 +5,13 @@
 //! `hostile_web.rs`.) Timings are generous failure bounds; the figures are
 //! printed.
 
-use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+use crate::util::http::{self, form};
 
 use crate::util::*;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A TCP connection to `to` from the local address `from` (any address of
-/// 127.0.0.0/8 is ours on Linux): another peer than 127.0.0.1.
-pub fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(to), Type::STREAM, None).unwrap();
-    socket
-        .bind(&SocketAddr::new(from, 0).into())
-        .unwrap_or_else(|e| panic!("bind {from}: {e}"));
-    socket
-        .connect_timeout(&to.into(), Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("connect {to} from {from}: {e}"));
-    let stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream
-}
-
-pub fn loopback(last: u8) -> IpAddr {
-    IpAddr::from([127, 0, 0, last])
-}
 
 // ------------------------------------------------------------------ secrets
 
@@ -156,4 +137,128 @@ fn database_passwords_appear_in_no_output() {
         outputs.len(),
         urls.len() + wrong.len()
     );
+}
+
+// ------------------------------------------------------------ recipients
+
+/// The token of the send form on the overview.
+fn csrf_token(web: std::net::SocketAddr) -> String {
+    let page = http::get(web, "/", &[]).text();
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a csrf token in the form")
+        .to_owned()
+}
+
+/// Rows in msg and sms: everything ever queued.
+fn queued_ever(db: &TestDb) -> usize {
+    let store = db.store();
+    let all = smss::store::ListFilter {
+        limit: 100_000,
+        ..Default::default()
+    };
+    store.list_queued(&all).unwrap().len() + store.list_sms(&all).unwrap().len()
+}
+
+#[test]
+fn max_recipients_per_request_on_every_way_in() {
+    let rig = Rig::sqlite(
+        "recipients",
+        &["--web-listen", "127.0.0.1:0", "--max-recipients", "3"],
+    );
+    let web = rig.serve.web_addr();
+    let refused = "too many recipients: 4, at most 3 in one request (max-recipients)";
+    // A TCP line: three requests are fine, four are refused whole.
+    let mut s = connect(rig.serve.addr);
+    send(&mut s, "#420608337726;a".repeat(3).as_bytes());
+    send(&mut s, b"\n");
+    assert!(read_answer(&mut s).starts_with("OK 3 "));
+    send(&mut s, "#420608337726;b".repeat(4).as_bytes());
+    send(&mut s, b"\n");
+    assert_eq!(read_answer(&mut s), format!("ERR {refused}"));
+    // The form.
+    let token = csrf_token(web);
+    let form_type = ("Content-Type", "application/x-www-form-urlencoded");
+    let post_form = |to: &str| {
+        http::post(
+            web,
+            "/send",
+            &[form_type],
+            &form(&[("csrf", &token), ("to", to), ("text", "form")]),
+        )
+    };
+    assert_eq!(
+        post_form("420608337726,420608337727,420608337728").status,
+        303
+    );
+    let r = post_form("420608337726,420608337727,420608337728,420608337729");
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text().contains(&format!("Not sent: {refused}")),
+        "{}",
+        r.text()
+    );
+    // The API.
+    let json = ("Content-Type", "application/json");
+    let r = http::post(
+        web,
+        "/api/send",
+        &[json],
+        br#"{"to": ["420608337726", "420608337727", "420608337728"], "text": "api"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let r = http::post(
+        web,
+        "/api/send",
+        &[json],
+        br#"{"to": ["420608337726", "420608337727", "420608337728", "1234"], "text": "api"}"#,
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], refused);
+    // Three times three queued, nothing of the refused ones.
+    assert_eq!(queued_ever(&rig.db), 9);
+}
+
+#[test]
+fn one_form_cannot_queue_thousands() {
+    // The attack of the issue: 16,000 numbers in one form post (64 KB).
+    let rig = Rig::sqlite("recipients-attack", &["--web-listen", "127.0.0.1:0"]);
+    let web = rig.serve.web_addr();
+    let token = csrf_token(web);
+    // commas as they are, as a browser may send them
+    let numbers = vec!["123"; 16_000].join(",");
+    let mut body = form(&[("csrf", &token), ("text", "flood")]);
+    body.extend_from_slice(format!("&to={numbers}").as_bytes());
+    assert!(body.len() <= 64 * 1024, "{}", body.len());
+    let started = Instant::now();
+    let r = http::post(
+        web,
+        "/send",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &body,
+    );
+    eprintln!(
+        "16,000 numbers in one form: {} in {:?}",
+        r.status,
+        started.elapsed()
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text()
+            .contains("too many recipients: 16000, at most 50 in one request (max-recipients)"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(queued_ever(&rig.db), 0);
+    // 50, the default limit, are queued
+    let fifty = vec!["420608337726"; 50].join(",");
+    let r = http::post(
+        web,
+        "/send",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("csrf", &token), ("to", &fifty), ("text", "fifty")]),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(queued_ever(&rig.db), 50);
 }
