@@ -188,6 +188,12 @@ settings! {
         parse: number(1, 100_000), commands: SERVE,
         help: "concurrent TCP connections; more get 'ERR busy'",
     }
+    max_connections_per_peer: usize {
+        name: "max-connections-per-peer", value: "N", default: "8",
+        parse: number(1, 100_000), commands: SERVE,
+        help: "concurrent TCP connections from one address (IPv6: one /64), so that no host \
+               holds every place; more get 'ERR busy'",
+    }
     max_line_bytes: usize {
         name: "max-line-bytes", value: "N", default: "16384",
         parse: number(64, 64 * 1024 * 1024), commands: SERVE,
@@ -311,6 +317,16 @@ settings! {
         name: "web-listen", value: "ADDR", default: "",
         parse: optional, commands: SERVE,
         help: "address of the web interface and HTTP API, e.g. 127.0.0.1:8025; unset = off",
+    }
+    web_max_connections: usize {
+        name: "web-max-connections", value: "N", default: "32",
+        parse: number(1, 100_000), commands: SERVE,
+        help: "concurrent connections to the web interface; more get 503",
+    }
+    web_max_connections_per_peer: usize {
+        name: "web-max-connections-per-peer", value: "N", default: "8",
+        parse: number(1, 100_000), commands: SERVE,
+        help: "concurrent web connections from one address (IPv6: one /64); more get 503",
     }
     web_user: String {
         name: "web-user", value: "NAME", default: "admin",

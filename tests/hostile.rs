@@ -262,3 +262,153 @@ fn one_form_cannot_queue_thousands() {
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(queued_ever(&rig.db), 50);
 }
+
+// ------------------------------------------------------- port 2021 lockout
+
+/// Opens `n` connections from 127.0.0.1 and sorts them: those refused at
+/// once (their answer) and those held open (silent).
+fn open_many(addr: std::net::SocketAddr, n: usize) -> (Vec<std::net::TcpStream>, Vec<String>) {
+    use std::io::Read;
+    let mut pending: Vec<(std::net::TcpStream, Vec<u8>)> =
+        (0..n).map(|_| (connect(addr), Vec::new())).collect();
+    let mut refused = Vec::new();
+    // A refusal comes at once; a held connection stays silent. Wait until
+    // the answers have come (the held ones do not answer at all).
+    let deadline = Instant::now() + WAIT;
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline && quiet_since.elapsed() < Duration::from_secs(2) {
+        let mut still = Vec::new();
+        for (mut s, mut got) in pending {
+            s.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 256];
+            let done = match s.read(&mut buf) {
+                Ok(0) => true,
+                Ok(k) => {
+                    got.extend_from_slice(&buf[..k]);
+                    got.ends_with(b"\n")
+                }
+                Err(_) => false,
+            };
+            if done {
+                refused.push(String::from_utf8_lossy(&got).trim_end().to_owned());
+                quiet_since = Instant::now();
+            } else {
+                still.push((s, got));
+            }
+        }
+        pending = still;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let held = pending
+        .into_iter()
+        .map(|(s, _)| {
+            s.set_nonblocking(false).unwrap();
+            s
+        })
+        .collect();
+    (held, refused)
+}
+
+#[test]
+fn one_host_cannot_hold_port_2021() {
+    // The defaults: max-connections 64, max-connections-per-peer 8.
+    let rig = Rig::sqlite("lockout", &[]);
+    let addr = rig.serve.addr;
+    let started = Instant::now();
+    // The attacker, 127.0.0.1, opens as many idle connections as the
+    // server takes in all.
+    let (held, refused) = open_many(addr, 64);
+    assert_eq!(held.len(), 8, "{refused:?}");
+    assert_eq!(refused.len(), 56);
+    assert!(
+        refused
+            .iter()
+            .all(|a| a == "ERR busy: too many connections from your address (limit 8)"),
+        "{refused:?}"
+    );
+    // It keeps reconnecting while a legitimate client, 127.0.0.2, sends.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammer = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut s = connect(addr);
+                let _ = read_answer(&mut s);
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut times = Vec::new();
+    for i in 0..17 {
+        let t = Instant::now();
+        let mut s = connect_from(loopback(2), addr);
+        send(&mut s, format!("#420608337726;legit {i}\n").as_bytes());
+        let answer = read_answer(&mut s);
+        times.push(t.elapsed());
+        assert!(answer.starts_with("OK 1 "), "request {i}: {answer}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reconnects = hammer.join().unwrap();
+    times.sort();
+    eprintln!(
+        "port 2021, one peer holding 8 idle connections and reconnecting ({reconnects} refused): \
+         17 of 17 legitimate requests served, median {:?}, max {:?}",
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+    assert!(times[times.len() - 1] < Duration::from_secs(10));
+    // One log line about the attacker per minute, however often refused.
+    let minutes = started.elapsed().as_secs() / 60 + 1;
+    let lines = rig
+        .serve
+        .log()
+        .lines()
+        .filter(|l| l.contains("refused 127.0.0.1:"))
+        .count();
+    assert!(
+        (1..=minutes as usize).contains(&lines),
+        "{lines} lines in {minutes} minute(s):\n{}",
+        rig.serve.log()
+    );
+    assert!(
+        rig.serve
+            .log()
+            .contains("8 connections from 127.0.0.1 already open (max-connections-per-peer)")
+    );
+    drop(held);
+}
+
+#[test]
+fn per_peer_and_global_connection_caps_at_their_edge() {
+    let rig = Rig::sqlite(
+        "caps",
+        &["--max-connections", "3", "--max-connections-per-peer", "2"],
+    );
+    let addr = rig.serve.addr;
+    // 127.0.0.1 holds its 2; the third is refused.
+    let (held, refused) = open_many(addr, 3);
+    assert_eq!(held.len(), 2);
+    assert_eq!(
+        refused,
+        ["ERR busy: too many connections from your address (limit 2)"]
+    );
+    // 127.0.0.2 takes the last place; 127.0.0.3 finds all three taken.
+    let mut other = connect_from(loopback(2), addr);
+    let mut third = connect_from(loopback(3), addr);
+    assert_eq!(
+        read_answer(&mut third),
+        "ERR busy: too many connections (limit 3)"
+    );
+    send(&mut other, b"#420608337726;within the caps\n");
+    assert!(read_answer(&mut other).starts_with("OK 1 "));
+    // One of 127.0.0.1's ends: it may open one again (once the server
+    // has seen the close).
+    drop(held.into_iter().next());
+    assert!(wait_for(WAIT, || {
+        let mut s = connect(addr);
+        send(&mut s, b"#420608337726;again\n");
+        read_answer(&mut s).starts_with("OK 1 ")
+    }));
+}

@@ -32,6 +32,8 @@ use crate::listener::{Gate, Listener, Refusal};
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_connections: usize,
+    /// Connections of one peer (an address, an IPv6 /64) at once.
+    pub max_per_peer: usize,
     pub head_timeout: Duration,
     pub io_timeout: Duration,
     /// How long a handler may take to answer (a database that is down makes
@@ -47,6 +49,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 32,
+            max_per_peer: 8,
             head_timeout: Duration::from_secs(10),
             io_timeout: Duration::from_secs(30),
             answer_timeout: Duration::from_secs(60),
@@ -63,8 +66,10 @@ pub fn run(listener: Listener, backend: PathBuf, limits: Limits) {
     let gate = Gate {
         allow: limits.allow.clone(),
         max_connections: limits.max_connections,
+        max_per_peer: limits.max_per_peer,
         log_prefix: "web: ",
-        limit_hint: "",
+        limit_hint: " (web-max-connections)",
+        peer_limit_hint: " (web-max-connections-per-peer)",
         thread_prefix: "web",
     };
     let limits = Arc::new(limits);
@@ -79,6 +84,11 @@ fn refuse(stream: &mut TcpStream, why: Refusal) {
     let _ = match why {
         Refusal::NotAllowed => reply(stream, 403, "not allowed"),
         Refusal::Busy { .. } => reply(stream, 503, "too many connections, try again later"),
+        Refusal::PeerBusy { .. } => reply(
+            stream,
+            503,
+            "too many connections from your address, try again later",
+        ),
     };
 }
 

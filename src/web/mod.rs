@@ -276,6 +276,8 @@ pub fn start(
     {
         let front_limits = front::Limits {
             allow: app.settings.allow.clone(),
+            max_connections: app.settings.web_max_connections,
+            max_per_peer: app.settings.web_max_connections_per_peer,
             ..front::Limits::default()
         };
         threads.push(
