@@ -412,3 +412,185 @@ fn per_peer_and_global_connection_caps_at_their_edge() {
         read_answer(&mut s).starts_with("OK 1 ")
     }));
 }
+
+// ------------------------------------------------------- on-receive program
+
+/// Runs `smss ARGS`; kills it (and fails) if it has not ended within `limit`.
+fn output_within(args: &[&str], limit: Duration) -> std::process::Output {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // read both while it runs (a full pipe would stop it)
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let Some(status) = wait_timeout(&mut child, limit) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("smss {} did not end within {limit:?}", args[0]);
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Whether `pid` runs (a zombie does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_hook_that_does_not_read_a_long_text_is_killed_and_the_next_runs() {
+    use smss::gsm::{DeliverRef, Timestamp, encode_deliver};
+    use smss::sim::{Memory, PtySim, SimState};
+    let dir = TempDir::new("hook-stdin");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let mut state = SimState::default();
+    state
+        .memories
+        .insert("SM".into(), Memory::with_capacity(300));
+    let sim = PtySim::start_with(state).unwrap();
+    // The longest text an SMS can carry: 255 parts of 152 Greek capitals
+    // (one GSM septet each, two bytes of UTF-8): 77,520 bytes, more than a
+    // pipe holds (64 KiB). Then a short message.
+    let greek: Vec<char> = "ΔΦΓΛΩΠΨΣΘΞ".chars().collect();
+    let long: String = (0..255 * 152).map(|i| greek[i % greek.len()]).collect();
+    assert!(long.len() > 65_536, "{}", long.len());
+    let ts = |second| Timestamp {
+        year: 2026,
+        month: 11,
+        day: 30,
+        hour: 3,
+        minute: 4,
+        second,
+        tz_quarters: 4,
+    };
+    let parts = encode_deliver(
+        "+420777123456",
+        &long,
+        ts(1),
+        DeliverRef {
+            reference: 777,
+            ref16: true,
+        },
+    );
+    assert_eq!(parts.len(), 255);
+    for pdu in &parts {
+        sim.handle.deliver("SM", pdu).unwrap();
+    }
+    let short = encode_deliver(
+        "+420777123456",
+        "after the long one",
+        ts(2),
+        DeliverRef {
+            reference: 0,
+            ref16: false,
+        },
+    );
+    sim.handle.deliver("SM", &short[0]).unwrap();
+
+    // The hook: for the long text, a background child and a sleep, never
+    // reading its input; for the short one, it records that it ran.
+    let ran = dir.path().join("ran");
+    let child_pid = dir.path().join("child.pid");
+    let hook = dir.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nif [ ${{#SMSS_TEXT}} -gt 1000 ]; then\n  sleep 120 &\n  echo $! > {pid}\n  \
+             head -c 100000 /dev/zero | tr '\\0' o\n  exec sleep 120\nfi\nprintf '%s' \"$SMSS_TEXT\" > {ran}\n",
+            pid = child_pid.display(),
+            ran = ran.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&hook)
+        .status()
+        .unwrap();
+    let log = dir.path().join("smss.log");
+    let started = Instant::now();
+    let lock_dir = dir.path().display().to_string();
+    // Bounded here: before the fix, send-pending never ended.
+    let out = output_within(
+        &[
+            "send-pending",
+            "--config",
+            "/dev/null",
+            "--db",
+            &db.url,
+            "--device",
+            sim.path.to_str().unwrap(),
+            "--lock-dir",
+            &lock_dir,
+            "--on-receive",
+            hook.to_str().unwrap(),
+            "--on-receive-timeout",
+            "3s",
+            "--log-file",
+            log.to_str().unwrap(),
+        ],
+        Duration::from_secs(90),
+    );
+    let took = started.elapsed();
+    eprintln!(
+        "send-pending with a {} byte text and a hook that does not read it: exit {:?} after {took:?}",
+        long.len(),
+        out.status.code()
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    let rows = db.store().recent_rcv(10).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().any(|r| r.text == long));
+    assert!(
+        stderr(&out).contains("killed (its whole process group)"),
+        "{}",
+        stderr(&out)
+    );
+    // the next hook ran
+    assert_eq!(std::fs::read_to_string(&ran).unwrap(), "after the long one");
+    // the hook's background child went with it
+    let pid: u32 = std::fs::read_to_string(&child_pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || !alive(pid)),
+        "the hook's child {pid} outlived it"
+    );
+    // its output went to the log, cut at 4096 bytes
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let line = logged
+        .lines()
+        .find(|l| l.contains(": stdout: "))
+        .unwrap_or_else(|| panic!("no output line:\n{logged}"));
+    assert!(line.contains(&format!(
+        "{} (95904 more bytes not logged)",
+        "o".repeat(4096)
+    )));
+}
