@@ -328,6 +328,37 @@ settings! {
         parse: number(1, 100_000), commands: SERVE,
         help: "concurrent web connections from one address (IPv6: one /64); more get 503",
     }
+    web_host: Vec<String> {
+        name: "web-host", value: "NAMES", default: "",
+        parse: host_names, commands: SERVE,
+        help: "names the web interface answers to, comma separated (e.g. smss.lan), besides \
+               its listen address and localhost; a request naming another Host gets 421, \
+               a POST from another Origin 403 (against DNS rebinding)",
+    }
+    web_head_timeout: Duration {
+        name: "web-head-timeout", value: "DURATION", default: "5s",
+        parse: duration, commands: SERVE,
+        help: "a web request's head must arrive within this, and so must a body read before its \
+               credentials are known (sendsms's form); slower clients get 408",
+    }
+    web_auth_concurrency: usize {
+        name: "web-auth-concurrency", value: "N", default: "2",
+        parse: number(1, 64), commands: SERVE,
+        help: "password checks at once (Argon2, about 19 MiB of memory each, kept for reuse); \
+               more wait",
+    }
+    web_auth_delay: Duration {
+        name: "web-auth-delay", value: "DURATION", default: "1s",
+        parse: duration, commands: SERVE,
+        help: "after a wrong password, the next check for the same address (IPv6: /64) waits this \
+               long, doubling with each failure in a row up to web-auth-max-delay; earlier \
+               attempts get 429; 0 = no delay",
+    }
+    web_auth_max_delay: Duration {
+        name: "web-auth-max-delay", value: "DURATION", default: "5m",
+        parse: duration, commands: SERVE,
+        help: "the longest delay after wrong passwords (web-auth-delay)",
+    }
     web_user: String {
         name: "web-user", value: "NAME", default: "admin",
         parse: nonempty, commands: SERVE,
@@ -530,6 +561,27 @@ fn boolean(value: &str) -> Result<bool, String> {
         "no" | "false" | "off" | "0" => Ok(false),
         _ => Err(format!("'{value}' should be yes or no")),
     }
+}
+
+/// Host names, comma separated: letters, digits, `-`, `.`; no port.
+fn host_names(value: &str) -> Result<Vec<String>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            let ok = n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if ok {
+                Ok(n.to_ascii_lowercase())
+            } else {
+                Err(format!(
+                    "'{n}' is not a host name (letters, digits, - and ., without a port)"
+                ))
+            }
+        })
+        .collect()
 }
 
 /// An Argon2 PHC string (`$argon2id$v=19$m=...`), checked now so that a
