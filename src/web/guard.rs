@@ -98,11 +98,16 @@ impl Guard {
         let Some((user, password)) = credentials else {
             return Err(Denied::Missing);
         };
-        // Right credentials checked lately: no Argon2, no throttle.
+        let key = PeerKey::of(peer.ip());
+        // Right credentials checked lately: no Argon2, no throttle (a
+        // guesser gains nothing from it), and the peer starts over.
         if self.verifier.cached(account, &user, &password) {
+            self.throttle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .forgive(key);
             return Ok(user);
         }
-        let key = PeerKey::of(peer.ip());
         let deadline = Instant::now() + CHECK_WAIT;
         let mut throttle = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
         loop {

@@ -123,6 +123,14 @@ impl Throttle {
         (failures, delay)
     }
 
+    /// `peer` showed the right credentials without a check (they were
+    /// verified lately): it starts over, unless a check of its runs.
+    pub fn forgive(&mut self, peer: PeerKey) {
+        if self.peers.get(&peer).is_some_and(|e| !e.checking) {
+            self.peers.remove(&peer);
+        }
+    }
+
     /// A check that [`Throttle::begin`] allowed did not run (no place for
     /// it): neither a failure nor a success.
     pub fn abandon(&mut self, peer: PeerKey) {
@@ -190,6 +198,11 @@ mod tests {
         assert_eq!(t.begin(a, now), Turn::Go);
         assert_eq!(t.end(a, now, true), (0, Duration::ZERO));
         assert_eq!(t.begin(a, now), Turn::Go);
+        assert_eq!(t.end(a, now, false), (1, S));
+        // credentials verified lately: forgiven without a check
+        t.forgive(a);
+        assert_eq!(t.begin(a, now), Turn::Go);
+        t.forgive(a); // not while its check runs
         assert_eq!(t.end(a, now, false), (1, S));
     }
 
