@@ -18,6 +18,7 @@ use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
 use crate::outbox::Outbox;
+use crate::secret::redact_url;
 use crate::server;
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
@@ -203,7 +204,12 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
         .map_err(CliError::Thread)?;
 
     // Every way in queues through the same intake.
-    let intake = Intake::new(Arc::clone(&store), wake_tx, settings.max_parts);
+    let intake = Intake::new(
+        Arc::clone(&store),
+        wake_tx,
+        settings.max_parts,
+        settings.max_recipients,
+    );
     // The web interface, when configured (its own listener and threads).
     let web = crate::web::start(settings.clone(), Arc::clone(&store), intake.clone())
         .map_err(CliError::Web)?;
@@ -293,7 +299,7 @@ fn init_db(settings: &Settings) -> Result<ExitCode, CliError> {
 /// exit status 1 (with the reasons) when something needs attention.
 fn status(settings: &Settings) -> Result<ExitCode, CliError> {
     let mut attention: Vec<String> = Vec::new();
-    let shown_db = redact(&settings.db);
+    let shown_db = redact_url(&settings.db);
     let store = match store::open(&settings.db, false) {
         Err(e) => {
             println!("database:   {shown_db}: unusable");
@@ -506,7 +512,7 @@ fn check(settings: &Settings) -> Result<ExitCode, CliError> {
     println!(
         "smss serve --check: configuration OK (database {} {}, modem {}, listen {}, log {})",
         store.backend(),
-        redact(&settings.db),
+        redact_url(&settings.db),
         settings.device,
         settings.listen,
         settings
@@ -522,20 +528,6 @@ fn check(settings: &Settings) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The database URL without its password, for display.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// `smss hash-password`: reads a password (the first line of standard
@@ -572,18 +564,6 @@ mod tests {
         assert_eq!(
             [h(0), h(59), h(60), h(75), h(3600 + 120), h(90_000), h(-5)],
             ["0s", "59s", "1m", "1m 15s", "1h 2m", "1d 1h", "0s"]
-        );
-    }
-
-    #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(
-            super::redact("mysql://sms:secret@db:3306/sms"),
-            "mysql://sms:***@db:3306/sms"
-        );
-        assert_eq!(
-            super::redact("sqlite:///var/lib/smss/smss.db"),
-            "sqlite:///var/lib/smss/smss.db"
         );
     }
 }

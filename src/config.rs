@@ -188,6 +188,12 @@ settings! {
         parse: number(1, 100_000), commands: SERVE,
         help: "concurrent TCP connections; more get 'ERR busy'",
     }
+    max_connections_per_peer: usize {
+        name: "max-connections-per-peer", value: "N", default: "8",
+        parse: number(1, 100_000), commands: SERVE,
+        help: "concurrent TCP connections from one address (IPv6: one /64), so that no host \
+               holds every place; more get 'ERR busy'",
+    }
     max_line_bytes: usize {
         name: "max-line-bytes", value: "N", default: "16384",
         parse: number(64, 64 * 1024 * 1024), commands: SERVE,
@@ -207,6 +213,12 @@ settings! {
         name: "max-parts", value: "N", default: "10",
         parse: number(1, 255), commands: MODEM,
         help: "most SMS parts one text may take, at most 255",
+    }
+    max_recipients: usize {
+        name: "max-recipients", value: "N", default: "50",
+        parse: number(1, 100_000), commands: SERVE,
+        help: "most recipients of one request (the requests of a TCP line, the numbers of the \
+               web form or of an API call); a request with more is refused whole, nothing queued",
     }
     legacy_charset: Legacy {
         name: "legacy-charset", value: "NAME", default: "windows-1250",
@@ -305,6 +317,47 @@ settings! {
         name: "web-listen", value: "ADDR", default: "",
         parse: optional, commands: SERVE,
         help: "address of the web interface and HTTP API, e.g. 127.0.0.1:8025; unset = off",
+    }
+    web_max_connections: usize {
+        name: "web-max-connections", value: "N", default: "32",
+        parse: number(1, 100_000), commands: SERVE,
+        help: "concurrent connections to the web interface; more get 503",
+    }
+    web_max_connections_per_peer: usize {
+        name: "web-max-connections-per-peer", value: "N", default: "8",
+        parse: number(1, 100_000), commands: SERVE,
+        help: "concurrent web connections from one address (IPv6: one /64); more get 503",
+    }
+    web_host: Vec<String> {
+        name: "web-host", value: "NAMES", default: "",
+        parse: host_names, commands: SERVE,
+        help: "names the web interface answers to, comma separated (e.g. smss.lan), besides \
+               its listen address, localhost and this machine's host name; a request naming another Host gets 421, \
+               a POST from another Origin 403 (against DNS rebinding)",
+    }
+    web_head_timeout: Duration {
+        name: "web-head-timeout", value: "DURATION", default: "5s",
+        parse: duration, commands: SERVE,
+        help: "a web request's head must arrive within this, and so must a body read before its \
+               credentials are known (sendsms's form); slower clients get 408",
+    }
+    web_auth_concurrency: usize {
+        name: "web-auth-concurrency", value: "N", default: "2",
+        parse: number(1, 64), commands: SERVE,
+        help: "password checks at once (Argon2, about 19 MiB of memory each, kept for reuse); \
+               more wait",
+    }
+    web_auth_delay: Duration {
+        name: "web-auth-delay", value: "DURATION", default: "1s",
+        parse: duration, commands: SERVE,
+        help: "after a wrong password, the next check for the same address (IPv6: /64) waits this \
+               long, doubling with each failure in a row up to web-auth-max-delay; earlier \
+               attempts get 429; 0 = no delay",
+    }
+    web_auth_max_delay: Duration {
+        name: "web-auth-max-delay", value: "DURATION", default: "5m",
+        parse: duration, commands: SERVE,
+        help: "the longest delay after wrong passwords (web-auth-delay)",
     }
     web_user: String {
         name: "web-user", value: "NAME", default: "admin",
@@ -433,12 +486,18 @@ impl Settings {
     /// The name this sender claims queue rows under.
     pub fn instance_name(&self) -> String {
         self.instance.clone().unwrap_or_else(|| {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_owned())
-                .unwrap_or_else(|_| "localhost".into());
+            let host = host_name().unwrap_or_else(|| "localhost".into());
             format!("{host}:{}", self.device)
         })
     }
+}
+
+/// This machine's host name, as the kernel has it.
+pub fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
 }
 
 // The parsers of the table: the text of a value (from the file, the command
@@ -508,6 +567,27 @@ fn boolean(value: &str) -> Result<bool, String> {
         "no" | "false" | "off" | "0" => Ok(false),
         _ => Err(format!("'{value}' should be yes or no")),
     }
+}
+
+/// Host names, comma separated: letters, digits, `-`, `.`; no port.
+fn host_names(value: &str) -> Result<Vec<String>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            let ok = n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if ok {
+                Ok(n.to_ascii_lowercase())
+            } else {
+                Err(format!(
+                    "'{n}' is not a host name (letters, digits, - and ., without a port)"
+                ))
+            }
+        })
+        .collect()
 }
 
 /// An Argon2 PHC string (`$argon2id$v=19$m=...`), checked now so that a

@@ -5,17 +5,39 @@
 //! A received SMS is untrusted input: the program is executed directly
 //! (no shell), and the message reaches it through environment variables
 //! and standard input, never through a command line built from it.
+//!
+//! Nothing the program does can hold this thread past its timeout: its
+//! standard input is written by a thread of its own (a text longer than a
+//! pipe holds, 64 KiB, would otherwise block on a program that does not
+//! read it); it runs in a process group of its own, and what is left of
+//! that group when the program has exited (children in the background) is
+//! waited for too; at the timeout the whole group is killed. Its standard
+//! output and error are read by threads of their own until they close, the
+//! first [`OUTPUT_LOG_BYTES`] of each logged, the rest read and dropped.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
 /// How many stored messages may wait for their hook.
 const QUEUE: usize = 1000;
+/// How much of the program's standard output, and of its standard error,
+/// is logged; the rest is read and dropped.
+pub const OUTPUT_LOG_BYTES: usize = 4096;
+/// How long the readers of its output may take to see the end once the
+/// program's process group is gone (a process that left the group may
+/// keep the pipes open: its output is then not waited for).
+const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+/// How often the program and its group are looked at.
+const POLL: Duration = Duration::from_millis(20);
 
 /// What the program is told about one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +112,55 @@ fn env_safe(s: &str) -> String {
     s.replace('\0', "\u{FFFD}")
 }
 
-fn run_one(program: &PathBuf, event: &ReceivedEvent, timeout: Duration) {
+/// What one run came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exited (its group with it, or after it, within the timeout).
+    Exited(ExitStatus),
+    /// Still running at the timeout, the program or what it left in its
+    /// group: the group was killed.
+    Killed { program_exited: bool },
+    /// It could not be started.
+    NotStarted,
+}
+
+/// The first bytes of one output stream, and how many more there were.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Captured {
+    pub kept: Vec<u8>,
+    pub dropped: u64,
+}
+
+/// Reads `from` to its end, keeping the first `keep` bytes.
+fn drain(mut from: impl Read, keep: usize) -> Captured {
+    let mut out = Captured::default();
+    let mut buf = [0u8; 8192];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return out,
+            Ok(n) => {
+                let room = keep.saturating_sub(out.kept.len()).min(n);
+                out.kept.extend_from_slice(&buf[..room]);
+                out.dropped += (n - room) as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return out,
+        }
+    }
+}
+
+/// Whether any process of the group `pgid` is still there.
+fn group_alive(pgid: Pid) -> bool {
+    !matches!(killpg(pgid, None), Err(Errno::ESRCH))
+}
+
+fn kill_group(pgid: Pid, child: &mut Child) {
+    let _ = killpg(pgid, Signal::SIGKILL);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn run_one(program: &Path, event: &ReceivedEvent, timeout: Duration) -> Outcome {
     let spawned = Command::new(program)
         .arg(event.id.to_string())
         .env("SMSS_ID", event.id.to_string())
@@ -98,8 +168,8 @@ fn run_one(program: &PathBuf, event: &ReceivedEvent, timeout: Duration) {
         .env("SMSS_TEXT", env_safe(&event.text))
         .env("SMSS_SMSC_TIME", env_safe(&event.smsc_time))
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         // Its own process group, so a timeout kills what it started too.
         .process_group(0)
         .spawn();
@@ -107,54 +177,251 @@ fn run_one(program: &PathBuf, event: &ReceivedEvent, timeout: Duration) {
         Ok(c) => c,
         Err(e) => {
             log::error!("on-receive: cannot run {}: {e}", program.display());
-            return;
+            return Outcome::NotStarted;
         }
     };
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let pgid = Pid::from_raw(child.id() as i32);
+    // Standard input from a thread of its own: a program that does not
+    // read it is fine. The thread ends when all is written, or with EPIPE
+    // when the program's group is gone.
     if let Some(mut stdin) = child.stdin.take() {
-        // A program that does not read its input is fine.
-        let _ = stdin.write_all(event.text.as_bytes());
+        let text = event.text.clone();
+        let _ = thread::Builder::new()
+            .name("on-receive stdin".into())
+            .spawn(move || {
+                let _ = stdin.write_all(text.as_bytes());
+            });
     }
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => {
-                log::debug!(
-                    "on-receive: {} done for message {}",
-                    program.display(),
-                    event.id
-                );
-                return;
-            }
-            Ok(Some(status)) => {
-                log::warn!(
-                    "on-receive: {} failed for message {} ({status}); the message stays stored",
-                    program.display(),
-                    event.id
-                );
-                return;
-            }
-            Ok(None) if Instant::now() >= deadline => {
-                if let Ok(pid) = i32::try_from(child.id()) {
-                    let _ = nix::sys::signal::killpg(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
+    let (out_tx, out_rx) = mpsc::channel::<(&'static str, Captured)>();
+    for (name, stream) in [
+        (
+            "stdout",
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ),
+        (
+            "stderr",
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ),
+    ] {
+        if let Some(stream) = stream {
+            let tx = out_tx.clone();
+            let _ = thread::Builder::new()
+                .name(format!("on-receive {name}"))
+                .spawn(move || {
+                    let _ = tx.send((name, drain(stream, OUTPUT_LOG_BYTES)));
+                });
+        }
+    }
+    drop(out_tx);
+
+    // The program, then what it left in its group, until the deadline.
+    let mut status: Option<ExitStatus> = None;
+    let outcome = loop {
+        if status.is_none() {
+            match child.try_wait() {
+                Ok(s) => status = s,
+                Err(e) => {
+                    log::error!("on-receive: waiting for {}: {e}", program.display());
+                    kill_group(pgid, &mut child);
+                    break Outcome::Killed {
+                        program_exited: false,
+                    };
                 }
-                let _ = child.kill();
-                let _ = child.wait();
-                log::warn!(
-                    "on-receive: {} still running after {}s for message {}: killed",
-                    program.display(),
-                    timeout.as_secs(),
-                    event.id
-                );
-                return;
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(e) => {
-                log::error!("on-receive: waiting for {}: {e}", program.display());
-                return;
             }
         }
+        if let Some(s) = status
+            && !group_alive(pgid)
+        {
+            break Outcome::Exited(s);
+        }
+        if Instant::now() >= deadline {
+            kill_group(pgid, &mut child);
+            break Outcome::Killed {
+                program_exited: status.is_some(),
+            };
+        }
+        thread::sleep(POLL);
+    };
+
+    let mut output = Vec::new();
+    let grace = Instant::now() + OUTPUT_GRACE;
+    while output.len() < 2 {
+        match out_rx.recv_timeout(grace.saturating_duration_since(Instant::now())) {
+            Ok(o) => output.push(o),
+            Err(_) => break,
+        }
+    }
+    output.sort_by_key(|(name, _)| *name == "stderr");
+    let what = format!("on-receive: {} for message {}", program.display(), event.id);
+    let took = started.elapsed();
+    match &outcome {
+        Outcome::Exited(s) if s.success() => log::debug!("{what}: done in {took:?}"),
+        Outcome::Exited(s) => log::warn!("{what} failed ({s}); the message stays stored"),
+        Outcome::Killed { program_exited } => log::warn!(
+            "{what}: {} still running after {timeout:?}: killed (its whole process group)",
+            if *program_exited {
+                "processes it left"
+            } else {
+                "the program was"
+            }
+        ),
+        Outcome::NotStarted => {}
+    }
+    for (name, captured) in &output {
+        if captured.kept.is_empty() {
+            continue;
+        }
+        let more = if captured.dropped > 0 {
+            format!(" ({} more bytes not logged)", captured.dropped)
+        } else {
+            String::new()
+        };
+        log::info!(
+            "{what}: {name}: {}{more}",
+            String::from_utf8_lossy(&captured.kept).escape_debug()
+        );
+    }
+    if output.len() < 2 {
+        log::warn!("{what}: its output did not end (a process outside its group keeps it open)");
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of its own for one test's scripts.
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("smss-hook-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn event(id: i64, text: &str) -> ReceivedEvent {
+        ReceivedEvent {
+            id,
+            sender: "+420777123456".into(),
+            text: text.into(),
+            smsc_time: "26/11/30,10:00:00+04".into(),
+        }
+    }
+
+    /// Whether `pid` runs (a zombie does not).
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| {
+                let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+                !state.starts_with('Z') && !state.starts_with('X')
+            })
+            .unwrap_or(false)
+    }
+
+    #[test]
+    fn a_program_that_does_not_read_100_kb_is_killed_on_time() {
+        let dir = scratch("stdin");
+        let deaf = script(&dir, "deaf.sh", "exec sleep 60");
+        let out = dir.join("got");
+        let reader = script(&dir, "reader.sh", &format!("cat > {}", out.display()));
+        let text = "x".repeat(100 * 1024);
+        let started = Instant::now();
+        let outcome = run_one(&deaf, &event(1, &text), Duration::from_secs(1));
+        let took = started.elapsed();
+        eprintln!("100 KB to a program that does not read it: {outcome:?} after {took:?}");
+        assert_eq!(
+            outcome,
+            Outcome::Killed {
+                program_exited: false
+            }
+        );
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        // and the next one runs, and gets all of its 100 KB
+        let outcome = run_one(&reader, &event(2, &text), Duration::from_secs(30));
+        assert!(
+            matches!(outcome, Outcome::Exited(s) if s.success()),
+            "{outcome:?}"
+        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn what_the_program_leaves_behind_is_killed_with_its_group() {
+        let dir = scratch("group");
+        let pid_file = dir.join("pid");
+        let parent = script(
+            &dir,
+            "parent.sh",
+            &format!("sleep 60 &\necho $! > {}\nexit 0", pid_file.display()),
+        );
+        let started = Instant::now();
+        let outcome = run_one(&parent, &event(3, "hi"), Duration::from_secs(1));
+        assert_eq!(
+            outcome,
+            Outcome::Killed {
+                program_exited: true
+            }
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let pid: u32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let gone = Instant::now() + Duration::from_secs(5);
+        while alive(pid) && Instant::now() < gone {
+            thread::sleep(POLL);
+        }
+        assert!(
+            !alive(pid),
+            "the background child {pid} outlived the timeout"
+        );
+        // a group that ends by itself is waited for, not killed
+        let quick = script(&dir, "quick.sh", "sleep 0.2 &\nexit 0");
+        let outcome = run_one(&quick, &event(4, "hi"), Duration::from_secs(30));
+        assert!(
+            matches!(outcome, Outcome::Exited(s) if s.success()),
+            "{outcome:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn output_is_drained_and_capped() {
+        let captured = drain(std::io::Cursor::new(vec![b'y'; 10_000]), 4096);
+        assert_eq!(captured.kept.len(), 4096);
+        assert_eq!(captured.dropped, 10_000 - 4096);
+        let captured = drain(std::io::Cursor::new(vec![b'y'; 4096]), 4096);
+        assert_eq!((captured.kept.len(), captured.dropped), (4096, 0));
+        // a program that writes a megabyte to each, more than a pipe holds, ends
+        let dir = scratch("output");
+        let loud = script(
+            &dir,
+            "loud.sh",
+            "head -c 1000000 /dev/zero\nhead -c 1000000 /dev/zero >&2",
+        );
+        let outcome = run_one(&loud, &event(5, "hi"), Duration::from_secs(30));
+        assert!(
+            matches!(outcome, Outcome::Exited(s) if s.success()),
+            "{outcome:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

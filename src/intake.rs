@@ -46,6 +46,8 @@ pub enum IntakeError {
 pub enum Rejection {
     /// No request at all (the web: no phone number given).
     NoRecipient,
+    /// More requests in one batch than `max-recipients`.
+    TooManyRecipients { count: usize, limit: usize },
     /// A request breaks one of [`protocol::validate`]'s rules.
     Invalid(RequestError),
 }
@@ -70,6 +72,10 @@ impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Rejection::NoRecipient => write!(f, "no phone number given"),
+            Rejection::TooManyRecipients { count, limit } => write!(
+                f,
+                "too many recipients: {count}, at most {limit} in one request (max-recipients)"
+            ),
             Rejection::Invalid(e) => e.fmt(f),
         }
     }
@@ -99,21 +105,30 @@ pub fn to_each(numbers: &[String], text: &str) -> Vec<Request> {
         .collect()
 }
 
-/// The queue and the modem threads' wake-up channel, with the part limit;
-/// cloned into every way in.
+/// The queue and the modem threads' wake-up channel, with the limits of
+/// one batch; cloned into every way in.
 #[derive(Clone)]
 pub struct Intake {
     store: Arc<dyn Store>,
     wake: Sender<Wake>,
     max_parts: usize,
+    max_recipients: usize,
 }
 
 impl Intake {
-    pub fn new(store: Arc<dyn Store>, wake: Sender<Wake>, max_parts: usize) -> Intake {
+    /// `max_parts`: SMS parts one text may take; `max_recipients`: requests
+    /// one batch may hold (`max-parts`, `max-recipients`).
+    pub fn new(
+        store: Arc<dyn Store>,
+        wake: Sender<Wake>,
+        max_parts: usize,
+        max_recipients: usize,
+    ) -> Intake {
         Intake {
             store,
             wake,
             max_parts,
+            max_recipients,
         }
     }
 
@@ -124,6 +139,12 @@ impl Intake {
     pub fn submit(&self, requests: &[Request], source: &str) -> Result<Vec<i64>, IntakeError> {
         if requests.is_empty() {
             return Err(IntakeError::Rejected(Rejection::NoRecipient));
+        }
+        if requests.len() > self.max_recipients {
+            return Err(IntakeError::Rejected(Rejection::TooManyRecipients {
+                count: requests.len(),
+                limit: self.max_recipients,
+            }));
         }
         let msgs: Vec<NewMessage> = requests
             .iter()
@@ -169,7 +190,7 @@ mod tests {
     fn intake(max_parts: usize) -> (Intake, Arc<dyn Store>, Receiver<Wake>) {
         let store = crate::store::open("sqlite::memory:", true).unwrap();
         let (tx, rx) = mpsc::channel();
-        (Intake::new(Arc::clone(&store), tx, max_parts), store, rx)
+        (Intake::new(Arc::clone(&store), tx, max_parts, 3), store, rx)
     }
 
     fn all() -> crate::store::ListFilter {
@@ -214,6 +235,10 @@ mod tests {
             ),
             (vec![req("420608337726", " ")], "request 1: empty text"),
             (
+                vec![req("420608337726", "ok"); 4],
+                "too many recipients: 4, at most 3 in one request (max-recipients)",
+            ),
+            (
                 vec![req("420608337726", &long)],
                 "request 1: text too long (2 SMS parts, the limit is 1)",
             ),
@@ -224,6 +249,11 @@ mod tests {
         }
         assert!(wake.try_recv().is_err());
         assert!(store.list_queued(&all()).unwrap().is_empty());
+        // at the limit: queued
+        let ids = intake
+            .submit(&vec![req("420608337726", "ok"); 3], "test")
+            .unwrap();
+        assert_eq!(ids.len(), 3);
     }
 
     #[test]

@@ -38,9 +38,13 @@ pub mod outbox;
 #[cfg(feature = "server")]
 pub mod password;
 #[cfg(feature = "server")]
+pub mod peer;
+#[cfg(feature = "server")]
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod receive;
+#[cfg(feature = "server")]
+pub mod secret;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

@@ -1,7 +1,9 @@
 //! The bounded accept loop shared by port 2021 (`server.rs`) and the web
 //! port (`web/front.rs`): bind, accept, the allowlist (`allow`), a cap on
-//! open connections (a `Slot` per connection thread gives its place back
-//! however the thread ends), a per-protocol refusal, one named thread per
+//! open connections per peer (an address, an IPv6 /64: [`crate::peer`])
+//! and in all (a `Slot` per connection thread gives both places back
+//! however the thread ends), a per-protocol refusal logged once per peer
+//! per minute however often it happens, one named thread per
 //! connection running the protocol's handler, and a planned shutdown: a
 //! stop flag plus a connection to ourselves to wake the blocking `accept()`
 //! ([`Stopper`]).
@@ -11,14 +13,19 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::allow::{self, Cidr};
+use crate::peer::{self, LogLimiter, PeerCounts, PeerKey};
 
 /// How long a refused client gets to take its one-line answer.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The pause after a failed `accept()` (EMFILE and friends), instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// A refused peer is logged once per this, however often it is refused.
+const REFUSAL_LOG_WINDOW: Duration = Duration::from_secs(60);
+/// Peers whose refusal lines are counted one by one; beyond, they share one.
+const REFUSAL_LOG_PEERS: usize = 4096;
 
 /// Why a connection is turned away before it gets a thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +34,8 @@ pub enum Refusal {
     NotAllowed,
     /// `limit` connections are open already.
     Busy { limit: usize },
+    /// `limit` connections of this peer are open already.
+    PeerBusy { limit: usize },
 }
 
 /// Who may connect, how many at once, and how the protocol's threads and
@@ -36,10 +45,14 @@ pub struct Gate {
     /// Who may connect (empty: everyone).
     pub allow: Vec<Cidr>,
     pub max_connections: usize,
+    /// Connections of one peer (an address, an IPv6 /64) at once.
+    pub max_per_peer: usize,
     /// Before every log line: `""` for port 2021, `"web: "`.
     pub log_prefix: &'static str,
     /// After the busy log line: the setting to raise, e.g. `" (max-connections)"`.
     pub limit_hint: &'static str,
+    /// After the per-peer busy log line, e.g. `" (max-connections-per-peer)"`.
+    pub peer_limit_hint: &'static str,
     /// A connection thread is named `<thread_prefix> <peer>`.
     pub thread_prefix: &'static str,
 }
@@ -67,13 +80,18 @@ impl Stopper {
     }
 }
 
-/// Gives the connection slot back however the thread ends (or when it
-/// could not be started).
-struct Slot(Arc<AtomicUsize>);
+/// Gives the connection's places back (in all, and its peer's) however
+/// the thread ends (or when it could not be started).
+struct Slot {
+    active: Arc<AtomicUsize>,
+    peers: Arc<PeerCounts>,
+    peer: PeerKey,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        self.peers.remove(self.peer);
     }
 }
 
@@ -103,15 +121,19 @@ impl Listener {
     }
 
     /// Accepts until the stop flag is set (and something connects to wake
-    /// the accept). A client outside `gate.allow`, or beyond
-    /// `gate.max_connections`, gets `refuse` (with a write timeout of 1 s)
-    /// and is closed; every other one gets a thread running `handle`.
+    /// the accept). A client outside `gate.allow`, beyond its peer's
+    /// `gate.max_per_peer` or beyond `gate.max_connections`, gets `refuse`
+    /// (with a write timeout of 1 s) and is closed, and a log line unless
+    /// its peer had one within the last minute; every other one gets a
+    /// thread running `handle`.
     pub fn run<R, H>(self, gate: Gate, refuse: R, handle: H)
     where
         R: Fn(&mut TcpStream, Refusal),
         H: Fn(TcpStream, SocketAddr) + Send + Sync + 'static,
     {
         let active = Arc::new(AtomicUsize::new(0));
+        let peers = Arc::new(PeerCounts::default());
+        let mut log = LogLimiter::new(REFUSAL_LOG_WINDOW, REFUSAL_LOG_PEERS);
         let handle = Arc::new(handle);
         let p = gate.log_prefix;
         for stream in self.listener.incoming() {
@@ -126,36 +148,57 @@ impl Listener {
                     continue;
                 }
             };
-            let Ok(peer) = stream.peer_addr() else {
+            let Ok(addr) = stream.peer_addr() else {
                 continue;
             };
-            if !allow::allowed(&gate.allow, peer.ip()) {
-                log::warn!("{p}refused {peer}: not in the allow list");
-                let _ = stream.set_write_timeout(Some(REFUSAL_WRITE_TIMEOUT));
-                refuse(&mut stream, Refusal::NotAllowed);
-                continue;
-            }
-            let limit = gate.max_connections;
-            if active.fetch_add(1, Ordering::SeqCst) >= limit {
+            let peer = PeerKey::of(addr.ip());
+            let refusal = if !allow::allowed(&gate.allow, addr.ip()) {
+                Some(Refusal::NotAllowed)
+            } else if !peers.try_add(peer, gate.max_per_peer) {
+                Some(Refusal::PeerBusy {
+                    limit: gate.max_per_peer,
+                })
+            } else if active.fetch_add(1, Ordering::SeqCst) >= gate.max_connections {
                 active.fetch_sub(1, Ordering::SeqCst);
-                log::warn!(
-                    "{p}refused {peer}: {limit} connections already open{}",
-                    gate.limit_hint
-                );
+                peers.remove(peer);
+                Some(Refusal::Busy {
+                    limit: gate.max_connections,
+                })
+            } else {
+                None
+            };
+            if let Some(why) = refusal {
+                if let Some(held) = log.admit(peer, Instant::now()) {
+                    let reason = match why {
+                        Refusal::NotAllowed => "not in the allow list".to_owned(),
+                        Refusal::PeerBusy { limit } => format!(
+                            "{limit} connections from {peer} already open{}",
+                            gate.peer_limit_hint
+                        ),
+                        Refusal::Busy { limit } => {
+                            format!("{limit} connections already open{}", gate.limit_hint)
+                        }
+                    };
+                    log::warn!("{p}refused {addr}: {reason}{}", peer::held_back(held));
+                }
                 let _ = stream.set_write_timeout(Some(REFUSAL_WRITE_TIMEOUT));
-                refuse(&mut stream, Refusal::Busy { limit });
+                refuse(&mut stream, why);
                 continue;
             }
-            let slot = Slot(Arc::clone(&active));
+            let slot = Slot {
+                active: Arc::clone(&active),
+                peers: Arc::clone(&peers),
+                peer,
+            };
             let handle = Arc::clone(&handle);
             let spawned = thread::Builder::new()
-                .name(format!("{} {peer}", gate.thread_prefix))
+                .name(format!("{} {addr}", gate.thread_prefix))
                 .spawn(move || {
                     let _slot = slot;
-                    handle(stream, peer);
+                    handle(stream, addr);
                 });
             if let Err(e) = spawned {
-                log::error!("{p}cannot start a thread for {peer}: {e}");
+                log::error!("{p}cannot start a thread for {addr}: {e}");
             }
         }
     }
@@ -171,8 +214,11 @@ mod tests {
         Gate {
             allow,
             max_connections,
+            // the global cap is what these tests look at
+            max_per_peer: max_connections + 1,
             log_prefix: "",
             limit_hint: "",
+            peer_limit_hint: "",
             thread_prefix: "test",
         }
     }
@@ -222,6 +268,67 @@ mod tests {
             }
             assert_eq!(a, "Busy { limit: 1 }");
             assert!(std::time::Instant::now() < deadline);
+            thread::sleep(Duration::from_millis(20));
+        }
+        stopper.stop();
+        looping.join().unwrap();
+    }
+
+    /// A connection from `from` (another address of 127.0.0.0/8: another peer).
+    fn connect_from(last: u8, to: SocketAddr) -> TcpStream {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let from = SocketAddr::from(([127, 0, 0, last], 0));
+        socket.bind(&from.into()).unwrap();
+        socket.connect(&to.into()).unwrap();
+        let s: TcpStream = socket.into();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    fn answer_of(mut s: TcpStream) -> String {
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    #[test]
+    fn caps_connections_per_peer_within_the_global_cap() {
+        let listener = Listener::bind("127.0.0.1:0", Arc::new(AtomicBool::new(false))).unwrap();
+        let (addr, stopper) = (listener.addr(), listener.stopper());
+        let (go, wait) = mpsc::channel::<()>();
+        let wait = std::sync::Mutex::new(wait);
+        let limits = Gate {
+            max_per_peer: 2,
+            ..gate(3, Vec::new())
+        };
+        let looping = thread::spawn(move || {
+            listener.run(limits, refuse, move |mut s, _| {
+                let _ = wait.lock().unwrap().recv();
+                let _ = s.write_all(b"served");
+            })
+        });
+        // Peer .1 holds its two; its third is refused, though one place is free.
+        let held = [connect_from(1, addr), connect_from(1, addr)];
+        assert_eq!(answer_of(connect_from(1, addr)), "PeerBusy { limit: 2 }");
+        // Another peer takes the last place; then all three are taken.
+        let other = connect_from(2, addr);
+        assert_eq!(answer_of(connect_from(3, addr)), "Busy { limit: 3 }");
+        drop(go);
+        for s in held.into_iter().chain([other]) {
+            assert_eq!(answer_of(s), "served");
+        }
+        // Both peers' places come back.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (a, b) = (
+                answer_of(connect_from(1, addr)),
+                answer_of(connect_from(1, addr)),
+            );
+            if (a.as_str(), b.as_str()) == ("served", "served") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{a} {b}");
             thread::sleep(Duration::from_millis(20));
         }
         stopper.stop();

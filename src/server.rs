@@ -20,14 +20,16 @@ use crate::protocol;
 
 /// Accepts on `listener` until its stop flag is set (and something connects
 /// to wake us); each line's requests go to `intake`. What it reads of the
-/// settings: `max-connections`, `max-line-bytes`, `idle-timeout`,
+/// settings: `max-connections`, `max-connections-per-peer`, `max-line-bytes`, `idle-timeout`,
 /// `quiet-pause`, `legacy-charset`, `allow`.
 pub fn run(listener: Listener, intake: Intake, settings: Settings) {
     let gate = Gate {
         allow: settings.allow.clone(),
         max_connections: settings.max_connections,
+        max_per_peer: settings.max_connections_per_peer,
         log_prefix: "",
         limit_hint: " (max-connections)",
+        peer_limit_hint: " (max-connections-per-peer)",
         thread_prefix: "conn",
     };
     let limits = Arc::new(settings);
@@ -45,6 +47,9 @@ fn refuse(stream: &mut TcpStream, why: Refusal) {
     let answer = match why {
         Refusal::NotAllowed => "ERR not allowed\r\n".to_owned(),
         Refusal::Busy { limit } => format!("ERR busy: too many connections (limit {limit})\r\n"),
+        Refusal::PeerBusy { limit } => {
+            format!("ERR busy: too many connections from your address (limit {limit})\r\n")
+        }
     };
     let _ = stream.write_all(answer.as_bytes());
 }

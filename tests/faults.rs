@@ -478,7 +478,15 @@ fn hostile_clients_get_their_answers_and_others_are_served() {
         dir: _dir,
     } = Rig::sqlite(
         "hostile",
-        &["--max-connections", "2000", "--idle-timeout", "5s"],
+        &[
+            "--max-connections",
+            "2000",
+            // all from 127.0.0.1 here; the per-peer cap is hostile.rs's
+            "--max-connections-per-peer",
+            "2000",
+            "--idle-timeout",
+            "5s",
+        ],
     );
 
     // 1,000 idle connections

@@ -5,6 +5,8 @@ mod util;
 
 mod cluster;
 mod faults;
+mod hostile;
+mod hostile_web;
 mod install;
 mod pdu_crosscheck;
 mod properties;

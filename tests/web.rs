@@ -188,6 +188,9 @@ fn authentication_and_csrf() {
             &hash,
             "--web-user",
             "ops",
+            // wrong passwords in a row: the throttle is hostile_web.rs's
+            "--web-auth-delay",
+            "0",
         ],
     );
     let good = basic("ops", PASSWORD);
@@ -339,6 +342,9 @@ fn api(backend: Backend) {
             "nagios",
             "--kannel-password-hash",
             &kannel_hash,
+            // wrong passwords in a row: the throttle is hostile_web.rs's
+            "--web-auth-delay",
+            "0",
         ],
     );
     let good = basic("admin", PASSWORD);

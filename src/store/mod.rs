@@ -759,7 +759,8 @@ fn open_sql(url: &str, create_schema: bool) -> Result<Arc<dyn StoreDiagnostics>>
         Ok(Arc::new(SqlStore(mysql::Mysql::open(url, create_schema)?)))
     } else {
         Err(StoreError::other(format!(
-            "unsupported database URL '{url}': use sqlite:///path/to/file.db or mysql://user:pass@host:3306/database"
+            "unsupported database URL '{}': use sqlite:///path/to/file.db or mysql://user:pass@host:3306/database",
+            crate::secret::redact_url(url)
         )))
     }
 }

@@ -92,8 +92,10 @@ impl Mysql {
     /// server version and the schema (creating or upgrading it with
     /// `create_schema`; then a missing database is created too).
     pub fn open(url: &str, create_schema: bool) -> Result<Mysql> {
-        let opts = Opts::from_url(url)
-            .map_err(|e| StoreError::other(format!("bad MySQL URL: {e}")).with_source(e))?;
+        let opts = Opts::from_url(url).map_err(|e| {
+            let shown = crate::secret::redact_url(url);
+            StoreError::other(format!("bad MySQL URL {shown}: {e}")).with_source(e)
+        })?;
         let shown = display_url(&opts);
         let Some(db_name) = opts.get_db_name().map(str::to_string) else {
             return Err(StoreError::other(format!(
@@ -160,7 +162,15 @@ const ER_BAD_DB_ERROR: u16 = 1049;
 
 /// The URL without its password, for messages.
 fn display_url(opts: &Opts) -> String {
-    let user = opts.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    let pass = if opts.get_pass().is_some() {
+        ":***"
+    } else {
+        ""
+    };
+    let user = opts
+        .get_user()
+        .map(|u| format!("{u}{pass}@"))
+        .unwrap_or_default();
     format!(
         "mysql://{user}{}:{}/{}",
         opts.get_ip_or_hostname(),

@@ -1,75 +1,130 @@
-//! The web port's front door: limits that tiny_http does not have.
+//! The web port's front door: limits that tiny_http does not have, and
+//! every decision that needs no worker.
 //!
 //! tiny_http accepts connections itself, gives each a thread of an
 //! unbounded pool, and sets no socket timeouts, so a client that opens many
 //! connections or sends its request one byte a minute would hold threads
 //! for ever. So the public TCP listener is ours:
 //!
-//! * the allowlist (`allow`, as for port 2021) and a bound on open
-//!   connections (beyond it: `503`, closed);
-//! * the request head must arrive whole within [`Limits::head_timeout`] and
-//!   be at most [`Limits::max_head`] bytes; the body must have a
-//!   `Content-Length` of at most [`Limits::max_body`] bytes and arrive within
-//!   [`Limits::io_timeout`]; every read and write has a timeout;
-//! * one request per connection: the head goes on with `Connection: close`
-//!   and `X-Smss-Peer: <address>` (a client's own such headers are dropped),
-//!   so the handlers know the peer.
+//! * the allowlist (`allow`, as for port 2021) and bounds on open
+//!   connections, per peer and in all (beyond: `503`, closed);
+//! * the request head must arrive whole within [`Limits::head_timeout`]
+//!   (short: every peer is a stranger until its head is read) and be at
+//!   most [`Limits::max_head`] bytes;
+//! * from the head alone: its `Host` (and a POST's `Origin`) must name this
+//!   server (`421`/`403`, [`super::host`]), and its credentials must be
+//!   right (`401`; `403` for sendsms; `429` while its peer is throttled):
+//!   [`Guard`]. No body is read for a request that fails these, and
+//!   `100 Continue` is sent only after them;
+//! * the body of an authenticated request must have a `Content-Length` of
+//!   at most [`Limits::max_body`] bytes and arrive within
+//!   [`Limits::io_timeout`]; only sendsms's POST, whose credentials may be
+//!   in its form, has its body read first, within the head's deadline;
+//! * one request per connection: the head goes on with `Connection: close`,
+//!   `X-Smss-Peer: <address>` and, once its credentials are checked,
+//!   `X-Smss-User: <user>` (a client's own such headers are dropped).
 //!
-//! The checked request is passed to tiny_http over a Unix socket in a
-//! private (0700) directory, and its answer copied back. tiny_http parses
-//! the request and writes the response (HTTP/1.1 framing, `Date`, `HEAD`);
-//! its connection threads are as many as ours, so bounded too.
+//! The request, body included, is passed to tiny_http over a Unix socket in
+//! a private (0700) directory only once it is complete, and the answer is
+//! read back whole before it is written to the client: the four workers
+//! never wait for a slow client, which can hold only connections of its
+//! own peer's share. tiny_http parses the request and writes the response
+//! (HTTP/1.1 framing, `Date`, `HEAD`).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::auth;
+use super::form::Params;
+use super::guard::{Denied, Guard, Realm};
 use crate::listener::{Gate, Listener, Refusal};
+use crate::peer::{self, LogLimiter, PeerKey};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_connections: usize,
+    /// Connections of one peer (an address, an IPv6 /64) at once.
+    pub max_per_peer: usize,
+    /// The head, and a body read before its credentials are checked.
     pub head_timeout: Duration,
+    /// The body of an authenticated request; every write to the client.
     pub io_timeout: Duration,
     /// How long a handler may take to answer (a database that is down makes
     /// the store wait up to 10 s for a connection).
     pub answer_timeout: Duration,
     pub max_head: usize,
     pub max_body: usize,
+    /// The largest answer copied back (the handlers' are far smaller).
+    pub max_answer: usize,
     /// Who may connect (empty: everyone), as for port 2021.
     pub allow: Vec<crate::allow::Cidr>,
 }
+
+/// The largest request body (the send form, the API).
+pub const MAX_BODY: usize = 64 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 32,
-            head_timeout: Duration::from_secs(10),
+            max_per_peer: 8,
+            head_timeout: Duration::from_secs(5),
             io_timeout: Duration::from_secs(30),
             answer_timeout: Duration::from_secs(60),
             max_head: 16 * 1024,
-            max_body: 64 * 1024,
+            max_body: MAX_BODY,
+            max_answer: 64 * 1024 * 1024,
             allow: Vec::new(),
+        }
+    }
+}
+
+/// Log lines about refused requests (a foreign Host, a throttled peer):
+/// once per peer per minute.
+struct RefusalLog(Mutex<LogLimiter>);
+
+impl RefusalLog {
+    fn warn(&self, peer: SocketAddr, message: &str) {
+        let admitted = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(PeerKey::of(peer.ip()), Instant::now());
+        if let Some(held) = admitted {
+            log::warn!("web: {peer} {message}{}", peer::held_back(held));
         }
     }
 }
 
 /// Accepts on `listener` until its stop flag is set (and something
 /// connects to wake the accept).
-pub fn run(listener: Listener, backend: PathBuf, limits: Limits) {
+pub fn run(listener: Listener, backend: PathBuf, limits: Limits, guard: Arc<Guard>) {
     let gate = Gate {
         allow: limits.allow.clone(),
         max_connections: limits.max_connections,
+        max_per_peer: limits.max_per_peer,
         log_prefix: "web: ",
-        limit_hint: "",
+        limit_hint: " (web-max-connections)",
+        peer_limit_hint: " (web-max-connections-per-peer)",
         thread_prefix: "web",
     };
     let limits = Arc::new(limits);
+    let refusals = Arc::new(RefusalLog(Mutex::new(LogLimiter::new(
+        Duration::from_secs(60),
+        4096,
+    ))));
     listener.run(gate, refuse, move |stream, peer| {
-        if let Err(e) = connection(stream, peer, &backend, &limits) {
+        let front = Front {
+            backend: &backend,
+            limits: &limits,
+            guard: &guard,
+            refusals: &refusals,
+        };
+        if let Err(e) = front.connection(stream, peer) {
             log::debug!("web: connection {peer}: {e}");
         }
     });
@@ -79,6 +134,11 @@ fn refuse(stream: &mut TcpStream, why: Refusal) {
     let _ = match why {
         Refusal::NotAllowed => reply(stream, 403, "not allowed"),
         Refusal::Busy { .. } => reply(stream, 503, "too many connections, try again later"),
+        Refusal::PeerBusy { .. } => reply(
+            stream,
+            503,
+            "too many connections from your address, try again later",
+        ),
     };
 }
 
@@ -91,34 +151,68 @@ fn is_timeout(e: &io::Error) -> bool {
 
 /// A short plain-text answer written by the front itself.
 fn reply(stream: &mut TcpStream, status: u16, message: &str) -> io::Result<()> {
+    reply_with(stream, status, message, &[])
+}
+
+fn reply_with(
+    stream: &mut TcpStream,
+    status: u16,
+    message: &str,
+    headers: &[(&str, String)],
+) -> io::Result<()> {
     let reason = match status {
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
         417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         502 => "Bad Gateway",
         _ => "Service Unavailable",
     };
     let body = format!("{message}\n");
-    let head = format!(
+    let mut head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Length: {}\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n\
-         Cache-Control: no-store\r\n\r\n",
+         Cache-Control: no-store\r\n",
         body.len()
     );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     stream.write_all(body.as_bytes())?;
     let _ = stream.shutdown(std::net::Shutdown::Write);
     Ok(())
 }
 
-/// The request head as passed on, and how long its body is.
+/// A request head as passed on, and what the front decides on.
 struct Head {
+    /// The head for tiny_http, up to (without) `X-Smss-User` and the blank line.
     text: String,
+    method: String,
+    /// The request target: path and query.
+    target: String,
+    host: Option<String>,
+    origin: Option<String>,
+    authorization: Option<String>,
     body_len: usize,
     expect_continue: bool,
+}
+
+impl Head {
+    fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, q)| q)
+    }
 }
 
 /// Checks and rewrites a request head (without its final blank line).
@@ -143,6 +237,14 @@ fn rewrite_head(raw: &[u8], peer: SocketAddr, max_body: usize) -> Result<Head, (
     let mut text = format!("{request_line}\r\n");
     let mut body_len: Option<usize> = None;
     let mut expect_continue = false;
+    let (mut host, mut origin, mut authorization) = (None, None, None);
+    let once = |slot: &mut Option<String>, value: &str, name: &str| {
+        if slot.is_some() {
+            return Err(bad(&format!("more than one {name} header")));
+        }
+        *slot = Some(value.trim().to_owned());
+        Ok(())
+    };
     for line in lines {
         if line.is_empty() {
             continue;
@@ -163,6 +265,7 @@ fn rewrite_head(raw: &[u8], peer: SocketAddr, max_body: usize) -> Result<Head, (
                     return Err(bad("conflicting Content-Length headers"));
                 }
                 body_len = Some(n);
+                continue;
             }
             "transfer-encoding" => {
                 return Err((
@@ -173,18 +276,20 @@ fn rewrite_head(raw: &[u8], peer: SocketAddr, max_body: usize) -> Result<Head, (
             "expect" => {
                 if value.trim().eq_ignore_ascii_case("100-continue") {
                     expect_continue = true;
-                } else {
-                    return Err((417, "unsupported Expect header".into()));
+                    continue;
                 }
+                return Err((417, "unsupported Expect header".into()));
             }
             // hop-by-hop, or ours to set
-            "connection" | "keep-alive" | "upgrade" | "proxy-connection" | "te" | "x-smss-peer" => {
-            }
-            _ => {
-                text.push_str(line);
-                text.push_str("\r\n");
-            }
+            "connection" | "keep-alive" | "upgrade" | "proxy-connection" | "te" | "x-smss-peer"
+            | "x-smss-user" => continue,
+            "host" => once(&mut host, value, "Host")?,
+            "origin" => once(&mut origin, value, "Origin")?,
+            "authorization" => once(&mut authorization, value, "Authorization")?,
+            _ => {}
         }
+        text.push_str(line);
+        text.push_str("\r\n");
     }
     let body_len = body_len.unwrap_or(0);
     if body_len > max_body {
@@ -196,9 +301,14 @@ fn rewrite_head(raw: &[u8], peer: SocketAddr, max_body: usize) -> Result<Head, (
     if body_len > 0 {
         text.push_str(&format!("Content-Length: {body_len}\r\n"));
     }
-    text.push_str(&format!("X-Smss-Peer: {peer}\r\nConnection: close\r\n\r\n"));
+    text.push_str(&format!("X-Smss-Peer: {peer}\r\nConnection: close\r\n"));
     Ok(Head {
         text,
+        method: method.to_owned(),
+        target: target.to_owned(),
+        host,
+        origin,
+        authorization,
         body_len,
         expect_continue: expect_continue && body_len > 0,
     })
@@ -208,97 +318,264 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-fn connection(
-    mut client: TcpStream,
-    peer: SocketAddr,
-    backend: &Path,
-    limits: &Limits,
-) -> io::Result<()> {
-    client.set_nodelay(true)?;
-    client.set_write_timeout(Some(limits.io_timeout))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
+/// sendsms's credentials among its parameters (Kannel's names and the short ones).
+fn kannel_credentials(params: &Params) -> Option<(String, String)> {
+    let user = params.get("username").or_else(|| params.get("user"))?;
+    let password = params.get("password").or_else(|| params.get("pass"))?;
+    Some((user.to_owned(), password.to_owned()))
+}
 
-    // The head, whole, within head_timeout.
-    let deadline = Instant::now() + limits.head_timeout;
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i;
-        }
-        if buf.len() > limits.max_head {
-            return reply(&mut client, 431, "request head too large");
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return reply(&mut client, 408, "request not received in time");
-        }
-        client.set_read_timeout(Some(left))?;
-        match client.read(&mut chunk) {
-            Ok(0) => return Ok(()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if is_timeout(&e) => {
+/// Why no body could be read.
+enum BodyError {
+    /// Not in time: answer 408.
+    Late,
+    /// The client went away.
+    Closed,
+    Io(io::Error),
+}
+
+struct Front<'a> {
+    backend: &'a Path,
+    limits: &'a Limits,
+    guard: &'a Guard,
+    refusals: &'a RefusalLog,
+}
+
+impl Front<'_> {
+    fn connection(&self, mut client: TcpStream, peer: SocketAddr) -> io::Result<()> {
+        let limits = self.limits;
+        client.set_nodelay(true)?;
+        client.set_write_timeout(Some(limits.io_timeout))?;
+        let mut buf: Vec<u8> = Vec::with_capacity(4096);
+        let mut chunk = [0u8; 8192];
+
+        // The head, whole, within head_timeout.
+        let head_deadline = Instant::now() + limits.head_timeout;
+        let head_end = loop {
+            if let Some(i) = find(&buf, b"\r\n\r\n") {
+                break i;
+            }
+            if buf.len() > limits.max_head {
+                return reply(&mut client, 431, "request head too large");
+            }
+            let left = head_deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 return reply(&mut client, 408, "request not received in time");
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    };
-    if head_end > limits.max_head {
-        return reply(&mut client, 431, "request head too large");
-    }
-    let head = match rewrite_head(&buf[..head_end], peer, limits.max_body) {
-        Ok(h) => h,
-        Err((status, message)) => return reply(&mut client, status, &message),
-    };
-
-    let mut upstream = match UnixStream::connect(backend) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("web: cannot reach the request handlers: {e}");
-            return reply(&mut client, 503, "the web interface is stopping");
-        }
-    };
-    upstream.set_write_timeout(Some(limits.io_timeout))?;
-    upstream.set_read_timeout(Some(limits.answer_timeout))?;
-    upstream.write_all(head.text.as_bytes())?;
-
-    // The body: what came with the head, then the rest, within io_timeout.
-    let already = &buf[head_end + 4..];
-    let first = already.len().min(head.body_len);
-    upstream.write_all(&already[..first])?;
-    let mut remaining = head.body_len - first;
-    if remaining > 0 && head.expect_continue {
-        client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-    }
-    let deadline = Instant::now() + limits.io_timeout;
-    while remaining > 0 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return reply(&mut client, 408, "request body not received in time");
-        }
-        client.set_read_timeout(Some(left))?;
-        let want = remaining.min(chunk.len());
-        match client.read(&mut chunk[..want]) {
-            Ok(0) => return Ok(()),
-            Ok(n) => {
-                upstream.write_all(&chunk[..n])?;
-                remaining -= n;
+            client.set_read_timeout(Some(left))?;
+            match client.read(&mut chunk) {
+                Ok(0) => return Ok(()),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if is_timeout(&e) => {
+                    return reply(&mut client, 408, "request not received in time");
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            Err(e) if is_timeout(&e) => {
-                return reply(&mut client, 408, "request body not received in time");
+        };
+        if head_end > limits.max_head {
+            return reply(&mut client, 431, "request head too large");
+        }
+        let head = match rewrite_head(&buf[..head_end], peer, limits.max_body) {
+            Ok(h) => h,
+            Err((status, message)) => return reply(&mut client, status, &message),
+        };
+        let already = buf.split_off(head_end + 4);
+
+        // Is it for us?
+        let hosts = &self.guard.hosts;
+        match &head.host {
+            None => return reply(&mut client, 400, "a Host header is required"),
+            Some(host) if !hosts.allows_host(host) => {
+                self.refusals.warn(
+                    peer,
+                    &format!("refused: Host '{host}' is not this server (web-host)"),
+                );
+                return reply(
+                    &mut client,
+                    421,
+                    &format!(
+                        "this server does not answer to the name '{host}' (it answers to {}; \
+                         the administrator may add the name to web-host)",
+                        hosts.describe()
+                    ),
+                );
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Some(_) => {}
+        }
+        if head.method == "POST"
+            && let Some(origin) = &head.origin
+            && origin != "null"
+            && !hosts.allows_origin(origin)
+        {
+            self.refusals.warn(
+                peer,
+                &format!("refused a POST from Origin '{origin}' (web-host)"),
+            );
+            return reply(&mut client, 403, "cross-site request refused");
+        }
+
+        // Who is it? From the head (sendsms's POST: from its form, read
+        // within the head's deadline).
+        let mut body: Option<Vec<u8>> = None;
+        let (realm, credentials) = if head.path() == "/cgi-bin/sendsms" {
+            let mut params = Params::parse(head.query().as_bytes(), self.guard.legacy);
+            if kannel_credentials(&params).is_none() && head.method == "POST" && head.body_len > 0 {
+                match self.read_body(&mut client, &head, &already, head_deadline) {
+                    Ok(b) => {
+                        params.0.extend(Params::parse(&b, self.guard.legacy).0);
+                        body = Some(b);
+                    }
+                    Err(e) => return self.body_failed(&mut client, e),
+                }
+            }
+            (Realm::Kannel, kannel_credentials(&params))
+        } else {
+            (
+                Realm::Web,
+                head.authorization.as_deref().and_then(auth::parse_basic),
+            )
+        };
+        let user = match self.guard.authenticate(realm, credentials, peer) {
+            Ok(user) => user,
+            Err(denied) => return self.deny(&mut client, peer, realm, denied),
+        };
+
+        // The body, now that we know who sends it.
+        let body = match body {
+            Some(b) => b,
+            None => {
+                let deadline = Instant::now() + limits.io_timeout;
+                match self.read_body(&mut client, &head, &already, deadline) {
+                    Ok(b) => b,
+                    Err(e) => return self.body_failed(&mut client, e),
+                }
+            }
+        };
+
+        // The whole request to tiny_http, the whole answer back.
+        let mut upstream = match UnixStream::connect(self.backend) {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("web: cannot reach the request handlers: {e}");
+                return reply(&mut client, 503, "the web interface is stopping");
+            }
+        };
+        upstream.set_write_timeout(Some(limits.io_timeout))?;
+        upstream.set_read_timeout(Some(limits.answer_timeout))?;
+        let mut request = head.text.into_bytes();
+        if !user.is_empty() {
+            request.extend_from_slice(format!("X-Smss-User: {user}\r\n").as_bytes());
+        }
+        request.extend_from_slice(b"\r\n");
+        request.extend_from_slice(&body);
+        upstream.write_all(&request)?;
+        let mut answer = Vec::new();
+        let read = (&mut upstream)
+            .take(limits.max_answer as u64 + 1)
+            .read_to_end(&mut answer);
+        if let Err(e) = read {
+            log::warn!("web: {peer}: no whole answer from the request handler: {e}");
+            return reply(&mut client, 502, "no answer from the request handler");
+        }
+        if answer.is_empty() || answer.len() > limits.max_answer {
+            return reply(&mut client, 502, "no answer from the request handler");
+        }
+        client.write_all(&answer)?;
+        let _ = client.shutdown(std::net::Shutdown::Write);
+        Ok(())
+    }
+
+    /// The body: what came with the head, then the rest, by `deadline`.
+    fn read_body(
+        &self,
+        client: &mut TcpStream,
+        head: &Head,
+        already: &[u8],
+        deadline: Instant,
+    ) -> Result<Vec<u8>, BodyError> {
+        let mut body = Vec::with_capacity(head.body_len);
+        body.extend_from_slice(&already[..already.len().min(head.body_len)]);
+        if body.len() < head.body_len && head.expect_continue {
+            client
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .map_err(BodyError::Io)?;
+        }
+        let mut chunk = [0u8; 8192];
+        while body.len() < head.body_len {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(BodyError::Late);
+            }
+            client.set_read_timeout(Some(left)).map_err(BodyError::Io)?;
+            let want = (head.body_len - body.len()).min(chunk.len());
+            match client.read(&mut chunk[..want]) {
+                Ok(0) => return Err(BodyError::Closed),
+                Ok(n) => body.extend_from_slice(&chunk[..n]),
+                Err(e) if is_timeout(&e) => return Err(BodyError::Late),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(BodyError::Io(e)),
+            }
+        }
+        Ok(body)
+    }
+
+    fn body_failed(&self, client: &mut TcpStream, e: BodyError) -> io::Result<()> {
+        match e {
+            BodyError::Late => reply(client, 408, "request body not received in time"),
+            BodyError::Closed => Ok(()),
+            BodyError::Io(e) => Err(e),
         }
     }
 
-    // The answer, until tiny_http closes (Connection: close).
-    let copied = io::copy(&mut upstream, &mut client)?;
-    if copied == 0 {
-        return reply(&mut client, 502, "no answer from the request handler");
+    fn deny(
+        &self,
+        client: &mut TcpStream,
+        peer: SocketAddr,
+        realm: Realm,
+        denied: Denied,
+    ) -> io::Result<()> {
+        match (denied, realm) {
+            (Denied::Throttled(left), _) => {
+                let secs = left.as_millis().div_ceil(1000).max(1);
+                self.refusals.warn(
+                    peer,
+                    "refused a password check: too many wrong passwords (web-auth-delay)",
+                );
+                reply_with(
+                    client,
+                    429,
+                    &format!("too many wrong passwords from your address: try again in {secs} s"),
+                    &[("Retry-After", secs.to_string())],
+                )
+            }
+            (Denied::Busy, _) => reply(client, 503, "password checks busy, try again later"),
+            (Denied::Off, _) => reply(
+                client,
+                403,
+                "Authorization failed for sendsms (sendsms is off: set kannel-password-hash or \
+                 web-password-hash)",
+            ),
+            (Denied::Missing | Denied::Wrong, Realm::Kannel) => {
+                if denied == Denied::Missing {
+                    self.refusals.warn(
+                        peer,
+                        "sendsms: authorization failed (no username and password)",
+                    );
+                }
+                reply(client, 403, "Authorization failed for sendsms")
+            }
+            (Denied::Missing | Denied::Wrong, Realm::Web) => reply_with(
+                client,
+                401,
+                "authentication required",
+                &[(
+                    "WWW-Authenticate",
+                    "Basic realm=\"smss\", charset=\"UTF-8\"".to_owned(),
+                )],
+            ),
+        }
     }
-    let _ = client.shutdown(std::net::Shutdown::Write);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -317,10 +594,19 @@ mod tests {
         assert_eq!(
             h.text,
             "POST /api/send HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
-             X-Smss-Peer: 192.0.2.7:5555\r\nConnection: close\r\n\r\n"
+             X-Smss-Peer: 192.0.2.7:5555\r\nConnection: close\r\n"
         );
         assert_eq!(h.body_len, 5);
         assert!(h.expect_continue);
+        assert_eq!(h.host.as_deref(), Some("x"));
+        // the client's own X-Smss-User is dropped; credentials kept apart
+        let raw = b"GET /sent?number=42 HTTP/1.1\r\nHost: h:1\r\nX-Smss-User: admin\r\n\
+                    Authorization: Basic YQ==\r\nOrigin: http://h:1";
+        let h = rewrite_head(raw, peer(), 100).unwrap();
+        assert!(!h.text.contains("admin"), "{}", h.text);
+        assert_eq!(h.authorization.as_deref(), Some("Basic YQ=="));
+        assert_eq!(h.origin.as_deref(), Some("http://h:1"));
+        assert_eq!((h.path(), h.query()), ("/sent", "number=42"));
     }
 
     #[test]
@@ -342,5 +628,10 @@ mod tests {
             Some(411)
         );
         assert_eq!(status(b"GET / HTTP/1.1\r\n Host: x"), Some(400));
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: x\r\nHost: y"), Some(400));
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: a\r\nAuthorization: b"),
+            Some(400)
+        );
     }
 }

@@ -8,9 +8,13 @@
 //! * [`html`]: the pages (server-rendered, every value escaped, no script).
 //! * [`api`]: `POST /api/send`, `GET /api/messages`, the Kannel-compatible
 //!   `/cgi-bin/sendsms`; [`metrics`]: `GET /metrics` for Prometheus.
-//! * [`auth`]: HTTP Basic against the [`crate::password`] hashes, with a
-//!   cache of verified logins; [`csrf`]: form tokens and
-//!   the cross-site check; [`form`]: urlencoded parameters.
+//! * [`guard`]: who may ask, decided by the front from the request head:
+//!   [`host`] (the `Host`/`Origin` rule against DNS rebinding), [`auth`]
+//!   (HTTP Basic against the [`crate::password`] hashes, with a cache of
+//!   verified logins; a few Argon2 runs at once, in reused memory),
+//!   [`throttle`] (one check at a time per peer, a growing delay after
+//!   wrong passwords); [`csrf`]: form tokens and the cross-site check;
+//!   [`form`]: urlencoded parameters.
 //!
 //! Everything is read through the [`Store`] trait (SQLite and MySQL alike);
 //! a message is queued by [`queue`], the web's call of [`Intake::submit`]
@@ -37,8 +41,11 @@ pub mod auth;
 pub mod csrf;
 pub mod form;
 pub mod front;
+pub mod guard;
+pub mod host;
 pub mod html;
 pub mod metrics;
+pub mod throttle;
 
 /// Threads answering requests (each request is short: a few queries).
 const WORKERS: usize = 4;
@@ -88,13 +95,10 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub intake: Intake,
     pub csrf: csrf::Csrf,
-    pub verifier: auth::Verifier,
     /// Whether every request needs the web password (not bound to loopback,
-    /// or a password configured anyway).
+    /// or a password configured anyway). The front has checked it; its
+    /// `X-Smss-User` names the user.
     pub require_auth: bool,
-    pub web_account: Option<auth::Account>,
-    /// Who may use `/cgi-bin/sendsms` (`None`: nobody).
-    pub kannel_account: Option<auth::Account>,
 }
 
 /// A running web interface; stopped by [`Web::shutdown`] (or dropped).
@@ -230,34 +234,44 @@ pub fn start(
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?,
     );
 
-    let web_account = settings
-        .web_password_hash
-        .clone()
-        .map(|hash| auth::Account {
-            user: settings.web_user.clone(),
-            hash,
-        });
-    let kannel_account = match &settings.kannel_password_hash {
-        Some(hash) => Some(auth::Account {
-            user: settings
-                .kannel_user
-                .clone()
-                .unwrap_or_else(|| settings.web_user.clone()),
-            hash: hash.clone(),
-        }),
-        None => web_account.clone().map(|mut a| {
-            if let Some(u) = &settings.kannel_user {
-                a.user = u.clone();
-            }
-            a
-        }),
+    let account = |user: &str, hash: &str| {
+        auth::Account::new(user, hash).map_err(|e| format!("password hash of {user}: {e}"))
     };
-    let app = Arc::new(App {
-        require_auth: !loopback || web_account.is_some(),
+    let web_account = match &settings.web_password_hash {
+        Some(hash) => Some(account(&settings.web_user, hash)?),
+        None => None,
+    };
+    let kannel_user = settings
+        .kannel_user
+        .clone()
+        .unwrap_or_else(|| settings.web_user.clone());
+    let kannel_account = match (&settings.kannel_password_hash, &settings.web_password_hash) {
+        (Some(hash), _) | (None, Some(hash)) => Some(account(&kannel_user, hash)?),
+        (None, None) => None,
+    };
+    let accounts: Vec<&auth::Account> = web_account.iter().chain(&kannel_account).collect();
+    let verifier = auth::Verifier::new(random_key()?, settings.web_auth_concurrency, &accounts);
+    // The machine's own name is never a rebound one: `http://HOSTNAME:port/`
+    // works without configuring it.
+    let names: Vec<String> = settings
+        .web_host
+        .iter()
+        .cloned()
+        .chain(crate::config::host_name())
+        .collect();
+    let hosts = host::HostRule::new(addr, &names);
+    let allowed_hosts = hosts.describe();
+    let guard = Arc::new(guard::Guard::new(
+        hosts,
+        settings.legacy_charset,
         web_account,
         kannel_account,
+        verifier,
+        throttle::Throttle::new(settings.web_auth_delay, settings.web_auth_max_delay),
+    ));
+    let app = Arc::new(App {
+        require_auth: guard.web_needs_password(),
         csrf: csrf::Csrf::new(random_key()?),
-        verifier: auth::Verifier::new(random_key()?),
         settings,
         store,
         intake,
@@ -276,17 +290,20 @@ pub fn start(
     {
         let front_limits = front::Limits {
             allow: app.settings.allow.clone(),
+            max_connections: app.settings.web_max_connections,
+            max_per_peer: app.settings.web_max_connections_per_peer,
+            head_timeout: app.settings.web_head_timeout,
             ..front::Limits::default()
         };
         threads.push(
             thread::Builder::new()
                 .name("web accept".into())
-                .spawn(move || front::run(listener, socket, front_limits))
+                .spawn(move || front::run(listener, socket, front_limits, guard))
                 .map_err(|e| e.to_string())?,
         );
     }
     log::info!(
-        "web UI on http://{addr}/ ({})",
+        "web UI on http://{addr}/ ({}; answers to {allowed_hosts})",
         if app.require_auth {
             "HTTP Basic authentication"
         } else {
@@ -420,7 +437,7 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
     let mut body = Vec::new();
     let read = rq
         .as_reader()
-        .take(front::Limits::default().max_body as u64 + 1)
+        .take(front::MAX_BODY as u64 + 1)
         .read_to_end(&mut body);
     let headers = rq.headers().to_vec();
     let req = Req {
@@ -494,26 +511,19 @@ fn not_allowed(allow: &'static str) -> Reply {
 }
 
 /// The user name of an authenticated request ("" when no password is
-/// needed), or the `401` to answer.
+/// needed), or the `401` to answer. The front has checked the credentials
+/// before the request came here and names the user in `X-Smss-User` (a
+/// client's own is dropped); the check here is the second line.
 fn authorize(app: &App, req: &Req<'_>) -> Result<String, Reply> {
-    let Some(account) = app.web_account.as_ref().filter(|_| app.require_auth) else {
+    if !app.require_auth {
         return Ok(String::new());
-    };
-    let challenge = || {
-        Reply::text(401, "authentication required").header(
+    }
+    match req.header("X-Smss-User") {
+        Some(user) if !user.is_empty() => Ok(user.to_owned()),
+        _ => Err(Reply::text(401, "authentication required").header(
             "WWW-Authenticate",
             "Basic realm=\"smss\", charset=\"UTF-8\"",
-        )
-    };
-    match req.header("Authorization") {
-        None => Err(challenge()),
-        Some(h) => match auth::parse_basic(h) {
-            Some((user, password)) if app.verifier.check(account, &user, &password) => Ok(user),
-            _ => {
-                log::warn!("web: {} wrong user name or password", req.peer);
-                Err(challenge())
-            }
-        },
+        )),
     }
 }
 

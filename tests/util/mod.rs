@@ -6,7 +6,7 @@
 pub mod proxy;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -496,4 +496,26 @@ pub fn password_hash(password: &str) -> String {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "hash-password: {}", stderr(&out));
     stdout(&out).trim().to_owned()
+}
+
+/// A TCP connection to `to` from the local address `from` (any address of
+/// 127.0.0.0/8 is ours on Linux): another peer than 127.0.0.1.
+pub fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(to), Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::new(from, 0).into())
+        .unwrap_or_else(|e| panic!("bind {from}: {e}"));
+    socket
+        .connect_timeout(&to.into(), Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("connect {to} from {from}: {e}"));
+    let stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+}
+
+pub fn loopback(last: u8) -> IpAddr {
+    IpAddr::from([127, 0, 0, last])
 }
