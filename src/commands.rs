@@ -478,6 +478,9 @@ fn describe_modem(m: &ModemHealth) -> String {
     if let Some(e) = m.last_error.as_ref().filter(|_| !m.healthy) {
         s.push_str(&format!(" ({e})"));
     }
+    if let Some(w) = &m.warnings {
+        s.push_str(&format!("; warning: {}", w.replace('\n', "; ")));
+    }
     s.push_str(&format!(
         "; checked {} ago by pid {}",
         human_secs(m.checked_age_secs),
