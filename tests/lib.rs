@@ -6,6 +6,7 @@ mod util;
 mod cluster;
 mod faults;
 mod install;
+mod modems;
 mod pdu_crosscheck;
 mod properties;
 mod protocol_net;
