@@ -129,8 +129,11 @@ fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, CliError> {
 /// The simulator for `device = sim`, and the path to open.
 fn modem_port(settings: &Settings) -> Result<(Option<PtySim>, String), CliError> {
     if settings.device == "sim" {
+        let profile = settings.sim_profile;
         let sim = PtySim::start_with(SimState {
             send_delay: settings.sim_delay,
+            memories: crate::sim::memories_of(profile),
+            profile,
             ..SimState::default()
         })
         .map_err(|e| failed(format!("cannot start the simulated modem: {e}")))?;

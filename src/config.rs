@@ -249,6 +249,12 @@ settings! {
         parse: duration, commands: MODEM,
         help: "with device = sim: how long the simulated modem takes per SMS",
     }
+    sim_profile: &'static crate::sim::Profile {
+        name: "sim-profile", value: "NAME", default: "tc35i",
+        parse: sim_profile, commands: MODEM,
+        help: "with device = sim: the modem the simulated one answers as (tc35i, sim800, \
+               sim7600, ec25, m26, e173, e3372, telit, sierra, ublox, fastrack, motorola, nrf91)",
+    }
     on_receive: Option<PathBuf> {
         name: "on-receive", value: "PROGRAM", default: "",
         parse: optional_path, commands: MODEM,
@@ -443,6 +449,13 @@ impl Settings {
 
 // The parsers of the table: the text of a value (from the file, the command
 // line or a default) to the value, or a message naming it and what it should be.
+
+fn sim_profile(value: &str) -> Result<&'static crate::sim::Profile, String> {
+    crate::sim::profile(value).ok_or_else(|| {
+        let names: Vec<&str> = crate::sim::PROFILES.iter().map(|p| p.name).collect();
+        format!("no simulated modem '{value}': one of {}", names.join(", "))
+    })
+}
 
 fn nonempty(value: &str) -> Result<String, String> {
     if value.is_empty() {
