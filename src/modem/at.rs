@@ -451,7 +451,10 @@ impl<P: Port + ?Sized> At<P> {
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), AtError> {
-        log::debug!("modem <- {}", String::from_utf8_lossy(bytes).trim_end());
+        log::debug!(
+            "modem <- {}",
+            printable(String::from_utf8_lossy(bytes).trim_end())
+        );
         self.port.write_all(bytes)?;
         self.port.flush()?;
         Ok(())
@@ -513,7 +516,7 @@ impl<P: Port + ?Sized> At<P> {
                 Event::Prompt => continue,
                 Event::Line(line) => line,
             };
-            log::debug!("modem -> {line}");
+            log::debug!("modem -> {}", printable(&line));
             if self.pdu_follows {
                 self.pdu_follows = false;
                 self.unsolicited.push_back(line);
@@ -605,7 +608,7 @@ impl<P: Port + ?Sized> At<P> {
         loop {
             while let Some(event) = self.splitter.next_event() {
                 let Event::Line(line) = event else { continue };
-                log::debug!("modem -> {line}");
+                log::debug!("modem -> {}", printable(&line));
                 if self.pdu_follows {
                     self.pdu_follows = false;
                     self.unsolicited.push_back(line);
@@ -657,6 +660,20 @@ impl<P: Port + ?Sized> At<P> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// `text` for a log line: control characters (ESC, Ctrl-Z, a modem's
+/// junk) as `\x1b`, so they do not reach the terminal or the log file raw.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The message reference of `+CMGS: <mr>[,<scts>]`, wherever it is among
@@ -806,6 +823,13 @@ mod tests {
             Some(true)
         );
         assert_eq!(s.next_event(), Some(line("OK")));
+    }
+
+    #[test]
+    fn log_lines_show_control_characters_escaped() {
+        assert_eq!(printable("\x1b"), "\\x1b");
+        assert_eq!(printable("0011\x1a"), "0011\\x1a");
+        assert_eq!(printable("Příliš"), "Příliš");
     }
 
     #[test]
