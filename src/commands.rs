@@ -17,6 +17,7 @@ use crate::config::{DEFAULT_LOG_FILE, Settings};
 use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
+use crate::modem::Modem;
 use crate::outbox::Outbox;
 use crate::server;
 use crate::sim::{PtySim, SimState};
@@ -50,6 +51,10 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
         "init-db" => {
             init_logging(&settings, interactive(LevelFilter::Info), false)?;
             init_db(&settings)
+        }
+        "probe" => {
+            init_logging(&settings, interactive(LevelFilter::Warn), false)?;
+            probe(&settings)
         }
         _ => {
             init_logging(&settings, LevelFilter::Warn, false)?;
@@ -296,6 +301,41 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
     outbox.wait_for_hooks();
     drop(sim);
     drop(lock);
+    Ok(())
+}
+
+/// `smss probe`: opens each modem, initialises it and prints what it
+/// found; exit 1 when one could not be probed.
+fn probe(settings: &Settings) -> Result<ExitCode, CliError> {
+    let mut code = ExitCode::SUCCESS;
+    for s in settings.per_device() {
+        if let Err(e) = probe_one(&s) {
+            println!("device:       {}\nnot probed:   {e}", s.device);
+            code = ExitCode::from(1);
+        }
+    }
+    Ok(code)
+}
+
+fn probe_one(settings: &Settings) -> Result<(), String> {
+    let _lock = match ModemLock::try_acquire(&settings.lock_dir, &settings.device, "smss probe") {
+        Ok(lock) => lock,
+        Err(LockError::Held { holder, .. }) => {
+            return Err(format!(
+                "{holder} holds the modem; stop it first (service smss stop)"
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let (_sim, port_path) = modem_port(settings).map_err(|e| e.to_string())?;
+    let mut modem = Modem::open(&port_path, settings.baud, settings.command_timeout)
+        .map_err(|e| e.to_string())?;
+    let info = modem
+        .init(settings.pin.as_deref(), settings.smsc.as_deref())
+        .map_err(|e| e.to_string())?;
+    let mut probe = modem.probe(info).map_err(|e| e.to_string())?;
+    probe.device = settings.device.clone();
+    print!("{}", probe.report());
     Ok(())
 }
 

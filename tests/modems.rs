@@ -370,3 +370,92 @@ fn a_hanging_cmgl_is_read_slot_by_slot() {
     assert!(!log.contains("does not answer: resetting"), "{log}");
     bench.health();
 }
+
+/// `smss probe`'s report, as `name: value` pairs.
+fn probe(device: &str, dir: &TempDir) -> (Option<i32>, Vec<(String, String)>, String) {
+    let lock_dir = dir.path().display().to_string();
+    let out = smss(&[
+        "probe",
+        "--config",
+        "/dev/null",
+        "--device",
+        device,
+        "--lock-dir",
+        &lock_dir,
+        "--log-file",
+        "none",
+        "--command-timeout",
+        "3s",
+    ]);
+    let text = stdout(&out);
+    let pairs = text
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect();
+    (out.status.code(), pairs, format!("{text}{}", stderr(&out)))
+}
+
+#[test]
+fn probe_tells_what_the_modem_is_and_what_smss_will_use() {
+    let dir = TempDir::new("probe");
+    let sim = PtySim::start_profile(&profiles::SIM800).unwrap();
+    let pdu = encode_deliver(
+        "+420777123456",
+        RECEIVED,
+        ts(1),
+        DeliverRef {
+            reference: 0,
+            ref16: false,
+        },
+    );
+    sim.handle.deliver("SM", &pdu[0]).unwrap();
+    let device = sim.path.to_str().unwrap();
+    let (code, pairs, all) = probe(device, &dir);
+    assert_eq!(code, Some(0), "{all}");
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {k} in\n{all}"))
+    };
+    assert_eq!(get("device"), device);
+    assert_eq!(get("manufacturer"), "SIMCOM_Ltd");
+    assert_eq!(get("model"), "SIMCOM_SIM800L");
+    assert_eq!(get("firmware"), "1418B04SIM800L24");
+    assert_eq!(get("SIM"), "ready");
+    assert_eq!(get("signal"), "17/31 (-79 dBm)");
+    assert_eq!(get("registration"), "roaming");
+    assert_eq!(get("operator"), "T-Mobile CZ");
+    assert!(get("memories offered").contains("\"SM_P\""), "{all}");
+    assert_eq!(get("smss reads"), "MT (1 of 80 used)");
+    assert!(get("new messages").starts_with("announced (AT+CNMI=2,1,0,2,0)"));
+    assert!(get("AT+CMMS").starts_with("yes"), "{all}");
+    // it read nothing and deleted nothing
+    let state = sim.handle.state();
+    assert_eq!(state.stored_count(), 1);
+    assert_eq!(state.memories["SM"].slots.values().next().unwrap().0, 0);
+}
+
+#[test]
+fn probe_leaves_a_modem_that_serve_holds_alone() {
+    let bench = start(&profiles::TC35I, Backend::Sqlite, &[]);
+    bench.wait_ready();
+    let device = bench.sim.path.to_str().unwrap().to_owned();
+    let (code, _, all) = probe(&device, &bench._dir);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains("holds the modem; stop it first"), "{all}");
+    // and serve still sends
+    bench.send_three();
+}
+
+#[test]
+fn probe_of_a_missing_device_says_why() {
+    let dir = TempDir::new("probe_missing");
+    let missing = dir.path().join("ttyUSB9");
+    let (code, _, all) = probe(missing.to_str().unwrap(), &dir);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains("not probed:"), "{all}");
+    assert!(all.contains("is the modem plugged in"), "{all}");
+}

@@ -13,6 +13,7 @@
 
 pub mod at;
 pub mod errors;
+pub mod probe;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -96,6 +97,8 @@ pub struct Modem {
     cmgr_only: BTreeSet<String>,
     /// Memories a `+CMTI`/`+CDSI` named that are not among those read.
     announced: BTreeSet<String>,
+    /// The `AT+CNMI` setting the modem took (`None`: it took none).
+    indications: Option<&'static str>,
 }
 
 /// How long one `read()` on the port may block; the AT layer loops until
@@ -158,6 +161,7 @@ impl Modem {
             unreadable: BTreeMap::new(),
             cmgr_only: BTreeSet::new(),
             announced: BTreeSet::new(),
+            indications: None,
         }
     }
 
@@ -611,18 +615,18 @@ impl Modem {
     /// lists nothing (empty, or refused with `+CMS ERROR: 302/303`), the
     /// memory in use (`AT+CPMS?`), `SM` and `ME` are tried one by one.
     pub fn setup_receiving(&mut self) -> Vec<String> {
-        let mut indications = false;
+        self.indications = None;
         for cnmi in [
             "AT+CNMI=2,1,0,2,0",
             "AT+CNMI=1,1,0,2,0",
             "AT+CNMI=2,1,0,1,0",
         ] {
             if self.command(cnmi).is_ok() {
-                indications = true;
+                self.indications = Some(cnmi);
                 break;
             }
         }
-        if !indications {
+        if self.indications.is_none() {
             log::warn!("the modem refuses AT+CNMI: new messages are noticed at the next poll only");
         }
         let offered = match self.busy_retry("AT+CPMS=?") {

@@ -298,6 +298,7 @@ impl SimCore {
             "AT+CGMI" => with_ok(p.cgmi),
             "AT+CGMM" => with_ok(p.cgmm),
             "ATI" if !p.ati.is_empty() => with_ok(p.ati),
+            "AT+CGMR" => with_ok(p.cgmr),
             "AT+CGSN" => reply(&["350000000000001", "OK"]),
             "AT+CSQ" => reply(&[p.csq, "OK"]),
             "AT+CREG?" => reply(&[p.creg, "OK"]),
