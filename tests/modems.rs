@@ -17,7 +17,7 @@ use smss::store::{ModemHealth, Store};
 
 use crate::util::*;
 
-/// Generous: a profile may cost a command timeout (3 s here) or two.
+/// Generous: a profile may cost a command timeout (5 s here) or two.
 const WAIT: Duration = Duration::from_secs(60);
 
 const GSM_TEXT: &str = "Backup db1 failed: disk 95% € {quota} [ok]";
@@ -61,7 +61,7 @@ fn start(profile: &'static Profile, backend: Backend, extra: &[&str]) -> Bench {
     let db = TestDb::new(backend, &dir);
     db.init();
     let sim = PtySim::start_profile(profile).unwrap();
-    let mut args = vec!["--command-timeout", "3s", "--poll-interval", "2s"];
+    let mut args = vec!["--command-timeout", "5s", "--poll-interval", "2s"];
     args.extend_from_slice(extra);
     let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, &args);
     Bench {
@@ -385,7 +385,7 @@ fn probe(device: &str, dir: &TempDir) -> (Option<i32>, Vec<(String, String)>, St
         "--log-file",
         "none",
         "--command-timeout",
-        "3s",
+        "5s",
     ]);
     let text = stdout(&out);
     let pairs = text
