@@ -1,9 +1,9 @@
 //! Modem profiles: how widely deployed modems and phones answer where they
 //! differ from the baseline (the simulator's Siemens TC35i). A profile is a
 //! set of deviations; each is written from the vendor's public AT manual,
-//! cited next to it (the section, or the command's entry where the manual
-//! numbers nothing), or from published transcripts where the manual says
-//! nothing. Every profile is held to the same send/receive matrix
+//! cited next to it (`§+CPMS`: the manual's entry of that name; a number
+//! only where it was checked), or from published transcripts where the
+//! manual says nothing (said so there). Every profile is held to the same send/receive matrix
 //! (`tests/modems.rs`); `expect` is what the health row must then show.
 
 use std::time::Duration;
@@ -149,7 +149,7 @@ pub const SIM800: Profile = Profile {
     // URC summary: "Call Ready" (phonebook initialisation over, AT+CIURC)
     // and "SMS Ready" come seconds after RDY: in the middle of init.
     late: &[("AT+CGMI", "Call Ready"), ("AT+CGMM", "SMS Ready")],
-    // AT+CGMI / AT+CGMM entries (§3.2, V.25TER commands).
+    // AT+CGMI / AT+CGMM entries.
     cgmi: &["SIMCOM_Ltd"],
     cgmm: &["SIMCOM_SIM800L"],
     ati: &["SIM800 R14.18"],
@@ -157,7 +157,7 @@ pub const SIM800: Profile = Profile {
     csq: "+CSQ: 17,0",
     creg: "+CREG: 0,5",
     cops: "+COPS: 0,0,\"T-Mobile CZ\"",
-    // AT+CPMS entry (§4.2, 3GPP TS 27.005 commands): "SM_P" and "ME_P" (SM or ME preferred) and "MT".
+    // AT+CPMS entry: "SM_P" and "ME_P" (SM or ME preferred) and "MT".
     cpms_test: CpmsTest::Literal(
         "+CPMS: (\"SM\",\"ME\",\"SM_P\",\"ME_P\",\"MT\"),(\"SM\",\"ME\",\"SM_P\",\"ME_P\",\"MT\"),(\"SM\",\"ME\",\"SM_P\",\"ME_P\",\"MT\")",
     ),
@@ -227,7 +227,7 @@ pub const EC25: Profile = Profile {
         "+QIND: SMS DONE",
     ],
     late: &[("AT+CGMM", "+QIND: PB DONE")],
-    // ATI entry (§2): "Quectel", "EC25", "Revision: ..." without labels.
+    // ATI entry: "Quectel", "EC25", "Revision: ..." without labels.
     ati: &["Quectel", "EC25", "Revision: EC25EFAR06A06M4G"],
     cgmi: &["Quectel"],
     cgmm: &["EC25"],
@@ -238,7 +238,7 @@ pub const EC25: Profile = Profile {
     // §"Summary of CME ERROR codes": 14 SIM busy; answered while the SIM
     // initialises after power on (before +QIND: SMS DONE).
     sim_busy: 2,
-    // AT+CPMS entry (§7, SMS commands): ("SM","ME","MT").
+    // AT+CPMS entry: ("SM","ME","MT").
     cpms_test: CpmsTest::Literal(
         "+CPMS: (\"SM\",\"ME\",\"MT\"),(\"SM\",\"ME\",\"MT\"),(\"SM\",\"ME\",\"MT\")",
     ),
@@ -449,14 +449,14 @@ pub const UBLOX: Profile = Profile {
     // lines after +CMGS: (published transcripts).
     prompt: ">",
     blank_after_cmgs: 2,
-    // §4.1/4.3 +CGMI / +CGMM.
+    // §+CGMI / +CGMM.
     cgmi: &["u-blox"],
     cgmm: &["SARA-U270"],
     ati: &["Manufacturer: u-blox", "Model: SARA-U270"],
     csq: "+CSQ: 20,99",
     creg: "+CREG: 0,1",
     cops: "+COPS: 0,0,\"Vodafone CZ\",2",
-    // §9.3 +CPMS: ("MT","ME","SM","BM","SR"); SM from index 1.
+    // §+CPMS: ("MT","ME","SM","BM","SR"); SM from index 1.
     cpms_test: CpmsTest::Literal(
         "+CPMS: (\"MT\",\"ME\",\"SM\",\"BM\",\"SR\"),(\"MT\",\"ME\",\"SM\"),(\"MT\",\"ME\",\"SM\")",
     ),
