@@ -182,6 +182,7 @@ Commands:
   client         send requests to a server: smss client -a HOST[:PORT] '#phone;text'
   init-db        create or upgrade the database schema
   status         queue, last 24 hours, modem health, lock holder; exit 1 when something needs attention
+  probe          talk to the modem: what it is, what it offers, what smss will use (stop serve first)
   hash-password  read a password on standard input, print its hash for web-password-hash
 ";
 
@@ -200,7 +201,7 @@ pub fn help_text(command: Option<&str>) -> String {
             s.push_str("smss — SMS server: plaintext TCP requests queued in a database, sent through a GSM modem\n\n");
             s.push_str("Usage: smss COMMAND [OPTIONS]\n\n");
             s.push_str(COMMANDS);
-            s.push_str("\nOptions of serve, send-pending, init-db and status (also keys of the config file):\n");
+            s.push_str("\nOptions of serve, send-pending, init-db, status and probe (also keys of the config file):\n");
         }
         Some(cmd) => {
             s.push_str(&format!("Usage: smss {cmd} [OPTIONS]\n\n"));
@@ -212,6 +213,12 @@ pub fn help_text(command: Option<&str>) -> String {
                                    Exits 0 at once, saying so on stdout, when serve holds the modem.\n\
                                    On stderr only warnings and errors unless stderr is a terminal.\n",
                 "init-db" => "Creates the database schema, or upgrades it to this version of smss.\n",
+                "probe" => "Opens the modem, initialises it as serve would, and prints what it found:\n\
+                            manufacturer, model, firmware, SIM, signal, registration, operator, the\n\
+                            message memories and which smss reads, whether new messages are announced\n\
+                            (AT+CNMI) and the radio link kept (AT+CMMS). Reads and deletes no message.\n\
+                            Run it first with new hardware, and paste its output into a bug report.\n\
+                            Exit status: 0 the modem answered; 1 it did not, or serve holds it.\n",
                 _ => "Shows the queue and its oldest message, what was sent, failed and received in\n\
                       the last 24 hours, the last message sent, each modem's health as serve last\n\
                       recorded it, and who holds the modem lock.\n\

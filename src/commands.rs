@@ -17,6 +17,7 @@ use crate::config::{DEFAULT_LOG_FILE, Settings};
 use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
+use crate::modem::Modem;
 use crate::outbox::Outbox;
 use crate::secret::redact_url;
 use crate::server;
@@ -51,6 +52,10 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
         "init-db" => {
             init_logging(&settings, interactive(LevelFilter::Info), false)?;
             init_db(&settings)
+        }
+        "probe" => {
+            init_logging(&settings, interactive(LevelFilter::Warn), false)?;
+            probe(&settings)
         }
         _ => {
             init_logging(&settings, LevelFilter::Warn, false)?;
@@ -113,8 +118,11 @@ fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, CliError> {
 /// The simulator for `device = sim`, and the path to open.
 fn modem_port(settings: &Settings) -> Result<(Option<PtySim>, String), CliError> {
     if settings.device == "sim" {
+        let profile = settings.sim_profile;
         let sim = PtySim::start_with(SimState {
             send_delay: settings.sim_delay,
+            memories: crate::sim::memories_of(profile),
+            profile,
             ..SimState::default()
         })
         .map_err(|source| CliError::Io {
@@ -282,6 +290,41 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
     outbox.wait_for_hooks();
     drop(sim);
     drop(lock);
+    Ok(())
+}
+
+/// `smss probe`: opens each modem, initialises it and prints what it
+/// found; exit 1 when one could not be probed.
+fn probe(settings: &Settings) -> Result<ExitCode, CliError> {
+    let mut code = ExitCode::SUCCESS;
+    for s in settings.per_device() {
+        if let Err(e) = probe_one(&s) {
+            println!("device:       {}\nnot probed:   {e}", s.device);
+            code = ExitCode::from(1);
+        }
+    }
+    Ok(code)
+}
+
+fn probe_one(settings: &Settings) -> Result<(), String> {
+    let _lock = match ModemLock::try_acquire(&settings.lock_dir, &settings.device, "smss probe") {
+        Ok(lock) => lock,
+        Err(LockError::Held { holder, .. }) => {
+            return Err(format!(
+                "{holder} holds the modem; stop it first (service smss stop)"
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let (_sim, port_path) = modem_port(settings).map_err(|e| e.to_string())?;
+    let mut modem = Modem::open(&port_path, settings.baud, settings.command_timeout)
+        .map_err(|e| e.to_string())?;
+    let info = modem
+        .init(settings.pin.as_deref(), settings.smsc.as_deref())
+        .map_err(|e| e.to_string())?;
+    let mut probe = modem.probe(info).map_err(|e| e.to_string())?;
+    probe.device = settings.device.clone();
+    print!("{}", probe.report());
     Ok(())
 }
 
@@ -466,6 +509,9 @@ fn describe_modem(m: &ModemHealth) -> String {
     }
     if let Some(e) = m.last_error.as_ref().filter(|_| !m.healthy) {
         s.push_str(&format!(" ({e})"));
+    }
+    if let Some(w) = &m.warnings {
+        s.push_str(&format!("; warning: {}", w.replace('\n', "; ")));
     }
     s.push_str(&format!(
         "; checked {} ago by pid {}",

@@ -31,6 +31,7 @@ pub enum Command {
     SendPending,
     InitDb,
     Status,
+    Probe,
 }
 
 impl Command {
@@ -40,18 +41,24 @@ impl Command {
             Command::SendPending => "send-pending",
             Command::InitDb => "init-db",
             Command::Status => "status",
+            Command::Probe => "probe",
         }
     }
 }
 
-use Command::{InitDb, SendPending, Serve, Status};
+use Command::{InitDb, Probe, SendPending, Serve, Status};
 
-/// Every command: the database and the log.
+/// Every command but `probe`: the database.
 const ALL: &[Command] = &[Serve, SendPending, InitDb, Status];
+/// Every command: the log.
+const LOGS: &[Command] = &[Serve, SendPending, InitDb, Status, Probe];
+/// What opening and initialising the modem takes: the modem thread and
+/// `probe`.
+const PORT: &[Command] = &[Serve, SendPending, Probe];
+/// The modem's device and lock: the modem thread, `status`, `probe`.
+const PORT_STATUS: &[Command] = &[Serve, SendPending, Status, Probe];
 /// The modem thread, in `serve` and in `send-pending`.
 const MODEM: &[Command] = &[Serve, SendPending];
-/// The modem thread and `status`, which reports on the modems.
-const MODEM_STATUS: &[Command] = &[Serve, SendPending, Status];
 /// The listeners, TCP and web.
 const SERVE: &[Command] = &[Serve];
 const STATUS: &[Command] = &[Status];
@@ -139,23 +146,23 @@ settings! {
     }
     device: String {
         name: "device", value: "PATH", default: "/dev/ttyS0",
-        parse: nonempty, commands: MODEM_STATUS,
+        parse: nonempty, commands: PORT_STATUS,
         help: "modem serial port; several separated by commas, each with a modem thread of \
                its own; 'sim' = built-in simulated modem",
     }
     baud: u32 {
         name: "baud", value: "N", default: "9600",
-        parse: number(300, 4_000_000), commands: MODEM,
+        parse: number(300, 4_000_000), commands: PORT,
         help: "serial speed",
     }
     pin: Option<String> {
         name: "pin", value: "PIN", default: "",
-        parse: optional, commands: MODEM,
+        parse: optional, commands: PORT,
         help: "SIM PIN, when the SIM asks for one",
     }
     smsc: Option<String> {
         name: "smsc", value: "NUMBER", default: "",
-        parse: optional, commands: MODEM,
+        parse: optional, commands: PORT,
         help: "SMS centre number, when the SIM does not hold the right one",
     }
     listen: String {
@@ -165,17 +172,17 @@ settings! {
     }
     log_file: Option<PathBuf> {
         name: "log-file", value: "PATH", default: DEFAULT_LOG_FILE,
-        parse: log_file, commands: ALL,
+        parse: log_file, commands: LOGS,
         help: "log file; none = terminal only",
     }
     log_level: LevelFilter {
         name: "log-level", value: "LEVEL", default: "info",
-        parse: level, commands: ALL,
+        parse: level, commands: LOGS,
         help: "error, warn, info, or debug for the modem traffic too",
     }
     lock_dir: PathBuf {
         name: "lock-dir", value: "DIR", default: "/run/lock",
-        parse: path, commands: MODEM_STATUS,
+        parse: path, commands: PORT_STATUS,
         help: "where the modem lock file lives",
     }
     instance: Option<String> {
@@ -238,7 +245,7 @@ settings! {
     }
     command_timeout: Duration {
         name: "command-timeout", value: "DURATION", default: "10s",
-        parse: duration, commands: MODEM,
+        parse: duration, commands: PORT,
         help: "how long the modem may take to answer a command",
     }
     send_timeout: Duration {
@@ -258,8 +265,14 @@ settings! {
     }
     sim_delay: Duration {
         name: "sim-delay", value: "DURATION", default: "0",
-        parse: duration, commands: MODEM,
+        parse: duration, commands: PORT,
         help: "with device = sim: how long the simulated modem takes per SMS",
+    }
+    sim_profile: &'static crate::sim::Profile {
+        name: "sim-profile", value: "NAME", default: "tc35i",
+        parse: sim_profile, commands: PORT,
+        help: "with device = sim: the modem the simulated one answers as (tc35i, sim800, \
+               sim7600, ec25, m26, e173, e3372, telit, sierra, ublox, fastrack, motorola, nrf91)",
     }
     on_receive: Option<PathBuf> {
         name: "on-receive", value: "PROGRAM", default: "",
@@ -502,6 +515,13 @@ pub fn host_name() -> Option<String> {
 
 // The parsers of the table: the text of a value (from the file, the command
 // line or a default) to the value, or a message naming it and what it should be.
+
+fn sim_profile(value: &str) -> Result<&'static crate::sim::Profile, String> {
+    crate::sim::profile(value).ok_or_else(|| {
+        let names: Vec<&str> = crate::sim::PROFILES.iter().map(|p| p.name).collect();
+        format!("no simulated modem '{value}': one of {}", names.join(", "))
+    })
+}
 
 fn nonempty(value: &str) -> Result<String, String> {
     if value.is_empty() {

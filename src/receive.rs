@@ -1,4 +1,6 @@
-//! Reading what arrived at the modem: list every memory (`AT+CMGL=4`),
+//! Reading what arrived at the modem: list every memory (`AT+CMGL=4`, or
+//! slot by slot where that fails; a memory that cannot be read is a
+//! warning in health, and the others are still read),
 //! decode each PDU, commit it (a message to `rcv`, a part to `rcv_part`, a
 //! status report to its `sms` row), and only then delete it from the SIM
 //! (`AT+CMGD`). A database failure stops the pass with the rest left on
@@ -56,8 +58,19 @@ impl Inbox<'_> {
         memories: &[String],
     ) -> Result<ReceiveSummary, ReceiveError> {
         let mut summary = ReceiveSummary::default();
-        for memory in memories {
-            let listed = modem.list_memory(memory)?;
+        for memory in modem.memories_to_list(memories) {
+            let listed = match modem.list_memory(&memory) {
+                Ok(listed) => {
+                    modem.note_readable(&memory);
+                    listed
+                }
+                Err(e) if e.is_lost() => return Err(e.into()),
+                // Not the whole pass: the other memories are still read.
+                Err(e) => {
+                    modem.note_unreadable(&memory, e.to_string());
+                    continue;
+                }
+            };
             for stored in listed {
                 // Messages we stored ourselves to send are not ours to read.
                 if stored.stat >= 2 {

@@ -71,14 +71,15 @@ fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
                 crate::commands::hash_password()
             }
         }
-        "serve" | "send-pending" | "init-db" | "status" => cli::parse_server_args(command, args)
-            .and_then(|parsed| {
+        "serve" | "send-pending" | "init-db" | "status" | "probe" => {
+            cli::parse_server_args(command, args).and_then(|parsed| {
                 if parsed.help {
                     print!("{}", cli::help_text(Some(command)));
                     return Ok(ExitCode::SUCCESS);
                 }
                 crate::commands::run(command, parsed)
-            }),
+            })
+        }
         other => Err(CliError::Usage(format!(
             "unknown command '{other}'\n\n{}",
             cli::COMMANDS

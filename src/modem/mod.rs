@@ -1,27 +1,56 @@
 //! The GSM modem: opening the serial port, the init sequence, sending one
-//! SMS-SUBMIT part. Only the modem thread (`outbox`) owns a [`Modem`].
+//! SMS-SUBMIT part, the memories received messages are read from, and the
+//! health queries. Only the modem thread (`outbox`) owns a [`Modem`].
+//!
+//! Real modems differ (issue 13): this file copes with boot lines in the
+//! middle of init (the AT layer sets them aside by context), a slow or
+//! noisy first answer (resynchronised), echo that stays on, `AT+CPIN?`
+//! without a final `OK`, a SIM still starting up ("SIM busy": waited for),
+//! prefixed identity answers, storage lists that are empty, refused or
+//! vendor-named, indexes from 0, and `AT+CMGL` that hangs or fails (read
+//! slot by slot with `AT+CMGR`). Each answer has a pure `parse_*` function
+//! tested on literal transcripts below.
 
 pub mod at;
 pub mod errors;
+pub mod probe;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::time::Duration;
-
-use serialport::SerialPort;
+use std::time::{Duration, Instant};
 
 use at::At;
-pub use at::AtError;
+pub use at::{AtError, OtherResult};
 
 use crate::gsm::SubmitPart;
+
+/// How long init waits for a SIM that is still starting up
+/// (`+CME ERROR: 14`, `+CPIN: NOT READY`) before it gives up.
+pub const SIM_BUSY_WAIT: Duration = Duration::from_secs(30);
+/// How often a busy SIM is asked again.
+const SIM_BUSY_RETRY: Duration = Duration::from_secs(1);
+/// How long a final `OK` is waited for after an answer some modems send
+/// without one (`AT+CPIN?`).
+const FINAL_GRACE: Duration = Duration::from_millis(1000);
+/// How long [`at::At::resync`] waits for the answer to its command.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why the modem could not be opened or initialised, in words an
 /// administrator can act on.
 #[derive(Debug)]
 pub enum ModemError {
-    Open { device: String, error: String },
-    Init { step: &'static str, error: AtError },
+    Open {
+        device: String,
+        error: String,
+    },
+    Init {
+        step: &'static str,
+        error: AtError,
+    },
     PinNeeded,
     PinState(String),
+    /// The SIM kept answering "busy" (still starting up) this long.
+    SimBusy(Duration),
 }
 
 impl std::fmt::Display for ModemError {
@@ -38,6 +67,11 @@ impl std::fmt::Display for ModemError {
                     "the SIM is not ready ({state}); it may need a PUK, or be missing"
                 )
             }
+            ModemError::SimBusy(waited) => write!(
+                f,
+                "SIM busy: still starting up after {}s (if it stays so, check the SIM card)",
+                waited.as_secs()
+            ),
         }
     }
 }
@@ -52,14 +86,58 @@ pub struct ModemInfo {
 }
 
 pub struct Modem {
-    at: At<dyn SerialPort>,
+    at: At<dyn at::Port>,
     device: String,
     command_timeout: Duration,
+    /// How often a busy SIM is asked again.
+    sim_retry: Duration,
+    /// Memories that cannot be read, and why (logged once, shown in health).
+    unreadable: BTreeMap<String, String>,
+    /// Memories whose `AT+CMGL` hung or failed: read with `AT+CMGR`.
+    cmgr_only: BTreeSet<String>,
+    /// Memories a `+CMTI`/`+CDSI` named that are not among those read.
+    announced: BTreeSet<String>,
+    /// The `AT+CNMI` setting the modem took (`None`: it took none).
+    indications: Option<&'static str>,
 }
 
 /// How long one `read()` on the port may block; the AT layer loops until
 /// its own deadline, so this only bounds how late a shutdown is noticed.
 const READ_SLICE: Duration = Duration::from_millis(50);
+
+/// What `AT+CPIN?` says of the SIM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimStatus {
+    Ready,
+    /// Still starting up (`+CPIN: NOT READY`, `+CME ERROR: 14`).
+    Busy,
+    PinNeeded,
+    /// Anything else: `SIM PUK`, `PH-SIM PIN`, ...
+    Other(String),
+}
+
+/// `+CPIN: <code>` (TS 27.007 §8.3); no `+CPIN:` line at all is taken as
+/// ready, as a modem without a PIN lock may answer just `OK`.
+pub fn parse_cpin(lines: &[String]) -> SimStatus {
+    let Some(code) = lines.iter().find_map(|l| l.strip_prefix("+CPIN:")) else {
+        return SimStatus::Ready;
+    };
+    match code.trim().trim_matches('"') {
+        "READY" => SimStatus::Ready,
+        "NOT READY" => SimStatus::Busy,
+        "SIM PIN" => SimStatus::PinNeeded,
+        other => SimStatus::Other(other.to_owned()),
+    }
+}
+
+/// The answer of a SIM that is still starting up: `+CME ERROR: 14` (SIM
+/// busy, TS 27.007 §9.2) or `+CMS ERROR: 314` (TS 27.005 §3.2.5).
+pub fn is_sim_busy(e: &AtError) -> bool {
+    matches!(
+        e,
+        AtError::Cme { code: 14, .. } | AtError::Cms { code: 314, .. }
+    )
+}
 
 impl Modem {
     pub fn open(device: &str, baud: u32, command_timeout: Duration) -> Result<Modem, ModemError> {
@@ -70,11 +148,21 @@ impl Modem {
                 device: device.to_owned(),
                 error: describe_open_error(&e),
             })?;
-        Ok(Modem {
+        Ok(Modem::on_port(Box::new(port), device, command_timeout))
+    }
+
+    /// A modem on any port (a scripted one in unit tests).
+    pub fn on_port(port: Box<dyn at::Port>, device: &str, command_timeout: Duration) -> Modem {
+        Modem {
             at: At::new(port),
             device: device.to_owned(),
             command_timeout,
-        })
+            sim_retry: SIM_BUSY_RETRY,
+            unreadable: BTreeMap::new(),
+            cmgr_only: BTreeSet::new(),
+            announced: BTreeSet::new(),
+            indications: None,
+        }
     }
 
     pub fn device(&self) -> &str {
@@ -82,23 +170,27 @@ impl Modem {
     }
 
     /// Echo off, numeric errors, PIN, PDU mode, SMSC. The first `AT` is
-    /// repeated a few times: a modem that just woke up may miss it.
+    /// repeated a few times: a modem that just woke up may miss it. A
+    /// modem that answered late or sent junk first is resynchronised, so
+    /// that no answer is taken for the next command's.
     pub fn init(&mut self, pin: Option<&str>, smsc: Option<&str>) -> Result<ModemInfo, ModemError> {
         let t = self.command_timeout;
-        self.at
+        let step = |step: &'static str| move |error| ModemError::Init { step, error };
+        self.unreadable.clear();
+        self.cmgr_only.clear();
+        self.announced.clear();
+        let junk = self
+            .at
             .cancel_pending_input(Duration::from_millis(300))
-            .map_err(|error| ModemError::Init {
-                step: "cancelling pending input",
-                error,
-            })?;
+            .map_err(step("cancelling pending input"))?;
         let mut attempt = 0;
-        loop {
+        let clean = loop {
             match self.at.command("AT", Duration::from_secs(2).min(t)) {
-                Ok(_) => break,
-                Err(AtError::Io(e)) => {
+                Ok(lines) => break attempt == 0 && junk == 0 && lines.is_empty(),
+                Err(e) if e.is_lost() && !matches!(e, AtError::Timeout { .. }) => {
                     return Err(ModemError::Init {
                         step: "AT",
-                        error: AtError::Io(e),
+                        error: e,
                     });
                 }
                 Err(e) if attempt >= 2 => {
@@ -109,48 +201,118 @@ impl Modem {
                 }
                 Err(_) => attempt += 1,
             }
+        };
+        if !clean {
+            log::info!(
+                "modem {}: slow or noisy first answer; resynchronising",
+                self.device
+            );
+            self.resync().map_err(step("resynchronising"))?;
         }
-        let step = |step: &'static str| move |error| ModemError::Init { step, error };
         self.at.command("ATE0", t).map_err(step("echo off"))?;
         self.at
             .command("AT+CMEE=1", t)
             .map_err(step("numeric errors"))?;
-        let state = self
-            .at
-            .command("AT+CPIN?", t)
-            .map_err(step("SIM PIN state"))?;
-        let state = state
-            .iter()
-            .find_map(|l| l.strip_prefix("+CPIN:"))
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|| "READY".into());
-        match (state.as_str(), pin) {
-            ("READY", _) => {}
-            ("SIM PIN", Some(pin)) => {
-                self.at
-                    .command(&format!("AT+CPIN=\"{pin}\""), t)
-                    .map_err(step("entering the PIN (is the pin setting right?)"))?;
-            }
-            ("SIM PIN", None) => return Err(ModemError::PinNeeded),
-            (other, _) => return Err(ModemError::PinState(other.to_owned())),
+        if self.at.echoed() {
+            log::debug!("modem {}: echo still on after ATE0; again", self.device);
+            self.at.command("ATE0", t).map_err(step("echo off"))?;
         }
-        self.at.command("AT+CMGF=0", t).map_err(step("PDU mode"))?;
+        self.sim_ready(pin)?;
+        self.busy_retry("AT+CMGF=0").map_err(step("PDU mode"))?;
         if let Some(smsc) = smsc {
             let toa = if smsc.starts_with('+') { 145 } else { 129 };
             self.at
                 .command(&format!("AT+CSCA=\"{smsc}\",{toa}"), t)
                 .map_err(step("SMS centre"))?;
         }
-        let first = |lines: Result<Vec<String>, AtError>| {
-            lines
-                .ok()
-                .and_then(|l| l.into_iter().next())
-                .unwrap_or_default()
-        };
+        let (manufacturer, model) = identify(&mut |c| self.at.command(c, t), &mut |_| {})
+            .map_err(step("identification"))?;
         Ok(ModemInfo {
-            manufacturer: first(self.at.command("AT+CGMI", t)),
-            model: first(self.at.command("AT+CGMM", t)),
+            manufacturer,
+            model,
         })
+    }
+
+    /// [`at::At::resync`]; a modem that does not know its command is not
+    /// an error (what it sent meanwhile was dropped all the same).
+    fn resync(&mut self) -> Result<(), AtError> {
+        if !self.at.resync(SYNC_TIMEOUT.min(self.command_timeout))? {
+            log::info!(
+                "modem {}: no answer to {}; carrying on",
+                self.device,
+                at::SYNC_COMMAND
+            );
+        }
+        Ok(())
+    }
+
+    /// Waits (up to [`SIM_BUSY_WAIT`]) for the SIM to be ready, entering
+    /// the PIN when it asks for one.
+    fn sim_ready(&mut self, pin: Option<&str>) -> Result<(), ModemError> {
+        let t = self.command_timeout;
+        let step = |step: &'static str| move |error| ModemError::Init { step, error };
+        let started = Instant::now();
+        let mut pin_sent = false;
+        let mut said_busy = false;
+        loop {
+            let state = match self.at.query_final_optional("AT+CPIN?", t, FINAL_GRACE) {
+                Ok((lines, no_final)) => {
+                    if no_final {
+                        // Its OK may still come, late: it must not answer
+                        // the next command.
+                        self.resync().map_err(step("SIM PIN state"))?;
+                    }
+                    parse_cpin(&lines)
+                }
+                Err(e) if is_sim_busy(&e) => SimStatus::Busy,
+                Err(e) => {
+                    return Err(ModemError::Init {
+                        step: "SIM PIN state",
+                        error: e,
+                    });
+                }
+            };
+            match (state, pin) {
+                (SimStatus::Ready, _) => return Ok(()),
+                (SimStatus::Busy, _) if started.elapsed() < SIM_BUSY_WAIT => {
+                    if !said_busy {
+                        log::info!(
+                            "modem {}: SIM busy (still starting up); waiting for it",
+                            self.device
+                        );
+                        said_busy = true;
+                    }
+                    std::thread::sleep(self.sim_retry);
+                }
+                (SimStatus::Busy, _) => return Err(ModemError::SimBusy(started.elapsed())),
+                (SimStatus::PinNeeded, Some(pin)) if !pin_sent => {
+                    self.at
+                        .command(&format!("AT+CPIN=\"{pin}\""), t)
+                        .map_err(step("entering the PIN (is the pin setting right?)"))?;
+                    pin_sent = true;
+                }
+                (SimStatus::PinNeeded, Some(_)) => {
+                    return Err(ModemError::PinState("SIM PIN asked again".into()));
+                }
+                (SimStatus::PinNeeded, None) => return Err(ModemError::PinNeeded),
+                (SimStatus::Other(other), _) => return Err(ModemError::PinState(other)),
+            }
+        }
+    }
+
+    /// A command that a SIM still starting up may refuse as busy: asked
+    /// again for up to [`SIM_BUSY_WAIT`].
+    fn busy_retry(&mut self, command: &str) -> Result<Vec<String>, AtError> {
+        let started = Instant::now();
+        loop {
+            match self.at.command(command, self.command_timeout) {
+                Err(e) if is_sim_busy(&e) && started.elapsed() < SIM_BUSY_WAIT => {
+                    log::info!("modem {}: {e} (SIM busy); asking again", self.device);
+                    std::thread::sleep(self.sim_retry);
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Sends one part; returns its message reference.
@@ -163,9 +325,138 @@ impl Modem {
         self.at.command(command, t)
     }
 
+    /// Unsolicited lines seen so far. A `+CMTI`/`+CDSI` naming a memory
+    /// that is not read yet adds it to the next passes.
     pub fn take_unsolicited(&mut self) -> Vec<String> {
-        self.at.take_unsolicited()
+        let lines = self.at.take_unsolicited();
+        for line in &lines {
+            if let Some(memory) = parse_cmti_memory(line) {
+                self.announced.insert(memory);
+            }
+        }
+        lines
     }
+}
+
+/// The memory of `+CMTI: "<mem>",<index>` (or `+CDSI:`).
+pub fn parse_cmti_memory(line: &str) -> Option<String> {
+    let rest = line
+        .strip_prefix("+CMTI:")
+        .or_else(|| line.strip_prefix("+CDSI:"))?;
+    let memory = rest.split(',').next()?.trim().trim_matches('"');
+    (!memory.is_empty()).then(|| normalise_memory(memory).to_owned())
+}
+
+/// Whether a quoted identity answer is a list (`"GSM900","GSM1800"`).
+fn quoted_items(value: &str) -> Option<Vec<&str>> {
+    if !value.starts_with('"') {
+        return None;
+    }
+    let mut items = Vec::new();
+    let mut rest = value;
+    while let Some(open) = rest.strip_prefix('"') {
+        let (item, after) = open.split_once('"').unwrap_or((open, ""));
+        items.push(item.trim());
+        rest = after.trim_start().trim_start_matches(',').trim_start();
+    }
+    Some(items)
+}
+
+/// The manufacturer or model from the answer to `AT+CGMI` / `AT+CGMM`,
+/// the way a person reads it: `SIEMENS`, `+CGMI: "Motorola CE, Copyright
+/// 2000"` → `Motorola CE`, `+CGMM: "GSM900","GSM1800","MODEL=V3"` → `V3`,
+/// `Manufacturer: SIMCOM INCORPORATED` → `SIMCOM INCORPORATED`.
+pub fn parse_identity(lines: &[String], prefix: &str, label: &str) -> String {
+    for line in lines {
+        let mut value = line.trim();
+        if value
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+        {
+            value = value[prefix.len()..].trim();
+        }
+        if let Some((name, rest)) = value.split_once(':')
+            && name.trim().eq_ignore_ascii_case(label)
+        {
+            value = rest.trim();
+        }
+        let value = match quoted_items(value) {
+            Some(items) => items
+                .iter()
+                .find_map(|i| i.strip_prefix("MODEL="))
+                .or(items.first().copied())
+                .unwrap_or(""),
+            None => value,
+        };
+        let value = value
+            .split(", Copyright")
+            .next()
+            .unwrap_or(value)
+            .trim()
+            .trim_end_matches(',');
+        if !value.is_empty() {
+            return value.to_owned();
+        }
+    }
+    String::new()
+}
+
+/// Manufacturer and model from the answer to `ATI`: labelled lines
+/// (`Manufacturer: ...`, `Model: ...`, SIMCom) or, without labels, the
+/// first two lines (`Quectel`, `EC25`, then `Revision: ...`).
+pub fn parse_ati(lines: &[String]) -> (String, String) {
+    let labelled = |label: &str| {
+        lines.iter().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case(label)
+                .then(|| value.trim().to_owned())
+        })
+    };
+    if let Some(manufacturer) = labelled("Manufacturer") {
+        return (manufacturer, labelled("Model").unwrap_or_default());
+    }
+    let mut plain = lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty() && !l.contains(':'));
+    let manufacturer = plain.next().unwrap_or("").to_owned();
+    (manufacturer, plain.next().unwrap_or("").to_owned())
+}
+
+/// Asks `AT+CGMI` and `AT+CGMM` through `run` (and `ATI` when either says
+/// nothing usable); returns (manufacturer, model). A refused command is
+/// passed to `refused` when `ATI` did not fill the gap either; a modem
+/// that stopped answering is an error.
+pub fn identify(
+    run: &mut impl FnMut(&str) -> Result<Vec<String>, AtError>,
+    refused: &mut impl FnMut(AtError),
+) -> Result<(String, String), AtError> {
+    let mut ask = |command: &str| match run(command) {
+        Ok(lines) => Ok((lines, None)),
+        Err(e) if e.is_lost() => Err(e),
+        Err(e) => Ok((Vec::new(), Some(e))),
+    };
+    let (lines, cgmi_error) = ask("AT+CGMI")?;
+    let mut manufacturer = parse_identity(&lines, "+CGMI:", "Manufacturer");
+    let (lines, cgmm_error) = ask("AT+CGMM")?;
+    let mut model = parse_identity(&lines, "+CGMM:", "Model");
+    if manufacturer.is_empty() || model.is_empty() {
+        let (lines, _) = ask("ATI")?;
+        let (m, n) = parse_ati(&lines);
+        if manufacturer.is_empty() {
+            manufacturer = m;
+        }
+        if model.is_empty() {
+            model = n;
+        }
+    }
+    for (value, error) in [(&manufacturer, cgmi_error), (&model, cgmm_error)] {
+        if let Some(e) = error.filter(|_| value.is_empty()) {
+            refused(e);
+        }
+    }
+    Ok((manufacturer, model))
 }
 
 fn describe_open_error(e: &serialport::Error) -> String {
@@ -201,7 +492,7 @@ pub struct StoredPdu {
 }
 
 /// Parses the lines of `AT+CMGL=4` in PDU mode: `+CMGL: <index>,<stat>,[<alpha>],<length>`
-/// each followed by its PDU line.
+/// each followed by its PDU line. Indexes may start at 0.
 pub fn parse_cmgl(lines: &[String]) -> Vec<StoredPdu> {
     let mut out = Vec::new();
     let mut it = lines.iter().peekable();
@@ -224,19 +515,72 @@ pub fn parse_cmgl(lines: &[String]) -> Vec<StoredPdu> {
     out
 }
 
+/// Parses the answer to `AT+CMGR=<index>` in PDU mode: `+CMGR:
+/// <stat>,[<alpha>],<length>` and the PDU line; `None` for an empty slot
+/// (no `+CMGR:`, or a length of 0).
+pub fn parse_cmgr(index: u32, lines: &[String]) -> Option<StoredPdu> {
+    let at = lines.iter().position(|l| l.starts_with("+CMGR:"))?;
+    let header = &lines[at]["+CMGR:".len()..];
+    let mut fields = header.split(',').map(str::trim);
+    let stat = fields.next()?.parse().ok()?;
+    let length: u32 = fields.next_back()?.parse().ok()?;
+    let pdu = lines.get(at + 1)?.trim();
+    (length > 0 && !pdu.is_empty()).then(|| StoredPdu {
+        index,
+        stat,
+        pdu: pdu.to_owned(),
+    })
+}
+
+/// Vendor names for SIM and modem memory: SIMCom lists `SM_P` and `ME_P`
+/// ("SM preferred", "ME preferred": SIM800 AT Command Manual V1.09, the
+/// `AT+CPMS` entry) beside `SM` and `ME`; reading them is reading SM and ME.
+fn normalise_memory(memory: &str) -> &str {
+    match memory {
+        "SM_P" => "SM",
+        "ME_P" => "ME",
+        other => other,
+    }
+}
+
 /// The read/delete memories `AT+CPMS=?` offers, from its first list:
-/// `+CPMS: ("SM","ME","SR"),("SM","ME"),("SM","ME")`.
+/// `+CPMS: ("SM","ME","SR"),("SM","ME"),("SM","ME")`. Without parentheses
+/// (`+CPMS: "SM","ME"`) every name counts. Empty when the answer has none.
 pub fn parse_cpms_test(lines: &[String]) -> Vec<String> {
     let Some(rest) = lines.iter().find_map(|l| l.strip_prefix("+CPMS:")) else {
         return Vec::new();
     };
-    let first = rest.trim().trim_start_matches('(');
-    let first = first.split(')').next().unwrap_or("");
-    first
-        .split(',')
-        .map(|m| m.trim().trim_matches('"').to_owned())
-        .filter(|m| !m.is_empty())
-        .collect()
+    let rest = rest.trim();
+    let first = match rest.strip_prefix('(') {
+        Some(list) => list.split(')').next().unwrap_or(""),
+        None => rest,
+    };
+    let mut out: Vec<String> = Vec::new();
+    for m in first.split(',').map(|m| m.trim().trim_matches('"')) {
+        let m = normalise_memory(m);
+        if !m.is_empty() && !out.iter().any(|o| o == m) {
+            out.push(m.to_owned());
+        }
+    }
+    out
+}
+
+/// `+CPMS: <used1>,<total1>,...` (the answer to `AT+CPMS="X"`) → how many
+/// messages the memory holds and how many it can.
+pub fn parse_cpms_set(lines: &[String]) -> (Option<u32>, Option<u32>) {
+    let Some(rest) = lines.iter().find_map(|l| l.strip_prefix("+CPMS:")) else {
+        return (None, None);
+    };
+    let mut fields = rest.split(',').map(|f| f.trim().parse::<u32>().ok());
+    (fields.next().flatten(), fields.next().flatten())
+}
+
+/// The memory in use from `+CPMS: "<mem1>",<used1>,<total1>,...` (the
+/// answer to `AT+CPMS?`).
+pub fn parse_cpms_current(lines: &[String]) -> Option<String> {
+    let rest = lines.iter().find_map(|l| l.strip_prefix("+CPMS:"))?;
+    let memory = rest.split(',').next()?.trim().trim_matches('"');
+    (!memory.is_empty()).then(|| normalise_memory(memory).to_owned())
 }
 
 /// Which memories to read so that both SIM and modem storage (and stored
@@ -261,38 +605,150 @@ pub fn memories_to_read(offered: &[String]) -> Vec<String> {
     out
 }
 
+/// When a slot count is unknown, how many slots `AT+CMGR` tries.
+const SCAN_SLOTS: u32 = 50;
+
 impl Modem {
     /// Asks for new-message indications (`+CMTI`, status reports stored
     /// with `+CDSI`) and finds the memories to read. Modems that refuse an
-    /// indication setting are still read on every pass.
+    /// indication setting are still read on every pass. When `AT+CPMS=?`
+    /// lists nothing (empty, or refused with `+CMS ERROR: 302/303`), the
+    /// memory in use (`AT+CPMS?`), `SM` and `ME` are tried one by one.
     pub fn setup_receiving(&mut self) -> Vec<String> {
-        let mut indications = false;
+        self.indications = None;
         for cnmi in [
             "AT+CNMI=2,1,0,2,0",
             "AT+CNMI=1,1,0,2,0",
             "AT+CNMI=2,1,0,1,0",
         ] {
             if self.command(cnmi).is_ok() {
-                indications = true;
+                self.indications = Some(cnmi);
                 break;
             }
         }
-        if !indications {
+        if self.indications.is_none() {
             log::warn!("the modem refuses AT+CNMI: new messages are noticed at the next poll only");
         }
-        let offered = self
-            .command("AT+CPMS=?")
-            .map(|l| parse_cpms_test(&l))
-            .unwrap_or_default();
-        memories_to_read(&offered)
+        let offered = match self.busy_retry("AT+CPMS=?") {
+            Ok(lines) => parse_cpms_test(&lines),
+            Err(e) => {
+                log::info!("modem {}: {e}; trying the memories one by one", self.device);
+                Vec::new()
+            }
+        };
+        if !offered.is_empty() {
+            return memories_to_read(&offered);
+        }
+        let mut candidates: Vec<String> = self
+            .command("AT+CPMS?")
+            .ok()
+            .and_then(|l| parse_cpms_current(&l))
+            .into_iter()
+            .collect();
+        for m in ["SM", "ME"] {
+            if !candidates.iter().any(|c| c == m) {
+                candidates.push(m.to_owned());
+            }
+        }
+        let usable: Vec<String> = candidates
+            .into_iter()
+            .filter(|m| self.command(&format!("AT+CPMS=\"{m}\"")).is_ok())
+            .collect();
+        if usable.is_empty() {
+            self.note_unreadable(
+                "SM",
+                "the modem lists no message memory and refuses AT+CPMS for SM and ME".into(),
+            );
+        }
+        memories_to_read(&usable)
     }
 
-    /// Lists every message in `memory` (`AT+CPMS`, then `AT+CMGL=4`).
-    /// Deleting then refers to this memory until the next listing.
+    /// The memories a pass reads: `memories` (from init) and those a
+    /// `+CMTI`/`+CDSI` named since (messages arriving in `ME` while only
+    /// `SM` was read; `MT` covers both).
+    pub fn memories_to_list(&self, memories: &[String]) -> Vec<String> {
+        let mut out = memories.to_vec();
+        let mt = memories.iter().any(|m| m == "MT");
+        for m in &self.announced {
+            if !out.contains(m) && !(mt && (m == "SM" || m == "ME")) {
+                out.push(m.clone());
+            }
+        }
+        out
+    }
+
+    /// Lists every message in `memory` (`AT+CPMS`, then `AT+CMGL=4`; slot
+    /// by slot with `AT+CMGR` where `AT+CMGL` hangs or fails, as on some
+    /// phones). Deleting then refers to this memory until the next listing.
     pub fn list_memory(&mut self, memory: &str) -> Result<Vec<StoredPdu>, AtError> {
-        self.command(&format!("AT+CPMS=\"{memory}\""))?;
-        let lines = self.command("AT+CMGL=4")?;
-        Ok(parse_cmgl(&lines))
+        let (used, total) = parse_cpms_set(&self.command(&format!("AT+CPMS=\"{memory}\""))?);
+        if !self.cmgr_only.contains(memory) {
+            match self.command("AT+CMGL=4") {
+                Ok(lines) => return Ok(parse_cmgl(&lines)),
+                Err(e @ AtError::Io(_)) => return Err(e),
+                Err(e) => {
+                    log::warn!(
+                        "modem {}: {e}; reading {memory} message by message (AT+CMGR) instead",
+                        self.device
+                    );
+                    if let AtError::Timeout { .. } = e {
+                        self.resync()?;
+                        // The listing may have changed the selected memory's state.
+                        self.command(&format!("AT+CPMS=\"{memory}\""))?;
+                    }
+                    self.cmgr_only.insert(memory.to_owned());
+                }
+            }
+        }
+        self.read_each(used, total)
+    }
+
+    /// `AT+CMGR` for each slot, from 0 (some modems count from 0), until
+    /// `used` messages are found or the `total` slots are read.
+    fn read_each(
+        &mut self,
+        used: Option<u32>,
+        total: Option<u32>,
+    ) -> Result<Vec<StoredPdu>, AtError> {
+        let mut found = Vec::new();
+        for index in 0..=total.unwrap_or(SCAN_SLOTS) {
+            if used.is_some_and(|u| found.len() >= u as usize) {
+                break;
+            }
+            match self.command(&format!("AT+CMGR={index}")) {
+                Ok(lines) => found.extend(parse_cmgr(index, &lines)),
+                Err(e) if e.is_lost() => return Err(e),
+                // an empty or missing slot: +CMS ERROR: 321 and the like
+                Err(_) => {}
+            }
+        }
+        Ok(found)
+    }
+
+    /// A memory that cannot be read: logged once, shown in health.
+    pub fn note_unreadable(&mut self, memory: &str, why: String) {
+        if self.unreadable.get(memory) != Some(&why) {
+            log::warn!(
+                "modem {}: memory {memory} cannot be read ({why}); messages there stay on the modem",
+                self.device
+            );
+            self.unreadable.insert(memory.to_owned(), why);
+        }
+    }
+
+    /// A memory was read: whatever was noted against it no longer holds.
+    pub fn note_readable(&mut self, memory: &str) {
+        if self.unreadable.remove(memory).is_some() {
+            log::info!("modem {}: memory {memory} can be read again", self.device);
+        }
+    }
+
+    /// What health shows of the memories that cannot be read.
+    pub fn warnings(&self) -> Vec<String> {
+        self.unreadable
+            .iter()
+            .map(|(memory, why)| format!("memory {memory} cannot be read: {why}"))
+            .collect()
     }
 
     /// Deletes slot `index` of the memory listed last.
@@ -302,7 +758,7 @@ impl Modem {
 
     /// Reads what the modem sent unasked (URCs) for up to `wait`.
     pub fn poll_unsolicited(&mut self, wait: Duration) -> Result<(), AtError> {
-        self.at.poll_unsolicited(wait)
+        self.at.poll_unsolicited(wait).map(|_| ())
     }
 }
 
@@ -403,6 +859,9 @@ pub struct Health {
     pub operator: Option<String>,
     /// Commands answered with an error, in words.
     pub errors: Vec<String>,
+    /// What works only in part (a memory that cannot be read): shown, but
+    /// the modem still sends.
+    pub warnings: Vec<String>,
 }
 
 impl Health {
@@ -463,6 +922,16 @@ pub fn parse_cops(lines: &[String]) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
+/// An error answer with its code in words: `AT+CREG?: +CME ERROR: 10 (SIM not inserted)`.
+fn in_words(e: &AtError) -> String {
+    let words = match e {
+        AtError::Cme { code, .. } => format!(" ({})", errors::cme_reason(*code)),
+        AtError::Cms { code, .. } => format!(" ({})", errors::cms_reason(*code)),
+        _ => String::new(),
+    };
+    format!("{e}{words}")
+}
+
 /// Runs the health queries through `run` (a command → its answer lines):
 /// manufacturer, model, signal, registration, operator. A command answered
 /// with an error is noted in `errors`; a timeout or a port failure ends the
@@ -471,23 +940,19 @@ pub fn check_health(
     mut run: impl FnMut(&str) -> Result<Vec<String>, AtError>,
 ) -> Result<Health, AtError> {
     let mut health = Health::default();
+    let mut refused = Vec::new();
+    let (manufacturer, model) = identify(&mut run, &mut |e| refused.push(e))?;
+    health.manufacturer = manufacturer;
+    health.model = model;
     let mut ask = |command: &str, health: &mut Health| match run(command) {
         Ok(lines) => Ok(Some(lines)),
-        Err(e @ (AtError::Timeout { .. } | AtError::Io(_))) => Err(e),
+        Err(e) if e.is_lost() => Err(e),
         Err(e) => {
-            let words = match &e {
-                AtError::Cme { code, .. } => format!(" ({})", errors::cme_reason(*code)),
-                AtError::Cms { code, .. } => format!(" ({})", errors::cms_reason(*code)),
-                _ => String::new(),
-            };
-            health.errors.push(format!("{e}{words}"));
+            health.errors.push(in_words(&e));
             Ok(None)
         }
     };
-    let first =
-        |lines: Option<Vec<String>>| lines.and_then(|l| l.into_iter().next()).unwrap_or_default();
-    health.manufacturer = first(ask("AT+CGMI", &mut health)?);
-    health.model = first(ask("AT+CGMM", &mut health)?);
+    health.errors.extend(refused.iter().map(in_words));
     health.rssi = ask("AT+CSQ", &mut health)?.and_then(|l| parse_csq(&l));
     health.registration = ask("AT+CREG?", &mut health)?.and_then(|l| parse_creg(&l));
     health.operator = ask("AT+COPS?", &mut health)?.and_then(|l| parse_cops(&l));
@@ -499,37 +964,33 @@ impl Modem {
     /// (`AT+COPS?`), for the `modem` table. `Err` only when the modem does
     /// not answer at all.
     pub fn health(&mut self) -> Result<Health, AtError> {
-        check_health(|command| self.command(command))
+        let mut health = check_health(|command| self.command(command))?;
+        health.warnings = self.warnings();
+        Ok(health)
     }
 }
 
 #[cfg(test)]
 mod health_tests {
-    use super::at::{FinalError, LineSplitter, parse_final};
+    use super::at::script::Script;
     use super::*;
 
-    /// The answer lines a literal modem transcript (after the command) gives.
+    /// The answer a literal modem transcript (after the command) gives,
+    /// read by the real AT layer.
     fn answer(command: &str, transcript: &str) -> Result<Vec<String>, AtError> {
-        let mut s = LineSplitter::default();
-        s.push(transcript.as_bytes());
-        let mut lines = Vec::new();
-        while let Some(at::Event::Line(line)) = s.next_event() {
-            let command = command.to_owned();
-            match parse_final(&line) {
-                Some(Ok(())) => return Ok(lines),
-                Some(Err(FinalError::Error)) => return Err(AtError::Error { command }),
-                Some(Err(FinalError::Cms(code))) => return Err(AtError::Cms { command, code }),
-                Some(Err(FinalError::Cme(code))) => return Err(AtError::Cme { command, code }),
-                None => lines.push(line),
-            }
-        }
-        Err(AtError::Timeout {
-            command: command.to_owned(),
-        })
+        let written = format!("{command}\r");
+        let mut at = Script::at("", &[(&written, transcript)]);
+        at.command(command, Duration::from_millis(100))
     }
 
+    /// The answer lines of the query whose prefix the transcript shows
+    /// (`+CSQ: ...` answers `AT+CSQ`).
     fn lines(transcript: &str) -> Vec<String> {
-        answer("AT", transcript).unwrap()
+        let name = transcript
+            .split_once('+')
+            .and_then(|(_, r)| r.split_once(':'))
+            .map_or("", |(name, _)| name);
+        answer(&format!("AT+{name}?"), transcript).unwrap()
     }
 
     #[test]
@@ -619,6 +1080,7 @@ mod health_tests {
                 registration: Some(Registration::Home),
                 operator: Some("Vodafone CZ".into()),
                 errors: vec![],
+                warnings: vec![],
             }
         );
         assert_eq!(h.problem(), None);
@@ -659,5 +1121,370 @@ mod health_tests {
     fn a_silent_modem_ends_the_check() {
         let e = check_health(modem(&[("AT+CSQ", "")])).unwrap_err();
         assert!(matches!(e, AtError::Timeout { .. }), "{e:?}");
+    }
+}
+
+/// The quirks of real modems (issue 13), each on a literal transcript.
+#[cfg(test)]
+mod quirk_tests {
+    use super::at::script::Script;
+    use super::*;
+
+    fn lines(s: &[&str]) -> Vec<String> {
+        s.iter().map(|l| (*l).to_owned()).collect()
+    }
+
+    /// A modem on a scripted port; short timeouts, so that a command the
+    /// script leaves unanswered times out at once.
+    fn scripted(boot: &str, steps: &[(&str, &str)]) -> Modem {
+        let mut m = Modem::on_port(
+            Box::new(Script::new(boot, steps)),
+            "test",
+            Duration::from_millis(300),
+        );
+        m.sim_retry = Duration::from_millis(10);
+        m
+    }
+
+    const OK: &str = "\r\nOK\r\n";
+
+    /// The init sequence after the first `AT`, answered plainly.
+    fn rest_of_init(cpin: &str) -> Vec<(&str, &str)> {
+        vec![
+            ("ATE0\r", OK),
+            ("AT+CMEE=1\r", OK),
+            ("AT+CPIN?\r", cpin),
+            ("AT+CMGF=0\r", OK),
+            ("AT+CGMI\r", "\r\nQuectel\r\n\r\nOK\r\n"),
+            ("AT+CGMM\r", "\r\nEC25\r\n\r\nOK\r\n"),
+        ]
+    }
+
+    fn ec25() -> ModemInfo {
+        ModemInfo {
+            manufacturer: "Quectel".into(),
+            model: "EC25".into(),
+        }
+    }
+
+    #[test]
+    fn identity_answers_as_a_person_reads_them() {
+        let id = |l: &[&str], prefix, label| parse_identity(&lines(l), prefix, label);
+        assert_eq!(id(&["SIEMENS"], "+CGMI:", "Manufacturer"), "SIEMENS");
+        assert_eq!(
+            id(
+                &["+CGMI: \"Motorola CE, Copyright 2000\""],
+                "+CGMI:",
+                "Manufacturer"
+            ),
+            "Motorola CE"
+        );
+        assert_eq!(
+            id(
+                &["+CGMM: \"GSM900\",\"GSM1800\",\"GSM1900\",\"GSM850\",\"MODEL=V3\""],
+                "+CGMM:",
+                "Model"
+            ),
+            "V3"
+        );
+        assert_eq!(
+            id(&["+CGMI: WAVECOM MODEM"], "+CGMI:", "Manufacturer"),
+            "WAVECOM MODEM"
+        );
+        assert_eq!(
+            id(
+                &["Manufacturer: SIMCOM INCORPORATED"],
+                "+CGMI:",
+                "Manufacturer"
+            ),
+            "SIMCOM INCORPORATED"
+        );
+        assert_eq!(id(&["+CGMM: \"E173\""], "+CGMM:", "Model"), "E173");
+        assert_eq!(id(&[], "+CGMM:", "Model"), "");
+        // ATI, labelled (SIMCom) and not (Quectel)
+        assert_eq!(
+            parse_ati(&lines(&[
+                "Manufacturer: SIMCOM INCORPORATED",
+                "Model: SIMCOM_SIM7600E-H",
+                "Revision: SIM7600M22_V2.0",
+                "IMEI: 868822040061788",
+                "+GCAP: +CGSM"
+            ])),
+            ("SIMCOM INCORPORATED".into(), "SIMCOM_SIM7600E-H".into())
+        );
+        assert_eq!(
+            parse_ati(&lines(&["Quectel", "EC25", "Revision: EC25EFAR06A06M4G"])),
+            ("Quectel".into(), "EC25".into())
+        );
+    }
+
+    #[test]
+    fn identity_falls_back_to_ati() {
+        let mut m = scripted(
+            "",
+            &[
+                ("AT+CGMI\r", "\r\nCOMMAND NOT SUPPORT\r\n"),
+                ("AT+CGMM\r", "\r\nERROR\r\n"),
+                (
+                    "ATI\r",
+                    "\r\nManufacturer: huawei\r\nModel: E3372\r\nRevision: 22.200.09.01.161\r\n\r\nOK\r\n",
+                ),
+            ],
+        );
+        let mut refused = Vec::new();
+        let got = identify(&mut |c| m.command(c), &mut |e| refused.push(e)).unwrap();
+        assert_eq!(got, ("huawei".into(), "E3372".into()));
+        assert!(refused.is_empty(), "ATI filled both: {refused:?}");
+    }
+
+    #[test]
+    fn sim_states() {
+        assert_eq!(parse_cpin(&lines(&["+CPIN: READY"])), SimStatus::Ready);
+        assert_eq!(parse_cpin(&lines(&["+CPIN: NOT READY"])), SimStatus::Busy);
+        assert_eq!(
+            parse_cpin(&lines(&["+CPIN: SIM PIN"])),
+            SimStatus::PinNeeded
+        );
+        assert_eq!(
+            parse_cpin(&lines(&["+CPIN: SIM PUK"])),
+            SimStatus::Other("SIM PUK".into())
+        );
+        assert_eq!(parse_cpin(&[]), SimStatus::Ready);
+        let busy = AtError::Cme {
+            command: "AT+CPIN?".into(),
+            code: 14,
+        };
+        assert!(is_sim_busy(&busy));
+        assert_eq!(
+            ModemError::SimBusy(Duration::from_secs(30)).to_string(),
+            "SIM busy: still starting up after 30s (if it stays so, check the SIM card)"
+        );
+    }
+
+    #[test]
+    fn a_plain_init() {
+        let mut steps = vec![("\x1b", ""), ("AT\r", OK)];
+        steps.extend(rest_of_init("\r\n+CPIN: READY\r\n\r\nOK\r\n"));
+        let mut m = scripted("", &steps);
+        assert_eq!(m.init(None, None).unwrap(), ec25());
+    }
+
+    #[test]
+    fn a_slow_first_answer_is_resynchronised() {
+        // The first AT is answered after its timeout; the second gets the
+        // first's OK; the second's OK is still on its way. Without the
+        // resync every later command would get the answer of the one
+        // before (and the PDU would be taken for a command).
+        let mut steps = vec![
+            ("\x1b", ""),
+            ("AT\r", ""),
+            ("AT\r", "\r\nOK\r\n\r\nOK\r\n"),
+            ("AT+CMEE?\r", "\r\n+CMEE: 0\r\n\r\nOK\r\n"),
+        ];
+        steps.extend(rest_of_init("\r\n+CPIN: READY\r\n\r\nOK\r\n"));
+        let mut m = scripted("", &steps);
+        assert_eq!(m.init(None, None).unwrap(), ec25());
+    }
+
+    #[test]
+    fn junk_after_power_up_is_resynchronised() {
+        let mut steps = vec![
+            ("\x1b", ""),
+            ("AT\r", "\r\n\u{fffd}\u{fffd}AT\r\r\nOK\r\n"),
+            ("AT+CMEE?\r", "\r\n+CMEE: 0\r\n\r\nOK\r\n"),
+        ];
+        steps.extend(rest_of_init("\r\n+CPIN: READY\r\n\r\nOK\r\n"));
+        let mut m = scripted("\x00\x00\u{fffd}", &steps);
+        assert_eq!(m.init(None, None).unwrap(), ec25());
+    }
+
+    #[test]
+    fn cpin_without_ok_does_not_block_init() {
+        // Wavecom: +CPIN: READY and no OK; a resync follows, in case a late
+        // OK is still coming.
+        let mut steps = vec![("\x1b", ""), ("AT\r", OK)];
+        let mut rest = rest_of_init("\r\n+CPIN: READY\r\n");
+        rest.insert(3, ("AT+CMEE?\r", "\r\n+CMEE: 1\r\n\r\nOK\r\n"));
+        steps.extend(rest);
+        let mut m = scripted("", &steps);
+        assert_eq!(m.init(None, None).unwrap(), ec25());
+    }
+
+    #[test]
+    fn a_busy_sim_is_waited_for() {
+        let mut steps = vec![
+            ("\x1b", ""),
+            ("AT\r", OK),
+            ("ATE0\r", OK),
+            ("AT+CMEE=1\r", OK),
+            ("AT+CPIN?\r", "\r\n+CME ERROR: 14\r\n"),
+            ("AT+CPIN?\r", "\r\n+CPIN: NOT READY\r\n\r\nOK\r\n"),
+            ("AT+CPIN?\r", "\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n"),
+            ("AT+CPIN=\"1234\"\r", OK),
+            ("AT+CPIN?\r", "\r\n+CME ERROR: 14\r\n"),
+            ("AT+CPIN?\r", "\r\n+CPIN: READY\r\n\r\nOK\r\n"),
+            // the SMS part of the SIM is slower still
+            ("AT+CMGF=0\r", "\r\n+CMS ERROR: 314\r\n"),
+        ];
+        steps.extend(rest_of_init("").into_iter().skip(3));
+        let mut m = scripted("", &steps);
+        assert_eq!(m.init(Some("1234"), None).unwrap(), ec25());
+    }
+
+    #[test]
+    fn echo_that_stays_on_after_ate0_is_switched_off_again() {
+        let steps = [
+            ("\x1b", ""),
+            ("AT\r", "AT\r\r\nOK\r\n"),
+            ("ATE0\r", "ATE0\r\r\nOK\r\n"),
+            ("AT+CMEE=1\r", "AT+CMEE=1\r\r\nOK\r\n"),
+            ("ATE0\r", "ATE0\r\r\nOK\r\n"),
+            ("AT+CPIN?\r", "\r\n+CPIN: READY\r\n\r\nOK\r\n"),
+            ("AT+CMGF=0\r", OK),
+            ("AT+CGMI\r", "\r\nQuectel\r\n\r\nOK\r\n"),
+            ("AT+CGMM\r", "\r\nEC25\r\n\r\nOK\r\n"),
+        ];
+        let mut m = scripted("", &steps);
+        assert_eq!(m.init(None, None).unwrap(), ec25());
+    }
+
+    #[test]
+    fn storage_lists() {
+        // SIM800: vendor names for "preferred" memories
+        let sim800 = parse_cpms_test(&lines(&[
+            "+CPMS: (\"SM\",\"ME\",\"SM_P\",\"ME_P\",\"MT\"),(\"SM\",\"ME\",\"SM_P\",\"ME_P\",\"MT\"),(\"SM\",\"ME\",\"SM_P\",\"ME_P\",\"MT\")",
+        ]));
+        assert_eq!(sim800, vec!["SM", "ME", "MT"]);
+        assert_eq!(memories_to_read(&sim800), vec!["MT"]);
+        // without parentheses
+        assert_eq!(
+            parse_cpms_test(&lines(&["+CPMS: \"ME\",\"SM\""])),
+            vec!["ME", "SM"]
+        );
+        // empty lists, or nothing at all
+        assert!(parse_cpms_test(&lines(&["+CPMS: (),(),()"])).is_empty());
+        assert!(parse_cpms_test(&[]).is_empty());
+        assert_eq!(
+            parse_cpms_set(&lines(&["+CPMS: 2,30,2,30,2,30"])),
+            (Some(2), Some(30))
+        );
+        assert_eq!(parse_cpms_set(&[]), (None, None));
+        assert_eq!(
+            parse_cpms_current(&lines(&["+CPMS: \"ME\",0,255,\"ME\",0,255,\"ME\",0,255"])),
+            Some("ME".into())
+        );
+        assert_eq!(
+            parse_cmti_memory("+CMTI: \"ME_P\",0").as_deref(),
+            Some("ME")
+        );
+        assert_eq!(parse_cmti_memory("+CDSI: \"SR\",3").as_deref(), Some("SR"));
+    }
+
+    #[test]
+    fn cmgr_slots() {
+        let pdu = "07912470000000F0040B912460387327F600006211031020304005C8329BFD06";
+        let full = lines(&["+CMGR: 0,,24", pdu]);
+        assert_eq!(
+            parse_cmgr(0, &full),
+            Some(StoredPdu {
+                index: 0,
+                stat: 0,
+                pdu: pdu.into()
+            })
+        );
+        assert_eq!(parse_cmgr(3, &[]), None);
+        assert_eq!(parse_cmgr(3, &lines(&["+CMGR: 0,,0", ""])), None);
+        assert_eq!(
+            parse_cmgr(3, &lines(&["+CMGR: 1,\"Mum\",24", pdu])).map(|p| p.stat),
+            Some(1)
+        );
+    }
+
+    const PDU: &str = "07912470000000F0040B912460387327F600006211031020304005C8329BFD06";
+
+    #[test]
+    fn cmgl_that_fails_is_read_slot_by_slot_from_0() {
+        let cmgr0 = format!("\r\n+CMGR: 0,,24\r\n{PDU}\r\n\r\nOK\r\n");
+        let cmgr2 = format!("\r\n+CMGR: 1,,24\r\n{PDU}\r\n\r\nOK\r\n");
+        let steps = [
+            ("AT+CPMS=\"ME\"\r", "\r\n+CPMS: 2,5,2,5,2,5\r\n\r\nOK\r\n"),
+            ("AT+CMGL=4\r", "\r\nMODEM ERROR: 4\r\n"),
+            ("AT+CMGR=0\r", cmgr0.as_str()),
+            ("AT+CMGR=1\r", "\r\n+CMS ERROR: 321\r\n"),
+            ("AT+CMGR=2\r", cmgr2.as_str()),
+            // the next pass goes straight to AT+CMGR
+            ("AT+CPMS=\"ME\"\r", "\r\n+CPMS: 0,5,0,5,0,5\r\n\r\nOK\r\n"),
+        ];
+        let mut m = scripted("", &steps);
+        let got = m.list_memory("ME").unwrap();
+        assert_eq!(
+            got.iter().map(|p| (p.index, p.stat)).collect::<Vec<_>>(),
+            vec![(0, 0), (2, 1)]
+        );
+        assert!(m.list_memory("ME").unwrap().is_empty());
+    }
+
+    #[test]
+    fn cmgl_that_hangs_is_read_slot_by_slot_after_a_resync() {
+        let cmgr1 = format!("\r\n+CMGR: 0,,24\r\n{PDU}\r\n\r\nOK\r\n");
+        let steps = [
+            ("AT+CPMS=\"SM\"\r", "\r\n+CPMS: 1,3,1,3,1,3\r\n\r\nOK\r\n"),
+            ("AT+CMGL=4\r", ""),
+            ("AT+CMEE?\r", "\r\n+CMEE: 1\r\n\r\nOK\r\n"),
+            ("AT+CPMS=\"SM\"\r", "\r\n+CPMS: 1,3,1,3,1,3\r\n\r\nOK\r\n"),
+            ("AT+CMGR=0\r", "\r\n+CMS ERROR: 321\r\n"),
+            ("AT+CMGR=1\r", cmgr1.as_str()),
+        ];
+        let mut m = scripted("", &steps);
+        let got = m.list_memory("SM").unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].index, 1);
+    }
+
+    #[test]
+    fn memories_without_a_list_are_found_one_by_one() {
+        let steps = [
+            ("AT+CNMI=2,1,0,2,0\r", OK),
+            ("AT+CPMS=?\r", "\r\n+CMS ERROR: 303\r\n"),
+            (
+                "AT+CPMS?\r",
+                "\r\n+CPMS: \"ME\",0,100,\"ME\",0,100,\"ME\",0,100\r\n\r\nOK\r\n",
+            ),
+            (
+                "AT+CPMS=\"ME\"\r",
+                "\r\n+CPMS: 0,100,0,100,0,100\r\n\r\nOK\r\n",
+            ),
+            ("AT+CPMS=\"SM\"\r", "\r\n+CMS ERROR: 302\r\n"),
+        ];
+        let mut m = scripted("", &steps);
+        assert_eq!(m.setup_receiving(), vec!["ME"]);
+        assert!(m.warnings().is_empty());
+        // an empty list: the same
+        let steps = [
+            ("AT+CNMI=2,1,0,2,0\r", OK),
+            ("AT+CPMS=?\r", OK),
+            ("AT+CPMS?\r", "\r\nERROR\r\n"),
+            ("AT+CPMS=\"SM\"\r", "\r\n+CMS ERROR: 302\r\n"),
+            ("AT+CPMS=\"ME\"\r", "\r\n+CMS ERROR: 302\r\n"),
+        ];
+        let mut m = scripted("", &steps);
+        assert_eq!(m.setup_receiving(), vec!["SM"]);
+        assert_eq!(
+            m.warnings(),
+            vec![
+                "memory SM cannot be read: the modem lists no message memory and refuses \
+                 AT+CPMS for SM and ME"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_memory_announced_by_cmti_is_read_too() {
+        let mut m = scripted("\r\n+CMTI: \"ME\",0\r\n", &[]);
+        m.poll_unsolicited(Duration::from_millis(20)).unwrap();
+        assert_eq!(m.take_unsolicited(), vec!["+CMTI: \"ME\",0"]);
+        let sm = vec!["SM".to_owned()];
+        assert_eq!(m.memories_to_list(&sm), vec!["SM", "ME"]);
+        assert_eq!(m.memories_to_list(&["MT".to_owned()]), vec!["MT"]);
     }
 }

@@ -79,6 +79,7 @@ pub fn row(instance: &str, device: &str, health: Health, error: Option<String>) 
         operator: health.operator,
         healthy: error.is_none(),
         last_error: error,
+        warnings: (!health.warnings.is_empty()).then(|| health.warnings.join("\n")),
         pid: std::process::id(),
         ..ModemHealth::default()
     }

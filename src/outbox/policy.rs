@@ -45,6 +45,7 @@ impl Failure {
                 false,
             ),
             AtError::Error { .. } => ("the modem answered ERROR".to_owned(), false, false),
+            AtError::Other { result, .. } => (format!("the modem answered {result}"), false, false),
             AtError::Timeout { .. } | AtError::Io(_) => (e.to_string(), false, true),
         };
         Failure {

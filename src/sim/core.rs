@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::{SentSms, SimHandle};
+use super::profiles::{Cmgl, CpmsTest, Profile};
+use super::{SentSms, SimHandle, SimState};
 use crate::gsm::{self, DataCoding, Tpdu};
 
 /// How long the radio link stays open after a message sent under
@@ -34,6 +35,20 @@ pub struct SimCore {
     cmms: u8,
     /// Until when the radio link of the last message stays open.
     link_until: Option<Instant>,
+    /// `AT+CMEE=1` was given.
+    cmee: bool,
+    /// Boot lines printed (at the first bytes smss sends).
+    booted: bool,
+    /// Command lines seen (profiles deaf to the first ones).
+    lines_seen: usize,
+    /// The first answer's delay is over.
+    slow_done: bool,
+    /// Which of the profile's late lines came already.
+    late_done: Vec<usize>,
+    /// The profile's sticky echo was used up.
+    echo_stuck: bool,
+    /// `AT+CPIN?` answered "busy" so far.
+    busy_polls: usize,
 }
 
 impl Default for SimCore {
@@ -52,6 +67,13 @@ fn reply(lines: &[&str]) -> Vec<u8> {
     out
 }
 
+/// The TPDU length of a stored PDU (without its SMSC field), as `+CMGL:`
+/// and `+CMGR:` give it.
+fn tpdu_len(pdu: &str) -> usize {
+    let smsc = usize::from_str_radix(pdu.get(..2).unwrap_or("00"), 16).unwrap_or(0);
+    (pdu.len() / 2).saturating_sub(1 + smsc)
+}
+
 impl SimCore {
     pub fn new() -> Self {
         SimCore {
@@ -65,11 +87,26 @@ impl SimCore {
             mem1: "SM".into(),
             cmms: 0,
             link_until: None,
+            cmee: false,
+            booted: false,
+            lines_seen: 0,
+            slow_done: false,
+            late_done: Vec::new(),
+            echo_stuck: false,
+            busy_polls: 0,
         }
     }
 
     pub fn feed(&mut self, bytes: &[u8], handle: &SimHandle) -> Vec<u8> {
         let mut out = Vec::new();
+        if !self.booted && !bytes.is_empty() {
+            // A modem that was just powered prints its boot lines; smss
+            // starts talking to it then.
+            self.booted = true;
+            let p = handle.state().profile;
+            out.extend_from_slice(p.junk);
+            out.extend(reply(p.boot));
+        }
         for &b in bytes {
             if self.echo {
                 out.push(b);
@@ -131,9 +168,94 @@ impl SimCore {
             }
         }
         handle.changed();
+        let p = handle.state().profile;
+        self.lines_seen += 1;
+        if self.lines_seen <= p.deaf_first {
+            return Vec::new();
+        }
+        if !self.slow_done {
+            self.slow_done = true;
+            if !p.slow_first_answer.is_zero() {
+                std::thread::sleep(p.slow_first_answer);
+            }
+        }
+        let mut out = Vec::new();
+        for (i, (command, urc)) in p.late.iter().enumerate() {
+            if upper == *command && !self.late_done.contains(&i) {
+                self.late_done.push(i);
+                out.extend(reply(&[urc]));
+            }
+        }
+        if let Some((command, urc)) = p.chatter
+            && upper == command
+        {
+            out.extend(reply(&[urc]));
+        }
+        if p.lacks.iter().any(|l| upper.starts_with(l)) {
+            out.extend(reply(&[p.unknown]));
+        } else {
+            out.extend(self.answer(line, &upper, handle, p));
+        }
+        out
+    }
+
+    /// The memory and slot that `index` of the selected memory names: `MT`
+    /// is SM's slots, then ME's after SM's capacity.
+    fn locate(&self, state: &SimState, index: u32) -> (String, u32) {
+        if self.mem1 != "MT" {
+            return (self.mem1.clone(), index);
+        }
+        let sm = state.memories.get("SM").map_or(0, |m| m.capacity) as u32;
+        if index < state.profile.first_index + sm {
+            ("SM".into(), index)
+        } else {
+            ("ME".into(), index - sm)
+        }
+    }
+
+    /// The selected memory's messages as (index, memory, slot).
+    fn listing(&self, state: &SimState) -> Vec<(u32, String, u32)> {
+        let slots = |name: &str, offset: u32| {
+            state
+                .memories
+                .get(name)
+                .map(|m| {
+                    m.slots
+                        .keys()
+                        .map(|k| (k + offset, name.to_owned(), *k))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
+        if self.mem1 == "MT" {
+            let sm = state.memories.get("SM").map_or(0, |m| m.capacity) as u32;
+            let mut all = slots("SM", 0);
+            all.extend(slots("ME", sm));
+            all
+        } else {
+            slots(&self.mem1, 0)
+        }
+    }
+
+    /// `(used, total)` of a memory (`MT`: SM and ME together).
+    fn usage(state: &SimState, memory: &str) -> Option<(usize, usize)> {
+        let of = |m: &str| state.memories.get(m).map(|m| (m.slots.len(), m.capacity));
+        if memory == "MT" {
+            let (a, b) = (of("SM")?, of("ME")?);
+            return Some((a.0 + b.0, a.1 + b.1));
+        }
+        of(memory)
+    }
+
+    fn answer(&mut self, line: &str, upper: &str, handle: &SimHandle, p: &Profile) -> Vec<u8> {
         let pin = handle.state().pin.clone();
         let locked = pin.is_some() && !self.pin_entered;
-        match upper.as_str() {
+        let with_ok = |lines: &[&str]| {
+            let mut all = lines.to_vec();
+            all.push("OK");
+            reply(&all)
+        };
+        match upper {
             "AT" | "ATZ" | "AT&F" => {
                 if upper != "AT" {
                     self.echo = true;
@@ -143,22 +265,46 @@ impl SimCore {
                 reply(&["OK"])
             }
             "ATE0" => {
-                self.echo = false;
+                if p.echo_sticks && !self.echo_stuck {
+                    // taken, but echo stays on this once
+                    self.echo_stuck = true;
+                } else {
+                    self.echo = false;
+                }
                 reply(&["OK"])
             }
             "ATE1" => {
                 self.echo = true;
                 reply(&["OK"])
             }
-            "AT+CPIN?" if locked => reply(&["+CPIN: SIM PIN", "OK"]),
-            "AT+CPIN?" => reply(&["+CPIN: READY", "OK"]),
-            "AT+CGMI" => reply(&["SIEMENS", "OK"]),
-            "AT+CGMM" => reply(&["TC35i (simulated)", "OK"]),
+            "AT+CPIN?" => {
+                let cpin = if self.busy_polls < p.sim_busy {
+                    self.busy_polls += 1;
+                    if self.busy_polls % 2 == 1 {
+                        return reply(&["+CME ERROR: 14"]);
+                    }
+                    "+CPIN: NOT READY"
+                } else if locked {
+                    "+CPIN: SIM PIN"
+                } else {
+                    "+CPIN: READY"
+                };
+                if p.cpin_without_ok {
+                    reply(&[cpin])
+                } else {
+                    reply(&[cpin, "OK"])
+                }
+            }
+            "AT+CGMI" => with_ok(p.cgmi),
+            "AT+CGMM" => with_ok(p.cgmm),
+            "ATI" if !p.ati.is_empty() => with_ok(p.ati),
+            "AT+CGMR" => with_ok(p.cgmr),
             "AT+CGSN" => reply(&["350000000000001", "OK"]),
-            "AT+CSQ" => reply(&["+CSQ: 21,99", "OK"]),
-            "AT+CREG?" => reply(&["+CREG: 0,1", "OK"]),
-            "AT+COPS?" => reply(&["+COPS: 0,0,\"SIMULATED\"", "OK"]),
+            "AT+CSQ" => reply(&[p.csq, "OK"]),
+            "AT+CREG?" => reply(&[p.creg, "OK"]),
+            "AT+COPS?" => reply(&[p.cops, "OK"]),
             "AT+CSCA?" => reply(&["+CSCA: \"+420603052000\",145", "OK"]),
+            "AT+CMEE?" => reply(&[&format!("+CMEE: {}", u8::from(self.cmee)), "OK"]),
             _ if upper.starts_with("AT+CMMS") && handle.state().refuse_cmms => reply(&["ERROR"]),
             "AT+CMMS=?" => reply(&["+CMMS: (0-2)", "OK"]),
             "AT+CMMS?" => reply(&[&format!("+CMMS: {}", self.cmms), "OK"]),
@@ -184,25 +330,44 @@ impl SimCore {
             _ if upper.starts_with("AT+CMGS=") => match upper[8..].trim().parse::<usize>() {
                 Ok(len) if (7..=164).contains(&len) => {
                     self.pdu_len = Some(len);
-                    b"\r\n> ".to_vec()
+                    format!("\r\n{}", p.prompt).into_bytes()
                 }
                 _ => reply(&["+CMS ERROR: 304"]),
             },
-            "AT+CPMS=?" => {
-                let names: Vec<String> = handle
-                    .state()
-                    .memories
-                    .keys()
-                    .map(|m| format!("\"{m}\""))
-                    .collect();
-                let all = names.join(",");
-                let store: Vec<&String> = names.iter().filter(|m| m.as_str() != "\"SR\"").collect();
-                let store = store
-                    .iter()
-                    .map(|m| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",");
-                reply(&[&format!("+CPMS: ({all}),({store}),({store})"), "OK"])
+            "AT+CPMS=?" => match p.cpms_test {
+                CpmsTest::Literal(answer) => reply(&[answer, "OK"]),
+                CpmsTest::Refused(answer) => reply(&[answer]),
+                CpmsTest::Lists => {
+                    let names: Vec<String> = handle
+                        .state()
+                        .memories
+                        .keys()
+                        .map(|m| format!("\"{m}\""))
+                        .collect();
+                    let all = names.join(",");
+                    let store: Vec<&str> = names
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|m| *m != "\"SR\"")
+                        .collect();
+                    let store = store.join(",");
+                    reply(&[&format!("+CPMS: ({all}),({store}),({store})"), "OK"])
+                }
+            },
+            "AT+CPMS?" => {
+                let state = handle.state();
+                match Self::usage(&state, &self.mem1) {
+                    Some((used, cap)) => {
+                        let m = &self.mem1;
+                        reply(&[
+                            &format!(
+                                "+CPMS: \"{m}\",{used},{cap},\"{m}\",{used},{cap},\"{m}\",{used},{cap}"
+                            ),
+                            "OK",
+                        ])
+                    }
+                    None => reply(&["+CMS ERROR: 302"]),
+                }
             }
             _ if upper.starts_with("AT+CPMS=") => {
                 let first = line[8..]
@@ -210,13 +375,16 @@ impl SimCore {
                     .next()
                     .unwrap_or("")
                     .trim()
-                    .trim_matches('"')
-                    .to_owned();
+                    .trim_matches('"');
+                let first = match first {
+                    "SM_P" => "SM",
+                    "ME_P" => "ME",
+                    other => other,
+                };
                 let state = handle.state();
-                match state.memories.get(&first) {
-                    Some(mem) => {
-                        let (used, cap) = (mem.slots.len(), mem.capacity);
-                        self.mem1 = first;
+                match Self::usage(&state, first) {
+                    Some((used, cap)) => {
+                        self.mem1 = first.to_owned();
                         reply(&[
                             &format!("+CPMS: {used},{cap},{used},{cap},{used},{cap}"),
                             "OK",
@@ -225,24 +393,60 @@ impl SimCore {
                     None => reply(&["+CMS ERROR: 302"]),
                 }
             }
-            "AT+CMGL=4" => {
-                let mut state = handle.state();
-                let Some(mem) = state.memories.get_mut(&self.mem1) else {
-                    return reply(&["+CMS ERROR: 302"]);
-                };
-                let mut out = Vec::new();
-                for (index, (stat, pdu)) in mem.slots.iter_mut() {
-                    let smsc = usize::from_str_radix(pdu.get(..2).unwrap_or("00"), 16).unwrap_or(0);
-                    let len = (pdu.len() / 2).saturating_sub(1 + smsc);
-                    out.extend(reply(&[&format!("+CMGL: {index},{stat},,{len}")]));
-                    out.extend_from_slice(pdu.as_bytes());
-                    out.extend_from_slice(b"\r\n");
-                    if *stat == 0 {
-                        *stat = 1;
+            "AT+CMGL=4" => match p.cmgl {
+                Cmgl::Hangs => Vec::new(),
+                Cmgl::Fails(answer) => reply(&[answer]),
+                Cmgl::Lists => {
+                    let mut state = handle.state();
+                    if Self::usage(&state, &self.mem1).is_none() {
+                        return reply(&["+CMS ERROR: 302"]);
                     }
+                    let mut out = Vec::new();
+                    for (index, memory, slot) in self.listing(&state) {
+                        let Some((stat, pdu)) = state
+                            .memories
+                            .get_mut(&memory)
+                            .and_then(|m| m.slots.get_mut(&slot))
+                        else {
+                            continue;
+                        };
+                        out.extend(reply(&[&format!(
+                            "+CMGL: {index},{stat},,{}",
+                            tpdu_len(pdu)
+                        )]));
+                        out.extend_from_slice(pdu.as_bytes());
+                        out.extend_from_slice(b"\r\n");
+                        if *stat == 0 {
+                            *stat = 1;
+                        }
+                    }
+                    out.extend(reply(&["OK"]));
+                    out
                 }
-                out.extend(reply(&["OK"]));
-                out
+            },
+            _ if upper.starts_with("AT+CMGR=") => {
+                let Ok(index) = upper[8..].trim().parse::<u32>() else {
+                    return reply(&["+CMS ERROR: 321"]);
+                };
+                let mut state = handle.state();
+                let (memory, slot) = self.locate(&state, index);
+                match state
+                    .memories
+                    .get_mut(&memory)
+                    .and_then(|m| m.slots.get_mut(&slot))
+                {
+                    Some((stat, pdu)) => {
+                        let mut out = reply(&[&format!("+CMGR: {stat},,{}", tpdu_len(pdu))]);
+                        out.extend_from_slice(pdu.as_bytes());
+                        out.extend_from_slice(b"\r\n");
+                        out.extend(reply(&["OK"]));
+                        if *stat == 0 {
+                            *stat = 1;
+                        }
+                        out
+                    }
+                    None => reply(&["+CMS ERROR: 321"]),
+                }
             }
             _ if upper.starts_with("AT+CMGD=") => {
                 let index = upper[8..]
@@ -255,10 +459,11 @@ impl SimCore {
                     return reply(&["+CMS ERROR: 500"]);
                 }
                 let removed = index.and_then(|i| {
+                    let (memory, slot) = self.locate(&state, i);
                     state
                         .memories
-                        .get_mut(&self.mem1)
-                        .and_then(|m| m.slots.remove(&i))
+                        .get_mut(&memory)
+                        .and_then(|m| m.slots.remove(&slot))
                 });
                 drop(state);
                 handle.changed();
@@ -267,14 +472,17 @@ impl SimCore {
                     None => reply(&["+CMS ERROR: 321"]),
                 }
             }
-            _ if upper.starts_with("AT+CMEE=")
-                || upper.starts_with("AT+CMGF=")
+            _ if upper.starts_with("AT+CMEE=") => {
+                self.cmee = upper.ends_with('1') || upper.ends_with('2');
+                reply(&["OK"])
+            }
+            _ if upper.starts_with("AT+CMGF=")
                 || upper.starts_with("AT+CSCA=")
                 || upper.starts_with("AT+CNMI=") =>
             {
                 reply(&["OK"])
             }
-            _ => reply(&["ERROR"]),
+            _ => reply(&[p.unknown]),
         }
     }
 
@@ -388,6 +596,14 @@ impl SimCore {
             }
         }
         handle.changed();
-        reply(&[&format!("+CMGS: {mr}"), "OK"])
+        let p = handle.state().profile;
+        let mut out = Vec::new();
+        if let Some((_, urc)) = p.chatter {
+            out.extend(reply(&[urc]));
+        }
+        out.extend(reply(&[&format!("+CMGS: {mr}")]));
+        out.extend(b"\r\n".repeat(p.blank_after_cmgs));
+        out.extend(reply(&["OK"]));
+        out
     }
 }

@@ -1,5 +1,7 @@
 //! A simulated GSM modem on a pseudo-terminal, answering like a Siemens
-//! TC35i in PDU mode. smss opens the pty's slave path exactly as it opens
+//! TC35i in PDU mode, or like another modem: a [`Profile`]
+//! (`profiles.rs`) is a set of deviations from that baseline, written from
+//! the vendors' AT manuals. smss opens the pty's slave path exactly as it opens
 //! `/dev/ttyS0`, through the real `serialport` code; the simulator drives
 //! the master side. It decodes every PDU it is given (with the codec's
 //! decoder, independent of the encoder) and joins concatenated parts, so
@@ -9,6 +11,7 @@
 //! and the benchmark run one in the test process and pass its slave path.
 
 mod core;
+pub mod profiles;
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
@@ -21,6 +24,7 @@ use std::time::{Duration, Instant};
 use serialport::{SerialPort, TTYPort};
 
 pub use self::core::{LINK_HOLD, SimCore};
+pub use self::profiles::{PROFILES, Profile, profile};
 
 /// One SMS as the simulated network received it, all parts joined.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +45,8 @@ pub struct SentSms {
 #[derive(Debug, Clone, Default)]
 pub struct Memory {
     pub capacity: usize,
-    /// Slot index (from 1) → (stat, PDU hex with SMSC field).
+    /// Slot index (from 1, or 0 for some profiles) → (stat, PDU hex with
+    /// SMSC field).
     pub slots: BTreeMap<u32, (u8, String)>,
 }
 
@@ -57,8 +62,15 @@ impl Memory {
 /// The memories a fresh simulated modem has: 20 SIM slots, 50 in the
 /// modem, 20 for status reports.
 pub fn default_memories() -> BTreeMap<String, Memory> {
-    [("SM", 20), ("ME", 50), ("SR", 20)]
-        .into_iter()
+    memories_of(&profiles::TC35I)
+}
+
+/// The memories of a profile.
+pub fn memories_of(profile: &Profile) -> BTreeMap<String, Memory> {
+    profile
+        .memories
+        .iter()
+        .copied()
         .map(|(name, cap)| (name.to_owned(), Memory::with_capacity(cap)))
         .collect()
 }
@@ -101,6 +113,8 @@ pub struct SimState {
     pub refuse_cmms: bool,
     /// The SIM PIN; `None` = no PIN asked.
     pub pin: Option<String>,
+    /// How this modem differs from the baseline.
+    pub profile: &'static Profile,
 }
 
 impl Default for SimState {
@@ -121,6 +135,7 @@ impl Default for SimState {
             send_delay: Duration::ZERO,
             refuse_cmms: false,
             pin: None,
+            profile: &profiles::TC35I,
         }
     }
 }
@@ -132,7 +147,7 @@ impl SimState {
         if mem.slots.len() >= mem.capacity {
             return None;
         }
-        let index = (1..).find(|i| !mem.slots.contains_key(i))?;
+        let index = (self.profile.first_index..).find(|i| !mem.slots.contains_key(i))?;
         mem.slots.insert(index, (0, pdu.to_owned()));
         Some(index)
     }
@@ -215,6 +230,15 @@ impl PtySim {
     /// Opens a pty pair and starts answering on its master side.
     pub fn start() -> std::io::Result<PtySim> {
         Self::start_with(SimState::default())
+    }
+
+    /// A simulator answering as `profile` does.
+    pub fn start_profile(profile: &'static Profile) -> std::io::Result<PtySim> {
+        Self::start_with(SimState {
+            memories: memories_of(profile),
+            profile,
+            ..SimState::default()
+        })
     }
 
     pub fn start_with(state: SimState) -> std::io::Result<PtySim> {

@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +48,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sql/sqlite/004_claims.sql",
         sql: include_str!("../../sql/sqlite/004_claims.sql"),
     },
+    Migration {
+        version: 5,
+        name: "sql/sqlite/005_modem_warnings.sql",
+        sql: include_str!("../../sql/sqlite/005_modem_warnings.sql"),
+    },
 ];
 
 pub(crate) const MYSQL: &[Migration] = &[
@@ -70,6 +75,11 @@ pub(crate) const MYSQL: &[Migration] = &[
         version: 4,
         name: "sql/mysql/004_claims.sql",
         sql: include_str!("../../sql/mysql/004_claims.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "sql/mysql/005_modem_warnings.sql",
+        sql: include_str!("../../sql/mysql/005_modem_warnings.sql"),
     },
 ];
 

@@ -705,6 +705,9 @@ pub struct ModemHealth {
     pub operator: Option<String>,
     pub healthy: bool,
     pub last_error: Option<String>,
+    /// What works only in part (a memory that cannot be read), one per
+    /// line; the modem may still be healthy.
+    pub warnings: Option<String>,
     /// The process that wrote the row.
     pub pid: u32,
     /// Set by the store: when the row was written (UTC), and seconds since.

@@ -580,13 +580,14 @@ impl<B: Backend> Store for SqlStore<B> {
             e.exec(
                 &format!(
                     "INSERT INTO modem (instance, device, manufacturer, model, rssi, registration, \
-                     operator, healthy, last_error, checked_at, last_send_ok, pid) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, ?, ?) {upsert} \
+                     operator, healthy, last_error, warnings, checked_at, last_send_ok, pid) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, ?, ?) {upsert} \
                      device = {device}, \
                      manufacturer = COALESCE(NULLIF({manufacturer}, ''), manufacturer), \
                      model = COALESCE(NULLIF({model}, ''), model), \
                      rssi = {rssi}, registration = {registration}, operator = {operator}, \
-                     healthy = {healthy}, last_error = {last_error}, checked_at = {checked_at}, \
+                     healthy = {healthy}, last_error = {last_error}, warnings = {warnings}, \
+                     checked_at = {checked_at}, \
                      last_send_ok = COALESCE({last_send_ok}, last_send_ok), pid = {pid}",
                     now = d.now,
                     upsert = d.upsert("instance"),
@@ -598,6 +599,7 @@ impl<B: Backend> Store for SqlStore<B> {
                     operator = new("operator"),
                     healthy = new("healthy"),
                     last_error = new("last_error"),
+                    warnings = new("warnings"),
                     checked_at = new("checked_at"),
                     last_send_ok = new("last_send_ok"),
                     pid = new("pid"),
@@ -612,6 +614,7 @@ impl<B: Backend> Store for SqlStore<B> {
                     h.operator.as_deref().map(|o| clip(o, 64)),
                     h.healthy,
                     h.last_error.clone(),
+                    h.warnings.clone(),
                     newest_sent,
                     h.pid,
                 ],
@@ -624,7 +627,7 @@ impl<B: Backend> Store for SqlStore<B> {
         let d = self.0.dialect();
         let sql = format!(
             "SELECT instance, device, manufacturer, model, rssi, registration, operator, \
-             healthy, last_error, pid, {}, {}, {} FROM modem ORDER BY instance",
+             healthy, last_error, pid, {}, {}, {}, warnings FROM modem ORDER BY instance",
             d.time("checked_at"),
             d.age_secs("checked_at"),
             d.time("last_send_ok")
@@ -647,6 +650,7 @@ impl<B: Backend> Store for SqlStore<B> {
                         checked_at: r.get(10)?,
                         checked_age_secs: r.get(11)?,
                         last_send_ok: r.get(12)?,
+                        warnings: r.get(13)?,
                     })
                 })
                 .collect()

@@ -1175,7 +1175,20 @@ mod health {
         );
         assert_eq!((b.rssi, b.registration.as_deref()), (None, None));
         assert_eq!(b.last_error, lost.last_error);
+        assert_eq!(b.warnings, None);
         assert_eq!(fx.scalar("SELECT COUNT(*) FROM modem"), Some(2));
+
+        // Healthy, with a memory it cannot read; the next row replaces it.
+        let partial = ModemHealth {
+            warnings: Some("memory ME cannot be read: AT+CMGL=4: MODEM ERROR: 4".into()),
+            ..check("a:/dev/ttyUSB0", true)
+        };
+        s.save_modem_health(&partial).unwrap();
+        let a = &s.modem_health().unwrap()[0];
+        assert!(a.healthy);
+        assert_eq!(a.warnings, partial.warnings);
+        s.save_modem_health(&check("a:/dev/ttyUSB0", true)).unwrap();
+        assert_eq!(s.modem_health().unwrap()[0].warnings, None);
 
         // Over-long answers are cut to the column width, not refused.
         let long = ModemHealth {

@@ -265,10 +265,15 @@ fn health(app: &App) -> String {
             Some(s) if s <= 31 => format!("{s}/31"),
             _ => "unknown".into(),
         };
+        let warnings = m
+            .warnings
+            .as_deref()
+            .map(|w| format!("; warning: {}", esc(&w.replace('\n', "; "))))
+            .unwrap_or_default();
         items.push((
             format!("Modem {}", esc(&m.instance)),
             format!(
-                "{} — {}, signal {signal}, {}",
+                "{} — {}, signal {signal}, {}{warnings}",
                 esc(&m.model),
                 if m.up { "up" } else { "down" },
                 esc(&m.registration)

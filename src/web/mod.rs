@@ -62,6 +62,8 @@ pub struct ModemHealth {
     pub signal: Option<u8>,
     pub registration: String,
     pub up: bool,
+    /// What works only in part (a memory that cannot be read).
+    pub warnings: Option<String>,
 }
 
 /// A modem whose last check is older than this counts as down.
@@ -81,6 +83,7 @@ pub fn modem_health(store: &dyn Store) -> Vec<ModemHealth> {
             signal: m.rssi,
             registration: m.registration.clone().unwrap_or_else(|| "unknown".into()),
             up: m.healthy && m.checked_age_secs <= HEALTH_STALE_SECS,
+            warnings: m.warnings,
             instance: m.instance,
         })
         .collect()
