@@ -125,7 +125,7 @@ impl Bench {
         );
         let sms = store.recent_sms(10).unwrap();
         assert!(
-            sms.iter().all(|r| r.status == "sent"),
+            sms.iter().all(|r| r.status == smss::store::SmsStatus::Sent),
             "{name}: {sms:?}\n{}",
             self.serve.log()
         );
