@@ -2,7 +2,10 @@
 //! then the `SMSS_DB` environment variable, then the command line.
 //!
 //! The file is `key = value` lines with `#` comments; its keys are the long
-//! command-line options (`max-parts` and `max_parts` are the same key).
+//! command-line options (`max-parts` and `max_parts` are the same key). A
+//! `#` that starts a word begins a comment, also after a value (`pin = 1234
+//! # the SIM PIN`); `\#` is a literal `#` there; a `#` inside a word
+//! (`mysql://smss:pa#ss@db/sms`) is part of the value ([`strip_comment`]).
 //!
 //! Each setting is one entry of the `settings!` table below: its field and
 //! type, its key, the placeholder of its value, its default (written as in
@@ -371,7 +374,7 @@ impl Settings {
                 origin: origin(),
                 message: format!("expected 'key = value', found '{line}'"),
             })?;
-            self.set(key.trim(), value.trim())
+            self.set(key.trim(), &strip_comment(value))
                 .map_err(|message| ConfigError {
                     origin: origin(),
                     message,
@@ -439,6 +442,29 @@ impl Settings {
             format!("{host}:{}", self.device)
         })
     }
+}
+
+/// The value of a `key = value` line without its comment, trimmed: a `#`
+/// at the start of the value or after a space or tab begins a comment, so
+/// `1234   # the SIM PIN` is `1234`; `\#` is a literal `#` anywhere (write
+/// `\#1` for a value that starts with `#`); any other `#` (`pa#ss`) and
+/// every other backslash are kept as they are.
+pub fn strip_comment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    let mut word_start = true;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'#') => {
+                out.push('#');
+                chars.next();
+            }
+            '#' if word_start => break,
+            _ => out.push(c),
+        }
+        word_start = c == ' ' || c == '\t';
+    }
+    out.trim().to_owned()
 }
 
 // The parsers of the table: the text of a value (from the file, the command
@@ -580,6 +606,28 @@ mod tests {
         assert_eq!(s.max_connections, 5);
         assert_eq!(s.device, "/dev/ttyUSB0");
         assert_eq!(s.pin, None);
+    }
+
+    #[test]
+    fn comments_after_a_value() {
+        for (value, expect) in [
+            ("1234   # the SIM PIN", "1234"),
+            ("1234\t# tab", "1234"),
+            ("# nothing", ""),
+            ("mysql://smss:pa#ss@db/sms", "mysql://smss:pa#ss@db/sms"),
+            ("gw\\#1 # a literal # after a space", "gw#1"),
+            ("\\#1", "#1"),
+            ("a \\# b", "a # b"),
+            ("C:\\smss\\hook.exe", "C:\\smss\\hook.exe"),
+            ("  spaced  ", "spaced"),
+        ] {
+            assert_eq!(strip_comment(value), expect, "{value}");
+        }
+        let mut s = Settings::default();
+        let text = "instance = gw\\#1   # the first gateway\nmax-parts = 3 # fewer\n";
+        s.apply_file_text(Path::new("smss.conf"), text).unwrap();
+        assert_eq!(s.instance.as_deref(), Some("gw#1"));
+        assert_eq!(s.max_parts, 3);
     }
 
     #[test]

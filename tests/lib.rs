@@ -6,6 +6,7 @@ mod util;
 mod cluster;
 mod faults;
 mod install;
+mod mistakes;
 mod pdu_crosscheck;
 mod properties;
 mod protocol_net;
