@@ -568,19 +568,7 @@ fn level(value: &str) -> Result<LevelFilter, String> {
 
 /// `250ms`, `10s`, `5m`, `1h`; a bare number is seconds.
 pub fn duration(value: &str) -> Result<Duration, String> {
-    let bad = || format!("'{value}' should be a duration such as 500ms, 10s, 5m or 1h");
-    let split = value
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(value.len());
-    let (digits, unit) = value.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    match unit.trim() {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" | "min" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(bad()),
-    }
+    crate::duration::parse(value)
 }
 
 #[cfg(test)]

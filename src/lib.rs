@@ -10,6 +10,7 @@
 //! interface and HTTP API of `serve`. See `ARCHITECTURE.md`.
 
 pub mod client;
+pub mod duration;
 pub mod run;
 
 #[cfg(feature = "server")]

@@ -50,3 +50,83 @@ fn the_readme_web_snippet_works_when_copied() {
     let out = check_with_config(&dir, "max-parts = 3   # fewer\ninstance = gw\\#1 # one\n");
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
 }
+
+/// `smss client ARGS` with `input` on standard input.
+fn client_with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(BIN)
+        .arg("client")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn sent_texts(rig: &Rig, n: usize) -> Vec<String> {
+    let sent = rig
+        .sim
+        .handle
+        .wait_for_sent(n, std::time::Duration::from_secs(30));
+    assert_eq!(sent.len(), n, "{}", rig.serve.log());
+    let mut texts: Vec<String> = sent.into_iter().map(|s| s.text).collect();
+    texts.sort();
+    texts
+}
+
+/// Trap 9: standard input that is not UTF-8 goes through as bytes (the
+/// server reads it as windows-1250), the good line before it too.
+#[test]
+fn client_passes_bytes_through() {
+    let rig = Rig::sqlite("client_bytes", &[]);
+    let addr = rig.serve.addr.to_string();
+    let out = client_with_stdin(
+        &["-a", &addr, "-t", "2m"],
+        b"#420608337726;first line\n#420608337726;P\xf8\xedli\x9a \x9elu\x9dou\xe8k\xfd\r\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
+    assert_eq!(sent_texts(&rig, 2), ["Příliš žluťoučký", "first line"]);
+}
+
+/// Trap 9: a line break inside an argument loses nothing, and the next
+/// argument's answer is its own.
+#[test]
+fn client_sends_each_argument_as_one_line() {
+    let rig = Rig::sqlite("client_lines", &[]);
+    let out = client(
+        rig.serve.addr,
+        &["#420608337726;disk full\nfree: 0\n", "#420777123456;second"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let answers: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a.starts_with("OK 1 ")),
+        "{answers:?}"
+    );
+    assert_eq!(sent_texts(&rig, 2), ["disk full free: 0", "second"]);
+}
+
+/// Trap 9: a bad port is named as given; durations as the server's.
+#[test]
+fn client_addresses_and_timeouts() {
+    let out = smss(&["client", "-a", "127.0.0.1:99999", "#420608337726;x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "smss client: invalid address -a 127.0.0.1:99999: the port '99999' is not a number \
+         from 1 to 65535\n(see smss client --help)\n"
+    );
+    let out = smss(&["client", "-a", "h", "-t", "soon", "#420608337726;x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("invalid timeout 'soon': use a duration such as 500ms, 30s, 2m"),
+        "{}",
+        stderr(&out)
+    );
+}
