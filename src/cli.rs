@@ -42,8 +42,8 @@ pub enum CliError {
     },
     /// `lock-dir` is not a directory (`serve --check`).
     LockDir(PathBuf),
-    /// `device` names no modem.
-    NoModem,
+    /// `device` names no modem; the configuration file to set it in.
+    NoModem(PathBuf),
     /// The signal handler cannot be installed.
     Signal(ctrlc::Error),
     /// A thread of `serve` cannot be started.
@@ -117,7 +117,12 @@ impl fmt::Display for CliError {
             CliError::LockDir(dir) => {
                 write!(f, "lock-dir {} is not a directory", dir.display())
             }
-            CliError::NoModem => f.write_str("no modem: set device (several separated by commas)"),
+            CliError::NoModem(config) => write!(
+                f,
+                "device is not set: set device in {} (the modem's serial port, e.g. \
+                 /dev/ttyUSB0; several separated by commas; sim = the simulated modem)",
+                config.display()
+            ),
             CliError::Signal(e) => write!(f, "cannot install the signal handler: {e}"),
             CliError::Thread(e) => e.fmt(f),
             CliError::Web(m) => f.write_str(m),
@@ -144,7 +149,7 @@ impl std::error::Error for CliError {
             CliError::HashPassword(e) => Some(e),
             CliError::Usage(_)
             | CliError::LockDir(_)
-            | CliError::NoModem
+            | CliError::NoModem(_)
             | CliError::Web(_)
             | CliError::EmptyPassword => None,
         }
@@ -289,6 +294,9 @@ pub struct ServerArgs {
     pub help: bool,
     /// `serve --check`: check the configuration, start nothing.
     pub check: bool,
+    /// The configuration file in use (`--config`, else the default path,
+    /// read when present): where the hints say to set things.
+    pub config_path: PathBuf,
 }
 
 /// Defaults, then the config file, then `$SMSS_DB`, then the command line.
@@ -316,12 +324,16 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
         }
     }
     let mut settings = Settings::default();
+    let config_path = config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
     if help {
         return Ok(ServerArgs {
             settings,
             demo,
             help,
             check,
+            config_path,
         });
     }
     if !demo {
@@ -360,6 +372,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
         demo,
         help,
         check,
+        config_path,
     })
 }
 
@@ -407,8 +420,9 @@ mod tests {
                 "lock-dir /run/nowhere is not a directory",
             ),
             (
-                CliError::NoModem,
-                "no modem: set device (several separated by commas)",
+                CliError::NoModem("/etc/smss/smss.conf".into()),
+                "device is not set: set device in /etc/smss/smss.conf (the modem's serial port, \
+                 e.g. /dev/ttyUSB0; several separated by commas; sim = the simulated modem)",
             ),
             (
                 CliError::Io {

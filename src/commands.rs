@@ -22,8 +22,13 @@ use crate::server;
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
 
+/// The log target of lines for the log file only: a fatal error is logged
+/// with it, and printed to stderr once by `run::server_main`.
+pub const LOG_FILE_ONLY: &str = "smss::log_file_only";
+
 pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     let settings = args.settings;
+    let config = args.config_path;
     // The terminal gets everything when someone watches it; from cron or a
     // script only problems (cron mails them).
     let interactive = |level: LevelFilter| {
@@ -36,14 +41,25 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     match command {
         "serve" if args.check => {
             init_logging(&settings, LevelFilter::Warn, false)?;
-            check(&settings)
+            check(&settings, &config)
         }
         "serve" => {
+            if settings.devices().is_empty() {
+                return Err(CliError::NoModem(config));
+            }
             // In the foreground: systemd (or whoever started it) keeps stderr.
             init_logging(&settings, LevelFilter::Trace, true)?;
             serve(settings, args.demo)
         }
         "send-pending" => {
+            if settings.devices().is_empty() {
+                // Quiet for cron (stdout is discarded) until it is configured.
+                println!(
+                    "smss send-pending: nothing to do: {}",
+                    CliError::NoModem(config)
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             init_logging(&settings, interactive(LevelFilter::Trace), true)?;
             send_pending(settings)
         }
@@ -53,7 +69,7 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
         }
         _ => {
             init_logging(&settings, LevelFilter::Warn, false)?;
-            status(&settings)
+            status(&settings, &config)
         }
     }
 }
@@ -67,16 +83,20 @@ fn init_logging(
     terminal_max: LevelFilter,
     to_file: bool,
 ) -> Result<(), CliError> {
-    let config = ConfigBuilder::new()
+    let mut builder = ConfigBuilder::new();
+    builder
         .set_time_format_rfc3339()
         .set_thread_level(LevelFilter::Off)
         .set_target_level(LevelFilter::Off)
         // tiny_http's own lines name its internal socket, not the web port
-        .add_filter_ignore_str("tiny_http")
-        .build();
+        .add_filter_ignore_str("tiny_http");
+    let config = builder.build();
+    // Not on the terminal: what goes to the log file only (a fatal error,
+    // which main prints).
+    let terminal = builder.add_filter_ignore_str(LOG_FILE_ONLY).build();
     let mut loggers: Vec<Box<dyn SharedLogger>> = vec![WriteLogger::new(
         settings.log_level.min(terminal_max),
-        config.clone(),
+        terminal,
         std::io::stderr(),
     )];
     if let Some(path) = settings.log_file.as_ref().filter(|_| to_file) {
@@ -149,9 +169,6 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
             settings: s,
             port_path,
         });
-    }
-    if modems.is_empty() {
-        return Err(CliError::NoModem);
     }
     // Port 2021 and the modem threads share the stop flag.
     let stop = Arc::new(AtomicBool::new(false));
@@ -236,18 +253,43 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
 }
 
 fn send_pending(settings: Settings) -> Result<ExitCode, CliError> {
-    let mut result = Ok(ExitCode::SUCCESS);
+    let mut failed: Option<CliError> = None;
     for s in settings.per_device() {
-        // Each modem on its own; a problem with one does not stop the others.
+        // Each modem on its own; a problem with one does not stop the
+        // others. Each error is printed once: the last by main.
         if let Err(e) = send_pending_one(s) {
-            log::error!("{e}");
-            result = Err(e);
+            if let Some(earlier) = failed.replace(e) {
+                log::error!("{earlier}");
+            }
         }
     }
-    result
+    failed.map_or(Ok(ExitCode::SUCCESS), Err)
 }
 
 fn send_pending_one(settings: Settings) -> Result<(), CliError> {
+    let store = open_store(&settings)?;
+    // Nothing queued and nothing found by the last pass: the port is
+    // opened again (to read what arrived) only after poll-interval.
+    if store.queue_stats()?.depth == 0
+        && let Some(ago) = lock::idle_for(&settings.lock_dir, &settings.device)
+        && ago < settings.poll_interval
+    {
+        if let Ok(Some(holder)) = lock::holder(&settings.lock_dir, &settings.device) {
+            println!(
+                "smss send-pending: nothing to do, {holder} holds the modem {}",
+                settings.device
+            );
+            return Ok(());
+        }
+        log::info!(
+            "send-pending: nothing queued, and modem {} had nothing to read {}s ago \
+             (poll-interval {}s): not opening it",
+            settings.device,
+            ago.as_secs(),
+            settings.poll_interval.as_secs()
+        );
+        return Ok(());
+    }
     let lock =
         match ModemLock::try_acquire(&settings.lock_dir, &settings.device, "smss send-pending") {
             Ok(lock) => lock,
@@ -260,11 +302,17 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
             }
             Err(e) => return Err(e.into()),
         };
-    let store = open_store(&settings)?;
     let (sim, port_path) = modem_port(&settings)?;
     let device = settings.device.clone();
     let mut outbox = Outbox::new(store, settings, port_path);
+    // Until the pass ends well, the next one opens the port.
+    let _ = lock::mark_idle(&lock, false);
     let summary = outbox.run_once()?;
+    let r = &summary.received;
+    let idle = summary.sent + summary.failed + summary.retried + r.stored + r.reports + r.deleted;
+    if let Err(e) = lock::mark_idle(&lock, idle == 0) {
+        log::warn!("cannot record the pass in {}: {e}", lock.path().display());
+    }
     log::info!(
         "send-pending: {} sent, {} failed, {} to retry later; {} received, {} delivery reports (modem {device})",
         summary.sent,
@@ -291,7 +339,7 @@ fn init_db(settings: &Settings) -> Result<ExitCode, CliError> {
 
 /// `smss status`: prints the state of the queue, the modem and the lock;
 /// exit status 1 (with the reasons) when something needs attention.
-fn status(settings: &Settings) -> Result<ExitCode, CliError> {
+fn status(settings: &Settings, config: &Path) -> Result<ExitCode, CliError> {
     let mut attention: Vec<String> = Vec::new();
     let shown_db = redact(&settings.db);
     let store = match store::open(&settings.db, false) {
@@ -312,6 +360,9 @@ fn status(settings: &Settings) -> Result<ExitCode, CliError> {
             Some(store)
         }
     };
+    if settings.devices().is_empty() {
+        println!("modem lock: none: {}", CliError::NoModem(config.to_owned()));
+    }
     for device in settings.devices() {
         let lock_path = lock::lock_path(&settings.lock_dir, &device);
         match lock::holder(&settings.lock_dir, &device) {
@@ -488,7 +539,10 @@ fn human_secs(secs: i64) -> String {
 /// `smss serve --check`: what `serve` needs at start, checked as the user
 /// who runs it, without starting anything (a running serve is not
 /// disturbed). The init script runs it before start and restart.
-fn check(settings: &Settings) -> Result<ExitCode, CliError> {
+fn check(settings: &Settings, config: &Path) -> Result<ExitCode, CliError> {
+    if settings.devices().is_empty() {
+        return Err(CliError::NoModem(config.to_owned()));
+    }
     if let Some(path) = &settings.log_file {
         open_log_file(path)?;
     }

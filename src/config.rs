@@ -141,10 +141,11 @@ settings! {
         help: "database URL: sqlite:///PATH or mysql://user:pass@host:3306/sms; also $SMSS_DB",
     }
     device: String {
-        name: "device", value: "PATH", default: "/dev/ttyS0",
-        parse: nonempty, commands: MODEM_STATUS,
+        name: "device", value: "PATH", default: "",
+        parse: text, commands: MODEM_STATUS,
         help: "modem serial port; several separated by commas, each with a modem thread of \
-               its own; 'sim' = built-in simulated modem",
+               its own; 'sim' = built-in simulated modem; unset = serve and send-pending \
+               touch no port and say so",
     }
     baud: u32 {
         name: "baud", value: "N", default: "9600",
@@ -219,8 +220,10 @@ settings! {
     }
     poll_interval: Duration {
         name: "poll-interval", value: "DURATION", default: "10s",
-        parse: duration, commands: &[Serve, Status],
-        help: "how often the queue is checked for rows inserted by other tools",
+        parse: duration, commands: &[Serve, SendPending, Status],
+        help: "how often the queue is checked for rows inserted by other tools and the modem \
+               read; send-pending, with nothing queued after a pass that found nothing, opens \
+               the modem at most this often",
     }
     bare_numbers_international: bool {
         name: "bare-numbers", value: "KIND", default: "international",
@@ -469,6 +472,11 @@ pub fn strip_comment(value: &str) -> String {
 
 // The parsers of the table: the text of a value (from the file, the command
 // line or a default) to the value, or a message naming it and what it should be.
+
+/// Any text; empty = unset.
+fn text(value: &str) -> Result<String, String> {
+    Ok(value.to_owned())
+}
 
 fn nonempty(value: &str) -> Result<String, String> {
     if value.is_empty() {

@@ -138,6 +138,36 @@ pub fn holder(lock_dir: &Path, device: &str) -> Result<Option<String>, LockError
     }
 }
 
+/// `/run/lock/smss-ttyS0.idle`: present when the last pass of
+/// `send-pending` on the device found nothing to send or read; its time is
+/// that pass's.
+pub fn idle_path(lock_dir: &Path, device: &str) -> PathBuf {
+    lock_path(lock_dir, device).with_extension("idle")
+}
+
+/// How long ago the last pass of `send-pending` on `device` found nothing
+/// to do; `None` when the last pass did something (or there was none).
+pub fn idle_for(lock_dir: &Path, device: &str) -> Option<std::time::Duration> {
+    let modified = std::fs::metadata(idle_path(lock_dir, device))
+        .and_then(|m| m.modified())
+        .ok()?;
+    // A time in the future (a clock set back) counts as long ago.
+    modified.elapsed().ok()
+}
+
+/// Records whether the pass that holds `lock` found nothing to do.
+pub fn mark_idle(lock: &ModemLock, idle: bool) -> io::Result<()> {
+    let path = lock.path.with_extension("idle");
+    if idle {
+        File::create(&path).map(drop)
+    } else {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// What a holder wrote into the lock file, described; `None` when empty.
 fn read_holder(file: &mut File) -> Option<String> {
     let mut content = String::new();

@@ -130,3 +130,145 @@ fn client_addresses_and_timeouts() {
         stderr(&out)
     );
 }
+
+/// The installed sample config with the paths of `dir` (database, lock,
+/// log), as a file in `dir`; `extra` set on top. Returns its path.
+fn installed_sample(dir: &TempDir, extra: &[(&str, &str)]) -> String {
+    let dest = dir.path().join("root");
+    std::fs::create_dir_all(&dest).unwrap();
+    make("install", &dest);
+    let sample = std::fs::read_to_string(dest.join("etc/smss/smss.conf")).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("smss.db").display());
+    let lock_dir = dir.path().join("lock");
+    std::fs::create_dir_all(&lock_dir).unwrap();
+    let lock_dir = lock_dir.display().to_string();
+    let log = dir.path().join("smss.log").display().to_string();
+    let mut keys = vec![
+        ("db", db.as_str()),
+        ("lock-dir", lock_dir.as_str()),
+        ("log-file", log.as_str()),
+        ("listen", "127.0.0.1:0"),
+    ];
+    keys.extend_from_slice(extra);
+    let conf = dir.path().join("smss.conf");
+    std::fs::write(&conf, set_config_keys(&sample, &keys)).unwrap();
+    conf.display().to_string()
+}
+
+fn lock_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Trap 5: right after `make install`, nothing touches a serial port: the
+/// sample leaves `device` unset, and each command says where to set it.
+#[test]
+fn the_sample_config_touches_no_port() {
+    let dir = TempDir::new("nodevice");
+    let conf = installed_sample(&dir, &[]);
+    let hint = format!(
+        "device is not set: set device in {conf} (the modem's serial port, e.g. /dev/ttyUSB0; \
+         several separated by commas; sim = the simulated modem)"
+    );
+    // cron: exit 0, nothing on stderr (nothing mailed), the hint on stdout
+    let out = smss(&["send-pending", "--config", &conf]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    assert_eq!(
+        stdout(&out),
+        format!("smss send-pending: nothing to do: {hint}\n")
+    );
+    for args in [&["serve"][..], &["serve", "--check"]] {
+        let mut all = args.to_vec();
+        all.extend(["--config", &conf]);
+        let out = smss(&all);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&out), format!("smss serve: {hint}\n"), "{args:?}");
+    }
+    let out = smss(&["status", "--config", &conf]);
+    assert!(
+        stdout(&out).contains(&format!("modem lock: none: {hint}")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(lock_files(&dir.path().join("lock")).is_empty());
+}
+
+/// Trap 5: with nothing queued, send-pending opens the modem at most once
+/// per poll-interval; a queued message goes at once.
+#[test]
+fn send_pending_with_nothing_queued_reads_at_most_once_per_poll_interval() {
+    let dir = TempDir::new("pollgate");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    db.init();
+    let sim = smss::sim::PtySim::start().unwrap();
+    let device = sim.path.display().to_string();
+    let hour = ["--poll-interval", "1h", "--log-file", "none"];
+    let out = send_pending(&db.url, &device, &dir, &hour);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !sim.handle.state().commands.is_empty(),
+        "the first pass reads"
+    );
+    sim.handle.state().commands.clear();
+    let out = send_pending(&db.url, &device, &dir, &hour);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        sim.handle.state().commands,
+        [],
+        "nothing queued, read a moment ago: the port is not opened"
+    );
+    db.store()
+        .execute_sql("INSERT INTO msg (phone, text) VALUES ('420608337726', 'queued')")
+        .unwrap();
+    let out = send_pending(&db.url, &device, &dir, &hour);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sim.handle.state().sent.len(), 1);
+}
+
+/// Trap 5 (and 10): a failure is printed once on stderr and logged once.
+#[test]
+fn a_failure_is_printed_once() {
+    let dir = TempDir::new("once");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    db.init();
+    let log = dir.path().join("smss.log");
+    let missing = dir.path().join("ttyNOTHERE").display().to_string();
+    let out = send_pending(
+        &db.url,
+        &missing,
+        &dir,
+        &["--log-file", &log.display().to_string()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("smss send-pending: cannot open {missing}")),
+        "{err}"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        logged.matches(&format!("cannot open {missing}")).count(),
+        1,
+        "{logged}"
+    );
+    // the same for serve's fatal errors
+    let out = smss(&[
+        "serve",
+        "--config",
+        "/dev/null",
+        "--db",
+        &db.url,
+        "--device",
+        "sim",
+        "--lock-dir",
+        "/nonexistent",
+        "--log-file",
+        "none",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}
