@@ -257,10 +257,10 @@ fn send_pending(settings: Settings) -> Result<ExitCode, CliError> {
     for s in settings.per_device() {
         // Each modem on its own; a problem with one does not stop the
         // others. Each error is printed once: the last by main.
-        if let Err(e) = send_pending_one(s) {
-            if let Some(earlier) = failed.replace(e) {
-                log::error!("{earlier}");
-            }
+        if let Err(e) = send_pending_one(s)
+            && let Some(earlier) = failed.replace(e)
+        {
+            log::error!("{earlier}");
         }
     }
     failed.map_or(Ok(ExitCode::SUCCESS), Err)
