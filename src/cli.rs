@@ -95,6 +95,11 @@ impl fmt::Display for CliError {
             } => {
                 write!(f, "cannot open the log file {}: {source}", path.display())?;
                 match source.kind() {
+                    io::ErrorKind::PermissionDenied if path.exists() => write!(
+                        f,
+                        ": {} (or set log-file)",
+                        crate::owner::unusable("the log file", &[path])
+                    ),
                     io::ErrorKind::PermissionDenied => {
                         f.write_str(" (run as the smss user, or set log-file)")
                     }

@@ -29,6 +29,7 @@ pub const LOG_FILE_ONLY: &str = "smss::log_file_only";
 pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     let settings = args.settings;
     let config = args.config_path;
+    crate::owner::set_service_user(settings.service_user.as_deref());
     // The terminal gets everything when someone watches it; from cron or a
     // script only problems (cron mails them).
     let interactive = |level: LevelFilter| {
@@ -114,12 +115,25 @@ fn init_logging(
 }
 
 /// Opens the log file for appending; the error says what to do about it.
+/// A new log file is made 0640 (like the config) and, when running as
+/// root, given to the service user.
 fn open_log_file(path: &Path) -> Result<std::fs::File, CliError> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| CliError::log_file(path, e))
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || std::fs::OpenOptions::new().append(true).open(path);
+    let file = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o640)
+            .open(path)
+        {
+            Ok(file) => crate::owner::adopt(path).map(|()| file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => open(),
+            Err(e) => Err(e),
+        },
+        other => other,
+    };
+    file.map_err(|e| CliError::log_file(path, e))
 }
 
 fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, CliError> {

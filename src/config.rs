@@ -177,6 +177,12 @@ settings! {
         parse: level, commands: ALL,
         help: "error, warn, info, or debug for the modem traffic too",
     }
+    service_user: Option<String> {
+        name: "service-user", value: "USER", default: "smss",
+        parse: optional, commands: ALL,
+        help: "run as root, smss gives the files it creates (database, log, lock) to this \
+               user, when it exists, so that the service can use them; unset = keep them root's",
+    }
     lock_dir: PathBuf {
         name: "lock-dir", value: "DIR", default: "/run/lock",
         parse: path, commands: MODEM_STATUS,

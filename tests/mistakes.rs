@@ -272,3 +272,215 @@ fn a_failure_is_printed_once() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 }
+
+/// Whether the tests run as root (some need it: other users, chown).
+fn is_root() -> bool {
+    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
+    stdout(&uid).trim() == "0"
+}
+
+/// A throwaway system user (and its group of the same name), deleted at
+/// the end of the test.
+struct SystemUser(String);
+
+impl SystemUser {
+    fn new() -> SystemUser {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "smsst{}x{}",
+            std::process::id() % 100_000,
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let out = std::process::Command::new("useradd")
+            .args(["--system", "--user-group", "--no-create-home"])
+            .args(["--shell", "/usr/sbin/nologin", &name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "useradd: {}", stderr(&out));
+        SystemUser(name)
+    }
+
+    /// `smss ARGS` as this user.
+    fn smss(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("runuser")
+            .args(["-u", &self.0, "--", BIN])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn chown(&self, path: &std::path::Path) {
+        let ok = std::process::Command::new("chown")
+            .arg(format!("{0}:{0}", self.0))
+            .arg(path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+}
+
+impl Drop for SystemUser {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("userdel").arg(&self.0).output();
+    }
+}
+
+fn owner_and_mode(path: &std::path::Path) -> (String, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let owner = std::process::Command::new("stat")
+        .args(["-c", "%U:%G"])
+        .arg(path)
+        .output()
+        .unwrap();
+    (stdout(&owner).trim().to_owned(), m.mode() & 0o7777)
+}
+
+/// Trap 4: run as root, smss gives the files it creates to the service
+/// user, which then runs with them; a file the service user cannot use is
+/// reported with its owner, mode and the command that fixes it.
+#[test]
+fn files_created_as_root_belong_to_the_service_user() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        eprintln!("NOTE: not root: not checking the files root creates");
+        return;
+    }
+    let user = SystemUser::new();
+    let name = user.0.clone();
+    let me = format!("{name}:{name}");
+    let dir = TempDir::new("rootfiles");
+    let d = dir.path();
+    for sub in ["state", "log"] {
+        std::fs::create_dir(d.join(sub)).unwrap();
+        user.chown(&d.join(sub));
+    }
+    for sub in ["lock", "lock2"] {
+        std::fs::create_dir(d.join(sub)).unwrap();
+        std::fs::set_permissions(d.join(sub), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    let db_path = d.join("state/smss.db");
+    let db = format!("sqlite://{}", db_path.display());
+    let lock = d.join("lock").display().to_string();
+    let log_path = d.join("log/smss.log");
+    let log = log_path.display().to_string();
+    let args = |command: &str, lock: &str| -> Vec<String> {
+        [
+            command,
+            "--config",
+            "/dev/null",
+            "--db",
+            &db,
+            "--device",
+            "sim",
+            "--lock-dir",
+            lock,
+            "--log-file",
+            &log,
+            "--service-user",
+            &name,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run_root = |a: &[String]| smss(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let run_user = |a: &[String]| user.smss(&a.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // sudo smss init-db, sudo smss send-pending
+    let out = run_root(&args("init-db", &lock));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(owner_and_mode(&db_path), (me.clone(), 0o640));
+    smss::store::open_diagnostics(&db, false)
+        .unwrap()
+        .execute_sql("INSERT INTO msg (phone, text) VALUES ('420608337726', 'as root')")
+        .unwrap();
+    let out = run_root(&args("send-pending", &lock));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lock_file = d.join("lock/smss-sim.lock");
+    assert_eq!(owner_and_mode(&lock_file).0, me);
+    assert_eq!(owner_and_mode(&log_path), (me.clone(), 0o640));
+    for side in ["smss.db-wal", "smss.db-shm"] {
+        let p = d.join("state").join(side);
+        if p.exists() {
+            assert_eq!(owner_and_mode(&p).0, me, "{side}");
+        }
+    }
+    // ... and the service user carries on with them
+    let out = run_user(&args("send-pending", &lock));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_user(&args("status", &lock));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // A lock file left by root (an older smss, another tool): owner, mode, fix.
+    let lock2 = d.join("lock2");
+    let root_lock = lock2.join("smss-sim.lock");
+    std::fs::write(&root_lock, "").unwrap();
+    std::fs::set_permissions(&root_lock, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run_user(&args("send-pending", &lock2.display().to_string()));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let p = root_lock.display();
+    assert!(
+        stderr(&out).contains(&format!(
+            "the lock file {p} is owned by root:root, mode 0644, and {name} cannot write it: \
+             fix with `sudo chown {me} {p}`"
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    // A database root made for itself (service-user unset): the same.
+    let root_db = d.join("state/root.db");
+    let root_url = format!("sqlite://{}", root_db.display());
+    let out = smss(&[
+        "init-db",
+        "--config",
+        "/dev/null",
+        "--db",
+        &root_url,
+        "--service-user",
+        "",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(owner_and_mode(&root_db), ("root:root".into(), 0o640));
+    let out = user.smss(&[
+        "status",
+        "--config",
+        "/dev/null",
+        "--db",
+        &root_url,
+        "--lock-dir",
+        &lock,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let p = root_db.display();
+    assert!(
+        stdout(&out).contains(&format!(
+            "the SQLite database: {p} is owned by root:root, mode 0640, and {name} cannot \
+             write it: fix with `sudo chown {me} {p}`"
+        )),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// Trap 10: the database and the log are created 0640, like the config.
+#[test]
+fn new_database_and_log_are_not_world_readable() {
+    let dir = TempDir::new("modes");
+    let db_path = dir.path().join("smss.db");
+    let db = format!("sqlite://{}", db_path.display());
+    let log_path = dir.path().join("smss.log");
+    let out = send_pending(
+        &db,
+        "sim",
+        &dir,
+        &["--log-file", &log_path.display().to_string()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(owner_and_mode(&db_path).1, 0o640);
+    assert_eq!(owner_and_mode(&log_path).1, 0o640);
+}
