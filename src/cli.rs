@@ -19,6 +19,17 @@ pub enum CliError {
     Config(ConfigError),
     /// The database cannot be opened (or its schema is not usable).
     Store(StoreError),
+    /// The database needs `smss init-db`: the store's error and the
+    /// command to run.
+    NeedsInit(StoreError, InitDbHint),
+    /// `device` names something that is not a serial port.
+    NotSerialPort(String),
+    /// `serve --check`: the lock directory, log or database directory
+    /// lets this user create nothing; `what` names the file.
+    CannotCreate {
+        what: String,
+        path: PathBuf,
+    },
     /// The modem lock cannot be taken.
     Lock(LockError),
     /// A pass of `send-pending` failed (modem or database).
@@ -86,6 +97,21 @@ impl fmt::Display for CliError {
             CliError::Usage(m) => write!(f, "{m}\n(see smss --help)"),
             CliError::Config(e) => e.fmt(f),
             CliError::Store(e) => e.fmt(f),
+            CliError::NeedsInit(e, hint) => write!(f, "{e}: {hint}"),
+            CliError::NotSerialPort(device) => write!(
+                f,
+                "{device} is not a serial port: set device to the modem's port \
+                 (/dev/ttyUSB0, /dev/ttyACM0, /dev/serial/by-id/...)"
+            ),
+            CliError::CannotCreate { what, path } => {
+                let dir = path.parent().unwrap_or(Path::new("/"));
+                write!(
+                    f,
+                    "cannot create {what} {}: {}",
+                    path.display(),
+                    crate::owner::unusable("the directory", &[dir])
+                )
+            }
             CliError::Lock(e) => e.fmt(f),
             CliError::Pass(e) => e.fmt(f),
             CliError::LogFile {
@@ -142,7 +168,7 @@ impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CliError::Config(e) => Some(e),
-            CliError::Store(e) => Some(e),
+            CliError::Store(e) | CliError::NeedsInit(e, _) => Some(e),
             CliError::Lock(e) => Some(e),
             CliError::Pass(e) => Some(e),
             CliError::LogFile { source, .. }
@@ -155,6 +181,8 @@ impl std::error::Error for CliError {
             CliError::Usage(_)
             | CliError::LockDir(_)
             | CliError::NoModem(_)
+            | CliError::NotSerialPort(_)
+            | CliError::CannotCreate { .. }
             | CliError::Web(_)
             | CliError::EmptyPassword => None,
         }
@@ -170,6 +198,72 @@ impl From<ConfigError> for CliError {
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         CliError::Store(e)
+    }
+}
+
+impl CliError {
+    /// A store error, with the `init-db` command when that fixes it.
+    pub fn store(e: StoreError, hint: &InitDbHint) -> CliError {
+        if e.needs_init() {
+            CliError::NeedsInit(e, hint.clone())
+        } else {
+            CliError::Store(e)
+        }
+    }
+}
+
+/// `run `smss init-db ...``: the command that creates or upgrades the
+/// schema of the database this command was given, with the same options
+/// (`--db` and `--config` when they were given; the environment and the
+/// default config need none), so that it can be run as it is printed. A
+/// password in a `--db` URL is shown as `***`, and said so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitDbHint {
+    command: String,
+    password_hidden: bool,
+}
+
+impl InitDbHint {
+    pub fn new(db_option: Option<&str>, config_option: Option<&Path>) -> InitDbHint {
+        let mut command = String::from("smss init-db");
+        let mut password_hidden = false;
+        if let Some(db) = db_option {
+            let shown = crate::store::redact_url(db);
+            password_hidden = shown != db;
+            command.push_str(" --db ");
+            command.push_str(&shell_word(&shown));
+        }
+        if let Some(config) = config_option {
+            command.push_str(" --config ");
+            command.push_str(&shell_word(&config.display().to_string()));
+        }
+        InitDbHint {
+            command,
+            password_hidden,
+        }
+    }
+}
+
+impl fmt::Display for InitDbHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "run `{}`", self.command)?;
+        if self.password_hidden {
+            f.write_str(" (with the password in place of ***)")?;
+        }
+        Ok(())
+    }
+}
+
+/// `word` as one word for sh: as it is when it is plain, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/:._@%+=,-".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -216,8 +310,9 @@ pub fn help_text(command: Option<&str>) -> String {
             s.push_str(&format!("Usage: smss {cmd} [OPTIONS]\n\n"));
             s.push_str(match cmd {
                 "serve" => "Listens for requests, queues them, and sends them through the modem.\n\
-                            Logs to log-file and to stderr. With --check: checks the configuration,\n\
-                            the log file and the database as this user, starts nothing, exits 0 when all is well.\n",
+                            Logs to log-file and to stderr. With --check: checks what serve checks at\n\
+                            start, as this user (the configuration, the log file, the database, the lock\n\
+                            files, the ports), creates nothing, starts nothing, exits 0 when all is well.\n",
                 "send-pending" => "One pass: sends what is queued and exits (for cron, every minute).\n\
                                    Exits 0 at once, saying so on stdout, when serve holds the modem.\n\
                                    On stderr only warnings and errors unless stderr is a terminal.\n",
@@ -250,7 +345,7 @@ pub fn help_text(command: Option<&str>) -> String {
     }
     if command.is_none() || command == Some("serve") {
         s.push_str("  --demo\n      serve only: SQLite in a temporary directory, simulated modem, listen on 127.0.0.1,\n      web interface on http://127.0.0.1:8025/\n");
-        s.push_str("  --check\n      serve only: check the configuration, log file and database; start nothing\n");
+        s.push_str("  --check\n      serve only: check what serve checks at start (config, log file, database, locks,\n      ports); create nothing, start nothing\n");
     }
     s.push_str("  -h, --help\n      this help\n");
     let others: Vec<String> = SETTINGS
@@ -302,6 +397,8 @@ pub struct ServerArgs {
     /// The configuration file in use (`--config`, else the default path,
     /// read when present): where the hints say to set things.
     pub config_path: PathBuf,
+    /// What to run when the database needs `init-db`.
+    pub init_db: InitDbHint,
 }
 
 /// Defaults, then the config file, then `$SMSS_DB`, then the command line.
@@ -332,6 +429,12 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
     let config_path = config
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let db_option = overrides
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "db")
+        .map(|(_, v)| v.as_str());
+    let init_db = InitDbHint::new(db_option, config.as_deref());
     if help {
         return Ok(ServerArgs {
             settings,
@@ -339,6 +442,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
             help,
             check,
             config_path,
+            init_db,
         });
     }
     if !demo {
@@ -378,6 +482,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
         help,
         check,
         config_path,
+        init_db,
     })
 }
 
@@ -496,6 +601,28 @@ mod tests {
                 .starts_with("/nonexistent/smss.conf: cannot read"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn init_db_hints_can_be_run_as_printed() {
+        let hint = |db: Option<&str>, config: Option<&str>| {
+            InitDbHint::new(db, config.map(Path::new)).to_string()
+        };
+        assert_eq!(hint(None, None), "run `smss init-db`");
+        assert_eq!(
+            hint(None, Some("/etc/smss/other.conf")),
+            "run `smss init-db --config /etc/smss/other.conf`"
+        );
+        assert_eq!(
+            hint(Some("mysql://smss:secret@localhost/sms?pool_max=2"), None),
+            "run `smss init-db --db 'mysql://smss:***@localhost/sms?pool_max=2'` \
+             (with the password in place of ***)"
+        );
+        assert_eq!(
+            hint(Some("sqlite:///var/lib/smss/smss.db"), Some("/dev/null")),
+            "run `smss init-db --db sqlite:///var/lib/smss/smss.db --config /dev/null`"
+        );
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::thread;
 use log::LevelFilter;
 use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
 
-use crate::cli::{CliError, ServerArgs};
+use crate::cli::{CliError, InitDbHint, ServerArgs};
 use crate::config::{DEFAULT_LOG_FILE, Settings};
 use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
@@ -29,6 +29,7 @@ pub const LOG_FILE_ONLY: &str = "smss::log_file_only";
 pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     let settings = args.settings;
     let config = args.config_path;
+    let hint = args.init_db;
     crate::owner::set_service_user(settings.service_user.as_deref());
     // The terminal gets everything when someone watches it; from cron or a
     // script only problems (cron mails them).
@@ -42,15 +43,13 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     match command {
         "serve" if args.check => {
             init_logging(&settings, LevelFilter::Warn, false)?;
-            check(&settings, &config)
+            check(&settings, &config, &hint)
         }
         "serve" => {
-            if settings.devices().is_empty() {
-                return Err(CliError::NoModem(config));
-            }
+            validate(&settings, &config)?;
             // In the foreground: systemd (or whoever started it) keeps stderr.
             init_logging(&settings, LevelFilter::Trace, true)?;
-            serve(settings, args.demo)
+            serve(settings, args.demo, &hint)
         }
         "send-pending" => {
             if settings.devices().is_empty() {
@@ -62,7 +61,7 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
                 return Ok(ExitCode::SUCCESS);
             }
             init_logging(&settings, interactive(LevelFilter::Trace), true)?;
-            send_pending(settings)
+            send_pending(settings, &hint)
         }
         "init-db" => {
             init_logging(&settings, interactive(LevelFilter::Info), false)?;
@@ -70,7 +69,7 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
         }
         _ => {
             init_logging(&settings, LevelFilter::Warn, false)?;
-            status(&settings, &config)
+            status(&settings, &config, &hint)
         }
     }
 }
@@ -136,11 +135,49 @@ fn open_log_file(path: &Path) -> Result<std::fs::File, CliError> {
     file.map_err(|e| CliError::log_file(path, e))
 }
 
-fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, CliError> {
+fn open_store(settings: &Settings, hint: &InitDbHint) -> Result<Arc<dyn Store>, CliError> {
     // The embedded store creates its schema itself; a MySQL schema is the
     // administrator's to create with `init-db`.
-    let create = settings.db.starts_with("sqlite:");
-    Ok(store::open(&settings.db, create)?)
+    let create = store::sqlite_path(&settings.db).is_some();
+    store::open(&settings.db, create).map_err(|e| CliError::store(e, hint))
+}
+
+/// What `serve` refuses before it touches anything (files, ports, the
+/// modem), and `serve --check` first: no device, a device that is not a
+/// serial port, an address that is none, the web interface on a network
+/// without a password, no lock directory.
+fn validate(settings: &Settings, config: &Path) -> Result<(), CliError> {
+    if settings.devices().is_empty() {
+        return Err(CliError::NoModem(config.to_owned()));
+    }
+    for device in settings.devices() {
+        check_device(&device)?;
+    }
+    settings
+        .listen
+        .to_socket_addrs()
+        .map_err(|source| CliError::ListenAddress {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+    crate::web::listen_address(settings).map_err(CliError::Web)?;
+    if !settings.lock_dir.is_dir() {
+        return Err(CliError::LockDir(settings.lock_dir.clone()));
+    }
+    Ok(())
+}
+
+/// A device that exists must be a character device: a regular file or a
+/// directory is a mistake, told before any port is touched. (One that does
+/// not exist yet is a modem not plugged in: serve waits for it.)
+fn check_device(device: &str) -> Result<(), CliError> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(device) {
+        Ok(m) if device != "sim" && !m.file_type().is_char_device() => {
+            Err(CliError::NotSerialPort(device.to_owned()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The simulator for `device = sim`, and the path to open.
@@ -171,8 +208,8 @@ struct ModemSlot {
     port_path: String,
 }
 
-fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
-    let store = open_store(&settings)?;
+fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, CliError> {
+    let store = open_store(&settings, hint)?;
     let mut modems = Vec::new();
     for s in settings.per_device() {
         let lock = ModemLock::try_acquire(&s.lock_dir, &s.device, "smss serve")?;
@@ -266,12 +303,12 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn send_pending(settings: Settings) -> Result<ExitCode, CliError> {
+fn send_pending(settings: Settings, hint: &InitDbHint) -> Result<ExitCode, CliError> {
     let mut failed: Option<CliError> = None;
     for s in settings.per_device() {
         // Each modem on its own; a problem with one does not stop the
         // others. Each error is printed once: the last by main.
-        if let Err(e) = send_pending_one(s)
+        if let Err(e) = send_pending_one(s, hint)
             && let Some(earlier) = failed.replace(e)
         {
             log::error!("{earlier}");
@@ -280,8 +317,9 @@ fn send_pending(settings: Settings) -> Result<ExitCode, CliError> {
     failed.map_or(Ok(ExitCode::SUCCESS), Err)
 }
 
-fn send_pending_one(settings: Settings) -> Result<(), CliError> {
-    let store = open_store(&settings)?;
+fn send_pending_one(settings: Settings, hint: &InitDbHint) -> Result<(), CliError> {
+    check_device(&settings.device)?;
+    let store = open_store(&settings, hint)?;
     // Nothing queued and nothing found by the last pass: the port is
     // opened again (to read what arrived) only after poll-interval.
     if store.queue_stats()?.depth == 0
@@ -353,13 +391,16 @@ fn init_db(settings: &Settings) -> Result<ExitCode, CliError> {
 
 /// `smss status`: prints the state of the queue, the modem and the lock;
 /// exit status 1 (with the reasons) when something needs attention.
-fn status(settings: &Settings, config: &Path) -> Result<ExitCode, CliError> {
+fn status(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitCode, CliError> {
     let mut attention: Vec<String> = Vec::new();
-    let shown_db = redact(&settings.db);
+    let shown_db = store::redact_url(&settings.db);
     let store = match store::open(&settings.db, false) {
         Err(e) => {
             println!("database:   {shown_db}: unusable");
-            attention.push(format!("the database cannot be used: {e}"));
+            attention.push(format!(
+                "the database cannot be used: {}",
+                CliError::store(e, hint)
+            ));
             None
         }
         Ok(store) => {
@@ -550,31 +591,106 @@ fn human_secs(secs: i64) -> String {
     }
 }
 
-/// `smss serve --check`: what `serve` needs at start, checked as the user
-/// who runs it, without starting anything (a running serve is not
-/// disturbed). The init script runs it before start and restart.
-fn check(settings: &Settings, config: &Path) -> Result<ExitCode, CliError> {
-    if settings.devices().is_empty() {
-        return Err(CliError::NoModem(config.to_owned()));
-    }
+/// `smss serve --check`: everything `serve` checks and opens at start but
+/// the threads, as the user who runs it, creating no file: [`validate`],
+/// the log file, the database (opened as `serve` opens it; an SQLite file
+/// not there yet must be creatable), the lock files, the ports. A running
+/// serve is not disturbed: the ports and locks it holds are notes (a
+/// restart replaces it); the init script runs this before start and restart.
+fn check(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitCode, CliError> {
+    validate(settings, config)?;
+    let mut notes: Vec<String> = Vec::new();
     if let Some(path) = &settings.log_file {
-        open_log_file(path)?;
+        match check_log_file(path) {
+            Ok(()) => {}
+            // serve only warns about the default log file, and logs to stderr
+            Err(e) if path == Path::new(DEFAULT_LOG_FILE) => {
+                notes.push(format!("{e}; serve logs to the terminal only"))
+            }
+            Err(e) => return Err(e),
+        }
     }
-    let store = open_store(settings)?;
-    settings
-        .listen
-        .to_socket_addrs()
-        .map_err(|source| CliError::ListenAddress {
-            addr: settings.listen.clone(),
-            source,
-        })?;
-    if !settings.lock_dir.is_dir() {
-        return Err(CliError::LockDir(settings.lock_dir.clone()));
+    let backend = match store::sqlite_preflight(&settings.db) {
+        Some(Ok(false)) => {
+            notes.push(format!(
+                "the database file {} does not exist yet: serve creates it",
+                store::sqlite_path(&settings.db).unwrap_or("")
+            ));
+            "sqlite"
+        }
+        Some(Err(e)) => return Err(CliError::Store(e)),
+        // open as serve does, but let serve create or upgrade an SQLite schema
+        _ => match store::open(&settings.db, false) {
+            Ok(store) => store.backend(),
+            Err(e) if e.needs_init() && store::sqlite_path(&settings.db).is_some() => {
+                notes.push(format!("{e}: serve upgrades it when it starts"));
+                "sqlite"
+            }
+            Err(e) => return Err(CliError::store(e, hint)),
+        },
+    };
+    // The lock files: held by a running serve (a restart replaces it) or
+    // usable by this user.
+    let mut running: Option<String> = None;
+    for device in settings.devices() {
+        let path = lock::lock_path(&settings.lock_dir, &device);
+        match lock::holder(&settings.lock_dir, &device)? {
+            Some(holder) if holder.starts_with("smss serve") => {
+                notes.push(format!(
+                    "{holder} holds {device} now: a restart replaces it"
+                ));
+                running = Some(holder);
+            }
+            Some(holder) => notes.push(format!("{holder} holds {device} for the moment")),
+            None => {}
+        }
+        if path.exists() {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|error| LockError::Io {
+                    path: path.clone(),
+                    error,
+                })?;
+        } else if !crate::owner::writable(&settings.lock_dir) {
+            return Err(CliError::CannotCreate {
+                what: "the lock file".into(),
+                path,
+            });
+        }
+    }
+    // The ports: bound for an instant, as serve binds them (its errors).
+    let web = crate::web::listen_address(settings).map_err(CliError::Web)?;
+    let ports = std::iter::once((settings.listen.clone(), false))
+        .chain(web.map(|addr| (addr.to_string(), true)));
+    for (addr, is_web) in ports {
+        match std::net::TcpListener::bind(&addr) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && running.is_some() => {
+                notes.push(format!(
+                    "{addr} is in use, by {} presumably: a restart replaces it",
+                    running.as_deref().unwrap_or("")
+                ));
+            }
+            Err(e) if is_web => {
+                return Err(CliError::Web(format!(
+                    "cannot listen on {addr} (web-listen): {e}"
+                )));
+            }
+            Err(source) => return Err(CliError::Listen { addr, source }),
+        }
+    }
+    for device in settings.devices() {
+        if device != "sim" && !Path::new(&device).exists() {
+            notes.push(format!(
+                "{device} does not exist now; serve starts anyway and waits for the modem"
+            ));
+        }
     }
     println!(
-        "smss serve --check: configuration OK (database {} {}, modem {}, listen {}, log {})",
-        store.backend(),
-        redact(&settings.db),
+        "smss serve --check: configuration OK (database {backend} {}, modem {}, listen {}, log {})",
+        store::redact_url(&settings.db),
         settings.device,
         settings.listen,
         settings
@@ -582,27 +698,31 @@ fn check(settings: &Settings, config: &Path) -> Result<ExitCode, CliError> {
             .as_deref()
             .map_or("terminal only".into(), |p| p.display().to_string())
     );
-    for device in settings.devices() {
-        if device != "sim" && !Path::new(&device).exists() {
-            println!(
-                "note: {device} does not exist now; serve starts anyway and waits for the modem"
-            );
-        }
+    for note in notes {
+        println!("note: {note}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The database URL without its password, for display.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
+/// The log file can be opened for appending, or created in its directory
+/// (serve creates it; this does not).
+fn check_log_file(path: &Path) -> Result<(), CliError> {
+    match std::fs::OpenOptions::new().append(true).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = path.parent().unwrap_or(Path::new("/"));
+            if !dir.is_dir() {
+                Err(CliError::log_file(path, e))
+            } else if !crate::owner::writable(dir) {
+                Err(CliError::CannotCreate {
+                    what: "the log file".into(),
+                    path: path.to_owned(),
+                })
+            } else {
+                Ok(())
             }
         }
-        _ => url.to_owned(),
+        Err(e) => Err(CliError::log_file(path, e)),
     }
 }
 
@@ -640,18 +760,6 @@ mod tests {
         assert_eq!(
             [h(0), h(59), h(60), h(75), h(3600 + 120), h(90_000), h(-5)],
             ["0s", "59s", "1m", "1m 15s", "1h 2m", "1d 1h", "0s"]
-        );
-    }
-
-    #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(
-            super::redact("mysql://sms:secret@db:3306/sms"),
-            "mysql://sms:***@db:3306/sms"
-        );
-        assert_eq!(
-            super::redact("sqlite:///var/lib/smss/smss.db"),
-            "sqlite:///var/lib/smss/smss.db"
         );
     }
 }

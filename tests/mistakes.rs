@@ -457,14 +457,47 @@ fn files_created_as_root_belong_to_the_service_user() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let p = root_db.display();
+    let unusable_db = format!(
+        "the SQLite database: {p} is owned by root:root, mode 0640, and {name} cannot \
+         write it: fix with `sudo chown {me} {p}`"
+    );
+    assert!(stdout(&out).contains(&unusable_db), "{}", stdout(&out));
+
+    // Trap 3: serve --check, as the init script runs it (as the service
+    // user), refuses both as serve would.
+    let check = |db: &str, lock: &str| {
+        user.smss(&[
+            "serve",
+            "--check",
+            "--config",
+            "/dev/null",
+            "--db",
+            db,
+            "--device",
+            "sim",
+            "--lock-dir",
+            lock,
+            "--log-file",
+            "none",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+    };
+    let out = check(&root_url, &lock);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains(&unusable_db), "{}", stderr(&out));
+    let out = check(&db, &lock2.display().to_string());
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(
-        stdout(&out).contains(&format!(
-            "the SQLite database: {p} is owned by root:root, mode 0640, and {name} cannot \
-             write it: fix with `sudo chown {me} {p}`"
+        stderr(&out).contains(&format!(
+            "the lock file {} is owned by root:root, mode 0644",
+            root_lock.display()
         )),
         "{}",
-        stdout(&out)
+        stderr(&out)
     );
+    let out = check(&db, &lock);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 /// Trap 10: the database and the log are created 0640, like the config.
@@ -483,4 +516,124 @@ fn new_database_and_log_are_not_world_readable() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(owner_and_mode(&db_path).1, 0o640);
     assert_eq!(owner_and_mode(&log_path).1, 0o640);
+}
+
+/// Trap 3: `serve --check` refuses what `serve` refuses, with the same
+/// words, and creates nothing.
+#[test]
+fn serve_check_refuses_what_serve_refuses() {
+    let dir = TempDir::new("checkall");
+    let d = dir.path().display().to_string();
+    let db = format!("sqlite://{d}/smss.db");
+    let log = format!("{d}/smss.log");
+    let base = |command: &[&str], extra: &[&str]| -> std::process::Output {
+        let mut args = command.to_vec();
+        args.extend([
+            "--config",
+            "/dev/null",
+            "--db",
+            &db,
+            "--device",
+            "sim",
+            "--lock-dir",
+            &d,
+            "--log-file",
+            &log,
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        args.extend_from_slice(extra);
+        smss(&args)
+    };
+    let both = |extra: &[&str], expect: &str| {
+        let check = base(&["serve", "--check"], extra);
+        let serve = base(&["serve"], extra);
+        assert_eq!(
+            check.status.code(),
+            Some(1),
+            "{extra:?}: {}",
+            stdout(&check)
+        );
+        assert_eq!(serve.status.code(), Some(1), "{extra:?}");
+        assert!(
+            stderr(&check).contains(expect),
+            "{extra:?}: {}",
+            stderr(&check)
+        );
+        // serve logs what it did before (a migration): its last line
+        let last = stderr(&serve).lines().last().unwrap_or("").to_owned();
+        assert_eq!(stderr(&check), format!("{last}\n"), "{extra:?}");
+    };
+    // the web interface on the network without a password
+    both(
+        &["--web-listen", "0.0.0.0:0"],
+        "web-listen 0.0.0.0:0 is not a loopback address, so the web interface needs a password",
+    );
+    // the check creates nothing: not the database, the log or a lock
+    let out = base(&["serve", "--check"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "note: the database file {d}/smss.db does not exist yet: serve creates it"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(lock_files(dir.path()), Vec::<String>::new());
+    // ports in use: port 2021 and the web port
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    both(
+        &["--listen", &taken],
+        &format!("smss serve: cannot listen on {taken}: Address already in use"),
+    );
+    both(
+        &["--web-listen", &taken],
+        &format!("smss serve: cannot listen on {taken} (web-listen): Address already in use"),
+    );
+    // a directory where the modem should be
+    both(
+        &["--device", &d],
+        &format!("smss serve: {d} is not a serial port"),
+    );
+}
+
+/// Trap 3: before a restart, the running serve holds the port and the
+/// modem: that is not the new configuration's fault.
+#[test]
+fn serve_check_beside_a_running_serve() {
+    let rig = Rig::sqlite("checkrunning", &[]);
+    let device = rig.sim.path.display().to_string();
+    let addr = rig.serve.addr.to_string();
+    let out = smss(&[
+        "serve",
+        "--check",
+        "--config",
+        "/dev/null",
+        "--db",
+        &rig.db.url,
+        "--device",
+        &device,
+        "--lock-dir",
+        &rig.dir.path().display().to_string(),
+        "--log-file",
+        "none",
+        "--listen",
+        &addr,
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let pid = rig.serve.child.id();
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "note: smss serve (pid {pid}) holds {device} now: a restart replaces it"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "note: {addr} is in use, by smss serve (pid {pid})"
+        )),
+        "{text}"
+    );
 }

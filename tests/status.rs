@@ -211,6 +211,9 @@ fn serve_check_names_what_is_wrong() {
         "sim",
         "--lock-dir",
         &lock_dir,
+        // --check binds the port as serve does: not 2021, which may be taken
+        "--listen",
+        "127.0.0.1:0",
     ];
     let with = |extra: &[&str]| {
         let mut args = base.to_vec();

@@ -487,6 +487,8 @@ pub struct StoreError {
     kind: ErrorKind,
     message: String,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    /// `smss init-db` fixes it (no schema, an older one, no database).
+    needs_init: bool,
 }
 
 impl StoreError {
@@ -495,7 +497,20 @@ impl StoreError {
             kind,
             message: message.into(),
             source: None,
+            needs_init: false,
         }
+    }
+
+    /// The same error, one that `smss init-db` fixes: the commands add the
+    /// `init-db` command to run, with the options they were given.
+    pub fn needing_init(mut self) -> Self {
+        self.needs_init = true;
+        self
+    }
+
+    /// Whether `smss init-db` fixes it.
+    pub fn needs_init(&self) -> bool {
+        self.needs_init
     }
 
     pub fn unavailable(message: impl Into<String>) -> StoreError {
@@ -738,6 +753,21 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 /// `init-db` does, and what `serve` does for SQLite); without it, an old
 /// schema is an [`ErrorKind::Schema`] error telling the administrator to run
 /// `smss init-db`.
+/// `url` as given, with the password of its user information shown as
+/// `***` (`mysql://smss:***@localhost/sms`), for messages and hints.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 pub fn open(url: &str, create_schema: bool) -> Result<Arc<dyn Store>> {
     Ok(open_sql(url, create_schema)?)
 }
@@ -748,9 +778,22 @@ pub fn open_diagnostics(url: &str, create_schema: bool) -> Result<Arc<dyn StoreD
     open_sql(url, create_schema)
 }
 
+/// The file of an SQLite URL (`sqlite:///var/lib/smss/smss.db`,
+/// `sqlite:relative.db`); `None` for another backend.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    Some(rest.strip_prefix("//").unwrap_or(rest))
+}
+
+/// For an SQLite URL, what opening it with `create_schema` checks first,
+/// touching nothing: `Some(Ok(true))` when the file exists, `Some(Ok(false))`
+/// when it can be created. `None` for another backend.
+pub fn sqlite_preflight(url: &str) -> Option<Result<bool>> {
+    sqlite_path(url).map(sqlite::preflight)
+}
+
 fn open_sql(url: &str, create_schema: bool) -> Result<Arc<dyn StoreDiagnostics>> {
-    if let Some(rest) = url.strip_prefix("sqlite:") {
-        let path = rest.strip_prefix("//").unwrap_or(rest);
+    if let Some(path) = sqlite_path(url) {
         Ok(Arc::new(SqlStore(sqlite::Sqlite::open(
             path,
             create_schema,
@@ -761,5 +804,24 @@ fn open_sql(url: &str, create_schema: bool) -> Result<Arc<dyn StoreDiagnostics>>
         Err(StoreError::other(format!(
             "unsupported database URL '{url}': use sqlite:///path/to/file.db or mysql://user:pass@host:3306/database"
         )))
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            super::redact_url("mysql://sms:secret@db:3306/sms"),
+            "mysql://sms:***@db:3306/sms"
+        );
+        assert_eq!(
+            super::redact_url("mysql://smss:secret@localhost/sms?pool_max=2"),
+            "mysql://smss:***@localhost/sms?pool_max=2"
+        );
+        assert_eq!(
+            super::redact_url("sqlite:///var/lib/smss/smss.db"),
+            "sqlite:///var/lib/smss/smss.db"
+        );
     }
 }

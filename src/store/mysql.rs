@@ -94,7 +94,8 @@ impl Mysql {
     pub fn open(url: &str, create_schema: bool) -> Result<Mysql> {
         let opts = Opts::from_url(url)
             .map_err(|e| StoreError::other(format!("bad MySQL URL: {e}")).with_source(e))?;
-        let shown = display_url(&opts);
+        // As given (the host, the options), the password as ***.
+        let shown = super::redact_url(url);
         let Some(db_name) = opts.get_db_name().map(str::to_string) else {
             return Err(StoreError::other(format!(
                 "the MySQL URL {shown} names no database: use mysql://user:pass@host:3306/database"
@@ -115,9 +116,10 @@ impl Mysql {
             }
             Err(mysql::Error::MySqlError(e)) if e.code == ER_BAD_DB_ERROR => {
                 return Err(StoreError::schema(format!(
-                    "the database '{db_name}' does not exist: run `smss init-db --db {shown}`"
+                    "the database '{db_name}' does not exist ({shown})"
                 ))
-                .with_source(e));
+                .with_source(e)
+                .needing_init());
             }
             other => other.map_err(map_err)?,
         };
@@ -157,17 +159,6 @@ impl Mysql {
 }
 
 const ER_BAD_DB_ERROR: u16 = 1049;
-
-/// The URL without its password, for messages.
-fn display_url(opts: &Opts) -> String {
-    let user = opts.get_user().map(|u| format!("{u}@")).unwrap_or_default();
-    format!(
-        "mysql://{user}{}:{}/{}",
-        opts.get_ip_or_hostname(),
-        opts.get_tcp_port(),
-        opts.get_db_name().unwrap_or("")
-    )
-}
 
 /// The URL's options plus our session setup and defaults for the timeouts
 /// the URL leaves unset.

@@ -117,13 +117,37 @@ fn check_writable(db: &Path) -> Result<()> {
     let sides_exist = wal.exists() && shm.exists();
     if !sides_exist && !owner::writable(dir) {
         return Err(StoreError::other(format!(
-            "{} (SQLite keeps {} and {} there)",
+            "{} (SQLite keeps {}, {} and {} there)",
             owner::unusable("the directory of the SQLite database:", &[dir]),
+            db.display(),
             wal.display(),
             shm.display()
         )));
     }
     Ok(())
+}
+
+/// What [`Sqlite::open`] checks before it touches anything (and `serve
+/// --check` with it): a path, its directory, and that this user may write
+/// the file and its `-wal` and `-shm`, or create them. `Ok(true)` when the
+/// database file exists.
+pub fn preflight(path: &str) -> Result<bool> {
+    if path.is_empty() {
+        return Err(StoreError::other(
+            "empty SQLite path: use sqlite:///abs/path.db or sqlite:relative.db",
+        ));
+    }
+    let p = Path::new(path);
+    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(StoreError::other(format!(
+            "cannot open SQLite database {path}: directory {} does not exist",
+            dir.display()
+        )));
+    }
+    check_writable(p)?;
+    Ok(p.exists())
 }
 
 impl Sqlite {
@@ -134,26 +158,14 @@ impl Sqlite {
         } else {
             format!("sqlite:{path}")
         };
-        if path.is_empty() {
-            return Err(StoreError::other(
-                "empty SQLite path: use sqlite:///abs/path.db or sqlite:relative.db",
-            ));
-        }
         let p = Path::new(path);
-        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
-            && !dir.is_dir()
-        {
-            return Err(StoreError::other(format!(
-                "cannot open SQLite database {path}: directory {} does not exist",
-                dir.display()
-            )));
-        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        if !p.exists() {
+        if !preflight(path)? {
             if !create_schema {
-                return Err(StoreError::schema(format!(
-                    "the database file {path} does not exist: run `smss init-db --db {url}`"
-                )));
+                return Err(
+                    StoreError::schema(format!("the database file {path} does not exist"))
+                        .needing_init(),
+                );
             }
             // 0640 like the config, and the service user's when run as
             // root; SQLite takes an empty file as a new database, and
@@ -168,7 +180,6 @@ impl Sqlite {
                 _ => {}
             }
         }
-        check_writable(p)?;
         let conn = Connection::open_with_flags(p, flags).map_err(|e| {
             StoreError::other(format!("cannot open SQLite database {path}: {e}")).with_source(e)
         })?;
