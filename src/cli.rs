@@ -22,6 +22,8 @@ pub enum CliError {
     /// The database needs `smss init-db`: the store's error and the
     /// command to run.
     NeedsInit(StoreError, InitDbHint),
+    /// `status --forget NAME`: no sender of that name.
+    NoSuchModem(String),
     /// `device` names something that is not a serial port.
     NotSerialPort(String),
     /// `serve --check`: the lock directory, log or database directory
@@ -98,6 +100,10 @@ impl fmt::Display for CliError {
             CliError::Config(e) => e.fmt(f),
             CliError::Store(e) => e.fmt(f),
             CliError::NeedsInit(e, hint) => write!(f, "{e}: {hint}"),
+            CliError::NoSuchModem(name) => write!(
+                f,
+                "no modem row of a sender named '{name}' (smss status lists them, after modem:)"
+            ),
             CliError::NotSerialPort(device) => write!(
                 f,
                 "{device} is not a serial port: set device to the modem's port \
@@ -182,6 +188,7 @@ impl std::error::Error for CliError {
             | CliError::LockDir(_)
             | CliError::NoModem(_)
             | CliError::NotSerialPort(_)
+            | CliError::NoSuchModem(_)
             | CliError::CannotCreate { .. }
             | CliError::Web(_)
             | CliError::EmptyPassword => None,
@@ -255,7 +262,7 @@ impl fmt::Display for InitDbHint {
 }
 
 /// `word` as one word for sh: as it is when it is plain, else in single quotes.
-fn shell_word(word: &str) -> String {
+pub fn shell_word(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()
@@ -322,7 +329,9 @@ pub fn help_text(command: Option<&str>) -> String {
                       recorded it, and who holds the modem lock.\n\
                       Exit status: 0 all is well; 1 something needs attention (the oldest queued\n\
                       message older than max-queue-age, a modem not healthy or not checked within\n\
-                      health-max-age, the database unusable), with the reasons; 2 a usage error.\n",
+                      health-max-age, the database unusable), with the reasons; 2 a usage error.\n\
+                      A sender not checked within health-retire-age is shown as retired, not as a\n\
+                      problem; --forget NAME deletes its row.\n",
             });
             s.push_str("\nOptions (also keys of the config file, written key = value):\n");
         }
@@ -342,6 +351,9 @@ pub fn help_text(command: Option<&str>) -> String {
     for setting in SETTINGS.iter().filter(used) {
         let name = format!("--{} {}", setting.name, setting.value);
         option(&mut s, &name, &setting.describe());
+    }
+    if command.is_none() || command == Some("status") {
+        s.push_str("  --forget NAME\n      status only: delete the health row of the sender NAME (one gone for good)\n");
     }
     if command.is_none() || command == Some("serve") {
         s.push_str("  --demo\n      serve only: SQLite in a temporary directory, simulated modem, listen on 127.0.0.1,\n      web interface on http://127.0.0.1:8025/\n");
@@ -399,6 +411,8 @@ pub struct ServerArgs {
     pub config_path: PathBuf,
     /// What to run when the database needs `init-db`.
     pub init_db: InitDbHint,
+    /// `status --forget NAME`: delete that sender's health row.
+    pub forget: Option<String>,
 }
 
 /// Defaults, then the config file, then `$SMSS_DB`, then the command line.
@@ -410,12 +424,16 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
     let mut demo = false;
     let mut help = false;
     let mut check = false;
+    let mut forget = None;
     let mut overrides: Vec<(String, String)> = Vec::new();
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => help = true,
             Long("demo") if command == "serve" => demo = true,
             Long("check") if command == "serve" => check = true,
+            Long("forget") if command == "status" => {
+                forget = Some(parser.value().map_err(usage)?.string().map_err(usage)?)
+            }
             Long("config") => config = Some(parser.value().map_err(usage)?.into()),
             Long(key) if Settings::is_key(key) => {
                 let key = key.to_owned();
@@ -443,6 +461,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
             check,
             config_path,
             init_db,
+            forget,
         });
     }
     if !demo {
@@ -483,6 +502,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
         check,
         config_path,
         init_db,
+        forget,
     })
 }
 

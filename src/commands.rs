@@ -12,7 +12,7 @@ use std::thread;
 use log::LevelFilter;
 use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
 
-use crate::cli::{CliError, InitDbHint, ServerArgs};
+use crate::cli::{CliError, InitDbHint, ServerArgs, shell_word};
 use crate::config::{DEFAULT_LOG_FILE, Settings};
 use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
@@ -69,7 +69,10 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
         }
         _ => {
             init_logging(&settings, LevelFilter::Warn, false)?;
-            status(&settings, &config, &hint)
+            match &args.forget {
+                Some(name) => forget(&settings, name, &hint),
+                None => status(&settings, &config, &hint),
+            }
         }
     }
 }
@@ -446,6 +449,19 @@ fn status(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitC
     }
 }
 
+/// `smss status --forget NAME`: deletes the health row of a sender gone
+/// for good.
+fn forget(settings: &Settings, name: &str, hint: &InitDbHint) -> Result<ExitCode, CliError> {
+    let store = store::open(&settings.db, false).map_err(|e| CliError::store(e, hint))?;
+    if !store.forget_modem(name)? {
+        return Err(CliError::NoSuchModem(name.to_owned()));
+    }
+    println!(
+        "smss status: forgot modem {name} (a sender of that name that runs again records a new row)"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn status_of_store(
     store: &dyn Store,
     settings: &Settings,
@@ -495,18 +511,48 @@ fn status_of_store(
         .health_max_age
         .max(settings.poll_interval + std::time::Duration::from_secs(60))
         .as_secs() as i64;
+    let host = crate::config::host_name();
+    let devices = settings.devices();
+    let retire_after = settings.health_retire_age.as_secs() as i64;
     for m in &modems {
+        let stale = m.checked_age_secs > stale_after;
+        // Of this host by its default name, for a device no longer set: the
+        // device was changed (the new one has a row of its own).
+        let former = m.instance == format!("{host}:{}", m.device) && !devices.contains(&m.device);
+        let retired = if retire_after > 0 && m.checked_age_secs > retire_after {
+            Some(format!(
+                "not checked for {} (health-retire-age {})",
+                human_secs(m.checked_age_secs),
+                human_secs(retire_after)
+            ))
+        } else if stale && former {
+            Some(format!(
+                "{} is not a device of this host's configuration now; last checked {} ago",
+                m.device,
+                human_secs(m.checked_age_secs)
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = retired {
+            println!(
+                "modem:      {}: retired ({why}; `smss status --forget {}` deletes the row)",
+                m.instance,
+                shell_word(&m.instance)
+            );
+            continue;
+        }
         println!("modem:      {}", describe_modem(m));
-        if m.checked_age_secs > stale_after {
+        if stale {
             attention.push(format!(
                 "modem {}: last checked {} ago by pid {} (health-max-age {}): \
-                 is smss serve running there? (for an instance gone for good: \
-                 DELETE FROM modem WHERE instance = '{}')",
+                 is smss serve running there? (for a sender gone for good: \
+                 smss status --forget {})",
                 m.instance,
                 human_secs(m.checked_age_secs),
                 m.pid,
                 human_secs(settings.health_max_age.as_secs() as i64),
-                m.instance
+                shell_word(&m.instance)
             ));
         } else if !m.healthy {
             attention.push(format!(
@@ -587,6 +633,7 @@ fn human_secs(secs: i64) -> String {
         (0, 0, _) if s == 0 => format!("{m}m"),
         (0, 0, _) => format!("{m}m {s}s"),
         (0, _, _) => format!("{h}h {m}m"),
+        (_, 0, _) => format!("{d}d"),
         _ => format!("{d}d {h}h"),
     }
 }
@@ -758,8 +805,17 @@ mod tests {
     fn durations_for_people() {
         let h = super::human_secs;
         assert_eq!(
-            [h(0), h(59), h(60), h(75), h(3600 + 120), h(90_000), h(-5)],
-            ["0s", "59s", "1m", "1m 15s", "1h 2m", "1d 1h", "0s"]
+            [
+                h(0),
+                h(59),
+                h(60),
+                h(75),
+                h(3600 + 120),
+                h(90_000),
+                h(86_400),
+                h(-5)
+            ],
+            ["0s", "59s", "1m", "1m 15s", "1h 2m", "1d 1h", "1d", "0s"]
         );
     }
 }

@@ -307,6 +307,13 @@ settings! {
         parse: duration, commands: STATUS,
         help: "status: attention needed when serve last checked a modem longer ago",
     }
+    health_retire_age: Duration {
+        name: "health-retire-age", value: "DURATION", default: "24h",
+        parse: duration, commands: STATUS,
+        help: "status: a sender not checked for this long is shown as retired, not as a \
+               problem (so is one of this host whose device is no longer configured, after \
+               health-max-age); smss status --forget NAME deletes its row; 0 = never",
+    }
     lease: Duration {
         name: "lease", value: "DURATION", default: "2m",
         parse: lease, commands: MODEM,
@@ -444,14 +451,20 @@ impl Settings {
 
     /// The name this sender claims queue rows under.
     pub fn instance_name(&self) -> String {
-        self.instance.clone().unwrap_or_else(|| {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_owned())
-                .unwrap_or_else(|_| "localhost".into());
-            format!("{host}:{}", self.device)
-        })
+        self.instance
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", host_name(), self.device))
     }
 }
+
+/// This host's name, the first half of a default instance name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+impl Settings {}
 
 /// The value of a `key = value` line without its comment, trimmed: a `#`
 /// at the start of the value or after a space or tab begins a comment, so

@@ -637,3 +637,100 @@ fn serve_check_beside_a_running_serve() {
         "{text}"
     );
 }
+
+/// Trap 6: a sender that stopped reporting long ago, or a device of this
+/// host that is no longer configured, is "retired", not a problem, and
+/// `status --forget NAME` deletes its row.
+fn retired_senders(backend: Backend) {
+    let dir = TempDir::new("retired");
+    let db = TestDb::new(backend, &dir);
+    db.init();
+    let lock_dir = dir.path().display().to_string();
+    let status = |extra: &[&str]| {
+        let mut args = vec![
+            "status",
+            "--config",
+            "/dev/null",
+            "--db",
+            &db.url,
+            "--lock-dir",
+            &lock_dir,
+        ];
+        args.extend_from_slice(extra);
+        let out = smss(&args);
+        (out.status.code(), stdout(&out) + &stderr(&out))
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let ten_minutes_ago = match backend {
+        Backend::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now', '-10 minutes')",
+        Backend::Mysql => "NOW(3) - INTERVAL 10 MINUTE",
+    };
+    let store = db.store();
+    store
+        .execute_sql(
+            "INSERT INTO modem (instance, device, healthy, checked_at, pid) \
+             VALUES ('old-host:/dev/ttyS0', '/dev/ttyS0', 1, '2020-01-01 00:00:00.000', 77)",
+        )
+        .unwrap();
+    let former = format!("{host}:/dev/ttyS0");
+    store
+        .execute_sql(&format!(
+            "INSERT INTO modem (instance, device, healthy, checked_at, pid) \
+             VALUES ('{former}', '/dev/ttyS0', 0, {ten_minutes_ago}, 78)"
+        ))
+        .unwrap();
+
+    // The device was changed to ttyUSB0: both old rows are retired.
+    let (code, text) = status(&["--device", "/dev/ttyUSB0"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("modem:      old-host:/dev/ttyS0: retired (not checked for ")
+            && text.contains(" (health-retire-age 1d); `smss status --forget")
+            && text.contains("`smss status --forget old-host:/dev/ttyS0` deletes the row)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "modem:      {former}: retired (/dev/ttyS0 is not a device of this host's \
+             configuration now; last checked 10m"
+        )),
+        "{text}"
+    );
+    // Still the device of this host: not checked for 10 minutes is a problem.
+    let (code, text) = status(&["--device", "/dev/ttyS0"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!("  - modem {former}: last checked 10m")),
+        "{text}"
+    );
+
+    // --forget deletes a row, once.
+    let (code, text) = status(&["--forget", "old-host:/dev/ttyS0"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        text,
+        "smss status: forgot modem old-host:/dev/ttyS0 (a sender of that name that runs \
+         again records a new row)\n"
+    );
+    let (code, text) = status(&["--forget", "old-host:/dev/ttyS0"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("no modem row of a sender named 'old-host:/dev/ttyS0'"),
+        "{text}"
+    );
+    let (_, text) = status(&["--device", "/dev/ttyUSB0"]);
+    assert!(!text.contains("old-host"), "{text}");
+}
+
+#[test]
+fn retired_senders_sqlite() {
+    retired_senders(Backend::Sqlite);
+}
+
+#[test]
+fn retired_senders_mysql() {
+    retired_senders(Backend::Mysql);
+}

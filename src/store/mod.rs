@@ -663,6 +663,10 @@ pub trait Store: Send + Sync {
     /// Every row of `modem`, by instance name.
     fn modem_health(&self) -> Result<Vec<ModemHealth>>;
 
+    /// Deletes the `modem` row of `instance` (a sender gone for good:
+    /// `smss status --forget`); `false` when there was none.
+    fn forget_modem(&self, instance: &str) -> Result<bool>;
+
     /// Outgoing and incoming counts of the last `period`: `sms` rows sent
     /// (by `sent_at`) and failed (by `queued_at`: a failed row has no
     /// `sent_at`), `rcv` rows by `received_at`.

@@ -1131,6 +1131,19 @@ mod health {
         }
     }
 
+    fn a_modem_row_is_forgotten(fx: &dyn Fixture) {
+        let s = fx.open();
+        s.save_modem_health(&check("a:/dev/ttyUSB0", true)).unwrap();
+        s.save_modem_health(&check("b:/dev/ttyS0", true)).unwrap();
+        assert!(s.forget_modem("b:/dev/ttyS0").unwrap());
+        assert!(!s.forget_modem("b:/dev/ttyS0").unwrap(), "gone already");
+        let rows = s.modem_health().unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.instance.as_str()).collect::<Vec<_>>(),
+            ["a:/dev/ttyUSB0"]
+        );
+    }
+
     fn modem_health_is_upserted_per_instance(fx: &dyn Fixture) {
         let s = fx.open();
         assert!(s.modem_health().unwrap().is_empty());
@@ -1290,6 +1303,7 @@ mod health {
     }
 
     suite!(
+        a_modem_row_is_forgotten,
         modem_health_is_upserted_per_instance,
         modem_health_tracks_the_last_send_of_its_instance,
         activity_counts_the_period,
