@@ -852,3 +852,92 @@ fn readme_mysql_recipe_works() {
     );
     assert!(!text.contains("MySqlError"), "{text}");
 }
+
+/// Every line of a README code block that contains `needle`.
+fn readme_lines(needle: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    readme
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .flat_map(|b| b.lines())
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs `script` with bash; `None` when it has not ended within `limit`.
+fn bash_within(script: &str, limit: std::time::Duration) -> Option<std::process::Output> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("bash")
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    match wait_timeout(&mut child, limit) {
+        Some(_) => Some(child.wait_with_output().unwrap()),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
+    }
+}
+
+/// Trap 8: the README's first examples come back at once (not after the
+/// server's 60 s idle timeout), and queue their message: each netcat form
+/// with the nc here (Debian's netcat-openbsd), bash's /dev/tcp, and the
+/// PowerShell script where pwsh is installed.
+#[test]
+fn readme_examples_return_at_once() {
+    let rig = Rig::sqlite("examples", &["--idle-timeout", "60s"]);
+    let port = rig.serve.addr.port().to_string();
+    let here = |line: &str| {
+        line.replace("smss-host 2021", &format!("127.0.0.1 {port}"))
+            .replace("smss-host/2021", &format!("127.0.0.1/{port}"))
+    };
+    let mut forms: Vec<String> = Vec::new();
+    for needle in ["| nc -N ", "| nc -q 1 ", "/dev/tcp/smss-host/2021"] {
+        let lines = readme_lines(needle);
+        assert!(!lines.is_empty(), "README.md shows no {needle}");
+        forms.extend(lines);
+    }
+    let have_nc = have_tool("nc", "the README's netcat examples");
+    let mut sent = 0;
+    for form in &forms {
+        if form.contains("| nc ") && !have_nc {
+            continue;
+        }
+        // the answer's first word, whether or not the line checks it
+        let script = format!("{} && echo QUEUED", here(form));
+        let out = bash_within(&script, std::time::Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("hangs: {form}"));
+        assert!(
+            stdout(&out).contains("QUEUED"),
+            "{form}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        sent += 1;
+    }
+    if have_tool("pwsh", "the README's PowerShell script") {
+        let block = readme_block("param([string]$Phone");
+        let script = rig.dir.path().join("sms.ps1");
+        std::fs::write(&script, block.trim_start_matches("powershell")).unwrap();
+        let run = format!(
+            "pwsh -NoProfile -File {} -Text 'from PowerShell' -Server 127.0.0.1 -Port {port}",
+            script.display()
+        );
+        let out = bash_within(&run, std::time::Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("the PowerShell script hangs"));
+        assert!(out.status.success(), "{}", stderr(&out));
+        sent += 1;
+    }
+    let got = rig
+        .sim
+        .handle
+        .wait_for_sent(sent, std::time::Duration::from_secs(30));
+    assert_eq!(got.len(), sent, "{}", rig.serve.log());
+}
