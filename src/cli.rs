@@ -413,6 +413,42 @@ pub struct ServerArgs {
     pub init_db: InitDbHint,
     /// `status --forget NAME`: delete that sender's health row.
     pub forget: Option<String>,
+    /// `serve --demo`: its temporary directory, removed when serve ends.
+    pub demo_dir: Option<PathBuf>,
+}
+
+/// A new directory `TMPDIR/PREFIXxxxxxxxxxx` (random, mode 0700, made
+/// only if it did not exist: mkdtemp), so no other user can have made it
+/// first or look into it.
+fn make_temp_dir(prefix: &str) -> Result<PathBuf, CliError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut last = None;
+    for _ in 0..16 {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|e| CliError::Io {
+            what: "cannot make a random name".into(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        let name: String = bytes
+            .iter()
+            .map(|b| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[*b as usize % 36]))
+            .collect();
+        let dir = std::env::temp_dir().join(format!("{prefix}{name}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(source) => {
+                return Err(CliError::Io {
+                    what: format!("cannot create {}", dir.display()),
+                    source,
+                });
+            }
+        }
+    }
+    Err(CliError::Io {
+        what: format!("cannot create a directory {prefix}... in the temporary directory"),
+        source: last.unwrap_or_else(|| io::Error::other("no name free")),
+    })
 }
 
 /// Defaults, then the config file, then `$SMSS_DB`, then the command line.
@@ -462,6 +498,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
             config_path,
             init_db,
             forget,
+            demo_dir: None,
         });
     }
     if !demo {
@@ -476,12 +513,10 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
             message,
         })?;
     }
+    let mut demo_dir = None;
     if demo {
-        let dir = std::env::temp_dir().join(format!("smss-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|source| CliError::Io {
-            what: format!("cannot create {}", dir.display()),
-            source,
-        })?;
+        let dir = make_temp_dir("smss-demo-")?;
+        demo_dir = Some(dir.clone());
         settings.db = format!("sqlite://{}", dir.join("smss.db").display());
         settings.device = "sim".into();
         settings.listen = "127.0.0.1:2021".into();
@@ -503,6 +538,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
         config_path,
         init_db,
         forget,
+        demo_dir,
     })
 }
 

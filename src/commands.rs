@@ -18,6 +18,7 @@ use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
 use crate::outbox::Outbox;
+use crate::printable::escape;
 use crate::server;
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
@@ -27,6 +28,18 @@ use crate::store::{self, ModemHealth, Store};
 pub const LOG_FILE_ONLY: &str = "smss::log_file_only";
 
 pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
+    let demo_dir = args.demo_dir.clone();
+    let result = run_command(command, args);
+    // --demo: its database, lock and simulator's files go with it
+    if let Some(dir) = demo_dir
+        && let Err(e) = std::fs::remove_dir_all(&dir)
+    {
+        eprintln!("smss: cannot remove {}: {e}", dir.display());
+    }
+    result
+}
+
+fn run_command(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     let settings = args.settings;
     let config = args.config_path;
     let hint = args.init_db;
@@ -572,12 +585,16 @@ fn print_recent(store: &dyn Store) -> Result<(), store::StoreError> {
         for row in recent {
             let when = row.sent_at.as_deref().unwrap_or(&row.queued_at);
             let detail = match &row.error {
-                Some(e) => format!("failed: {e}"),
+                Some(e) => format!("failed: {}", escape(e)),
                 None => format!("{} part(s), mr {}", row.parts, row.part_refs),
             };
+            // the text came from a client: no line breaks or terminal escapes
             println!(
                 "  #{} {when} {} {} [{detail}] {}",
-                row.id, row.status, row.phone, row.text
+                row.id,
+                row.status,
+                escape(&row.phone),
+                escape(&row.text)
             );
         }
     }
@@ -594,7 +611,7 @@ fn describe_modem(m: &ModemHealth) -> String {
     );
     let model = format!("{} {}", m.manufacturer, m.model);
     if !model.trim().is_empty() {
-        s.push_str(&format!(", {}", model.trim()));
+        s.push_str(&format!(", {}", escape(model.trim())));
     }
     match m.rssi {
         Some(99) => s.push_str(", signal unknown"),
@@ -604,14 +621,15 @@ fn describe_modem(m: &ModemHealth) -> String {
         )),
         None => {}
     }
+    // what the modem and the network say is shown escaped too
     if let Some(r) = &m.registration {
-        s.push_str(&format!(", {r}"));
+        s.push_str(&format!(", {}", escape(r)));
     }
     if let Some(o) = &m.operator {
-        s.push_str(&format!(", operator {o}"));
+        s.push_str(&format!(", operator {}", escape(o)));
     }
     if let Some(e) = m.last_error.as_ref().filter(|_| !m.healthy) {
-        s.push_str(&format!(" ({e})"));
+        s.push_str(&format!(" ({})", escape(e)));
     }
     s.push_str(&format!(
         "; checked {} ago by pid {}",

@@ -41,6 +41,8 @@ pub mod owner;
 #[cfg(feature = "server")]
 pub mod password;
 #[cfg(feature = "server")]
+pub mod printable;
+#[cfg(feature = "server")]
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod receive;

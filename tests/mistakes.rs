@@ -941,3 +941,195 @@ fn readme_examples_return_at_once() {
         .wait_for_sent(sent, std::time::Duration::from_secs(30));
     assert_eq!(got.len(), sent, "{}", rig.serve.log());
 }
+
+/// Trap 10: `serve --demo` makes its directory with a name nobody can
+/// guess or make first (mode 0700), and removes it when it stops.
+#[test]
+fn the_demo_directory_is_private_and_removed() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    let tmp = TempDir::new("demo");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(["--web-listen", "127.0.0.1:0", "--log-file", "none"])
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains(" listening on "));
+    assert!(started, "serve --demo did not start");
+    // the rest of its log, so that it never waits on a full pipe
+    std::thread::spawn(move || lines.for_each(drop));
+    let demo: Vec<std::path::PathBuf> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("smss-demo-")
+        })
+        .collect();
+    assert_eq!(demo.len(), 1, "{demo:?}");
+    let name = demo[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        !name.contains(&child.id().to_string()),
+        "{name}: not the pid"
+    );
+    assert!(name.len() >= "smss-demo-".len() + 8, "{name}");
+    let mode = std::fs::metadata(&demo[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    assert!(demo[0].join("smss.db").exists());
+    signal(&child, "TERM");
+    let status = wait_timeout(&mut child, std::time::Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(!demo[0].exists(), "{} is left behind", demo[0].display());
+}
+
+/// Trap 10: received texts go into the log, and request texts into
+/// `status`, with control characters escaped: no forged log line, no
+/// terminal escapes.
+#[test]
+fn untrusted_texts_are_printed_escaped() {
+    use smss::gsm::{DeliverRef, Timestamp, encode_deliver};
+    let dir = TempDir::new("escape");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    db.init();
+    let sim = smss::sim::PtySim::start().unwrap();
+    let hostile = "\u{1b}[2Jcleared\n2026-11-30T10:15:02.123Z [INFO] forged line";
+    let ts = Timestamp {
+        year: 2026,
+        month: 11,
+        day: 30,
+        hour: 3,
+        minute: 4,
+        second: 5,
+        tz_quarters: 4,
+    };
+    for pdu in encode_deliver(
+        "+420777123456",
+        hostile,
+        ts,
+        DeliverRef {
+            reference: 1,
+            ref16: false,
+        },
+    ) {
+        sim.handle.deliver("SM", &pdu).unwrap();
+    }
+    db.store()
+        .execute_sql(&format!(
+            "INSERT INTO msg (phone, text) VALUES ('420608337726', '{}')",
+            "ring \u{7}\u{1b}]0;owned\u{7} bell"
+        ))
+        .unwrap();
+    let log = dir.path().join("smss.log");
+    let out = send_pending(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--log-file", &log.display().to_string()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(
+        text.contains(
+            "(1 part(s)): \\u{1b}[2Jcleared\\n2026-11-30T10:15:02.123Z [INFO] forged line\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("2026-11-30T10:15:02.123Z")),
+        "{text}"
+    );
+    let out = smss(&[
+        "status",
+        "--config",
+        "/dev/null",
+        "--db",
+        &db.url,
+        "--lock-dir",
+        &dir.path().display().to_string(),
+    ]);
+    let shown = stdout(&out);
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains("ring \\u{7}\\u{1b}]0;owned\\u{7} bell"),
+        "{shown}"
+    );
+}
+
+/// Trap 10: a device that is not a serial port is named as such, not
+/// "Not a typewriter".
+#[test]
+fn a_device_that_is_no_serial_port_says_so() {
+    let dir = TempDir::new("notatty");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let file = dir.path().join("modem.txt");
+    std::fs::write(&file, "").unwrap();
+    let file = file.display().to_string();
+    for device in [file.as_str(), "/dev/null"] {
+        let out = send_pending(&db.url, device, &dir, &["--log-file", "none"]);
+        assert_eq!(out.status.code(), Some(1), "{device}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{device} is not a serial port")),
+            "{device}: {err}"
+        );
+        assert!(!err.contains("typewriter"), "{err}");
+    }
+}
+
+/// Trap 10: what README shows is what smss does: the schema version of the
+/// status example, the metrics /metrics serves, `sudo` where a file is the
+/// service's.
+#[test]
+fn the_readme_shows_what_smss_does() {
+    let status = readme_block("database:   sqlite (");
+    assert!(
+        status.contains(&format!("schema version {}\n", smss::store::SCHEMA_VERSION)),
+        "{status}"
+    );
+    let rig = Rig::sqlite("metrics", &["--web-listen", "127.0.0.1:0"]);
+    let web = rig.serve.web_addr();
+    // the modem rows appear once the modem thread recorded its health
+    let mut names: Vec<String> = Vec::new();
+    let found = wait_for(std::time::Duration::from_secs(30), || {
+        let body = crate::util::http::get(web, "/metrics", &[]).text();
+        names = body
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.split(['{', ' ']).next().unwrap().to_owned())
+            .collect();
+        names.iter().any(|n| n == "smss_modem_up")
+    });
+    assert!(found, "{names:?}");
+    let listed = readme_block("# Prometheus: ");
+    for name in &names {
+        assert!(
+            listed.contains(name.as_str()),
+            "README's metrics lack {name}"
+        );
+    }
+    // step 5: the log and the config are not everyone's
+    let step5 = readme_block("smss client -a localhost '#420608337726;smss works'");
+    for line in step5.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.contains("/var/log/smss") || line.contains("smss status") {
+            assert!(line.starts_with("sudo "), "README step 5: {line}");
+        }
+    }
+}
