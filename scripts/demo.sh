@@ -7,7 +7,8 @@ tmp=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT INT TERM
 
 echo "== starting: smss serve --demo"
-"$BIN" serve --demo --listen 127.0.0.1:0 --web-listen 127.0.0.1:0 --log-file "$tmp/smss.log" &
+# its files in a directory of its own under TMPDIR, removed when it stops
+TMPDIR="$tmp" "$BIN" serve --demo --listen 127.0.0.1:0 --web-listen 127.0.0.1:0 --log-file "$tmp/smss.log" &
 pid=$!
 addr=
 for _ in $(seq 1 300); do
@@ -37,13 +38,13 @@ fi
 
 echo
 echo "== status: smss status"
-demo_dir="${TMPDIR:-/tmp}/smss-demo-$pid"
+demo_dir=$(ls -d "$tmp"/smss-demo-*)
 "$BIN" status --config /dev/null --db "sqlite://$demo_dir/smss.db" --device sim --lock-dir "$demo_dir"
 
 echo
 echo "== stopping"
 kill -TERM "$pid"
 wait "$pid"
-rm -rf "${TMPDIR:-/tmp}/smss-demo-$pid"
+[ ! -e "$demo_dir" ] || { echo "demo: serve left $demo_dir behind" >&2; exit 1; }
 grep -q 'sent message' "$tmp/smss.log" || { echo "demo: the message did not go through" >&2; exit 1; }
 echo "demo: done"

@@ -19,6 +19,19 @@ pub enum CliError {
     Config(ConfigError),
     /// The database cannot be opened (or its schema is not usable).
     Store(StoreError),
+    /// The database needs `smss init-db`: the store's error and the
+    /// command to run.
+    NeedsInit(StoreError, InitDbHint),
+    /// `status --forget NAME`: no sender of that name.
+    NoSuchModem(String),
+    /// `device` names something that is not a serial port.
+    NotSerialPort(String),
+    /// `serve --check`: the lock directory, log or database directory
+    /// lets this user create nothing; `what` names the file.
+    CannotCreate {
+        what: String,
+        path: PathBuf,
+    },
     /// The modem lock cannot be taken.
     Lock(LockError),
     /// A pass of `send-pending` failed (modem or database).
@@ -42,8 +55,8 @@ pub enum CliError {
     },
     /// `lock-dir` is not a directory (`serve --check`).
     LockDir(PathBuf),
-    /// `device` names no modem.
-    NoModem,
+    /// `device` names no modem; the configuration file to set it in.
+    NoModem(PathBuf),
     /// The signal handler cannot be installed.
     Signal(ctrlc::Error),
     /// A thread of `serve` cannot be started.
@@ -86,6 +99,25 @@ impl fmt::Display for CliError {
             CliError::Usage(m) => write!(f, "{m}\n(see smss --help)"),
             CliError::Config(e) => e.fmt(f),
             CliError::Store(e) => e.fmt(f),
+            CliError::NeedsInit(e, hint) => write!(f, "{e}: {hint}"),
+            CliError::NoSuchModem(name) => write!(
+                f,
+                "no modem row of a sender named '{name}' (smss status lists them, after modem:)"
+            ),
+            CliError::NotSerialPort(device) => write!(
+                f,
+                "{device} is not a serial port: set device to the modem's port \
+                 (/dev/ttyUSB0, /dev/ttyACM0, /dev/serial/by-id/...)"
+            ),
+            CliError::CannotCreate { what, path } => {
+                let dir = path.parent().unwrap_or(Path::new("/"));
+                write!(
+                    f,
+                    "cannot create {what} {}: {}",
+                    path.display(),
+                    crate::owner::unusable("the directory", &[dir])
+                )
+            }
             CliError::Lock(e) => e.fmt(f),
             CliError::Pass(e) => e.fmt(f),
             CliError::LogFile {
@@ -95,6 +127,11 @@ impl fmt::Display for CliError {
             } => {
                 write!(f, "cannot open the log file {}: {source}", path.display())?;
                 match source.kind() {
+                    io::ErrorKind::PermissionDenied if path.exists() => write!(
+                        f,
+                        ": {} (or set log-file)",
+                        crate::owner::unusable("the log file", &[path])
+                    ),
                     io::ErrorKind::PermissionDenied => {
                         f.write_str(" (run as the smss user, or set log-file)")
                     }
@@ -117,7 +154,12 @@ impl fmt::Display for CliError {
             CliError::LockDir(dir) => {
                 write!(f, "lock-dir {} is not a directory", dir.display())
             }
-            CliError::NoModem => f.write_str("no modem: set device (several separated by commas)"),
+            CliError::NoModem(config) => write!(
+                f,
+                "device is not set: set device in {} (the modem's serial port, e.g. \
+                 /dev/ttyUSB0; several separated by commas; sim = the simulated modem)",
+                config.display()
+            ),
             CliError::Signal(e) => write!(f, "cannot install the signal handler: {e}"),
             CliError::Thread(e) => e.fmt(f),
             CliError::Web(m) => f.write_str(m),
@@ -132,7 +174,7 @@ impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CliError::Config(e) => Some(e),
-            CliError::Store(e) => Some(e),
+            CliError::Store(e) | CliError::NeedsInit(e, _) => Some(e),
             CliError::Lock(e) => Some(e),
             CliError::Pass(e) => Some(e),
             CliError::LogFile { source, .. }
@@ -144,7 +186,10 @@ impl std::error::Error for CliError {
             CliError::HashPassword(e) => Some(e),
             CliError::Usage(_)
             | CliError::LockDir(_)
-            | CliError::NoModem
+            | CliError::NoModem(_)
+            | CliError::NotSerialPort(_)
+            | CliError::NoSuchModem(_)
+            | CliError::CannotCreate { .. }
             | CliError::Web(_)
             | CliError::EmptyPassword => None,
         }
@@ -160,6 +205,72 @@ impl From<ConfigError> for CliError {
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         CliError::Store(e)
+    }
+}
+
+impl CliError {
+    /// A store error, with the `init-db` command when that fixes it.
+    pub fn store(e: StoreError, hint: &InitDbHint) -> CliError {
+        if e.needs_init() {
+            CliError::NeedsInit(e, hint.clone())
+        } else {
+            CliError::Store(e)
+        }
+    }
+}
+
+/// `run `smss init-db ...``: the command that creates or upgrades the
+/// schema of the database this command was given, with the same options
+/// (`--db` and `--config` when they were given; the environment and the
+/// default config need none), so that it can be run as it is printed. A
+/// password in a `--db` URL is shown as `***`, and said so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitDbHint {
+    command: String,
+    password_hidden: bool,
+}
+
+impl InitDbHint {
+    pub fn new(db_option: Option<&str>, config_option: Option<&Path>) -> InitDbHint {
+        let mut command = String::from("smss init-db");
+        let mut password_hidden = false;
+        if let Some(db) = db_option {
+            let shown = crate::secret::redact_url(db);
+            password_hidden = shown != db;
+            command.push_str(" --db ");
+            command.push_str(&shell_word(&shown));
+        }
+        if let Some(config) = config_option {
+            command.push_str(" --config ");
+            command.push_str(&shell_word(&config.display().to_string()));
+        }
+        InitDbHint {
+            command,
+            password_hidden,
+        }
+    }
+}
+
+impl fmt::Display for InitDbHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "run `{}`", self.command)?;
+        if self.password_hidden {
+            f.write_str(" (with the password in place of ***)")?;
+        }
+        Ok(())
+    }
+}
+
+/// `word` as one word for sh: as it is when it is plain, else in single quotes.
+pub fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/:._@%+=,-".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -207,8 +318,9 @@ pub fn help_text(command: Option<&str>) -> String {
             s.push_str(&format!("Usage: smss {cmd} [OPTIONS]\n\n"));
             s.push_str(match cmd {
                 "serve" => "Listens for requests, queues them, and sends them through the modem.\n\
-                            Logs to log-file and to stderr. With --check: checks the configuration,\n\
-                            the log file and the database as this user, starts nothing, exits 0 when all is well.\n",
+                            Logs to log-file and to stderr. With --check: checks what serve checks at\n\
+                            start, as this user (the configuration, the log file, the database, the lock\n\
+                            files, the ports), creates nothing, starts nothing, exits 0 when all is well.\n",
                 "send-pending" => "One pass: sends what is queued and exits (for cron, every minute).\n\
                                    Exits 0 at once, saying so on stdout, when serve holds the modem.\n\
                                    On stderr only warnings and errors unless stderr is a terminal.\n",
@@ -224,7 +336,9 @@ pub fn help_text(command: Option<&str>) -> String {
                       recorded it, and who holds the modem lock.\n\
                       Exit status: 0 all is well; 1 something needs attention (the oldest queued\n\
                       message older than max-queue-age, a modem not healthy or not checked within\n\
-                      health-max-age, the database unusable), with the reasons; 2 a usage error.\n",
+                      health-max-age, the database unusable), with the reasons; 2 a usage error.\n\
+                      A sender not checked within health-retire-age is shown as retired, not as a\n\
+                      problem; --forget NAME deletes its row.\n",
             });
             s.push_str("\nOptions (also keys of the config file, written key = value):\n");
         }
@@ -245,9 +359,12 @@ pub fn help_text(command: Option<&str>) -> String {
         let name = format!("--{} {}", setting.name, setting.value);
         option(&mut s, &name, &setting.describe());
     }
+    if command.is_none() || command == Some("status") {
+        s.push_str("  --forget NAME\n      status only: delete the health row of the sender NAME (one gone for good)\n");
+    }
     if command.is_none() || command == Some("serve") {
         s.push_str("  --demo\n      serve only: SQLite in a temporary directory, simulated modem, listen on 127.0.0.1,\n      web interface on http://127.0.0.1:8025/\n");
-        s.push_str("  --check\n      serve only: check the configuration, log file and database; start nothing\n");
+        s.push_str("  --check\n      serve only: check what serve checks at start (config, log file, database, locks,\n      ports); create nothing, start nothing\n");
     }
     s.push_str("  -h, --help\n      this help\n");
     let others: Vec<String> = SETTINGS
@@ -296,6 +413,49 @@ pub struct ServerArgs {
     pub help: bool,
     /// `serve --check`: check the configuration, start nothing.
     pub check: bool,
+    /// The configuration file in use (`--config`, else the default path,
+    /// read when present): where the hints say to set things.
+    pub config_path: PathBuf,
+    /// What to run when the database needs `init-db`.
+    pub init_db: InitDbHint,
+    /// `status --forget NAME`: delete that sender's health row.
+    pub forget: Option<String>,
+    /// `serve --demo`: its temporary directory, removed when serve ends.
+    pub demo_dir: Option<PathBuf>,
+}
+
+/// A new directory `TMPDIR/PREFIXxxxxxxxxxx` (random, mode 0700, made
+/// only if it did not exist: mkdtemp), so no other user can have made it
+/// first or look into it.
+fn make_temp_dir(prefix: &str) -> Result<PathBuf, CliError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut last = None;
+    for _ in 0..16 {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|e| CliError::Io {
+            what: "cannot make a random name".into(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        let name: String = bytes
+            .iter()
+            .map(|b| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[*b as usize % 36]))
+            .collect();
+        let dir = std::env::temp_dir().join(format!("{prefix}{name}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(source) => {
+                return Err(CliError::Io {
+                    what: format!("cannot create {}", dir.display()),
+                    source,
+                });
+            }
+        }
+    }
+    Err(CliError::Io {
+        what: format!("cannot create a directory {prefix}... in the temporary directory"),
+        source: last.unwrap_or_else(|| io::Error::other("no name free")),
+    })
 }
 
 /// Defaults, then the config file, then `$SMSS_DB`, then the command line.
@@ -307,12 +467,16 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
     let mut demo = false;
     let mut help = false;
     let mut check = false;
+    let mut forget = None;
     let mut overrides: Vec<(String, String)> = Vec::new();
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => help = true,
             Long("demo") if command == "serve" => demo = true,
             Long("check") if command == "serve" => check = true,
+            Long("forget") if command == "status" => {
+                forget = Some(parser.value().map_err(usage)?.string().map_err(usage)?)
+            }
             Long("config") => config = Some(parser.value().map_err(usage)?.into()),
             Long(key) if Settings::is_key(key) => {
                 let key = key.to_owned();
@@ -323,12 +487,25 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
         }
     }
     let mut settings = Settings::default();
+    let config_path = config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let db_option = overrides
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "db")
+        .map(|(_, v)| v.as_str());
+    let init_db = InitDbHint::new(db_option, config.as_deref());
     if help {
         return Ok(ServerArgs {
             settings,
             demo,
             help,
             check,
+            config_path,
+            init_db,
+            forget,
+            demo_dir: None,
         });
     }
     if !demo {
@@ -343,12 +520,10 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
             message,
         })?;
     }
+    let mut demo_dir = None;
     if demo {
-        let dir = std::env::temp_dir().join(format!("smss-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|source| CliError::Io {
-            what: format!("cannot create {}", dir.display()),
-            source,
-        })?;
+        let dir = make_temp_dir("smss-demo-")?;
+        demo_dir = Some(dir.clone());
         settings.db = format!("sqlite://{}", dir.join("smss.db").display());
         settings.device = "sim".into();
         settings.listen = "127.0.0.1:2021".into();
@@ -367,6 +542,10 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
         demo,
         help,
         check,
+        config_path,
+        init_db,
+        forget,
+        demo_dir,
     })
 }
 
@@ -414,8 +593,9 @@ mod tests {
                 "lock-dir /run/nowhere is not a directory",
             ),
             (
-                CliError::NoModem,
-                "no modem: set device (several separated by commas)",
+                CliError::NoModem("/etc/smss/smss.conf".into()),
+                "device is not set: set device in /etc/smss/smss.conf (the modem's serial port, \
+                 e.g. /dev/ttyUSB0; several separated by commas; sim = the simulated modem)",
             ),
             (
                 CliError::Io {
@@ -484,6 +664,28 @@ mod tests {
                 .starts_with("/nonexistent/smss.conf: cannot read"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn init_db_hints_can_be_run_as_printed() {
+        let hint = |db: Option<&str>, config: Option<&str>| {
+            InitDbHint::new(db, config.map(Path::new)).to_string()
+        };
+        assert_eq!(hint(None, None), "run `smss init-db`");
+        assert_eq!(
+            hint(None, Some("/etc/smss/other.conf")),
+            "run `smss init-db --config /etc/smss/other.conf`"
+        );
+        assert_eq!(
+            hint(Some("mysql://smss:secret@localhost/sms?pool_max=2"), None),
+            "run `smss init-db --db 'mysql://smss:***@localhost/sms?pool_max=2'` \
+             (with the password in place of ***)"
+        );
+        assert_eq!(
+            hint(Some("sqlite:///var/lib/smss/smss.db"), Some("/dev/null")),
+            "run `smss init-db --db sqlite:///var/lib/smss/smss.db --config /dev/null`"
+        );
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
     }
 
     #[test]

@@ -13,12 +13,15 @@ pub const USAGE: &str = "\
 Usage: smss client -a HOST[:PORT] [OPTIONS] [REQUEST...]
 
 Sends each REQUEST ('#phone;text', several may be chained on one line) to an
-smss server, or, without REQUEST arguments, each line of standard input.
+smss server as one line, or, without REQUEST arguments, each line of standard
+input (its bytes as they are: the server reads text that is not UTF-8 in its
+legacy-charset). A line break inside a REQUEST becomes a space.
 Exits 0 when every line was answered OK, 1 otherwise (reason on stderr).
 
 Options:
   -a, --address HOST[:PORT]  the server (port 2021 unless given)
-  -t, --timeout DURATION     for connecting and for each answer (default 30s)
+  -t, --timeout DURATION     for connecting and for each answer: 500ms, 30s, 2m, 1h
+                             (default 30s)
   -q, --quiet                do not print the server's OK answers
   -h, --help                 this help
 ";
@@ -78,10 +81,12 @@ fn is_timeout(e: &io::Error) -> bool {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientArgs {
+    /// `HOST:PORT`, the port added when not given ([`with_default_port`]).
     pub address: String,
     pub timeout: Duration,
     pub quiet: bool,
-    pub requests: Vec<String>,
+    /// The arguments' bytes, each to be sent as one line ([`one_line`]).
+    pub requests: Vec<Vec<u8>>,
 }
 
 /// Parses the arguments after `client`. `Ok(None)` means `--help`.
@@ -96,19 +101,24 @@ pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Option<ClientArgs>, C
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Short('a') | Long("address") => {
-                address = Some(parser.value().map_err(usage)?.string().map_err(usage)?)
+                let v = parser.value().map_err(usage)?.string().map_err(usage)?;
+                address = Some(with_default_port(&v)?);
             }
             Short('t') | Long("timeout") => {
                 let v = parser.value().map_err(usage)?.string().map_err(usage)?;
-                timeout = parse_seconds(&v).ok_or_else(|| {
-                    ClientError::Usage(format!(
-                        "invalid timeout '{v}': use seconds, e.g. 30 or 30s or 500ms"
-                    ))
-                })?;
+                timeout = crate::duration::parse(&v)
+                    .ok()
+                    .filter(|t| !t.is_zero())
+                    .ok_or_else(|| {
+                        ClientError::Usage(format!(
+                            "invalid timeout '{v}': use a duration such as 500ms, 30s, 2m or 1h"
+                        ))
+                    })?;
             }
             Short('q') | Long("quiet") => quiet = true,
             Short('h') | Long("help") => return Ok(None),
-            Value(v) => requests.push(v.string().map_err(usage)?),
+            // The bytes as given (on Windows, WTF-8: UTF-8 for any real text).
+            Value(v) => requests.push(v.into_encoded_bytes()),
             _ => return Err(usage(arg.unexpected())),
         }
     }
@@ -121,32 +131,65 @@ pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Option<ClientArgs>, C
     }))
 }
 
-fn parse_seconds(v: &str) -> Option<Duration> {
-    if let Some(ms) = v.strip_suffix("ms") {
-        return ms.parse().ok().map(Duration::from_millis);
-    }
-    let secs: u64 = v.strip_suffix('s').unwrap_or(v).parse().ok()?;
-    Some(Duration::from_secs(secs))
-}
-
-/// `HOST`, `HOST:PORT`, `IPv6`, `[IPv6]:PORT` → a string `to_socket_addrs` takes.
-pub fn with_default_port(address: &str) -> String {
+/// `HOST`, `HOST:PORT`, `IPv6`, `[IPv6]:PORT` → a string `to_socket_addrs`
+/// takes, port 2021 unless given; a port that is not 1 to 65535 is refused.
+pub fn with_default_port(address: &str) -> Result<String, ClientError> {
+    let bad = |why: String| ClientError::Usage(format!("invalid address -a {address}: {why}"));
     if address.parse::<SocketAddr>().is_ok() {
-        return address.to_owned();
+        return Ok(address.to_owned());
     }
     if let Ok(ip) = address.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return SocketAddr::new(ip, DEFAULT_PORT).to_string();
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT).to_string());
     }
-    match address.rsplit_once(':') {
-        Some((_, port)) if port.parse::<u16>().is_ok() => address.to_owned(),
-        _ => format!("{address}:{DEFAULT_PORT}"),
+    let Some((host, port)) = address.rsplit_once(':') else {
+        if address.is_empty() {
+            return Err(bad("no host".into()));
+        }
+        return Ok(format!("{address}:{DEFAULT_PORT}"));
+    };
+    if host.is_empty() {
+        return Err(bad("no host before the port".into()));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(bad(
+            "an IPv6 address with a port is written [ADDRESS]:PORT".into()
+        ));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(address.to_owned()),
+        _ => Err(bad(format!(
+            "the port '{port}' is not a number from 1 to 65535"
+        ))),
     }
 }
 
-fn connect(address: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
-    let target = with_default_port(address);
+/// A request argument as the one line it is sent as: line breaks at its end
+/// dropped (`$(command)` output), those inside (`\n`, `\r\n`, `\r`) each
+/// made a space, so the whole text is one request line with one answer.
+pub fn one_line(arg: &[u8]) -> Vec<u8> {
+    let mut end = arg.len();
+    while end > 0 && matches!(arg[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    let mut out = Vec::with_capacity(end);
+    let mut i = 0;
+    while i < end {
+        match arg[i] {
+            b'\r' if arg.get(i + 1) == Some(&b'\n') => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'\r' | b'\n' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn connect(target: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
     let err = |error| ClientError::Connect {
-        address: target.clone(),
+        address: target.to_owned(),
         error,
     };
     let addrs: Vec<SocketAddr> = target.to_socket_addrs().map_err(err)?.collect();
@@ -168,28 +211,29 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), ClientError> {
-    let mut lines: Vec<String> = args.requests.clone();
+    // Every line is read (and every argument made one line) before anything
+    // is sent: a bad read sends nothing.
+    let mut lines: Vec<Vec<u8>> = args.requests.iter().map(|a| one_line(a)).collect();
     if lines.is_empty() {
-        for line in input.lines() {
-            let line = line.map_err(|error| ClientError::Io {
+        for line in input.split(b'\n') {
+            let mut line = line.map_err(|error| ClientError::Io {
                 address: "standard input".into(),
                 error,
             })?;
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
             lines.push(line);
         }
     }
-    let lines: Vec<String> = lines
-        .into_iter()
-        .map(|l| l.trim_end_matches(['\r', '\n']).to_owned())
-        .filter(|l| !l.trim().is_empty())
-        .collect();
+    lines.retain(|l| !l.iter().all(u8::is_ascii_whitespace));
     if lines.is_empty() {
         return Err(ClientError::Usage(
             "nothing to send: give a request or lines on standard input".into(),
         ));
     }
-    let address = with_default_port(&args.address);
-    let stream = connect(&args.address, args.timeout)?;
+    let address = args.address.clone();
+    let stream = connect(&address, args.timeout)?;
     let io_err = |error| ClientError::Io {
         address: address.clone(),
         error,
@@ -202,19 +246,21 @@ pub fn run(
         .map_err(io_err)?;
     let mut reader = BufReader::new(stream.try_clone().map_err(io_err)?);
     let mut writer = stream;
+    // One line, then its answer: the answers match the lines one to one.
     let mut refused = 0;
-    for line in &lines {
-        writer
-            .write_all(format!("{line}\n").as_bytes())
-            .map_err(io_err)?;
-        let mut answer = String::new();
-        let n = reader.read_line(&mut answer).map_err(io_err)?;
+    for (i, line) in lines.iter().enumerate() {
+        let mut bytes = line.clone();
+        bytes.push(b'\n');
+        writer.write_all(&bytes).map_err(io_err)?;
+        let mut answer = Vec::new();
+        let n = reader.read_until(b'\n', &mut answer).map_err(io_err)?;
         if n == 0 {
             return Err(io_err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the server closed the connection without answering",
             )));
         }
+        let answer = String::from_utf8_lossy(&answer);
         let answer = answer.trim_end();
         if answer.starts_with("OK ") {
             if !args.quiet {
@@ -225,7 +271,7 @@ pub fn run(
             let _ = writeln!(err, "smss: {address} refused '{}': {answer}", shorten(line));
             if answer.starts_with("ERR busy") || answer.starts_with("ERR line too long") {
                 // The server closes after these; the rest cannot go through.
-                refused += lines.len() - lines.iter().position(|l| l == line).unwrap_or(0) - 1;
+                refused += lines.len() - i - 1;
                 break;
             }
         }
@@ -237,11 +283,12 @@ pub fn run(
     Ok(())
 }
 
-fn shorten(line: &str) -> String {
+fn shorten(line: &[u8]) -> String {
+    let line = String::from_utf8_lossy(line);
     if line.chars().count() > 60 {
         format!("{}...", line.chars().take(60).collect::<String>())
     } else {
-        line.to_owned()
+        line.into_owned()
     }
 }
 
@@ -251,11 +298,36 @@ mod tests {
 
     #[test]
     fn default_port() {
-        assert_eq!(with_default_port("sms.example"), "sms.example:2021");
-        assert_eq!(with_default_port("sms.example:99"), "sms.example:99");
-        assert_eq!(with_default_port("10.0.0.1"), "10.0.0.1:2021");
-        assert_eq!(with_default_port("::1"), "[::1]:2021");
-        assert_eq!(with_default_port("[::1]:7"), "[::1]:7");
+        let ok = |a: &str| with_default_port(a).unwrap();
+        assert_eq!(ok("sms.example"), "sms.example:2021");
+        assert_eq!(ok("sms.example:99"), "sms.example:99");
+        assert_eq!(ok("10.0.0.1"), "10.0.0.1:2021");
+        assert_eq!(ok("::1"), "[::1]:2021");
+        assert_eq!(ok("[::1]"), "[::1]:2021");
+        assert_eq!(ok("[::1]:7"), "[::1]:7");
+        for bad in ["127.0.0.1:99999", "h:0", "h:x", ":2021", "fe80::1:2:x", ""] {
+            assert!(
+                matches!(with_default_port(bad), Err(ClientError::Usage(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            with_default_port("127.0.0.1:99999")
+                .unwrap_err()
+                .to_string(),
+            "invalid address -a 127.0.0.1:99999: the port '99999' is not a number from 1 \
+             to 65535\n(see smss client --help)"
+        );
+    }
+
+    #[test]
+    fn an_argument_is_one_line() {
+        assert_eq!(
+            one_line(b"#1;disk full\nfree: 0\n"),
+            b"#1;disk full free: 0"
+        );
+        assert_eq!(one_line(b"#1;a\r\nb\rc\r\n"), b"#1;a b c");
+        assert_eq!(one_line(b"#1;\xe8\n\n"), b"#1;\xe8");
     }
 
     #[test]
@@ -267,11 +339,18 @@ mod tests {
         let parsed = parse_args(a).unwrap().unwrap();
         assert_eq!(parsed.address, "h:1");
         assert_eq!(parsed.timeout, Duration::from_secs(5));
-        assert_eq!(parsed.requests, vec!["#123;x"]);
+        assert_eq!(parsed.requests, vec![b"#123;x".to_vec()]);
+        let t = |v: &str| parse_args(vec!["-a".into(), "h".into(), "-t".into(), v.into()]);
+        assert_eq!(t("2m").unwrap().unwrap().timeout, Duration::from_secs(120));
+        assert_eq!(
+            t("500ms").unwrap().unwrap().timeout,
+            Duration::from_millis(500)
+        );
+        assert!(matches!(t("0"), Err(ClientError::Usage(_))));
+        assert!(matches!(t("soon"), Err(ClientError::Usage(_))));
         assert!(matches!(
             parse_args(vec!["#1;x".into()]),
             Err(ClientError::Usage(_))
         ));
-        assert_eq!(parse_seconds("500ms"), Some(Duration::from_millis(500)));
     }
 }

@@ -12,20 +12,40 @@ use std::thread;
 use log::LevelFilter;
 use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
 
-use crate::cli::{CliError, ServerArgs};
+use crate::cli::{CliError, InitDbHint, ServerArgs, shell_word};
 use crate::config::{DEFAULT_LOG_FILE, Settings};
 use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
 use crate::modem::Modem;
 use crate::outbox::Outbox;
+use crate::printable::escape;
 use crate::secret::redact_url;
 use crate::server;
 use crate::sim::{PtySim, SimState};
 use crate::store::{self, ModemHealth, Store};
 
+/// The log target of lines for the log file only: a fatal error is logged
+/// with it, and printed to stderr once by `run::server_main`.
+pub const LOG_FILE_ONLY: &str = "smss::log_file_only";
+
 pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
+    let demo_dir = args.demo_dir.clone();
+    let result = run_command(command, args);
+    // --demo: its database, lock and simulator's files go with it
+    if let Some(dir) = demo_dir
+        && let Err(e) = std::fs::remove_dir_all(&dir)
+    {
+        eprintln!("smss: cannot remove {}: {e}", dir.display());
+    }
+    result
+}
+
+fn run_command(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     let settings = args.settings;
+    let config = args.config_path;
+    let hint = args.init_db;
+    crate::owner::set_service_user(settings.service_user.as_deref());
     // The terminal gets everything when someone watches it; from cron or a
     // script only problems (cron mails them).
     let interactive = |level: LevelFilter| {
@@ -38,16 +58,25 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
     match command {
         "serve" if args.check => {
             init_logging(&settings, LevelFilter::Warn, false)?;
-            check(&settings)
+            check(&settings, &config, &hint)
         }
         "serve" => {
+            validate(&settings, &config)?;
             // In the foreground: systemd (or whoever started it) keeps stderr.
             init_logging(&settings, LevelFilter::Trace, true)?;
-            serve(settings, args.demo)
+            serve(settings, args.demo, &hint)
         }
         "send-pending" => {
+            if settings.devices().is_empty() {
+                // Quiet for cron (stdout is discarded) until it is configured.
+                println!(
+                    "smss send-pending: nothing to do: {}",
+                    CliError::NoModem(config)
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             init_logging(&settings, interactive(LevelFilter::Trace), true)?;
-            send_pending(settings)
+            send_pending(settings, &hint)
         }
         "init-db" => {
             init_logging(&settings, interactive(LevelFilter::Info), false)?;
@@ -59,7 +88,10 @@ pub fn run(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
         }
         _ => {
             init_logging(&settings, LevelFilter::Warn, false)?;
-            status(&settings)
+            match &args.forget {
+                Some(name) => forget(&settings, name, &hint),
+                None => status(&settings, &config, &hint),
+            }
         }
     }
 }
@@ -73,16 +105,20 @@ fn init_logging(
     terminal_max: LevelFilter,
     to_file: bool,
 ) -> Result<(), CliError> {
-    let config = ConfigBuilder::new()
+    let mut builder = ConfigBuilder::new();
+    builder
         .set_time_format_rfc3339()
         .set_thread_level(LevelFilter::Off)
         .set_target_level(LevelFilter::Off)
         // tiny_http's own lines name its internal socket, not the web port
-        .add_filter_ignore_str("tiny_http")
-        .build();
+        .add_filter_ignore_str("tiny_http");
+    let config = builder.build();
+    // Not on the terminal: what goes to the log file only (a fatal error,
+    // which main prints).
+    let terminal = builder.add_filter_ignore_str(LOG_FILE_ONLY).build();
     let mut loggers: Vec<Box<dyn SharedLogger>> = vec![WriteLogger::new(
         settings.log_level.min(terminal_max),
-        config.clone(),
+        terminal,
         std::io::stderr(),
     )];
     if let Some(path) = settings.log_file.as_ref().filter(|_| to_file) {
@@ -100,19 +136,70 @@ fn init_logging(
 }
 
 /// Opens the log file for appending; the error says what to do about it.
+/// A new log file is made 0640 (like the config) and, when running as
+/// root, given to the service user.
 fn open_log_file(path: &Path) -> Result<std::fs::File, CliError> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| CliError::log_file(path, e))
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || std::fs::OpenOptions::new().append(true).open(path);
+    let file = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o640)
+            .open(path)
+        {
+            Ok(file) => crate::owner::adopt(path).map(|()| file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => open(),
+            Err(e) => Err(e),
+        },
+        other => other,
+    };
+    file.map_err(|e| CliError::log_file(path, e))
 }
 
-fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, CliError> {
+fn open_store(settings: &Settings, hint: &InitDbHint) -> Result<Arc<dyn Store>, CliError> {
     // The embedded store creates its schema itself; a MySQL schema is the
     // administrator's to create with `init-db`.
-    let create = settings.db.starts_with("sqlite:");
-    Ok(store::open(&settings.db, create)?)
+    let create = store::sqlite_path(&settings.db).is_some();
+    store::open(&settings.db, create).map_err(|e| CliError::store(e, hint))
+}
+
+/// What `serve` refuses before it touches anything (files, ports, the
+/// modem), and `serve --check` first: no device, a device that is not a
+/// serial port, an address that is none, the web interface on a network
+/// without a password, no lock directory.
+fn validate(settings: &Settings, config: &Path) -> Result<(), CliError> {
+    if settings.devices().is_empty() {
+        return Err(CliError::NoModem(config.to_owned()));
+    }
+    for device in settings.devices() {
+        check_device(&device)?;
+    }
+    settings
+        .listen
+        .to_socket_addrs()
+        .map_err(|source| CliError::ListenAddress {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+    crate::web::listen_address(settings).map_err(CliError::Web)?;
+    if !settings.lock_dir.is_dir() {
+        return Err(CliError::LockDir(settings.lock_dir.clone()));
+    }
+    Ok(())
+}
+
+/// A device that exists must be a character device: a regular file or a
+/// directory is a mistake, told before any port is touched. (One that does
+/// not exist yet is a modem not plugged in: serve waits for it.)
+fn check_device(device: &str) -> Result<(), CliError> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(device) {
+        Ok(m) if device != "sim" && !m.file_type().is_char_device() => {
+            Err(CliError::NotSerialPort(device.to_owned()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The simulator for `device = sim`, and the path to open.
@@ -146,8 +233,8 @@ struct ModemSlot {
     port_path: String,
 }
 
-fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
-    let store = open_store(&settings)?;
+fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, CliError> {
+    let store = open_store(&settings, hint)?;
     let mut modems = Vec::new();
     for s in settings.per_device() {
         let lock = ModemLock::try_acquire(&s.lock_dir, &s.device, "smss serve")?;
@@ -158,9 +245,6 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
             settings: s,
             port_path,
         });
-    }
-    if modems.is_empty() {
-        return Err(CliError::NoModem);
     }
     // Port 2021 and the modem threads share the stop flag.
     let stop = Arc::new(AtomicBool::new(false));
@@ -249,19 +333,45 @@ fn serve(settings: Settings, demo: bool) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn send_pending(settings: Settings) -> Result<ExitCode, CliError> {
-    let mut result = Ok(ExitCode::SUCCESS);
+fn send_pending(settings: Settings, hint: &InitDbHint) -> Result<ExitCode, CliError> {
+    let mut failed: Option<CliError> = None;
     for s in settings.per_device() {
-        // Each modem on its own; a problem with one does not stop the others.
-        if let Err(e) = send_pending_one(s) {
-            log::error!("{e}");
-            result = Err(e);
+        // Each modem on its own; a problem with one does not stop the
+        // others. Each error is printed once: the last by main.
+        if let Err(e) = send_pending_one(s, hint)
+            && let Some(earlier) = failed.replace(e)
+        {
+            log::error!("{earlier}");
         }
     }
-    result
+    failed.map_or(Ok(ExitCode::SUCCESS), Err)
 }
 
-fn send_pending_one(settings: Settings) -> Result<(), CliError> {
+fn send_pending_one(settings: Settings, hint: &InitDbHint) -> Result<(), CliError> {
+    check_device(&settings.device)?;
+    let store = open_store(&settings, hint)?;
+    // Nothing queued and nothing found by the last pass: the port is
+    // opened again (to read what arrived) only after poll-interval.
+    if store.queue_stats()?.depth == 0
+        && let Some(ago) = lock::idle_for(&settings.lock_dir, &settings.device)
+        && ago < settings.poll_interval
+    {
+        if let Ok(Some(holder)) = lock::holder(&settings.lock_dir, &settings.device) {
+            println!(
+                "smss send-pending: nothing to do, {holder} holds the modem {}",
+                settings.device
+            );
+            return Ok(());
+        }
+        log::info!(
+            "send-pending: nothing queued, and modem {} had nothing to read {}s ago \
+             (poll-interval {}s): not opening it",
+            settings.device,
+            ago.as_secs(),
+            settings.poll_interval.as_secs()
+        );
+        return Ok(());
+    }
     let lock =
         match ModemLock::try_acquire(&settings.lock_dir, &settings.device, "smss send-pending") {
             Ok(lock) => lock,
@@ -274,11 +384,17 @@ fn send_pending_one(settings: Settings) -> Result<(), CliError> {
             }
             Err(e) => return Err(e.into()),
         };
-    let store = open_store(&settings)?;
     let (sim, port_path) = modem_port(&settings)?;
     let device = settings.device.clone();
     let mut outbox = Outbox::new(store, settings, port_path);
+    // Until the pass ends well, the next one opens the port.
+    let _ = lock::mark_idle(&lock, false);
     let summary = outbox.run_once()?;
+    let r = &summary.received;
+    let idle = summary.sent + summary.failed + summary.retried + r.stored + r.reports + r.deleted;
+    if let Err(e) = lock::mark_idle(&lock, idle == 0) {
+        log::warn!("cannot record the pass in {}: {e}", lock.path().display());
+    }
     log::info!(
         "send-pending: {} sent, {} failed, {} to retry later; {} received, {} delivery reports (modem {device})",
         summary.sent,
@@ -340,13 +456,16 @@ fn init_db(settings: &Settings) -> Result<ExitCode, CliError> {
 
 /// `smss status`: prints the state of the queue, the modem and the lock;
 /// exit status 1 (with the reasons) when something needs attention.
-fn status(settings: &Settings) -> Result<ExitCode, CliError> {
+fn status(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitCode, CliError> {
     let mut attention: Vec<String> = Vec::new();
     let shown_db = redact_url(&settings.db);
     let store = match store::open(&settings.db, false) {
         Err(e) => {
             println!("database:   {shown_db}: unusable");
-            attention.push(format!("the database cannot be used: {e}"));
+            attention.push(format!(
+                "the database cannot be used: {}",
+                CliError::store(e, hint)
+            ));
             None
         }
         Ok(store) => {
@@ -361,6 +480,9 @@ fn status(settings: &Settings) -> Result<ExitCode, CliError> {
             Some(store)
         }
     };
+    if settings.devices().is_empty() {
+        println!("modem lock: none: {}", CliError::NoModem(config.to_owned()));
+    }
     for device in settings.devices() {
         let lock_path = lock::lock_path(&settings.lock_dir, &device);
         match lock::holder(&settings.lock_dir, &device) {
@@ -387,6 +509,19 @@ fn status(settings: &Settings) -> Result<ExitCode, CliError> {
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// `smss status --forget NAME`: deletes the health row of a sender gone
+/// for good.
+fn forget(settings: &Settings, name: &str, hint: &InitDbHint) -> Result<ExitCode, CliError> {
+    let store = store::open(&settings.db, false).map_err(|e| CliError::store(e, hint))?;
+    if !store.forget_modem(name)? {
+        return Err(CliError::NoSuchModem(name.to_owned()));
+    }
+    println!(
+        "smss status: forgot modem {name} (a sender of that name that runs again records a new row)"
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn status_of_store(
@@ -438,18 +573,48 @@ fn status_of_store(
         .health_max_age
         .max(settings.poll_interval + std::time::Duration::from_secs(60))
         .as_secs() as i64;
+    let host = crate::config::host_name().unwrap_or_else(|| "localhost".into());
+    let devices = settings.devices();
+    let retire_after = settings.health_retire_age.as_secs() as i64;
     for m in &modems {
+        let stale = m.checked_age_secs > stale_after;
+        // Of this host by its default name, for a device no longer set: the
+        // device was changed (the new one has a row of its own).
+        let former = m.instance == format!("{host}:{}", m.device) && !devices.contains(&m.device);
+        let retired = if retire_after > 0 && m.checked_age_secs > retire_after {
+            Some(format!(
+                "not checked for {} (health-retire-age {})",
+                human_secs(m.checked_age_secs),
+                human_secs(retire_after)
+            ))
+        } else if stale && former {
+            Some(format!(
+                "{} is not a device of this host's configuration now; last checked {} ago",
+                m.device,
+                human_secs(m.checked_age_secs)
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = retired {
+            println!(
+                "modem:      {}: retired ({why}; `smss status --forget {}` deletes the row)",
+                m.instance,
+                shell_word(&m.instance)
+            );
+            continue;
+        }
         println!("modem:      {}", describe_modem(m));
-        if m.checked_age_secs > stale_after {
+        if stale {
             attention.push(format!(
                 "modem {}: last checked {} ago by pid {} (health-max-age {}): \
-                 is smss serve running there? (for an instance gone for good: \
-                 DELETE FROM modem WHERE instance = '{}')",
+                 is smss serve running there? (for a sender gone for good: \
+                 smss status --forget {})",
                 m.instance,
                 human_secs(m.checked_age_secs),
                 m.pid,
                 human_secs(settings.health_max_age.as_secs() as i64),
-                m.instance
+                shell_word(&m.instance)
             ));
         } else if !m.healthy {
             attention.push(format!(
@@ -469,12 +634,16 @@ fn print_recent(store: &dyn Store) -> Result<(), store::StoreError> {
         for row in recent {
             let when = row.sent_at.as_deref().unwrap_or(&row.queued_at);
             let detail = match &row.error {
-                Some(e) => format!("failed: {e}"),
+                Some(e) => format!("failed: {}", escape(e)),
                 None => format!("{} part(s), mr {}", row.parts, row.part_refs),
             };
+            // the text came from a client: no line breaks or terminal escapes
             println!(
                 "  #{} {when} {} {} [{detail}] {}",
-                row.id, row.status, row.phone, row.text
+                row.id,
+                row.status,
+                escape(&row.phone),
+                escape(&row.text)
             );
         }
     }
@@ -491,7 +660,7 @@ fn describe_modem(m: &ModemHealth) -> String {
     );
     let model = format!("{} {}", m.manufacturer, m.model);
     if !model.trim().is_empty() {
-        s.push_str(&format!(", {}", model.trim()));
+        s.push_str(&format!(", {}", escape(model.trim())));
     }
     match m.rssi {
         Some(99) => s.push_str(", signal unknown"),
@@ -501,14 +670,15 @@ fn describe_modem(m: &ModemHealth) -> String {
         )),
         None => {}
     }
+    // what the modem and the network say is shown escaped too
     if let Some(r) = &m.registration {
-        s.push_str(&format!(", {r}"));
+        s.push_str(&format!(", {}", escape(r)));
     }
     if let Some(o) = &m.operator {
-        s.push_str(&format!(", operator {o}"));
+        s.push_str(&format!(", operator {}", escape(o)));
     }
     if let Some(e) = m.last_error.as_ref().filter(|_| !m.healthy) {
-        s.push_str(&format!(" ({e})"));
+        s.push_str(&format!(" ({})", escape(e)));
     }
     if let Some(w) = &m.warnings {
         s.push_str(&format!("; warning: {}", w.replace('\n', "; ")));
@@ -533,31 +703,110 @@ fn human_secs(secs: i64) -> String {
         (0, 0, _) if s == 0 => format!("{m}m"),
         (0, 0, _) => format!("{m}m {s}s"),
         (0, _, _) => format!("{h}h {m}m"),
+        (_, 0, _) => format!("{d}d"),
         _ => format!("{d}d {h}h"),
     }
 }
 
-/// `smss serve --check`: what `serve` needs at start, checked as the user
-/// who runs it, without starting anything (a running serve is not
-/// disturbed). The init script runs it before start and restart.
-fn check(settings: &Settings) -> Result<ExitCode, CliError> {
+/// `smss serve --check`: everything `serve` checks and opens at start but
+/// the threads, as the user who runs it, creating no file: [`validate`],
+/// the log file, the database (opened as `serve` opens it; an SQLite file
+/// not there yet must be creatable), the lock files, the ports. A running
+/// serve is not disturbed: the ports and locks it holds are notes (a
+/// restart replaces it); the init script runs this before start and restart.
+fn check(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitCode, CliError> {
+    validate(settings, config)?;
+    let mut notes: Vec<String> = Vec::new();
     if let Some(path) = &settings.log_file {
-        open_log_file(path)?;
+        match check_log_file(path) {
+            Ok(()) => {}
+            // serve only warns about the default log file, and logs to stderr
+            Err(e) if path == Path::new(DEFAULT_LOG_FILE) => {
+                notes.push(format!("{e}; serve logs to the terminal only"))
+            }
+            Err(e) => return Err(e),
+        }
     }
-    let store = open_store(settings)?;
-    settings
-        .listen
-        .to_socket_addrs()
-        .map_err(|source| CliError::ListenAddress {
-            addr: settings.listen.clone(),
-            source,
-        })?;
-    if !settings.lock_dir.is_dir() {
-        return Err(CliError::LockDir(settings.lock_dir.clone()));
+    let backend = match store::sqlite_preflight(&settings.db) {
+        Some(Ok(false)) => {
+            notes.push(format!(
+                "the database file {} does not exist yet: serve creates it",
+                store::sqlite_path(&settings.db).unwrap_or("")
+            ));
+            "sqlite"
+        }
+        Some(Err(e)) => return Err(CliError::Store(e)),
+        // open as serve does, but let serve create or upgrade an SQLite schema
+        _ => match store::open(&settings.db, false) {
+            Ok(store) => store.backend(),
+            Err(e) if e.needs_init() && store::sqlite_path(&settings.db).is_some() => {
+                notes.push(format!("{e}: serve upgrades it when it starts"));
+                "sqlite"
+            }
+            Err(e) => return Err(CliError::store(e, hint)),
+        },
+    };
+    // The lock files: held by a running serve (a restart replaces it) or
+    // usable by this user.
+    let mut running: Option<String> = None;
+    for device in settings.devices() {
+        let path = lock::lock_path(&settings.lock_dir, &device);
+        match lock::holder(&settings.lock_dir, &device)? {
+            Some(holder) if holder.starts_with("smss serve") => {
+                notes.push(format!(
+                    "{holder} holds {device} now: a restart replaces it"
+                ));
+                running = Some(holder);
+            }
+            Some(holder) => notes.push(format!("{holder} holds {device} for the moment")),
+            None => {}
+        }
+        if path.exists() {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|error| LockError::Io {
+                    path: path.clone(),
+                    error,
+                })?;
+        } else if !crate::owner::writable(&settings.lock_dir) {
+            return Err(CliError::CannotCreate {
+                what: "the lock file".into(),
+                path,
+            });
+        }
+    }
+    // The ports: bound for an instant, as serve binds them (its errors).
+    let web = crate::web::listen_address(settings).map_err(CliError::Web)?;
+    let ports = std::iter::once((settings.listen.clone(), false))
+        .chain(web.map(|addr| (addr.to_string(), true)));
+    for (addr, is_web) in ports {
+        match std::net::TcpListener::bind(&addr) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && running.is_some() => {
+                notes.push(format!(
+                    "{addr} is in use, by {} presumably: a restart replaces it",
+                    running.as_deref().unwrap_or("")
+                ));
+            }
+            Err(e) if is_web => {
+                return Err(CliError::Web(format!(
+                    "cannot listen on {addr} (web-listen): {e}"
+                )));
+            }
+            Err(source) => return Err(CliError::Listen { addr, source }),
+        }
+    }
+    for device in settings.devices() {
+        if device != "sim" && !Path::new(&device).exists() {
+            notes.push(format!(
+                "{device} does not exist now; serve starts anyway and waits for the modem"
+            ));
+        }
     }
     println!(
-        "smss serve --check: configuration OK (database {} {}, modem {}, listen {}, log {})",
-        store.backend(),
+        "smss serve --check: configuration OK (database {backend} {}, modem {}, listen {}, log {})",
         redact_url(&settings.db),
         settings.device,
         settings.listen,
@@ -566,14 +815,32 @@ fn check(settings: &Settings) -> Result<ExitCode, CliError> {
             .as_deref()
             .map_or("terminal only".into(), |p| p.display().to_string())
     );
-    for device in settings.devices() {
-        if device != "sim" && !Path::new(&device).exists() {
-            println!(
-                "note: {device} does not exist now; serve starts anyway and waits for the modem"
-            );
-        }
+    for note in notes {
+        println!("note: {note}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The log file can be opened for appending, or created in its directory
+/// (serve creates it; this does not).
+fn check_log_file(path: &Path) -> Result<(), CliError> {
+    match std::fs::OpenOptions::new().append(true).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = path.parent().unwrap_or(Path::new("/"));
+            if !dir.is_dir() {
+                Err(CliError::log_file(path, e))
+            } else if !crate::owner::writable(dir) {
+                Err(CliError::CannotCreate {
+                    what: "the log file".into(),
+                    path: path.to_owned(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => Err(CliError::log_file(path, e)),
+    }
 }
 
 /// `smss hash-password`: reads a password (the first line of standard
@@ -608,8 +875,17 @@ mod tests {
     fn durations_for_people() {
         let h = super::human_secs;
         assert_eq!(
-            [h(0), h(59), h(60), h(75), h(3600 + 120), h(90_000), h(-5)],
-            ["0s", "59s", "1m", "1m 15s", "1h 2m", "1d 1h", "0s"]
+            [
+                h(0),
+                h(59),
+                h(60),
+                h(75),
+                h(3600 + 120),
+                h(90_000),
+                h(86_400),
+                h(-5)
+            ],
+            ["0s", "59s", "1m", "1m 15s", "1h 2m", "1d 1h", "1d", "0s"]
         );
     }
 }

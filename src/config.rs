@@ -2,7 +2,10 @@
 //! then the `SMSS_DB` environment variable, then the command line.
 //!
 //! The file is `key = value` lines with `#` comments; its keys are the long
-//! command-line options (`max-parts` and `max_parts` are the same key).
+//! command-line options (`max-parts` and `max_parts` are the same key). A
+//! `#` that starts a word begins a comment, also after a value (`pin = 1234
+//! # the SIM PIN`); `\#` is a literal `#` there; a `#` inside a word
+//! (`mysql://smss:pa#ss@db/sms`) is part of the value ([`strip_comment`]).
 //!
 //! Each setting is one entry of the `settings!` table below: its field and
 //! type, its key, the placeholder of its value, its default (written as in
@@ -145,10 +148,11 @@ settings! {
         help: "database URL: sqlite:///PATH or mysql://user:pass@host:3306/sms; also $SMSS_DB",
     }
     device: String {
-        name: "device", value: "PATH", default: "/dev/ttyS0",
-        parse: nonempty, commands: PORT_STATUS,
+        name: "device", value: "PATH", default: "",
+        parse: text, commands: PORT_STATUS,
         help: "modem serial port; several separated by commas, each with a modem thread of \
-               its own; 'sim' = built-in simulated modem",
+               its own; 'sim' = built-in simulated modem; unset = serve and send-pending \
+               touch no port and say so",
     }
     baud: u32 {
         name: "baud", value: "N", default: "9600",
@@ -179,6 +183,12 @@ settings! {
         name: "log-level", value: "LEVEL", default: "info",
         parse: level, commands: LOGS,
         help: "error, warn, info, or debug for the modem traffic too",
+    }
+    service_user: Option<String> {
+        name: "service-user", value: "USER", default: "smss",
+        parse: optional, commands: ALL,
+        help: "run as root, smss gives the files it creates (database, log, lock) to this \
+               user, when it exists, so that the service can use them; unset = keep them root's",
     }
     lock_dir: PathBuf {
         name: "lock-dir", value: "DIR", default: "/run/lock",
@@ -235,8 +245,10 @@ settings! {
     }
     poll_interval: Duration {
         name: "poll-interval", value: "DURATION", default: "10s",
-        parse: duration, commands: &[Serve, Status],
-        help: "how often the queue is checked for rows inserted by other tools",
+        parse: duration, commands: &[Serve, SendPending, Status],
+        help: "how often the queue is checked for rows inserted by other tools and the modem \
+               read; send-pending, with nothing queued after a pass that found nothing, opens \
+               the modem at most this often",
     }
     bare_numbers_international: bool {
         name: "bare-numbers", value: "KIND", default: "international",
@@ -319,6 +331,13 @@ settings! {
         name: "health-max-age", value: "DURATION", default: "5m",
         parse: duration, commands: STATUS,
         help: "status: attention needed when serve last checked a modem longer ago",
+    }
+    health_retire_age: Duration {
+        name: "health-retire-age", value: "DURATION", default: "24h",
+        parse: duration, commands: STATUS,
+        help: "status: a sender not checked for this long is shown as retired, not as a \
+               problem (so is one of this host whose device is no longer configured, after \
+               health-max-age); smss status --forget NAME deletes its row; 0 = never",
     }
     lease: Duration {
         name: "lease", value: "DURATION", default: "2m",
@@ -437,7 +456,7 @@ impl Settings {
                 origin: origin(),
                 message: format!("expected 'key = value', found '{line}'"),
             })?;
-            self.set(key.trim(), value.trim())
+            self.set(key.trim(), &strip_comment(value))
                 .map_err(|message| ConfigError {
                     origin: origin(),
                     message,
@@ -513,6 +532,29 @@ pub fn host_name() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// The value of a `key = value` line without its comment, trimmed: a `#`
+/// at the start of the value or after a space or tab begins a comment, so
+/// `1234   # the SIM PIN` is `1234`; `\#` is a literal `#` anywhere (write
+/// `\#1` for a value that starts with `#`); any other `#` (`pa#ss`) and
+/// every other backslash are kept as they are.
+pub fn strip_comment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    let mut word_start = true;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'#') => {
+                out.push('#');
+                chars.next();
+            }
+            '#' if word_start => break,
+            _ => out.push(c),
+        }
+        word_start = c == ' ' || c == '\t';
+    }
+    out.trim().to_owned()
+}
+
 // The parsers of the table: the text of a value (from the file, the command
 // line or a default) to the value, or a message naming it and what it should be.
 
@@ -521,6 +563,11 @@ fn sim_profile(value: &str) -> Result<&'static crate::sim::Profile, String> {
         let names: Vec<&str> = crate::sim::PROFILES.iter().map(|p| p.name).collect();
         format!("no simulated modem '{value}': one of {}", names.join(", "))
     })
+}
+
+/// Any text; empty = unset.
+fn text(value: &str) -> Result<String, String> {
+    Ok(value.to_owned())
 }
 
 fn nonempty(value: &str) -> Result<String, String> {
@@ -642,19 +689,7 @@ fn level(value: &str) -> Result<LevelFilter, String> {
 
 /// `250ms`, `10s`, `5m`, `1h`; a bare number is seconds.
 pub fn duration(value: &str) -> Result<Duration, String> {
-    let bad = || format!("'{value}' should be a duration such as 500ms, 10s, 5m or 1h");
-    let split = value
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(value.len());
-    let (digits, unit) = value.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    match unit.trim() {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" | "min" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(bad()),
-    }
+    crate::duration::parse(value)
 }
 
 #[cfg(test)]
@@ -680,6 +715,28 @@ mod tests {
         assert_eq!(s.max_connections, 5);
         assert_eq!(s.device, "/dev/ttyUSB0");
         assert_eq!(s.pin, None);
+    }
+
+    #[test]
+    fn comments_after_a_value() {
+        for (value, expect) in [
+            ("1234   # the SIM PIN", "1234"),
+            ("1234\t# tab", "1234"),
+            ("# nothing", ""),
+            ("mysql://smss:pa#ss@db/sms", "mysql://smss:pa#ss@db/sms"),
+            ("gw\\#1 # a literal # after a space", "gw#1"),
+            ("\\#1", "#1"),
+            ("a \\# b", "a # b"),
+            ("C:\\smss\\hook.exe", "C:\\smss\\hook.exe"),
+            ("  spaced  ", "spaced"),
+        ] {
+            assert_eq!(strip_comment(value), expect, "{value}");
+        }
+        let mut s = Settings::default();
+        let text = "instance = gw\\#1   # the first gateway\nmax-parts = 3 # fewer\n";
+        s.apply_file_text(Path::new("smss.conf"), text).unwrap();
+        assert_eq!(s.instance.as_deref(), Some("gw#1"));
+        assert_eq!(s.max_parts, 3);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! interface and HTTP API of `serve`. See `ARCHITECTURE.md`.
 
 pub mod client;
+pub mod duration;
 pub mod run;
 
 #[cfg(feature = "server")]
@@ -36,9 +37,13 @@ pub mod modem;
 #[cfg(feature = "server")]
 pub mod outbox;
 #[cfg(feature = "server")]
+pub mod owner;
+#[cfg(feature = "server")]
 pub mod password;
 #[cfg(feature = "server")]
 pub mod peer;
+#[cfg(feature = "server")]
+pub mod printable;
 #[cfg(feature = "server")]
 pub mod protocol;
 #[cfg(feature = "server")]

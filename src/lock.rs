@@ -38,13 +38,21 @@ impl std::fmt::Display for LockError {
             }
             LockError::Io { path, error } => {
                 write!(f, "cannot use the lock file {}: {error}", path.display())?;
-                if error.kind() == io::ErrorKind::PermissionDenied {
-                    write!(
+                let dir = path.parent().unwrap_or(Path::new("/"));
+                match error.kind() {
+                    io::ErrorKind::PermissionDenied if path.exists() => {
+                        write!(f, ": {}", crate::owner::unusable("the lock file", &[path]))
+                    }
+                    io::ErrorKind::PermissionDenied => write!(
                         f,
-                        " (is the lock directory writable by this user? see lock-dir)"
-                    )?;
+                        ": the directory {} is {}, and {} cannot create files in it \
+                         (set lock-dir to one it may write; /run/lock is for everyone)",
+                        dir.display(),
+                        crate::owner::describe(dir),
+                        crate::owner::me().split(':').next().unwrap_or("")
+                    ),
+                    _ => Ok(()),
                 }
-                Ok(())
             }
         }
     }
@@ -77,13 +85,7 @@ impl ModemLock {
             path: path.clone(),
             error,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err)?;
+        let mut file = open_or_create(&path).map_err(io_err)?;
         // An empty file under a lock is `smss status` looking (see
         // `holder`) or a holder about to write its PID: ask again shortly.
         let mut tries = 0;
@@ -115,6 +117,23 @@ impl ModemLock {
     }
 }
 
+/// Opens the lock file for reading and writing; a new one is made 0644
+/// (`status` reads it as any user) and given to the service user when
+/// running as root.
+fn open_or_create(path: &Path) -> io::Result<File> {
+    let open = || OpenOptions::new().read(true).write(true).open(path);
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            match crate::owner::create_new(path, 0o644) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => open(),
+                Err(e) => Err(e),
+                Ok(_) => open(),
+            }
+        }
+        other => other,
+    }
+}
+
 /// Who holds the modem lock of `device` (`smss serve (pid 1234)`), without
 /// keeping it; `None` when nobody does. It takes a shared lock for an
 /// instant to find out (a holder that starts meanwhile waits a moment, see
@@ -135,6 +154,42 @@ pub fn holder(lock_dir: &Path, device: &str) -> Result<Option<String>, LockError
             read_holder(&mut file).unwrap_or_else(|| "another process".to_owned()),
         )),
         Err(TryLockError::Error(error)) => Err(LockError::Io { path, error }),
+    }
+}
+
+/// `/run/lock/smss-ttyS0.idle`: present when the last pass of
+/// `send-pending` on the device found nothing to send or read; its time is
+/// that pass's.
+pub fn idle_path(lock_dir: &Path, device: &str) -> PathBuf {
+    lock_path(lock_dir, device).with_extension("idle")
+}
+
+/// How long ago the last pass of `send-pending` on `device` found nothing
+/// to do; `None` when the last pass did something (or there was none).
+pub fn idle_for(lock_dir: &Path, device: &str) -> Option<std::time::Duration> {
+    let modified = std::fs::metadata(idle_path(lock_dir, device))
+        .and_then(|m| m.modified())
+        .ok()?;
+    // A time in the future (a clock set back) counts as long ago.
+    modified.elapsed().ok()
+}
+
+/// Records whether the pass that holds `lock` found nothing to do.
+pub fn mark_idle(lock: &ModemLock, idle: bool) -> io::Result<()> {
+    let path = lock.path.with_extension("idle");
+    if idle {
+        match crate::owner::create_new(&path, 0o644) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
+                .write(true)
+                .open(&path)?
+                .set_modified(std::time::SystemTime::now()),
+            other => other.map(drop),
+        }
+    } else {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::gsm::{self, Deliver, StatusReport, Tpdu};
 use crate::hook::{OnReceive, ReceivedEvent};
 use crate::modem::{AtError, Modem};
+use crate::printable::escape;
 use crate::store::{
     self, Coding, DeliveryReport, Received, ReceivedPart, Saved, Store, StoreError,
 };
@@ -162,7 +163,7 @@ impl Inbox<'_> {
                         "received part {}/{} of a message from {} (reference {}): {}",
                         part.seq,
                         part.total,
-                        part.sender,
+                        escape(&part.sender),
                         part.reference,
                         if saved == Saved::Duplicate {
                             "seen before"
@@ -179,7 +180,11 @@ impl Inbox<'_> {
     fn stored(&self, saved: Saved, sender: &str, text: &str, smsc_time: &str, parts: u8) {
         match saved {
             Saved::New(id) => {
-                log::info!("received message {id} from {sender} ({parts} part(s)): {text}");
+                log::info!(
+                    "received message {id} from {} ({parts} part(s)): {}",
+                    escape(sender),
+                    escape(text)
+                );
                 self.hooks.received(ReceivedEvent {
                     id,
                     sender: sender.to_owned(),
@@ -188,7 +193,10 @@ impl Inbox<'_> {
                 });
             }
             Saved::Duplicate => {
-                log::info!("received a message from {sender} again (stored before): deleting it")
+                log::info!(
+                    "received a message from {} again (stored before): deleting it",
+                    escape(sender)
+                )
             }
             Saved::Waiting => {}
         }

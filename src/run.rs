@@ -88,7 +88,9 @@ fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            log::error!("{e}");
+            // Once in the log file, once on stderr (not through the logger's
+            // stderr too).
+            log::error!(target: crate::commands::LOG_FILE_ONLY, "{e}");
             eprintln!("smss {command}: {e}");
             ExitCode::from(e.exit_code())
         }

@@ -87,7 +87,8 @@ fn install_keeps_an_edited_config_and_uninstall_removes_the_rest() {
 
     // A second install keeps the administrator's config.
     let conf = dest.join("etc/smss/smss.conf");
-    let edited = read(&conf).replace("device = /dev/ttyS0", "device = /dev/ttyUSB0");
+    let edited = read(&conf).replace("\n#device =\n", "\ndevice = /dev/ttyUSB0\n");
+    assert_ne!(edited, read(&conf), "the sample has a #device = line");
     std::fs::write(&conf, &edited).unwrap();
     let said = make("install", dest);
     assert!(said.contains("smss.conf.dist"), "{said}");

@@ -64,14 +64,17 @@ fn status_exit_codes(backend: Backend) {
              VALUES ('old-host:/dev/ttyS0', '/dev/ttyS0', 1, '2020-01-01 00:00:00.000', 77)",
         )
         .unwrap();
-    let (code, text) = status(&db.url, &quiet);
+    // (checked in 2020: retired after health-retire-age, here never)
+    let mut never_retired = quiet.to_vec();
+    never_retired.extend(["--health-retire-age", "0"]);
+    let (code, text) = status(&db.url, &never_retired);
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("modem old-host:/dev/ttyS0: last checked") && text.contains("by pid 77"),
         "{text}"
     );
     assert!(
-        text.contains("DELETE FROM modem WHERE instance = 'old-host:/dev/ttyS0'"),
+        text.contains("smss status --forget old-host:/dev/ttyS0"),
         "{text}"
     );
     store.execute_sql("DELETE FROM modem").unwrap();
@@ -211,6 +214,9 @@ fn serve_check_names_what_is_wrong() {
         "sim",
         "--lock-dir",
         &lock_dir,
+        // --check binds the port as serve does: not 2021, which may be taken
+        "--listen",
+        "127.0.0.1:0",
     ];
     let with = |extra: &[&str]| {
         let mut args = base.to_vec();

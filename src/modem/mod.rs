@@ -146,7 +146,7 @@ impl Modem {
             .open()
             .map_err(|e| ModemError::Open {
                 device: device.to_owned(),
-                error: describe_open_error(&e),
+                error: describe_open_error(device, &e),
             })?;
         Ok(Modem::on_port(Box::new(port), device, command_timeout))
     }
@@ -459,9 +459,15 @@ pub fn identify(
     Ok((manufacturer, model))
 }
 
-fn describe_open_error(e: &serialport::Error) -> String {
+fn describe_open_error(device: &str, e: &serialport::Error) -> String {
     use serialport::ErrorKind;
     match e.kind() {
+        // ENOTTY (a file, /dev/null): "Not a typewriter"
+        _ if e.description.contains("typewriter")
+            || e.description.contains("Inappropriate ioctl") =>
+        {
+            format!("{device} is not a serial port (set device to the modem's port)")
+        }
         ErrorKind::NoDevice => format!(
             "{} (is the modem plugged in and the device path right?)",
             e.description

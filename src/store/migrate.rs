@@ -120,9 +120,7 @@ pub(crate) fn run(
         } else {
             format!("has schema version {current}, this smss needs {SCHEMA_VERSION}")
         };
-        return Err(StoreError::schema(format!(
-            "the database {url} {what}: run `smss init-db --db {url}`"
-        )));
+        return Err(StoreError::schema(format!("the database {url} {what}")).needing_init());
     }
     for m in migrations.iter().filter(|m| m.version > current) {
         log::info!("database {url}: applying schema migration {}", m.name);

@@ -487,6 +487,8 @@ pub struct StoreError {
     kind: ErrorKind,
     message: String,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    /// `smss init-db` fixes it (no schema, an older one, no database).
+    needs_init: bool,
 }
 
 impl StoreError {
@@ -495,7 +497,20 @@ impl StoreError {
             kind,
             message: message.into(),
             source: None,
+            needs_init: false,
         }
+    }
+
+    /// The same error, one that `smss init-db` fixes: the commands add the
+    /// `init-db` command to run, with the options they were given.
+    pub fn needing_init(mut self) -> Self {
+        self.needs_init = true;
+        self
+    }
+
+    /// Whether `smss init-db` fixes it.
+    pub fn needs_init(&self) -> bool {
+        self.needs_init
     }
 
     pub fn unavailable(message: impl Into<String>) -> StoreError {
@@ -648,6 +663,10 @@ pub trait Store: Send + Sync {
     /// Every row of `modem`, by instance name.
     fn modem_health(&self) -> Result<Vec<ModemHealth>>;
 
+    /// Deletes the `modem` row of `instance` (a sender gone for good:
+    /// `smss status --forget`); `false` when there was none.
+    fn forget_modem(&self, instance: &str) -> Result<bool>;
+
     /// Outgoing and incoming counts of the last `period`: `sms` rows sent
     /// (by `sent_at`) and failed (by `queued_at`: a failed row has no
     /// `sent_at`), `rcv` rows by `received_at`.
@@ -751,9 +770,22 @@ pub fn open_diagnostics(url: &str, create_schema: bool) -> Result<Arc<dyn StoreD
     open_sql(url, create_schema)
 }
 
+/// The file of an SQLite URL (`sqlite:///var/lib/smss/smss.db`,
+/// `sqlite:relative.db`); `None` for another backend.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    Some(rest.strip_prefix("//").unwrap_or(rest))
+}
+
+/// For an SQLite URL, what opening it with `create_schema` checks first,
+/// touching nothing: `Some(Ok(true))` when the file exists, `Some(Ok(false))`
+/// when it can be created. `None` for another backend.
+pub fn sqlite_preflight(url: &str) -> Option<Result<bool>> {
+    sqlite_path(url).map(sqlite::preflight)
+}
+
 fn open_sql(url: &str, create_schema: bool) -> Result<Arc<dyn StoreDiagnostics>> {
-    if let Some(rest) = url.strip_prefix("sqlite:") {
-        let path = rest.strip_prefix("//").unwrap_or(rest);
+    if let Some(path) = sqlite_path(url) {
         Ok(Arc::new(SqlStore(sqlite::Sqlite::open(
             path,
             create_schema,

@@ -92,11 +92,10 @@ impl Mysql {
     /// server version and the schema (creating or upgrading it with
     /// `create_schema`; then a missing database is created too).
     pub fn open(url: &str, create_schema: bool) -> Result<Mysql> {
-        let opts = Opts::from_url(url).map_err(|e| {
-            let shown = crate::secret::redact_url(url);
-            StoreError::other(format!("bad MySQL URL {shown}: {e}")).with_source(e)
-        })?;
-        let shown = display_url(&opts);
+        // As given (the host, the options), the password as ***.
+        let shown = crate::secret::redact_url(url);
+        let opts = Opts::from_url(url)
+            .map_err(|e| StoreError::other(format!("bad MySQL URL {shown}: {e}")).with_source(e))?;
         let Some(db_name) = opts.get_db_name().map(str::to_string) else {
             return Err(StoreError::other(format!(
                 "the MySQL URL {shown} names no database: use mysql://user:pass@host:3306/database"
@@ -117,11 +116,19 @@ impl Mysql {
             }
             Err(mysql::Error::MySqlError(e)) if e.code == ER_BAD_DB_ERROR => {
                 return Err(StoreError::schema(format!(
-                    "the database '{db_name}' does not exist: run `smss init-db --db {shown}`"
+                    "the database '{db_name}' does not exist ({shown})"
                 ))
-                .with_source(e));
+                .with_source(e)
+                .needing_init());
             }
-            other => other.map_err(map_err)?,
+            other => other.map_err(|e| {
+                let mut e = map_err(e);
+                let via = local_socket(&opts)
+                    .map(|s| format!(" through the socket {s}"))
+                    .unwrap_or_default();
+                e.message = format!("cannot connect to {shown}{via}: {}", e.message);
+                e
+            })?,
         };
         // It may hold the migration lock (GET_LOCK): closed after use
         // whatever happens, so nothing of the migration stays.
@@ -160,23 +167,31 @@ impl Mysql {
 
 const ER_BAD_DB_ERROR: u16 = 1049;
 
-/// The URL without its password, for messages.
-fn display_url(opts: &Opts) -> String {
-    let pass = if opts.get_pass().is_some() {
-        ":***"
-    } else {
-        ""
-    };
-    let user = opts
-        .get_user()
-        .map(|u| format!("{u}{pass}@"))
-        .unwrap_or_default();
-    format!(
-        "mysql://{user}{}:{}/{}",
-        opts.get_ip_or_hostname(),
-        opts.get_tcp_port(),
-        opts.get_db_name().unwrap_or("")
-    )
+/// Where MySQL and MariaDB put their socket (Debian first, as the `mysql`
+/// client has it compiled in).
+const SOCKETS: &[&str] = &[
+    "/run/mysqld/mysqld.sock",
+    "/var/run/mysqld/mysqld.sock",
+    "/var/lib/mysql/mysql.sock",
+    "/tmp/mysql.sock",
+];
+
+/// For the host `localhost`, the server's Unix socket, as the `mysql`
+/// client connects: a grant to `'smss'@'localhost'` then works even with
+/// `skip-name-resolve` (over TCP the server sees 127.0.0.1). Not when the
+/// URL names a `socket` itself or says `prefer_socket=false` (TCP, like
+/// `mysql --protocol=tcp`), nor when no socket is found.
+fn local_socket(opts: &Opts) -> Option<&'static str> {
+    if opts.get_socket().is_some()
+        || !opts.get_prefer_socket()
+        || opts.get_ip_or_hostname() != "localhost"
+    {
+        return None;
+    }
+    SOCKETS
+        .iter()
+        .copied()
+        .find(|s| std::path::Path::new(s).exists())
 }
 
 /// The URL's options plus our session setup and defaults for the timeouts
@@ -202,6 +217,9 @@ fn session_opts(opts: &Opts, db_name: Option<&str>) -> OptsBuilder {
             .read_timeout(Some(IO_TIMEOUT))
             .write_timeout(Some(IO_TIMEOUT));
     }
+    if let Some(socket) = local_socket(opts) {
+        b = b.socket(Some(socket));
+    }
     b
 }
 
@@ -217,7 +235,13 @@ fn create_database(opts: &Opts, db_name: &str) -> Result<()> {
         "CREATE DATABASE IF NOT EXISTS `{db_name}` \
          CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
     ))
-    .map_err(|e| StoreError::other(format!("cannot create database {db_name}: {e}")).with_source(e))
+    .map_err(|e| {
+        StoreError::other(format!(
+            "cannot create database {db_name}: {}",
+            in_words(&e)
+        ))
+        .with_source(e)
+    })
 }
 
 fn lock_name(db_name: &str) -> String {
@@ -279,7 +303,8 @@ impl Migrator for MysqlMigrator<'_> {
         }
         for stmt in migrate::split_statements(m.sql) {
             self.0.query_drop(&stmt).map_err(|e| {
-                StoreError::schema(format!("migration {} failed: {e}", m.name)).with_source(e)
+                StoreError::schema(format!("migration {} failed: {}", m.name, in_words(&e)))
+                    .with_source(e)
             })?;
         }
         let mut tx = self
@@ -318,7 +343,47 @@ fn map_err(e: mysql::Error) -> StoreError {
         },
         _ => ErrorKind::Other,
     };
-    StoreError::new(kind, e.to_string()).with_source(e)
+    StoreError::new(kind, in_words(&e)).with_source(e)
+}
+
+/// The driver's error as a sentence for the administrator: the server's
+/// message with what to check, not `MySqlError { ERROR 1045 (28000): ... }`.
+fn in_words(e: &mysql::Error) -> String {
+    let m = match e {
+        mysql::Error::MySqlError(m) => m,
+        mysql::Error::IoError(io) => return format!("cannot reach the MySQL server: {io}"),
+        mysql::Error::DriverError(d @ DriverError::CouldNotConnect(_)) => {
+            return format!("{d} (is the server running, and the host and port right?)");
+        }
+        mysql::Error::DriverError(d) => return d.to_string(),
+        other => return other.to_string(),
+    };
+    // Access denied for user 'smss'@'127.0.0.1' (using password: YES)
+    let user_at_host = || {
+        let rest = m.message.split_once("for user '")?.1;
+        let (user, rest) = rest.split_once("'@'")?;
+        let host = rest.split_once('\'')?.0;
+        Some(format!("{user}@{host}"))
+    };
+    match (m.code, user_at_host()) {
+        // 1698: MariaDB's for a user of another authentication (unix_socket)
+        (1045 | 1698, Some(who)) => {
+            let without = if m.message.contains("using password: NO") {
+                " (no password was given)"
+            } else {
+                ""
+            };
+            format!(
+                "access denied for user {who}{without}: check the user, password and host of \
+                 the grant (CREATE USER / GRANT ... TO 'user'@'host')"
+            )
+        }
+        (1044, Some(who)) => format!(
+            "access denied for user {who} to the database: GRANT it SELECT, INSERT, UPDATE, \
+             DELETE, CREATE, ALTER, INDEX ON that database"
+        ),
+        _ => format!("{} (MySQL error {})", m.message, m.code),
+    }
 }
 
 fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {

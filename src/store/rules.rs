@@ -623,6 +623,12 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
+    fn forget_modem(&self, instance: &str) -> Result<bool> {
+        self.0.transaction(TxKind::Write, |e| {
+            Ok(e.exec("DELETE FROM modem WHERE instance = ?", &[instance.into()])? > 0)
+        })
+    }
+
     fn modem_health(&self) -> Result<Vec<ModemHealth>> {
         let d = self.0.dialect();
         let sql = format!(

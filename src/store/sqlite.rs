@@ -89,6 +89,67 @@ pub struct Sqlite {
     conn: Mutex<Connection>,
 }
 
+/// The database file, its `-wal` and `-shm` files and (while those are
+/// missing) its directory must be writable by this user: SQLite would open
+/// the file read-only, and every write would fail later.
+fn check_writable(db: &Path) -> Result<()> {
+    use crate::owner;
+    let side = |ext: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(ext);
+        std::path::PathBuf::from(name)
+    };
+    let (wal, shm) = (side("-wal"), side("-shm"));
+    let bad: Vec<&Path> = [db, wal.as_path(), shm.as_path()]
+        .into_iter()
+        .filter(|f| f.exists() && !owner::usable(f))
+        .collect();
+    if !bad.is_empty() {
+        return Err(StoreError::other(owner::unusable(
+            "the SQLite database:",
+            &bad,
+        )));
+    }
+    let dir = db
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let sides_exist = wal.exists() && shm.exists();
+    if !sides_exist && !owner::writable(dir) {
+        return Err(StoreError::other(format!(
+            "{} (SQLite keeps {}, {} and {} there)",
+            owner::unusable("the directory of the SQLite database:", &[dir]),
+            db.display(),
+            wal.display(),
+            shm.display()
+        )));
+    }
+    Ok(())
+}
+
+/// What [`Sqlite::open`] checks before it touches anything (and `serve
+/// --check` with it): a path, its directory, and that this user may write
+/// the file and its `-wal` and `-shm`, or create them. `Ok(true)` when the
+/// database file exists.
+pub fn preflight(path: &str) -> Result<bool> {
+    if path.is_empty() {
+        return Err(StoreError::other(
+            "empty SQLite path: use sqlite:///abs/path.db or sqlite:relative.db",
+        ));
+    }
+    let p = Path::new(path);
+    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(StoreError::other(format!(
+            "cannot open SQLite database {path}: directory {} does not exist",
+            dir.display()
+        )));
+    }
+    check_writable(p)?;
+    Ok(p.exists())
+}
+
 impl Sqlite {
     /// Opens (with `create_schema`: creates) the database file at `path`.
     pub fn open(path: &str, create_schema: bool) -> Result<Sqlite> {
@@ -97,27 +158,27 @@ impl Sqlite {
         } else {
             format!("sqlite:{path}")
         };
-        if path.is_empty() {
-            return Err(StoreError::other(
-                "empty SQLite path: use sqlite:///abs/path.db or sqlite:relative.db",
-            ));
-        }
         let p = Path::new(path);
-        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
-            && !dir.is_dir()
-        {
-            return Err(StoreError::other(format!(
-                "cannot open SQLite database {path}: directory {} does not exist",
-                dir.display()
-            )));
-        }
-        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        if create_schema {
-            flags |= OpenFlags::SQLITE_OPEN_CREATE;
-        } else if !p.exists() {
-            return Err(StoreError::schema(format!(
-                "the database file {path} does not exist: run `smss init-db --db {url}`"
-            )));
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if !preflight(path)? {
+            if !create_schema {
+                return Err(
+                    StoreError::schema(format!("the database file {path} does not exist"))
+                        .needing_init(),
+                );
+            }
+            // 0640 like the config, and the service user's when run as
+            // root; SQLite takes an empty file as a new database, and
+            // gives its -wal and -shm files the same mode and owner.
+            match crate::owner::create_new(p, 0o640) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(StoreError::other(format!(
+                        "cannot create SQLite database {path}: {e}"
+                    ))
+                    .with_source(e));
+                }
+                _ => {}
+            }
         }
         let conn = Connection::open_with_flags(p, flags).map_err(|e| {
             StoreError::other(format!("cannot open SQLite database {path}: {e}")).with_source(e)

@@ -197,13 +197,10 @@ fn remove_stale_private_dirs(base: &std::path::Path) {
     }
 }
 
-/// Binds `web-listen` and starts the front and the workers; sends go to
-/// `intake`. `None` when `web-listen` is not set.
-pub fn start(
-    settings: Settings,
-    store: Arc<dyn Store>,
-    intake: Intake,
-) -> Result<Option<Web>, String> {
+/// The address the web interface would listen on (`None`: off), after the
+/// checks `start` makes first: an address, and a password unless it is a
+/// loopback one. `serve --check` runs the same.
+pub fn listen_address(settings: &Settings) -> Result<Option<SocketAddr>, String> {
     let Some(listen) = settings.web_listen.clone() else {
         return Ok(None);
     };
@@ -214,14 +211,26 @@ pub fn start(
     let Some(first) = addrs.first() else {
         return Err(format!("web-listen {listen}: no address"));
     };
-    let loopback = first.ip().is_loopback();
-    if !loopback && settings.web_password_hash.is_none() {
+    if !first.ip().is_loopback() && settings.web_password_hash.is_none() {
         return Err(format!(
             "web-listen {listen} is not a loopback address, so the web interface needs a password: \
              set web-password-hash (make one with `smss hash-password`) and web-user \
              (default admin), or listen on 127.0.0.1"
         ));
     }
+    Ok(Some(*first))
+}
+
+/// Binds `web-listen` and starts the front and the workers; sends go to
+/// `intake`. `None` when `web-listen` is not set.
+pub fn start(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    intake: Intake,
+) -> Result<Option<Web>, String> {
+    let Some(first) = listen_address(&settings)? else {
+        return Ok(None);
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let listener = Listener::bind(first, Arc::clone(&stop))
         .map_err(|e| format!("cannot listen on {first} (web-listen): {e}"))?;
