@@ -208,22 +208,35 @@ impl<P: Port + ?Sized> At<P> {
     }
 
     /// `AT+CMGS=<len>`, the prompt, the PDU and Ctrl-Z; returns the message
-    /// reference from `+CMGS: <mr>`.
+    /// reference from `+CMGS: <mr>`. The prompt is the answer to a command
+    /// and comes within `prompt_timeout` (`command-timeout`); only the
+    /// network's answer after Ctrl-Z may take `send_timeout`.
     pub fn send_pdu(
         &mut self,
         tpdu_len: usize,
         pdu_hex: &str,
-        timeout: Duration,
+        prompt_timeout: Duration,
+        send_timeout: Duration,
     ) -> Result<u8, AtError> {
         let command = format!("AT+CMGS={tpdu_len}");
         self.write_all(format!("{command}\r").as_bytes())?;
-        let (_, prompted) = self.read_response(&command, timeout, true)?;
+        let prompted = match self.read_response(&command, prompt_timeout, true) {
+            Ok((_, prompted)) => prompted,
+            Err(AtError::Timeout { command }) => {
+                // The prompt may have been lost while the modem waits for
+                // the PDU: end that input, so the reset that follows is
+                // read as a command.
+                let _ = self.write_all(b"\x1b");
+                return Err(AtError::Timeout { command });
+            }
+            Err(e) => return Err(e),
+        };
         if !prompted {
             // A final OK without a prompt: the modem did not take the PDU.
             return Err(AtError::Error { command });
         }
         self.write_all(format!("{pdu_hex}\x1a").as_bytes())?;
-        let lines = match self.read_response(&command, timeout, false) {
+        let lines = match self.read_response(&command, send_timeout, false) {
             Ok((lines, _)) => lines,
             Err(AtError::Timeout { command }) => {
                 // Cancel the input so the modem is not left waiting for more.

@@ -153,9 +153,13 @@ impl Modem {
         })
     }
 
-    /// Sends one part; returns its message reference.
-    pub fn send_part(&mut self, part: &SubmitPart, timeout: Duration) -> Result<u8, AtError> {
-        self.at.send_pdu(part.tpdu_len, &part.pdu_hex, timeout)
+    /// Sends one part; returns its message reference. The `> ` prompt must
+    /// come within `command-timeout`, the network's answer within
+    /// `send_timeout`.
+    pub fn send_part(&mut self, part: &SubmitPart, send_timeout: Duration) -> Result<u8, AtError> {
+        let prompt_timeout = self.command_timeout;
+        self.at
+            .send_pdu(part.tpdu_len, &part.pdu_hex, prompt_timeout, send_timeout)
     }
 
     pub fn command(&mut self, command: &str) -> Result<Vec<String>, AtError> {
@@ -331,6 +335,29 @@ mod tests {
         assert!(parse_cmgl(&[]).is_empty());
         // a header without its PDU line is skipped, not misread
         assert!(parse_cmgl(&lines(&["+CMGL: 1,0,,24", "+CMGL: 2,0,,24"])).is_empty());
+    }
+
+    #[test]
+    fn a_lost_prompt_costs_one_command_timeout_not_the_send_timeout() {
+        let sim = crate::sim::PtySim::start().unwrap();
+        let command_timeout = Duration::from_millis(500);
+        let send_timeout = Duration::from_secs(30);
+        let mut modem = Modem::open(sim.path.to_str().unwrap(), 115_200, command_timeout).unwrap();
+        modem.init(None, None).unwrap();
+        let opts = crate::gsm::SubmitOptions::default();
+        let part = &crate::gsm::encode_submit("+420608337726", "hung", &opts).unwrap()[0];
+        // no answer at all to AT+CMGS=<n>: no prompt
+        sim.handle.state().hang_at_part = Some(0);
+        let t = std::time::Instant::now();
+        let e = modem.send_part(part, send_timeout).unwrap_err();
+        eprintln!("lost prompt: timed out after {:?}", t.elapsed());
+        assert!(matches!(e, AtError::Timeout { .. }), "{e:?}");
+        // a failure bound only: the send timeout would be 30 s
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+        // the modem is usable at once, and the part goes out
+        assert_eq!(modem.command("AT").unwrap(), Vec::<String>::new());
+        modem.send_part(part, send_timeout).unwrap();
+        assert_eq!(sim.handle.wait_for_sent(1, send_timeout)[0].text, "hung");
     }
 
     #[test]
