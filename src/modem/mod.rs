@@ -55,6 +55,8 @@ pub struct Modem {
     at: At<dyn SerialPort>,
     device: String,
     command_timeout: Duration,
+    /// Manufacturer and model, asked once per init.
+    info: ModemInfo,
 }
 
 /// How long one `read()` on the port may block; the AT layer loops until
@@ -74,6 +76,7 @@ impl Modem {
             at: At::new(port),
             device: device.to_owned(),
             command_timeout,
+            info: ModemInfo::default(),
         })
     }
 
@@ -147,10 +150,11 @@ impl Modem {
                 .and_then(|l| l.into_iter().next())
                 .unwrap_or_default()
         };
-        Ok(ModemInfo {
+        self.info = ModemInfo {
             manufacturer: first(self.at.command("AT+CGMI", t)),
             model: first(self.at.command("AT+CGMM", t)),
-        })
+        };
+        Ok(self.info.clone())
     }
 
     /// Sends one part; returns its message reference. The `> ` prompt must
@@ -491,13 +495,19 @@ pub fn parse_cops(lines: &[String]) -> Option<String> {
 }
 
 /// Runs the health queries through `run` (a command → its answer lines):
-/// manufacturer, model, signal, registration, operator. A command answered
-/// with an error is noted in `errors`; a timeout or a port failure ends the
-/// check with that error (the modem is gone).
+/// signal, registration, operator; manufacturer and model are the ones the
+/// init sequence asked (`info`: they do not change until the next init). A
+/// command answered with an error is noted in `errors`; a timeout or a port
+/// failure ends the check with that error (the modem is gone).
 pub fn check_health(
+    info: &ModemInfo,
     mut run: impl FnMut(&str) -> Result<Vec<String>, AtError>,
 ) -> Result<Health, AtError> {
-    let mut health = Health::default();
+    let mut health = Health {
+        manufacturer: info.manufacturer.clone(),
+        model: info.model.clone(),
+        ..Health::default()
+    };
     let mut ask = |command: &str, health: &mut Health| match run(command) {
         Ok(lines) => Ok(Some(lines)),
         Err(e @ (AtError::Timeout { .. } | AtError::Io(_))) => Err(e),
@@ -511,10 +521,6 @@ pub fn check_health(
             Ok(None)
         }
     };
-    let first =
-        |lines: Option<Vec<String>>| lines.and_then(|l| l.into_iter().next()).unwrap_or_default();
-    health.manufacturer = first(ask("AT+CGMI", &mut health)?);
-    health.model = first(ask("AT+CGMM", &mut health)?);
     health.rssi = ask("AT+CSQ", &mut health)?.and_then(|l| parse_csq(&l));
     health.registration = ask("AT+CREG?", &mut health)?.and_then(|l| parse_creg(&l));
     health.operator = ask("AT+COPS?", &mut health)?.and_then(|l| parse_cops(&l));
@@ -522,11 +528,12 @@ pub fn check_health(
 }
 
 impl Modem {
-    /// Model, signal (`AT+CSQ`), registration (`AT+CREG?`) and operator
-    /// (`AT+COPS?`), for the `modem` table. `Err` only when the modem does
-    /// not answer at all.
+    /// Signal (`AT+CSQ`), registration (`AT+CREG?`) and operator
+    /// (`AT+COPS?`), with the model found at init, for the `modem` table.
+    /// `Err` only when the modem does not answer at all.
     pub fn health(&mut self) -> Result<Health, AtError> {
-        check_health(|command| self.command(command))
+        let (at, t) = (&mut self.at, self.command_timeout);
+        check_health(&self.info, |command| at.command(command, t))
     }
 }
 
@@ -634,9 +641,32 @@ mod health_tests {
         }
     }
 
+    fn tc35i() -> ModemInfo {
+        ModemInfo {
+            manufacturer: "SIEMENS".into(),
+            model: "TC35i".into(),
+        }
+    }
+
+    #[test]
+    fn the_identity_is_the_one_init_found_and_not_asked_again() {
+        let mut asked = Vec::new();
+        let mut tc35i_modem = modem(&[]);
+        let h = check_health(&tc35i(), |command| {
+            asked.push(command.to_owned());
+            tc35i_modem(command)
+        })
+        .unwrap();
+        assert_eq!(
+            (h.manufacturer.as_str(), h.model.as_str()),
+            ("SIEMENS", "TC35i")
+        );
+        assert_eq!(asked, ["AT+CSQ", "AT+CREG?", "AT+COPS?"]);
+    }
+
     #[test]
     fn healthy_modem() {
-        let h = check_health(modem(&[])).unwrap();
+        let h = check_health(&tc35i(), modem(&[])).unwrap();
         assert_eq!(
             h,
             Health {
@@ -654,11 +684,14 @@ mod health_tests {
     #[test]
     fn error_answers_are_problems_not_failures() {
         // no SIM: the network commands fail with +CME ERROR: 10
-        let h = check_health(modem(&[
-            ("AT+CSQ", "\r\n+CSQ: 99,99\r\n\r\nOK\r\n"),
-            ("AT+CREG?", "\r\n+CME ERROR: 10\r\n"),
-            ("AT+COPS?", "\r\n+CME ERROR: 10\r\n"),
-        ]))
+        let h = check_health(
+            &tc35i(),
+            modem(&[
+                ("AT+CSQ", "\r\n+CSQ: 99,99\r\n\r\nOK\r\n"),
+                ("AT+CREG?", "\r\n+CME ERROR: 10\r\n"),
+                ("AT+COPS?", "\r\n+CME ERROR: 10\r\n"),
+            ]),
+        )
         .unwrap();
         assert_eq!(h.rssi, Some(99));
         assert_eq!((h.registration, h.operator.as_deref()), (None, None));
@@ -667,24 +700,31 @@ mod health_tests {
             "AT+CREG?: +CME ERROR: 10 (SIM not inserted); AT+COPS?: +CME ERROR: 10 (SIM not inserted)"
         );
 
-        // searching for a network, and a modem without +CGMM
-        let h = check_health(modem(&[
-            ("AT+CGMM", "\r\nERROR\r\n"),
-            ("AT+CREG?", "\r\n+CREG: 0,2\r\n\r\nOK\r\n"),
-            ("AT+COPS?", "\r\n+COPS: 0\r\n\r\nOK\r\n"),
-        ]))
+        // searching for a network, and a modem that had no answer to
+        // AT+CGMM at init
+        let info = ModemInfo {
+            model: String::new(),
+            ..tc35i()
+        };
+        let h = check_health(
+            &info,
+            modem(&[
+                ("AT+CREG?", "\r\n+CREG: 0,2\r\n\r\nOK\r\n"),
+                ("AT+COPS?", "\r\n+COPS: 0\r\n\r\nOK\r\n"),
+            ]),
+        )
         .unwrap();
         assert_eq!(h.model, "");
         assert_eq!(h.operator, None);
         assert_eq!(
             h.problem().unwrap(),
-            "AT+CGMM: ERROR; not registered on the network (searching)"
+            "not registered on the network (searching)"
         );
     }
 
     #[test]
     fn a_silent_modem_ends_the_check() {
-        let e = check_health(modem(&[("AT+CSQ", "")])).unwrap_err();
+        let e = check_health(&tc35i(), modem(&[("AT+CSQ", "")])).unwrap_err();
         assert!(matches!(e, AtError::Timeout { .. }), "{e:?}");
     }
 }
