@@ -264,7 +264,13 @@ impl Outbox {
                         PassError::Store(_) => released = false,
                         PassError::Command(_) => {}
                     }
-                    reopen.failed()
+                    if matches!(e, PassError::ModemLost(_)) && self.modem.is_some() {
+                        // Reset and answering again: what the modem failed
+                        // to send goes out now, not after a backoff.
+                        Duration::ZERO
+                    } else {
+                        reopen.failed()
+                    }
                 }
             };
             if !self.idle(&wake, wait, stop) {
@@ -350,6 +356,7 @@ impl Outbox {
             return Ok(0);
         }
         let lease = self.settings.lease;
+        self.policy.claiming(Instant::now());
         let batch = self.store.claim_due(&self.owner, lease, BATCH)?;
         let claimed = batch.len();
         let mut renewed = Instant::now();
@@ -367,10 +374,10 @@ impl Outbox {
                 Ok(Sent::Failed) => summary.failed += 1,
                 Ok(Sent::Retry) => summary.retried += 1,
                 Err(e) => {
-                    // The rest of the batch stays claimed by us; hand it back.
-                    if i + 1 < claimed {
-                        let _ = self.store.release_claims(&self.owner);
-                    }
+                    // The rest of the batch stays claimed by us, and a
+                    // message the modem failed to send (uncharged): hand
+                    // them back, to be claimed when the modem answers.
+                    let _ = self.store.release_claims(&self.owner);
                     return Err(e);
                 }
             }
@@ -516,6 +523,16 @@ impl Outbox {
                 self.store
                     .retry_later(msg.id, &self.owner, &reason, delay)?;
                 self.policy.retry_scheduled(Instant::now() + delay);
+                Sent::Retry
+            }
+            Verdict::Resend => {
+                log::warn!(
+                    "message {} to {}: {reason}; the modem failed, not the message: it goes out \
+                     again as soon as the modem answers (attempt not counted)",
+                    msg.id,
+                    msg.phone
+                );
+                // Its claim is handed back with the rest of the batch.
                 Sent::Retry
             }
         };
