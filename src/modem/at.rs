@@ -195,6 +195,11 @@ impl<P: Port + ?Sized> At<P> {
         }
     }
 
+    /// The port itself (for a second handle that only waits: `modem::Watch`).
+    pub fn port(&self) -> &P {
+        &self.port
+    }
+
     /// Unsolicited lines seen so far, oldest first.
     pub fn take_unsolicited(&mut self) -> Vec<String> {
         self.unsolicited.drain(..).collect()
@@ -316,9 +321,15 @@ impl<P: Port + ?Sized> At<P> {
     /// Waits for more bytes until `deadline`. The port's own read timeout
     /// is short; a timed-out read just means "nothing yet".
     fn fill(&mut self, deadline: Instant, command: &str) -> Result<(), AtError> {
+        self.fill_from(deadline, command, false)
+    }
+
+    /// [`At::fill`]; with `once`, one read is tried even after `deadline`.
+    fn fill_from(&mut self, deadline: Instant, command: &str, once: bool) -> Result<(), AtError> {
         let mut buf = [0u8; 512];
+        let mut once = once;
         loop {
-            if Instant::now() >= deadline {
+            if !std::mem::take(&mut once) && Instant::now() >= deadline {
                 return Err(AtError::Timeout {
                     command: command.to_owned(),
                 });
@@ -354,7 +365,20 @@ impl<P: Port + ?Sized> At<P> {
     /// Reads whatever the modem sent on its own (unsolicited lines) for up to
     /// `wait`, without sending anything.
     pub fn poll_unsolicited(&mut self, wait: Duration) -> Result<(), AtError> {
+        self.read_unsolicited(wait, false).map(|_| ())
+    }
+
+    /// Like [`At::poll_unsolicited`], but returns as soon as a whole
+    /// unsolicited line (with its PDU line, for `+CMT:`) has been set
+    /// aside: true then. At least one read is tried, however short `wait`.
+    pub fn wait_unsolicited(&mut self, wait: Duration) -> Result<bool, AtError> {
+        self.read_unsolicited(wait, true)
+    }
+
+    fn read_unsolicited(&mut self, wait: Duration, early: bool) -> Result<bool, AtError> {
         let deadline = Instant::now() + wait;
+        let before = self.unsolicited.len();
+        let mut tried = false;
         loop {
             while let Some(event) = self.splitter.next_event() {
                 if let Event::Line(line) = event {
@@ -365,9 +389,16 @@ impl<P: Port + ?Sized> At<P> {
                     }
                 }
             }
-            match self.fill(deadline, "") {
+            let got = self.unsolicited.len() > before && !self.pdu_follows;
+            if early && got {
+                return Ok(true);
+            }
+            // One read even when `wait` has passed already.
+            let once = !tried;
+            tried = true;
+            match self.fill_from(deadline, "", once) {
                 Ok(()) => {}
-                Err(AtError::Timeout { .. }) => return Ok(()),
+                Err(AtError::Timeout { .. }) => return Ok(got),
                 Err(e) => return Err(e),
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod at;
 pub mod errors;
+mod watch;
 
 use std::io;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use serialport::SerialPort;
 
 use at::At;
 pub use at::AtError;
+pub use watch::Watch;
 
 use crate::gsm::SubmitPart;
 
@@ -52,6 +54,9 @@ pub struct ModemInfo {
 }
 
 pub struct Modem {
+    /// Dropped first: its thread ends and its copy of the port is closed
+    /// before the port itself.
+    watch: Option<Watch>,
     at: At<dyn SerialPort>,
     device: String,
     command_timeout: Duration,
@@ -73,6 +78,7 @@ impl Modem {
                 error: describe_open_error(&e),
             })?;
         Ok(Modem {
+            watch: None,
             at: At::new(port),
             device: device.to_owned(),
             command_timeout,
@@ -308,9 +314,35 @@ impl Modem {
         self.command(&format!("AT+CMGD={index}")).map(|_| ())
     }
 
-    /// Reads what the modem sent unasked (URCs) for up to `wait`.
-    pub fn poll_unsolicited(&mut self, wait: Duration) -> Result<(), AtError> {
-        self.at.poll_unsolicited(wait)
+    /// Reads what the modem sent unasked (URCs) for up to `wait`, returning
+    /// as soon as a whole unsolicited line is in (true then). At least one
+    /// read is tried.
+    pub fn wait_unsolicited(&mut self, wait: Duration) -> Result<bool, AtError> {
+        self.at.wait_unsolicited(wait)
+    }
+
+    /// Starts the [`Watch`] of this port: `notify` is called when the modem
+    /// has something to read while the watch is armed. A port that cannot
+    /// be watched (no second handle) is reported, and the caller reads it
+    /// in slices instead.
+    pub fn start_watch(&mut self, notify: impl Fn() + Send + 'static) -> std::io::Result<()> {
+        let port = self.at.port().try_clone().map_err(std::io::Error::other)?;
+        self.watch = Some(Watch::start(port, notify)?);
+        Ok(())
+    }
+
+    /// Arms the watch (see [`Watch::arm`]); false when there is none.
+    pub fn arm_watch(&self) -> bool {
+        self.watch.as_ref().is_some_and(|w| {
+            w.arm();
+            true
+        })
+    }
+
+    pub fn disarm_watch(&self) {
+        if let Some(w) = &self.watch {
+            w.disarm();
+        }
     }
 }
 
