@@ -430,6 +430,12 @@ impl Outbox {
         self.policy.claiming(Instant::now());
         let batch = self.store.claim_due(&self.owner, lease, BATCH)?;
         let claimed = batch.len();
+        if claimed == 0 {
+            // The queue emptied at a batch boundary: the last message was
+            // sent with the link kept for more. Let it go now (harmless if
+            // left, TS 27.005 §3.5.6, but the modem is left as it was found).
+            self.keep_link(false);
+        }
         let mut renewed = Instant::now();
         for (i, msg) in batch.into_iter().enumerate() {
             // A full batch means more are likely waiting: keep the link open
@@ -466,6 +472,7 @@ impl Outbox {
     /// then try again.
     fn stop_claiming(&mut self) -> Result<(), PassError> {
         let pause = self.policy.pause(Instant::now());
+        self.keep_link(false);
         let handed_back = self.store.release_claims(&self.owner)?;
         let failed = self.policy.failing_run_over();
         log::warn!(
