@@ -275,18 +275,17 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
     let mut modem_threads = Vec::new();
     let mut modem_wakes = Vec::new();
     for (i, slot) in modems.iter().enumerate() {
-        let (tx, rx) = mpsc::channel::<Wake>();
-        modem_wakes.push(tx);
         let stop = Arc::clone(&stop);
         let mut outbox = Outbox::new(
             Arc::clone(&store),
             slot.settings.clone(),
             slot.port_path.clone(),
         );
+        modem_wakes.push(outbox.waker());
         modem_threads.push(
             thread::Builder::new()
                 .name(format!("modem {i}"))
-                .spawn(move || outbox.run(rx, stop))
+                .spawn(move || outbox.run(stop))
                 .map_err(CliError::Thread)?,
         );
     }

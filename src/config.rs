@@ -266,14 +266,16 @@ settings! {
         help: "how long the modem may take to send one part",
     }
     max_attempts: u32 {
-        name: "max-attempts", value: "N", default: "5",
+        name: "max-attempts", value: "N", default: "8",
         parse: number(1, 1000), commands: MODEM,
-        help: "attempts before a message is marked failed",
+        help: "attempts before a message is marked failed (a modem that stopped answering \
+               costs the message none)",
     }
     retry_delay: Duration {
-        name: "retry-delay", value: "DURATION", default: "30s",
+        name: "retry-delay", value: "DURATION", default: "5s",
         parse: duration, commands: MODEM,
-        help: "delay before the first retry, doubling each time",
+        help: "delay before the first retry of a temporary failure, doubling each time, \
+               each stretched by up to a quarter at random",
     }
     sim_delay: Duration {
         name: "sim-delay", value: "DURATION", default: "0",

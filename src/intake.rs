@@ -28,6 +28,9 @@ use crate::store::{ErrorKind, NewMessage, Store, StoreError};
 pub enum Wake {
     /// Something was committed to `msg`.
     Queued,
+    /// The modem has something to read while its thread is idle (the
+    /// port's watch, `modem::Watch`, to its own modem thread only).
+    Modem,
 }
 
 /// Why a batch was not queued. Nothing of it was.

@@ -182,8 +182,11 @@ fn an_unplugged_modem_is_picked_up_again() {
     let sim1 = PtySim::start().unwrap();
     std::os::unix::fs::symlink(&sim1.path, &link).unwrap();
     let serve = Serve::start(&db.url, link.to_str().unwrap(), &dir, &[]);
-    assert!(request(serve.addr, "#420777000001;before").starts_with("OK"));
+    let before = ids_of(&request(serve.addr, "#420777000001;before"))[0];
     assert_eq!(sim1.handle.wait_for_sent(1, WAIT)[0].text, "before");
+    // on record before the unplug (else it would rightly be sent again)
+    let store = db.store();
+    assert!(wait_for(WAIT, || store.sms(before).unwrap().is_some()));
 
     // unplug: the device goes away
     drop(sim1);
@@ -191,14 +194,163 @@ fn an_unplugged_modem_is_picked_up_again() {
     assert!(serve.wait_log("modem lost", WAIT), "{}", serve.log());
     assert!(request(serve.addr, "#420777000001;while away").starts_with("OK"));
     assert!(serve.wait_log("cannot open", WAIT), "{}", serve.log());
+    // Away long enough that the reopen backoff (1, 2, 4, 8 s) would next
+    // try 7.5 s after the replug.
+    std::thread::sleep(Duration::from_millis(6500));
 
     // plug it back in (as a new pty, as a USB modem comes back)
     let sim2 = PtySim::start().unwrap();
     std::os::unix::fs::symlink(&sim2.path, &link).unwrap();
+    let replugged = Instant::now();
     let sent = sim2.handle.wait_for_sent(1, Duration::from_secs(90));
+    let took = replugged.elapsed();
     assert_eq!(sent.len(), 1, "{}", serve.log());
     assert_eq!(sent[0].text, "while away");
+    eprintln!(
+        "unplug/replug: sent {:.2} s after the replug",
+        took.as_secs_f64()
+    );
+    // A failure bound only (the backoff alone would take 7.5 s): the device
+    // is opened when it is back.
+    assert!(took < Duration::from_secs(5), "{took:?}\n{}", serve.log());
+    assert!(serve.wait_log("is there again", WAIT), "{}", serve.log());
     assert!(serve.wait_log("recovered", WAIT), "{}", serve.log());
+}
+
+/// When the simulator saw each `AT+CMGS`.
+fn cmgs_times(sim: &PtySim) -> Vec<Instant> {
+    sim.handle
+        .state()
+        .commands
+        .iter()
+        .filter(|(_, c)| c.starts_with("AT+CMGS"))
+        .map(|(t, _)| *t)
+        .collect()
+}
+
+// Issue 21, "Done when": serve and the simulator on their defaults.
+
+#[test]
+fn two_cms_500_with_three_queued_all_go_out_within_seconds() {
+    let dir = TempDir::new("cms500");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start_with(SimState {
+        fail_sends: vec![500, 500],
+        ..SimState::default()
+    })
+    .unwrap();
+    let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, &[]);
+    let t = Instant::now();
+    let ids = ids_of(&request(
+        serve.addr,
+        "#420777000001;one#420777000002;two#420777000003;three",
+    ));
+    let sent = sim.handle.wait_for_sent(3, Duration::from_secs(60));
+    let took = t.elapsed();
+    assert_eq!(sent.len(), 3, "{}", serve.log());
+    eprintln!(
+        "2 x +CMS ERROR: 500, 3 queued: all sent after {:.2} s",
+        took.as_secs_f64()
+    );
+    // A failure bound only: the first retry used to wait 30 s.
+    assert!(took < Duration::from_secs(20), "{took:?}\n{}", serve.log());
+    let store = db.store();
+    assert!(wait_for(WAIT, || store.queue_stats().unwrap().depth == 0));
+    let attempts: Vec<(String, u32)> = ids
+        .iter()
+        .map(|id| {
+            let row = store.sms(*id).unwrap().unwrap();
+            (row.status.to_string(), row.attempts)
+        })
+        .collect();
+    let sent = |n| ("sent".to_owned(), n);
+    assert_eq!(attempts, [sent(1), sent(1), sent(0)]);
+}
+
+#[test]
+fn a_lost_reply_to_cmgs_costs_one_command_timeout_and_no_attempt() {
+    let dir = TempDir::new("lostreply");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start_with(SimState {
+        hang_at_part: Some(0), // no answer to the first AT+CMGS
+        ..SimState::default()
+    })
+    .unwrap();
+    let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, &[]);
+    let t = Instant::now();
+    let id = ids_of(&request(serve.addr, "#420777000001;after a lost reply"))[0];
+    let sent = sim.handle.wait_for_sent(1, Duration::from_secs(120));
+    let took = t.elapsed();
+    assert_eq!(sent.len(), 1, "{}", serve.log());
+    eprintln!(
+        "one lost reply to AT+CMGS: sent after {:.2} s",
+        took.as_secs_f64()
+    );
+    // A failure bound only: the prompt used to wait send-timeout (60 s),
+    // then the retry its delay (30 s).
+    assert!(took < Duration::from_secs(45), "{took:?}\n{}", serve.log());
+    assert_eq!(cmgs_times(&sim).len(), 2, "one hung, one sent");
+    assert!(
+        serve.log().contains("answers again after ATZ"),
+        "{}",
+        serve.log()
+    );
+    let store = db.store();
+    assert!(wait_for(WAIT, || store.sms(id).unwrap().is_some()));
+    let row = store.sms(id).unwrap().unwrap();
+    assert_eq!(
+        (row.status.to_string().as_str(), row.attempts),
+        ("sent", 0),
+        "the modem's hang is not the message's attempt"
+    );
+}
+
+#[test]
+fn a_retry_fires_when_due_not_at_the_next_poll() {
+    let dir = TempDir::new("due");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start_with(SimState {
+        fail_sends: vec![500],
+        ..SimState::default()
+    })
+    .unwrap();
+    // the poll interval stays at its default, 10 s
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--retry-delay", "3s"],
+    );
+    assert!(request(serve.addr, "#420777000001;retried when due").starts_with("OK"));
+    assert!(serve.wait_log("retry 1 of", WAIT), "{}", serve.log());
+    let delay: f64 = serve
+        .log()
+        .lines()
+        .find_map(|l| l.split("retry 1 of ").nth(1))
+        .and_then(|rest| rest.split(" in ").nth(1))
+        .and_then(|d| d.trim_end_matches('s').parse().ok())
+        .expect("the retry's delay in the log");
+    assert!((3.0..3.8).contains(&delay), "{delay}");
+    // Another request wakes the loop before the retry is due: the retry
+    // used to be forgotten then, until the next poll.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(request(serve.addr, "#420777000002;meanwhile").starts_with("OK"));
+    let sent = sim.handle.wait_for_sent(2, Duration::from_secs(60));
+    assert_eq!(sent.len(), 2, "{}", serve.log());
+    assert_eq!(sent[1].text, "retried when due");
+    let cmgs = cmgs_times(&sim);
+    assert_eq!(cmgs.len(), 3);
+    // the delay is logged to 0.1 s
+    let due = cmgs[0] + Duration::from_secs_f64(delay);
+    let late = cmgs[2].saturating_duration_since(due);
+    let early = due.saturating_duration_since(cmgs[2]);
+    eprintln!(
+        "a retry due after {delay:.1} s (poll interval 10 s): sent {:+.0} ms from when it was due",
+        (late.as_secs_f64() - early.as_secs_f64()) * 1000.0
+    );
+    assert!(early < Duration::from_millis(60), "early: {early:?}");
+    // A failure bound only: the next poll would have been 6-7 s late.
+    assert!(late < Duration::from_secs(4), "{late:?}\n{}", serve.log());
 }
 
 #[test]

@@ -273,16 +273,28 @@ fn radio_link_kept_open_between_queued_messages() {
     assert_eq!(sim.handle.wait_for_sent(4, WAIT).len(), 4);
     assert_eq!(link_commands(&sim), ["send"]);
 
+    // Exactly one full batch (8): the link is kept for the batch that
+    // might follow; when the next claim finds nothing, it is let go.
+    sim.handle.state().commands.clear();
+    queue(8);
+    let out = crate::util::send_pending(&db.url, device, &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sim.handle.wait_for_sent(12, WAIT).len(), 12);
+    let mut batch = vec!["AT+CMMS=2".to_owned()];
+    batch.extend(std::iter::repeat_n("send".to_owned(), 8));
+    batch.push("AT+CMMS=0".into());
+    assert_eq!(link_commands(&sim), batch);
+
     // A modem without AT+CMMS is asked once, then sent to as before.
     sim.handle.state().commands.clear();
     sim.handle.state().refuse_cmms = true;
     queue(3);
     let out = crate::util::send_pending(&db.url, device, &dir, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let sent = sim.handle.wait_for_sent(7, WAIT);
-    assert_eq!(sent.len(), 7);
+    let sent = sim.handle.wait_for_sent(15, WAIT);
+    assert_eq!(sent.len(), 15);
     assert_eq!(link_commands(&sim), ["AT+CMMS=2", "send", "send", "send"]);
-    let texts: Vec<&str> = sent[4..].iter().map(|s| s.text.as_str()).collect();
+    let texts: Vec<&str> = sent[12..].iter().map(|s| s.text.as_str()).collect();
     assert_eq!(texts, ["run 0", "run 1", "run 2"]);
     assert_eq!(store.queue_stats().unwrap().depth, 0);
 }

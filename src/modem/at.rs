@@ -383,6 +383,11 @@ impl<P: Port + ?Sized> At<P> {
         }
     }
 
+    /// The port itself (for a second handle that only waits: `modem::Watch`).
+    pub fn port(&self) -> &P {
+        &self.port
+    }
+
     /// Unsolicited lines seen so far, oldest first.
     pub fn take_unsolicited(&mut self) -> Vec<String> {
         self.unsolicited.drain(..).collect()
@@ -420,12 +425,15 @@ impl<P: Port + ?Sized> At<P> {
     }
 
     /// `AT+CMGS=<len>`, the prompt, the PDU and Ctrl-Z; returns the message
-    /// reference from `+CMGS: <mr>`.
+    /// reference from `+CMGS: <mr>`. The prompt is the answer to a command
+    /// and comes within `prompt_timeout` (`command-timeout`); only the
+    /// network's answer after Ctrl-Z may take `send_timeout`.
     pub fn send_pdu(
         &mut self,
         tpdu_len: usize,
         pdu_hex: &str,
-        timeout: Duration,
+        prompt_timeout: Duration,
+        send_timeout: Duration,
     ) -> Result<u8, AtError> {
         let command = format!("AT+CMGS={tpdu_len}");
         self.write_all(format!("{command}\r").as_bytes())?;
@@ -433,12 +441,23 @@ impl<P: Port + ?Sized> At<P> {
             until_prompt: true,
             ..Reading::default()
         };
-        if !self.read_response(&command, timeout, prompt)?.prompted {
+        let prompted = match self.read_response(&command, prompt_timeout, prompt) {
+            Ok(r) => r.prompted,
+            Err(AtError::Timeout { command }) => {
+                // The prompt may have been lost while the modem waits for
+                // the PDU: end that input, so the reset that follows is
+                // read as a command.
+                let _ = self.write_all(b"\x1b");
+                return Err(AtError::Timeout { command });
+            }
+            Err(e) => return Err(e),
+        };
+        if !prompted {
             // A final OK without a prompt: the modem did not take the PDU.
             return Err(AtError::Error { command });
         }
         self.write_all(format!("{pdu_hex}\x1a").as_bytes())?;
-        let lines = match self.read_response(&command, timeout, Reading::default()) {
+        let lines = match self.read_response(&command, send_timeout, Reading::default()) {
             Ok(r) => r.lines,
             Err(AtError::Timeout { command }) => {
                 // Cancel the input so the modem is not left waiting for more.
@@ -551,9 +570,15 @@ impl<P: Port + ?Sized> At<P> {
     /// Waits for more bytes until `deadline`. The port's own read timeout
     /// is short; a timed-out read just means "nothing yet".
     fn fill(&mut self, deadline: Instant, command: &str) -> Result<(), AtError> {
+        self.fill_from(deadline, command, false)
+    }
+
+    /// [`At::fill`]; with `once`, one read is tried even after `deadline`.
+    fn fill_from(&mut self, deadline: Instant, command: &str, once: bool) -> Result<(), AtError> {
         let mut buf = [0u8; 512];
+        let mut once = once;
         loop {
-            if Instant::now() >= deadline {
+            if !std::mem::take(&mut once) && Instant::now() >= deadline {
                 return Err(AtError::Timeout {
                     command: command.to_owned(),
                 });
@@ -592,19 +617,36 @@ impl<P: Port + ?Sized> At<P> {
     /// `wait`, without sending anything. Other lines (a stale result, junk)
     /// are dropped; returns how many.
     pub fn poll_unsolicited(&mut self, wait: Duration) -> Result<usize, AtError> {
-        self.read_idle(Instant::now() + wait, None)
+        Ok(self.read_idle(Instant::now() + wait, None, false)?.0)
+    }
+
+    /// Like [`At::poll_unsolicited`], but returns as soon as a whole
+    /// unsolicited line (with its PDU line, for `+CMT:`) has been set
+    /// aside: true then. At least one read is tried, however short `wait`.
+    pub fn wait_unsolicited(&mut self, wait: Duration) -> Result<bool, AtError> {
+        Ok(self.read_idle(Instant::now() + wait, None, true)?.1)
     }
 
     /// Reads what comes without a command until the modem has been quiet
     /// for `quiet` (or `max` has passed); returns how many lines that were
     /// not unsolicited it dropped.
     pub fn drain(&mut self, quiet: Duration, max: Duration) -> Result<usize, AtError> {
-        self.read_idle(Instant::now() + max, Some(quiet))
+        Ok(self.read_idle(Instant::now() + max, Some(quiet), false)?.0)
     }
 
-    fn read_idle(&mut self, end: Instant, quiet: Option<Duration>) -> Result<usize, AtError> {
+    /// Reads without a command until `end` (or a `quiet` pause); with
+    /// `early`, until a whole unsolicited line has been set aside. Returns
+    /// the lines dropped and whether an unsolicited one came.
+    fn read_idle(
+        &mut self,
+        end: Instant,
+        quiet: Option<Duration>,
+        early: bool,
+    ) -> Result<(usize, bool), AtError> {
         let idle = Expect::idle();
         let mut dropped = 0;
+        let before = self.unsolicited.len();
+        let mut tried = false;
         loop {
             while let Some(event) = self.splitter.next_event() {
                 let Event::Line(line) = event else { continue };
@@ -623,10 +665,16 @@ impl<P: Port + ?Sized> At<P> {
                     }
                 }
             }
+            let got = self.unsolicited.len() > before && !self.pdu_follows;
+            if early && got {
+                return Ok((dropped, true));
+            }
             let deadline = quiet.map_or(end, |q| end.min(Instant::now() + q));
-            match self.fill(deadline, "") {
+            // One read even when the time has passed already.
+            let once = !std::mem::replace(&mut tried, true);
+            match self.fill_from(deadline, "", once) {
                 Ok(()) => {}
-                Err(AtError::Timeout { .. }) => return Ok(dropped),
+                Err(AtError::Timeout { .. }) => return Ok((dropped, got)),
                 Err(e) => return Err(e),
             }
         }
@@ -1070,11 +1118,11 @@ mod tests {
                 (&sent, "\r\n+CMS ERROR: 38\r\n"),
             ],
         );
-        assert_eq!(at.send_pdu(23, pdu, T).unwrap(), 7);
-        assert_eq!(at.send_pdu(23, pdu, T).unwrap(), 8);
+        assert_eq!(at.send_pdu(23, pdu, T, T).unwrap(), 7);
+        assert_eq!(at.send_pdu(23, pdu, T, T).unwrap(), 8);
         assert_eq!(at.take_unsolicited(), vec!["+CMTI: \"SM\",3", "^RSSI:12"]);
-        assert_eq!(at.send_pdu(23, pdu, T).unwrap(), 9);
-        let e = at.send_pdu(23, pdu, T).unwrap_err();
+        assert_eq!(at.send_pdu(23, pdu, T, T).unwrap(), 9);
+        let e = at.send_pdu(23, pdu, T, T).unwrap_err();
         assert!(matches!(e, AtError::Cms { code: 38, .. }), "{e:?}");
     }
 

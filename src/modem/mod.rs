@@ -14,6 +14,7 @@
 pub mod at;
 pub mod errors;
 pub mod probe;
+mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -21,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use at::At;
 pub use at::{AtError, OtherResult};
+use serialport::SerialPort;
+pub use watch::Watch;
 
 use crate::gsm::SubmitPart;
 
@@ -86,6 +89,12 @@ pub struct ModemInfo {
 }
 
 pub struct Modem {
+    /// Dropped first: its thread ends and its copy of the port is closed
+    /// before the port itself.
+    watch: Option<Watch>,
+    /// A second handle of a serial port, for the watch (none for a
+    /// scripted port).
+    watch_port: Option<Box<dyn SerialPort>>,
     at: At<dyn at::Port>,
     device: String,
     command_timeout: Duration,
@@ -99,6 +108,8 @@ pub struct Modem {
     announced: BTreeSet<String>,
     /// The `AT+CNMI` setting the modem took (`None`: it took none).
     indications: Option<&'static str>,
+    /// Manufacturer and model, asked once per init.
+    info: ModemInfo,
 }
 
 /// How long one `read()` on the port may block; the AT layer loops until
@@ -148,12 +159,18 @@ impl Modem {
                 device: device.to_owned(),
                 error: describe_open_error(device, &e),
             })?;
-        Ok(Modem::on_port(Box::new(port), device, command_timeout))
+        let watch_port = port.try_clone().ok();
+        Ok(Modem {
+            watch_port,
+            ..Modem::on_port(Box::new(port), device, command_timeout)
+        })
     }
 
     /// A modem on any port (a scripted one in unit tests).
     pub fn on_port(port: Box<dyn at::Port>, device: &str, command_timeout: Duration) -> Modem {
         Modem {
+            watch: None,
+            watch_port: None,
             at: At::new(port),
             device: device.to_owned(),
             command_timeout,
@@ -162,6 +179,7 @@ impl Modem {
             cmgr_only: BTreeSet::new(),
             announced: BTreeSet::new(),
             indications: None,
+            info: ModemInfo::default(),
         }
     }
 
@@ -227,10 +245,11 @@ impl Modem {
         }
         let (manufacturer, model) = identify(&mut |c| self.at.command(c, t), &mut |_| {})
             .map_err(step("identification"))?;
-        Ok(ModemInfo {
+        self.info = ModemInfo {
             manufacturer,
             model,
-        })
+        };
+        Ok(self.info.clone())
     }
 
     /// [`at::At::resync`]; a modem that does not know its command is not
@@ -315,9 +334,13 @@ impl Modem {
         }
     }
 
-    /// Sends one part; returns its message reference.
-    pub fn send_part(&mut self, part: &SubmitPart, timeout: Duration) -> Result<u8, AtError> {
-        self.at.send_pdu(part.tpdu_len, &part.pdu_hex, timeout)
+    /// Sends one part; returns its message reference. The `> ` prompt must
+    /// come within `command-timeout`, the network's answer within
+    /// `send_timeout`.
+    pub fn send_part(&mut self, part: &SubmitPart, send_timeout: Duration) -> Result<u8, AtError> {
+        let prompt_timeout = self.command_timeout;
+        self.at
+            .send_pdu(part.tpdu_len, &part.pdu_hex, prompt_timeout, send_timeout)
     }
 
     pub fn command(&mut self, command: &str) -> Result<Vec<String>, AtError> {
@@ -766,6 +789,39 @@ impl Modem {
     pub fn poll_unsolicited(&mut self, wait: Duration) -> Result<(), AtError> {
         self.at.poll_unsolicited(wait).map(|_| ())
     }
+
+    /// Reads what the modem sent unasked (URCs) for up to `wait`, returning
+    /// as soon as a whole unsolicited line is in (true then). At least one
+    /// read is tried.
+    pub fn wait_unsolicited(&mut self, wait: Duration) -> Result<bool, AtError> {
+        self.at.wait_unsolicited(wait)
+    }
+
+    /// Starts the [`Watch`] of this port: `notify` is called when the modem
+    /// has something to read while the watch is armed. A port that cannot
+    /// be watched (no second handle) is reported, and the caller reads it
+    /// in slices instead.
+    pub fn start_watch(&mut self, notify: impl Fn() + Send + 'static) -> std::io::Result<()> {
+        let port = self.watch_port.take().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::Unsupported, "not a serial port")
+        })?;
+        self.watch = Some(Watch::start(port, notify)?);
+        Ok(())
+    }
+
+    /// Arms the watch (see [`Watch::arm`]); false when there is none.
+    pub fn arm_watch(&self) -> bool {
+        self.watch.as_ref().is_some_and(|w| {
+            w.arm();
+            true
+        })
+    }
+
+    pub fn disarm_watch(&self) {
+        if let Some(w) = &self.watch {
+            w.disarm();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -793,6 +849,29 @@ mod tests {
         assert!(parse_cmgl(&[]).is_empty());
         // a header without its PDU line is skipped, not misread
         assert!(parse_cmgl(&lines(&["+CMGL: 1,0,,24", "+CMGL: 2,0,,24"])).is_empty());
+    }
+
+    #[test]
+    fn a_lost_prompt_costs_one_command_timeout_not_the_send_timeout() {
+        let sim = crate::sim::PtySim::start().unwrap();
+        let command_timeout = Duration::from_millis(500);
+        let send_timeout = Duration::from_secs(30);
+        let mut modem = Modem::open(sim.path.to_str().unwrap(), 115_200, command_timeout).unwrap();
+        modem.init(None, None).unwrap();
+        let opts = crate::gsm::SubmitOptions::default();
+        let part = &crate::gsm::encode_submit("+420608337726", "hung", &opts).unwrap()[0];
+        // no answer at all to AT+CMGS=<n>: no prompt
+        sim.handle.state().hang_at_part = Some(0);
+        let t = std::time::Instant::now();
+        let e = modem.send_part(part, send_timeout).unwrap_err();
+        eprintln!("lost prompt: timed out after {:?}", t.elapsed());
+        assert!(matches!(e, AtError::Timeout { .. }), "{e:?}");
+        // a failure bound only: the send timeout would be 30 s
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+        // the modem is usable at once, and the part goes out
+        assert_eq!(modem.command("AT").unwrap(), Vec::<String>::new());
+        modem.send_part(part, send_timeout).unwrap();
+        assert_eq!(sim.handle.wait_for_sent(1, send_timeout)[0].text, "hung");
     }
 
     #[test]
@@ -939,17 +1018,19 @@ fn in_words(e: &AtError) -> String {
 }
 
 /// Runs the health queries through `run` (a command → its answer lines):
-/// manufacturer, model, signal, registration, operator. A command answered
-/// with an error is noted in `errors`; a timeout or a port failure ends the
-/// check with that error (the modem is gone).
+/// signal, registration, operator; manufacturer and model are the ones the
+/// init sequence asked (`info`: they do not change until the next init). A
+/// command answered with an error is noted in `errors`; a timeout or a port
+/// failure ends the check with that error (the modem is gone).
 pub fn check_health(
+    info: &ModemInfo,
     mut run: impl FnMut(&str) -> Result<Vec<String>, AtError>,
 ) -> Result<Health, AtError> {
-    let mut health = Health::default();
-    let mut refused = Vec::new();
-    let (manufacturer, model) = identify(&mut run, &mut |e| refused.push(e))?;
-    health.manufacturer = manufacturer;
-    health.model = model;
+    let mut health = Health {
+        manufacturer: info.manufacturer.clone(),
+        model: info.model.clone(),
+        ..Health::default()
+    };
     let mut ask = |command: &str, health: &mut Health| match run(command) {
         Ok(lines) => Ok(Some(lines)),
         Err(e) if e.is_lost() => Err(e),
@@ -958,7 +1039,6 @@ pub fn check_health(
             Ok(None)
         }
     };
-    health.errors.extend(refused.iter().map(in_words));
     health.rssi = ask("AT+CSQ", &mut health)?.and_then(|l| parse_csq(&l));
     health.registration = ask("AT+CREG?", &mut health)?.and_then(|l| parse_creg(&l));
     health.operator = ask("AT+COPS?", &mut health)?.and_then(|l| parse_cops(&l));
@@ -966,11 +1046,12 @@ pub fn check_health(
 }
 
 impl Modem {
-    /// Model, signal (`AT+CSQ`), registration (`AT+CREG?`) and operator
-    /// (`AT+COPS?`), for the `modem` table. `Err` only when the modem does
-    /// not answer at all.
+    /// Signal (`AT+CSQ`), registration (`AT+CREG?`) and operator
+    /// (`AT+COPS?`), with the model found at init, for the `modem` table.
+    /// `Err` only when the modem does not answer at all.
     pub fn health(&mut self) -> Result<Health, AtError> {
-        let mut health = check_health(|command| self.command(command))?;
+        let (at, t) = (&mut self.at, self.command_timeout);
+        let mut health = check_health(&self.info, |command| at.command(command, t))?;
         health.warnings = self.warnings();
         Ok(health)
     }
@@ -1074,9 +1155,32 @@ mod health_tests {
         }
     }
 
+    fn tc35i() -> ModemInfo {
+        ModemInfo {
+            manufacturer: "SIEMENS".into(),
+            model: "TC35i".into(),
+        }
+    }
+
+    #[test]
+    fn the_identity_is_the_one_init_found_and_not_asked_again() {
+        let mut asked = Vec::new();
+        let mut tc35i_modem = modem(&[]);
+        let h = check_health(&tc35i(), |command| {
+            asked.push(command.to_owned());
+            tc35i_modem(command)
+        })
+        .unwrap();
+        assert_eq!(
+            (h.manufacturer.as_str(), h.model.as_str()),
+            ("SIEMENS", "TC35i")
+        );
+        assert_eq!(asked, ["AT+CSQ", "AT+CREG?", "AT+COPS?"]);
+    }
+
     #[test]
     fn healthy_modem() {
-        let h = check_health(modem(&[])).unwrap();
+        let h = check_health(&tc35i(), modem(&[])).unwrap();
         assert_eq!(
             h,
             Health {
@@ -1095,11 +1199,14 @@ mod health_tests {
     #[test]
     fn error_answers_are_problems_not_failures() {
         // no SIM: the network commands fail with +CME ERROR: 10
-        let h = check_health(modem(&[
-            ("AT+CSQ", "\r\n+CSQ: 99,99\r\n\r\nOK\r\n"),
-            ("AT+CREG?", "\r\n+CME ERROR: 10\r\n"),
-            ("AT+COPS?", "\r\n+CME ERROR: 10\r\n"),
-        ]))
+        let h = check_health(
+            &tc35i(),
+            modem(&[
+                ("AT+CSQ", "\r\n+CSQ: 99,99\r\n\r\nOK\r\n"),
+                ("AT+CREG?", "\r\n+CME ERROR: 10\r\n"),
+                ("AT+COPS?", "\r\n+CME ERROR: 10\r\n"),
+            ]),
+        )
         .unwrap();
         assert_eq!(h.rssi, Some(99));
         assert_eq!((h.registration, h.operator.as_deref()), (None, None));
@@ -1108,24 +1215,31 @@ mod health_tests {
             "AT+CREG?: +CME ERROR: 10 (SIM not inserted); AT+COPS?: +CME ERROR: 10 (SIM not inserted)"
         );
 
-        // searching for a network, and a modem without +CGMM
-        let h = check_health(modem(&[
-            ("AT+CGMM", "\r\nERROR\r\n"),
-            ("AT+CREG?", "\r\n+CREG: 0,2\r\n\r\nOK\r\n"),
-            ("AT+COPS?", "\r\n+COPS: 0\r\n\r\nOK\r\n"),
-        ]))
+        // searching for a network, and a modem that had no answer to
+        // AT+CGMM at init
+        let info = ModemInfo {
+            model: String::new(),
+            ..tc35i()
+        };
+        let h = check_health(
+            &info,
+            modem(&[
+                ("AT+CREG?", "\r\n+CREG: 0,2\r\n\r\nOK\r\n"),
+                ("AT+COPS?", "\r\n+COPS: 0\r\n\r\nOK\r\n"),
+            ]),
+        )
         .unwrap();
         assert_eq!(h.model, "");
         assert_eq!(h.operator, None);
         assert_eq!(
             h.problem().unwrap(),
-            "AT+CGMM: ERROR; not registered on the network (searching)"
+            "not registered on the network (searching)"
         );
     }
 
     #[test]
     fn a_silent_modem_ends_the_check() {
-        let e = check_health(modem(&[("AT+CSQ", "")])).unwrap_err();
+        let e = check_health(&tc35i(), modem(&[("AT+CSQ", "")])).unwrap_err();
         assert!(matches!(e, AtError::Timeout { .. }), "{e:?}");
     }
 }

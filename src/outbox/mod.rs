@@ -1,8 +1,11 @@
 //! The modem thread: claims due rows of `msg`, sends them part by part, and
 //! moves each to `sms`. It wakes at once when a connection commits a request
-//! (through an `mpsc` channel) and otherwise every `poll_interval`, for rows
-//! that other tools insert with plain SQL. While idle it listens for
-//! `+CMTI` and lets [`Inbox`] read what arrived.
+//! (through an `mpsc` channel), when a retry it scheduled is due, and
+//! otherwise every `poll_interval`, for rows that other tools insert with
+//! plain SQL. While idle it listens for `+CMTI` (the port's [`Watch`] wakes
+//! it through the same channel) and lets [`Inbox`] read what arrived.
+//!
+//! [`Watch`]: crate::modem::Watch
 //!
 //! This file is the loop: it owns the modem and makes the store calls. The
 //! decisions it acts on are small pure types, each with its unit tests, that
@@ -11,9 +14,10 @@
 //! `link.rs` (`AT+CMMS`) and `health.rs` (when to write the `modem` row);
 //! `pass.rs` says what a pass did and how it failed.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use crate::config::Settings;
@@ -36,8 +40,14 @@ use policy::{Failure, Reopen, SendPolicy, Verdict};
 
 /// Rows claimed per transaction.
 const BATCH: usize = 8;
-/// How often the idle modem thread looks at the port for announcements.
+/// How often the idle modem thread looks at a port it cannot watch (see
+/// `modem::Watch`) for announcements.
 const IDLE_SLICE: Duration = Duration::from_millis(200);
+/// How long the idle thread reads once the watch said the modem speaks.
+const URC_READ: Duration = Duration::from_millis(50);
+/// How often a device that is gone (unplugged) is looked for while idle:
+/// it is opened as soon as it is back, not at the next reopen attempt.
+const DEVICE_LOOK: Duration = Duration::from_millis(200);
 
 pub use crate::intake::Wake;
 
@@ -66,6 +76,13 @@ pub struct Outbox {
     stop: Arc<AtomicBool>,
     /// When the modem's health was last recorded, and whether it was healthy.
     health_mark: HealthMark,
+    /// This thread's wake-ups (`run`), and a sender for the port's watch.
+    wake: Receiver<Wake>,
+    waker: Sender<Wake>,
+    /// Watch the port while idle (`serve`; `send-pending` never idles).
+    watch: bool,
+    /// The last open failed because the device is not there (unplugged).
+    device_missing: bool,
 }
 
 /// What became of one message.
@@ -83,6 +100,7 @@ impl Outbox {
         let next_ref = (std::process::id() as u8) ^ (Instant::now().elapsed().subsec_nanos() as u8);
         let hooks = OnReceive::start(settings.on_receive.clone(), settings.on_receive_timeout);
         let policy = SendPolicy::new(&settings);
+        let (waker, wake) = mpsc::channel();
         Outbox {
             store,
             settings,
@@ -98,7 +116,17 @@ impl Outbox {
             unfinished: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             health_mark: HealthMark::default(),
+            wake,
+            waker,
+            watch: false,
+            device_missing: false,
         }
+    }
+
+    /// A sender of wake-ups to this modem thread (`Wake::Queued` from the
+    /// wake relay of `serve`, and at shutdown).
+    pub fn waker(&self) -> Sender<Wake> {
+        self.waker.clone()
     }
 
     /// Waits for on-receive programs still queued (send-pending exits after).
@@ -115,6 +143,18 @@ impl Outbox {
             self.link = Link::default();
             self.memories = modem.setup_receiving();
             self.receive_due = true;
+            if self.watch {
+                let waker = self.waker.clone();
+                if let Err(e) = modem.start_watch(move || {
+                    let _ = waker.send(Wake::Modem);
+                }) {
+                    log::warn!(
+                        "modem {}: cannot watch the port ({e}); new messages are noticed within {} ms",
+                        s.device,
+                        IDLE_SLICE.as_millis()
+                    );
+                }
+            }
             log::info!(
                 "modem {} ready: {} {} (reading {})",
                 self.settings.device,
@@ -177,42 +217,68 @@ impl Outbox {
         announced
     }
 
-    /// Waits up to `wait` for a wake-up, a shutdown, or a modem announcing
-    /// a new message, listening to the modem meanwhile. False when every
-    /// sender of wake-ups is gone.
-    fn idle(&mut self, wake: &Receiver<Wake>, wait: Duration, stop: &AtomicBool) -> bool {
+    /// Waits up to `wait` for a wake-up, a shutdown, a modem announcing a
+    /// new message, or a missing device coming back. The wait is on the
+    /// channel; the port's watch sends `Wake::Modem` into it when the modem
+    /// speaks, so neither waits on the other. False when every sender of
+    /// wake-ups is gone.
+    fn idle(&mut self, wait: Duration, stop: &AtomicBool) -> bool {
         let deadline = Instant::now() + wait;
         loop {
-            let slice = deadline
-                .saturating_duration_since(Instant::now())
-                .min(IDLE_SLICE);
-            match wake.recv_timeout(slice) {
-                Ok(_) => {
-                    while wake.try_recv().is_ok() {}
+            let left = deadline.saturating_duration_since(Instant::now());
+            let watched = self.modem.as_ref().is_some_and(Modem::arm_watch);
+            let slice = match &self.modem {
+                Some(_) if !watched => left.min(IDLE_SLICE),
+                None if self.device_missing => left.min(DEVICE_LOOK),
+                _ => left,
+            };
+            let woke = self.wake.recv_timeout(slice);
+            if let Some(modem) = &self.modem {
+                modem.disarm_watch();
+            }
+            let spoke = match woke {
+                Ok(Wake::Queued) => {
+                    while self.wake.try_recv().is_ok() {}
                     return true;
                 }
+                Ok(Wake::Modem) => true,
+                Err(RecvTimeoutError::Timeout) => false,
                 Err(RecvTimeoutError::Disconnected) => return false,
-                Err(RecvTimeoutError::Timeout) => {}
-            }
+            };
             if stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
                 return true;
             }
-            if let Some(modem) = self.modem.as_mut() {
-                if let Err(e) = modem.poll_unsolicited(Duration::from_millis(1)) {
-                    log::error!("modem lost while idle: {e}");
-                    self.modem = None;
+            let Some(modem) = self.modem.as_mut() else {
+                if self.device_missing && Path::new(&self.port_path).exists() {
+                    log::info!(
+                        "modem {}: {} is there again; opening it",
+                        self.settings.device,
+                        self.port_path
+                    );
                     return true;
                 }
-                if self.handle_unsolicited() {
-                    return true;
-                }
+                continue;
+            };
+            if watched && !spoke {
+                continue;
+            }
+            let wait = if spoke { URC_READ } else { Duration::ZERO };
+            if let Err(e) = modem.wait_unsolicited(wait) {
+                log::error!("modem lost while idle: {e}");
+                self.modem = None;
+                return true;
+            }
+            if self.handle_unsolicited() {
+                return true;
             }
         }
     }
 
-    /// `serve`: the modem thread's loop, until `stop` is set.
-    pub fn run(&mut self, wake: Receiver<Wake>, stop: Arc<AtomicBool>) {
+    /// `serve`: the modem thread's loop, until `stop` is set; woken through
+    /// [`Outbox::waker`].
+    pub fn run(&mut self, stop: Arc<AtomicBool>) {
         self.stop = Arc::clone(&stop);
+        self.watch = true;
         let stop = &*stop;
         let mut reopen = Reopen::default();
         let mut last_problem = String::new();
@@ -243,6 +309,7 @@ impl Outbox {
                         last_problem.clear();
                     }
                     reopen.recovered();
+                    self.device_missing = false;
                     let until = self.policy.wake_at(next_receive, Instant::now());
                     if self.receive_due {
                         Duration::ZERO
@@ -258,16 +325,26 @@ impl Outbox {
                     }
                     match &e {
                         PassError::ModemLost(e) => self.lost(e),
-                        PassError::Modem(_) => self.modem = None,
+                        PassError::Modem(e) => {
+                            self.modem = None;
+                            self.device_missing = matches!(e, ModemError::Open { .. })
+                                && !Path::new(&self.port_path).exists();
+                        }
                         // Claims taken before the database went away are
                         // ours to hand back once it returns.
                         PassError::Store(_) => released = false,
                         PassError::Command(_) => {}
                     }
-                    reopen.failed()
+                    if matches!(e, PassError::ModemLost(_)) && self.modem.is_some() {
+                        // Reset and answering again: what the modem failed
+                        // to send goes out now, not after a backoff.
+                        Duration::ZERO
+                    } else {
+                        reopen.failed()
+                    }
                 }
             };
-            if !self.idle(&wake, wait, stop) {
+            if !self.idle(wait, stop) {
                 break;
             }
         }
@@ -350,8 +427,15 @@ impl Outbox {
             return Ok(0);
         }
         let lease = self.settings.lease;
+        self.policy.claiming(Instant::now());
         let batch = self.store.claim_due(&self.owner, lease, BATCH)?;
         let claimed = batch.len();
+        if claimed == 0 {
+            // The queue emptied at a batch boundary: the last message was
+            // sent with the link kept for more. Let it go now (harmless if
+            // left, TS 27.005 §3.5.6, but the modem is left as it was found).
+            self.keep_link(false);
+        }
         let mut renewed = Instant::now();
         for (i, msg) in batch.into_iter().enumerate() {
             // A full batch means more are likely waiting: keep the link open
@@ -367,10 +451,10 @@ impl Outbox {
                 Ok(Sent::Failed) => summary.failed += 1,
                 Ok(Sent::Retry) => summary.retried += 1,
                 Err(e) => {
-                    // The rest of the batch stays claimed by us; hand it back.
-                    if i + 1 < claimed {
-                        let _ = self.store.release_claims(&self.owner);
-                    }
+                    // The rest of the batch stays claimed by us, and a
+                    // message the modem failed to send (uncharged): hand
+                    // them back, to be claimed when the modem answers.
+                    let _ = self.store.release_claims(&self.owner);
                     return Err(e);
                 }
             }
@@ -388,6 +472,7 @@ impl Outbox {
     /// then try again.
     fn stop_claiming(&mut self) -> Result<(), PassError> {
         let pause = self.policy.pause(Instant::now());
+        self.keep_link(false);
         let handed_back = self.store.release_claims(&self.owner)?;
         let failed = self.policy.failing_run_over();
         log::warn!(
@@ -516,6 +601,16 @@ impl Outbox {
                 self.store
                     .retry_later(msg.id, &self.owner, &reason, delay)?;
                 self.policy.retry_scheduled(Instant::now() + delay);
+                Sent::Retry
+            }
+            Verdict::Resend => {
+                log::warn!(
+                    "message {} to {}: {reason}; the modem failed, not the message: it goes out \
+                     again as soon as the modem answers (attempt not counted)",
+                    msg.id,
+                    msg.phone
+                );
+                // Its claim is handed back with the rest of the batch.
                 Sent::Retry
             }
         };
