@@ -463,7 +463,7 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn a_hook_that_does_not_read_a_long_text_is_killed_and_the_next_runs() {
-    use smss::gsm::{DeliverRef, Timestamp, encode_deliver};
+    use smss::gsm::{DeliverRef, encode_deliver};
     use smss::sim::{Memory, PtySim, SimState};
     let dir = TempDir::new("hook-stdin");
     let db = TestDb::new(Backend::Sqlite, &dir);
@@ -478,19 +478,10 @@ fn a_hook_that_does_not_read_a_long_text_is_killed_and_the_next_runs() {
     let greek: Vec<char> = "ΔΦΓΛΩΠΨΣΘΞ".chars().collect();
     let long: String = (0..255 * 152).map(|i| greek[i % greek.len()]).collect();
     assert!(long.len() > 65_536, "{}", long.len());
-    let ts = |second| Timestamp {
-        year: 2026,
-        month: 11,
-        day: 30,
-        hour: 3,
-        minute: 4,
-        second,
-        tz_quarters: 4,
-    };
     let parts = encode_deliver(
         "+420777123456",
         &long,
-        ts(1),
+        smsc_time(1),
         DeliverRef {
             reference: 777,
             ref16: true,
@@ -503,7 +494,7 @@ fn a_hook_that_does_not_read_a_long_text_is_killed_and_the_next_runs() {
     let short = encode_deliver(
         "+420777123456",
         "after the long one",
-        ts(2),
+        smsc_time(2),
         DeliverRef {
             reference: 0,
             ref16: false,

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use smss::gsm::{DeliverRef, Timestamp, encode_deliver};
+use smss::gsm::{DeliverRef, encode_deliver};
 use smss::sim::profiles::{self, Profile};
 use smss::sim::{PROFILES, PtySim};
 use smss::store::{ModemHealth, Store};
@@ -34,18 +34,6 @@ fn received_long() -> String {
     (0..200)
         .map(|i| char::from(b'A' + (i % 26) as u8))
         .collect()
-}
-
-fn ts(second: u8) -> Timestamp {
-    Timestamp {
-        year: 2026,
-        month: 11,
-        day: 30,
-        hour: 3,
-        minute: 4,
-        second,
-        tz_quarters: 4,
-    }
 }
 
 /// `serve` against `profile` with a database of `backend`.
@@ -137,7 +125,7 @@ impl Bench {
         let single = encode_deliver(
             "+420777123456",
             RECEIVED,
-            ts(1),
+            smsc_time(1),
             DeliverRef {
                 reference: 0,
                 ref16: false,
@@ -146,7 +134,7 @@ impl Bench {
         let parts = encode_deliver(
             "+420608337726",
             &received_long(),
-            ts(2),
+            smsc_time(2),
             DeliverRef {
                 reference: 777,
                 ref16: true,
@@ -338,7 +326,7 @@ fn a_hanging_cmgl_is_read_slot_by_slot() {
     let later = encode_deliver(
         "+420602000111",
         "later",
-        ts(9),
+        smsc_time(9),
         DeliverRef {
             reference: 0,
             ref16: false,
@@ -403,7 +391,7 @@ fn probe_tells_what_the_modem_is_and_what_smss_will_use() {
     let pdu = encode_deliver(
         "+420777123456",
         RECEIVED,
-        ts(1),
+        smsc_time(1),
         DeliverRef {
             reference: 0,
             ref16: false,

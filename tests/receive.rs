@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use smss::gsm::{DataCoding, DeliverRef, Timestamp, encode_deliver, encode_status_report};
+use smss::gsm::{DataCoding, DeliverRef, encode_deliver, encode_status_report};
 use smss::sim::PtySim;
 use smss::store::{Coding, ReportStatus};
 
@@ -12,18 +12,6 @@ use crate::util::proxy::Proxy;
 use crate::util::*;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn ts(second: u8) -> Timestamp {
-    Timestamp {
-        year: 2026,
-        month: 11,
-        day: 30,
-        hour: 3,
-        minute: 4,
-        second,
-        tz_quarters: 4,
-    }
-}
 
 const GSM_TEXT: &str = "Server db1: disk 95% € {quota} [ok]";
 const CZECH: &str = "Příliš žluťoučký kůň úpěl ďábelské ódy";
@@ -42,7 +30,7 @@ fn load_sim(sim: &PtySim, report_for: Option<(u8, &str)>) -> usize {
         let pdus = encode_deliver(
             sender,
             text,
-            ts(second),
+            smsc_time(second),
             DeliverRef {
                 reference: 0,
                 ref16: false,
@@ -62,7 +50,7 @@ fn load_sim(sim: &PtySim, report_for: Option<(u8, &str)>) -> usize {
     let parts = encode_deliver(
         "+420731000111",
         &long_text(),
-        ts(3),
+        smsc_time(3),
         DeliverRef {
             reference: 4242,
             ref16: true,
@@ -74,7 +62,10 @@ fn load_sim(sim: &PtySim, report_for: Option<(u8, &str)>) -> usize {
     put("SM", &parts[1]);
     put("ME", &one("Tele2 Info", ALPHA_TEXT, 4));
     if let Some((mr, number)) = report_for {
-        put("SR", &encode_status_report(mr, number, ts(5), ts(6), 0x00));
+        put(
+            "SR",
+            &encode_status_report(mr, number, smsc_time(5), smsc_time(6), 0x00),
+        );
     }
     used
 }
@@ -156,7 +147,7 @@ fn a_full_sim_is_drained_in_one_pass() {
         let pdu = &encode_deliver(
             "+420777123456",
             &format!("alert {i}"),
-            ts(i as u8 % 60),
+            smsc_time(i as u8 % 60),
             DeliverRef {
                 reference: 0,
                 ref16: false,
@@ -199,7 +190,7 @@ fn serve_reads_at_once_when_the_modem_announces_a_message() {
     let pdu = &encode_deliver(
         "+420777123456",
         "pushed",
-        ts(9),
+        smsc_time(9),
         DeliverRef {
             reference: 0,
             ref16: false,
@@ -302,7 +293,7 @@ fn on_receive_program_gets_the_message_without_a_shell() {
     let pdus = encode_deliver(
         "+420777123456",
         &hostile,
-        ts(7),
+        smsc_time(7),
         DeliverRef {
             reference: 5,
             ref16: false,
@@ -330,7 +321,7 @@ fn on_receive_program_gets_the_message_without_a_shell() {
     let pdu = &encode_deliver(
         "+420777123456",
         "second",
-        ts(8),
+        smsc_time(8),
         DeliverRef {
             reference: 0,
             ref16: false,

@@ -456,6 +456,20 @@ pub fn set_config_keys(text: &str, settings: &[(&str, &str)]) -> String {
 pub mod http;
 pub mod webdriver;
 
+/// An SMSC time stamp for simulated received messages: 2026-11-30
+/// 03:04:`second` +01:00.
+pub fn smsc_time(second: u8) -> smss::gsm::Timestamp {
+    smss::gsm::Timestamp {
+        year: 2026,
+        month: 11,
+        day: 30,
+        hour: 3,
+        minute: 4,
+        second,
+        tz_quarters: 4,
+    }
+}
+
 impl Serve {
     /// The web interface's address, from serve's "web UI on http://ADDR/"
     /// line (an unspecified 0.0.0.0 becomes 127.0.0.1).
