@@ -715,6 +715,62 @@ mod tests {
     }
 
     #[test]
+    fn received_kinds_are_shown() {
+        let base = RcvRow {
+            id: 7,
+            sender: "+420608337726".into(),
+            text: "hi".into(),
+            smsc_time: String::new(),
+            received_at: "2026-11-30 10:00:00.000".into(),
+            parts: 1,
+            coding: Coding::Decoded(gsm::DataCoding::Gsm7),
+            complete: true,
+            pid: 0,
+            ports: None,
+            replaced_by: None,
+        };
+        assert_eq!(received_kind(&base), "");
+        let silent = RcvRow {
+            pid: 0x40,
+            ..base.clone()
+        };
+        assert_eq!(received_kind(&silent), "silent (type 0)");
+        let html = rcv_table(&[silent]);
+        assert!(html.contains("status-silent"), "{html}");
+        // An unknown SMSC time (an invalid time stamp) says so.
+        assert!(html.contains(">unknown<"), "{html}");
+        let replaced = RcvRow {
+            pid: 0x41,
+            replaced_by: Some(9),
+            ..base.clone()
+        };
+        assert_eq!(received_kind(&replaced), "replace type 1; replaced by #9");
+        assert!(rcv_table(&[replaced]).contains("status-replaced"));
+        let push = RcvRow {
+            coding: Coding::Decoded(gsm::DataCoding::EightBit),
+            ports: Some(gsm::Ports {
+                destination: 2948,
+                source: 9200,
+            }),
+            ..base.clone()
+        };
+        assert_eq!(
+            received_kind(&push),
+            "to port 2948 (WAP push) from port 9200; 8-bit data, as hex"
+        );
+        assert!(rcv_table(&[push]).contains("WAP push"));
+        let raw = RcvRow {
+            coding: Coding::Raw,
+            ..base
+        };
+        assert_eq!(received_kind(&raw), "undecoded PDU, as hex");
+        assert_eq!(
+            count_text(&format!("{} ş", "x".repeat(80)), 10),
+            "82 characters, GSM 7-bit with the Turkish single shift table, 1 SMS part"
+        );
+    }
+
+    #[test]
     fn ages_and_counts() {
         assert_eq!(age(5), "5 s");
         assert_eq!(age(600), "10 min");
