@@ -9,12 +9,12 @@
 
 use std::time::Duration;
 
-use crate::gsm::{self, Deliver, StatusReport, Tpdu};
+use crate::gsm::{self, Deliver, SmscTime, StatusReport, Tpdu};
 use crate::hook::{OnReceive, ReceivedEvent};
 use crate::modem::{AtError, Modem};
 use crate::printable::escape;
 use crate::store::{
-    self, Coding, DeliveryReport, Received, ReceivedPart, Saved, Store, StoreError,
+    self, Coding, DeliveryReport, PartSaved, Received, ReceivedPart, Saved, Store, StoreError,
 };
 
 /// Joined parts are remembered this long, to recognise a part read again.
@@ -43,6 +43,14 @@ impl From<StoreError> for ReceiveError {
     fn from(e: StoreError) -> Self {
         ReceiveError::Store(e)
     }
+}
+
+/// What the message type (TP-PID) of a stored message means for the hook
+/// and the log.
+#[derive(Debug, Clone, Copy)]
+struct Event {
+    silent: bool,
+    replace: Option<u8>,
 }
 
 pub struct Inbox<'a> {
@@ -116,13 +124,29 @@ impl Inbox<'_> {
     }
 
     fn deliver(&self, d: Deliver) -> Result<(), StoreError> {
-        let smsc_time = d.timestamp.to_string();
+        // An invalid time stamp is stored as unknown (empty); the key still
+        // tells messages apart by the octets that came.
+        let smsc_time = d.timestamp.text();
+        let key_time = match d.timestamp {
+            SmscTime::Known(_) => smsc_time.clone(),
+            SmscTime::Invalid(octets) => format!("?{}", gsm::to_hex(&octets)),
+        };
+        if smsc_time.is_empty() {
+            log::warn!(
+                "a message from {} has an invalid SMSC time stamp ({key_time}): stored with the time unknown",
+                d.sender
+            );
+        }
         let coding = Coding::from(d.user_data.coding);
+        let event = Event {
+            silent: gsm::silent(d.pid),
+            replace: gsm::replace_type(d.pid),
+        };
         match d.user_data.concat {
             None => {
                 let text = d.user_data.text;
                 let msg = Received {
-                    dedupe_key: store::dedupe_key(&d.sender, &smsc_time, None, &text),
+                    dedupe_key: store::dedupe_key(&d.sender, &key_time, None, &text),
                     sender: d.sender,
                     text,
                     coding,
@@ -130,34 +154,57 @@ impl Inbox<'_> {
                     smsc: d.smsc,
                     parts: 1,
                     complete: true,
+                    pid: d.pid,
+                    ports: d.user_data.ports,
                 };
                 let saved = self.store.save_received(&msg)?;
-                self.stored(saved, &msg.sender, &msg.text, &msg.smsc_time, 1);
+                self.stored(saved, event, &msg.sender, &msg.text, &msg.smsc_time, 1);
             }
             Some(c) => {
                 let body_hex = gsm::to_hex(&d.user_data.body);
                 let part = ReceivedPart {
                     dedupe_key: store::dedupe_key(
                         &d.sender,
-                        &smsc_time,
+                        &key_time,
                         Some((c.reference, c.total, c.seq)),
                         &body_hex,
                     ),
                     sender: d.sender,
                     reference: c.reference,
+                    ref16: c.ref16,
                     total: c.total,
                     seq: c.seq,
                     coding,
+                    tables: d.user_data.tables,
+                    pid: d.pid,
+                    ports: d.user_data.ports,
                     body_hex,
                     text: d.user_data.text,
                     smsc_time,
                     smsc: d.smsc,
                 };
-                let saved = self.store.save_part(&part)?;
+                let PartSaved { saved, stale } = self.store.save_part(&part)?;
+                if let Some(id) = stale {
+                    log::warn!(
+                        "received message {id} from {}: part {} of reference {} came again with \
+                         other content, so the earlier parts are a message of their own whose \
+                         other parts never arrived; stored what came (incomplete)",
+                        part.sender,
+                        part.seq,
+                        part.reference
+                    );
+                }
                 if let Saved::New(id) = saved {
                     // The joined text is in the database; read it back for the log and hook.
                     let text = self.store.rcv(id)?.map(|r| r.text).unwrap_or_default();
-                    self.stored(saved, &part.sender, &text, &part.smsc_time, part.total);
+                    self.stored(
+                        saved,
+                        event,
+                        &part.sender,
+                        &text,
+                        &part.smsc_time,
+                        part.total,
+                    );
                 } else {
                     log::info!(
                         "received part {}/{} of a message from {} (reference {}): {}",
@@ -177,14 +224,35 @@ impl Inbox<'_> {
         Ok(())
     }
 
-    fn stored(&self, saved: Saved, sender: &str, text: &str, smsc_time: &str, parts: u8) {
+    fn stored(
+        &self,
+        saved: Saved,
+        event: Event,
+        sender: &str,
+        text: &str,
+        smsc_time: &str,
+        parts: u8,
+    ) {
         match saved {
-            Saved::New(id) => {
+            // TS 23.040 §9.2.3.9: a type 0 message is acknowledged and may
+            // be discarded; it alerts no one, so the hook does not run.
+            Saved::New(id) if event.silent => {
                 log::info!(
-                    "received message {id} from {} ({parts} part(s)): {}",
-                    escape(sender),
-                    escape(text)
-                );
+                    "received a silent (type 0) message {id} from {}: stored, no hook",
+                    escape(sender)
+                )
+            }
+            Saved::New(id) => {
+                let (shown_sender, shown_text) = (escape(sender), escape(text));
+                match event.replace {
+                    Some(n) => log::info!(
+                        "received message {id} from {shown_sender} ({parts} part(s), replace \
+                         type {n}: replaces the earlier one of that type): {shown_text}"
+                    ),
+                    None => log::info!(
+                        "received message {id} from {shown_sender} ({parts} part(s)): {shown_text}"
+                    ),
+                }
                 self.hooks.received(ReceivedEvent {
                     id,
                     sender: sender.to_owned(),
@@ -207,7 +275,7 @@ impl Inbox<'_> {
             mr: r.mr,
             recipient: r.recipient.clone(),
             st: r.status,
-            discharged: r.discharged.to_string(),
+            discharged: r.discharged.text(),
         };
         match self.store.save_report(&report)? {
             Some((id, status)) => log::info!(
@@ -236,6 +304,8 @@ impl Inbox<'_> {
             smsc: None,
             parts: 1,
             complete: true,
+            pid: 0,
+            ports: None,
         };
         self.store.save_received(&msg).map(|_| ())
     }

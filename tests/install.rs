@@ -38,12 +38,20 @@ const TREE: &[(&str, u32)] = &[
         "usr/local/share/smss/sql/sqlite/005_modem_warnings.sql",
         0o644,
     ),
+    (
+        "usr/local/share/smss/sql/sqlite/006_received_corners.sql",
+        0o644,
+    ),
     ("usr/local/share/smss/sql/mysql/001_init.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/002_receive.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/003_modem.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/004_claims.sql", 0o644),
     (
         "usr/local/share/smss/sql/mysql/005_modem_warnings.sql",
+        0o644,
+    ),
+    (
+        "usr/local/share/smss/sql/mysql/006_received_corners.sql",
         0o644,
     ),
     ("usr/local/share/doc/smss/README.md", 0o644),

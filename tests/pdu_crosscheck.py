@@ -60,6 +60,12 @@ def known_bug(pdu, expected, got):
     # trailing '@' (0x00) is lost although TP-UDL counts it.
     if expected.endswith("@") and user_data_length(pdu) % 8 == 0:
         fixes.append(("trailing '@' dropped at TP-UDL 8n", lambda t: t[:-1]))
+    # The same unpacking reads the CR that fills 7 spare bits of the last
+    # octet (TS 23.038 §6.1.2.3.1 padding, which smss sends there instead
+    # of zeros so that such decoders show no '@') as a character, although
+    # TP-UDL does not count it.
+    if user_data_length(pdu) % 8 == 7 and got == expected + "\r":
+        fixes.append(("CR padding of 7 spare bits read as a character", lambda t: t + "\r"))
     names = []
     for name, fix in fixes:
         expected = fix(expected)

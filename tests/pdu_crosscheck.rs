@@ -146,3 +146,118 @@ fn python_gsmmodem_decodes_our_pdus() {
         "python decoder disagrees:\n{stderr}\n{stdout}"
     );
 }
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\u{0C}'),
+            Some(c) => out.push(c),
+            None => {}
+        }
+    }
+    out
+}
+
+/// The national language tables against PyPI gsmcodecs (the tables of TS
+/// 23.038 V18, its own encoder and decoder), driven by
+/// tests/national_crosscheck.py: SMS-DELIVER PDUs it builds for random
+/// texts of every table pair decode in smss to the text and the tables;
+/// SMS-SUBMIT PDUs smss builds with a single shift table decode there to
+/// the part texts.
+#[test]
+fn gsmcodecs_and_smss_agree_on_the_national_tables() {
+    use smss::gsm::{Encoding, Language, Tables, Tpdu, decode_pdu};
+    if std::env::var_os("SMSS_SKIP_PYTHON_CROSSCHECK").is_some() {
+        eprintln!("skipped: SMSS_SKIP_PYTHON_CROSSCHECK is set");
+        return;
+    }
+    let probe = Command::new("python3")
+        .args(["-c", "import gsmcodecs"])
+        .status();
+    assert!(
+        matches!(probe, Ok(s) if s.success()),
+        "python3 with gsmcodecs is needed: pip install gsmcodecs \
+         (or set SMSS_SKIP_PYTHON_CROSSCHECK=1)"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/national_crosscheck.py");
+
+    // Receiving: what a phone using these tables sends.
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg("make")
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made = String::from_utf8(out.stdout).unwrap();
+    let mut pairs = std::collections::BTreeSet::new();
+    for line in made.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (pdu, lock, single, text) = (f[0], f[1], f[2], unescape(f[3]));
+        let Ok(Tpdu::Deliver(d)) = decode_pdu(pdu, true) else {
+            panic!("{pdu} does not decode")
+        };
+        assert_eq!(d.user_data.text, text, "{pdu} (tables {lock}, {single})");
+        let want = Tables {
+            locking: Language::from_id(lock.parse().unwrap()),
+            single: Language::from_id(single.parse().unwrap()),
+        };
+        assert_eq!(d.user_data.tables, want, "{pdu}");
+        pairs.insert((lock.to_owned(), single.to_owned()));
+    }
+    // Default and 12 locking tables, each with the default and 13 single.
+    assert_eq!(pairs.len(), 13 * 14, "table pairs covered");
+
+    // Sending: texts smss puts in a single shift table.
+    let texts = [
+        format!("Sunucu db1: disk doluş, lütfen bakın {}", "x".repeat(60)),
+        format!("¿Está aquí? Sí, está en la oficina. {}", "y".repeat(60)),
+        format!("Não, você não está só: ação e atenção {}", "z".repeat(60)),
+        format!("Çok güzel, teşekkürler! {}{{}}[]€", "ğ".repeat(200)),
+        format!("{}ş", "a".repeat(300)),
+    ];
+    let mut input = String::new();
+    for text in &texts {
+        let (encoding, part_texts) = split(text);
+        assert!(
+            matches!(encoding, Encoding::Gsm7Shift(_)),
+            "{text:?} went as {encoding:?}"
+        );
+        let parts = encode_submit("+420608337726", text, &SubmitOptions::default()).unwrap();
+        for (part, part_text) in parts.iter().zip(&part_texts) {
+            input.push_str(&format!("{}\t{}\n", part.pdu_hex, escape(part_text)));
+        }
+    }
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .arg("check")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "gsmcodecs disagrees:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -8,11 +8,12 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
+use unicode_segmentation::UnicodeSegmentation;
 
 use smss::charset::{Legacy, decode_line};
 use smss::gsm::{
-    self, DataCoding, DeliverRef, EncodeError, Encoding, SubmitOptions, Timestamp, Tpdu,
-    decode_body, decode_pdu, encode_deliver, encode_submit, plan, split,
+    self, DataCoding, DeliverRef, EncodeError, Encoding, Language, SmscTime, SubmitOptions, Tables,
+    Timestamp, Tpdu, decode_body, decode_pdu, encode_deliver, encode_submit, plan, split,
 };
 use smss::modem::at::{Event, LineSplitter};
 use smss::protocol::{Request, parse_line};
@@ -41,6 +42,9 @@ fn any_char() -> impl Strategy<Value = char> + Clone {
     prop_oneof![
         6 => gsm_char(),
         2 => select(vec!['ř', 'ě', 'ů', 'Ř', 'Ω', 'ж', '\t', '`']),
+        // Letters of the Turkish, Spanish and Portuguese single shift
+        // tables (sent in 7-bit with one when that saves parts).
+        2 => select(vec!['ş', 'ğ', 'ı', 'İ', 'Ş', 'á', 'í', 'ó', 'ú', 'ã', 'õ', 'ê', 'ç', 'Â']),
         2 => select(vec!['😀', '👍', '🏽', '🇨', '🇿', '𝄞', '\u{10FFFF}', '\u{1F600}']),
         1 => select(vec!['\0', '\u{1B}', '\u{FFFD}', '\u{E000}', '\u{FEFF}', '\u{2028}']),
         2 => any::<char>(),
@@ -147,9 +151,29 @@ fn check_no_split_pair(coding: DataCoding, body: &[u8]) -> Result<(), TestCaseEr
 
 fn coding_of(encoding: Encoding) -> DataCoding {
     match encoding {
-        Encoding::Gsm7 => DataCoding::Gsm7,
+        Encoding::Gsm7 | Encoding::Gsm7Shift(_) => DataCoding::Gsm7,
         Encoding::Ucs2 => DataCoding::Ucs2,
     }
+}
+
+/// Whether a receiver's `got` is the `sent` part text: the same, or (7-bit)
+/// with a second CR the sender added because the part ended in CR on an
+/// octet boundary (TS 23.038 §6.1.2.3.1), which TP-UDL shows as one septet
+/// past it.
+fn same_part_text(got: &str, sent: &str, coding: DataCoding, udl: usize) -> bool {
+    got == sent
+        || (coding == DataCoding::Gsm7
+            && sent.ends_with('\r')
+            && udl % 8 == 1
+            && got.strip_suffix('\r') == Some(sent))
+}
+
+/// TP-UDL of an SMS-DELIVER (SMSC field first), read from the octets.
+fn deliver_udl(pdu_hex: &str) -> usize {
+    let bytes = hex_bytes(pdu_hex);
+    let tpdu = &bytes[1 + usize::from(bytes[0])..];
+    let oa = 2 + usize::from(tpdu[1]).div_ceil(2);
+    usize::from(tpdu[1 + oa + 2 + 7])
 }
 
 proptest! {
@@ -182,7 +206,7 @@ proptest! {
             let (udl, ud_octets) = submit_udl_and_ud_octets(&part.pdu_hex);
             prop_assert!(ud_octets <= 140, "part {} has {} octets of user data", i + 1, ud_octets);
             match encoding {
-                Encoding::Gsm7 => {
+                Encoding::Gsm7 | Encoding::Gsm7Shift(_) => {
                     prop_assert!(udl <= 160);
                     prop_assert_eq!(ud_octets, (udl * 7).div_ceil(8));
                 }
@@ -206,15 +230,19 @@ proptest! {
                     prop_assert_eq!((c.seq as usize, c.total as usize), (i + 1, total));
                 }
             }
+            prop_assert_eq!(ud.tables, encoding.tables());
             check_no_split_pair(ud.coding, &ud.body)?;
-            prop_assert_eq!(&decode_body(ud.coding, &ud.body), &ud.text);
+            prop_assert_eq!(&decode_body(ud.coding, ud.tables, &ud.body), &ud.text);
             prop_assert!(!ud.text.is_empty(), "part {} is empty", i + 1);
-            prop_assert_eq!(&ud.text, &texts[i]);
             prop_assert!(
-                text[offset..].starts_with(&ud.text),
+                same_part_text(&ud.text, &texts[i], ud.coding, udl),
+                "part {}: {:?} for {:?}", i + 1, ud.text, texts[i]
+            );
+            prop_assert!(
+                text[offset..].starts_with(&texts[i]),
                 "part {} is not the next piece of the text", i + 1
             );
-            offset += ud.text.len();
+            offset += texts[i].len();
         }
         prop_assert_eq!(offset, text.len());
     }
@@ -245,10 +273,19 @@ proptest! {
             let Ok(Tpdu::Deliver(d)) = decoded else {
                 return Err(TestCaseError::fail(format!("{pdu}: {decoded:?}")));
             };
-            prop_assert_eq!(&d.sender, &sender);
-            prop_assert_eq!(d.timestamp, ts);
+            // An alphanumeric sender of 8 septets ending in '@' cannot be
+            // told from one of 7 whose length counts the fill: read as the
+            // fill (issue 16, item 7).
+            let septets = Tables::DEFAULT.encode(&sender).map_or(0, |s| s.len());
+            let alphanumeric = !sender.trim_start_matches('+').bytes().all(|b| b.is_ascii_digit());
+            let want_sender = match sender.strip_suffix('@') {
+                Some(s) if alphanumeric && septets == 8 => s,
+                _ => sender.as_str(),
+            };
+            prop_assert_eq!(d.sender.as_str(), want_sender);
+            prop_assert_eq!(d.timestamp, SmscTime::Known(ts));
             check_no_split_pair(d.user_data.coding, &d.user_data.body)?;
-            parts.push(d.user_data);
+            parts.push((d.user_data, deliver_udl(pdu)));
         }
         // A deterministic shuffle: parts may be listed in any order.
         let mut state = shuffle | 1;
@@ -259,24 +296,42 @@ proptest! {
             parts.swap(i, (state % (i as u64 + 1)) as usize);
         }
         if total > 1 {
-            for p in &parts {
+            for (p, _) in &parts {
                 let c = p.concat.expect("a part without a concatenation header");
                 prop_assert_eq!(c.ref16, ref16);
                 let want = if ref16 { reference } else { reference & 0xFF };
                 prop_assert_eq!(c.reference, want);
                 prop_assert_eq!(c.total as usize, total);
             }
-            parts.sort_by_key(|p| p.concat.map(|c| c.seq));
-            for (i, p) in parts.iter().enumerate() {
+            parts.sort_by_key(|p| p.0.concat.map(|c| c.seq));
+            for (i, (p, _)) in parts.iter().enumerate() {
                 prop_assert_eq!(p.concat.map(|c| c.seq as usize), Some(i + 1));
             }
         } else {
-            prop_assert_eq!(parts[0].concat, None);
+            prop_assert_eq!(parts[0].0.concat, None);
         }
-        let coding = parts[0].coding;
-        prop_assert!(parts.iter().all(|p| p.coding == coding));
-        let body: Vec<u8> = parts.iter().flat_map(|p| p.body.iter().copied()).collect();
-        prop_assert_eq!(decode_body(coding, &body), text);
+        let (coding, tables) = (parts[0].0.coding, parts[0].0.tables);
+        prop_assert!(parts.iter().all(|p| p.0.coding == coding && p.0.tables == tables));
+        // The parts in order are the text, a doubled final CR aside.
+        let mut offset = 0;
+        for (p, udl) in &parts {
+            let rest = &text[offset..];
+            if rest.starts_with(&p.text) {
+                offset += p.text.len();
+            } else {
+                let sent = p.text.strip_suffix('\r').unwrap_or(&p.text);
+                prop_assert!(
+                    rest.starts_with(sent) && same_part_text(&p.text, sent, coding, *udl),
+                    "{:?} is not the next piece of the text", p.text
+                );
+                offset += sent.len();
+            }
+        }
+        prop_assert_eq!(offset, text.len());
+        if !text.ends_with('\r') && !text.contains("\r") {
+            let body: Vec<u8> = parts.iter().flat_map(|p| p.0.body.iter().copied()).collect();
+            prop_assert_eq!(decode_body(coding, tables, &body), text);
+        }
     }
 
     /// plan, split and encode_submit agree on the encoding and the number
@@ -289,6 +344,25 @@ proptest! {
         prop_assert_eq!(encoding, split_encoding);
         prop_assert_eq!(n, pieces.len());
         prop_assert_eq!(pieces.concat(), text.clone());
+        // A UCS-2 part ends where a grapheme does, unless the part lies
+        // inside one grapheme (longer than a part).
+        if encoding == Encoding::Ucs2 {
+            let bounds: Vec<usize> = text
+                .grapheme_indices(true)
+                .map(|(i, _)| i)
+                .chain([text.len()])
+                .collect();
+            let mut at = 0;
+            for piece in &pieces {
+                let start = at;
+                at += piece.len();
+                let inside = bounds.iter().any(|&b| b > start && b < at);
+                prop_assert!(
+                    bounds.contains(&at) || !inside,
+                    "a part ends inside a grapheme: {:?}", piece
+                );
+            }
+        }
         if text.is_empty() {
             return Ok(());
         }
@@ -299,6 +373,120 @@ proptest! {
             encode_submit("420608337726", &text, &tight),
             Err(EncodeError::TooManyParts { needed: n, max: n - 1 })
         );
+    }
+}
+
+// --------------------------------------------------------- shift tables --
+
+/// Any pair of national language tables (TS 23.038 §6.2.1.2.4/5), the
+/// default ones included.
+fn table_pair() -> impl Strategy<Value = Tables> {
+    let language = || proptest::option::of(select(Language::ALL.to_vec()));
+    (language(), language()).prop_map(|(locking, single)| Tables { locking, single })
+}
+
+/// LSB-first septet packing after `fill` zero bits (TS 23.038 §6.1.2.1.1),
+/// written here apart from smss's own.
+fn pack(septets: &[u8], fill: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, fill);
+    for &s in septets {
+        acc |= u32::from(s & 0x7F) << bits;
+        bits += 7;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out.push(acc as u8);
+    }
+    out
+}
+
+/// An SMS-DELIVER from +420608337726 whose header names `tables` (IE 0x25
+/// locking, 0x24 single shift) and whose 7-bit user data is `septets`,
+/// assembled field by field.
+fn national_deliver(tables: Tables, septets: &[u8]) -> (String, usize) {
+    let mut ies = Vec::new();
+    if let Some(l) = tables.locking {
+        ies.extend([0x25, 0x01, l.id()]);
+    }
+    if let Some(l) = tables.single {
+        ies.extend([0x24, 0x01, l.id()]);
+    }
+    let mut udh = Vec::new();
+    if !ies.is_empty() {
+        udh.push(ies.len() as u8);
+        udh.extend(ies);
+    }
+    let header_bits = udh.len() * 8;
+    let fill = (7 - header_bits % 7) % 7;
+    let udl = (header_bits + fill) / 7 + septets.len();
+    let first = if udh.is_empty() { 0x04 } else { 0x44 };
+    let mut tpdu = vec![
+        first, 0x0C, 0x91, 0x24, 0x60, 0x80, 0x33, 0x77, 0x62, 0x00, 0x00,
+    ];
+    tpdu.extend([0x62, 0x11, 0x03, 0x01, 0x02, 0x03, 0x40]);
+    tpdu.push(udl as u8);
+    tpdu.extend(&udh);
+    tpdu.extend(pack(septets, fill));
+    (format!("00{}", gsm::to_hex(&tpdu)), udl)
+}
+
+/// A table pair and a text of its characters.
+fn national_text() -> impl Strategy<Value = (Tables, String)> {
+    table_pair().prop_flat_map(|tables| {
+        let chars = tables.characters();
+        (
+            Just(tables),
+            vec(select(chars), 0..150).prop_map(String::from_iter),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Any septets decode with any table pair, and the text encodes back to
+    /// septets that decode to it again (a position a table leaves empty
+    /// decodes to U+FFFD, which no table writes).
+    #[test]
+    fn shift_tables_decode_and_encode_back(
+        septets in vec(0u8..128, 0..200),
+        tables in table_pair(),
+    ) {
+        let text = tables.decode(&septets);
+        if !text.contains('\u{FFFD}') {
+            let again = tables.encode(&text);
+            prop_assert!(again.is_some(), "{:?} does not encode back", text);
+            prop_assert_eq!(tables.decode(&again.unwrap()), text);
+        }
+    }
+
+    /// A text in any table pair, as a phone sends it (a DELIVER naming the
+    /// tables in its header, 4, 7 or no header octets, so every fill), is
+    /// read back whole; the tables come out as named.
+    #[test]
+    fn national_deliver_decodes((tables, text) in national_text()) {
+        let septets = tables.encode(&text).expect("a text of the tables' characters");
+        let (pdu, udl) = national_deliver(tables, &septets);
+        prop_assume!(udl <= 160);
+        let decoded = decode_pdu(&pdu, true);
+        let Ok(Tpdu::Deliver(d)) = decoded else {
+            return Err(TestCaseError::fail(format!("{pdu}: {decoded:?}")));
+        };
+        // A final CR on an octet boundary is padding (TS 23.038 §6.1.2.3.1).
+        let want = if udl % 8 == 0 && septets.last() == Some(&0x0D) {
+            text.strip_suffix('\r').unwrap_or(&text).to_string()
+        } else {
+            text.clone()
+        };
+        prop_assert_eq!(&d.user_data.text, &want);
+        // Spanish has no locking shift table: named, it means the default.
+        prop_assert_eq!(d.user_data.tables, tables);
+        prop_assert_eq!(decode_body(DataCoding::Gsm7, tables, &d.user_data.body), want);
     }
 }
 

@@ -377,3 +377,264 @@ fn a_message_read_again_after_a_failed_delete_is_stored_once() {
         .collect();
     assert_eq!(texts.len(), 4, "{texts:?}");
 }
+
+/// The corners of TS 23.040 / 23.038 that phones and SMSCs produce (issue
+/// 16), through the simulated modem and `send-pending` into the database.
+/// Every PDU is assembled here field by field (SMSC field 00, then the
+/// TPDU); the 7-bit user data was packed outside smss from septets of an
+/// independent encoder (PyPI gsmcodecs), as in `src/gsm/corners.rs`.
+fn corners(backend: Backend) {
+    let dir = TempDir::new("corners");
+    let db = TestDb::new(backend, &dir);
+    db.init();
+    let sim = PtySim::start().unwrap();
+    let device = sim.path.to_str().unwrap();
+    let hooked = dir.path().join("hooked");
+    let hook = dir.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\necho \"$SMSS_ID\" >> {}\n", hooked.display()),
+    )
+    .unwrap();
+    let _ = std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&hook)
+        .status();
+
+    // TP-MTI deliver + TP-MMS (04), + TP-UDHI (44); TP-OA; TP-PID; TP-DCS;
+    // TP-SCTS; TP-UDL; TP-UD.
+    let pdu = |first: u8, oa: &str, pid: u8, dcs: u8, scts: &str, udl: u8, ud: &str| {
+        format!("00{first:02X}{oa}{pid:02X}{dcs:02X}{scts}{udl:02X}{ud}")
+    };
+    let oa = |digits: &str| -> String {
+        // International, swapped semi-octets padded with F.
+        let mut d: Vec<u8> = digits.bytes().collect();
+        if d.len() % 2 == 1 {
+            d.push(b'F');
+        }
+        let swapped: String = d
+            .chunks(2)
+            .map(|p| format!("{}{}", p[1] as char, p[0] as char))
+            .collect();
+        format!("{:02X}91{swapped}", digits.len())
+    };
+    // 2026-11-30 10:20:3x +01:00
+    let t = |s: u8| format!("6211030102{:X}340", s);
+    let hello = ("0A", "E8329BFD4697D9EC37"); // "hellohello"
+    let digits7 = ("07", "31D98C56B3DD1A"); // "1234567", CR in the spare bits
+    let u = |s: &str| u8::from_str_radix(s, 16).unwrap();
+    let msgs = [
+        // Turkish single shift (UDH 03 24 01 01): "Çağrı".
+        pdu(
+            0x44,
+            &oa("420608337726"),
+            0,
+            0,
+            &t(0),
+            0x0C,
+            "0324010148843767F9260D",
+        ),
+        // Turkish locking shift (UDH 03 25 01 01): "hastası çok iyi".
+        pdu(
+            0x44,
+            &oa("420608337726"),
+            0,
+            0,
+            &t(1),
+            0x14,
+            "032501014087E7F4F0FC0002BFD7A0743E0D",
+        ),
+        // Type 0 (TP-PID 40).
+        pdu(
+            0x04,
+            &oa("420111222333"),
+            0x40,
+            0,
+            &t(2),
+            u(hello.0),
+            hello.1,
+        ),
+        // Replace short message type 1 (TP-PID 41), twice from one sender.
+        pdu(
+            0x04,
+            &oa("420777000111"),
+            0x41,
+            0,
+            &t(3),
+            u(hello.0),
+            hello.1,
+        ),
+        pdu(
+            0x04,
+            &oa("420777000111"),
+            0x41,
+            0,
+            &t(4),
+            u(digits7.0),
+            digits7.1,
+        ),
+        // TP-SCTS with a semi-octet A: the text stays, the time is unknown.
+        pdu(
+            0x04,
+            &oa("420999888777"),
+            0,
+            0,
+            "621103A1020340",
+            u(hello.0),
+            hello.1,
+        ),
+        // "Megafon" (7 septets) with its length given as 14 semi-octets.
+        pdu(0x04, "0ED0CDF2396C7EBB01", 0, 0, &t(5), u(hello.0), hello.1),
+        // WAP push: TP-DCS F5, UDH 06 05 04 0B84 23F0 (to 2948 from 9200).
+        pdu(
+            0x44,
+            &oa("420555444333"),
+            0,
+            0xF5,
+            &t(6),
+            0x11,
+            "0605040B8423F0010603AE81EA02056A00",
+        ),
+        // Issue 16 item 1: "LOST-1" (1/2, reference 77), its part 2 never
+        // comes; then the reference reused: "NEXT-1", "NEXT-2".
+        pdu(
+            0x44,
+            &oa("420666555444"),
+            0,
+            0,
+            &t(7),
+            0x0D,
+            "0500034D020198CF29B51503",
+        ),
+        pdu(
+            0x44,
+            &oa("420666555444"),
+            0,
+            0,
+            &t(8),
+            0x0D,
+            "0500034D02019C452CB51503",
+        ),
+        pdu(
+            0x44,
+            &oa("420666555444"),
+            0,
+            0,
+            &t(9),
+            0x0D,
+            "0500034D02029C452CB52503",
+        ),
+        // Item 2: 1/2 of 8-bit reference 77 and 2/2 of 16-bit reference 77.
+        pdu(
+            0x44,
+            &oa("420666555444"),
+            0,
+            0,
+            &t(0),
+            0x0E,
+            "0500034D02018AC92392DA8A01",
+        ),
+        pdu(
+            0x44,
+            &oa("420666555444"),
+            0,
+            0,
+            &t(1),
+            0x11,
+            "060804004D0202D324965A2C3A5B32",
+        ),
+    ];
+    for m in &msgs {
+        sim.handle.deliver("SM", m).expect("a free slot");
+    }
+    let out = send_pending(
+        &db.url,
+        device,
+        &dir,
+        &["--on-receive", hook.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sim.handle.state().stored_count(), 0, "{}", stderr(&out));
+
+    let store = db.store();
+    let mut rows = store.recent_rcv(100).unwrap();
+    rows.reverse();
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.sender.as_str(), r.text.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("+420608337726", "Çağrı"),
+            ("+420608337726", "hastası çok iyi"),
+            ("+420111222333", "hellohello"),
+            ("+420777000111", "hellohello"),
+            ("+420777000111", "1234567"),
+            ("+420999888777", "hellohello"),
+            ("Megafon", "hellohello"),
+            ("+420555444333", "010603AE81EA02056A00"),
+            ("+420666555444", "LOST-1"),
+            ("+420666555444", "NEXT-1NEXT-2"),
+        ],
+        "{}",
+        stderr(&out)
+    );
+    // Type 0: stored as such, no hook.
+    assert!(rows[2].silent());
+    // Replace type 1: the first replaced by the second.
+    assert_eq!(rows[3].replaced_by, Some(rows[4].id));
+    assert_eq!(rows[4].replaced_by, None);
+    // The invalid time stamp: unknown, the received time is there.
+    assert_eq!(rows[5].smsc_time, "");
+    assert!(!rows[5].received_at.is_empty());
+    assert_eq!(rows[0].smsc_time, "2026-11-30 10:20:30+01:00");
+    // The WAP push with its ports.
+    let ports = rows[7].ports.expect("ports");
+    assert_eq!((ports.destination, ports.source), (2948, 9200));
+    assert!(ports.is_wap_push());
+    assert_eq!(rows[7].coding, Coding::Decoded(DataCoding::EightBit));
+    // The stale set on its own, incomplete; the new one complete.
+    assert_eq!((rows[8].parts, rows[8].complete), (1, false));
+    assert_eq!((rows[9].parts, rows[9].complete), (2, true));
+    // 8- and 16-bit reference 77 (EIGHT-1, SIXTEEN-2): two sets, each
+    // still waiting for its other part, not one row (the list above).
+
+    // The hook ran for every new message but the silent one (the stale,
+    // incomplete set is stored like any incomplete one: no hook).
+    let hooked: Vec<i64> = std::fs::read_to_string(&hooked)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let mut want: Vec<i64> = rows
+        .iter()
+        .filter(|r| !r.silent() && r.complete)
+        .map(|r| r.id)
+        .collect();
+    want.sort();
+    let mut hooked_sorted = hooked.clone();
+    hooked_sorted.sort();
+    assert_eq!(hooked_sorted, want, "{}", stderr(&out));
+
+    // Read again (as after a crash before AT+CMGD): nothing doubled, and
+    // the replaced message does not come back in place of the newer one.
+    for m in &msgs {
+        sim.handle.deliver("SM", m).expect("a free slot");
+    }
+    let out = send_pending(&db.url, device, &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again = store.recent_rcv(100).unwrap();
+    assert_eq!(again.len(), 10, "{}", stderr(&out));
+    assert_eq!(store.rcv(rows[4].id).unwrap().unwrap().replaced_by, None);
+}
+
+#[test]
+fn corners_of_the_standard_sqlite() {
+    corners(Backend::Sqlite);
+}
+
+#[test]
+fn corners_of_the_standard_mysql() {
+    corners(Backend::Mysql);
+}

@@ -1,7 +1,8 @@
 //! Address fields (3GPP TS 23.040 §9.1.2.5): TP-DA, TP-OA, TP-RA and the
 //! SMSC address that precedes the TPDU in PDU mode.
 
-use super::{alphabet, septets};
+use super::alphabet::{self, Tables};
+use super::septets;
 
 /// Type of address: international number, ISDN numbering plan.
 pub const TOA_INTERNATIONAL: u8 = 0x91;
@@ -81,9 +82,17 @@ pub fn decode(data: &[u8]) -> Result<(Address, usize), Short> {
     let address = if toa & TON_MASK == TON_ALPHANUMERIC {
         // The length counts semi-octets; the text is packed septets.
         let chars = usize::from(len) * 4 / 7;
-        let s = septets::unpack(value, 0, chars).unwrap_or_default();
+        let mut s = septets::unpack(value, 0, chars).unwrap_or_default();
+        // Some senders count the fill of the last octet as a semi-octet
+        // pair ("Megafon", 7 septets in 7 octets, given as 14 semi-octets
+        // instead of 13): the 7 spare bits then read as one more septet,
+        // an '@' (zeros) or a CR (TS 23.038 §6.1.2.3.1 padding). Only a
+        // septet count on an octet boundary can end in such fill.
+        if s.len().is_multiple_of(8) && matches!(s.last(), Some(0x00 | 0x0D)) {
+            s.pop();
+        }
         Address {
-            value: alphabet::decode(&s),
+            value: alphabet::decode(&s, Tables::DEFAULT),
             alphanumeric: true,
         }
     } else {
@@ -184,6 +193,18 @@ mod tests {
             ("0ED04669D0397C26A7", "FRANCOIS", true, 9),
             ("14D0E10D6FE3DBA036A94D19", "a[]{}€", true, 12),
             ("0AA11092997856", "0129998765", false, 7),
+            // "Megafon", 7 septets packed in 7 octets (CD F2 39 6C 7E BB 01:
+            // the top 7 bits of the last octet are fill), its length given
+            // as 14 semi-octets instead of 13:
+            // the fill is not an eighth character '@'.
+            ("0ED0CDF2396C7EBB01", "Megafon", true, 9),
+            // The same with the length right.
+            ("0DD0CDF2396C7EBB01", "Megafon", true, 9),
+            // With the 7 spare bits filled with CR (0x0D << 1 = 0x1A) and
+            // counted: also fill.
+            ("0ED0CDF2396C7EBB1B", "Megafon", true, 9),
+            // Eight real characters are all kept ("Megafonz": z is 0x7A).
+            ("0ED0CDF2396C7EBBF5", "Megafonz", true, 9),
         ];
         for (h, value, alpha, used) in cases {
             let (a, n) = decode(&hex(h)).unwrap();

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::alphabet::Tables;
+use super::national::Language;
 use super::{address, alphabet, septets};
 
 /// A decoded TPDU.
@@ -34,8 +36,48 @@ pub struct Deliver {
     pub sender_alphanumeric: bool,
     /// The SMSC from the PDU-mode prefix, when there was one.
     pub smsc: Option<String>,
-    pub timestamp: Timestamp,
+    /// TP-PID: what kind of message it is (see [`silent`], [`replace_type`]).
+    pub pid: u8,
+    pub timestamp: SmscTime,
     pub user_data: UserData,
+}
+
+/// TP-PID 0x40, "short message type 0" (TS 23.040 §9.2.3.9): the handset
+/// acknowledges it and may discard its content (a "silent" SMS, often a
+/// network's or a tracker's probe). No one is to be alerted by it.
+pub fn silent(pid: u8) -> bool {
+    pid == 0x40
+}
+
+/// TP-PID 0x41..=0x47, "replace short message type n" (TS 23.040
+/// §9.2.3.9): the message replaces one stored earlier with the same TP-PID
+/// from the same originating address. Returns n.
+pub fn replace_type(pid: u8) -> Option<u8> {
+    (0x41..=0x47).contains(&pid).then(|| pid - 0x40)
+}
+
+/// A service centre time stamp as received: a time, or seven octets that
+/// are not one (a semi-octet that is not a decimal digit, which some SMSCs
+/// send). The message around it is read all the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmscTime {
+    Known(Timestamp),
+    Invalid([u8; 7]),
+}
+
+impl SmscTime {
+    pub fn known(self) -> Option<Timestamp> {
+        match self {
+            SmscTime::Known(t) => Some(t),
+            SmscTime::Invalid(_) => None,
+        }
+    }
+
+    /// The time as stored: `2026-11-30 01:02:03+01:00`, or empty when
+    /// unknown.
+    pub fn text(self) -> String {
+        self.known().map(|t| t.to_string()).unwrap_or_default()
+    }
 }
 
 /// SMS-STATUS-REPORT: the fate of a message sent with TP-SRR.
@@ -44,8 +86,8 @@ pub struct StatusReport {
     /// TP-MR of the SMS-SUBMIT this reports on (the `+CMGS: <mr>` value).
     pub mr: u8,
     pub recipient: String,
-    pub submitted: Timestamp,
-    pub discharged: Timestamp,
+    pub submitted: SmscTime,
+    pub discharged: SmscTime,
     /// TP-ST: 0x00..=0x1F delivered, 0x20..=0x3F still trying,
     /// 0x40..=0x7F failed.
     pub status: u8,
@@ -124,6 +166,11 @@ pub struct UserData {
     /// The text; for `EightBit`, the data as uppercase hex.
     pub text: String,
     pub concat: Option<Concat>,
+    /// For `Gsm7`: the national language tables the header names (IE 0x25
+    /// locking shift, IE 0x24 single shift), default otherwise.
+    pub tables: Tables,
+    /// Application port addressing (IE 0x04 or 0x05), when present.
+    pub ports: Option<Ports>,
     /// The user data after the header: one septet per byte for `Gsm7`,
     /// octets otherwise. Joining concatenated parts joins these and decodes
     /// once ([`decode_body`]), so an escape pair or a surrogate pair that a
@@ -131,10 +178,11 @@ pub struct UserData {
     pub body: Vec<u8>,
 }
 
-/// Decodes a (possibly joined) user data body as [`UserData::body`] holds it.
-pub fn decode_body(coding: DataCoding, body: &[u8]) -> String {
+/// Decodes a (possibly joined) user data body as [`UserData::body`] holds
+/// it; `tables` count for `Gsm7` only.
+pub fn decode_body(coding: DataCoding, tables: Tables, body: &[u8]) -> String {
     match coding {
-        DataCoding::Gsm7 => alphabet::decode(body),
+        DataCoding::Gsm7 => alphabet::decode(body, tables),
         DataCoding::Ucs2 => {
             let units: Vec<u16> = body
                 .chunks_exact(2)
@@ -158,6 +206,36 @@ pub struct Concat {
     pub seq: u8,
     /// The 16-bit reference form (IEI 0x08) rather than 8-bit (IEI 0x00).
     pub ref16: bool,
+}
+
+/// Application port addressing (TS 23.040 §9.2.3.24.3/4): which
+/// application the message is for. 8-bit data with ports is how WAP push,
+/// vCards and the like travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    pub destination: u16,
+    pub source: u16,
+}
+
+impl Ports {
+    /// What the destination port is known as (IANA's WAP ports, which TS
+    /// 23.040 refers to), if it is one of those.
+    pub fn application(self) -> Option<&'static str> {
+        match self.destination {
+            2948 => Some("WAP push"),
+            2949 => Some("WAP push (secure)"),
+            9204 => Some("vCard"),
+            9205 => Some("vCalendar"),
+            9206 => Some("vCard (secure)"),
+            9207 => Some("vCalendar (secure)"),
+            _ => None,
+        }
+    }
+
+    /// A WAP push (to the connectionless push port 2948, or 2949 secure).
+    pub fn is_wap_push(self) -> bool {
+        matches!(self.destination, 2948 | 2949)
+    }
 }
 
 /// Why a PDU could not be decoded. Octet offsets count from 0 at the start
@@ -239,7 +317,7 @@ pub fn decode_pdu(hex: &str, has_smsc: bool) -> Result<Tpdu, DecodeError> {
     match first & 0x03 {
         0 => {
             let oa = r.address("TP-OA")?;
-            let _pid = r.byte("TP-PID")?;
+            let pid = r.byte("TP-PID")?;
             let dcs = r.byte("TP-DCS")?;
             let timestamp = r.timestamp("TP-SCTS")?;
             let user_data = r.user_data(udhi, dcs)?;
@@ -247,6 +325,7 @@ pub fn decode_pdu(hex: &str, has_smsc: bool) -> Result<Tpdu, DecodeError> {
                 sender: oa.value,
                 sender_alphanumeric: oa.alphanumeric,
                 smsc,
+                pid,
                 timestamp,
                 user_data,
             }))
@@ -394,25 +473,25 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
-    fn timestamp(&mut self, field: &'static str) -> Result<Timestamp, DecodeError> {
-        let at = self.pos;
-        let b = self.take(7, field)?;
+    /// Seven octets of time stamp; a digit that is not decimal makes it
+    /// [`SmscTime::Invalid`], not an error.
+    fn timestamp(&mut self, field: &'static str) -> Result<SmscTime, DecodeError> {
+        let b: [u8; 7] = self
+            .take(7, field)?
+            .try_into()
+            .expect("take(7) gives seven octets");
         let mut v = [0u8; 6];
-        for (i, (&octet, out)) in b.iter().zip(v.iter_mut()).enumerate() {
+        for (&octet, out) in b.iter().zip(v.iter_mut()) {
             let (tens, units) = (octet & 0x0F, octet >> 4);
             if tens > 9 || units > 9 {
-                return Err(DecodeError::Invalid {
-                    field,
-                    octet: at + i,
-                    reason: format!("{octet:02X} is not two decimal digits"),
-                });
+                return Ok(SmscTime::Invalid(b));
             }
             *out = tens * 10 + units;
         }
         // Time zone: tens in bits 0-2, sign in bit 3, units in the high nibble.
         let tz = b[6];
         let quarters = ((tz & 0x07) * 10 + (tz >> 4)) as i8;
-        Ok(Timestamp {
+        Ok(SmscTime::Known(Timestamp {
             year: 2000 + u16::from(v[0]),
             month: v[1],
             day: v[2],
@@ -420,7 +499,7 @@ impl<'a> Reader<'a> {
             minute: v[4],
             second: v[5],
             tz_quarters: if tz & 0x08 != 0 { -quarters } else { quarters },
-        })
+        }))
     }
 
     fn user_data(&mut self, udhi: bool, dcs: u8) -> Result<UserData, DecodeError> {
@@ -445,11 +524,12 @@ impl<'a> Reader<'a> {
         }
         let ud_at = self.pos;
         let ud = self.take(octets, "TP-UD")?;
-        let (concat, header_len) = if udhi {
+        let header = if udhi {
             user_data_header(ud, ud_at)?
         } else {
-            (None, 0)
+            Header::default()
         };
+        let header_len = header.len;
         let body = match coding {
             DataCoding::Gsm7 => {
                 // The header plus fill bits occupy whole septets; skip them.
@@ -464,26 +544,53 @@ impl<'a> Reader<'a> {
                     });
                 }
                 let mut all = septets::unpack(ud, 0, udl).unwrap_or_default();
+                // TS 23.038 §6.1.2.3.1: a CR that ends the user data on an
+                // octet boundary is padding (a sender filling 7 spare bits
+                // with CR rather than zeros, and counting it); a wanted final
+                // CR there is sent as CR CR.
+                if udl.is_multiple_of(8) && udl > skip && all.last() == Some(&CR) {
+                    all.pop();
+                }
                 all.drain(..skip);
                 all
             }
             _ => ud[header_len..].to_vec(),
         };
-        let text = decode_body(coding, &body);
+        // The tables a header names count for 7-bit text only.
+        let tables = match coding {
+            DataCoding::Gsm7 => header.tables,
+            _ => Tables::DEFAULT,
+        };
+        let text = decode_body(coding, tables, &body);
         Ok(UserData {
             coding,
             class,
             text,
-            concat,
+            concat: header.concat,
+            tables,
+            ports: header.ports,
             body,
         })
     }
 }
 
-/// Reads the user data header at the start of `ud`; returns the
-/// concatenation element, if any, and the header length including its
-/// length octet. Other information elements are skipped.
-fn user_data_header(ud: &[u8], at: usize) -> Result<(Option<Concat>, usize), DecodeError> {
+/// The septet CR.
+const CR: u8 = 0x0D;
+
+/// What the user data header says that smss uses.
+#[derive(Debug, Clone, Copy, Default)]
+struct Header {
+    concat: Option<Concat>,
+    tables: Tables,
+    ports: Option<Ports>,
+    /// Octets, the length octet included.
+    len: usize,
+}
+
+/// Reads the user data header at the start of `ud`: concatenation (IE 0x00,
+/// 0x08), application ports (0x04, 0x05), national language tables (0x24,
+/// 0x25). Other information elements are skipped.
+fn user_data_header(ud: &[u8], at: usize) -> Result<Header, DecodeError> {
     let Some(&udhl) = ud.first() else {
         return Err(DecodeError::Invalid {
             field: "TP-UDH",
@@ -502,24 +609,31 @@ fn user_data_header(ud: &[u8], at: usize) -> Result<(Option<Concat>, usize), Dec
             ),
         });
     }
-    let mut concat = None;
+    let mut h = Header {
+        len: end,
+        ..Header::default()
+    };
+    // TS 23.040 §9.2.3.24: a malformed header is ignored as a whole.
+    let ignored = Header {
+        len: end,
+        ..Header::default()
+    };
     let mut i = 1;
     while i < end {
         if i + 2 > end {
-            // TS 23.040 §9.2.3.24: a malformed header is ignored as a whole.
-            return Ok((None, end));
+            return Ok(ignored);
         }
         let (iei, len) = (ud[i], usize::from(ud[i + 1]));
         let data_end = i + 2 + len;
         if data_end > end {
-            return Ok((None, end));
+            return Ok(ignored);
         }
         let d = &ud[i + 2..data_end];
         // An element with a zero or out-of-range part number is ignored.
         let parts_ok = |total: u8, seq: u8| total > 0 && seq > 0 && seq <= total;
         match (iei, d) {
             (0x00, &[r, total, seq]) if parts_ok(total, seq) => {
-                concat = Some(Concat {
+                h.concat = Some(Concat {
                     reference: u16::from(r),
                     total,
                     seq,
@@ -527,16 +641,31 @@ fn user_data_header(ud: &[u8], at: usize) -> Result<(Option<Concat>, usize), Dec
                 });
             }
             (0x08, &[hi, lo, total, seq]) if parts_ok(total, seq) => {
-                concat = Some(Concat {
+                h.concat = Some(Concat {
                     reference: u16::from_be_bytes([hi, lo]),
                     total,
                     seq,
                     ref16: true,
                 });
             }
+            (0x04, &[destination, source]) => {
+                h.ports = Some(Ports {
+                    destination: u16::from(destination),
+                    source: u16::from(source),
+                });
+            }
+            (0x05, &[d1, d0, s1, s0]) => {
+                h.ports = Some(Ports {
+                    destination: u16::from_be_bytes([d1, d0]),
+                    source: u16::from_be_bytes([s1, s0]),
+                });
+            }
+            // A reserved or unknown identifier means the default table.
+            (0x24, &[id]) => h.tables.single = Language::from_id(id),
+            (0x25, &[id]) => h.tables.locking = Language::from_id(id),
             _ => {}
         }
         i = data_end;
     }
-    Ok((concat, end))
+    Ok(h)
 }

@@ -2,8 +2,8 @@
 //! hold what a network would deliver. (smss itself only decodes these; the
 //! decoder is checked against PDUs from real modems in `vectors.rs`.)
 
-use super::submit::{Encoding, split_with, to_hex, user_data};
-use super::{Timestamp, address, alphabet, septets};
+use super::submit::{Encoding, header, split_ref, to_hex, user_data};
+use super::{Tables, Timestamp, address, alphabet, septets};
 
 /// The SMSC the simulated network uses.
 const SMSC: &str = "420603052000";
@@ -21,11 +21,7 @@ pub struct DeliverRef {
 /// Several parts when the text needs them, in order.
 pub fn encode_deliver(sender: &str, text: &str, ts: Timestamp, concat: DeliverRef) -> Vec<String> {
     // A 16-bit reference header is one octet longer than an 8-bit one.
-    let (encoding, parts) = if concat.ref16 {
-        split_with(text, 152, 66)
-    } else {
-        split_with(text, 153, 67)
-    };
+    let (encoding, parts) = split_ref(text, concat.ref16);
     let total = parts.len() as u8;
     let oa = originator(sender);
     parts
@@ -33,20 +29,19 @@ pub fn encode_deliver(sender: &str, text: &str, ts: Timestamp, concat: DeliverRe
         .enumerate()
         .map(|(i, part)| {
             let seq = i as u8 + 1;
-            let udh: Vec<u8> = match (total > 1, concat.ref16) {
-                (false, _) => Vec::new(),
-                (true, false) => vec![0x05, 0x00, 0x03, concat.reference as u8, total, seq],
-                (true, true) => {
-                    let [hi, lo] = concat.reference.to_be_bytes();
-                    vec![0x06, 0x08, 0x04, hi, lo, total, seq]
-                }
+            let [hi, lo] = concat.reference.to_be_bytes();
+            let element: Option<Vec<u8>> = match (total > 1, concat.ref16) {
+                (false, _) => None,
+                (true, false) => Some(vec![0x00, 0x03, lo, total, seq]),
+                (true, true) => Some(vec![0x08, 0x04, hi, lo, total, seq]),
             };
+            let udh = header(element.as_deref(), encoding);
             let mut first = 0x04; // SMS-DELIVER, TP-MMS: no more messages waiting
             if !udh.is_empty() {
                 first |= 0x40;
             }
             let dcs = match encoding {
-                Encoding::Gsm7 => 0x00,
+                Encoding::Gsm7 | Encoding::Gsm7Shift(_) => 0x00,
                 Encoding::Ucs2 => 0x08,
             };
             let mut tpdu = vec![first];
@@ -95,7 +90,7 @@ fn originator(sender: &str) -> Vec<u8> {
         };
         return address::encode(toa, digits);
     }
-    let septets_ = alphabet::encode(sender).unwrap_or_default();
+    let septets_ = alphabet::encode(sender, Tables::DEFAULT).unwrap_or_default();
     let packed = septets::pack(&septets_, 0);
     let semi_octets = (septets_.len() * 7).div_ceil(4);
     let mut out = vec![semi_octets as u8, 0xD0];
@@ -125,7 +120,7 @@ fn timestamp(ts: Timestamp) -> [u8; 7] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gsm::{Tpdu, decode_pdu};
+    use crate::gsm::{SmscTime, Tpdu, decode_pdu};
 
     fn ts() -> Timestamp {
         Timestamp {
@@ -173,7 +168,7 @@ mod tests {
                         .bytes()
                         .all(|b| b.is_ascii_digit())
                 );
-                assert_eq!(d.timestamp, ts());
+                assert_eq!(d.timestamp, SmscTime::Known(ts()));
                 assert_eq!(d.smsc.as_deref(), Some("+420603052000"));
                 if pdus.len() > 1 {
                     let c = d.user_data.concat.unwrap();
@@ -199,6 +194,6 @@ mod tests {
             (r.mr, r.recipient.as_str(), r.status),
             (42, "+420608337726", 0)
         );
-        assert_eq!(r.discharged, ts());
+        assert_eq!(r.discharged, SmscTime::Known(ts()));
     }
 }

@@ -3,45 +3,107 @@
 
 use std::fmt;
 
-use super::{address, alphabet, septets};
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::alphabet::{self, Tables};
+use super::national::Language;
+use super::{address, septets};
 
 /// The alphabet a text is sent in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     /// GSM 03.38 default alphabet with the extension table, 7 bits a septet.
     Gsm7,
+    /// The default alphabet with a national language single shift table in
+    /// place of the extension table (TS 23.038 §6.2.1.2.5), named in each
+    /// part's header (IE 0x24, three octets): Turkish, Spanish or
+    /// Portuguese, when that takes fewer parts than UCS-2.
+    Gsm7Shift(Language),
     /// UTF-16 big endian (what phones accept as "UCS-2", surrogates included).
     Ucs2,
 }
 
-const GSM7_SINGLE: usize = 160;
-const GSM7_PART: usize = 153;
-const UCS2_SINGLE: usize = 70;
-const UCS2_PART: usize = 67;
+impl Encoding {
+    /// The 7-bit tables of a 7-bit encoding.
+    pub fn tables(self) -> Tables {
+        match self {
+            Encoding::Gsm7Shift(language) => Tables::single_shift(language),
+            Encoding::Gsm7 | Encoding::Ucs2 => Tables::DEFAULT,
+        }
+    }
+
+    fn is_gsm7(self) -> bool {
+        !matches!(self, Encoding::Ucs2)
+    }
+
+    /// UTF-16 units or septets of one character.
+    fn units(self, c: char) -> usize {
+        match self {
+            Encoding::Ucs2 => c.len_utf16(),
+            _ => alphabet::encode_char(c, self.tables()).map_or(1, alphabet::Septets::len),
+        }
+    }
+}
+
+/// The languages whose single shift table smss sends with, tried in order.
+const SEND_LANGUAGES: [Language; 3] = [Language::Turkish, Language::Spanish, Language::Portuguese];
+
+/// Octets of the user data header (its length octet included) of a part:
+/// the concatenation element (8- or 16-bit reference) when there are
+/// several parts, the single shift element for [`Encoding::Gsm7Shift`].
+fn header_len(encoding: Encoding, multipart: bool, ref16: bool) -> usize {
+    let concat = match (multipart, ref16) {
+        (false, _) => 0,
+        (true, false) => 5,
+        (true, true) => 6,
+    };
+    let shift = if matches!(encoding, Encoding::Gsm7Shift(_)) {
+        3
+    } else {
+        0
+    };
+    match concat + shift {
+        0 => 0,
+        ies => 1 + ies,
+    }
+}
+
+/// Septets the header and its fill bits take (7-bit user data).
+fn header_septets(header_octets: usize) -> usize {
+    (header_octets * 8).div_ceil(7)
+}
+
+/// What one part holds after a header of `header_octets`: septets (of 160)
+/// or UTF-16 units (of 70).
+fn capacity(encoding: Encoding, header_octets: usize) -> usize {
+    match encoding {
+        Encoding::Ucs2 => (140 - header_octets) / 2,
+        _ => 160 - header_septets(header_octets),
+    }
+}
 
 /// Which encoding the text needs and how many parts it takes (1 if it fits a
 /// single SMS: ≤160 septets counting an extension char as 2, or ≤70 UTF-16
-/// code units; else parts of ≤153 septets / ≤67 UTF-16 units).
+/// code units; else parts of ≤153 septets / ≤67 UTF-16 units; 155 and 149
+/// with a single shift table).
 pub fn plan(text: &str) -> (Encoding, usize) {
-    let (encoding, ranges) = part_ranges(text, GSM7_PART, UCS2_PART);
+    let (encoding, ranges) = part_ranges(text, false);
     (encoding, ranges.len())
 }
 
 /// Splits text into the part texts, never splitting an extension character's
 /// escape pair (ESC + char) across parts, and never splitting a UTF-16
-/// surrogate pair (emoji) across UCS-2 parts. An empty text is one empty part.
+/// surrogate pair (emoji) across UCS-2 parts; a UCS-2 part ends where a
+/// grapheme does (a letter and its accents, a flag, a family emoji) when
+/// one ends within it. An empty text is one empty part.
 pub fn split(text: &str) -> (Encoding, Vec<String>) {
-    split_with(text, GSM7_PART, UCS2_PART)
+    split_ref(text, false)
 }
 
-/// [`split`] with other part sizes (a 16-bit reference header is one octet
-/// longer, which costs a septet or a UTF-16 unit per part).
-pub(super) fn split_with(
-    text: &str,
-    gsm7_part: usize,
-    ucs2_part: usize,
-) -> (Encoding, Vec<String>) {
-    let (encoding, ranges) = part_ranges(text, gsm7_part, ucs2_part);
+/// [`split`] for parts with a 16-bit reference header (one octet longer,
+/// which costs a septet or a UTF-16 unit per part).
+pub(super) fn split_ref(text: &str, ref16: bool) -> (Encoding, Vec<String>) {
+    let (encoding, ranges) = part_ranges(text, ref16);
     let parts = ranges
         .into_iter()
         .map(|(a, b)| text[a..b].to_string())
@@ -49,32 +111,100 @@ pub(super) fn split_with(
     (encoding, parts)
 }
 
-/// Byte ranges of the parts. Parts are filled greedily, whole characters at
-/// a time, so a two-unit character that does not fit starts the next part.
-fn part_ranges(text: &str, gsm7_part: usize, ucs2_part: usize) -> (Encoding, Vec<(usize, usize)>) {
-    let (encoding, units, single, part): (Encoding, fn(char) -> usize, usize, usize) =
-        if alphabet::septet_count(text).is_some() {
-            let septets = |c| alphabet::encode_char(c).map_or(1, alphabet::Septets::len);
-            (Encoding::Gsm7, septets, GSM7_SINGLE, gsm7_part)
-        } else {
-            (Encoding::Ucs2, char::len_utf16, UCS2_SINGLE, ucs2_part)
-        };
-    let total: usize = text.chars().map(units).sum();
-    if total <= single {
-        return (encoding, vec![(0, text.len())]);
+/// The encoding and the byte ranges of the parts: the default alphabet when
+/// every character is in it, else a single shift table when that takes
+/// fewer parts than UCS-2, else UCS-2.
+fn part_ranges(text: &str, ref16: bool) -> (Encoding, Vec<(usize, usize)>) {
+    if alphabet::septet_count(text, Tables::DEFAULT).is_some() {
+        return (Encoding::Gsm7, ranges_in(text, Encoding::Gsm7, ref16));
     }
+    let mut best = (Encoding::Ucs2, ranges_in(text, Encoding::Ucs2, ref16));
+    for language in SEND_LANGUAGES {
+        let encoding = Encoding::Gsm7Shift(language);
+        if alphabet::septet_count(text, encoding.tables()).is_none() {
+            continue;
+        }
+        let ranges = ranges_in(text, encoding, ref16);
+        if ranges.len() < best.1.len() {
+            best = (encoding, ranges);
+        }
+    }
+    best
+}
+
+/// Whether a 7-bit part that ends in CR must carry a second one: its user
+/// data would end on an octet boundary, where a receiver takes a final CR
+/// for padding (TS 23.038 §6.1.2.3.1).
+fn doubles_final_cr(part: &str, header_septets: usize, septets: usize) -> bool {
+    part.ends_with('\r') && (header_septets + septets).is_multiple_of(8)
+}
+
+/// Byte ranges of the parts in `encoding`. Parts are filled greedily, whole
+/// characters at a time (graphemes for UCS-2, where they fit a part), so a
+/// character that does not fit starts the next part; a 7-bit part that
+/// would end in a CR needing a second one it has no room for leaves the CR
+/// to the next part.
+fn ranges_in(text: &str, encoding: Encoding, ref16: bool) -> Vec<(usize, usize)> {
+    let gsm7 = encoding.is_gsm7();
+    let single_header = header_len(encoding, false, ref16);
+    let single = capacity(encoding, single_header);
+    let total: usize = text.chars().map(|c| encoding.units(c)).sum();
+    let extra = usize::from(gsm7 && doubles_final_cr(text, header_septets(single_header), total));
+    if total + extra <= single {
+        return vec![(0, text.len())];
+    }
+    let header = header_len(encoding, true, ref16);
+    let part = capacity(encoding, header);
+    let hs = header_septets(header);
     let mut ranges = Vec::new();
     let (mut start, mut used) = (0, 0);
-    for (i, c) in text.char_indices() {
-        let n = units(c);
-        if used + n > part {
-            ranges.push((start, i));
-            (start, used) = (i, 0);
+    // Ends the part at `at`; a full 7-bit part ending in CR gives the CR to
+    // the next one instead (two CRs would not fit).
+    let cut = |ranges: &mut Vec<(usize, usize)>, start: &mut usize, used: &mut usize, at: usize| {
+        if gsm7 && *used == part && doubles_final_cr(&text[*start..at], hs, *used) {
+            ranges.push((*start, at - 1));
+            (*start, *used) = (at - 1, 1);
+        } else {
+            ranges.push((*start, at));
+            (*start, *used) = (at, 0);
         }
-        used += n;
+    };
+    let segments: Box<dyn Iterator<Item = (usize, &str)>> = if gsm7 {
+        Box::new(
+            text.char_indices()
+                .map(|(i, c)| (i, &text[i..i + c.len_utf8()])),
+        )
+    } else {
+        Box::new(text.grapheme_indices(true))
+    };
+    for (at, segment) in segments {
+        let n: usize = segment.chars().map(|c| encoding.units(c)).sum();
+        if used + n <= part {
+            used += n;
+            continue;
+        }
+        if used > 0 {
+            cut(&mut ranges, &mut start, &mut used, at);
+            if used + n <= part {
+                used += n;
+                continue;
+            }
+        }
+        // A grapheme longer than a part: split between its characters.
+        for (i, c) in segment.char_indices() {
+            let m = encoding.units(c);
+            if used + m > part && used > 0 {
+                cut(&mut ranges, &mut start, &mut used, at + i);
+            }
+            used += m;
+        }
+    }
+    if gsm7 && used == part && doubles_final_cr(&text[start..], hs, used) {
+        ranges.push((start, text.len() - 1));
+        start = text.len() - 1;
     }
     ranges.push((start, text.len()));
-    (encoding, ranges)
+    ranges
 }
 
 /// How to build the SMS-SUBMIT PDUs.
@@ -152,6 +282,8 @@ const SRR: u8 = 0x20;
 const UDHI: u8 = 0x40;
 const DCS_GSM7: u8 = 0x00;
 const DCS_UCS2: u8 = 0x08;
+/// The septet CR.
+const CR: u8 = 0x0D;
 
 /// Encodes `text` to `number` as one SMS-SUBMIT per part.
 pub fn encode_submit(
@@ -181,9 +313,9 @@ pub fn encode_submit(
         .map(|(i, part)| {
             let seq = i as u8 + 1;
             // Concatenation, 8-bit reference (TS 23.040 §9.2.3.24.1).
-            let udh = [0x05, 0x00, 0x03, opts.concat_ref, total, seq];
-            let udh = (total > 1).then_some(&udh[..]);
-            let tpdu = tpdu(&da, encoding, part, udh, opts);
+            let concat = (total > 1).then_some([0x00, 0x03, opts.concat_ref, total, seq]);
+            let udh = header(concat.as_ref().map(|c| &c[..]), encoding);
+            let tpdu = tpdu(&da, encoding, part, &udh, opts);
             SubmitPart {
                 pdu_hex: format!("00{}", to_hex(&tpdu)),
                 tpdu_len: tpdu.len(),
@@ -195,13 +327,23 @@ pub fn encode_submit(
     Ok(pdus)
 }
 
-fn tpdu(
-    da: &[u8],
-    encoding: Encoding,
-    text: &str,
-    udh: Option<&[u8]>,
-    opts: &SubmitOptions,
-) -> Vec<u8> {
+/// The user data header (length octet first) of a part: the concatenation
+/// element (`concat`: IEI, length and data), then the single shift element
+/// of [`Encoding::Gsm7Shift`] (TS 23.040 §9.2.3.24.15); empty for neither.
+pub(super) fn header(concat: Option<&[u8]>, encoding: Encoding) -> Vec<u8> {
+    let mut ies = concat.unwrap_or_default().to_vec();
+    if let Encoding::Gsm7Shift(language) = encoding {
+        ies.extend([0x24, 0x01, language.id()]);
+    }
+    if ies.is_empty() {
+        return ies;
+    }
+    let mut h = vec![ies.len() as u8];
+    h.extend(ies);
+    h
+}
+
+fn tpdu(da: &[u8], encoding: Encoding, text: &str, udh: &[u8], opts: &SubmitOptions) -> Vec<u8> {
     let mut first = MTI_SUBMIT;
     if opts.validity.is_some() {
         first |= VPF_RELATIVE;
@@ -209,11 +351,11 @@ fn tpdu(
     if opts.status_report {
         first |= SRR;
     }
-    if udh.is_some() {
+    if !udh.is_empty() {
         first |= UDHI;
     }
     let dcs = match encoding {
-        Encoding::Gsm7 => DCS_GSM7,
+        Encoding::Gsm7 | Encoding::Gsm7Shift(_) => DCS_GSM7,
         Encoding::Ucs2 => DCS_UCS2,
     };
     let mut out = Vec::with_capacity(160);
@@ -222,27 +364,41 @@ fn tpdu(
     out.extend([0x00, dcs]); // TP-PID 0: plain short message
     out.extend(opts.validity);
 
-    let header = udh.unwrap_or_default();
-    let (udl, ud) = user_data(encoding, text, header);
+    let (udl, ud) = user_data(encoding, text, udh);
     out.push(udl);
     out.extend(ud);
     out
 }
 
 /// TP-UDL and TP-UD for a text with an optional user data header (its
-/// length octet included): GSM 7-bit after fill bits so the text starts on
-/// a septet boundary, or UCS-2. The text must fit `encoding`.
+/// length octet included; empty for none): GSM 7-bit after fill bits so
+/// the text starts on a septet boundary, or UCS-2. The text must fit
+/// `encoding`. 7-bit user data that leaves 7 spare bits in its last octet
+/// has them set to CR rather than zeros, and a final CR that would end on
+/// an octet boundary is doubled (TS 23.038 §6.1.2.3.1), so that no
+/// receiver shows a trailing '@' or drops a wanted CR.
 pub(super) fn user_data(encoding: Encoding, text: &str, header: &[u8]) -> (u8, Vec<u8>) {
     let mut ud = header.to_vec();
     match encoding {
-        Encoding::Gsm7 => {
+        Encoding::Gsm7 | Encoding::Gsm7Shift(_) => {
             // Every character was checked by `split`.
-            let text = alphabet::encode(text).unwrap_or_default();
+            let mut text = alphabet::encode(text, encoding.tables()).unwrap_or_default();
             let header_bits = header.len() * 8;
             let fill = (7 - header_bits % 7) % 7;
             let header_septets = (header_bits + fill) / 7;
-            ud.extend(septets::pack(&text, fill));
-            ((header_septets + text.len()) as u8, ud)
+            let udl = header_septets + text.len();
+            if udl.is_multiple_of(8) && text.last() == Some(&CR) {
+                text.push(CR);
+            }
+            let udl = header_septets + text.len();
+            let mut packed = septets::pack(&text, fill);
+            if udl % 8 == 7
+                && let Some(last) = packed.last_mut()
+            {
+                *last |= CR << 1;
+            }
+            ud.extend(packed);
+            (udl as u8, ud)
         }
         Encoding::Ucs2 => {
             let units: Vec<u16> = text.encode_utf16().collect();

@@ -29,12 +29,18 @@ fn round_trip(text: &str, opts: &SubmitOptions) -> String {
         assert_eq!(s.validity, opts.validity);
         assert_eq!(s.status_report_requested, opts.status_report);
         let ud = &s.user_data;
-        assert_eq!(ud.text, texts[i], "{text:?} part {}", i + 1);
+        assert_eq!(
+            ud.text,
+            sent_text(part, &texts[i], encoding),
+            "{text:?} part {}",
+            i + 1
+        );
         let expected_coding = match encoding {
-            Encoding::Gsm7 => DataCoding::Gsm7,
+            Encoding::Gsm7 | Encoding::Gsm7Shift(_) => DataCoding::Gsm7,
             Encoding::Ucs2 => DataCoding::Ucs2,
         };
         assert_eq!(ud.coding, expected_coding);
+        assert_eq!(ud.tables, encoding.tables());
         if total == 1 {
             assert_eq!(ud.concat, None);
         } else {
@@ -44,9 +50,45 @@ fn round_trip(text: &str, opts: &SubmitOptions) -> String {
             assert_eq!((c.seq as usize, c.total as usize), (i + 1, total));
         }
         check_udl(part, encoding, total > 1);
-        joined.push_str(&ud.text);
+        joined.push_str(&texts[i]);
     }
     joined
+}
+
+/// What a receiver reads of a 7-bit part: its text, with a second CR when
+/// it ends in one on an octet boundary (TS 23.038 §6.1.2.3.1: the sender
+/// doubles it, the receiver performs CR twice).
+fn sent_text(part: &SubmitPart, text: &str, encoding: Encoding) -> String {
+    if encoding == Encoding::Ucs2 || !text.ends_with('\r') {
+        return text.to_string();
+    }
+    let (udl, ud) = udl_of(part);
+    let header_septets = if part.total > 1 || matches!(encoding, Encoding::Gsm7Shift(_)) {
+        ((usize::from(ud[0]) + 1) * 8).div_ceil(7)
+    } else {
+        0
+    };
+    let septets = super::alphabet::septet_count(text, encoding.tables()).unwrap();
+    if (header_septets + septets).is_multiple_of(8) {
+        assert_eq!(udl, header_septets + septets + 1);
+        format!("{text}\r")
+    } else {
+        assert_eq!(udl, header_septets + septets);
+        text.to_string()
+    }
+}
+
+/// TP-UDL and the user data octets of an SMS-SUBMIT, read from the octets.
+fn udl_of(part: &SubmitPart) -> (usize, Vec<u8>) {
+    let bytes: Vec<u8> = (0..part.pdu_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&part.pdu_hex[i..i + 2], 16).unwrap())
+        .collect();
+    let tpdu = &bytes[1..];
+    let has_vp = tpdu[0] & 0x18 != 0;
+    let da_len = 2 + usize::from(tpdu[2]).div_ceil(2);
+    let udl_at = 2 + da_len + 2 + usize::from(has_vp);
+    (usize::from(tpdu[udl_at]), tpdu[udl_at + 1..].to_vec())
 }
 
 /// TP-UDL within one message: ≤160 septets or ≤140 octets, and the user
@@ -64,9 +106,25 @@ fn check_udl(part: &SubmitPart, encoding: Encoding, multipart: bool) {
     let ud_len = tpdu.len() - udl_at - 1;
     assert!(ud_len <= 140);
     match encoding {
+        Encoding::Gsm7Shift(language) => {
+            assert!(udl <= 160, "UDL {udl}");
+            assert_eq!(ud_len, (udl * 7).div_ceil(8));
+            let ud = &tpdu[udl_at + 1..];
+            if multipart {
+                // 9-octet header (concatenation, single shift) = 11 septets.
+                assert_eq!(&ud[..4], &[0x08, 0x00, 0x03, ud[3]]);
+                assert_eq!(&ud[6..9], &[0x24, 0x01, language.id()]);
+                assert!(udl - 11 <= 149);
+            } else {
+                assert_eq!(&ud[..4], &[0x03, 0x24, 0x01, language.id()]);
+                assert!(udl - 5 <= 155);
+            }
+            check_padding(udl, ud);
+        }
         Encoding::Gsm7 => {
             assert!(udl <= 160, "UDL {udl}");
             assert_eq!(ud_len, (udl * 7).div_ceil(8));
+            check_padding(udl, &tpdu[udl_at + 1..]);
             if multipart {
                 // 6-octet header + 1 fill bit = 7 septets.
                 assert_eq!(&tpdu[udl_at + 1..udl_at + 4], &[0x05, 0x00, 0x03]);
@@ -80,6 +138,18 @@ fn check_udl(part: &SubmitPart, encoding: Encoding, multipart: bool) {
                 assert!((udl - 6) / 2 <= 67);
             }
         }
+    }
+}
+
+/// 7 spare bits at the end of 7-bit user data hold CR, not zeros (TS
+/// 23.038 §6.1.2.3.1); fewer spare bits are zero.
+fn check_padding(udl: usize, ud: &[u8]) {
+    let Some(&last) = ud.last() else { return };
+    let used = (udl * 7) % 8;
+    if used == 1 {
+        assert_eq!(last >> 1, 0x0D, "7 spare bits: CR, not zeros");
+    } else if used != 0 {
+        assert_eq!(last >> used, 0, "{} spare bits", 8 - used);
     }
 }
 
@@ -399,5 +469,5 @@ fn udh_edge_cases() {
         0x0A, 0x00, 0x03, 0x01, 0x02, 0x01, 0x00, 0x03, 0x09, 0x02, 0x02,
     ]);
     assert_eq!(d.user_data.concat, concat(9, 2, 2, false));
-    assert_eq!(d.timestamp.to_string(), "2026-11-30 10:20:30+01:00");
+    assert_eq!(d.timestamp.text(), "2026-11-30 10:20:30+01:00");
 }

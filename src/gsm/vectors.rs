@@ -4,8 +4,8 @@
 
 use super::*;
 
-fn ts(date: (u16, u8, u8), time: (u8, u8, u8), tz_quarters: i8) -> Timestamp {
-    Timestamp {
+fn ts(date: (u16, u8, u8), time: (u8, u8, u8), tz_quarters: i8) -> SmscTime {
+    SmscTime::Known(Timestamp {
         year: date.0,
         month: date.1,
         day: date.2,
@@ -13,7 +13,7 @@ fn ts(date: (u16, u8, u8), time: (u8, u8, u8), tz_quarters: i8) -> Timestamp {
         minute: time.1,
         second: time.2,
         tz_quarters,
-    }
+    })
 }
 
 fn text(coding: DataCoding, class: Option<u8>, text: &str) -> UserData {
@@ -22,6 +22,8 @@ fn text(coding: DataCoding, class: Option<u8>, text: &str) -> UserData {
         class,
         text: text.to_string(),
         concat: None,
+        tables: Tables::DEFAULT,
+        ports: None,
         body: Vec::new(),
     }
 }
@@ -76,6 +78,7 @@ fn python_gsmmodem_deliver() {
             sender: "+27821234567".into(),
             sender_alphanumeric: false,
             smsc: Some("+2782913593".into()),
+            pid: 0x00,
             timestamp: ts((2013, 3, 8), (15, 2, 16), 8),
             user_data: gsm7("Test2"),
         }
@@ -88,6 +91,7 @@ fn python_gsmmodem_deliver() {
             sender: "+85291234567".into(),
             sender_alphanumeric: false,
             smsc: Some("+85290000000".into()),
+            pid: 0x00,
             timestamp: ts((2007, 4, 12), (23, 25, 42), 32),
             user_data: gsm7("It is easy to read text messages via AT commands."),
         }
@@ -111,6 +115,7 @@ fn python_gsmmodem_deliver_with_udh() {
             sender: "2781188".into(),
             sender_alphanumeric: false,
             smsc: Some("+2781191".into()),
+            pid: 0x00,
             timestamp: ts((2013, 6, 25), (16, 40, 48), 8),
             user_data: UserData {
                 concat: concat8(0xC3, 1, 1),
@@ -208,7 +213,7 @@ fn python_gsmmodem_time_zones() {
     assert_eq!(with_scts("B"), ts((2007, 4, 12), (23, 25, 42), -32));
     assert_eq!(with_scts("3"), ts((2007, 4, 12), (23, 25, 42), 32));
     assert_eq!(
-        ts((2007, 4, 12), (23, 25, 42), -32).to_string(),
+        ts((2007, 4, 12), (23, 25, 42), -32).text(),
         "2007-04-12 23:25:42-08:00"
     );
 }
@@ -225,6 +230,7 @@ fn python_messaging_alphanumeric_senders() {
             sender: "FONIC".into(),
             sender_alphanumeric: true,
             smsc: Some("+491760000443".into()),
+            pid: 0x00,
             timestamp: ts((2009, 6, 29), (10, 37, 10), 8),
             user_data: gsm7(
                 "Lieber FONIC Kunde, die Tarifoption Internet-Tagesflatrate wurde aktiviert. Internet-Nutzung wird jetzt pro Nutzungstag abgerechnet. Ihr FONIC Team"
@@ -239,6 +245,7 @@ fn python_messaging_alphanumeric_senders() {
             sender: "www.tim.it".into(),
             sender_alphanumeric: true,
             smsc: Some("+393358824000".into()),
+            pid: 0x00,
             timestamp: ts((2009, 3, 20), (8, 11, 35), 4),
             user_data: gsm7("Maxxi Alice 100 ATTIVATA FINO AL 19/04/2009"),
         }
@@ -254,6 +261,7 @@ fn python_messaging_ucs2_deliver() {
             sender: "+34610789702".into(),
             sender_alphanumeric: false,
             smsc: Some("+34607003110".into()),
+            pid: 0x00,
             timestamp: ts((2008, 6, 24), (9, 22, 4), 8),
             user_data: text(DataCoding::Ucs2, None, "中兴通讯"),
         }
@@ -300,12 +308,16 @@ fn python_messaging_multipart_dcs_f1() {
                 sender: "12220".into(),
                 sender_alphanumeric: false,
                 smsc: Some("+491722270142".into()),
+                // SC specific use (TS 23.040 §9.2.3.9).
+                pid: 0x39,
                 timestamp: ts((2010, 5, 26), times[i], 8),
                 user_data: UserData {
                     coding: DataCoding::Gsm7,
                     class: Some(1),
                     text: texts[i].into(),
                     concat: concat8(25, 2, i as u8 + 1),
+                    tables: Tables::DEFAULT,
+                    ports: None,
                     body: Vec::new(),
                 },
             }
@@ -338,6 +350,7 @@ fn android_ucs2_negative_tz() {
             sender: "+14154255486".into(),
             sender_alphanumeric: false,
             smsc: Some("+12063130004".into()),
+            pid: 0x00,
             timestamp: ts((2007, 1, 8), (17, 12, 53), -32),
             user_data: text(DataCoding::Ucs2, None, "\u{2122}\u{a9}\u{ae}hello"),
         }
@@ -361,6 +374,7 @@ fn android_multipart_gsm7() {
             sender: "16502244137".into(),
             sender_alphanumeric: false,
             smsc: Some("+16363848806".into()),
+            pid: 0x00,
             timestamp: ts((2007, 6, 12), (17, 57, 38), -20),
             user_data: UserData {
                 concat: concat8(0, 2, 1),
@@ -398,6 +412,7 @@ fn android_extension_table() {
             sender: "+16505551111".into(),
             sender_alphanumeric: false,
             smsc: Some("+14155551212".into()),
+            pid: 0x00,
             timestamp: ts((2006, 8, 16), (15, 13, 27), -28),
             user_data: gsm7("Test extended character table .,-!?@~_\\/&\"';^|:()<{}>[]=%*+#"),
         }
@@ -441,6 +456,7 @@ fn pdu_sms_alphanumeric_sender() {
             sender: "Tele2".into(),
             sender_alphanumeric: true,
             smsc: Some("+71234567890".into()),
+            pid: 0x00,
             timestamp: ts((2015, 11, 17), (13, 51, 41), 12),
             user_data: gsm7("hello!!!"),
         }
@@ -536,6 +552,7 @@ fn dreamfabric_hellohello() {
             sender: "27838890001".into(),
             sender_alphanumeric: false,
             smsc: Some("+27381000015".into()),
+            pid: 0x00,
             timestamp: ts((2099, 3, 29), (15, 16, 59), 8),
             user_data: gsm7("hellohello"),
         }

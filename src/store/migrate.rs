@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +53,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sql/sqlite/005_modem_warnings.sql",
         sql: include_str!("../../sql/sqlite/005_modem_warnings.sql"),
     },
+    Migration {
+        version: 6,
+        name: "sql/sqlite/006_received_corners.sql",
+        sql: include_str!("../../sql/sqlite/006_received_corners.sql"),
+    },
 ];
 
 pub(crate) const MYSQL: &[Migration] = &[
@@ -80,6 +85,11 @@ pub(crate) const MYSQL: &[Migration] = &[
         version: 5,
         name: "sql/mysql/005_modem_warnings.sql",
         sql: include_str!("../../sql/mysql/005_modem_warnings.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "sql/mysql/006_received_corners.sql",
+        sql: include_str!("../../sql/mysql/006_received_corners.sql"),
     },
 ];
 

@@ -24,7 +24,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::gsm::DataCoding;
+use crate::gsm::{DataCoding, Ports, Tables};
 
 mod migrate;
 mod mysql;
@@ -225,6 +225,12 @@ pub struct Received {
     pub complete: bool,
     /// Recognises the same message read again (see [`dedupe_key`]).
     pub dedupe_key: String,
+    /// TP-PID: 0 plain; `gsm::silent` (type 0) and `gsm::replace_type`
+    /// (a replace type replaces the earlier message of the same TP-PID
+    /// from the same sender: that row gets `replaced_by`).
+    pub pid: u8,
+    /// Application ports (8-bit data: WAP push and the like).
+    pub ports: Option<Ports>,
 }
 
 /// One part of a concatenated message, waiting in `rcv_part` for the rest.
@@ -232,9 +238,16 @@ pub struct Received {
 pub struct ReceivedPart {
     pub sender: String,
     pub reference: u16,
+    /// A 16-bit reference (IE 0x08) rather than 8-bit: a set of its own.
+    pub ref16: bool,
     pub total: u8,
     pub seq: u8,
     pub coding: Coding,
+    /// The national language tables of a 7-bit part, for decoding the
+    /// joined bodies.
+    pub tables: Tables,
+    pub pid: u8,
+    pub ports: Option<Ports>,
     /// `UserData::body` as hex: joined with the other parts before decoding.
     pub body_hex: String,
     /// This part alone, decoded.
@@ -242,6 +255,18 @@ pub struct ReceivedPart {
     pub smsc_time: String,
     pub smsc: Option<String>,
     pub dedupe_key: String,
+}
+
+/// What [`Store::save_part`] did with a part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartSaved {
+    /// What became of the part and its set.
+    pub saved: Saved,
+    /// An earlier set with the same sender, reference and total that
+    /// already had this part number: the sender reused the reference, so
+    /// that set will get no more parts and was stored, incomplete, as this
+    /// `rcv` row.
+    pub stale: Option<i64>,
 }
 
 /// What became of a received message or part.
@@ -266,6 +291,18 @@ pub struct RcvRow {
     pub received_at: String,
     pub parts: u32,
     pub complete: bool,
+    /// TP-PID (see [`Received::pid`]).
+    pub pid: u8,
+    pub ports: Option<Ports>,
+    /// A later "replace" message from the same sender took its place.
+    pub replaced_by: Option<i64>,
+}
+
+impl RcvRow {
+    /// A type 0 ("silent") message: stored, but no one is alerted by it.
+    pub fn silent(&self) -> bool {
+        crate::gsm::silent(self.pid)
+    }
 }
 
 /// A delivery report (SMS-STATUS-REPORT) to match with an `sms` row.
@@ -359,20 +396,23 @@ pub fn dedupe_key(
 
 /// Joins the parts of a set (any order; missing ones simply absent) into
 /// one text: the bodies are concatenated and decoded once, so a character a
-/// sender split across parts comes out whole. Parts in different codings
-/// (which a phone should never send) are decoded one by one.
+/// sender split across parts comes out whole. Parts in different codings or
+/// national language tables (which a phone should never send) are decoded
+/// one by one.
 pub fn join_parts(parts: &[ReceivedPart]) -> String {
     let mut sorted: Vec<&ReceivedPart> = parts.iter().collect();
     sorted.sort_by_key(|p| p.seq);
-    let coding = sorted.first().map(|p| p.coding);
-    let same = sorted.iter().all(|p| Some(p.coding) == coding);
+    let first = sorted.first().map(|p| (p.coding, p.tables));
+    let same = sorted.iter().all(|p| Some((p.coding, p.tables)) == first);
+    let coding = first.map(|f| f.0);
+    let tables = first.map_or(Tables::DEFAULT, |f| f.1);
     let bytes: Option<Vec<u8>> = sorted
         .iter()
         .map(|p| hex_to_bytes(&p.body_hex))
         .collect::<Option<Vec<_>>>()
         .map(|v| v.concat());
     match (same, coding, bytes) {
-        (true, Some(Coding::Decoded(c)), Some(bytes)) => crate::gsm::decode_body(c, &bytes),
+        (true, Some(Coding::Decoded(c)), Some(bytes)) => crate::gsm::decode_body(c, tables, &bytes),
         _ => sorted.iter().map(|p| p.text.as_str()).collect(),
     }
 }
@@ -405,6 +445,8 @@ pub fn joined_row(parts: &[ReceivedPart], complete: bool) -> Option<Received> {
         smsc: first.smsc.clone(),
         parts: parts.len() as u32,
         complete,
+        pid: first.pid,
+        ports: first.ports,
     })
 }
 
@@ -620,14 +662,20 @@ pub trait Store: Send + Sync {
     }
 
     /// Stores a received message in `rcv`, unless a row with the same
-    /// `dedupe_key` exists. Committed before `Ok`: only then may the
-    /// message be deleted from the SIM.
+    /// `dedupe_key` exists. A "replace short message type n" marks the
+    /// earlier rows of the same TP-PID from the same sender `replaced_by`
+    /// the new one. Committed before `Ok`: only then may the message be
+    /// deleted from the SIM.
     fn save_received(&self, msg: &Received) -> Result<Saved>;
 
     /// Stores one part in `rcv_part`; when that completes its set (same
-    /// sender, reference and total), joins the set into `rcv` in the same
-    /// transaction. A part seen before is `Duplicate`.
-    fn save_part(&self, part: &ReceivedPart) -> Result<Saved>;
+    /// sender, reference, reference size and total), joins the set into
+    /// `rcv` in the same transaction (a replace type then replaces as
+    /// `save_received` does). A part seen before (same `dedupe_key`) is
+    /// `Duplicate`. A part whose number the waiting set already has (a
+    /// reused reference) starts a new set: the waiting one is stored at
+    /// once, incomplete, as [`PartSaved::stale`].
+    fn save_part(&self, part: &ReceivedPart) -> Result<PartSaved>;
 
     /// Sets whose first part waits longer than `max_age` are stored in
     /// `rcv` as what arrived, marked incomplete. Joined parts older than

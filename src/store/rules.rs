@@ -8,19 +8,20 @@ use std::time::Duration;
 
 use super::sql::{Backend, Exec, Row, TxKind, params};
 use super::{
-    Activity, Coding, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, QueueRow,
-    QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result, Saved, SmsRow,
-    SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip, combined_report, joined_row,
-    refs_contain, report_status, same_number,
+    Activity, Coding, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, PartSaved,
+    QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result,
+    Saved, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip, combined_report,
+    joined_row, refs_contain, report_status, same_number,
 };
+use crate::gsm::{Language, Ports, Tables, replace_type};
 
 /// `sms.status` as it appears in the SQL text of the rules below (a
 /// literal, as the planner saw it before these were enums).
 const SENT: &str = SmsStatus::Sent.as_str();
 const FAILED: &str = SmsStatus::Failed.as_str();
 
-const PART_COLUMNS: &str =
-    "sender, reference, total, seq, coding, body, text, smsc_time, smsc, dedupe_key";
+const PART_COLUMNS: &str = "sender, reference, total, seq, coding, body, text, smsc_time, smsc, \
+     dedupe_key, ref_bits, locking_shift, single_shift, pid, dst_port, src_port";
 
 /// A store over one backend.
 pub struct SqlStore<B: Backend>(pub B);
@@ -39,7 +40,8 @@ impl<B: Backend> SqlStore<B> {
     fn rcv_columns(&self) -> String {
         let d = self.0.dialect();
         format!(
-            "id, sender, text, coding, smsc_time, {}, parts, complete",
+            "id, sender, text, coding, smsc_time, {}, parts, complete, pid, dst_port, src_port, \
+             replaced_by",
             d.time("received_at")
         )
     }
@@ -91,11 +93,13 @@ impl<B: Backend> SqlStore<B> {
     }
 
     /// Inserts a `rcv` row unless its key exists; `None` for a duplicate.
+    /// A replace type (TS 23.040 §9.2.3.9) marks the earlier rows of the
+    /// same TP-PID from the same sender as replaced by the new one.
     fn insert_rcv(&self, e: &mut dyn Exec, m: &Received) -> Result<Option<i64>> {
-        e.insert(
+        let id = e.insert(
             &format!(
-                "{} INTO rcv (sender, text, smsc_time, parts, coding, complete, smsc, dedupe_key) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "{} INTO rcv (sender, text, smsc_time, parts, coding, complete, smsc, dedupe_key, \
+                 pid, dst_port, src_port) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self.0.dialect().insert_ignore
             ),
             params![
@@ -106,9 +110,22 @@ impl<B: Backend> SqlStore<B> {
                 m.coding,
                 m.complete,
                 m.smsc.clone(),
-                &m.dedupe_key
+                &m.dedupe_key,
+                m.pid,
+                m.ports.map(|p| p.destination),
+                m.ports.map(|p| p.source)
             ],
-        )
+        )?;
+        if let Some(id) = id
+            && replace_type(m.pid).is_some()
+        {
+            e.exec(
+                "UPDATE rcv SET replaced_by = ? WHERE sender = ? AND pid = ? \
+                 AND replaced_by IS NULL AND id < ?",
+                params![id, &m.sender, m.pid, id],
+            )?;
+        }
+        Ok(id)
     }
 
     /// The parts of one set still waiting to be joined (locked, where the
@@ -118,15 +135,16 @@ impl<B: Backend> SqlStore<B> {
         e: &mut dyn Exec,
         sender: &str,
         reference: u16,
+        ref_bits: u8,
         total: u8,
     ) -> Result<Vec<ReceivedPart>> {
         e.query(
             &format!(
                 "SELECT {PART_COLUMNS} FROM rcv_part WHERE sender = ? AND reference = ? \
-                 AND total = ? AND rcv_id IS NULL ORDER BY seq{}",
+                 AND ref_bits = ? AND total = ? AND rcv_id IS NULL ORDER BY seq, id{}",
                 self.0.dialect().for_update
             ),
-            params![sender, reference, total],
+            params![sender, reference, ref_bits, total],
         )?
         .iter()
         .map(part_from_row)
@@ -193,6 +211,24 @@ fn sms_from_row(r: &Row) -> Result<SmsRow> {
     })
 }
 
+/// The ports of a row from its `dst_port`, `src_port` columns at `i`.
+fn ports_at(r: &Row, i: usize) -> Result<Option<Ports>> {
+    Ok(
+        match (r.get::<Option<u16>>(i)?, r.get::<Option<u16>>(i + 1)?) {
+            (Some(destination), Some(source)) => Some(Ports {
+                destination,
+                source,
+            }),
+            _ => None,
+        },
+    )
+}
+
+/// A set's reference size as `rcv_part.ref_bits` holds it.
+fn ref_bits(ref16: bool) -> u8 {
+    if ref16 { 16 } else { 8 }
+}
+
 fn rcv_from_row(r: &Row) -> Result<RcvRow> {
     Ok(RcvRow {
         id: r.get(0)?,
@@ -203,6 +239,9 @@ fn rcv_from_row(r: &Row) -> Result<RcvRow> {
         received_at: r.get(5)?,
         parts: r.get(6)?,
         complete: r.get(7)?,
+        pid: r.get(8)?,
+        ports: ports_at(r, 9)?,
+        replaced_by: r.get(11)?,
     })
 }
 
@@ -218,6 +257,13 @@ fn part_from_row(r: &Row) -> Result<ReceivedPart> {
         smsc_time: r.get(7)?,
         smsc: r.get(8)?,
         dedupe_key: r.get(9)?,
+        ref16: r.get::<u8>(10)? == 16,
+        tables: Tables {
+            locking: Language::from_id(r.get(11)?),
+            single: Language::from_id(r.get(12)?),
+        },
+        pid: r.get(13)?,
+        ports: ports_at(r, 14)?,
     })
 }
 
@@ -420,12 +466,15 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok(id.map_or(Saved::Duplicate, Saved::New))
     }
 
-    fn save_part(&self, part: &ReceivedPart) -> Result<Saved> {
+    fn save_part(&self, part: &ReceivedPart) -> Result<PartSaved> {
         let d = self.0.dialect();
+        let bits = ref_bits(part.ref16);
+        let id = |l: Option<Language>| l.map_or(0, Language::id);
         self.0.transaction(TxKind::Write, |e| {
             let inserted = e.exec(
                 &format!(
-                    "{} INTO rcv_part ({PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "{} INTO rcv_part ({PART_COLUMNS}) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     d.insert_ignore
                 ),
                 params![
@@ -438,22 +487,49 @@ impl<B: Backend> Store for SqlStore<B> {
                     &part.text,
                     &part.smsc_time,
                     part.smsc.clone(),
-                    &part.dedupe_key
+                    &part.dedupe_key,
+                    bits,
+                    id(part.tables.locking),
+                    id(part.tables.single),
+                    part.pid,
+                    part.ports.map(|p| p.destination),
+                    part.ports.map(|p| p.source)
                 ],
             )?;
             if inserted == 0 {
-                return Ok(Saved::Duplicate);
+                return Ok(PartSaved {
+                    saved: Saved::Duplicate,
+                    stale: None,
+                });
             }
-            let parts = self.waiting_parts(e, &part.sender, part.reference, part.total)?;
+            let mut parts =
+                self.waiting_parts(e, &part.sender, part.reference, bits, part.total)?;
+            // A part number the waiting set already has (not this very part,
+            // which the key would have found): the sender reused the
+            // reference. What waited is a set of its own that will get no
+            // more parts.
+            let mut stale = None;
+            let reused = parts
+                .iter()
+                .any(|p| p.seq == part.seq && p.dedupe_key != part.dedupe_key);
+            if reused {
+                let (new, old): (Vec<_>, Vec<_>) = parts
+                    .into_iter()
+                    .partition(|p| p.dedupe_key == part.dedupe_key);
+                stale = self.join_set(e, &old, false)?;
+                parts = new;
+            }
             let mut seqs: Vec<u8> = parts.iter().map(|p| p.seq).collect();
             seqs.dedup();
-            if seqs.len() < usize::from(part.total) {
-                return Ok(Saved::Waiting);
-            }
-            Ok(match self.join_set(e, &parts, true)? {
-                Some(id) => Saved::New(id),
-                None => Saved::Duplicate,
-            })
+            let saved = if seqs.len() < usize::from(part.total) {
+                Saved::Waiting
+            } else {
+                match self.join_set(e, &parts, true)? {
+                    Some(id) => Saved::New(id),
+                    None => Saved::Duplicate,
+                }
+            };
+            Ok(PartSaved { saved, stale })
         })
     }
 
@@ -462,16 +538,21 @@ impl<B: Backend> Store for SqlStore<B> {
         self.0.transaction(TxKind::Write, |e| {
             let sets = e.query(
                 &format!(
-                    "SELECT sender, reference, total FROM rcv_part WHERE rcv_id IS NULL \
-                     GROUP BY sender, reference, total HAVING MIN(received_at) < {}",
+                    "SELECT sender, reference, ref_bits, total FROM rcv_part WHERE rcv_id IS NULL \
+                     GROUP BY sender, reference, ref_bits, total HAVING MIN(received_at) < {}",
                     d.now_shifted
                 ),
                 params![(d.earlier)(max_age)],
             )?;
             let mut ids = Vec::new();
             for set in sets {
-                let parts =
-                    self.waiting_parts(e, &set.get::<String>(0)?, set.get(1)?, set.get(2)?)?;
+                let parts = self.waiting_parts(
+                    e,
+                    &set.get::<String>(0)?,
+                    set.get(1)?,
+                    set.get(2)?,
+                    set.get(3)?,
+                )?;
                 if let Some(id) = self.join_set(e, &parts, false)? {
                     ids.push(id);
                 }

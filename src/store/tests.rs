@@ -16,6 +16,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::*;
+use crate::gsm::Tables;
 
 const LONG: Duration = Duration::from_secs(600);
 
@@ -619,6 +620,8 @@ fn received(sender: &str, text: &str) -> Received {
         parts: 1,
         complete: true,
         dedupe_key: dedupe_key(sender, "2026-11-30 01:02:03+01:00", None, text),
+        pid: 0,
+        ports: None,
     }
 }
 
@@ -633,9 +636,13 @@ fn part(
     ReceivedPart {
         sender: "+420608337726".into(),
         reference,
+        ref16: false,
         total,
         seq,
         coding: Coding::Decoded(coding),
+        tables: Tables::DEFAULT,
+        pid: 0,
+        ports: None,
         body_hex: body_hex.into(),
         text: text.into(),
         smsc_time: format!("2026-11-30 01:02:0{seq}+01:00"),
@@ -677,10 +684,10 @@ fn parts_join_in_order_whatever_order_they_arrive(fx: &dyn Fixture) {
     let p1 = part(7, 3, 1, DataCoding::Ucs2, "00410042", "AB");
     let p2 = part(7, 3, 2, DataCoding::Ucs2, "D83D", "\u{FFFD}");
     let p3 = part(7, 3, 3, DataCoding::Ucs2, "DE000043", "\u{FFFD}C");
-    assert_eq!(s.save_part(&p3).unwrap(), Saved::Waiting);
-    assert_eq!(s.save_part(&p1).unwrap(), Saved::Waiting);
-    assert_eq!(s.save_part(&p1).unwrap(), Saved::Duplicate);
-    let Saved::New(id) = s.save_part(&p2).unwrap() else {
+    assert_eq!(s.save_part(&p3).unwrap().saved, Saved::Waiting);
+    assert_eq!(s.save_part(&p1).unwrap().saved, Saved::Waiting);
+    assert_eq!(s.save_part(&p1).unwrap().saved, Saved::Duplicate);
+    let Saved::New(id) = s.save_part(&p2).unwrap().saved else {
         panic!()
     };
     let rows = s.recent_rcv(10).unwrap();
@@ -691,7 +698,7 @@ fn parts_join_in_order_whatever_order_they_arrive(fx: &dyn Fixture) {
     );
     assert_eq!(rows[0].coding, Coding::Decoded(DataCoding::Ucs2));
     // a part read again after the set was joined changes nothing
-    assert_eq!(s.save_part(&p2).unwrap(), Saved::Duplicate);
+    assert_eq!(s.save_part(&p2).unwrap().saved, Saved::Duplicate);
     assert_eq!(s.recent_rcv(10).unwrap().len(), 1);
     assert_eq!(
         fx.scalar("SELECT COUNT(*) FROM rcv_part WHERE rcv_id IS NULL"),
@@ -704,12 +711,14 @@ fn incomplete_sets_are_stored_after_their_time(fx: &dyn Fixture) {
     // GSM 7-bit septets "ab" and "d": part 2 of 3 never comes
     assert_eq!(
         s.save_part(&part(9, 3, 1, DataCoding::Gsm7, "6162", "ab"))
-            .unwrap(),
+            .unwrap()
+            .saved,
         Saved::Waiting
     );
     assert_eq!(
         s.save_part(&part(9, 3, 3, DataCoding::Gsm7, "64", "d"))
-            .unwrap(),
+            .unwrap()
+            .saved,
         Saved::Waiting
     );
     assert!(
@@ -735,6 +744,247 @@ fn incomplete_sets_are_stored_after_their_time(fx: &dyn Fixture) {
     s.flush_parts(Duration::from_secs(1), Duration::from_secs(1))
         .unwrap();
     assert_eq!(fx.scalar("SELECT COUNT(*) FROM rcv_part"), Some(0));
+}
+
+/// A part of a set from +420608337726 with its own time stamp (so that
+/// each has its own key, as two messages do).
+fn part_at(
+    reference: u16,
+    ref16: bool,
+    (total, seq): (u8, u8),
+    time: &str,
+    text: &str,
+) -> ReceivedPart {
+    // 7-bit: the body is the text's septets, as hex.
+    let body_hex = crate::gsm::to_hex(&Tables::DEFAULT.encode(text).unwrap());
+    let smsc_time = format!("2026-11-30 01:02:{time}+01:00");
+    ReceivedPart {
+        dedupe_key: dedupe_key(
+            "+420608337726",
+            &smsc_time,
+            Some((reference, total, seq)),
+            &body_hex,
+        ),
+        sender: "+420608337726".into(),
+        reference,
+        ref16,
+        total,
+        seq,
+        coding: Coding::Decoded(DataCoding::Gsm7),
+        tables: Tables::DEFAULT,
+        pid: 0,
+        ports: None,
+        body_hex,
+        text: text.into(),
+        smsc_time,
+        smsc: None,
+    }
+}
+
+/// Texts, part counts and completeness of `rcv`, oldest first.
+fn rcv_rows(s: &dyn StoreDiagnostics) -> Vec<(String, u32, bool)> {
+    let mut rows: Vec<_> = s
+        .recent_rcv(100)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.text, r.parts, r.complete))
+        .collect();
+    rows.reverse();
+    rows
+}
+
+fn row(text: &str, parts: u32, complete: bool) -> (String, u32, bool) {
+    (text.into(), parts, complete)
+}
+
+/// Issue 16, item 1: a part lost, then the reference reused within the
+/// multipart timeout.
+fn a_reused_reference_starts_a_new_set(fx: &dyn Fixture) {
+    let s = fx.open();
+    let lost1 = part_at(77, false, (2, 1), "01", "LOST-1");
+    let next1 = part_at(77, false, (2, 1), "05", "NEXT-1");
+    let next2 = part_at(77, false, (2, 2), "06", "NEXT-2");
+    assert_eq!(s.save_part(&lost1).unwrap().saved, Saved::Waiting);
+    // Part 1 again, other content: the waiting set is stored on its own.
+    let got = s.save_part(&next1).unwrap();
+    assert_eq!(got.saved, Saved::Waiting);
+    let stale = got.stale.expect("the stale set stored");
+    assert_eq!(rcv_rows(&*s), [row("LOST-1", 1, false)]);
+    assert_eq!(s.rcv(stale).unwrap().unwrap().text, "LOST-1");
+    let Saved::New(id) = s.save_part(&next2).unwrap().saved else {
+        panic!("the new set is complete")
+    };
+    assert_eq!(
+        rcv_rows(&*s),
+        [row("LOST-1", 1, false), row("NEXT-1NEXT-2", 2, true)]
+    );
+    assert_eq!(s.rcv(id).unwrap().unwrap().parts, 2);
+    // Each part read again after a crash: recognised, nothing doubled.
+    for p in [&lost1, &next1, &next2] {
+        assert_eq!(
+            s.save_part(p).unwrap(),
+            PartSaved {
+                saved: Saved::Duplicate,
+                stale: None
+            }
+        );
+    }
+    assert_eq!(rcv_rows(&*s).len(), 2);
+    // The same part read twice while its set waits is a duplicate, not a
+    // reuse.
+    let a1 = part_at(78, false, (3, 1), "10", "A1");
+    assert_eq!(s.save_part(&a1).unwrap().saved, Saved::Waiting);
+    assert_eq!(
+        s.save_part(&a1).unwrap(),
+        PartSaved {
+            saved: Saved::Duplicate,
+            stale: None
+        }
+    );
+    assert_eq!(
+        fx.scalar("SELECT COUNT(*) FROM rcv_part WHERE rcv_id IS NULL"),
+        Some(1)
+    );
+    // Nothing waits longer than it should: the flush finds only A1's set.
+    thread::sleep(Duration::from_millis(1100));
+    let ids = s.flush_parts(Duration::from_secs(1), LONG).unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(rcv_rows(&*s).last().unwrap(), &row("A1", 1, false));
+}
+
+/// Issue 16, item 2.
+fn eight_and_sixteen_bit_references_are_different_sets(fx: &dyn Fixture) {
+    let s = fx.open();
+    let a1 = part_at(300 % 256, false, (2, 1), "01", "eight-1 ");
+    let b2 = part_at(300 % 256, true, (2, 2), "02", "sixteen-2");
+    assert_eq!(s.save_part(&a1).unwrap().saved, Saved::Waiting);
+    assert_eq!(s.save_part(&b2).unwrap().saved, Saved::Waiting);
+    assert!(rcv_rows(&*s).is_empty(), "joined across reference sizes");
+    let a2 = part_at(300 % 256, false, (2, 2), "03", "eight-2");
+    let b1 = part_at(300 % 256, true, (2, 1), "04", "sixteen-1 ");
+    assert!(matches!(s.save_part(&a2).unwrap().saved, Saved::New(_)));
+    assert!(matches!(s.save_part(&b1).unwrap().saved, Saved::New(_)));
+    assert_eq!(
+        rcv_rows(&*s),
+        [
+            row("eight-1 eight-2", 2, true),
+            row("sixteen-1 sixteen-2", 2, true)
+        ]
+    );
+    assert_eq!(
+        fx.scalar("SELECT COUNT(*) FROM rcv_part WHERE ref_bits = 16"),
+        Some(2)
+    );
+}
+
+/// A Turkish single shift escape split across parts joins whole.
+fn national_parts_join_with_their_tables(fx: &dyn Fixture) {
+    let s = fx.open();
+    let tr = crate::gsm::Tables::single_shift(crate::gsm::Language::Turkish);
+    // "Kuş" = 4B 75 | 1B 73: the escape ends part 1, its septet starts part 2.
+    let mut p1 = part(9, 2, 1, DataCoding::Gsm7, "4B751B", "Ku");
+    let mut p2 = part(9, 2, 2, DataCoding::Gsm7, "73", "s");
+    p1.tables = tr;
+    p2.tables = tr;
+    assert_eq!(s.save_part(&p1).unwrap().saved, Saved::Waiting);
+    let Saved::New(id) = s.save_part(&p2).unwrap().saved else {
+        panic!()
+    };
+    assert_eq!(s.rcv(id).unwrap().unwrap().text, "Kuş");
+}
+
+fn silent_messages_and_replace_types(fx: &dyn Fixture) {
+    let s = fx.open();
+    let with = |sender: &str, text: &str, pid: u8| Received {
+        pid,
+        ..received(sender, text)
+    };
+    // Type 0: stored as such.
+    let Saved::New(silent) = s.save_received(&with("+420111", "ping", 0x40)).unwrap() else {
+        panic!()
+    };
+    assert!(s.rcv(silent).unwrap().unwrap().silent());
+    // Replace type 1 from one sender, twice: the first is replaced.
+    let r1 = with("+420222", "voicemail: 1 new", 0x41);
+    let Saved::New(first) = s.save_received(&r1).unwrap() else {
+        panic!()
+    };
+    let Saved::New(other_type) = s.save_received(&with("+420222", "type 2", 0x42)).unwrap() else {
+        panic!()
+    };
+    let Saved::New(other_sender) = s.save_received(&with("+420333", "other", 0x41)).unwrap() else {
+        panic!()
+    };
+    let Saved::New(plain) = s.save_received(&with("+420222", "plain", 0x00)).unwrap() else {
+        panic!()
+    };
+    let Saved::New(second) = s
+        .save_received(&with("+420222", "voicemail: 2 new", 0x41))
+        .unwrap()
+    else {
+        panic!()
+    };
+    let by = |id| s.rcv(id).unwrap().unwrap().replaced_by;
+    assert_eq!(by(first), Some(second));
+    assert_eq!(by(second), None);
+    assert_eq!(by(other_type), None);
+    assert_eq!(by(other_sender), None);
+    assert_eq!(by(plain), None);
+    assert!(!s.rcv(first).unwrap().unwrap().silent());
+    // The replaced one read again after a crash: a duplicate, and it does
+    // not come back in place of the newer one.
+    assert_eq!(s.save_received(&r1).unwrap(), Saved::Duplicate);
+    assert_eq!(by(second), None);
+    // A joined set of replace type 1 replaces too.
+    let mut p1 = part(11, 2, 1, DataCoding::Gsm7, "6162", "ab");
+    let mut p2 = part(11, 2, 2, DataCoding::Gsm7, "63", "c");
+    for p in [&mut p1, &mut p2] {
+        p.sender = "+420222".into();
+        p.pid = 0x41;
+    }
+    s.save_part(&p1).unwrap();
+    let Saved::New(third) = s.save_part(&p2).unwrap().saved else {
+        panic!()
+    };
+    assert_eq!(by(second), Some(third));
+    let row = s.rcv(third).unwrap().unwrap();
+    assert_eq!((row.text.as_str(), row.pid), ("abc", 0x41));
+}
+
+fn application_ports_are_stored(fx: &dyn Fixture) {
+    let s = fx.open();
+    let push = crate::gsm::Ports {
+        destination: 2948,
+        source: 9200,
+    };
+    let m = Received {
+        coding: Coding::Decoded(DataCoding::EightBit),
+        ports: Some(push),
+        ..received("+420444", "010603AE81EA02056A00")
+    };
+    let Saved::New(id) = s.save_received(&m).unwrap() else {
+        panic!()
+    };
+    let row = s.rcv(id).unwrap().unwrap();
+    assert_eq!(row.ports, Some(push));
+    assert!(row.ports.unwrap().is_wap_push());
+    // In parts: the joined row has the ports.
+    let mut p1 = part(12, 2, 1, DataCoding::EightBit, "0106", "0106");
+    let mut p2 = part(12, 2, 2, DataCoding::EightBit, "03AE", "03AE");
+    p1.ports = Some(push);
+    p2.ports = Some(push);
+    s.save_part(&p1).unwrap();
+    let Saved::New(id) = s.save_part(&p2).unwrap().saved else {
+        panic!()
+    };
+    let row = s.rcv(id).unwrap().unwrap();
+    assert_eq!((row.text.as_str(), row.ports), ("010603AE", Some(push)));
+    assert_eq!(s.recent_rcv(1).unwrap()[0].ports, Some(push));
+    // No ports: none.
+    let Saved::New(id) = s.save_received(&received("+420444", "hi")).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s.rcv(id).unwrap().unwrap().ports, None);
 }
 
 fn delivery_reports_match_the_sent_row(fx: &dyn Fixture) {
@@ -915,6 +1165,11 @@ suite!(
     received_message_is_stored_once,
     parts_join_in_order_whatever_order_they_arrive,
     incomplete_sets_are_stored_after_their_time,
+    a_reused_reference_starts_a_new_set,
+    eight_and_sixteen_bit_references_are_different_sets,
+    national_parts_join_with_their_tables,
+    silent_messages_and_replace_types,
+    application_ports_are_stored,
     delivery_reports_match_the_sent_row,
     unknown_stored_text_is_an_error_naming_the_column,
     constraint_violations_are_classified,
@@ -1303,6 +1558,25 @@ mod health {
         let s = fx.open();
         s.enqueue(&[msg("1", "kept")]).unwrap();
         s.execute_sql("DROP TABLE modem").unwrap();
+        if s.backend() == "sqlite" {
+            // What 006 added (SQLite's migrations are not re-runnable: they
+            // run in a transaction; MySQL's are).
+            s.execute_sql(
+                "DROP INDEX rcv_part_set; \
+                 CREATE INDEX rcv_part_set ON rcv_part (sender, reference, total); \
+                 ALTER TABLE rcv_part DROP COLUMN ref_bits; \
+                 ALTER TABLE rcv_part DROP COLUMN locking_shift; \
+                 ALTER TABLE rcv_part DROP COLUMN single_shift; \
+                 ALTER TABLE rcv_part DROP COLUMN pid; \
+                 ALTER TABLE rcv_part DROP COLUMN dst_port; \
+                 ALTER TABLE rcv_part DROP COLUMN src_port; \
+                 ALTER TABLE rcv DROP COLUMN pid; \
+                 ALTER TABLE rcv DROP COLUMN replaced_by; \
+                 ALTER TABLE rcv DROP COLUMN dst_port; \
+                 ALTER TABLE rcv DROP COLUMN src_port;",
+            )
+            .unwrap();
+        }
         s.execute_sql("UPDATE smss_schema SET version = 2").unwrap();
         drop(s);
         match open(&fx.url(), false) {

@@ -174,6 +174,16 @@ fn received_json(r: &RcvRow) -> Value {
         "received_at": rfc3339(&r.received_at),
         "smsc_time": r.smsc_time,
         "parts": r.parts,
+        "complete": r.complete,
+        "coding": r.coding.as_str(),
+        "pid": r.pid,
+        "silent": r.silent(),
+        "replaced_by": r.replaced_by,
+        "ports": r.ports.map(|p| json!({
+            "destination": p.destination,
+            "source": p.source,
+            "application": p.application(),
+        })),
     })
 }
 

@@ -13,7 +13,7 @@ use super::{App, Reply, Req, modem_health, number_prefix, queue};
 use crate::gsm::{self, Encoding};
 use crate::intake::IntakeError;
 use crate::store::{
-    ErrorKind, ListFilter, QueueRow, RcvRow, ReportStatus, SmsRow, SmsStatus, StoreError,
+    Coding, ErrorKind, ListFilter, QueueRow, RcvRow, ReportStatus, SmsRow, SmsStatus, StoreError,
 };
 
 pub const STYLE: &str = include_str!("style.css");
@@ -178,8 +178,11 @@ struct FormState {
 fn count_text(text: &str, max_parts: usize) -> String {
     let (encoding, parts) = gsm::plan(text);
     let coding = match encoding {
-        Encoding::Gsm7 => "GSM 7-bit",
-        Encoding::Ucs2 => "UCS-2 (Unicode)",
+        Encoding::Gsm7 => "GSM 7-bit".to_owned(),
+        Encoding::Gsm7Shift(language) => {
+            format!("GSM 7-bit with the {} single shift table", language.name())
+        }
+        Encoding::Ucs2 => "UCS-2 (Unicode)".to_owned(),
     };
     let chars = text.chars().count();
     let over = if parts > max_parts {
@@ -564,7 +567,15 @@ fn queue_table(rows: &[QueueRow], max_parts: usize) -> String {
     s
 }
 
-const RCV_COLS: [&str; 6] = ["#", "From", "Text", "Received", "SMSC time", "Parts"];
+const RCV_COLS: [&str; 7] = [
+    "#",
+    "From",
+    "Text",
+    "Kind",
+    "Received",
+    "SMSC time",
+    "Parts",
+];
 
 fn rcv_table(rows: &[RcvRow]) -> String {
     let mut s = table_head(&RCV_COLS);
@@ -572,20 +583,68 @@ fn rcv_table(rows: &[RcvRow]) -> String {
         s.push_str(&empty_row(RCV_COLS.len()));
     }
     for r in rows {
+        // A silent message alerts no one and a replaced one is history:
+        // both are shown muted.
+        let class = if r.silent() {
+            "status-received status-silent"
+        } else if r.replaced_by.is_some() {
+            "status-received status-replaced"
+        } else {
+            "status-received"
+        };
+        let smsc_time = if r.smsc_time.is_empty() && r.coding != Coding::Raw {
+            "unknown".to_owned()
+        } else {
+            esc(&r.smsc_time)
+        };
         s.push_str(&row(
-            "status-received",
+            class,
             &[
                 ("#", r.id.to_string(), "id"),
                 ("From", esc(&r.sender), "number"),
                 ("Text", esc(&r.text), "text"),
+                ("Kind", received_kind(r), "kind"),
                 ("Received", time(&r.received_at), "time"),
-                ("SMSC time", esc(&r.smsc_time), "time"),
+                ("SMSC time", smsc_time, "time"),
                 ("Parts", received_parts(r.parts, r.complete), "num"),
             ],
         ));
     }
     s.push_str("</tbody>\n</table>\n");
     s
+}
+
+/// What is not a plain text message about a received one (HTML, escaped):
+/// its type (TP-PID), its application ports (a WAP push is named), 8-bit
+/// data or an undecoded PDU shown as hex. Empty for a plain message.
+pub(super) fn received_kind(r: &RcvRow) -> String {
+    let mut kinds: Vec<String> = Vec::new();
+    if r.silent() {
+        kinds.push("silent (type 0)".into());
+    } else if let Some(n) = gsm::replace_type(r.pid) {
+        kinds.push(format!("replace type {n}"));
+    } else if r.pid != 0 {
+        kinds.push(format!("TP-PID {:#04x}", r.pid));
+    }
+    if let Some(by) = r.replaced_by {
+        kinds.push(format!("replaced by #{by}"));
+    }
+    if let Some(p) = r.ports {
+        let app = p
+            .application()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default();
+        kinds.push(format!(
+            "to port {}{app} from port {}",
+            p.destination, p.source
+        ));
+    }
+    match r.coding {
+        Coding::Decoded(gsm::DataCoding::EightBit) => kinds.push("8-bit data, as hex".into()),
+        Coding::Raw => kinds.push("undecoded PDU, as hex".into()),
+        Coding::Decoded(_) => {}
+    }
+    kinds.join("; ")
 }
 
 /// `sent`, or `sent, delivered` once a delivery report came.
@@ -630,6 +689,9 @@ mod tests {
             parts: 1,
             coding: crate::store::Coding::Decoded(gsm::DataCoding::Gsm7),
             complete: true,
+            pid: 0,
+            ports: None,
+            replaced_by: None,
         }]);
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;"));
@@ -650,6 +712,62 @@ mod tests {
             report_status: Some(ReportStatus::Failed),
         }]);
         assert!(!html.contains("<img") && !html.contains("\"'"), "{html}");
+    }
+
+    #[test]
+    fn received_kinds_are_shown() {
+        let base = RcvRow {
+            id: 7,
+            sender: "+420608337726".into(),
+            text: "hi".into(),
+            smsc_time: String::new(),
+            received_at: "2026-11-30 10:00:00.000".into(),
+            parts: 1,
+            coding: Coding::Decoded(gsm::DataCoding::Gsm7),
+            complete: true,
+            pid: 0,
+            ports: None,
+            replaced_by: None,
+        };
+        assert_eq!(received_kind(&base), "");
+        let silent = RcvRow {
+            pid: 0x40,
+            ..base.clone()
+        };
+        assert_eq!(received_kind(&silent), "silent (type 0)");
+        let html = rcv_table(&[silent]);
+        assert!(html.contains("status-silent"), "{html}");
+        // An unknown SMSC time (an invalid time stamp) says so.
+        assert!(html.contains(">unknown<"), "{html}");
+        let replaced = RcvRow {
+            pid: 0x41,
+            replaced_by: Some(9),
+            ..base.clone()
+        };
+        assert_eq!(received_kind(&replaced), "replace type 1; replaced by #9");
+        assert!(rcv_table(&[replaced]).contains("status-replaced"));
+        let push = RcvRow {
+            coding: Coding::Decoded(gsm::DataCoding::EightBit),
+            ports: Some(gsm::Ports {
+                destination: 2948,
+                source: 9200,
+            }),
+            ..base.clone()
+        };
+        assert_eq!(
+            received_kind(&push),
+            "to port 2948 (WAP push) from port 9200; 8-bit data, as hex"
+        );
+        assert!(rcv_table(&[push]).contains("WAP push"));
+        let raw = RcvRow {
+            coding: Coding::Raw,
+            ..base
+        };
+        assert_eq!(received_kind(&raw), "undecoded PDU, as hex");
+        assert_eq!(
+            count_text(&format!("{} ş", "x".repeat(80)), 10),
+            "82 characters, GSM 7-bit with the Turkish single shift table, 1 SMS part"
+        );
     }
 
     #[test]
