@@ -91,7 +91,21 @@ fn three_instances_send_every_message_exactly_once() {
     let seen = texts_sent(&sims.iter().collect::<Vec<_>>());
     assert_eq!(seen.len(), N, "every message reached a modem");
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    let warnings: Vec<String> = serves
+        .iter()
+        .flat_map(|s| {
+            s.log()
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "sent more than once: {twice:?}\n{}",
+        warnings.join("\n")
+    );
     let by = sent_by(&*store, N);
     assert_eq!(by.values().sum::<usize>(), N);
     for ((sim, name), serve) in sims.iter().zip(["alpha", "beta", "gamma"]).zip(&serves) {

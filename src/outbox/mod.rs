@@ -451,10 +451,16 @@ impl Outbox {
                 Ok(Sent::Failed) => summary.failed += 1,
                 Ok(Sent::Retry) => summary.retried += 1,
                 Err(e) => {
-                    // The rest of the batch stays claimed by us, and a
-                    // message the modem failed to send (uncharged): hand
-                    // them back, to be claimed when the modem answers.
-                    let _ = self.store.release_claims(&self.owner);
+                    // The modem failed: the rest of the batch and the
+                    // message it failed to send (uncharged) are handed
+                    // back, to be claimed when a modem answers. Not when
+                    // the database failed: a message the modem did send
+                    // then waits in memory for its finish, and its claim
+                    // must keep other senders off it until then (the run
+                    // loop hands the claims back after recording it).
+                    if !matches!(e, PassError::Store(_)) {
+                        let _ = self.store.release_claims(&self.owner);
+                    }
                     return Err(e);
                 }
             }
