@@ -9,6 +9,25 @@ use std::process::{Command, Stdio};
 
 use smss::gsm::{SubmitOptions, encode_submit, split};
 
+/// Whether the cross-check runs: false (said on stderr) when
+/// SMSS_SKIP_PYTHON_CROSSCHECK is set; otherwise python3 must import
+/// `module`, or the test fails saying what to install.
+fn python_with(module: &str, package: &str) -> bool {
+    if std::env::var_os("SMSS_SKIP_PYTHON_CROSSCHECK").is_some() {
+        eprintln!("skipped: SMSS_SKIP_PYTHON_CROSSCHECK is set");
+        return false;
+    }
+    let probe = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status();
+    assert!(
+        matches!(probe, Ok(s) if s.success()),
+        "python3 with {module} is needed: pip install {package} \
+         (or set SMSS_SKIP_PYTHON_CROSSCHECK=1)"
+    );
+    true
+}
+
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -63,18 +82,9 @@ fn texts() -> Vec<String> {
 
 #[test]
 fn python_gsmmodem_decodes_our_pdus() {
-    if std::env::var_os("SMSS_SKIP_PYTHON_CROSSCHECK").is_some() {
-        eprintln!("skipped: SMSS_SKIP_PYTHON_CROSSCHECK is set");
+    if !python_with("gsmmodem.pdu", "python-gsmmodem-new") {
         return;
     }
-    let probe = Command::new("python3")
-        .args(["-c", "import gsmmodem.pdu"])
-        .status();
-    assert!(
-        matches!(probe, Ok(s) if s.success()),
-        "python3 with gsmmodem.pdu is needed: pip install python-gsmmodem-new \
-         (or set SMSS_SKIP_PYTHON_CROSSCHECK=1)"
-    );
 
     let option_sets = [
         ("+420608337726", "+420608337726", SubmitOptions::default()),
@@ -175,18 +185,9 @@ fn unescape(s: &str) -> String {
 #[test]
 fn gsmcodecs_and_smss_agree_on_the_national_tables() {
     use smss::gsm::{Encoding, Language, Tables, Tpdu, decode_pdu};
-    if std::env::var_os("SMSS_SKIP_PYTHON_CROSSCHECK").is_some() {
-        eprintln!("skipped: SMSS_SKIP_PYTHON_CROSSCHECK is set");
+    if !python_with("gsmcodecs", "gsmcodecs") {
         return;
     }
-    let probe = Command::new("python3")
-        .args(["-c", "import gsmcodecs"])
-        .status();
-    assert!(
-        matches!(probe, Ok(s) if s.success()),
-        "python3 with gsmcodecs is needed: pip install gsmcodecs \
-         (or set SMSS_SKIP_PYTHON_CROSSCHECK=1)"
-    );
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/national_crosscheck.py");
 
     // Receiving: what a phone using these tables sends.
