@@ -28,6 +28,25 @@ fn python_with(module: &str, package: &str) -> bool {
     true
 }
 
+/// Runs `python3 SCRIPT ARGS...` with `input` on its standard input.
+fn run_python(script: &Path, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -134,20 +153,7 @@ fn python_gsmmodem_decodes_our_pdus() {
     }
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pdu_crosscheck.py");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_python(&script, &[], &input);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
@@ -240,21 +246,7 @@ fn gsmcodecs_and_smss_agree_on_the_national_tables() {
             input.push_str(&format!("{}\t{}\n", part.pdu_hex, escape(part_text)));
         }
     }
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .arg("check")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_python(&script, &["check"], &input);
     println!("{}", String::from_utf8_lossy(&out.stdout));
     assert!(
         out.status.success(),
