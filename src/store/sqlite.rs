@@ -160,7 +160,9 @@ impl Sqlite {
         };
         let p = Path::new(path);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        if !preflight(path)? {
+        // `:memory:` is SQLite's in-memory database, not a file to create.
+        let in_memory = path == ":memory:";
+        if !in_memory && !preflight(path)? {
             if !create_schema {
                 return Err(
                     StoreError::schema(format!("the database file {path} does not exist"))
