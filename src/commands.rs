@@ -17,7 +17,7 @@ use crate::config::{DEFAULT_LOG_FILE, Settings};
 use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
-use crate::modem::Modem;
+use crate::modem::{Modem, SimPin};
 use crate::outbox::Outbox;
 use crate::printable::escape;
 use crate::secret::redact_url;
@@ -434,8 +434,12 @@ fn probe_one(settings: &Settings) -> Result<(), String> {
     let (_sim, port_path) = modem_port(settings).map_err(|e| e.to_string())?;
     let mut modem = Modem::open(&port_path, settings.baud, settings.command_timeout)
         .map_err(|e| e.to_string())?;
+    let mut pin = settings
+        .pin
+        .as_deref()
+        .map(|pin| SimPin::new(pin, &settings.lock_dir, &settings.device));
     let info = modem
-        .init(settings.pin.as_deref(), settings.smsc.as_deref())
+        .init(pin.as_mut(), settings.smsc.as_deref())
         .map_err(|e| e.to_string())?;
     let mut probe = modem.probe(info).map_err(|e| e.to_string())?;
     probe.device = settings.device.clone();

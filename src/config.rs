@@ -161,8 +161,9 @@ settings! {
     }
     pin: Option<String> {
         name: "pin", value: "PIN", default: "",
-        parse: optional, commands: PORT,
-        help: "SIM PIN, when the SIM asks for one",
+        parse: crate::modem::pin::parse_setting, commands: PORT,
+        help: "SIM PIN (4 to 8 digits), when the SIM asks for one; a PIN the SIM refused is \
+               not entered again (see lock-dir/smss-DEVICE.pin-refused), nor with one attempt left",
     }
     smsc: Option<String> {
         name: "smsc", value: "NUMBER", default: "",

@@ -11,6 +11,7 @@ mod install;
 mod mistakes;
 mod modems;
 mod pdu_crosscheck;
+mod pin;
 mod properties;
 mod protocol_net;
 mod receive;

@@ -13,6 +13,7 @@
 
 pub mod at;
 pub mod errors;
+pub mod pin;
 pub mod probe;
 mod watch;
 
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use at::At;
 pub use at::{AtError, OtherResult};
+pub use pin::SimPin;
 use serialport::SerialPort;
 pub use watch::Watch;
 
@@ -51,6 +53,17 @@ pub enum ModemError {
         error: AtError,
     },
     PinNeeded,
+    /// The SIM refused the PIN, now or in an earlier run (`record` keeps
+    /// that): it is not entered again. `left`: the attempts the modem says
+    /// are left, where it tells.
+    PinRefused {
+        left: Option<u32>,
+        record: std::path::PathBuf,
+    },
+    /// One attempt (or none) left: a wrong PIN now would lock the SIM.
+    PinLastAttempt(u32),
+    /// The SIM is locked and wants its PUK; smss never sends one.
+    PukNeeded,
     PinState(String),
     /// The SIM kept answering "busy" (still starting up) this long.
     SimBusy(Duration),
@@ -64,6 +77,31 @@ impl std::fmt::Display for ModemError {
             ModemError::PinNeeded => {
                 write!(f, "the SIM asks for a PIN: set pin in the configuration")
             }
+            ModemError::PinRefused { left, record } => {
+                let left = match left {
+                    Some(1) => "1 attempt left".to_owned(),
+                    Some(n) => format!("{n} attempts left"),
+                    None => "attempts left unknown".to_owned(),
+                };
+                write!(
+                    f,
+                    "the SIM refused PIN: not retried; fix `pin` and restart ({left}); \
+                     to enter this same PIN once more, delete {}",
+                    record.display()
+                )
+            }
+            ModemError::PinLastAttempt(left) => write!(
+                f,
+                "the SIM has {left} PIN attempt{} left: smss does not enter the PIN, a wrong one \
+                 would lock the SIM (PUK needed); check `pin`, enter it once by hand (a phone, or \
+                 AT+CPIN in a terminal), then restart",
+                if *left == 1 { "" } else { "s" }
+            ),
+            ModemError::PukNeeded => write!(
+                f,
+                "the SIM is locked (SIM PUK): it needs its PUK, which smss never sends; unlock it \
+                 in a phone with the PUK from the operator, set the right `pin`, then restart"
+            ),
             ModemError::PinState(state) => {
                 write!(
                     f,
@@ -123,7 +161,9 @@ pub enum SimStatus {
     /// Still starting up (`+CPIN: NOT READY`, `+CME ERROR: 14`).
     Busy,
     PinNeeded,
-    /// Anything else: `SIM PUK`, `PH-SIM PIN`, ...
+    /// `SIM PUK`: locked after wrong PINs.
+    PukNeeded,
+    /// Anything else: `PH-SIM PIN`, `SIM PIN2`, ...
     Other(String),
 }
 
@@ -137,6 +177,7 @@ pub fn parse_cpin(lines: &[String]) -> SimStatus {
         "READY" => SimStatus::Ready,
         "NOT READY" => SimStatus::Busy,
         "SIM PIN" => SimStatus::PinNeeded,
+        "SIM PUK" => SimStatus::PukNeeded,
         other => SimStatus::Other(other.to_owned()),
     }
 }
@@ -191,7 +232,11 @@ impl Modem {
     /// repeated a few times: a modem that just woke up may miss it. A
     /// modem that answered late or sent junk first is resynchronised, so
     /// that no answer is taken for the next command's.
-    pub fn init(&mut self, pin: Option<&str>, smsc: Option<&str>) -> Result<ModemInfo, ModemError> {
+    pub fn init(
+        &mut self,
+        pin: Option<&mut SimPin>,
+        smsc: Option<&str>,
+    ) -> Result<ModemInfo, ModemError> {
         let t = self.command_timeout;
         let step = |step: &'static str| move |error| ModemError::Init { step, error };
         self.unreadable.clear();
@@ -266,8 +311,9 @@ impl Modem {
     }
 
     /// Waits (up to [`SIM_BUSY_WAIT`]) for the SIM to be ready, entering
-    /// the PIN when it asks for one.
-    fn sim_ready(&mut self, pin: Option<&str>) -> Result<(), ModemError> {
+    /// the PIN when it asks for one: at most once, never a PIN it refused
+    /// before, never with one attempt left.
+    fn sim_ready(&mut self, mut pin: Option<&mut SimPin>) -> Result<(), ModemError> {
         let t = self.command_timeout;
         let step = |step: &'static str| move |error| ModemError::Init { step, error };
         let started = Instant::now();
@@ -284,6 +330,8 @@ impl Modem {
                     parse_cpin(&lines)
                 }
                 Err(e) if is_sim_busy(&e) => SimStatus::Busy,
+                // SIM PUK required (TS 27.007 §9.2)
+                Err(AtError::Cme { code: 12, .. }) => SimStatus::PukNeeded,
                 Err(e) => {
                     return Err(ModemError::Init {
                         step: "SIM PIN state",
@@ -291,7 +339,7 @@ impl Modem {
                     });
                 }
             };
-            match (state, pin) {
+            match (state, pin.as_deref_mut()) {
                 (SimStatus::Ready, _) => return Ok(()),
                 (SimStatus::Busy, _) if started.elapsed() < SIM_BUSY_WAIT => {
                     if !said_busy {
@@ -305,18 +353,92 @@ impl Modem {
                 }
                 (SimStatus::Busy, _) => return Err(ModemError::SimBusy(started.elapsed())),
                 (SimStatus::PinNeeded, Some(pin)) if !pin_sent => {
-                    self.at
-                        .command(&format!("AT+CPIN=\"{pin}\""), t)
-                        .map_err(step("entering the PIN (is the pin setting right?)"))?;
+                    self.enter_pin(pin)?;
                     pin_sent = true;
                 }
                 (SimStatus::PinNeeded, Some(_)) => {
                     return Err(ModemError::PinState("SIM PIN asked again".into()));
                 }
                 (SimStatus::PinNeeded, None) => return Err(ModemError::PinNeeded),
+                (SimStatus::PukNeeded, _) => return Err(ModemError::PukNeeded),
                 (SimStatus::Other(other), _) => return Err(ModemError::PinState(other)),
             }
         }
+    }
+
+    /// Enters the PIN once, unless the SIM refused it before or has one
+    /// attempt left. A refusal is recorded (see [`SimPin`]) before anything
+    /// else, so that no later start enters it again.
+    fn enter_pin(&mut self, pin: &mut SimPin) -> Result<(), ModemError> {
+        let left = self.pin_attempts_left();
+        if pin.was_refused() {
+            return Err(ModemError::PinRefused {
+                left,
+                record: pin.record().to_owned(),
+            });
+        }
+        if let Some(left) = left.filter(|&n| n <= 1) {
+            return Err(ModemError::PinLastAttempt(left));
+        }
+        log::info!(
+            "modem {}: entering the SIM PIN ({})",
+            self.device,
+            match left {
+                Some(n) => format!("{n} attempts left"),
+                None => "the modem does not tell the attempts left".into(),
+            }
+        );
+        match self
+            .at
+            .command(&format!("AT+CPIN=\"{}\"", pin.pin()), self.command_timeout)
+        {
+            Ok(_) => {
+                pin.accepted();
+                Ok(())
+            }
+            Err(e) => {
+                // Refused, or no answer: either way not entered again. (A
+                // PIN the SIM took after all shows as READY next time.)
+                pin.refused();
+                log::debug!("modem {}: the PIN was answered {e}", self.device);
+                if e.is_lost() {
+                    return Err(ModemError::Init {
+                        step: "entering the PIN (it is not entered again)",
+                        error: e,
+                    });
+                }
+                Err(ModemError::PinRefused {
+                    left: self.pin_attempts_left(),
+                    record: pin.record().to_owned(),
+                })
+            }
+        }
+    }
+
+    /// The PIN attempts left, from the first of [`pin::RETRY_QUERIES`] the
+    /// modem answers; `None` when none does. A modem that does not answer
+    /// one at all is resynchronised and not asked the others.
+    fn pin_attempts_left(&mut self) -> Option<u32> {
+        let t = self.command_timeout.min(Duration::from_secs(3));
+        for (command, parse) in pin::RETRY_QUERIES {
+            match self.at.command(command, t) {
+                Ok(lines) => {
+                    if let Some(left) = parse(&lines) {
+                        return Some(left);
+                    }
+                }
+                Err(e) if e.is_lost() => {
+                    log::debug!(
+                        "modem {}: {e}; the PIN attempts left stay unknown",
+                        self.device
+                    );
+                    let _ = self.resync();
+                    return None;
+                }
+                Err(_) => {}
+            }
+        }
+        None
     }
 
     /// A command that a SIM still starting up may refuse as busy: asked
@@ -1367,7 +1489,7 @@ mod quirk_tests {
         );
         assert_eq!(
             parse_cpin(&lines(&["+CPIN: SIM PUK"])),
-            SimStatus::Other("SIM PUK".into())
+            SimStatus::PukNeeded
         );
         assert_eq!(parse_cpin(&[]), SimStatus::Ready);
         let busy = AtError::Cme {
@@ -1440,6 +1562,12 @@ mod quirk_tests {
             ("AT+CPIN?\r", "\r\n+CME ERROR: 14\r\n"),
             ("AT+CPIN?\r", "\r\n+CPIN: NOT READY\r\n\r\nOK\r\n"),
             ("AT+CPIN?\r", "\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n"),
+            // the attempts left: not the standard way, Huawei's
+            ("AT+CPINR=\"SIM PIN\"\r", "\r\nCOMMAND NOT SUPPORT\r\n"),
+            ("AT^SPIC\r", "\r\nCOMMAND NOT SUPPORT\r\n"),
+            ("AT+QPINC=\"SC\"\r", "\r\nCOMMAND NOT SUPPORT\r\n"),
+            ("AT+SPIC\r", "\r\nCOMMAND NOT SUPPORT\r\n"),
+            ("AT^CPIN?\r", "\r\n^CPIN: SIM PIN,3,10,3,10,3\r\n\r\nOK\r\n"),
             ("AT+CPIN=\"1234\"\r", OK),
             ("AT+CPIN?\r", "\r\n+CME ERROR: 14\r\n"),
             ("AT+CPIN?\r", "\r\n+CPIN: READY\r\n\r\nOK\r\n"),
@@ -1448,7 +1576,9 @@ mod quirk_tests {
         ];
         steps.extend(rest_of_init("").into_iter().skip(3));
         let mut m = scripted("", &steps);
-        assert_eq!(m.init(Some("1234"), None).unwrap(), ec25());
+        let record = std::env::temp_dir().join(format!("smss-busy-{}.pin", std::process::id()));
+        let mut pin = SimPin::with_record("1234", record);
+        assert_eq!(m.init(Some(&mut pin), None).unwrap(), ec25());
     }
 
     #[test]

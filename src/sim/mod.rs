@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serialport::{SerialPort, TTYPort};
 
 pub use self::core::{LINK_HOLD, SimCore};
-pub use self::profiles::{PROFILES, Profile, profile};
+pub use self::profiles::{PROFILES, PinRetries, Profile, profile};
 
 /// One SMS as the simulated network received it, all parts joined.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +113,11 @@ pub struct SimState {
     pub refuse_cmms: bool,
     /// The SIM PIN; `None` = no PIN asked.
     pub pin: Option<String>,
+    /// PIN attempts the SIM has left (3 when new): a wrong PIN takes one,
+    /// the right one restores 3; at 0 the SIM wants its PUK (`SIM PUK`).
+    pub pin_attempts_left: u32,
+    /// Every `AT+CPIN=` that came, right or wrong.
+    pub pin_attempts: usize,
     /// How this modem differs from the baseline.
     pub profile: &'static Profile,
 }
@@ -135,6 +140,8 @@ impl Default for SimState {
             send_delay: Duration::ZERO,
             refuse_cmms: false,
             pin: None,
+            pin_attempts_left: 3,
+            pin_attempts: 0,
             profile: &profiles::TC35I,
         }
     }
