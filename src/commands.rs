@@ -626,6 +626,11 @@ fn status_of_store(
                 m.last_error.as_deref().unwrap_or("not healthy")
             ));
         }
+        for memory in &m.sim_memories {
+            if let Some(what) = memory.attention() {
+                attention.push(format!("modem {}: {what}", m.instance));
+            }
+        }
     }
     Ok(())
 }
@@ -685,6 +690,10 @@ fn describe_modem(m: &ModemHealth) -> String {
     }
     if let Some(w) = &m.warnings {
         s.push_str(&format!("; warning: {}", w.replace('\n', "; ")));
+    }
+    if !m.sim_memories.is_empty() {
+        let memories: Vec<String> = m.sim_memories.iter().map(|u| u.describe()).collect();
+        s.push_str(&format!("; memory {}", escape(&memories.join(", "))));
     }
     s.push_str(&format!(
         "; checked {} ago by pid {}",

@@ -5,6 +5,7 @@ mod util;
 
 mod cluster;
 mod faults;
+mod full_sim;
 mod hostile;
 mod hostile_web;
 mod install;

@@ -28,6 +28,7 @@ use serialport::SerialPort;
 pub use watch::Watch;
 
 use crate::gsm::SubmitPart;
+use crate::store::SimMemory;
 
 /// How long init waits for a SIM that is still starting up
 /// (`+CME ERROR: 14`, `+CPIN: NOT READY`) before it gives up.
@@ -148,6 +149,12 @@ pub struct Modem {
     indications: Option<&'static str>,
     /// Manufacturer and model, asked once per init.
     info: ModemInfo,
+    /// What each memory held as the last listing left it (less what was
+    /// deleted since), for health.
+    usage: BTreeMap<String, SimMemory>,
+    /// The memory listed last and the stat of each of its slots: what
+    /// `delete` refers to.
+    listed: Option<(String, BTreeMap<u32, u8>)>,
 }
 
 /// How long one `read()` on the port may block; the AT layer loops until
@@ -221,6 +228,8 @@ impl Modem {
             announced: BTreeSet::new(),
             indications: None,
             info: ModemInfo::default(),
+            usage: BTreeMap::new(),
+            listed: None,
         }
     }
 
@@ -242,6 +251,8 @@ impl Modem {
         self.unreadable.clear();
         self.cmgr_only.clear();
         self.announced.clear();
+        self.usage.clear();
+        self.listed = None;
         let junk = self
             .at
             .cancel_pending_input(Duration::from_millis(300))
@@ -832,7 +843,42 @@ impl Modem {
     /// by slot with `AT+CMGR` where `AT+CMGL` hangs or fails, as on some
     /// phones). Deleting then refers to this memory until the next listing.
     pub fn list_memory(&mut self, memory: &str) -> Result<Vec<StoredPdu>, AtError> {
+        self.listed = None;
+        self.usage.remove(memory);
         let (used, total) = parse_cpms_set(&self.command(&format!("AT+CPMS=\"{memory}\""))?);
+        if let (Some(used), Some(total)) = (used, total) {
+            // readable once the listing below succeeds
+            self.usage.insert(
+                memory.to_owned(),
+                SimMemory {
+                    memory: memory.to_owned(),
+                    used,
+                    total,
+                    stored: 0,
+                    readable: false,
+                },
+            );
+        }
+        let listed = self.list_selected(memory, used, total)?;
+        if let Some(usage) = self.usage.get_mut(memory) {
+            usage.readable = true;
+            usage.stored = listed.iter().filter(|p| p.stat >= 2).count() as u32;
+        }
+        self.listed = Some((
+            memory.to_owned(),
+            listed.iter().map(|p| (p.index, p.stat)).collect(),
+        ));
+        Ok(listed)
+    }
+
+    /// The listing of `memory`, selected already (`used` and `total` as
+    /// its `AT+CPMS` said).
+    fn list_selected(
+        &mut self,
+        memory: &str,
+        used: Option<u32>,
+        total: Option<u32>,
+    ) -> Result<Vec<StoredPdu>, AtError> {
         if !self.cmgr_only.contains(memory) {
             match self.command("AT+CMGL=4") {
                 Ok(lines) => return Ok(parse_cmgl(&lines)),
@@ -904,7 +950,22 @@ impl Modem {
 
     /// Deletes slot `index` of the memory listed last.
     pub fn delete(&mut self, index: u32) -> Result<(), AtError> {
-        self.command(&format!("AT+CMGD={index}")).map(|_| ())
+        self.command(&format!("AT+CMGD={index}"))?;
+        if let Some((memory, stats)) = &mut self.listed
+            && let Some(stat) = stats.remove(&index)
+            && let Some(usage) = self.usage.get_mut(memory.as_str())
+        {
+            usage.used = usage.used.saturating_sub(1);
+            if stat >= 2 {
+                usage.stored = usage.stored.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// What each memory holds, as the last pass left it.
+    pub fn memory_usage(&self) -> Vec<SimMemory> {
+        self.usage.values().cloned().collect()
     }
 
     /// Reads what the modem sent unasked (URCs) for up to `wait`.
@@ -1069,6 +1130,8 @@ pub struct Health {
     /// What works only in part (a memory that cannot be read): shown, but
     /// the modem still sends.
     pub warnings: Vec<String>,
+    /// What the message memories hold (see [`Modem::memory_usage`]).
+    pub memories: Vec<SimMemory>,
 }
 
 impl Health {
@@ -1175,6 +1238,7 @@ impl Modem {
         let (at, t) = (&mut self.at, self.command_timeout);
         let mut health = check_health(&self.info, |command| at.command(command, t))?;
         health.warnings = self.warnings();
+        health.memories = self.memory_usage();
         Ok(health)
     }
 }
@@ -1313,6 +1377,7 @@ mod health_tests {
                 operator: Some("Vodafone CZ".into()),
                 errors: vec![],
                 warnings: vec![],
+                memories: vec![],
             }
         );
         assert_eq!(h.problem(), None);

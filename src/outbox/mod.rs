@@ -193,6 +193,7 @@ impl Outbox {
             store: &*self.store,
             hooks: &self.hooks,
             multipart_timeout: self.settings.multipart_timeout,
+            cleanup_stored: self.settings.sim_cleanup_stored,
         };
         let Some(modem) = self.modem.as_mut() else {
             return Ok(ReceiveSummary::default());
@@ -219,6 +220,7 @@ impl Outbox {
             store: &*self.store,
             hooks: &self.hooks,
             multipart_timeout: self.settings.multipart_timeout,
+            cleanup_stored: self.settings.sim_cleanup_stored,
         };
         let announced = inbox.unsolicited(&lines);
         self.receive_due |= announced;
