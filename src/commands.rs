@@ -773,6 +773,16 @@ fn check(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitCo
             Some(holder) => notes.push(format!("{holder} holds {device} for the moment")),
             None => {}
         }
+        if let Some(pin) = &settings.pin {
+            let pin = SimPin::new(pin, &settings.lock_dir, &device);
+            if pin.was_refused() {
+                notes.push(format!(
+                    "the SIM of {device} refused this pin before: serve does not enter it again \
+                     (fix pin; to enter this same PIN once more, delete {})",
+                    pin.record().display()
+                ));
+            }
+        }
         if path.exists() {
             std::fs::OpenOptions::new()
                 .read(true)

@@ -183,6 +183,36 @@ fn send_pending_three_times_with_a_wrong_pin_enters_it_once() {
     }
     assert_eq!(sim.handle.state().pin_attempts, 1);
     assert_eq!(sim.handle.state().pin_attempts_left, 2);
+    // serve --check says so before a start
+    let device = sim.path.display().to_string();
+    let lock_dir = dir.path().display().to_string();
+    let check = smss(&[
+        "serve",
+        "--check",
+        "--config",
+        "/dev/null",
+        "--db",
+        &db.url,
+        "--device",
+        &device,
+        "--lock-dir",
+        &lock_dir,
+        "--listen",
+        "127.0.0.1:0",
+        "--log-file",
+        "none",
+        "--pin",
+        WRONG,
+    ]);
+    let said = stdout(&check) + &stderr(&check);
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "the SIM of {device} refused this pin before: serve does not enter it again"
+        )),
+        "{said}"
+    );
+    assert_no_pin("serve --check", &said);
     // another PIN is a new try: the right one works
     let (code, text) = pass(&sim, &dir, &db, RIGHT);
     assert_eq!(code, Some(0), "{text}");
