@@ -108,6 +108,7 @@ impl Inbox<'_> {
                 summary.deleted += 1;
             }
         }
+        modem.note_receiving_memory()?;
         for id in self
             .store
             .flush_parts(self.multipart_timeout, KEEP_JOINED_PARTS)?

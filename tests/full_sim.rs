@@ -168,3 +168,64 @@ fn send_pending_deletes_stored_messages_only_with_sim_cleanup() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(sim.handle.state().memories["SM"].slots.len(), 0);
 }
+
+/// A modem read through MT (SIM and modem memory as one: SIM800) whose
+/// SIM part, where it stores new messages, is full: MT is not, but the
+/// SIM is shown full, and cleared with sim-cleanup.
+#[test]
+fn a_full_sim_inside_mt_is_seen() {
+    let dir = TempDir::new("fullsim_mt");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    db.init();
+    let sim = PtySim::start_profile(smss::sim::profile("sim800").unwrap()).unwrap();
+    let device = sim.path.display().to_string();
+    assert_eq!(sim.handle.state().fill_with_stored_sent("SM"), 30);
+    let pdu = &encode_deliver(
+        "+420777123456",
+        "waited for the SIM",
+        smsc_time(9),
+        DeliverRef {
+            reference: 0,
+            ref16: false,
+        },
+    )[0];
+    assert_eq!(sim.handle.deliver("SM", pdu), None, "held");
+    let serve = Serve::start(&db.url, &device, &dir, &[]);
+    let mut shown = String::new();
+    assert!(
+        wait_for(Duration::from_secs(60), || {
+            shown = status(&db, &device, &dir).1;
+            shown.contains("SM 30/30 (30 stored sent/unsent)")
+        }),
+        "{shown}\n{}",
+        serve.log()
+    );
+    assert!(
+        shown.contains("MT 30/80 (30 stored sent/unsent)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("memory SM is full (30 of 30), so new SMS wait at the network: it holds only stored sent/unsent messages"),
+        "{shown}"
+    );
+    serve.terminate();
+    let serve = Serve::start(&db.url, &device, &dir, &["--sim-cleanup", "stored"]);
+    assert!(
+        wait_for(Duration::from_secs(60), || db
+            .store()
+            .recent_rcv(10)
+            .unwrap()
+            .iter()
+            .any(|r| r.text == "waited for the SIM")),
+        "{}",
+        serve.log()
+    );
+    assert!(
+        wait_for(Duration::from_secs(60), || {
+            shown = status(&db, &device, &dir).1;
+            shown.contains("status:     OK")
+        }),
+        "{shown}"
+    );
+    serve.terminate();
+}

@@ -155,6 +155,8 @@ pub struct Modem {
     /// The memory listed last and the stat of each of its slots: what
     /// `delete` refers to.
     listed: Option<(String, BTreeMap<u32, u8>)>,
+    /// Memories in `usage` known only as `<mem3>` (not read directly).
+    receiving: BTreeSet<String>,
 }
 
 /// How long one `read()` on the port may block; the AT layer loops until
@@ -230,6 +232,7 @@ impl Modem {
             info: ModemInfo::default(),
             usage: BTreeMap::new(),
             listed: None,
+            receiving: BTreeSet::new(),
         }
     }
 
@@ -253,6 +256,7 @@ impl Modem {
         self.announced.clear();
         self.usage.clear();
         self.listed = None;
+        self.receiving.clear();
         let junk = self
             .at
             .cancel_pending_input(Duration::from_millis(300))
@@ -745,6 +749,27 @@ pub fn parse_cpms_current(lines: &[String]) -> Option<String> {
     (!memory.is_empty()).then(|| normalise_memory(memory).to_owned())
 }
 
+/// Every `"<mem>",<used>,<total>` of `+CPMS: "<mem1>",<used1>,<total1>,
+/// "<mem2>",...,"<mem3>",<used3>,<total3>` (the answer to `AT+CPMS?`), in
+/// order: the last is `<mem3>`, where the modem stores new messages.
+pub fn parse_cpms_query(lines: &[String]) -> Vec<(String, u32, u32)> {
+    let Some(rest) = lines.iter().find_map(|l| l.strip_prefix("+CPMS:")) else {
+        return Vec::new();
+    };
+    let fields: Vec<&str> = rest.split(',').map(str::trim).collect();
+    fields
+        .chunks(3)
+        .filter_map(|c| match c {
+            [m, used, total] => Some((
+                normalise_memory(m.trim_matches('"')).to_owned(),
+                used.parse().ok()?,
+                total.parse().ok()?,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Which memories to read so that both SIM and modem storage (and stored
 /// status reports) are emptied: `MT` is SIM + modem where offered.
 pub fn memories_to_read(offered: &[String]) -> Vec<String> {
@@ -845,6 +870,7 @@ impl Modem {
     pub fn list_memory(&mut self, memory: &str) -> Result<Vec<StoredPdu>, AtError> {
         self.listed = None;
         self.usage.remove(memory);
+        self.receiving.remove(memory);
         let (used, total) = parse_cpms_set(&self.command(&format!("AT+CPMS=\"{memory}\""))?);
         if let (Some(used), Some(total)) = (used, total) {
             // readable once the listing below succeeds
@@ -960,6 +986,53 @@ impl Modem {
                 usage.stored = usage.stored.saturating_sub(1);
             }
         }
+        Ok(())
+    }
+
+    /// After a read pass: the memory new messages go to (`<mem3>` of
+    /// `AT+CPMS?`) when it is not one read directly, so that its being
+    /// full is seen: an `SM` inside the `MT` that is read (SIM800, EC25...)
+    /// may be full while `MT` is not. Its stored sent/unsent messages are
+    /// in the `MT` listing: all of them are when `MT` holds nothing else.
+    pub fn note_receiving_memory(&mut self) -> Result<(), AtError> {
+        let lines = match self.command("AT+CPMS?") {
+            Ok(lines) => lines,
+            Err(e) if e.is_lost() => return Err(e),
+            Err(e) => {
+                log::debug!(
+                    "modem {}: {e}; where new messages go stays unknown",
+                    self.device
+                );
+                return Ok(());
+            }
+        };
+        let Some((memory, used, total)) = parse_cpms_query(&lines).pop() else {
+            return Ok(());
+        };
+        if self.usage.contains_key(&memory) && !self.receiving.contains(&memory) {
+            // read directly: counted by its own listing
+            return Ok(());
+        }
+        let within_mt = (memory == "SM" || memory == "ME")
+            .then(|| self.usage.get("MT"))
+            .flatten();
+        let (stored, readable) = match within_mt {
+            Some(mt) if mt.stored >= mt.used => (used, mt.readable),
+            Some(mt) => (used.min(mt.stored), mt.readable),
+            // a memory smss does not read at all
+            None => (0, false),
+        };
+        self.receiving.insert(memory.clone());
+        self.usage.insert(
+            memory.clone(),
+            SimMemory {
+                memory,
+                used,
+                total,
+                stored,
+                readable,
+            },
+        );
         Ok(())
     }
 
@@ -1684,6 +1757,15 @@ mod quirk_tests {
             (Some(2), Some(30))
         );
         assert_eq!(parse_cpms_set(&[]), (None, None));
+        assert_eq!(
+            parse_cpms_query(&lines(&["+CPMS: \"MT\",3,80,\"MT\",3,80,\"SM_P\",30,30"])),
+            vec![
+                ("MT".to_owned(), 3, 80),
+                ("MT".to_owned(), 3, 80),
+                ("SM".to_owned(), 30, 30)
+            ]
+        );
+        assert!(parse_cpms_query(&lines(&["+CPMS: \"SM\",x"])).is_empty());
         assert_eq!(
             parse_cpms_current(&lines(&["+CPMS: \"ME\",0,255,\"ME\",0,255,\"ME\",0,255"])),
             Some("ME".into())

@@ -393,18 +393,25 @@ impl SimCore {
                 }
             },
             "AT+CPMS?" => {
+                // <mem1> as selected; <mem2> the same; <mem3>, where new
+                // messages are stored, the profile's
                 let state = handle.state();
-                match Self::usage(&state, &self.mem1) {
-                    Some((used, cap)) => {
+                let m3 = if state.memories.contains_key(p.deliver_to) {
+                    p.deliver_to
+                } else {
+                    self.mem1.as_str()
+                };
+                match (Self::usage(&state, &self.mem1), Self::usage(&state, m3)) {
+                    (Some((used, cap)), Some((used3, cap3))) => {
                         let m = &self.mem1;
                         reply(&[
                             &format!(
-                                "+CPMS: \"{m}\",{used},{cap},\"{m}\",{used},{cap},\"{m}\",{used},{cap}"
+                                "+CPMS: \"{m}\",{used},{cap},\"{m}\",{used},{cap},\"{m3}\",{used3},{cap3}"
                             ),
                             "OK",
                         ])
                     }
-                    None => reply(&["+CMS ERROR: 302"]),
+                    _ => reply(&["+CMS ERROR: 302"]),
                 }
             }
             _ if upper.starts_with("AT+CPMS=") => {
