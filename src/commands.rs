@@ -17,7 +17,7 @@ use crate::config::{DEFAULT_LOG_FILE, Settings};
 use crate::intake::{self, Intake, Wake};
 use crate::listener::Listener;
 use crate::lock::{self, LockError, ModemLock};
-use crate::modem::Modem;
+use crate::modem::{Modem, SimPin};
 use crate::outbox::Outbox;
 use crate::printable::escape;
 use crate::secret::redact_url;
@@ -434,8 +434,12 @@ fn probe_one(settings: &Settings) -> Result<(), String> {
     let (_sim, port_path) = modem_port(settings).map_err(|e| e.to_string())?;
     let mut modem = Modem::open(&port_path, settings.baud, settings.command_timeout)
         .map_err(|e| e.to_string())?;
+    let mut pin = settings
+        .pin
+        .as_deref()
+        .map(|pin| SimPin::new(pin, &settings.lock_dir, &settings.device));
     let info = modem
-        .init(settings.pin.as_deref(), settings.smsc.as_deref())
+        .init(pin.as_mut(), settings.smsc.as_deref())
         .map_err(|e| e.to_string())?;
     let mut probe = modem.probe(info).map_err(|e| e.to_string())?;
     probe.device = settings.device.clone();
@@ -622,6 +626,11 @@ fn status_of_store(
                 m.last_error.as_deref().unwrap_or("not healthy")
             ));
         }
+        for memory in &m.sim_memories {
+            if let Some(what) = memory.attention() {
+                attention.push(format!("modem {}: {what}", m.instance));
+            }
+        }
     }
     Ok(())
 }
@@ -681,6 +690,10 @@ fn describe_modem(m: &ModemHealth) -> String {
     }
     if let Some(w) = &m.warnings {
         s.push_str(&format!("; warning: {}", w.replace('\n', "; ")));
+    }
+    if !m.sim_memories.is_empty() {
+        let memories: Vec<String> = m.sim_memories.iter().map(|u| u.describe()).collect();
+        s.push_str(&format!("; memory {}", escape(&memories.join(", "))));
     }
     s.push_str(&format!(
         "; checked {} ago by pid {}",
@@ -759,6 +772,16 @@ fn check(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitCo
             }
             Some(holder) => notes.push(format!("{holder} holds {device} for the moment")),
             None => {}
+        }
+        if let Some(pin) = &settings.pin {
+            let pin = SimPin::new(pin, &settings.lock_dir, &device);
+            if pin.was_refused() {
+                notes.push(format!(
+                    "the SIM of {device} refused this pin before: serve does not enter it again \
+                     (fix pin; to enter this same PIN once more, delete {})",
+                    pin.record().display()
+                ));
+            }
         }
         if path.exists() {
             std::fs::OpenOptions::new()

@@ -161,8 +161,9 @@ settings! {
     }
     pin: Option<String> {
         name: "pin", value: "PIN", default: "",
-        parse: optional, commands: PORT,
-        help: "SIM PIN, when the SIM asks for one",
+        parse: crate::modem::pin::parse_setting, commands: PORT,
+        help: "SIM PIN (4 to 8 digits), when the SIM asks for one; a PIN the SIM refused is \
+               not entered again (see lock-dir/smss-DEVICE.pin-refused), nor with one attempt left",
     }
     smsc: Option<String> {
         name: "smsc", value: "NUMBER", default: "",
@@ -305,6 +306,13 @@ settings! {
         parse: duration, commands: MODEM,
         help: "parts of a received long message wait this long for the rest, then are stored \
                as incomplete",
+    }
+    sim_cleanup_stored: bool {
+        name: "sim-cleanup", value: "off|stored", default: "off",
+        parse: sim_cleanup, commands: MODEM,
+        help: "stored: delete stored sent/unsent messages (left on the SIM by a phone or \
+               another tool; smss does not read them) from the modem's memories, so that they \
+               cannot fill it; each deletion is logged with its memory and index",
     }
     status_reports: bool {
         name: "status-reports", value: "yes|no", default: "no",
@@ -627,6 +635,15 @@ fn bare_numbers(value: &str) -> Result<bool, String> {
         "international" => Ok(true),
         "national" => Ok(false),
         _ => Err(format!("'{value}' should be international or national")),
+    }
+}
+
+/// `sim-cleanup`: `stored` (true) or `off`.
+fn sim_cleanup(value: &str) -> Result<bool, String> {
+    match value {
+        "stored" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("'{value}' should be off or stored")),
     }
 }
 

@@ -57,6 +57,8 @@ pub struct Inbox<'a> {
     pub store: &'a dyn Store,
     pub hooks: &'a OnReceive,
     pub multipart_timeout: Duration,
+    /// `sim-cleanup = stored`: stored sent/unsent messages are deleted.
+    pub cleanup_stored: bool,
 }
 
 impl Inbox<'_> {
@@ -81,8 +83,19 @@ impl Inbox<'_> {
                 }
             };
             for stored in listed {
-                // Messages we stored ourselves to send are not ours to read.
+                // Stored sent/unsent messages (a phone's or another tool's)
+                // are not received ones: not read, deleted only when asked.
                 if stored.stat >= 2 {
+                    if self.cleanup_stored {
+                        modem.delete(stored.index)?;
+                        summary.deleted += 1;
+                        log::info!(
+                            "memory {memory}: deleted the stored {} message at index {} \
+                             (sim-cleanup = stored)",
+                            if stored.stat == 2 { "unsent" } else { "sent" },
+                            stored.index
+                        );
+                    }
                     continue;
                 }
                 let reports = self.take(&stored.pdu)?;
@@ -95,6 +108,7 @@ impl Inbox<'_> {
                 summary.deleted += 1;
             }
         }
+        modem.note_receiving_memory()?;
         for id in self
             .store
             .flush_parts(self.multipart_timeout, KEEP_JOINED_PARTS)?

@@ -5,12 +5,14 @@ mod util;
 
 mod cluster;
 mod faults;
+mod full_sim;
 mod hostile;
 mod hostile_web;
 mod install;
 mod mistakes;
 mod modems;
 mod pdu_crosscheck;
+mod pin;
 mod properties;
 mod protocol_net;
 mod receive;

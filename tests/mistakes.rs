@@ -17,7 +17,7 @@ pub fn readme_block(needle: &str) -> String {
 
 /// `serve --check` with a config file of `text` plus what keeps it in the
 /// test's directory.
-fn check_with_config(dir: &TempDir, text: &str) -> std::process::Output {
+pub fn check_with_config(dir: &TempDir, text: &str) -> std::process::Output {
     let conf = dir.path().join("smss.conf");
     let d = dir.path().display();
     std::fs::write(

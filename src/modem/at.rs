@@ -124,7 +124,7 @@ impl From<io::Error> for AtError {
 
 impl AtError {
     fn of(command: &str, e: FinalError) -> AtError {
-        let command = command.to_owned();
+        let command = masked(command);
         match e {
             FinalError::Error => AtError::Error { command },
             FinalError::Cms(code) => AtError::Cms { command, code },
@@ -472,7 +472,7 @@ impl<P: Port + ?Sized> At<P> {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), AtError> {
         log::debug!(
             "modem <- {}",
-            printable(String::from_utf8_lossy(bytes).trim_end())
+            printable(&masked(String::from_utf8_lossy(bytes).trim_end()))
         );
         self.port.write_all(bytes)?;
         self.port.flush()?;
@@ -535,7 +535,7 @@ impl<P: Port + ?Sized> At<P> {
                 Event::Prompt => continue,
                 Event::Line(line) => line,
             };
-            log::debug!("modem -> {}", printable(&line));
+            log::debug!("modem -> {}", printable(&masked(&line)));
             if self.pdu_follows {
                 self.pdu_follows = false;
                 self.unsolicited.push_back(line);
@@ -580,7 +580,7 @@ impl<P: Port + ?Sized> At<P> {
         loop {
             if !std::mem::take(&mut once) && Instant::now() >= deadline {
                 return Err(AtError::Timeout {
-                    command: command.to_owned(),
+                    command: masked(command),
                 });
             }
             match self.port.read(&mut buf) {
@@ -650,7 +650,7 @@ impl<P: Port + ?Sized> At<P> {
         loop {
             while let Some(event) = self.splitter.next_event() {
                 let Event::Line(line) = event else { continue };
-                log::debug!("modem -> {}", printable(&line));
+                log::debug!("modem -> {}", printable(&masked(&line)));
                 if self.pdu_follows {
                     self.pdu_follows = false;
                     self.unsolicited.push_back(line);
@@ -708,6 +708,38 @@ impl<P: Port + ?Sized> At<P> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Commands that carry a secret, and where it starts: `AT+CPIN="1234"`
+/// (and `AT+CPIN="<puk>","<new pin>"`), `AT+CLCK="SC",1,"1234"`,
+/// `AT+CPWD="SC","old","new"`.
+const SECRET_COMMANDS: &[&str] = &["AT+CPIN=", "AT+CLCK=", "AT+CPWD="];
+
+/// `command` as it may be shown (log lines at any level, errors, and so
+/// the `modem` table and `status`): the quoted values of a command that
+/// carries a PIN, PUK or password as `"****"` (`AT+CPIN="****"`).
+pub fn masked(command: &str) -> String {
+    let head = command.get(..8).unwrap_or("");
+    if !SECRET_COMMANDS.iter().any(|c| c.eq_ignore_ascii_case(head)) {
+        return command.to_owned();
+    }
+    let (name, args) = command.split_at(8);
+    let args: Vec<String> = args
+        .split(',')
+        .enumerate()
+        .map(|(i, arg)| {
+            // AT+CLCK/AT+CPWD: the facility ("SC") first, then the secrets;
+            // AT+CLCK's mode (a number) stays too.
+            let facility = i == 0 && !name.eq_ignore_ascii_case("AT+CPIN=");
+            let mode = i > 0 && arg.trim().parse::<u8>().is_ok();
+            if facility || mode {
+                arg.to_owned()
+            } else {
+                "\"****\"".to_owned()
+            }
+        })
+        .collect();
+    format!("{name}{}", args.join(","))
 }
 
 /// `text` for a log line: control characters (ESC, Ctrl-Z, a modem's
@@ -795,6 +827,31 @@ pub mod script {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secrets_are_masked_wherever_a_command_is_shown() {
+        use super::masked;
+        assert_eq!(masked("AT+CPIN=\"48151623\""), "AT+CPIN=\"****\"");
+        assert_eq!(masked("at+cpin=1234"), "at+cpin=\"****\"");
+        assert_eq!(
+            masked("AT+CPIN=\"12345678\",\"1234\""),
+            "AT+CPIN=\"****\",\"****\""
+        );
+        assert_eq!(
+            masked("AT+CLCK=\"SC\",1,\"1234\""),
+            "AT+CLCK=\"SC\",1,\"****\""
+        );
+        assert_eq!(
+            masked("AT+CPWD=\"SC\",\"1234\",\"4321\""),
+            "AT+CPWD=\"SC\",\"****\",\"****\""
+        );
+        for plain in ["AT+CPIN?", "AT+CPINR=\"SIM PIN\"", "AT+CMGS=23", "AT"] {
+            assert_eq!(masked(plain), plain);
+        }
+        // in errors too (they reach the log, the modem table and status)
+        let e = super::AtError::of("AT+CPIN=\"1234\"", super::FinalError::Cme(16));
+        assert_eq!(e.to_string(), "AT+CPIN=\"****\": +CME ERROR: 16");
+    }
+
     use super::script::Script;
     use super::*;
 

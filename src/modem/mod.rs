@@ -13,6 +13,7 @@
 
 pub mod at;
 pub mod errors;
+pub mod pin;
 pub mod probe;
 mod watch;
 
@@ -22,10 +23,12 @@ use std::time::{Duration, Instant};
 
 use at::At;
 pub use at::{AtError, OtherResult};
+pub use pin::SimPin;
 use serialport::SerialPort;
 pub use watch::Watch;
 
 use crate::gsm::SubmitPart;
+use crate::store::SimMemory;
 
 /// How long init waits for a SIM that is still starting up
 /// (`+CME ERROR: 14`, `+CPIN: NOT READY`) before it gives up.
@@ -51,6 +54,17 @@ pub enum ModemError {
         error: AtError,
     },
     PinNeeded,
+    /// The SIM refused the PIN, now or in an earlier run (`record` keeps
+    /// that): it is not entered again. `left`: the attempts the modem says
+    /// are left, where it tells.
+    PinRefused {
+        left: Option<u32>,
+        record: std::path::PathBuf,
+    },
+    /// One attempt (or none) left: a wrong PIN now would lock the SIM.
+    PinLastAttempt(u32),
+    /// The SIM is locked and wants its PUK; smss never sends one.
+    PukNeeded,
     PinState(String),
     /// The SIM kept answering "busy" (still starting up) this long.
     SimBusy(Duration),
@@ -64,6 +78,31 @@ impl std::fmt::Display for ModemError {
             ModemError::PinNeeded => {
                 write!(f, "the SIM asks for a PIN: set pin in the configuration")
             }
+            ModemError::PinRefused { left, record } => {
+                let left = match left {
+                    Some(1) => "1 attempt left".to_owned(),
+                    Some(n) => format!("{n} attempts left"),
+                    None => "attempts left unknown".to_owned(),
+                };
+                write!(
+                    f,
+                    "the SIM refused PIN: not retried; fix `pin` and restart ({left}); \
+                     to enter this same PIN once more, delete {}",
+                    record.display()
+                )
+            }
+            ModemError::PinLastAttempt(left) => write!(
+                f,
+                "the SIM has {left} PIN attempt{} left: smss does not enter the PIN, a wrong one \
+                 would lock the SIM (PUK needed); check `pin`, enter it once by hand (a phone, or \
+                 AT+CPIN in a terminal), then restart",
+                if *left == 1 { "" } else { "s" }
+            ),
+            ModemError::PukNeeded => write!(
+                f,
+                "the SIM is locked (SIM PUK): it needs its PUK, which smss never sends; unlock it \
+                 in a phone with the PUK from the operator, set the right `pin`, then restart"
+            ),
             ModemError::PinState(state) => {
                 write!(
                     f,
@@ -110,6 +149,14 @@ pub struct Modem {
     indications: Option<&'static str>,
     /// Manufacturer and model, asked once per init.
     info: ModemInfo,
+    /// What each memory held as the last listing left it (less what was
+    /// deleted since), for health.
+    usage: BTreeMap<String, SimMemory>,
+    /// The memory listed last and the stat of each of its slots: what
+    /// `delete` refers to.
+    listed: Option<(String, BTreeMap<u32, u8>)>,
+    /// Memories in `usage` known only as `<mem3>` (not read directly).
+    receiving: BTreeSet<String>,
 }
 
 /// How long one `read()` on the port may block; the AT layer loops until
@@ -123,7 +170,9 @@ pub enum SimStatus {
     /// Still starting up (`+CPIN: NOT READY`, `+CME ERROR: 14`).
     Busy,
     PinNeeded,
-    /// Anything else: `SIM PUK`, `PH-SIM PIN`, ...
+    /// `SIM PUK`: locked after wrong PINs.
+    PukNeeded,
+    /// Anything else: `PH-SIM PIN`, `SIM PIN2`, ...
     Other(String),
 }
 
@@ -137,6 +186,7 @@ pub fn parse_cpin(lines: &[String]) -> SimStatus {
         "READY" => SimStatus::Ready,
         "NOT READY" => SimStatus::Busy,
         "SIM PIN" => SimStatus::PinNeeded,
+        "SIM PUK" => SimStatus::PukNeeded,
         other => SimStatus::Other(other.to_owned()),
     }
 }
@@ -180,6 +230,9 @@ impl Modem {
             announced: BTreeSet::new(),
             indications: None,
             info: ModemInfo::default(),
+            usage: BTreeMap::new(),
+            listed: None,
+            receiving: BTreeSet::new(),
         }
     }
 
@@ -191,12 +244,19 @@ impl Modem {
     /// repeated a few times: a modem that just woke up may miss it. A
     /// modem that answered late or sent junk first is resynchronised, so
     /// that no answer is taken for the next command's.
-    pub fn init(&mut self, pin: Option<&str>, smsc: Option<&str>) -> Result<ModemInfo, ModemError> {
+    pub fn init(
+        &mut self,
+        pin: Option<&mut SimPin>,
+        smsc: Option<&str>,
+    ) -> Result<ModemInfo, ModemError> {
         let t = self.command_timeout;
         let step = |step: &'static str| move |error| ModemError::Init { step, error };
         self.unreadable.clear();
         self.cmgr_only.clear();
         self.announced.clear();
+        self.usage.clear();
+        self.listed = None;
+        self.receiving.clear();
         let junk = self
             .at
             .cancel_pending_input(Duration::from_millis(300))
@@ -266,8 +326,9 @@ impl Modem {
     }
 
     /// Waits (up to [`SIM_BUSY_WAIT`]) for the SIM to be ready, entering
-    /// the PIN when it asks for one.
-    fn sim_ready(&mut self, pin: Option<&str>) -> Result<(), ModemError> {
+    /// the PIN when it asks for one: at most once, never a PIN it refused
+    /// before, never with one attempt left.
+    fn sim_ready(&mut self, mut pin: Option<&mut SimPin>) -> Result<(), ModemError> {
         let t = self.command_timeout;
         let step = |step: &'static str| move |error| ModemError::Init { step, error };
         let started = Instant::now();
@@ -284,6 +345,8 @@ impl Modem {
                     parse_cpin(&lines)
                 }
                 Err(e) if is_sim_busy(&e) => SimStatus::Busy,
+                // SIM PUK required (TS 27.007 §9.2)
+                Err(AtError::Cme { code: 12, .. }) => SimStatus::PukNeeded,
                 Err(e) => {
                     return Err(ModemError::Init {
                         step: "SIM PIN state",
@@ -291,7 +354,7 @@ impl Modem {
                     });
                 }
             };
-            match (state, pin) {
+            match (state, pin.as_deref_mut()) {
                 (SimStatus::Ready, _) => return Ok(()),
                 (SimStatus::Busy, _) if started.elapsed() < SIM_BUSY_WAIT => {
                     if !said_busy {
@@ -305,18 +368,92 @@ impl Modem {
                 }
                 (SimStatus::Busy, _) => return Err(ModemError::SimBusy(started.elapsed())),
                 (SimStatus::PinNeeded, Some(pin)) if !pin_sent => {
-                    self.at
-                        .command(&format!("AT+CPIN=\"{pin}\""), t)
-                        .map_err(step("entering the PIN (is the pin setting right?)"))?;
+                    self.enter_pin(pin)?;
                     pin_sent = true;
                 }
                 (SimStatus::PinNeeded, Some(_)) => {
                     return Err(ModemError::PinState("SIM PIN asked again".into()));
                 }
                 (SimStatus::PinNeeded, None) => return Err(ModemError::PinNeeded),
+                (SimStatus::PukNeeded, _) => return Err(ModemError::PukNeeded),
                 (SimStatus::Other(other), _) => return Err(ModemError::PinState(other)),
             }
         }
+    }
+
+    /// Enters the PIN once, unless the SIM refused it before or has one
+    /// attempt left. A refusal is recorded (see [`SimPin`]) before anything
+    /// else, so that no later start enters it again.
+    fn enter_pin(&mut self, pin: &mut SimPin) -> Result<(), ModemError> {
+        let left = self.pin_attempts_left();
+        if pin.was_refused() {
+            return Err(ModemError::PinRefused {
+                left,
+                record: pin.record().to_owned(),
+            });
+        }
+        if let Some(left) = left.filter(|&n| n <= 1) {
+            return Err(ModemError::PinLastAttempt(left));
+        }
+        log::info!(
+            "modem {}: entering the SIM PIN ({})",
+            self.device,
+            match left {
+                Some(n) => format!("{n} attempts left"),
+                None => "the modem does not tell the attempts left".into(),
+            }
+        );
+        match self
+            .at
+            .command(&format!("AT+CPIN=\"{}\"", pin.pin()), self.command_timeout)
+        {
+            Ok(_) => {
+                pin.accepted();
+                Ok(())
+            }
+            Err(e) => {
+                // Refused, or no answer: either way not entered again. (A
+                // PIN the SIM took after all shows as READY next time.)
+                pin.refused();
+                log::debug!("modem {}: the PIN was answered {e}", self.device);
+                if e.is_lost() {
+                    return Err(ModemError::Init {
+                        step: "entering the PIN (it is not entered again)",
+                        error: e,
+                    });
+                }
+                Err(ModemError::PinRefused {
+                    left: self.pin_attempts_left(),
+                    record: pin.record().to_owned(),
+                })
+            }
+        }
+    }
+
+    /// The PIN attempts left, from the first of [`pin::RETRY_QUERIES`] the
+    /// modem answers; `None` when none does. A modem that does not answer
+    /// one at all is resynchronised and not asked the others.
+    fn pin_attempts_left(&mut self) -> Option<u32> {
+        let t = self.command_timeout.min(Duration::from_secs(3));
+        for (command, parse) in pin::RETRY_QUERIES {
+            match self.at.command(command, t) {
+                Ok(lines) => {
+                    if let Some(left) = parse(&lines) {
+                        return Some(left);
+                    }
+                }
+                Err(e) if e.is_lost() => {
+                    log::debug!(
+                        "modem {}: {e}; the PIN attempts left stay unknown",
+                        self.device
+                    );
+                    let _ = self.resync();
+                    return None;
+                }
+                Err(_) => {}
+            }
+        }
+        None
     }
 
     /// A command that a SIM still starting up may refuse as busy: asked
@@ -612,6 +749,27 @@ pub fn parse_cpms_current(lines: &[String]) -> Option<String> {
     (!memory.is_empty()).then(|| normalise_memory(memory).to_owned())
 }
 
+/// Every `"<mem>",<used>,<total>` of `+CPMS: "<mem1>",<used1>,<total1>,
+/// "<mem2>",...,"<mem3>",<used3>,<total3>` (the answer to `AT+CPMS?`), in
+/// order: the last is `<mem3>`, where the modem stores new messages.
+pub fn parse_cpms_query(lines: &[String]) -> Vec<(String, u32, u32)> {
+    let Some(rest) = lines.iter().find_map(|l| l.strip_prefix("+CPMS:")) else {
+        return Vec::new();
+    };
+    let fields: Vec<&str> = rest.split(',').map(str::trim).collect();
+    fields
+        .chunks(3)
+        .filter_map(|c| match c {
+            [m, used, total] => Some((
+                normalise_memory(m.trim_matches('"')).to_owned(),
+                used.parse().ok()?,
+                total.parse().ok()?,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Which memories to read so that both SIM and modem storage (and stored
 /// status reports) are emptied: `MT` is SIM + modem where offered.
 pub fn memories_to_read(offered: &[String]) -> Vec<String> {
@@ -710,7 +868,43 @@ impl Modem {
     /// by slot with `AT+CMGR` where `AT+CMGL` hangs or fails, as on some
     /// phones). Deleting then refers to this memory until the next listing.
     pub fn list_memory(&mut self, memory: &str) -> Result<Vec<StoredPdu>, AtError> {
+        self.listed = None;
+        self.usage.remove(memory);
+        self.receiving.remove(memory);
         let (used, total) = parse_cpms_set(&self.command(&format!("AT+CPMS=\"{memory}\""))?);
+        if let (Some(used), Some(total)) = (used, total) {
+            // readable once the listing below succeeds
+            self.usage.insert(
+                memory.to_owned(),
+                SimMemory {
+                    memory: memory.to_owned(),
+                    used,
+                    total,
+                    stored: 0,
+                    readable: false,
+                },
+            );
+        }
+        let listed = self.list_selected(memory, used, total)?;
+        if let Some(usage) = self.usage.get_mut(memory) {
+            usage.readable = true;
+            usage.stored = listed.iter().filter(|p| p.stat >= 2).count() as u32;
+        }
+        self.listed = Some((
+            memory.to_owned(),
+            listed.iter().map(|p| (p.index, p.stat)).collect(),
+        ));
+        Ok(listed)
+    }
+
+    /// The listing of `memory`, selected already (`used` and `total` as
+    /// its `AT+CPMS` said).
+    fn list_selected(
+        &mut self,
+        memory: &str,
+        used: Option<u32>,
+        total: Option<u32>,
+    ) -> Result<Vec<StoredPdu>, AtError> {
         if !self.cmgr_only.contains(memory) {
             match self.command("AT+CMGL=4") {
                 Ok(lines) => return Ok(parse_cmgl(&lines)),
@@ -782,7 +976,69 @@ impl Modem {
 
     /// Deletes slot `index` of the memory listed last.
     pub fn delete(&mut self, index: u32) -> Result<(), AtError> {
-        self.command(&format!("AT+CMGD={index}")).map(|_| ())
+        self.command(&format!("AT+CMGD={index}"))?;
+        if let Some((memory, stats)) = &mut self.listed
+            && let Some(stat) = stats.remove(&index)
+            && let Some(usage) = self.usage.get_mut(memory.as_str())
+        {
+            usage.used = usage.used.saturating_sub(1);
+            if stat >= 2 {
+                usage.stored = usage.stored.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// After a read pass: the memory new messages go to (`<mem3>` of
+    /// `AT+CPMS?`) when it is not one read directly, so that its being
+    /// full is seen: an `SM` inside the `MT` that is read (SIM800, EC25...)
+    /// may be full while `MT` is not. Its stored sent/unsent messages are
+    /// in the `MT` listing: all of them are when `MT` holds nothing else.
+    pub fn note_receiving_memory(&mut self) -> Result<(), AtError> {
+        let lines = match self.command("AT+CPMS?") {
+            Ok(lines) => lines,
+            Err(e) if e.is_lost() => return Err(e),
+            Err(e) => {
+                log::debug!(
+                    "modem {}: {e}; where new messages go stays unknown",
+                    self.device
+                );
+                return Ok(());
+            }
+        };
+        let Some((memory, used, total)) = parse_cpms_query(&lines).pop() else {
+            return Ok(());
+        };
+        if self.usage.contains_key(&memory) && !self.receiving.contains(&memory) {
+            // read directly: counted by its own listing
+            return Ok(());
+        }
+        let within_mt = (memory == "SM" || memory == "ME")
+            .then(|| self.usage.get("MT"))
+            .flatten();
+        let (stored, readable) = match within_mt {
+            Some(mt) if mt.stored >= mt.used => (used, mt.readable),
+            Some(mt) => (used.min(mt.stored), mt.readable),
+            // a memory smss does not read at all
+            None => (0, false),
+        };
+        self.receiving.insert(memory.clone());
+        self.usage.insert(
+            memory.clone(),
+            SimMemory {
+                memory,
+                used,
+                total,
+                stored,
+                readable,
+            },
+        );
+        Ok(())
+    }
+
+    /// What each memory holds, as the last pass left it.
+    pub fn memory_usage(&self) -> Vec<SimMemory> {
+        self.usage.values().cloned().collect()
     }
 
     /// Reads what the modem sent unasked (URCs) for up to `wait`.
@@ -947,6 +1203,8 @@ pub struct Health {
     /// What works only in part (a memory that cannot be read): shown, but
     /// the modem still sends.
     pub warnings: Vec<String>,
+    /// What the message memories hold (see [`Modem::memory_usage`]).
+    pub memories: Vec<SimMemory>,
 }
 
 impl Health {
@@ -1053,6 +1311,7 @@ impl Modem {
         let (at, t) = (&mut self.at, self.command_timeout);
         let mut health = check_health(&self.info, |command| at.command(command, t))?;
         health.warnings = self.warnings();
+        health.memories = self.memory_usage();
         Ok(health)
     }
 }
@@ -1191,6 +1450,7 @@ mod health_tests {
                 operator: Some("Vodafone CZ".into()),
                 errors: vec![],
                 warnings: vec![],
+                memories: vec![],
             }
         );
         assert_eq!(h.problem(), None);
@@ -1367,7 +1627,7 @@ mod quirk_tests {
         );
         assert_eq!(
             parse_cpin(&lines(&["+CPIN: SIM PUK"])),
-            SimStatus::Other("SIM PUK".into())
+            SimStatus::PukNeeded
         );
         assert_eq!(parse_cpin(&[]), SimStatus::Ready);
         let busy = AtError::Cme {
@@ -1440,6 +1700,12 @@ mod quirk_tests {
             ("AT+CPIN?\r", "\r\n+CME ERROR: 14\r\n"),
             ("AT+CPIN?\r", "\r\n+CPIN: NOT READY\r\n\r\nOK\r\n"),
             ("AT+CPIN?\r", "\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n"),
+            // the attempts left: not the standard way, Huawei's
+            ("AT+CPINR=\"SIM PIN\"\r", "\r\nCOMMAND NOT SUPPORT\r\n"),
+            ("AT^SPIC\r", "\r\nCOMMAND NOT SUPPORT\r\n"),
+            ("AT+QPINC=\"SC\"\r", "\r\nCOMMAND NOT SUPPORT\r\n"),
+            ("AT+SPIC\r", "\r\nCOMMAND NOT SUPPORT\r\n"),
+            ("AT^CPIN?\r", "\r\n^CPIN: SIM PIN,3,10,3,10,3\r\n\r\nOK\r\n"),
             ("AT+CPIN=\"1234\"\r", OK),
             ("AT+CPIN?\r", "\r\n+CME ERROR: 14\r\n"),
             ("AT+CPIN?\r", "\r\n+CPIN: READY\r\n\r\nOK\r\n"),
@@ -1448,7 +1714,9 @@ mod quirk_tests {
         ];
         steps.extend(rest_of_init("").into_iter().skip(3));
         let mut m = scripted("", &steps);
-        assert_eq!(m.init(Some("1234"), None).unwrap(), ec25());
+        let record = std::env::temp_dir().join(format!("smss-busy-{}.pin", std::process::id()));
+        let mut pin = SimPin::with_record("1234", record);
+        assert_eq!(m.init(Some(&mut pin), None).unwrap(), ec25());
     }
 
     #[test]
@@ -1489,6 +1757,15 @@ mod quirk_tests {
             (Some(2), Some(30))
         );
         assert_eq!(parse_cpms_set(&[]), (None, None));
+        assert_eq!(
+            parse_cpms_query(&lines(&["+CPMS: \"MT\",3,80,\"MT\",3,80,\"SM_P\",30,30"])),
+            vec![
+                ("MT".to_owned(), 3, 80),
+                ("MT".to_owned(), 3, 80),
+                ("SM".to_owned(), 30, 30)
+            ]
+        );
+        assert!(parse_cpms_query(&lines(&["+CPMS: \"SM\",x"])).is_empty());
         assert_eq!(
             parse_cpms_current(&lines(&["+CPMS: \"ME\",0,255,\"ME\",0,255,\"ME\",0,255"])),
             Some("ME".into())

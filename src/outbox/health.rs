@@ -80,6 +80,7 @@ pub fn row(instance: &str, device: &str, health: Health, error: Option<String>) 
         healthy: error.is_none(),
         last_error: error,
         warnings: (!health.warnings.is_empty()).then(|| health.warnings.join("\n")),
+        sim_memories: health.memories,
         pid: std::process::id(),
         ..ModemHealth::default()
     }

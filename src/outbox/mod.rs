@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::config::Settings;
 use crate::gsm::{self, SubmitOptions};
 use crate::hook::OnReceive;
-use crate::modem::{AtError, Health, Modem, ModemError};
+use crate::modem::{AtError, Health, Modem, ModemError, SimPin};
 use crate::receive::{Inbox, ReceiveSummary};
 use crate::store::{Outcome, QueuedMessage, Store};
 
@@ -60,6 +60,9 @@ pub struct Outbox {
     port_path: String,
     owner: String,
     modem: Option<Modem>,
+    /// The SIM PIN and what is known of its refusals (entered at most once
+    /// after a refusal, across reopens and process starts).
+    pin: Option<SimPin>,
     /// The modem's `AT+CMMS` mode; fresh after every init.
     link: Link,
     next_ref: u8,
@@ -101,7 +104,12 @@ impl Outbox {
         let hooks = OnReceive::start(settings.on_receive.clone(), settings.on_receive_timeout);
         let policy = SendPolicy::new(&settings);
         let (waker, wake) = mpsc::channel();
+        let pin = settings
+            .pin
+            .as_deref()
+            .map(|pin| SimPin::new(pin, &settings.lock_dir, &settings.device));
         Outbox {
+            pin,
             store,
             settings,
             port_path,
@@ -139,7 +147,7 @@ impl Outbox {
         if self.modem.is_none() {
             let s = &self.settings;
             let mut modem = Modem::open(&self.port_path, s.baud, s.command_timeout)?;
-            let info = modem.init(s.pin.as_deref(), s.smsc.as_deref())?;
+            let info = modem.init(self.pin.as_mut(), s.smsc.as_deref())?;
             self.link = Link::default();
             self.memories = modem.setup_receiving();
             self.receive_due = true;
@@ -185,6 +193,7 @@ impl Outbox {
             store: &*self.store,
             hooks: &self.hooks,
             multipart_timeout: self.settings.multipart_timeout,
+            cleanup_stored: self.settings.sim_cleanup_stored,
         };
         let Some(modem) = self.modem.as_mut() else {
             return Ok(ReceiveSummary::default());
@@ -211,6 +220,7 @@ impl Outbox {
             store: &*self.store,
             hooks: &self.hooks,
             multipart_timeout: self.settings.multipart_timeout,
+            cleanup_stored: self.settings.sim_cleanup_stored,
         };
         let announced = inbox.unsolicited(&lines);
         self.receive_due |= announced;
@@ -385,7 +395,7 @@ impl Outbox {
             .map_err(|e| e.to_string())
             .and_then(|_| {
                 modem
-                    .init(s.pin.as_deref(), s.smsc.as_deref())
+                    .init(self.pin.as_mut(), s.smsc.as_deref())
                     .map_err(|e| e.to_string())
             });
         match reset {

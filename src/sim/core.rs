@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::profiles::{Cmgl, CpmsTest, Profile};
+use super::profiles::{Cmgl, CpmsTest, PinRetries, Profile};
 use super::{SentSms, SimHandle, SimState};
 use crate::gsm::{self, DataCoding, Tpdu};
 
@@ -248,8 +248,13 @@ impl SimCore {
     }
 
     fn answer(&mut self, line: &str, upper: &str, handle: &SimHandle, p: &Profile) -> Vec<u8> {
-        let pin = handle.state().pin.clone();
+        let (pin, pin_left) = {
+            let state = handle.state();
+            (state.pin.clone(), state.pin_attempts_left)
+        };
         let locked = pin.is_some() && !self.pin_entered;
+        let puk = locked && pin_left == 0;
+        const PUK_LEFT: u32 = 10;
         let with_ok = |lines: &[&str]| {
             let mut all = lines.to_vec();
             all.push("OK");
@@ -284,6 +289,8 @@ impl SimCore {
                         return reply(&["+CME ERROR: 14"]);
                     }
                     "+CPIN: NOT READY"
+                } else if puk {
+                    "+CPIN: SIM PUK"
                 } else if locked {
                     "+CPIN: SIM PIN"
                 } else {
@@ -319,12 +326,43 @@ impl SimCore {
             },
             _ if upper.starts_with("AT+CPIN=") => {
                 let given = line[8..].trim_matches('"');
-                if pin.as_deref() == Some(given) {
+                let mut state = handle.state();
+                state.pin_attempts += 1;
+                let answer = if puk {
+                    // SIM PUK required: a PIN alone does not unlock it
+                    "+CME ERROR: 12"
+                } else if pin.as_deref() == Some(given) {
                     self.pin_entered = true;
-                    reply(&["OK"])
+                    state.pin_attempts_left = 3;
+                    "OK"
                 } else {
-                    reply(&["+CME ERROR: 16"])
-                }
+                    state.pin_attempts_left = state.pin_attempts_left.saturating_sub(1);
+                    "+CME ERROR: 16"
+                };
+                drop(state);
+                handle.changed();
+                reply(&[answer])
+            }
+            _ if upper.starts_with("AT+CPINR") && p.pin_retries == PinRetries::Cpinr => {
+                with_ok(&[&format!("+CPINR: SIM PIN,{pin_left},3")])
+            }
+            "AT^SPIC" if p.pin_retries == PinRetries::CinterionSpic => {
+                let counter = if puk { PUK_LEFT } else { pin_left };
+                with_ok(&[&format!("^SPIC: {counter}")])
+            }
+            "AT+QPINC=\"SC\"" if p.pin_retries == PinRetries::Qpinc => {
+                with_ok(&[&format!("+QPINC: \"SC\",{pin_left},{PUK_LEFT}")])
+            }
+            "AT+SPIC" if p.pin_retries == PinRetries::SimcomSpic => {
+                with_ok(&[&format!("+SPIC: {pin_left},3,{PUK_LEFT},10")])
+            }
+            "AT^CPIN?" if p.pin_retries == PinRetries::HuaweiCpin => {
+                let (code, times) = match (puk, locked) {
+                    (true, _) => ("SIM PUK", PUK_LEFT.to_string()),
+                    (false, true) => ("SIM PIN", pin_left.to_string()),
+                    (false, false) => ("READY", String::new()),
+                };
+                with_ok(&[&format!("^CPIN: {code},{times},{PUK_LEFT},{pin_left},10,3")])
             }
             _ if locked && upper.starts_with("AT+CMGS") => reply(&["+CMS ERROR: 311"]),
             _ if upper.starts_with("AT+CMGS=") => match upper[8..].trim().parse::<usize>() {
@@ -355,18 +393,25 @@ impl SimCore {
                 }
             },
             "AT+CPMS?" => {
+                // <mem1> as selected; <mem2> the same; <mem3>, where new
+                // messages are stored, the profile's
                 let state = handle.state();
-                match Self::usage(&state, &self.mem1) {
-                    Some((used, cap)) => {
+                let m3 = if state.memories.contains_key(p.deliver_to) {
+                    p.deliver_to
+                } else {
+                    self.mem1.as_str()
+                };
+                match (Self::usage(&state, &self.mem1), Self::usage(&state, m3)) {
+                    (Some((used, cap)), Some((used3, cap3))) => {
                         let m = &self.mem1;
                         reply(&[
                             &format!(
-                                "+CPMS: \"{m}\",{used},{cap},\"{m}\",{used},{cap},\"{m}\",{used},{cap}"
+                                "+CPMS: \"{m}\",{used},{cap},\"{m}\",{used},{cap},\"{m3}\",{used3},{cap3}"
                             ),
                             "OK",
                         ])
                     }
-                    None => reply(&["+CMS ERROR: 302"]),
+                    _ => reply(&["+CMS ERROR: 302"]),
                 }
             }
             _ if upper.starts_with("AT+CPMS=") => {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serialport::{SerialPort, TTYPort};
 
 pub use self::core::{LINK_HOLD, SimCore};
-pub use self::profiles::{PROFILES, Profile, profile};
+pub use self::profiles::{PROFILES, PinRetries, Profile, profile};
 
 /// One SMS as the simulated network received it, all parts joined.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,8 +113,18 @@ pub struct SimState {
     pub refuse_cmms: bool,
     /// The SIM PIN; `None` = no PIN asked.
     pub pin: Option<String>,
+    /// PIN attempts the SIM has left (3 when new): a wrong PIN takes one,
+    /// the right one restores 3; at 0 the SIM wants its PUK (`SIM PUK`).
+    pub pin_attempts_left: u32,
+    /// Every `AT+CPIN=` that came, right or wrong.
+    pub pin_attempts: usize,
     /// How this modem differs from the baseline.
     pub profile: &'static Profile,
+    /// Messages the network holds for the modem because the memory they
+    /// go to was full (memory, PDU): delivered, in order, once a slot is
+    /// free (as after the SIM's "memory available" notification, TS
+    /// 24.011 §7.3.2), not lost and not announced before.
+    pub held: Vec<(String, String)>,
 }
 
 impl Default for SimState {
@@ -135,7 +145,10 @@ impl Default for SimState {
             send_delay: Duration::ZERO,
             refuse_cmms: false,
             pin: None,
+            pin_attempts_left: 3,
+            pin_attempts: 0,
             profile: &profiles::TC35I,
+            held: Vec::new(),
         }
     }
 }
@@ -150,6 +163,48 @@ impl SimState {
         let index = (self.profile.first_index..).find(|i| !mem.slots.contains_key(i))?;
         mem.slots.insert(index, (0, pdu.to_owned()));
         Some(index)
+    }
+
+    /// Fills `memory` with stored sent messages (`AT+CMGL` stat 3), as a
+    /// phone leaves them: the full SIM of issue 14. Returns how many.
+    pub fn fill_with_stored_sent(&mut self, memory: &str) -> usize {
+        let opts = crate::gsm::SubmitOptions::default();
+        let mut n = 0;
+        loop {
+            let text = format!("sent from a phone {n}");
+            let Ok(parts) = crate::gsm::encode_submit("+420777000111", &text, &opts) else {
+                return n;
+            };
+            match self.store_pdu(memory, &parts[0].pdu_hex) {
+                Some(index) => {
+                    if let Some(slot) = self
+                        .memories
+                        .get_mut(memory)
+                        .and_then(|m| m.slots.get_mut(&index))
+                    {
+                        slot.0 = 3;
+                    }
+                    n += 1;
+                }
+                None => return n,
+            }
+        }
+    }
+
+    /// The network delivers what it held where there is room again; the
+    /// announcements go out with the other URCs.
+    fn deliver_held(&mut self) -> bool {
+        let mut delivered = false;
+        while let Some((memory, pdu)) = self.held.first().cloned() {
+            let Some(index) = self.store_pdu(&memory, &pdu) else {
+                break;
+            };
+            self.held.remove(0);
+            let urc = if memory == "SR" { "+CDSI" } else { "+CMTI" };
+            self.urcs.push(format!("{urc}: \"{memory}\",{index}"));
+            delivered = true;
+        }
+        delivered
     }
 
     /// Messages still held in any memory.
@@ -202,10 +257,22 @@ impl SimHandle {
     }
 
     /// A message arrives from the network: stored in `memory` and announced
-    /// with `+CMTI` (`+CDSI` for the report memory `SR`).
+    /// with `+CMTI` (`+CDSI` for the report memory `SR`). With `memory`
+    /// full (or others held before it) the network holds it (`None`), to
+    /// deliver it once a slot is free.
     pub fn deliver(&self, memory: &str, pdu: &str) -> Option<u32> {
         let mut state = self.state();
-        let index = state.store_pdu(memory, pdu)?;
+        let stored = if state.held.is_empty() {
+            state.store_pdu(memory, pdu)
+        } else {
+            None
+        };
+        let Some(index) = stored else {
+            if state.memories.contains_key(memory) {
+                state.held.push((memory.to_owned(), pdu.to_owned()));
+            }
+            return None;
+        };
         let urc = if memory == "SR" { "+CDSI" } else { "+CMTI" };
         state.urcs.push(format!("{urc}: \"{memory}\",{index}"));
         drop(state);
@@ -289,7 +356,13 @@ fn run(master: &mut TTYPort, handle: &SimHandle) {
     let mut core = SimCore::new();
     let mut buf = [0u8; 4096];
     while !handle.stop.load(Ordering::SeqCst) {
-        let urcs: Vec<String> = std::mem::take(&mut handle.state().urcs);
+        let urcs: Vec<String> = {
+            let mut state = handle.state();
+            if !state.held.is_empty() && state.deliver_held() {
+                handle.changed();
+            }
+            std::mem::take(&mut state.urcs)
+        };
         for urc in urcs {
             let _ = master.write_all(format!("\r\n{urc}\r\n").as_bytes());
         }

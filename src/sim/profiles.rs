@@ -29,6 +29,23 @@ pub enum Cmgl {
     Fails(&'static str),
 }
 
+/// How the modem tells the PIN attempts left (see `modem::pin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinRetries {
+    /// `AT+CPINR="SIM PIN"` (3GPP TS 27.007 §8.65).
+    Cpinr,
+    /// `AT^SPIC` (Cinterion/Siemens): the counter of the password asked now.
+    CinterionSpic,
+    /// `AT+QPINC="SC"` (Quectel).
+    Qpinc,
+    /// `AT+SPIC` (SIMCom).
+    SimcomSpic,
+    /// `AT^CPIN?` (Huawei).
+    HuaweiCpin,
+    /// It does not tell.
+    Untold,
+}
+
 /// What the health row must show for a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expected {
@@ -73,6 +90,8 @@ pub struct Profile {
     pub cops: &'static str,
     /// `AT+CPIN?` answered without a final `OK`.
     pub cpin_without_ok: bool,
+    /// How the modem tells the PIN attempts left.
+    pub pin_retries: PinRetries,
     /// How many of the first `AT+CPIN?` answer that the SIM is busy
     /// (alternately `+CME ERROR: 14` and `+CPIN: NOT READY`).
     pub sim_busy: usize,
@@ -116,6 +135,8 @@ pub const TC35I: Profile = Profile {
     creg: "+CREG: 0,1",
     cops: "+COPS: 0,0,\"SIMULATED\"",
     cpin_without_ok: false,
+    // TC35i AT Command Set §8.40 (AT^SPIC, display PIN counter).
+    pin_retries: PinRetries::CinterionSpic,
     sim_busy: 0,
     echo_sticks: false,
     prompt: "> ",
@@ -169,6 +190,8 @@ pub const SIM800: Profile = Profile {
         registration: "roaming",
         operator: "T-Mobile CZ",
     },
+    // §AT+SPIC: times remained to input SIM PIN/PUK.
+    pin_retries: PinRetries::SimcomSpic,
     ..TC35I
 };
 
@@ -210,6 +233,8 @@ pub const SIM7600: Profile = Profile {
         registration: "home",
         operator: "O2 - CZ",
     },
+    // §AT+SPIC: times remained to input SIM PIN/PUK.
+    pin_retries: PinRetries::SimcomSpic,
     ..TC35I
 };
 
@@ -252,6 +277,8 @@ pub const EC25: Profile = Profile {
         registration: "home",
         operator: "Vodafone CZ",
     },
+    // §AT+QPINC: display PIN remainder counter.
+    pin_retries: PinRetries::Qpinc,
     ..TC35I
 };
 
@@ -288,6 +315,8 @@ pub const M26: Profile = Profile {
         registration: "home",
         operator: "T-Mobile CZ",
     },
+    // §AT+QPINC: display PIN remainder counter.
+    pin_retries: PinRetries::Qpinc,
     ..TC35I
 };
 
@@ -328,6 +357,8 @@ pub const E173: Profile = Profile {
         registration: "home",
         operator: "23003",
     },
+    // §AT^CPIN: enhanced PIN management (remaining PIN and PUK times).
+    pin_retries: PinRetries::HuaweiCpin,
     ..TC35I
 };
 
@@ -371,6 +402,8 @@ pub const E3372: Profile = Profile {
         registration: "home",
         operator: "Vodafone CZ",
     },
+    // §AT^CPIN: enhanced PIN management (remaining PIN and PUK times).
+    pin_retries: PinRetries::HuaweiCpin,
     ..TC35I
 };
 
@@ -400,6 +433,8 @@ pub const TELIT: Profile = Profile {
         registration: "home",
         operator: "T-Mobile CZ",
     },
+    // Telit tells it with its own AT#PCT, which smss does not ask.
+    pin_retries: PinRetries::Untold,
     ..TC35I
 };
 
@@ -432,6 +467,8 @@ pub const SIERRA: Profile = Profile {
         registration: "home",
         operator: "O2 - CZ",
     },
+    // §+CPINR (TS 27.007).
+    pin_retries: PinRetries::Cpinr,
     ..TC35I
 };
 
@@ -468,6 +505,8 @@ pub const UBLOX: Profile = Profile {
         registration: "home",
         operator: "Vodafone CZ",
     },
+    // §+CPINR (TS 27.007).
+    pin_retries: PinRetries::Cpinr,
     ..TC35I
 };
 
@@ -504,6 +543,8 @@ pub const FASTRACK: Profile = Profile {
         registration: "home",
         operator: "T-Mobile CZ",
     },
+    // Wavecom tells it with its own AT+CPINC, which smss does not ask.
+    pin_retries: PinRetries::Untold,
     ..TC35I
 };
 
@@ -537,6 +578,8 @@ pub const MOTOROLA: Profile = Profile {
         registration: "home",
         operator: "T-Mobile CZ",
     },
+    // Nothing in the handset reference.
+    pin_retries: PinRetries::Untold,
     ..TC35I
 };
 
@@ -574,6 +617,8 @@ pub const NRF91: Profile = Profile {
         registration: "home",
         operator: "23001",
     },
+    // §+CPINR (remaining PIN retries).
+    pin_retries: PinRetries::Cpinr,
     ..TC35I
 };
 

@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +58,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sql/sqlite/006_received_corners.sql",
         sql: include_str!("../../sql/sqlite/006_received_corners.sql"),
     },
+    Migration {
+        version: 7,
+        name: "sql/sqlite/007_sim_memories.sql",
+        sql: include_str!("../../sql/sqlite/007_sim_memories.sql"),
+    },
 ];
 
 pub(crate) const MYSQL: &[Migration] = &[
@@ -90,6 +95,11 @@ pub(crate) const MYSQL: &[Migration] = &[
         version: 6,
         name: "sql/mysql/006_received_corners.sql",
         sql: include_str!("../../sql/mysql/006_received_corners.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "sql/mysql/007_sim_memories.sql",
+        sql: include_str!("../../sql/mysql/007_sim_memories.sql"),
     },
 ];
 

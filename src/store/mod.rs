@@ -775,6 +775,9 @@ pub struct ModemHealth {
     /// What works only in part (a memory that cannot be read), one per
     /// line; the modem may still be healthy.
     pub warnings: Option<String>,
+    /// The message memories as the last pass left them
+    /// (`modem.sim_memories`); empty when none was read.
+    pub sim_memories: Vec<SimMemory>,
     /// The process that wrote the row.
     pub pid: u32,
     /// Set by the store: when the row was written (UTC), and seconds since.
@@ -782,6 +785,101 @@ pub struct ModemHealth {
     pub checked_age_secs: i64,
     /// Set by the store: `sent_at` of the newest message this instance sent.
     pub last_send_ok: Option<String>,
+}
+
+/// One message memory of a modem (`SM` SIM, `ME` modem, `MT` both, `SR`
+/// status reports) as the last read pass left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimMemory {
+    pub memory: String,
+    pub used: u32,
+    pub total: u32,
+    /// Of `used`: stored sent/unsent messages (`AT+CMGL` stat 2 and 3, left
+    /// by a phone or another tool), which smss does not read.
+    pub stored: u32,
+    /// Whether smss could list it (else `used` is all it knows).
+    pub readable: bool,
+}
+
+impl SimMemory {
+    /// No free slot: new SMS wait at the network until one is freed.
+    pub fn is_full(&self) -> bool {
+        self.total > 0 && self.used >= self.total
+    }
+
+    /// `SM 20/20 (20 stored sent/unsent)`, for status and the web UI.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} {}/{}", self.memory, self.used, self.total);
+        match (self.readable, self.stored) {
+            (false, _) => s.push_str(" (unreadable)"),
+            (true, 0) => {}
+            (true, n) => s.push_str(&format!(" ({n} stored sent/unsent)")),
+        }
+        s
+    }
+
+    /// What the administrator must do about a full memory, or `None`.
+    pub fn attention(&self) -> Option<String> {
+        if !self.is_full() {
+            return None;
+        }
+        let full = format!(
+            "memory {} is full ({} of {}), so new SMS wait at the network",
+            self.memory, self.used, self.total
+        );
+        Some(if !self.readable {
+            format!("{full}; smss cannot read it (see the warning), so it cannot empty it")
+        } else if self.stored >= self.used {
+            format!(
+                "{full}: it holds only stored sent/unsent messages, which smss does not read; \
+                 set sim-cleanup = stored to have smss delete them (or delete them in a phone)"
+            )
+        } else {
+            format!(
+                "{full}: {} of them are received messages smss could not read or delete \
+                 (see the log)",
+                self.used - self.stored
+            )
+        })
+    }
+
+    /// The lines of `modem.sim_memories`: `SM 20 20 20 1`.
+    pub fn to_lines(memories: &[SimMemory]) -> Option<String> {
+        let lines: Vec<String> = memories
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {} {} {} {}",
+                    m.memory,
+                    m.used,
+                    m.total,
+                    m.stored,
+                    u8::from(m.readable)
+                )
+            })
+            .collect();
+        (!lines.is_empty()).then(|| lines.join("\n"))
+    }
+
+    /// The memories of `modem.sim_memories`; a line that does not parse
+    /// (written by something else) is skipped.
+    pub fn from_lines(text: Option<&str>) -> Vec<SimMemory> {
+        text.unwrap_or("")
+            .lines()
+            .filter_map(|line| {
+                let mut f = line.split_whitespace();
+                let memory = f.next()?.to_owned();
+                let mut n = || f.next()?.parse::<u32>().ok();
+                Some(SimMemory {
+                    memory,
+                    used: n()?,
+                    total: n()?,
+                    stored: n()?,
+                    readable: n()? != 0,
+                })
+            })
+            .collect()
+    }
 }
 
 /// What went through in a period, for `status` and the web UI.

@@ -10,8 +10,8 @@ use super::sql::{Backend, Exec, Row, TxKind, params};
 use super::{
     Activity, Coding, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, PartSaved,
     QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result,
-    Saved, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip, combined_report,
-    joined_row, refs_contain, report_status, same_number,
+    Saved, SimMemory, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip,
+    combined_report, joined_row, refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -661,13 +661,15 @@ impl<B: Backend> Store for SqlStore<B> {
             e.exec(
                 &format!(
                     "INSERT INTO modem (instance, device, manufacturer, model, rssi, registration, \
-                     operator, healthy, last_error, warnings, checked_at, last_send_ok, pid) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, ?, ?) {upsert} \
+                     operator, healthy, last_error, warnings, sim_memories, checked_at, \
+                     last_send_ok, pid) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, ?, ?) {upsert} \
                      device = {device}, \
                      manufacturer = COALESCE(NULLIF({manufacturer}, ''), manufacturer), \
                      model = COALESCE(NULLIF({model}, ''), model), \
                      rssi = {rssi}, registration = {registration}, operator = {operator}, \
                      healthy = {healthy}, last_error = {last_error}, warnings = {warnings}, \
+                     sim_memories = COALESCE({sim_memories}, sim_memories), \
                      checked_at = {checked_at}, \
                      last_send_ok = COALESCE({last_send_ok}, last_send_ok), pid = {pid}",
                     now = d.now,
@@ -681,6 +683,7 @@ impl<B: Backend> Store for SqlStore<B> {
                     healthy = new("healthy"),
                     last_error = new("last_error"),
                     warnings = new("warnings"),
+                    sim_memories = new("sim_memories"),
                     checked_at = new("checked_at"),
                     last_send_ok = new("last_send_ok"),
                     pid = new("pid"),
@@ -696,6 +699,7 @@ impl<B: Backend> Store for SqlStore<B> {
                     h.healthy,
                     h.last_error.clone(),
                     h.warnings.clone(),
+                    SimMemory::to_lines(&h.sim_memories),
                     newest_sent,
                     h.pid,
                 ],
@@ -714,7 +718,8 @@ impl<B: Backend> Store for SqlStore<B> {
         let d = self.0.dialect();
         let sql = format!(
             "SELECT instance, device, manufacturer, model, rssi, registration, operator, \
-             healthy, last_error, pid, {}, {}, {}, warnings FROM modem ORDER BY instance",
+             healthy, last_error, pid, {}, {}, {}, warnings, sim_memories FROM modem \
+             ORDER BY instance",
             d.time("checked_at"),
             d.age_secs("checked_at"),
             d.time("last_send_ok")
@@ -738,6 +743,9 @@ impl<B: Backend> Store for SqlStore<B> {
                         checked_age_secs: r.get(11)?,
                         last_send_ok: r.get(12)?,
                         warnings: r.get(13)?,
+                        sim_memories: SimMemory::from_lines(
+                            r.get::<Option<String>>(14)?.as_deref(),
+                        ),
                     })
                 })
                 .collect()

@@ -1597,11 +1597,108 @@ mod health {
         assert_eq!(s.modem_health().unwrap().len(), 1);
     }
 
+    fn the_memories_are_recorded_and_kept_while_the_modem_is_lost(fx: &dyn Fixture) {
+        let s = fx.open();
+        let full = SimMemory {
+            memory: "SM".into(),
+            used: 20,
+            total: 20,
+            stored: 20,
+            readable: true,
+        };
+        let me = SimMemory {
+            memory: "ME".into(),
+            used: 1,
+            total: 50,
+            stored: 0,
+            readable: false,
+        };
+        let row = ModemHealth {
+            sim_memories: vec![me.clone(), full.clone()],
+            ..check("a", true)
+        };
+        s.save_modem_health(&row).unwrap();
+        assert_eq!(
+            s.modem_health().unwrap()[0].sim_memories,
+            vec![me.clone(), full.clone()]
+        );
+        // a lost modem tells nothing of its memories: the last known stay
+        s.save_modem_health(&check("a", false)).unwrap();
+        assert_eq!(s.modem_health().unwrap()[0].sim_memories.len(), 2);
+        // emptied
+        let emptied = ModemHealth {
+            sim_memories: vec![SimMemory {
+                used: 0,
+                stored: 0,
+                ..full
+            }],
+            ..check("a", true)
+        };
+        s.save_modem_health(&emptied).unwrap();
+        let got = &s.modem_health().unwrap()[0].sim_memories;
+        assert_eq!(got.len(), 1);
+        assert!(!got[0].is_full());
+        // what another tool wrote there does not break the reading
+        s.execute_sql("UPDATE modem SET sim_memories = 'SM x\nME 1 50 0 1\n'")
+            .unwrap();
+        assert_eq!(
+            s.modem_health().unwrap()[0].sim_memories,
+            vec![SimMemory {
+                readable: true,
+                ..me
+            }]
+        );
+    }
+
     suite!(
         a_modem_row_is_forgotten,
+        the_memories_are_recorded_and_kept_while_the_modem_is_lost,
         modem_health_is_upserted_per_instance,
         modem_health_tracks_the_last_send_of_its_instance,
         activity_counts_the_period,
         version_2_database_is_upgraded,
+    );
+}
+
+// ---------------------------------------------------------------- memories
+
+#[test]
+fn a_full_memory_says_what_to_do() {
+    let m = |used, stored, readable| SimMemory {
+        memory: "SM".into(),
+        used,
+        total: 20,
+        stored,
+        readable,
+    };
+    assert_eq!(m(19, 19, true).attention(), None, "a slot is free");
+    assert_eq!(m(0, 0, true).describe(), "SM 0/20");
+    assert_eq!(
+        m(20, 20, true).describe(),
+        "SM 20/20 (20 stored sent/unsent)"
+    );
+    assert_eq!(
+        m(20, 20, true).attention().unwrap(),
+        "memory SM is full (20 of 20), so new SMS wait at the network: it holds only stored \
+         sent/unsent messages, which smss does not read; set sim-cleanup = stored to have smss \
+         delete them (or delete them in a phone)"
+    );
+    assert_eq!(
+        m(20, 0, false).attention().unwrap(),
+        "memory SM is full (20 of 20), so new SMS wait at the network; smss cannot read it \
+         (see the warning), so it cannot empty it"
+    );
+    assert_eq!(m(20, 0, false).describe(), "SM 20/20 (unreadable)");
+    assert!(m(20, 5, true).attention().unwrap().ends_with(
+        ": 15 of them are received messages smss could not read or delete (see the log)"
+    ));
+    let total_zero = SimMemory {
+        total: 0,
+        ..m(0, 0, true)
+    };
+    assert!(!total_zero.is_full(), "a memory without slots is not full");
+    assert_eq!(
+        SimMemory::from_lines(SimMemory::to_lines(&[m(20, 3, false)]).as_deref()),
+        vec![m(20, 3, false)]
     );
 }

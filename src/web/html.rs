@@ -273,15 +273,31 @@ fn health(app: &App) -> String {
             .as_deref()
             .map(|w| format!("; warning: {}", esc(&w.replace('\n', "; "))))
             .unwrap_or_default();
+        let memories = if m.memories.is_empty() {
+            String::new()
+        } else {
+            let each: Vec<String> = m.memories.iter().map(|u| u.describe()).collect();
+            format!("; memory {}", esc(&each.join(", ")))
+        };
         items.push((
             format!("Modem {}", esc(&m.instance)),
             format!(
-                "{} — {}, signal {signal}, {}{warnings}",
+                "{} — {}, signal {signal}, {}{warnings}{memories}",
                 esc(&m.model),
                 if m.up { "up" } else { "down" },
                 esc(&m.registration)
             ),
         ));
+        for what in m.memories.iter().filter_map(|u| u.attention()) {
+            items.push((
+                "Attention".into(),
+                format!(
+                    "<span class=\"error\">{}: {}</span>",
+                    esc(&m.instance),
+                    esc(&what)
+                ),
+            ));
+        }
     }
     let mut s = String::from("<section class=\"health\">\n<h2>Health</h2>\n<dl>\n");
     for (k, v) in items {

@@ -23,6 +23,48 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Per modem and memory: messages held, slots, and stored sent/unsent
+/// messages (which smss does not read); a memory with `messages ==
+/// capacity` makes new SMS wait at the network.
+fn sim_memories(out: &mut String, modems: &[super::ModemHealth]) {
+    type Value = fn(&crate::store::SimMemory) -> u32;
+    let series: [(&str, &str, Value); 3] = [
+        (
+            "smss_sim_messages",
+            "Messages held in a message memory of the modem (SM SIM, ME modem, MT both, SR reports).",
+            |m| m.used,
+        ),
+        (
+            "smss_sim_capacity",
+            "Slots of a message memory of the modem.",
+            |m| m.total,
+        ),
+        (
+            "smss_sim_stored",
+            "Stored sent/unsent messages in a memory (not read by smss; sim-cleanup = stored deletes them).",
+            |m| m.stored,
+        ),
+    ];
+    if modems.iter().all(|m| m.memories.is_empty()) {
+        return;
+    }
+    for (name, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for m in modems {
+            for memory in &m.memories {
+                let _ = writeln!(
+                    out,
+                    "{name}{{instance=\"{}\",memory=\"{}\"}} {}",
+                    label(&m.instance),
+                    label(&memory.memory),
+                    value(memory)
+                );
+            }
+        }
+    }
+}
+
 pub fn metrics(app: &App) -> Reply {
     let mut out = String::new();
     let stats = app.store.queue_stats();
@@ -116,6 +158,7 @@ pub fn metrics(app: &App) -> Reply {
                 );
             }
         }
+        sim_memories(&mut out, &modems);
     }
     Reply::new(200, "text/plain; version=0.0.4; charset=utf-8", out)
 }

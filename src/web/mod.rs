@@ -64,6 +64,8 @@ pub struct ModemHealth {
     pub up: bool,
     /// What works only in part (a memory that cannot be read).
     pub warnings: Option<String>,
+    /// What the message memories hold.
+    pub memories: Vec<crate::store::SimMemory>,
 }
 
 /// A modem whose last check is older than this counts as down.
@@ -84,6 +86,7 @@ pub fn modem_health(store: &dyn Store) -> Vec<ModemHealth> {
             registration: m.registration.clone().unwrap_or_else(|| "unknown".into()),
             up: m.healthy && m.checked_age_secs <= HEALTH_STALE_SECS,
             warnings: m.warnings,
+            memories: m.sim_memories,
             instance: m.instance,
         })
         .collect()
