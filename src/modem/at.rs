@@ -389,8 +389,11 @@ impl<P: Port + ?Sized> At<P> {
     }
 
     /// Unsolicited lines seen so far, oldest first.
+    /// A `+CMT:`/`+CDS:` whose PDU line has not come yet stays for the
+    /// next call: the two are handed over together.
     pub fn take_unsolicited(&mut self) -> Vec<String> {
-        self.unsolicited.drain(..).collect()
+        let ready = self.unsolicited.len() - usize::from(self.pdu_follows);
+        self.unsolicited.drain(..ready).collect()
     }
 
     /// Whether the modem echoed the last command (echo on despite `ATE0`).
