@@ -15,6 +15,7 @@ use smss::sim::profiles::{self, Profile};
 use smss::sim::{PROFILES, PtySim};
 use smss::store::{ModemHealth, Store};
 
+use crate::util::proxy::Proxy;
 use crate::util::*;
 
 /// Generous: a profile may cost a command timeout (5 s here) or two.
@@ -452,4 +453,168 @@ fn probe_of_a_missing_device_says_why() {
     assert_eq!(code, Some(1), "{all}");
     assert!(all.contains("not probed:"), "{all}");
     assert!(all.contains("is the modem plugged in"), "{all}");
+}
+
+/// One message as the nRF91 would get it pushed.
+fn pushed(text: &str, second: u8) -> String {
+    encode_deliver(
+        "+420777000222",
+        text,
+        smsc_time(second),
+        DeliverRef {
+            reference: 0,
+            ref16: false,
+        },
+    )
+    .remove(0)
+}
+
+/// The commands the simulator got, in order.
+fn commands(sim: &PtySim) -> Vec<String> {
+    sim.handle
+        .state()
+        .commands
+        .iter()
+        .map(|(_, c)| c.clone())
+        .collect()
+}
+
+/// A modem without storage and a database that goes away: the pushed
+/// message cannot be committed, so smss withholds AT+CNMA; the modem gives
+/// up waiting (routing off, the network keeps the message), smss asks for
+/// direct delivery again once the database is back, and the copy the
+/// network delivers again is stored once.
+#[test]
+fn a_pushed_message_that_cannot_be_stored_is_not_acknowledged() {
+    let dir = TempDir::new("cmt_dbdown");
+    let db = TestDb::new(Backend::Mysql, &dir);
+    db.init();
+    let proxy = Proxy::start("127.0.0.1:3306".parse().unwrap());
+    let sim = PtySim::start_profile(&profiles::NRF91).unwrap();
+    {
+        let mut state = sim.handle.state();
+        state.ack_timeout = Duration::from_secs(2);
+        state.redeliver_after = Duration::from_millis(500);
+    }
+    let serve = Serve::start(
+        &db.url_via(proxy.addr),
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--command-timeout", "5s", "--poll-interval", "1s"],
+    );
+    assert!(serve.wait_log(" ready: ", WAIT), "{}", serve.log());
+    assert!(
+        serve.wait_log("delivered directly (AT+CNMI=3,2,0,1,0)", WAIT),
+        "{}",
+        serve.log()
+    );
+
+    proxy.set_down();
+    sim.handle
+        .deliver("SM", &pushed("while the database is away", 1));
+    assert!(
+        sim.handle.wait_until(WAIT, |s| s.ack_timeouts >= 1),
+        "{}",
+        serve.log()
+    );
+    assert!(
+        serve.wait_log("not acknowledged, so the network delivers it again", WAIT),
+        "{}",
+        serve.log()
+    );
+    assert_eq!(sim.handle.state().acked, 0, "acknowledged without a commit");
+
+    proxy.set_up();
+    assert!(
+        sim.handle
+            .wait_until(WAIT, |s| s.acked >= 1 && s.stored_count() == 0),
+        "{}",
+        serve.log()
+    );
+    let store = db.store();
+    assert!(wait_for(WAIT, || !store.recent_rcv(10).unwrap().is_empty()));
+    let rows = store.recent_rcv(10).unwrap();
+    assert_eq!(rows.len(), 1, "stored once: {rows:?}");
+    assert_eq!(rows[0].text, "while the database is away");
+    let state = sim.handle.state();
+    assert!(state.pushed >= 2, "delivered again: {}", state.pushed);
+    // routing was asked for again after the modem switched it off
+    drop(state);
+    let cnmi = commands(&sim)
+        .iter()
+        .filter(|c| *c == "AT+CNMI=3,2,0,1,0")
+        .count();
+    assert!(cnmi >= 2, "{cnmi}");
+}
+
+/// Acknowledgements lost on the way: the network delivers every PDU again
+/// (a single message and both parts of a two-part one, after the set was
+/// joined). The store recognises each copy; nothing is stored twice and no
+/// incomplete set is left.
+#[test]
+fn a_message_delivered_again_after_a_lost_acknowledgement_is_stored_once() {
+    let bench = start(
+        &profiles::NRF91,
+        Backend::Sqlite,
+        &["--poll-interval", "1s"],
+    );
+    bench.wait_ready();
+    bench.sim.handle.state().lose_acks = 3;
+    bench.sim.handle.state().ack_timeout = Duration::from_secs(1);
+    bench.deliver_two();
+    assert!(
+        bench
+            .sim
+            .handle
+            .wait_until(WAIT, |s| s.pushed >= 6 && s.stored_count() == 0),
+        "{} pushed\n{}",
+        bench.sim.handle.state().pushed,
+        bench.serve.log()
+    );
+    bench.wait_received(2);
+    let rows = bench.db.store().recent_rcv(10).unwrap();
+    assert!(rows.iter().all(|r| r.complete), "{rows:?}");
+    assert!(
+        bench.serve.log().contains("again (stored before)")
+            || bench.serve.log().contains("seen before"),
+        "{}",
+        bench.serve.log()
+    );
+}
+
+/// A message pushed while serve works through a queue on a slow network
+/// is stored and acknowledged between two sends, not after the queue.
+#[test]
+fn a_message_pushed_during_a_batch_is_stored_before_the_queue_ends() {
+    let bench = start(
+        &profiles::NRF91,
+        Backend::Sqlite,
+        &["--poll-interval", "1h"],
+    );
+    bench.wait_ready();
+    bench.sim.handle.state().send_delay = Duration::from_millis(150);
+    let lines: Vec<String> = (0..12)
+        .map(|i| format!("#4206083377{i:02};queued {i}"))
+        .collect();
+    let out = client(bench.serve.addr, &[&lines.concat()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(bench.sim.handle.wait_until(WAIT, |s| s.sent.len() >= 2));
+    bench
+        .sim
+        .handle
+        .deliver("SM", &pushed("during the batch", 3));
+    assert_eq!(bench.sim.handle.wait_for_sent(12, WAIT).len(), 12);
+    let store = bench.db.store();
+    assert!(wait_for(WAIT, || store.recent_rcv(10).unwrap().len() == 1));
+    let log = commands(&bench.sim);
+    let acked = log
+        .iter()
+        .position(|c| c == "AT+CNMA=1")
+        .expect("acknowledged");
+    let last_send = log.iter().rposition(|c| c.starts_with("AT+CMGS=")).unwrap();
+    assert!(
+        acked < last_send,
+        "acknowledged only after the queue: {log:?}"
+    );
+    assert_eq!(bench.sim.handle.state().ack_timeouts, 0);
 }

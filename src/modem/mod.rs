@@ -1779,8 +1779,7 @@ mod quirk_tests {
     }
 
     const NRF91_CMT: &str = "+CMT: \"+358401234567\",28";
-    const NRF91_PDU: &str =
-        "069144888888F8040C9153481032547600001270113154000020D4F29C9E769F4161D0BC3D07B5CBF379F89C769F416F7B590E62D3CB";
+    const NRF91_PDU: &str = "069144888888F8040C9153481032547600001270113154000020D4F29C9E769F4161D0BC3D07B5CBF379F89C769F416F7B590E62D3CB";
 
     /// nRF9160: no memory at all; `AT+CNMI` only with mode 3 and `<mt>`
     /// 2; `AT+CNMA=1`.
@@ -1862,7 +1861,10 @@ mod quirk_tests {
         let sent = format!("{}\x1a", part.pdu_hex);
         let cmgs = format!("\r\n{NRF91_CMT}\r\n{NRF91_PDU}\r\n\r\n+CMGS: 4\r\n\r\nOK\r\n");
         let steps = [
-            ("AT+CPMS=\"SM\"\r", "\r\n+CPMS: 2,20,2,20,2,20\r\n\r\nOK\r\n"),
+            (
+                "AT+CPMS=\"SM\"\r",
+                "\r\n+CPMS: 2,20,2,20,2,20\r\n\r\nOK\r\n",
+            ),
             ("AT+CMGL=4\r", cmgl.as_str()),
             (cmgs_command.as_str(), "\r\n> "),
             (sent.as_str(), cmgs.as_str()),
@@ -1870,7 +1872,10 @@ mod quirk_tests {
         let mut m = scripted("", &steps);
         let listed = m.list_memory("SM").unwrap();
         assert_eq!(
-            listed.iter().map(|p| (p.index, p.pdu.as_str())).collect::<Vec<_>>(),
+            listed
+                .iter()
+                .map(|p| (p.index, p.pdu.as_str()))
+                .collect::<Vec<_>>(),
             vec![(1, PDU), (2, PDU)]
         );
         assert_eq!(m.send_part(part, Duration::from_secs(5)).unwrap(), 4);
@@ -1887,7 +1892,10 @@ mod quirk_tests {
         let later = format!("{NRF91_PDU}\r\n\r\n+CSQ: 20,99\r\n\r\nOK\r\n");
         let mut m = scripted(&format!("\r\n{NRF91_CMT}\r\n"), &[("AT+CSQ\r", &later)]);
         m.poll_unsolicited(Duration::from_millis(20)).unwrap();
-        assert!(m.take_unsolicited().is_empty(), "the header alone is not handed over");
+        assert!(
+            m.take_unsolicited().is_empty(),
+            "the header alone is not handed over"
+        );
         assert_eq!(m.command("AT+CSQ").unwrap(), vec!["+CSQ: 20,99"]);
         assert_eq!(m.take_unsolicited(), vec![NRF91_CMT, NRF91_PDU]);
     }

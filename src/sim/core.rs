@@ -485,7 +485,10 @@ impl SimCore {
                 reply(&["OK"])
             }
             _ if upper.starts_with("AT+CNMI=") => {
-                let mt = upper[8..].split(',').nth(1).and_then(|f| f.trim().parse().ok());
+                let mt = upper[8..]
+                    .split(',')
+                    .nth(1)
+                    .and_then(|f| f.trim().parse().ok());
                 match mt {
                     Some(mt @ 0..=3) => {
                         handle.state().cnmi_mt = mt;
@@ -509,7 +512,11 @@ impl SimCore {
             "AT+CNMA" if p.cnma_needs_n => reply(&[p.unknown]),
             "AT+CNMA" | "AT+CNMA=0" | "AT+CNMA=1" => {
                 let mut state = handle.state();
-                if state.csms == 1 && state.awaiting_ack.take().is_some() {
+                if state.csms == 1 && state.awaiting_ack.is_some() && state.lose_acks > 0 {
+                    // taken, but the network never hears of it
+                    state.lose_acks -= 1;
+                    reply(&["OK"])
+                } else if state.csms == 1 && state.awaiting_ack.take().is_some() {
                     state.acked += 1;
                     drop(state);
                     handle.changed();
@@ -519,9 +526,7 @@ impl SimCore {
                     reply(&["+CMS ERROR: 340"])
                 }
             }
-            _ if upper.starts_with("AT+CMGF=") || upper.starts_with("AT+CSCA=") => {
-                reply(&["OK"])
-            }
+            _ if upper.starts_with("AT+CMGF=") || upper.starts_with("AT+CSCA=") => reply(&["OK"]),
             _ => reply(&[p.unknown]),
         }
     }

@@ -143,6 +143,9 @@ pub struct SimState {
     pub acked: usize,
     /// Pushed messages whose acknowledgement did not come in time.
     pub ack_timeouts: usize,
+    /// The next this many `AT+CNMA` are answered `OK` but never reach the
+    /// network (lost on the radio): the message is delivered again.
+    pub lose_acks: usize,
 }
 
 impl Default for SimState {
@@ -174,6 +177,7 @@ impl Default for SimState {
             pushed: 0,
             acked: 0,
             ack_timeouts: 0,
+            lose_acks: 0,
         }
     }
 }
@@ -373,11 +377,18 @@ fn run(master: &mut TTYPort, handle: &SimHandle) {
         for urc in urcs {
             let _ = master.write_all(format!("\r\n{urc}\r\n").as_bytes());
         }
-        if !core.collecting_pdu()
-            && let Some(push) = handle.state().next_push(Instant::now())
-        {
-            let _ = master.write_all(&push);
-            handle.changed();
+        if !core.collecting_pdu() {
+            let mut state = handle.state();
+            let timeouts = state.ack_timeouts;
+            let push = state.next_push(Instant::now());
+            let gave_up = state.ack_timeouts != timeouts;
+            drop(state);
+            if let Some(push) = &push {
+                let _ = master.write_all(push);
+            }
+            if push.is_some() || gave_up {
+                handle.changed();
+            }
         }
         match master.read(&mut buf) {
             Ok(0) => thread::sleep(Duration::from_millis(10)),
