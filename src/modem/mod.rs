@@ -102,8 +102,12 @@ pub struct Modem {
     sim_retry: Duration,
     /// Memories that cannot be read, and why (logged once, shown in health).
     unreadable: BTreeMap<String, String>,
-    /// Memories whose `AT+CMGL` hung or failed: read with `AT+CMGR`.
+    /// Memories whose `AT+CMGL` failed: read with `AT+CMGR`.
     cmgr_only: BTreeSet<String>,
+    /// `AT+CMGL` hung once: the phone's listing hangs whatever the memory,
+    /// so every memory is read with `AT+CMGR` (one command timeout per
+    /// init, not one per memory).
+    cmgl_hangs: bool,
     /// Memories a `+CMTI`/`+CDSI` named that are not among those read.
     announced: BTreeSet<String>,
     /// The `AT+CNMI` setting the modem took (`None`: it took none).
@@ -200,6 +204,7 @@ impl Modem {
             sim_retry: SIM_BUSY_RETRY,
             unreadable: BTreeMap::new(),
             cmgr_only: BTreeSet::new(),
+            cmgl_hangs: false,
             announced: BTreeSet::new(),
             indications: None,
             direct: None,
@@ -222,6 +227,7 @@ impl Modem {
         let step = |step: &'static str| move |error| ModemError::Init { step, error };
         self.unreadable.clear();
         self.cmgr_only.clear();
+        self.cmgl_hangs = false;
         self.announced.clear();
         let junk = self
             .at
@@ -885,7 +891,7 @@ impl Modem {
     /// phones). Deleting then refers to this memory until the next listing.
     pub fn list_memory(&mut self, memory: &str) -> Result<Vec<StoredPdu>, AtError> {
         let (used, total) = parse_cpms_set(&self.command(&format!("AT+CPMS=\"{memory}\""))?);
-        if !self.cmgr_only.contains(memory) {
+        if !self.cmgl_hangs && !self.cmgr_only.contains(memory) {
             match self.command("AT+CMGL=4") {
                 Ok(lines) => return Ok(parse_cmgl(&lines)),
                 Err(e @ AtError::Io(_)) => return Err(e),
@@ -898,6 +904,7 @@ impl Modem {
                         self.resync()?;
                         // The listing may have changed the selected memory's state.
                         self.command(&format!("AT+CPMS=\"{memory}\""))?;
+                        self.cmgl_hangs = true;
                     }
                     self.cmgr_only.insert(memory.to_owned());
                 }
@@ -957,6 +964,11 @@ impl Modem {
     /// Deletes slot `index` of the memory listed last.
     pub fn delete(&mut self, index: u32) -> Result<(), AtError> {
         self.command(&format!("AT+CMGD={index}")).map(|_| ())
+    }
+
+    /// Lines already read but not handed over (see [`at::At::has_pending`]).
+    pub fn has_pending(&self) -> bool {
+        self.at.has_pending()
     }
 
     /// Reads what the modem sent unasked (URCs) for up to `wait`.
@@ -1729,10 +1741,14 @@ mod quirk_tests {
             ("AT+CMGR=0\r", "\r\n+CMS ERROR: 321\r\n"),
             ("AT+CMGR=1\r", cmgr1.as_str()),
         ];
+        let mut steps = steps.to_vec();
+        // the next memory: no AT+CMGL, no second timeout
+        steps.extend([("AT+CPMS=\"ME\"\r", "\r\n+CPMS: 0,5,0,5,0,5\r\n\r\nOK\r\n")]);
         let mut m = scripted("", &steps);
         let got = m.list_memory("SM").unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].index, 1);
+        assert!(m.list_memory("ME").unwrap().is_empty());
     }
 
     #[test]

@@ -259,8 +259,13 @@ impl Outbox {
         let deadline = Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let watched = self.modem.as_ref().is_some_and(Modem::arm_watch);
+            // Lines read already (set aside during the last commands, or a
+            // second message that came in the same read): the watch would
+            // not see them, so they are taken before any wait.
+            let pending = self.modem.as_ref().is_some_and(Modem::has_pending);
+            let watched = !pending && self.modem.as_ref().is_some_and(Modem::arm_watch);
             let slice = match &self.modem {
+                Some(_) if pending => Duration::ZERO,
                 Some(_) if !watched => left.min(IDLE_SLICE),
                 None if self.device_missing => left.min(DEVICE_LOOK),
                 _ => left,
@@ -275,7 +280,7 @@ impl Outbox {
                     return true;
                 }
                 Ok(Wake::Modem) => true,
-                Err(RecvTimeoutError::Timeout) => false,
+                Err(RecvTimeoutError::Timeout) => pending,
                 Err(RecvTimeoutError::Disconnected) => return false,
             };
             if stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
@@ -295,7 +300,11 @@ impl Outbox {
             if watched && !spoke {
                 continue;
             }
-            let wait = if spoke { URC_READ } else { Duration::ZERO };
+            let wait = if spoke && !pending {
+                URC_READ
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = modem.wait_unsolicited(wait) {
                 log::error!("modem lost while idle: {e}");
                 self.modem = None;
