@@ -667,9 +667,11 @@ fn probe_of_a_modem_without_storage_says_messages_are_pushed() {
 /// it says none is expected.
 #[test]
 fn a_message_pushed_by_a_modem_with_memories_is_stored() {
-    let mut state = smss::sim::SimState::default();
-    state.direct_delivery = true;
-    let sim = PtySim::start_with(state).unwrap();
+    let sim = PtySim::start_with(smss::sim::SimState {
+        direct_delivery: true,
+        ..Default::default()
+    })
+    .unwrap();
     let dir = TempDir::new("cmt_baseline");
     let db = TestDb::new(Backend::Sqlite, &dir);
     let serve = Serve::start(
