@@ -955,10 +955,19 @@ impl Modem {
 
     /// What health shows of the memories that cannot be read.
     pub fn warnings(&self) -> Vec<String> {
-        self.unreadable
+        let mut out: Vec<String> = self
+            .unreadable
             .iter()
             .map(|(memory, why)| format!("memory {memory} cannot be read: {why}"))
-            .collect()
+            .collect();
+        if self.direct.is_some() && self.ack != Ack::Required {
+            out.push(
+                "messages are pushed (no SMS storage) and the modem acknowledges them itself \
+                 (AT+CSMS=1 refused): one that arrives while smss cannot store it is lost"
+                    .into(),
+            );
+        }
+        out
     }
 
     /// Deletes slot `index` of the memory listed last.
@@ -1824,6 +1833,20 @@ mod quirk_tests {
         assert!(m.direct_delivery() && m.ack_required());
         assert!(m.warnings().is_empty(), "{:?}", m.warnings());
         assert_eq!(m.receiving(&[]), "direct deliveries (+CMT)");
+        // without phase 2+ the modem acknowledges before smss has stored
+        // anything: still received, but shown in health
+        let mut steps = nrf91_setup();
+        steps[7] = ("AT+CSMS=1\r", "\r\n+CMS ERROR: 303\r\n");
+        let mut m = scripted("", &steps);
+        assert!(m.setup_receiving().is_empty());
+        assert!(m.direct_delivery() && !m.ack_required());
+        assert_eq!(
+            m.warnings(),
+            vec![
+                "messages are pushed (no SMS storage) and the modem acknowledges them itself \
+                 (AT+CSMS=1 refused): one that arrives while smss cannot store it is lost"
+            ]
+        );
     }
 
     #[test]
