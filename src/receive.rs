@@ -27,6 +27,15 @@ pub struct ReceiveSummary {
     pub deleted: usize,
 }
 
+impl ReceiveSummary {
+    /// Counts `other`'s too (passes between sends and at the end).
+    pub fn add(&mut self, other: ReceiveSummary) {
+        self.stored += other.stored;
+        self.reports += other.reports;
+        self.deleted += other.deleted;
+    }
+}
+
 #[derive(Debug)]
 pub enum ReceiveError {
     Modem(AtError),
@@ -69,6 +78,7 @@ impl Inbox<'_> {
         memories: &[String],
     ) -> Result<ReceiveSummary, ReceiveError> {
         let mut summary = ReceiveSummary::default();
+        modem.keep_routing()?;
         for memory in modem.memories_to_list(memories) {
             let listed = match modem.list_memory(&memory) {
                 Ok(listed) => {
@@ -324,28 +334,47 @@ impl Inbox<'_> {
         self.store.save_received(&msg).map(|_| ())
     }
 
-    /// Handles unsolicited lines: a pushed status report (`+CDS:` and its
-    /// PDU) is stored at once. Returns whether a new message was announced
-    /// (`+CMTI`, `+CDSI`), so the caller reads the memories now.
-    pub fn unsolicited(&self, lines: &[String]) -> bool {
+    /// Handles unsolicited lines: a message or status report the modem
+    /// pushed (`+CMT:`/`+CDS:` and its PDU line: a modem without storage,
+    /// or a class the modem routes directly) is committed as a read one is,
+    /// and only then acknowledged (`AT+CNMA`, where the modem wants it); one
+    /// that cannot be committed is not acknowledged, so the network delivers
+    /// it again (and the store recognises a copy it has). Returns whether a
+    /// new stored message was announced (`+CMTI`, `+CDSI`), so the caller
+    /// reads the memories now.
+    pub fn unsolicited(&self, modem: &mut Modem, lines: &[String]) -> bool {
         let mut announce = false;
         let mut it = lines.iter();
         while let Some(line) = it.next() {
             if line.starts_with("+CMTI:") || line.starts_with("+CDSI:") {
                 announce = true;
+                continue;
+            }
+            let what = if line.starts_with("+CMT:") {
+                "message"
             } else if line.starts_with("+CDS:") {
-                if let Some(pdu) = it.next()
-                    && let Err(e) = self.take(pdu)
-                {
-                    log::error!("a pushed delivery report could not be stored: {e}");
+                "delivery report"
+            } else {
+                continue;
+            };
+            let Some(pdu) = it.next() else { continue };
+            match self.take(pdu) {
+                Ok(_) => {
+                    if let Err(e) = modem.acknowledge() {
+                        log::warn!(
+                            "a pushed {what} was stored but its acknowledgement failed ({e}); \
+                             the network will deliver it again, and it is recognised as stored"
+                        );
+                    }
                 }
-            } else if line.starts_with("+CMT:") {
-                // Messages routed straight to us: never configured, but keep them.
-                if let Some(pdu) = it.next()
-                    && let Err(e) = self.take(pdu)
-                {
-                    log::error!("a pushed message could not be stored: {e}");
-                }
+                Err(e) if modem.ack_required() => log::error!(
+                    "a pushed {what} could not be stored ({e}); not acknowledged, so the \
+                     network delivers it again"
+                ),
+                Err(e) => log::error!(
+                    "a pushed {what} could not be stored ({e}); not acknowledged, but the \
+                     modem may have acknowledged it itself (no AT+CSMS=1): it may be lost"
+                ),
             }
         }
         announce

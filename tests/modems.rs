@@ -5,7 +5,7 @@
 //! right, store two received messages (one of two parts) and delete them
 //! from the modem, and record a health row naming the profile's
 //! manufacturer, model, signal, registration and operator. Every profile
-//! on SQLite, some on MariaDB; then end to end a modem whose first answer
+//! on SQLite and on MariaDB; then end to end a modem whose first answer
 //! is slow and one whose `AT+CMGL` hangs.
 
 use std::time::Duration;
@@ -15,6 +15,7 @@ use smss::sim::profiles::{self, Profile};
 use smss::sim::{PROFILES, PtySim};
 use smss::store::{ModemHealth, Store};
 
+use crate::util::proxy::Proxy;
 use crate::util::*;
 
 /// Generous: a profile may cost a command timeout (5 s here) or two.
@@ -175,6 +176,8 @@ impl Bench {
         ] {
             assert!(got.contains(&want), "{name}: {want:?} not in {got:?}");
         }
+        // each stored once
+        assert_eq!(got.len(), rows, "{name}: {got:?}");
     }
 
     fn health(&self) -> ModemHealth {
@@ -220,15 +223,19 @@ fn matrix(profile: &'static Profile, backend: Backend) {
     bench.wait_ready();
     bench.send_three();
     let row = bench.health();
-    if profile.sms_storage {
-        bench.deliver_two();
-        bench.wait_received(2);
-        assert_eq!(row.warnings, None, "{}: {row:?}", profile.name);
-    } else {
-        // No SMS storage (+CMT direct delivery): not yet supported; the
-        // health row says that nothing can be read.
-        let w = row.warnings.unwrap_or_default();
-        assert!(w.contains("cannot be read"), "{}: {w}", profile.name);
+    bench.deliver_two();
+    bench.wait_received(2);
+    assert_eq!(row.warnings, None, "{}: {row:?}", profile.name);
+    if !profile.sms_storage {
+        // pushed as +CMT, each PDU acknowledged once it was stored
+        let state = bench.sim.handle.state();
+        assert!(
+            state.pushed >= 3 && state.acked >= 3,
+            "{}: {} pushed, {} acknowledged",
+            profile.name,
+            state.pushed,
+            state.acked
+        );
     }
     let log = bench.serve.log();
     assert!(!log.contains("does not answer: resetting"), "{log}");
@@ -256,12 +263,18 @@ macro_rules! matrix {
             }
         )*
 
-        /// Every profile has its test (on SQLite).
+        /// Every profile has its test on each backend.
         #[test]
         fn every_profile_is_in_the_matrix() {
-            let tested: Vec<&str> = [$($profile.name),*].to_vec();
+            let tested: Vec<(&str, Backend)> = [$(($profile.name, Backend::$backend)),*].to_vec();
             for p in PROFILES {
-                assert!(tested.contains(&p.name), "profile {} has no matrix test", p.name);
+                for backend in [Backend::Sqlite, Backend::Mysql] {
+                    assert!(
+                        tested.contains(&(p.name, backend)),
+                        "profile {} has no matrix test on {backend:?}",
+                        p.name
+                    );
+                }
             }
         }
     };
@@ -282,10 +295,20 @@ matrix! {
     motorola_sqlite: profiles::MOTOROLA, Sqlite;
     nrf91_sqlite: profiles::NRF91, Sqlite;
     slow_start_sqlite: profiles::SLOW_START, Sqlite;
+    tc35i_mysql: profiles::TC35I, Mysql;
     sim800_mysql: profiles::SIM800, Mysql;
+    sim7600_mysql: profiles::SIM7600, Mysql;
+    ec25_mysql: profiles::EC25, Mysql;
+    m26_mysql: profiles::M26, Mysql;
     e173_mysql: profiles::E173, Mysql;
+    e3372_mysql: profiles::E3372, Mysql;
+    telit_mysql: profiles::TELIT, Mysql;
+    sierra_mysql: profiles::SIERRA, Mysql;
+    ublox_mysql: profiles::UBLOX, Mysql;
     fastrack_mysql: profiles::FASTRACK, Mysql;
     motorola_mysql: profiles::MOTOROLA, Mysql;
+    nrf91_mysql: profiles::NRF91, Mysql;
+    slow_start_mysql: profiles::SLOW_START, Mysql;
 }
 
 /// The slow first answer: the modem answers its first AT after
@@ -351,8 +374,8 @@ fn a_hanging_cmgl_is_read_slot_by_slot() {
         .map(|(_, c)| c.clone())
         .collect();
     let listings = commands.iter().filter(|c| *c == "AT+CMGL=4").count();
-    // asked once per memory, then never again
-    assert!(listings <= 2, "{listings} listings: {commands:?}");
+    // asked once, then never again (whatever the memory)
+    assert_eq!(listings, 1, "{commands:?}");
     assert!(commands.iter().any(|c| c.starts_with("AT+CMGR=")));
     let log = bench.serve.log();
     assert!(!log.contains("does not answer: resetting"), "{log}");
@@ -446,4 +469,232 @@ fn probe_of_a_missing_device_says_why() {
     assert_eq!(code, Some(1), "{all}");
     assert!(all.contains("not probed:"), "{all}");
     assert!(all.contains("is the modem plugged in"), "{all}");
+}
+
+/// One message as the nRF91 would get it pushed.
+fn pushed(text: &str, second: u8) -> String {
+    encode_deliver(
+        "+420777000222",
+        text,
+        smsc_time(second),
+        DeliverRef {
+            reference: 0,
+            ref16: false,
+        },
+    )
+    .remove(0)
+}
+
+/// The commands the simulator got, in order.
+fn commands(sim: &PtySim) -> Vec<String> {
+    sim.handle
+        .state()
+        .commands
+        .iter()
+        .map(|(_, c)| c.clone())
+        .collect()
+}
+
+/// A modem without storage and a database that goes away: the pushed
+/// message cannot be committed, so smss withholds AT+CNMA; the modem gives
+/// up waiting (routing off, the network keeps the message), smss asks for
+/// direct delivery again once the database is back, and the copy the
+/// network delivers again is stored once.
+#[test]
+fn a_pushed_message_that_cannot_be_stored_is_not_acknowledged() {
+    let dir = TempDir::new("cmt_dbdown");
+    let db = TestDb::new(Backend::Mysql, &dir);
+    db.init();
+    let proxy = Proxy::start("127.0.0.1:3306".parse().unwrap());
+    let sim = PtySim::start_profile(&profiles::NRF91).unwrap();
+    {
+        let mut state = sim.handle.state();
+        state.ack_timeout = Duration::from_secs(2);
+        state.redeliver_after = Duration::from_millis(500);
+    }
+    let serve = Serve::start(
+        &db.url_via(proxy.addr),
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--command-timeout", "5s", "--poll-interval", "1s"],
+    );
+    assert!(serve.wait_log(" ready: ", WAIT), "{}", serve.log());
+    assert!(
+        serve.wait_log("delivered directly (AT+CNMI=3,2,0,1,0)", WAIT),
+        "{}",
+        serve.log()
+    );
+
+    proxy.set_down();
+    sim.handle
+        .deliver("SM", &pushed("while the database is away", 1));
+    assert!(
+        sim.handle.wait_until(WAIT, |s| s.ack_timeouts >= 1),
+        "{}",
+        serve.log()
+    );
+    assert!(
+        serve.wait_log("not acknowledged, so the network delivers it again", WAIT),
+        "{}",
+        serve.log()
+    );
+    assert_eq!(sim.handle.state().acked, 0, "acknowledged without a commit");
+
+    proxy.set_up();
+    assert!(
+        sim.handle
+            .wait_until(WAIT, |s| s.acked >= 1 && s.stored_count() == 0),
+        "{}",
+        serve.log()
+    );
+    let store = db.store();
+    assert!(wait_for(WAIT, || !store.recent_rcv(10).unwrap().is_empty()));
+    let rows = store.recent_rcv(10).unwrap();
+    assert_eq!(rows.len(), 1, "stored once: {rows:?}");
+    assert_eq!(rows[0].text, "while the database is away");
+    let state = sim.handle.state();
+    assert!(state.pushed >= 2, "delivered again: {}", state.pushed);
+    // routing was asked for again after the modem switched it off
+    drop(state);
+    let cnmi = commands(&sim)
+        .iter()
+        .filter(|c| *c == "AT+CNMI=3,2,0,1,0")
+        .count();
+    assert!(cnmi >= 2, "{cnmi}");
+}
+
+/// Acknowledgements lost on the way: the network delivers every PDU again
+/// (a single message and both parts of a two-part one, after the set was
+/// joined). The store recognises each copy; nothing is stored twice and no
+/// incomplete set is left.
+#[test]
+fn a_message_delivered_again_after_a_lost_acknowledgement_is_stored_once() {
+    let bench = start(
+        &profiles::NRF91,
+        Backend::Sqlite,
+        &["--poll-interval", "1s"],
+    );
+    bench.wait_ready();
+    bench.sim.handle.state().lose_acks = 3;
+    bench.sim.handle.state().ack_timeout = Duration::from_secs(1);
+    bench.deliver_two();
+    assert!(
+        bench
+            .sim
+            .handle
+            .wait_until(WAIT, |s| s.pushed >= 6 && s.stored_count() == 0),
+        "{} pushed\n{}",
+        bench.sim.handle.state().pushed,
+        bench.serve.log()
+    );
+    bench.wait_received(2);
+    let rows = bench.db.store().recent_rcv(10).unwrap();
+    assert!(rows.iter().all(|r| r.complete), "{rows:?}");
+    assert!(
+        bench.serve.log().contains("again (stored before)")
+            || bench.serve.log().contains("seen before"),
+        "{}",
+        bench.serve.log()
+    );
+}
+
+/// A message pushed while serve works through a queue on a slow network
+/// is stored and acknowledged between two sends, not after the queue.
+#[test]
+fn a_message_pushed_during_a_batch_is_stored_before_the_queue_ends() {
+    let bench = start(
+        &profiles::NRF91,
+        Backend::Sqlite,
+        &["--poll-interval", "1h"],
+    );
+    bench.wait_ready();
+    bench.sim.handle.state().send_delay = Duration::from_millis(150);
+    let lines: Vec<String> = (0..12)
+        .map(|i| format!("#4206083377{i:02};queued {i}"))
+        .collect();
+    let out = client(bench.serve.addr, &[&lines.concat()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(bench.sim.handle.wait_until(WAIT, |s| s.sent.len() >= 2));
+    bench
+        .sim
+        .handle
+        .deliver("SM", &pushed("during the batch", 3));
+    assert_eq!(bench.sim.handle.wait_for_sent(12, WAIT).len(), 12);
+    let store = bench.db.store();
+    assert!(wait_for(WAIT, || store.recent_rcv(10).unwrap().len() == 1));
+    let log = commands(&bench.sim);
+    let acked = log
+        .iter()
+        .position(|c| c == "AT+CNMA=1")
+        .expect("acknowledged");
+    let last_send = log.iter().rposition(|c| c.starts_with("AT+CMGS=")).unwrap();
+    assert!(
+        acked < last_send,
+        "acknowledged only after the queue: {log:?}"
+    );
+    assert_eq!(bench.sim.handle.state().ack_timeouts, 0);
+}
+
+#[test]
+fn probe_of_a_modem_without_storage_says_messages_are_pushed() {
+    let dir = TempDir::new("probe_nrf91");
+    let sim = PtySim::start_profile(&profiles::NRF91).unwrap();
+    let (code, pairs, all) = probe(sim.path.to_str().unwrap(), &dir);
+    assert_eq!(code, Some(0), "{all}");
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {k} in\n{all}"))
+    };
+    assert_eq!(get("manufacturer"), "Nordic Semiconductor ASA");
+    assert_eq!(
+        get("smss reads"),
+        "nothing stored: the modem has no SMS storage; each message is pushed (+CMT)"
+    );
+    assert_eq!(
+        get("new messages"),
+        "pushed (AT+CNMI=3,2,0,1,0), acknowledged (AT+CNMA) once stored"
+    );
+    assert!(!all.contains("warning:"), "{all}");
+}
+
+/// A modem with memories that pushes messages all the same (the baseline
+/// with `direct_delivery`, as some modems do for a class they route
+/// directly): each is stored; smss chose no acknowledgement (no
+/// AT+CSMS=1), asks once whether the modem wants one, and not again when
+/// it says none is expected.
+#[test]
+fn a_message_pushed_by_a_modem_with_memories_is_stored() {
+    let sim = PtySim::start_with(smss::sim::SimState {
+        direct_delivery: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = TempDir::new("cmt_baseline");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--poll-interval", "1h"],
+    );
+    assert!(serve.wait_log(" ready: ", WAIT), "{}", serve.log());
+    sim.handle.deliver("SM", &pushed("pushed one", 1));
+    sim.handle.deliver("SM", &pushed("pushed two", 2));
+    let store = db.store();
+    assert!(
+        wait_for(WAIT, || store.recent_rcv(10).unwrap().len() == 2),
+        "pushed {}\n{}",
+        sim.handle.state().pushed,
+        serve.log()
+    );
+    assert!(sim.handle.wait_until(WAIT, |s| s.stored_count() == 0));
+    assert_eq!(sim.handle.state().pushed, 2);
+    let acks = commands(&sim)
+        .iter()
+        .filter(|c| c.starts_with("AT+CNMA"))
+        .count();
+    assert_eq!(acks, 1, "{:?}", commands(&sim));
 }

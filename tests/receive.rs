@@ -642,3 +642,91 @@ fn corners_of_the_standard_sqlite() {
 fn corners_of_the_standard_mysql() {
     corners(Backend::Mysql);
 }
+
+/// Receiving does not wait for a long queue (issue 13): 30 messages on a
+/// modem that takes a while per message; a message arrives after the 3rd
+/// is sent. Its +CMTI is served between two sends: the memory is listed
+/// (AT+CMGL) before the last queued message goes out, the message is
+/// stored and its on-receive program runs. The poll is an hour away, so
+/// only the announcement can start that read.
+#[test]
+fn a_message_announced_during_a_long_queue_is_read_between_sends() {
+    let dir = TempDir::new("interleave");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let sim = PtySim::start().unwrap();
+    sim.handle.state().send_delay = Duration::from_millis(100);
+    let hook_out = dir.path().join("hook.out");
+    let hook = dir.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$SMSS_TEXT\" > {}\n",
+            hook_out.display()
+        ),
+    )
+    .unwrap();
+    let _ = std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&hook)
+        .status();
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &[
+            "--poll-interval",
+            "1h",
+            "--on-receive",
+            hook.to_str().unwrap(),
+        ],
+    );
+    assert!(serve.wait_log("signal 21", WAIT), "{}", serve.log());
+    let line: String = (0..30)
+        .map(|i| format!("#4206083377{i:02};queued {i}"))
+        .collect();
+    let out = client(serve.addr, &[&line]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(sim.handle.wait_until(WAIT, |s| s.sent.len() >= 3));
+    let announced_at = sim.handle.state().commands.len();
+    let pdu = &encode_deliver(
+        "+420777123456",
+        "between sends",
+        smsc_time(10),
+        DeliverRef {
+            reference: 0,
+            ref16: false,
+        },
+    )[0];
+    sim.handle.deliver("SM", pdu).unwrap();
+    assert_eq!(sim.handle.wait_for_sent(30, WAIT).len(), 30);
+    let store = db.store();
+    assert!(
+        wait_for(WAIT, || store.recent_rcv(1).unwrap().len() == 1),
+        "{}",
+        serve.log()
+    );
+    assert_eq!(store.recent_rcv(1).unwrap()[0].text, "between sends");
+    assert!(
+        wait_file_line(&hook_out, "between sends", WAIT).is_some(),
+        "the on-receive program did not run"
+    );
+    let commands: Vec<String> = sim.handle.state().commands[announced_at..]
+        .iter()
+        .map(|(_, c)| c.clone())
+        .collect();
+    let read = commands
+        .iter()
+        .position(|c| c == "AT+CMGL=4" || c.starts_with("AT+CMGR="))
+        .expect("the memory was read");
+    let last_send = commands
+        .iter()
+        .rposition(|c| c.starts_with("AT+CMGS="))
+        .unwrap();
+    assert!(
+        read < last_send,
+        "read only after the queue emptied: {commands:?}"
+    );
+    // and not after every message: reading waits for an announcement
+    let listings = commands.iter().filter(|c| *c == "AT+CMGL=4").count();
+    assert!(listings <= 6, "{listings} listings: {commands:?}");
+}

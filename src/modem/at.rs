@@ -38,6 +38,16 @@ impl LineSplitter {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Whether a whole line (or the prompt) is waiting to be taken.
+    pub fn has_event(&self) -> bool {
+        let mut rest = self.buf.iter().skip_while(|&&b| b == b'\r' || b == b'\n');
+        match rest.next() {
+            Some(b'>') => true,
+            Some(_) => rest.any(|&b| b == b'\r' || b == b'\n'),
+            None => false,
+        }
+    }
+
     pub fn next_event(&mut self) -> Option<Event> {
         loop {
             let skip = self
@@ -389,8 +399,19 @@ impl<P: Port + ?Sized> At<P> {
     }
 
     /// Unsolicited lines seen so far, oldest first.
+    /// A `+CMT:`/`+CDS:` whose PDU line has not come yet stays for the
+    /// next call: the two are handed over together.
     pub fn take_unsolicited(&mut self) -> Vec<String> {
-        self.unsolicited.drain(..).collect()
+        let ready = self.unsolicited.len() - usize::from(self.pdu_follows);
+        self.unsolicited.drain(..ready).collect()
+    }
+
+    /// Whether something the modem sent is already read from the port but
+    /// not handed over: unsolicited lines set aside during a command, or
+    /// whole lines still in the splitter. The port's watch cannot see
+    /// these; the idle thread must take them before it waits.
+    pub fn has_pending(&self) -> bool {
+        self.unsolicited.len() > usize::from(self.pdu_follows) || self.splitter.has_event()
     }
 
     /// Whether the modem echoed the last command (echo on despite `ATE0`).
@@ -1181,6 +1202,38 @@ mod tests {
         assert_eq!(at.send_pdu(23, pdu, T, T).unwrap(), 9);
         let e = at.send_pdu(23, pdu, T, T).unwrap_err();
         assert!(matches!(e, AtError::Cms { code: 38, .. }), "{e:?}");
+    }
+
+    #[test]
+    fn lines_read_but_not_handed_over_are_pending() {
+        // a message pushed during the acknowledgement of the one before:
+        // set aside while AT+CNMA waits for its OK, where the port's watch
+        // cannot see it
+        let pdu = "07912470000000F0040B912460387327F600006211031020304005C8329BFD06";
+        let mut at = Script::at(
+            "",
+            &[(
+                "AT+CNMA\r",
+                &format!("\r\n+CMT: ,24\r\n{pdu}\r\n\r\nOK\r\n"),
+            )],
+        );
+        assert!(!at.has_pending());
+        at.command("AT+CNMA", T).unwrap();
+        assert!(at.has_pending());
+        assert_eq!(at.take_unsolicited().len(), 2);
+        assert!(!at.has_pending());
+        // whole lines still in the splitter are pending; a partial one is not
+        let mut s = LineSplitter::default();
+        s.push(b"\r\n+CMT: ,24\r\n0791");
+        assert!(s.has_event());
+        assert!(matches!(s.next_event(), Some(Event::Line(_))));
+        assert!(!s.has_event());
+        s.push(b"\r\n");
+        assert!(s.has_event());
+        // a header whose PDU line has not come is not pending yet
+        let mut at = Script::at("\r\n+CMT: ,24\r\n0791", &[]);
+        at.poll_unsolicited(Duration::from_millis(20)).unwrap();
+        assert!(!at.has_pending());
     }
 
     #[test]

@@ -141,12 +141,24 @@ pub struct Modem {
     sim_retry: Duration,
     /// Memories that cannot be read, and why (logged once, shown in health).
     unreadable: BTreeMap<String, String>,
-    /// Memories whose `AT+CMGL` hung or failed: read with `AT+CMGR`.
+    /// Memories whose `AT+CMGL` failed: read with `AT+CMGR`.
     cmgr_only: BTreeSet<String>,
+    /// `AT+CMGL` hung once: the phone's listing hangs whatever the memory,
+    /// so every memory is read with `AT+CMGR` (one command timeout per
+    /// init, not one per memory).
+    cmgl_hangs: bool,
     /// Memories a `+CMTI`/`+CDSI` named that are not among those read.
     announced: BTreeSet<String>,
     /// The `AT+CNMI` setting the modem took (`None`: it took none).
     indications: Option<&'static str>,
+    /// A modem without SMS storage: the `AT+CNMI` setting that routes
+    /// messages to smss as `+CMT` (asked again at every read pass, as the
+    /// modem switches routing off when an acknowledgement did not come).
+    direct: Option<&'static str>,
+    /// Whether pushed messages (`+CMT`, `+CDS`) are acknowledged.
+    ack: Ack,
+    /// The form of `AT+CNMA` the modem took.
+    ack_form: Option<&'static str>,
     /// Manufacturer and model, asked once per init.
     info: ModemInfo,
     /// What each memory held as the last listing left it (less what was
@@ -157,6 +169,21 @@ pub struct Modem {
     listed: Option<(String, BTreeMap<u32, u8>)>,
     /// Memories in `usage` known only as `<mem3>` (not read directly).
     receiving: BTreeSet<String>,
+}
+
+/// Whether a message the modem pushed (`+CMT:`, `+CDS:`) must be
+/// acknowledged with `AT+CNMA` (TS 27.005 §3.4.4: when `AT+CSMS=1`, phase
+/// 2+, is selected; without it the modem acknowledges on its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// `AT+CSMS=1` taken: every pushed message waits for `AT+CNMA`, and
+    /// one not acknowledged is refused to the network, which sends it again.
+    Required,
+    /// Not known (smss did not select the service): acknowledged all the
+    /// same, until the modem says it expects none.
+    Try,
+    /// The modem expects none.
+    No,
 }
 
 /// How long one `read()` on the port may block; the AT layer loops until
@@ -227,8 +254,12 @@ impl Modem {
             sim_retry: SIM_BUSY_RETRY,
             unreadable: BTreeMap::new(),
             cmgr_only: BTreeSet::new(),
+            cmgl_hangs: false,
             announced: BTreeSet::new(),
             indications: None,
+            direct: None,
+            ack: Ack::Try,
+            ack_form: None,
             info: ModemInfo::default(),
             usage: BTreeMap::new(),
             listed: None,
@@ -253,6 +284,7 @@ impl Modem {
         let step = |step: &'static str| move |error| ModemError::Init { step, error };
         self.unreadable.clear();
         self.cmgr_only.clear();
+        self.cmgl_hangs = false;
         self.announced.clear();
         self.usage.clear();
         self.listed = None;
@@ -792,6 +824,14 @@ pub fn memories_to_read(offered: &[String]) -> Vec<String> {
     out
 }
 
+/// `+CSMS: <mt>,<mo>,<bm>` (the answer to `AT+CSMS=<service>`): whether
+/// mobile-terminated messages are supported with that service; `None`
+/// without the line.
+pub fn parse_csms(lines: &[String]) -> Option<bool> {
+    let rest = lines.iter().find_map(|l| l.strip_prefix("+CSMS:"))?;
+    Some(rest.split(',').next()?.trim() == "1")
+}
+
 /// When a slot count is unknown, how many slots `AT+CMGR` tries.
 const SCAN_SLOTS: u32 = 50;
 
@@ -800,9 +840,15 @@ impl Modem {
     /// with `+CDSI`) and finds the memories to read. Modems that refuse an
     /// indication setting are still read on every pass. When `AT+CPMS=?`
     /// lists nothing (empty, or refused with `+CMS ERROR: 302/303`), the
-    /// memory in use (`AT+CPMS?`), `SM` and `ME` are tried one by one.
+    /// memory in use (`AT+CPMS?`), `SM` and `ME` are tried one by one. A
+    /// modem with no usable memory at all (LTE-M/NB-IoT modules) is asked
+    /// to push each message as `+CMT` instead ([`Modem::setup_direct`]);
+    /// the list is then empty.
     pub fn setup_receiving(&mut self) -> Vec<String> {
         self.indications = None;
+        self.direct = None;
+        self.ack = Ack::Try;
+        self.ack_form = None;
         for cnmi in [
             "AT+CNMI=2,1,0,2,0",
             "AT+CNMI=1,1,0,2,0",
@@ -813,9 +859,28 @@ impl Modem {
                 break;
             }
         }
+        let memories = self.find_memories();
+        if memories.is_empty() {
+            if self.setup_direct() {
+                return Vec::new();
+            }
+            self.note_unreadable(
+                "SM",
+                "the modem lists no message memory, refuses AT+CPMS for SM and ME, and \
+                 refuses direct delivery (AT+CNMI with <mt>=2)"
+                    .into(),
+            );
+            return memories_to_read(&[]);
+        }
         if self.indications.is_none() {
             log::warn!("the modem refuses AT+CNMI: new messages are noticed at the next poll only");
         }
+        memories
+    }
+
+    /// The memories to read, from `AT+CPMS=?` or tried one by one; empty
+    /// when the modem has none it will select.
+    fn find_memories(&mut self) -> Vec<String> {
         let offered = match self.busy_retry("AT+CPMS=?") {
             Ok(lines) => parse_cpms_test(&lines),
             Err(e) => {
@@ -842,12 +907,127 @@ impl Modem {
             .filter(|m| self.command(&format!("AT+CPMS=\"{m}\"")).is_ok())
             .collect();
         if usable.is_empty() {
-            self.note_unreadable(
-                "SM",
-                "the modem lists no message memory and refuses AT+CPMS for SM and ME".into(),
-            );
+            return Vec::new();
         }
         memories_to_read(&usable)
+    }
+
+    /// A modem with no SMS storage: each message is pushed as `+CMT:
+    /// [<alpha>],<length>` and its PDU line (`AT+CNMI=...,2,...`, TS 27.005
+    /// §3.4.1), status reports as `+CDS:`. `AT+CSMS=1` first (phase 2+,
+    /// §3.2.1): the modem then waits for smss's `AT+CNMA` after each one, and
+    /// smss gives it only once the message is committed; without it the
+    /// modem acknowledges to the network before smss has stored anything.
+    /// False when the modem refuses every direct-delivery setting.
+    fn setup_direct(&mut self) -> bool {
+        let ack = match self.command("AT+CSMS=1") {
+            Ok(lines) if parse_csms(&lines) != Some(false) => Ack::Required,
+            Ok(_) | Err(_) => {
+                log::warn!(
+                    "modem {}: AT+CSMS=1 (phase 2+) refused: the modem acknowledges the messages \
+                     it pushes itself, so one that arrives while smss cannot store it is lost",
+                    self.device
+                );
+                Ack::Try
+            }
+        };
+        for cnmi in [
+            "AT+CNMI=2,2,0,1,0",
+            "AT+CNMI=3,2,0,1,0",
+            "AT+CNMI=1,2,0,1,0",
+            "AT+CNMI=2,2,0,0,0",
+        ] {
+            if self.command(cnmi).is_ok() {
+                log::info!(
+                    "modem {}: no SMS storage; messages are delivered directly ({cnmi}){}",
+                    self.device,
+                    if ack == Ack::Required {
+                        ", each acknowledged (AT+CNMA) once stored"
+                    } else {
+                        ""
+                    }
+                );
+                self.indications = Some(cnmi);
+                self.direct = Some(cnmi);
+                self.ack = ack;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether messages come as `+CMT` (no storage) rather than from memories.
+    pub fn direct_delivery(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    /// Whether the modem waits for `AT+CNMA` after each pushed message.
+    pub fn ack_required(&self) -> bool {
+        self.ack == Ack::Required
+    }
+
+    /// What smss reads received messages from, for the log: the memories,
+    /// or direct delivery.
+    pub fn receiving(&self, memories: &[String]) -> String {
+        match self.direct {
+            Some(_) => "direct deliveries (+CMT)".into(),
+            None => memories.join(", "),
+        }
+    }
+
+    /// Direct delivery: asks for it again (a modem switches it off when an
+    /// acknowledgement did not come in time, TS 27.005 §3.4.4: after a
+    /// message smss could not store, say). Nothing for a modem with memories.
+    pub fn keep_routing(&mut self) -> Result<(), AtError> {
+        let Some(cnmi) = self.direct else {
+            return Ok(());
+        };
+        match self.command(cnmi) {
+            Err(e) if e.is_lost() => Err(e),
+            Err(e) => {
+                log::warn!("modem {}: {e} (direct delivery asked again)", self.device);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Acknowledges the message the modem pushed last (`AT+CNMA`, or
+    /// `AT+CNMA=1` where the modem wants the PDU-mode form), after it was
+    /// committed. A modem that expects none says so (`+CMS ERROR: 340`, or
+    /// refuses the command) and is not asked again, unless `AT+CSMS=1` was
+    /// selected: then the error is returned (the network sends the message
+    /// again; the store recognises it).
+    pub fn acknowledge(&mut self) -> Result<(), AtError> {
+        if self.ack == Ack::No {
+            return Ok(());
+        }
+        let forms: Vec<&'static str> = match self.ack_form {
+            Some(form) => vec![form],
+            None => vec!["AT+CNMA", "AT+CNMA=1"],
+        };
+        let mut refused = None;
+        for form in forms {
+            match self.command(form) {
+                Ok(_) => {
+                    self.ack_form = Some(form);
+                    return Ok(());
+                }
+                Err(e) if e.is_lost() => return Err(e),
+                Err(e @ AtError::Cms { code: 340, .. }) => {
+                    refused = Some(e);
+                    break;
+                }
+                Err(e) => refused = Some(e),
+            }
+        }
+        let e = refused.unwrap_or_else(|| unreachable!());
+        if self.ack == Ack::Try {
+            log::debug!("modem {}: {e}: it acknowledges by itself", self.device);
+            self.ack = Ack::No;
+            return Ok(());
+        }
+        Err(e)
     }
 
     /// The memories a pass reads: `memories` (from init) and those a
@@ -905,7 +1085,7 @@ impl Modem {
         used: Option<u32>,
         total: Option<u32>,
     ) -> Result<Vec<StoredPdu>, AtError> {
-        if !self.cmgr_only.contains(memory) {
+        if !self.cmgl_hangs && !self.cmgr_only.contains(memory) {
             match self.command("AT+CMGL=4") {
                 Ok(lines) => return Ok(parse_cmgl(&lines)),
                 Err(e @ AtError::Io(_)) => return Err(e),
@@ -918,6 +1098,7 @@ impl Modem {
                         self.resync()?;
                         // The listing may have changed the selected memory's state.
                         self.command(&format!("AT+CPMS=\"{memory}\""))?;
+                        self.cmgl_hangs = true;
                     }
                     self.cmgr_only.insert(memory.to_owned());
                 }
@@ -968,10 +1149,19 @@ impl Modem {
 
     /// What health shows of the memories that cannot be read.
     pub fn warnings(&self) -> Vec<String> {
-        self.unreadable
+        let mut out: Vec<String> = self
+            .unreadable
             .iter()
             .map(|(memory, why)| format!("memory {memory} cannot be read: {why}"))
-            .collect()
+            .collect();
+        if self.direct.is_some() && self.ack != Ack::Required {
+            out.push(
+                "messages are pushed (no SMS storage) and the modem acknowledges them itself \
+                 (AT+CSMS=1 refused): one that arrives while smss cannot store it is lost"
+                    .into(),
+            );
+        }
+        out
     }
 
     /// Deletes slot `index` of the memory listed last.
@@ -1039,6 +1229,11 @@ impl Modem {
     /// What each memory holds, as the last pass left it.
     pub fn memory_usage(&self) -> Vec<SimMemory> {
         self.usage.values().cloned().collect()
+    }
+
+    /// Lines already read but not handed over (see [`at::At::has_pending`]).
+    pub fn has_pending(&self) -> bool {
+        self.at.has_pending()
     }
 
     /// Reads what the modem sent unasked (URCs) for up to `wait`.
@@ -1832,10 +2027,14 @@ mod quirk_tests {
             ("AT+CMGR=0\r", "\r\n+CMS ERROR: 321\r\n"),
             ("AT+CMGR=1\r", cmgr1.as_str()),
         ];
+        let mut steps = steps.to_vec();
+        // the next memory: no AT+CMGL, no second timeout
+        steps.extend([("AT+CPMS=\"ME\"\r", "\r\n+CPMS: 0,5,0,5,0,5\r\n\r\nOK\r\n")]);
         let mut m = scripted("", &steps);
         let got = m.list_memory("SM").unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].index, 1);
+        assert!(m.list_memory("ME").unwrap().is_empty());
     }
 
     #[test]
@@ -1856,23 +2055,165 @@ mod quirk_tests {
         let mut m = scripted("", &steps);
         assert_eq!(m.setup_receiving(), vec!["ME"]);
         assert!(m.warnings().is_empty());
-        // an empty list: the same
+        // an empty list, no memory, and no direct delivery either
         let steps = [
             ("AT+CNMI=2,1,0,2,0\r", OK),
             ("AT+CPMS=?\r", OK),
             ("AT+CPMS?\r", "\r\nERROR\r\n"),
             ("AT+CPMS=\"SM\"\r", "\r\n+CMS ERROR: 302\r\n"),
             ("AT+CPMS=\"ME\"\r", "\r\n+CMS ERROR: 302\r\n"),
+            ("AT+CSMS=1\r", "\r\nERROR\r\n"),
+            ("AT+CNMI=2,2,0,1,0\r", "\r\nERROR\r\n"),
+            ("AT+CNMI=3,2,0,1,0\r", "\r\nERROR\r\n"),
+            ("AT+CNMI=1,2,0,1,0\r", "\r\nERROR\r\n"),
+            ("AT+CNMI=2,2,0,0,0\r", "\r\nERROR\r\n"),
         ];
         let mut m = scripted("", &steps);
         assert_eq!(m.setup_receiving(), vec!["SM"]);
         assert_eq!(
             m.warnings(),
             vec![
-                "memory SM cannot be read: the modem lists no message memory and refuses \
-                 AT+CPMS for SM and ME"
+                "memory SM cannot be read: the modem lists no message memory, refuses \
+                 AT+CPMS for SM and ME, and refuses direct delivery (AT+CNMI with <mt>=2)"
             ]
         );
+        assert!(!m.direct_delivery());
+    }
+
+    const NRF91_CMT: &str = "+CMT: \"+358401234567\",28";
+    const NRF91_PDU: &str = "069144888888F8040C9153481032547600001270113154000020D4F29C9E769F4161D0BC3D07B5CBF379F89C769F416F7B590E62D3CB";
+
+    /// nRF9160: no memory at all; `AT+CNMI` only with mode 3 and `<mt>`
+    /// 2; `AT+CNMA=1`.
+    fn nrf91_setup() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("AT+CNMI=2,1,0,2,0\r", "\r\nERROR\r\n"),
+            ("AT+CNMI=1,1,0,2,0\r", "\r\nERROR\r\n"),
+            ("AT+CNMI=2,1,0,1,0\r", "\r\nERROR\r\n"),
+            ("AT+CPMS=?\r", "\r\nERROR\r\n"),
+            ("AT+CPMS?\r", "\r\nERROR\r\n"),
+            ("AT+CPMS=\"SM\"\r", "\r\nERROR\r\n"),
+            ("AT+CPMS=\"ME\"\r", "\r\nERROR\r\n"),
+            ("AT+CSMS=1\r", "\r\n+CSMS: 1,1,0\r\n\r\nOK\r\n"),
+            ("AT+CNMI=2,2,0,1,0\r", "\r\nERROR\r\n"),
+            ("AT+CNMI=3,2,0,1,0\r", OK),
+        ]
+    }
+
+    #[test]
+    fn a_modem_without_storage_gets_direct_delivery() {
+        assert_eq!(parse_csms(&lines(&["+CSMS: 1,1,0"])), Some(true));
+        assert_eq!(parse_csms(&lines(&["+CSMS: 0,1,1"])), Some(false));
+        assert_eq!(parse_csms(&[]), None);
+        let mut m = scripted("", &nrf91_setup());
+        assert!(m.setup_receiving().is_empty());
+        assert!(m.direct_delivery() && m.ack_required());
+        assert!(m.warnings().is_empty(), "{:?}", m.warnings());
+        assert_eq!(m.receiving(&[]), "direct deliveries (+CMT)");
+        // without phase 2+ the modem acknowledges before smss has stored
+        // anything: still received, but shown in health
+        let mut steps = nrf91_setup();
+        steps[7] = ("AT+CSMS=1\r", "\r\n+CMS ERROR: 303\r\n");
+        let mut m = scripted("", &steps);
+        assert!(m.setup_receiving().is_empty());
+        assert!(m.direct_delivery() && !m.ack_required());
+        assert_eq!(
+            m.warnings(),
+            vec![
+                "messages are pushed (no SMS storage) and the modem acknowledges them itself \
+                 (AT+CSMS=1 refused): one that arrives while smss cannot store it is lost"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_pushed_message_is_acknowledged_in_the_form_the_modem_takes() {
+        let mut steps = nrf91_setup();
+        steps.extend([
+            // the bare form is unknown to the nRF91; =1 is remembered
+            ("AT+CNMA\r", "\r\nERROR\r\n"),
+            ("AT+CNMA=1\r", OK),
+            ("AT+CNMA=1\r", OK),
+            // too late: the modem gave up waiting (and will say so)
+            ("AT+CNMA=1\r", "\r\n+CMS ERROR: 340\r\n"),
+            // each read pass asks for direct delivery again
+            ("AT+CNMI=3,2,0,1,0\r", OK),
+        ]);
+        let mut m = scripted("", &steps);
+        m.setup_receiving();
+        m.acknowledge().unwrap();
+        m.acknowledge().unwrap();
+        let e = m.acknowledge().unwrap_err();
+        assert!(matches!(e, AtError::Cms { code: 340, .. }), "{e:?}");
+        m.keep_routing().unwrap();
+    }
+
+    #[test]
+    fn a_modem_that_acknowledges_itself_is_not_asked_again() {
+        // a modem with memories pushing a class it routes directly: smss
+        // never chose AT+CSMS=1; the modem says no acknowledgement is due
+        let mut m = scripted(
+            "",
+            &[
+                ("AT+CNMA\r", "\r\n+CMS ERROR: 340\r\n"),
+                // no further AT+CNMA: the script would panic
+            ],
+        );
+        m.acknowledge().unwrap();
+        m.acknowledge().unwrap();
+        assert!(!m.ack_required());
+    }
+
+    #[test]
+    fn a_pushed_message_interleaved_with_answers_is_taken_whole() {
+        // +CMT and its PDU line inside a listing, between the prompt and
+        // +CMGS:, and split across reads at idle: never a command's answer
+        let cmgl = format!(
+            "\r\n+CMGL: 1,0,,24\r\n{PDU}\r\n{NRF91_CMT}\r\n{NRF91_PDU}\r\n+CMGL: 2,1,,24\r\n{PDU}\r\n\r\nOK\r\n"
+        );
+        let opts = crate::gsm::SubmitOptions::default();
+        let part = &crate::gsm::encode_submit("+420608337726", "hi", &opts).unwrap()[0];
+        let cmgs_command = format!("AT+CMGS={}\r", part.tpdu_len);
+        let sent = format!("{}\x1a", part.pdu_hex);
+        let cmgs = format!("\r\n{NRF91_CMT}\r\n{NRF91_PDU}\r\n\r\n+CMGS: 4\r\n\r\nOK\r\n");
+        let steps = [
+            (
+                "AT+CPMS=\"SM\"\r",
+                "\r\n+CPMS: 2,20,2,20,2,20\r\n\r\nOK\r\n",
+            ),
+            ("AT+CMGL=4\r", cmgl.as_str()),
+            (cmgs_command.as_str(), "\r\n> "),
+            (sent.as_str(), cmgs.as_str()),
+        ];
+        let mut m = scripted("", &steps);
+        let listed = m.list_memory("SM").unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .map(|p| (p.index, p.pdu.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(1, PDU), (2, PDU)]
+        );
+        assert_eq!(m.send_part(part, Duration::from_secs(5)).unwrap(), 4);
+        assert_eq!(
+            m.take_unsolicited(),
+            vec![NRF91_CMT, NRF91_PDU, NRF91_CMT, NRF91_PDU]
+        );
+    }
+
+    #[test]
+    fn a_pushed_message_whose_pdu_line_is_late_is_handed_over_whole() {
+        // the header came while idle; its PDU line comes during the next
+        // command's answer
+        let later = format!("{NRF91_PDU}\r\n\r\n+CSQ: 20,99\r\n\r\nOK\r\n");
+        let mut m = scripted(&format!("\r\n{NRF91_CMT}\r\n"), &[("AT+CSQ\r", &later)]);
+        m.poll_unsolicited(Duration::from_millis(20)).unwrap();
+        assert!(
+            m.take_unsolicited().is_empty(),
+            "the header alone is not handed over"
+        );
+        assert_eq!(m.command("AT+CSQ").unwrap(), vec!["+CSQ: 20,99"]);
+        assert_eq!(m.take_unsolicited(), vec![NRF91_CMT, NRF91_PDU]);
     }
 
     #[test]

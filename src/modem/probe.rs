@@ -15,6 +15,9 @@ pub struct Probe {
     pub memories: Vec<(String, Option<(u32, u32)>)>,
     /// The `AT+CNMI` setting the modem took.
     pub indications: Option<String>,
+    /// No storage: messages are pushed (`+CMT`), and whether each waits
+    /// for `AT+CNMA`.
+    pub direct: Option<bool>,
     /// `AT+CMMS=?`: the answer, or why not.
     pub cmms: Result<String, String>,
     pub health: Health,
@@ -63,6 +66,7 @@ impl Modem {
             memories_offered,
             memories,
             indications: self.indications.map(str::to_owned),
+            direct: self.direct_delivery().then(|| self.ack_required()),
             cmms,
             health,
         })
@@ -109,12 +113,27 @@ impl Probe {
             ),
             ("operator", h.operator.clone().unwrap_or("(none)".into())),
             ("memories offered", self.memories_offered.clone()),
-            ("smss reads", memories.join(", ")),
+            (
+                "smss reads",
+                match self.direct {
+                    Some(_) => "nothing stored: the modem has no SMS storage; each message is \
+                                pushed (+CMT)"
+                        .into(),
+                    None => memories.join(", "),
+                },
+            ),
             (
                 "new messages",
-                match &self.indications {
-                    Some(cnmi) => format!("announced ({cnmi}): read at once"),
-                    None => "not announced (AT+CNMI refused): read every poll-interval".into(),
+                match (&self.indications, self.direct) {
+                    (Some(cnmi), Some(true)) => {
+                        format!("pushed ({cnmi}), acknowledged (AT+CNMA) once stored")
+                    }
+                    (Some(cnmi), Some(false)) => format!(
+                        "pushed ({cnmi}), acknowledged by the modem itself (AT+CSMS=1 refused: \
+                         one arriving while smss cannot store it is lost)"
+                    ),
+                    (Some(cnmi), None) => format!("announced ({cnmi}): read at once"),
+                    (None, _) => "not announced (AT+CNMI refused): read every poll-interval".into(),
                 },
             ),
             (

@@ -70,6 +70,9 @@ pub struct Outbox {
     memories: Vec<String>,
     /// Read the memories at the next chance (a `+CMTI` came, or init).
     receive_due: bool,
+    /// When the memories are read again without an announcement
+    /// (`poll-interval` after the last read).
+    next_receive: Instant,
     hooks: OnReceive,
     /// Retries, the failing-modem pause, `rate-limit`.
     policy: SendPolicy,
@@ -119,6 +122,7 @@ impl Outbox {
             next_ref,
             memories: Vec::new(),
             receive_due: true,
+            next_receive: Instant::now(),
             hooks,
             policy,
             unfinished: Vec::new(),
@@ -168,7 +172,7 @@ impl Outbox {
                 self.settings.device,
                 info.manufacturer,
                 info.model,
-                self.memories.join(", ")
+                modem.receiving(&self.memories)
             );
             self.modem = Some(modem);
         }
@@ -182,7 +186,7 @@ impl Outbox {
         let mut summary = PassSummary::default();
         self.handle_unsolicited();
         while self.send_batch(&mut summary)? == BATCH {}
-        summary.received = self.receive()?;
+        summary.received.add(self.receive()?);
         Ok(summary)
     }
 
@@ -200,10 +204,39 @@ impl Outbox {
         };
         let result = inbox.pass(modem, &self.memories);
         let unsolicited = modem.take_unsolicited();
-        if inbox.unsolicited(&unsolicited) {
+        if inbox.unsolicited(modem, &unsolicited) {
             self.receive_due = true;
         }
-        Ok(result?)
+        let summary = result?;
+        self.next_receive = Instant::now() + self.settings.poll_interval;
+        Ok(summary)
+    }
+
+    /// Reads what arrived if a `+CMTI` announced it or the poll is due:
+    /// between two messages of a long queue too, so that receiving does not
+    /// wait for the queue to empty.
+    fn receive_if_due(&mut self) -> Result<ReceiveSummary, PassError> {
+        if self.receive_due || Instant::now() >= self.next_receive {
+            return self.receive();
+        }
+        Ok(ReceiveSummary::default())
+    }
+
+    /// [`Outbox::receive_if_due`] between two sends. Only a modem that
+    /// stopped answering ends the batch; any other failure (the database,
+    /// a refused command) is logged and the queue goes on: what arrived stays
+    /// on the modem and is read after the next `poll-interval`.
+    fn receive_between_sends(&mut self, summary: &mut PassSummary) -> Result<(), PassError> {
+        match self.receive_if_due() {
+            Ok(received) => summary.received.add(received),
+            Err(e @ PassError::ModemLost(_)) => return Err(e),
+            Err(e) => {
+                log::warn!("reading received messages between sends: {e}; sending goes on");
+                self.receive_due = false;
+                self.next_receive = Instant::now() + self.settings.poll_interval;
+            }
+        }
+        Ok(())
     }
 
     /// Acts on unsolicited lines collected so far; true when a new message
@@ -222,7 +255,7 @@ impl Outbox {
             multipart_timeout: self.settings.multipart_timeout,
             cleanup_stored: self.settings.sim_cleanup_stored,
         };
-        let announced = inbox.unsolicited(&lines);
+        let announced = inbox.unsolicited(modem, &lines);
         self.receive_due |= announced;
         announced
     }
@@ -236,8 +269,13 @@ impl Outbox {
         let deadline = Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let watched = self.modem.as_ref().is_some_and(Modem::arm_watch);
+            // Lines read already (set aside during the last commands, or a
+            // second message that came in the same read): the watch would
+            // not see them, so they are taken before any wait.
+            let pending = self.modem.as_ref().is_some_and(Modem::has_pending);
+            let watched = !pending && self.modem.as_ref().is_some_and(Modem::arm_watch);
             let slice = match &self.modem {
+                Some(_) if pending => Duration::ZERO,
                 Some(_) if !watched => left.min(IDLE_SLICE),
                 None if self.device_missing => left.min(DEVICE_LOOK),
                 _ => left,
@@ -252,7 +290,7 @@ impl Outbox {
                     return true;
                 }
                 Ok(Wake::Modem) => true,
-                Err(RecvTimeoutError::Timeout) => false,
+                Err(RecvTimeoutError::Timeout) => pending,
                 Err(RecvTimeoutError::Disconnected) => return false,
             };
             if stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
@@ -272,7 +310,11 @@ impl Outbox {
             if watched && !spoke {
                 continue;
             }
-            let wait = if spoke { URC_READ } else { Duration::ZERO };
+            let wait = if spoke && !pending {
+                URC_READ
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = modem.wait_unsolicited(wait) {
                 log::error!("modem lost while idle: {e}");
                 self.modem = None;
@@ -293,7 +335,6 @@ impl Outbox {
         let mut reopen = Reopen::default();
         let mut last_problem = String::new();
         let mut released = false;
-        let mut next_receive = Instant::now();
         while !stop.load(Ordering::SeqCst) {
             let mut summary = PassSummary::default();
             let result = (|| {
@@ -305,10 +346,7 @@ impl Outbox {
                 self.ensure_modem().map_err(PassError::Modem)?;
                 self.handle_unsolicited();
                 while !stop.load(Ordering::SeqCst) && self.send_batch(&mut summary)? == BATCH {}
-                if self.receive_due || Instant::now() >= next_receive {
-                    self.receive()?;
-                    next_receive = Instant::now() + self.settings.poll_interval;
-                }
+                self.receive_if_due()?;
                 Ok::<(), PassError>(())
             })();
             self.record_health(result.as_ref().err());
@@ -320,7 +358,7 @@ impl Outbox {
                     }
                     reopen.recovered();
                     self.device_missing = false;
-                    let until = self.policy.wake_at(next_receive, Instant::now());
+                    let until = self.policy.wake_at(self.next_receive, Instant::now());
                     if self.receive_due {
                         Duration::ZERO
                     } else {
@@ -478,6 +516,10 @@ impl Outbox {
                 self.stop_claiming()?;
                 return Ok(0);
             }
+            if let Err(e) = self.receive_between_sends(summary) {
+                let _ = self.store.release_claims(&self.owner);
+                return Err(e);
+            }
         }
         Ok(claimed)
     }
@@ -561,6 +603,10 @@ impl Outbox {
                 Ok(mr) => refs.push(mr.to_string()),
                 Err(e) => return self.send_failed(msg, e),
             }
+            // A message the modem pushed meanwhile is stored and
+            // acknowledged now, within one part's time; an announced one
+            // is read after this message.
+            self.handle_unsolicited();
             if total > 1 && i + 1 < parts.len() {
                 self.store.save_progress(
                     msg.id,

@@ -69,7 +69,7 @@ fn reply(lines: &[&str]) -> Vec<u8> {
 
 /// The TPDU length of a stored PDU (without its SMSC field), as `+CMGL:`
 /// and `+CMGR:` give it.
-fn tpdu_len(pdu: &str) -> usize {
+pub(super) fn tpdu_len(pdu: &str) -> usize {
     let smsc = usize::from_str_radix(pdu.get(..2).unwrap_or("00"), 16).unwrap_or(0);
     (pdu.len() / 2).saturating_sub(1 + smsc)
 }
@@ -95,6 +95,11 @@ impl SimCore {
             echo_stuck: false,
             busy_polls: 0,
         }
+    }
+
+    /// Between `AT+CMGS=<n>` and Ctrl-Z: the modem prints nothing then.
+    pub fn collecting_pdu(&self) -> bool {
+        self.pdu_len.is_some()
     }
 
     pub fn feed(&mut self, bytes: &[u8], handle: &SimHandle) -> Vec<u8> {
@@ -266,6 +271,9 @@ impl SimCore {
                     self.echo = true;
                     self.cmms = 0;
                     self.link_until = None;
+                    let mut state = handle.state();
+                    state.csms = 0;
+                    state.cnmi_mt = 0;
                 }
                 reply(&["OK"])
             }
@@ -521,12 +529,49 @@ impl SimCore {
                 self.cmee = upper.ends_with('1') || upper.ends_with('2');
                 reply(&["OK"])
             }
-            _ if upper.starts_with("AT+CMGF=")
-                || upper.starts_with("AT+CSCA=")
-                || upper.starts_with("AT+CNMI=") =>
-            {
-                reply(&["OK"])
+            _ if upper.starts_with("AT+CNMI=") => {
+                let mt = upper[8..]
+                    .split(',')
+                    .nth(1)
+                    .and_then(|f| f.trim().parse().ok());
+                match mt {
+                    Some(mt @ 0..=3) => {
+                        handle.state().cnmi_mt = mt;
+                        reply(&["OK"])
+                    }
+                    _ => reply(&["+CMS ERROR: 303"]),
+                }
             }
+            "AT+CSMS?" => {
+                let csms = handle.state().csms;
+                reply(&[&format!("+CSMS: {csms},1,1,1"), "OK"])
+            }
+            _ if upper.starts_with("AT+CSMS=") => match upper[8..].trim() {
+                service @ ("0" | "1") => {
+                    handle.state().csms = u8::from(service == "1");
+                    reply(&["+CSMS: 1,1,1", "OK"])
+                }
+                _ => reply(&["+CMS ERROR: 303"]),
+            },
+            // TS 27.005 §4.6: in PDU mode AT+CNMA, or AT+CNMA=1 (RP-ACK).
+            "AT+CNMA" if p.cnma_needs_n => reply(&[p.unknown]),
+            "AT+CNMA" | "AT+CNMA=0" | "AT+CNMA=1" => {
+                let mut state = handle.state();
+                if state.csms == 1 && state.awaiting_ack.is_some() && state.lose_acks > 0 {
+                    // taken, but the network never hears of it
+                    state.lose_acks -= 1;
+                    reply(&["OK"])
+                } else if state.csms == 1 && state.awaiting_ack.take().is_some() {
+                    state.acked += 1;
+                    drop(state);
+                    handle.changed();
+                    reply(&["OK"])
+                } else {
+                    // no +CNMA acknowledgement expected
+                    reply(&["+CMS ERROR: 340"])
+                }
+            }
+            _ if upper.starts_with("AT+CMGF=") || upper.starts_with("AT+CSCA=") => reply(&["OK"]),
             _ => reply(&[p.unknown]),
         }
     }
@@ -645,6 +690,11 @@ impl SimCore {
         let mut out = Vec::new();
         if let Some((_, urc)) = p.chatter {
             out.extend(reply(&[urc]));
+        }
+        // A message the network delivers while this one goes out: between
+        // the PDU and +CMGS, as the modem prints it.
+        if let Some(push) = handle.state().next_push(Instant::now()) {
+            out.extend(push);
         }
         out.extend(reply(&[&format!("+CMGS: {mr}")]));
         out.extend(b"\r\n".repeat(p.blank_after_cmgs));

@@ -13,7 +13,7 @@
 mod core;
 pub mod profiles;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -125,6 +125,37 @@ pub struct SimState {
     /// free (as after the SIM's "memory available" notification, TS
     /// 24.011 §7.3.2), not lost and not announced before.
     pub held: Vec<(String, String)>,
+    /// Messages pushed as `+CMT` rather than stored (always for a profile
+    /// without SMS storage; a setting for the others, where the modem then
+    /// pushes whenever `AT+CNMI` asks for any indication).
+    pub direct_delivery: bool,
+    /// Direct delivery: what the network holds for the modem (due time,
+    /// PDU), pushed in turn.
+    pub network: VecDeque<(Instant, String)>,
+    /// The pushed message waiting for `AT+CNMA` (with `AT+CSMS=1`), and
+    /// until when.
+    pub awaiting_ack: Option<(Instant, String)>,
+    /// How long the modem waits for `AT+CNMA`: then it refuses the message
+    /// to the network and switches routing off (`<mt>` and `<ds>` of
+    /// `AT+CNMI` to 0, TS 27.005 §3.4.4).
+    pub ack_timeout: Duration,
+    /// How long the network waits before it delivers a refused message
+    /// again.
+    pub redeliver_after: Duration,
+    /// `AT+CSMS` service (1: phase 2+, pushed messages need `AT+CNMA`).
+    pub csms: u8,
+    /// `<mt>` of the last `AT+CNMI` (0: no routing, 1: store and `+CMTI`,
+    /// 2: push as `+CMT`).
+    pub cnmi_mt: u8,
+    /// Messages pushed as `+CMT` (each delivery, copies included).
+    pub pushed: usize,
+    /// Pushed messages acknowledged with `AT+CNMA`.
+    pub acked: usize,
+    /// Pushed messages whose acknowledgement did not come in time.
+    pub ack_timeouts: usize,
+    /// The next this many `AT+CNMA` are answered `OK` but never reach the
+    /// network (lost on the radio): the message is delivered again.
+    pub lose_acks: usize,
 }
 
 impl Default for SimState {
@@ -149,6 +180,17 @@ impl Default for SimState {
             pin_attempts: 0,
             profile: &profiles::TC35I,
             held: Vec::new(),
+            direct_delivery: false,
+            network: VecDeque::new(),
+            awaiting_ack: None,
+            ack_timeout: Duration::from_secs(20),
+            redeliver_after: Duration::from_secs(1),
+            csms: 0,
+            cnmi_mt: 0,
+            pushed: 0,
+            acked: 0,
+            ack_timeouts: 0,
+            lose_acks: 0,
         }
     }
 }
@@ -207,9 +249,44 @@ impl SimState {
         delivered
     }
 
-    /// Messages still held in any memory.
+    /// Messages still held in any memory, or (direct delivery) not yet
+    /// acknowledged.
     pub fn stored_count(&self) -> usize {
-        self.memories.values().map(|m| m.slots.len()).sum()
+        self.memories.values().map(|m| m.slots.len()).sum::<usize>()
+            + self.network.len()
+            + usize::from(self.awaiting_ack.is_some())
+    }
+
+    /// Whether arriving messages are pushed as `+CMT`.
+    pub fn delivers_directly(&self) -> bool {
+        self.direct_delivery || !self.profile.sms_storage
+    }
+
+    /// The next `+CMT` to push now, if any: an acknowledgement that did not
+    /// come ends its wait first (the message goes back to the network,
+    /// routing goes off); one message at a time waits for its
+    /// acknowledgement (TS 27.005 §3.4.4).
+    pub fn next_push(&mut self, now: Instant) -> Option<Vec<u8>> {
+        if let Some((deadline, _)) = &self.awaiting_ack
+            && now >= *deadline
+        {
+            let (_, pdu) = self.awaiting_ack.take()?;
+            self.ack_timeouts += 1;
+            self.cnmi_mt = 0;
+            self.network.push_back((now + self.redeliver_after, pdu));
+        }
+        let routed = self.cnmi_mt == 2 || (self.direct_delivery && self.cnmi_mt == 1);
+        if self.awaiting_ack.is_some() || !routed {
+            return None;
+        }
+        let at = self.network.iter().position(|(due, _)| *due <= now)?;
+        let (_, pdu) = self.network.remove(at)?;
+        self.pushed += 1;
+        let urc = format!("\r\n+CMT: ,{}\r\n{pdu}\r\n", core::tpdu_len(&pdu));
+        if self.csms == 1 {
+            self.awaiting_ack = Some((now + self.ack_timeout, pdu));
+        }
+        Some(urc.into_bytes())
     }
 }
 
@@ -257,11 +334,18 @@ impl SimHandle {
     }
 
     /// A message arrives from the network: stored in `memory` and announced
-    /// with `+CMTI` (`+CDSI` for the report memory `SR`). With `memory`
-    /// full (or others held before it) the network holds it (`None`), to
-    /// deliver it once a slot is free.
+    /// with `+CMTI` (`+CDSI` for the report memory `SR`); with direct
+    /// delivery, pushed as `+CMT` instead (index 0). With `memory` full (or
+    /// others held before it) the network holds it (`None`), to deliver it
+    /// once a slot is free.
     pub fn deliver(&self, memory: &str, pdu: &str) -> Option<u32> {
         let mut state = self.state();
+        if state.delivers_directly() && memory != "SR" {
+            state.network.push_back((Instant::now(), pdu.to_owned()));
+            drop(state);
+            self.changed();
+            return Some(0);
+        }
         let stored = if state.held.is_empty() {
             state.store_pdu(memory, pdu)
         } else {
@@ -365,6 +449,19 @@ fn run(master: &mut TTYPort, handle: &SimHandle) {
         };
         for urc in urcs {
             let _ = master.write_all(format!("\r\n{urc}\r\n").as_bytes());
+        }
+        if !core.collecting_pdu() {
+            let mut state = handle.state();
+            let timeouts = state.ack_timeouts;
+            let push = state.next_push(Instant::now());
+            let gave_up = state.ack_timeouts != timeouts;
+            drop(state);
+            if let Some(push) = &push {
+                let _ = master.write_all(push);
+            }
+            if push.is_some() || gave_up {
+                handle.changed();
+            }
         }
         match master.read(&mut buf) {
             Ok(0) => thread::sleep(Duration::from_millis(10)),

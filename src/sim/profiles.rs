@@ -109,9 +109,12 @@ pub struct Profile {
     /// The first slot's index.
     pub first_index: u32,
     pub cmgl: Cmgl,
-    /// False: the modem has no SMS storage; messages come as `+CMT` and
-    /// must be acknowledged with `AT+CNMA` (not yet supported by smss).
+    /// False: the modem has no SMS storage; messages are pushed as `+CMT`
+    /// (once `AT+CNMI` asks for `<mt>`=2) and, with `AT+CSMS=1`, wait for
+    /// `AT+CNMA`.
     pub sms_storage: bool,
+    /// `AT+CNMA` must carry `<n>` (`AT+CNMA=1`); the bare form is unknown.
+    pub cnma_needs_n: bool,
     pub expect: Expected,
 }
 
@@ -147,6 +150,7 @@ pub const TC35I: Profile = Profile {
     first_index: 1,
     cmgl: Cmgl::Lists,
     sms_storage: true,
+    cnma_needs_n: false,
     expect: Expected {
         manufacturer: "SIEMENS",
         model: "TC35i (simulated)",
@@ -583,10 +587,12 @@ pub const MOTOROLA: Profile = Profile {
     ..TC35I
 };
 
-/// Nordic nRF9160 (LTE-M/NB-IoT). Source: nRF91 AT Commands Reference
-/// Guide (+CMT: "TE is expected to ACK received message with the +CNMA
-/// command"; no +CPMS, +CMGL or +CMGR). Receiving is not yet supported by
-/// smss (no +CMT direct delivery): the matrix sends only.
+/// Nordic nRF9160 (LTE-M/NB-IoT). Source: nRF9160 AT Commands Reference
+/// Guide v1.x (§"Received SMS notification in PDU mode +CMT": `+CMT:
+/// <alpha>,<length>` and the PDU line, "TE is expected to ACK received
+/// message with the +CNMA command"; no +CPMS, +CMGL or +CMGR: nothing is
+/// stored). smss takes every message as a `+CMT` and acknowledges it once
+/// committed.
 pub const NRF91: Profile = Profile {
     name: "nrf91",
     about: "Nordic nRF9160 (LTE-M/NB-IoT, no SMS storage)",
@@ -596,6 +602,8 @@ pub const NRF91: Profile = Profile {
     cgmi: &["Nordic Semiconductor ASA"],
     cgmm: &["nRF9160-SICA"],
     ati: &[],
+    // §+CNMI: <mode> 0 or 3 only (3: forward the result codes directly),
+    // <mt> 0 or 2, <ds> 0 or 1 (set command example AT+CNMI=3,2,0,1).
     lacks: &[
         "AT+CMMS",
         "AT+CPMS",
@@ -604,6 +612,8 @@ pub const NRF91: Profile = Profile {
         "AT+CNMI=2",
         "AT+CNMI=1",
     ],
+    // §+CNMA: +CNMA=<n>, <n> 1 (RP-ACK) or 2 (RP-ERROR); PDU mode only.
+    cnma_needs_n: true,
     csq: "+CSQ: 99,99",
     creg: "+CREG: 0,1",
     cops: "+COPS: 0,2,\"23001\",7",
