@@ -35,6 +35,8 @@ pub enum Command {
     InitDb,
     Status,
     Probe,
+    Group,
+    Token,
 }
 
 impl Command {
@@ -45,14 +47,16 @@ impl Command {
             Command::InitDb => "init-db",
             Command::Status => "status",
             Command::Probe => "probe",
+            Command::Group => "group",
+            Command::Token => "token",
         }
     }
 }
 
-use Command::{InitDb, Probe, SendPending, Serve, Status};
+use Command::{Group, InitDb, Probe, SendPending, Serve, Status, Token};
 
 /// Every command but `probe`: the database.
-const ALL: &[Command] = &[Serve, SendPending, InitDb, Status];
+const ALL: &[Command] = &[Serve, SendPending, InitDb, Status, Group, Token];
 /// Every command: the log.
 const LOGS: &[Command] = &[Serve, SendPending, InitDb, Status, Probe];
 /// What opening and initialising the modem takes: the modem thread and

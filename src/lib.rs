@@ -33,6 +33,8 @@ pub mod listener;
 #[cfg(feature = "server")]
 pub mod lock;
 #[cfg(feature = "server")]
+pub mod manage;
+#[cfg(feature = "server")]
 pub mod modem;
 #[cfg(feature = "server")]
 pub mod outbox;
@@ -56,5 +58,7 @@ pub mod server;
 pub mod sim;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod token;
 #[cfg(feature = "server")]
 pub mod web;

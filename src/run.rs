@@ -71,10 +71,14 @@ fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
                 crate::commands::hash_password()
             }
         }
-        "serve" | "send-pending" | "init-db" | "status" | "probe" => {
+        "serve" | "send-pending" | "init-db" | "status" | "probe" | "group" | "token" => {
             cli::parse_server_args(command, args).and_then(|parsed| {
                 if parsed.help {
-                    print!("{}", cli::help_text(Some(command)));
+                    match command {
+                        "group" => print!("{}", crate::manage::GROUP_USAGE),
+                        "token" => print!("{}", crate::manage::TOKEN_USAGE),
+                        _ => print!("{}", cli::help_text(Some(command))),
+                    }
                     return Ok(ExitCode::SUCCESS);
                 }
                 crate::commands::run(command, parsed)

@@ -8,6 +8,7 @@ mod faults;
 mod hostile;
 mod hostile_web;
 mod install;
+mod integrations;
 mod mistakes;
 mod modems;
 mod pdu_crosscheck;

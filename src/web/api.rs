@@ -141,6 +141,7 @@ fn sms_json(r: &SmsRow) -> Value {
         "error": r.error,
         "attempts": r.attempts,
         "source": r.source,
+        "group": r.group,
     })
 }
 
@@ -162,6 +163,7 @@ fn queued_json(r: &QueueRow) -> Value {
         "attempts": r.attempts,
         "error": r.last_error,
         "source": r.source,
+        "group": r.group,
     })
 }
 

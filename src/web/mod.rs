@@ -505,14 +505,16 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     }
     let get = matches!(req.method, Get | Head);
     match req.path {
-        "/" | "/queued" | "/sent" | "/failed" | "/received" if get => html::page(app, req, &user),
+        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" if get => {
+            html::page(app, req, &user)
+        }
         "/send" if matches!(req.method, Post) => html::send_form(app, req, &user, body),
         "/style.css" if get => Reply::new(200, "text/css; charset=utf-8", html::STYLE),
         "/api/send" if matches!(req.method, Post) => api::send(app, req, &user, body),
         "/api/messages" if get => api::messages(app, req),
         "/metrics" if get => metrics::metrics(app),
-        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/style.css" | "/api/messages"
-        | "/metrics" => not_allowed("GET, HEAD"),
+        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/style.css"
+        | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
         "/send" | "/api/send" => not_allowed("POST"),
         _ => Reply::text(404, "not found"),
     }
