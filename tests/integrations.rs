@@ -53,6 +53,13 @@ pub fn admin(db: &str, args: &[&str]) -> std::process::Output {
     smss(&all)
 }
 
+/// The token `smss token add NAME` printed (its last line).
+pub fn add_token(db: &str, name: &str) -> String {
+    let out = admin(db, &["token", "add", name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).lines().last().unwrap().trim().to_owned()
+}
+
 pub fn all_sms(db: &TestDb) -> Vec<smss::store::SmsRow> {
     db.store()
         .list_sms(&ListFilter {
@@ -195,4 +202,108 @@ fn groups_work_on_tcp_web_and_api() {
     );
     let api = http::get(f.web, "/api/messages", &[]).json();
     assert_eq!(api["messages"][0]["group"], "oncall", "{api}");
+}
+
+#[test]
+fn tokens_open_the_api_until_revoked() {
+    let password = "api tokens test";
+    let hash = password_hash(password);
+    let f = fixture(
+        Backend::Sqlite,
+        &[],
+        &["--web-password-hash", &hash, "--web-auth-delay", "0"],
+    );
+    let token = add_token(&f.db.url, "nagios");
+    assert!(token.starts_with("smss_") && token.len() == 69, "{token}");
+    // only its hash is stored
+    for file in ["smss.db", "smss.db-wal"] {
+        let bytes = std::fs::read(f._dir.path().join(file)).unwrap_or_default();
+        let found = bytes.windows(token.len()).any(|w| w == token.as_bytes());
+        assert!(!found, "the token itself is in {file}");
+    }
+    assert_eq!(
+        f.db.store()
+            .token_name(&smss::token::hash(&token))
+            .unwrap()
+            .as_deref(),
+        Some("nagios")
+    );
+    let out = admin(&f.db.url, &["token", "add", "nagios"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("a token named nagios exists already"),
+        "{}",
+        stderr(&out)
+    );
+    let out = admin(&f.db.url, &["token", "list"]);
+    assert!(
+        stdout(&out).starts_with("nagios\tadded "),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains(&token));
+
+    let bearer = format!("Bearer {token}");
+    let form = b"to=420608337726&text=via+token";
+    // the three ways to give it
+    let r = http::post(f.web, "/api/send", &[("Authorization", &bearer)], form);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let r = http::post(f.web, "/api/send", &[("access-token", &token)], form);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let path = format!("/api/send?access_token={token}");
+    let r = http::post(f.web, &path, &[], form);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let r = http::get(
+        f.web,
+        "/api/messages?status=queued",
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // a wrong one, a malformed one, none
+    let mut wrong = token.clone();
+    wrong.replace_range(10..11, if &token[10..11] == "a" { "b" } else { "a" });
+    for headers in [
+        vec![("Authorization", format!("Bearer {wrong}"))],
+        vec![("access-token", "nope".to_string())],
+        vec![],
+    ] {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = http::post(f.web, "/api/send", &h, form);
+        assert_eq!(r.status, 401, "{headers:?}: {}", r.text());
+    }
+    // not on the pages, which keep Basic
+    let r = http::get(f.web, "/", &[("Authorization", &bearer)]);
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = http::get(f.web, &format!("/sent?access_token={token}"), &[]);
+    assert_eq!(r.status, 401, "{}", r.text());
+    // the token's name is the messages' source, shown in the lists
+    f.sim.handle.wait_for_sent(3, WAIT);
+    assert!(wait_for(WAIT, || all_sms(&f.db).len() == 3));
+    assert!(
+        all_sms(&f.db)
+            .iter()
+            .all(|r| r.source == "api token:nagios"),
+        "{:?}",
+        all_sms(&f.db)
+    );
+    let page = http::get(
+        f.web,
+        "/sent",
+        &[("Authorization", &http::basic("admin", password))],
+    );
+    assert!(page.text().contains("api token:nagios"), "{}", page.text());
+
+    // revoked in the database by another process: refused at once
+    let out = admin(&f.db.url, &["token", "revoke", "nagios"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = http::post(f.web, "/api/send", &[("Authorization", &bearer)], form);
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert!(
+        r.text().contains("invalid or revoked API token"),
+        "{}",
+        r.text()
+    );
+    let out = admin(&f.db.url, &["token", "revoke", "nagios"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(all_sms(&f.db).len(), 3);
 }

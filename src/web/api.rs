@@ -75,7 +75,7 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             );
         }
     };
-    match queue(app, &numbers, &text, "api") {
+    match queue(app, &numbers, &text, &super::source("api", user)) {
         Ok(ids) => {
             log::info!(
                 "web: {}{} queued {} message(s) through the API: {ids:?}",
@@ -305,7 +305,8 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     let Some(text) = params.get("text") else {
         return Reply::text(400, "Missing text, rejected");
     };
-    match queue(app, &numbers, text, "kannel") {
+    let user = req.header("X-Smss-User").unwrap_or("");
+    match queue(app, &numbers, text, &super::source("kannel", user)) {
         Ok(ids) => {
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             log::info!(

@@ -273,14 +273,17 @@ pub fn start(
         .collect();
     let hosts = host::HostRule::new(addr, &names);
     let allowed_hosts = hosts.describe();
-    let guard = Arc::new(guard::Guard::new(
-        hosts,
-        settings.legacy_charset,
-        web_account,
-        kannel_account,
-        verifier,
-        throttle::Throttle::new(settings.web_auth_delay, settings.web_auth_max_delay),
-    ));
+    let guard = Arc::new(
+        guard::Guard::new(
+            hosts,
+            settings.legacy_charset,
+            web_account,
+            kannel_account,
+            verifier,
+            throttle::Throttle::new(settings.web_auth_delay, settings.web_auth_max_delay),
+        )
+        .with_tokens(Arc::clone(&store)),
+    );
     let app = Arc::new(App {
         require_auth: guard.web_needs_password(),
         csrf: csrf::Csrf::new(random_key()?),
@@ -529,11 +532,9 @@ fn not_allowed(allow: &'static str) -> Reply {
 /// before the request came here and names the user in `X-Smss-User` (a
 /// client's own is dropped); the check here is the second line.
 fn authorize(app: &App, req: &Req<'_>) -> Result<String, Reply> {
-    if !app.require_auth {
-        return Ok(String::new());
-    }
     match req.header("X-Smss-User") {
         Some(user) if !user.is_empty() => Ok(user.to_owned()),
+        _ if !app.require_auth => Ok(String::new()),
         _ => Err(Reply::text(401, "authentication required").header(
             "WWW-Authenticate",
             "Basic realm=\"smss\", charset=\"UTF-8\"",
@@ -558,6 +559,25 @@ pub fn queue(
                 log::error!("web: cannot queue: {cause}");
             }
         })
+}
+
+/// Whether a path is part of the HTTP API (tokens accepted; the HTML
+/// pages keep Basic authentication).
+pub fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path.starts_with("/http_api/")
+        || path == "/cgi-bin/sendsms"
+        || path == "/metrics"
+}
+
+/// The `source` of messages a way in queues: the way (`api`,
+/// `alertmanager`, ...) and, for a request with an API token, its name
+/// (`alertmanager token:prometheus`).
+pub fn source(way: &str, user: &str) -> String {
+    match user.strip_prefix("token:") {
+        Some(name) => format!("{way} token:{name}"),
+        None => way.to_owned(),
+    }
 }
 
 /// A number search as typed: spaces dropped; then an optional `+` and
