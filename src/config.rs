@@ -419,6 +419,17 @@ settings! {
         help: "hash of the password= of /cgi-bin/sendsms; unset = web-password-hash \
                (neither set: sendsms is off)",
     }
+    alert_send_resolved: bool {
+        name: "alert-send-resolved", value: "yes|no", default: "yes",
+        parse: boolean, commands: SERVE,
+        help: "/api/alertmanager and /api/grafana: send an SMS when an alert is resolved too",
+    }
+    alert_max_parts: usize {
+        name: "alert-max-parts", value: "N", default: "2",
+        parse: number(1, 255), commands: SERVE,
+        help: "most SMS parts of one alert notification (/api/alertmanager, /api/grafana): \
+               what does not fit is cut and counted as +N more (never more than max-parts)",
+    }
 }
 
 /// A bad setting, with where it came from.

@@ -307,3 +307,138 @@ fn tokens_open_the_api_until_revoked() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(all_sms(&f.db).len(), 3);
 }
+
+/// An Alertmanager webhook body (payload version 4, as Alertmanager 0.25
+/// sends it: notify/webhook/webhook.go `Message`).
+fn am_payload(status: &str, alerts: &[(&str, &str, &str, Option<&str>)], truncated: u64) -> String {
+    let alerts: Vec<serde_json::Value> = alerts
+        .iter()
+        .map(|(fp, instance, st, sms_to)| {
+            let mut labels = serde_json::json!({"alertname": "HighCPU", "instance": instance});
+            if let Some(to) = sms_to {
+                labels["sms_to"] = (*to).into();
+            }
+            serde_json::json!({
+                "status": st, "labels": labels,
+                "annotations": {"summary": "CPU above 90%"},
+                "startsAt": "2026-12-01T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph", "fingerprint": fp,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "4", "groupKey": "{}:{alertname=\"HighCPU\"}", "truncatedAlerts": truncated,
+        "status": status, "receiver": "smss",
+        "groupLabels": {"alertname": "HighCPU"}, "commonLabels": {"alertname": "HighCPU"},
+        "commonAnnotations": {"summary": "CPU above 90%"},
+        "externalURL": "http://alertmanager:9093", "alerts": alerts,
+    })
+    .to_string()
+}
+
+#[test]
+fn alertmanager_webhook_edges() {
+    let f = fixture(
+        Backend::Sqlite,
+        &[
+            &["group", "set", "dba", "420111222333"],
+            &["token", "add", "am"],
+        ],
+        &["--alert-send-resolved", "no", "--alert-max-parts", "1"],
+    );
+    let token = {
+        // a second token to post with (the first's value was not kept)
+        add_token(&f.db.url, "prom")
+    };
+    let auth = format!("Bearer {token}");
+    let post = |path: &str, body: &str, auth: &str| {
+        http::post(
+            f.web,
+            path,
+            &[
+                ("Authorization", auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    let one = am_payload("firing", &[("f1", "web1:9100", "firing", None)], 0);
+    // wrong token
+    let r = post(
+        "/api/alertmanager?to=420608337726",
+        &one,
+        "Bearer smss_0000",
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    // no recipient, not a payload, unknown group
+    let r = post("/api/alertmanager", &one, &auth);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("no recipient for alert HighCPU"),
+        "{}",
+        r.text()
+    );
+    let r = post(
+        "/api/alertmanager?to=420608337726",
+        r#"{"version": "4"}"#,
+        &auth,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("missing 'alerts'"), "{}", r.text());
+    let r = post("/api/alertmanager?to=@nobody", &one, &auth);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("no group '@nobody'"), "{}", r.text());
+    assert!(
+        f.db.store()
+            .list_queued(&ListFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap()
+            .is_empty()
+    );
+
+    // sms_to overrides to; truncated alerts counted
+    let body = am_payload(
+        "firing",
+        &[
+            ("f1", "web1:9100", "firing", None),
+            ("f2", "db1:9100", "firing", Some("@dba")),
+        ],
+        5,
+    );
+    let r = post("/api/alertmanager?to=420608337726", &body, &auth);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["queued"], 2);
+    assert_eq!(
+        sent_pairs(&f.sim, 2),
+        [
+            (
+                "+420111222333".to_string(),
+                "[FIRING:1] HighCPU db1 +5 more: CPU above 90%".to_string()
+            ),
+            (
+                "+420608337726".to_string(),
+                "[FIRING:1] HighCPU web1 +5 more: CPU above 90%".to_string()
+            ),
+        ]
+    );
+    // the same again: nothing new
+    let r = post("/api/alertmanager?to=420608337726", &body, &auth);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["queued"], 0);
+    // resolved with alert-send-resolved = no: nothing sent, but recorded,
+    // so that firing again is sent again
+    let resolved = am_payload("resolved", &[("f1", "web1:9100", "resolved", None)], 0);
+    let r = post("/api/alertmanager?to=420608337726", &resolved, &auth);
+    assert_eq!(r.json()["queued"], 0, "{}", r.text());
+    let r = post("/api/alertmanager?to=420608337726", &one, &auth);
+    assert_eq!(r.json()["queued"], 1, "{}", r.text());
+    f.sim.handle.wait_for_sent(3, WAIT);
+    assert!(wait_for(WAIT, || all_sms(&f.db).len() == 3));
+    assert!(
+        all_sms(&f.db)
+            .iter()
+            .all(|r| r.source == "alertmanager token:prom")
+    );
+}

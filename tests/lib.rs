@@ -3,6 +3,7 @@
 
 mod util;
 
+mod alertmanager;
 mod cluster;
 mod faults;
 mod hostile;

@@ -36,6 +36,8 @@ use crate::intake::{self, Intake, IntakeError};
 use crate::listener::{Listener, Stopper};
 use crate::store::Store;
 
+pub mod alertmanager;
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod csrf;
@@ -514,11 +516,17 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         "/send" if matches!(req.method, Post) => html::send_form(app, req, &user, body),
         "/style.css" if get => Reply::new(200, "text/css; charset=utf-8", html::STYLE),
         "/api/send" if matches!(req.method, Post) => api::send(app, req, &user, body),
+        "/api/alertmanager" if matches!(req.method, Post) => {
+            alertmanager::alertmanager(app, req, &user, body)
+        }
+        "/api/grafana" if matches!(req.method, Post) => {
+            alertmanager::grafana(app, req, &user, body)
+        }
         "/api/messages" if get => api::messages(app, req),
         "/metrics" if get => metrics::metrics(app),
         "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/style.css"
         | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
-        "/send" | "/api/send" => not_allowed("POST"),
+        "/send" | "/api/send" | "/api/alertmanager" | "/api/grafana" => not_allowed("POST"),
         _ => Reply::text(404, "not found"),
     }
 }
