@@ -442,3 +442,101 @@ fn alertmanager_webhook_edges() {
             .all(|r| r.source == "alertmanager token:prom")
     );
 }
+
+/// Grafana's webhook contact point body (unified alerting), as in
+/// Grafana's documentation ("Webhook notifier", example payload).
+fn grafana_payload(status: &str, title: &str, summary: Option<&str>) -> String {
+    let common = match summary {
+        Some(s) => serde_json::json!({"summary": s}),
+        None => serde_json::json!({}),
+    };
+    serde_json::json!({
+        "receiver": "smss", "status": status, "orgId": 1,
+        "alerts": [{
+            "status": status,
+            "labels": {"alertname": "High memory usage", "team": "blue", "zone": "us-1"},
+            "annotations": {"description": "The system has high memory usage",
+                            "summary": "This alert was triggered for zone us-1"},
+            "startsAt": "2021-10-12T09:51:03.157076+02:00", "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "https://grafana.example/alerting/1afz29v7z/edit",
+            "fingerprint": "c6eadffa33fcdf37", "silenceURL": "https://grafana.example/silence",
+            "dashboardURL": "", "panelURL": "", "values": {"B": 44.23943737541908, "C": 1},
+            "valueString": "[ var='B' labels={} value=44.23943737541908 ]"
+        }],
+        "groupLabels": {}, "commonLabels": {"team": "blue"}, "commonAnnotations": common,
+        "externalURL": "https://grafana.example/", "version": "1", "groupKey": "{}:{}",
+        "truncatedAlerts": 0, "title": title, "state": "alerting",
+        "message": "**Firing**\n\nValue: B=44.23943737541908\nLabels:\n - alertname = High memory usage\n - team = blue\nAnnotations:\n - description = The system has high memory usage\nSource: https://grafana.example/alerting/1afz29v7z/edit\nSilence: https://grafana.example/silence\n",
+    })
+    .to_string()
+}
+
+#[test]
+fn grafana_contact_point() {
+    let f = fixture(
+        Backend::Sqlite,
+        &[&["group", "set", "ops", "420608337726"]],
+        &[],
+    );
+    let token = add_token(&f.db.url, "grafana");
+    let auth = format!("Bearer {token}");
+    let post = |path: &str, body: &str, auth: &str| {
+        http::post(
+            f.web,
+            path,
+            &[
+                ("Authorization", auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    let firing = grafana_payload(
+        "firing",
+        "[FIRING:1] High memory usage (blue)",
+        Some("Memory above 90% on us-1"),
+    );
+    let r = post("/api/grafana?to=@ops", &firing, "Bearer smss_wrong");
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = post("/api/grafana", &firing, &auth);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("no recipient"), "{}", r.text());
+    let r = post("/api/grafana?to=@nobody", &firing, &auth);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = post(
+        "/api/grafana?to=@ops",
+        r#"{"status": "firing", "alerts": []}"#,
+        &auth,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("missing 'title'"), "{}", r.text());
+    let r = post("/api/grafana?to=@ops", &firing, &auth);
+    assert_eq!(r.status, 200, "{}", r.text());
+    // no common summary: the first alert's
+    let resolved = grafana_payload("resolved", "[RESOLVED] High memory usage (blue)", None);
+    let r = post("/api/grafana?to=@ops,420777123456", &resolved, &auth);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["queued"], 2);
+    let got = sent_pairs(&f.sim, 3);
+    assert_eq!(
+        got,
+        [
+            (
+                "+420608337726".to_string(),
+                "[FIRING:1] High memory usage (blue): Memory above 90% on us-1".to_string()
+            ),
+            (
+                "+420608337726".to_string(),
+                "[RESOLVED] High memory usage (blue): This alert was triggered for zone us-1"
+                    .to_string()
+            ),
+            (
+                "+420777123456".to_string(),
+                "[RESOLVED] High memory usage (blue): This alert was triggered for zone us-1"
+                    .to_string()
+            ),
+        ]
+    );
+    // never the long message
+    assert!(got.iter().all(|(_, t)| !t.contains("Silence")));
+}
