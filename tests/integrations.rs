@@ -540,3 +540,207 @@ fn grafana_contact_point() {
     // never the long message
     assert!(got.iter().all(|(_, t)| !t.contains("Silence")));
 }
+
+/// Home Assistant's `rest` notify platform (homeassistant/components/rest/
+/// notify.py): `method: POST_JSON` sends `{message_param_name: message,
+/// title_param_name: title, target_param_name: target[0]}` as JSON,
+/// `POST` the same as a form, `GET` as query parameters; the title is
+/// "Home Assistant" when the service call gives none.
+#[test]
+fn home_assistant_rest_notify() {
+    let f = fixture(
+        Backend::Sqlite,
+        &[&["group", "set", "family", "420111222333"]],
+        &[],
+    );
+    let token = add_token(&f.db.url, "homeassistant");
+    let auth = format!("Bearer {token}");
+    let json = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    // POST_JSON with target_param_name: target and title_param_name: title
+    let r = http::post(
+        f.web,
+        "/api/send",
+        &json,
+        br#"{"message": "Motion in the garage", "title": "Alarm", "target": "420608337726"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    // the default title says nothing: left out; target as a list
+    let r = http::post(
+        f.web,
+        "/api/send",
+        &json,
+        br#"{"message": "Door open", "title": "Home Assistant", "target": ["@family"]}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    // POST (a form)
+    let r = http::post(
+        f.web,
+        "/api/send",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &http::form(&[("message", "Washer done"), ("target", "420608337726")]),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    // GET, with the token
+    let path = format!(
+        "/api/send?message={}&title=Water&target=420608337726",
+        http::encode("Leak under the sink")
+    );
+    let r = http::get(f.web, &path, &[("Authorization", &auth)]);
+    assert_eq!(r.status, 202, "{}", r.text());
+    // GET without a token: refused (a link must not send)
+    let r = http::get(f.web, "/api/send?message=x&target=420608337726", &[]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    // wrong token, missing field, unknown group
+    let r = http::post(
+        f.web,
+        "/api/send",
+        &[
+            ("Authorization", "Bearer smss_nope"),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"message": "x", "target": "420608337726"}"#,
+    );
+    assert_eq!(r.status, 401);
+    let r = http::post(
+        f.web,
+        "/api/send",
+        &json,
+        br#"{"title": "x", "target": "420608337726"}"#,
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "missing 'text'");
+    let r = http::post(
+        f.web,
+        "/api/send",
+        &json,
+        br#"{"message": "x", "target": "@nobody"}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        sent_pairs(&f.sim, 4),
+        [
+            ("+420111222333".to_string(), "Door open".to_string()),
+            (
+                "+420608337726".to_string(),
+                "Alarm: Motion in the garage".to_string()
+            ),
+            ("+420608337726".to_string(), "Washer done".to_string()),
+            (
+                "+420608337726".to_string(),
+                "Water: Leak under the sink".to_string()
+            ),
+        ]
+    );
+}
+
+/// Uptime Kuma's webhook notification (server/notification-providers/
+/// webhook.js): `{"heartbeat": {...}, "monitor": {...}, "msg": "..."}` as
+/// JSON, or as the field `data` of a multipart form (form-data), or
+/// `GET ?msg=...&heartbeat=...&monitor=...`; the token in its "additional
+/// headers".
+#[test]
+fn uptime_kuma_webhook() {
+    let f = fixture(
+        Backend::Sqlite,
+        &[&["group", "set", "ops", "420608337726"]],
+        &[],
+    );
+    let token = add_token(&f.db.url, "kuma");
+    let auth = format!("Bearer {token}");
+    let msg = "[web] [🔴 Down] connect ECONNREFUSED 10.0.0.5:443";
+    let data = serde_json::json!({
+        "heartbeat": {"monitorID": 1, "status": 0, "time": "2026-12-01 10:00:00.000",
+                      "msg": "connect ECONNREFUSED 10.0.0.5:443", "important": true, "duration": 60},
+        "monitor": {"id": 1, "name": "web", "url": "https://10.0.0.5", "type": "http"},
+        "msg": msg,
+    })
+    .to_string();
+    let r = http::post(
+        f.web,
+        "/api/webhook?to=@ops",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        data.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // form-data, as the form-data package writes it
+    let boundary = "--------------------------123456789012345678901234";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n{}\r\n--{boundary}--\r\n",
+        data.replace("Down", "Up").replace("🔴", "🟢")
+    );
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let r = http::post(
+        f.web,
+        "/api/webhook?to=@ops",
+        &[("Authorization", &auth), ("Content-Type", &ct)],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // GET
+    let path = format!(
+        "/api/webhook?to=420777123456&msg={}",
+        http::encode("[db] [Up] OK")
+    );
+    let r = http::get(f.web, &path, &[("Authorization", &auth)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    // wrong token, no msg, no to, unknown group, a form without data
+    let r = http::post(
+        f.web,
+        "/api/webhook?to=@ops",
+        &[
+            ("Authorization", "Bearer smss_x"),
+            ("Content-Type", "application/json"),
+        ],
+        data.as_bytes(),
+    );
+    assert_eq!(r.status, 401);
+    let json = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let r = http::post(
+        f.web,
+        "/api/webhook?to=@ops",
+        &json,
+        br#"{"heartbeat": null}"#,
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "missing 'msg'");
+    let r = http::post(f.web, "/api/webhook", &json, data.as_bytes());
+    assert_eq!(r.status, 400);
+    let r = http::post(f.web, "/api/webhook?to=@nobody", &json, data.as_bytes());
+    assert_eq!(r.status, 400);
+    let empty = format!("--{boundary}--\r\n");
+    let r = http::post(
+        f.web,
+        "/api/webhook?to=@ops",
+        &[("Authorization", &auth), ("Content-Type", &ct)],
+        empty.as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        sent_pairs(&f.sim, 3),
+        [
+            ("+420608337726".to_string(), msg.to_string()),
+            (
+                "+420608337726".to_string(),
+                "[web] [🟢 Up] connect ECONNREFUSED 10.0.0.5:443".to_string()
+            ),
+            ("+420777123456".to_string(), "[db] [Up] OK".to_string()),
+        ]
+    );
+    assert!(
+        all_sms(&f.db)
+            .iter()
+            .all(|r| r.source == "webhook token:kuma")
+    );
+}

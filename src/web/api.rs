@@ -27,46 +27,121 @@ fn content_type(req: &Req<'_>) -> String {
         .to_ascii_lowercase()
 }
 
-/// `POST /api/send`: JSON `{"to": "420608337726" | ["...", ...], "text": "..."}`
-/// or a form `to=...&text=...` (several numbers separated by commas).
-/// `202 {"queued": n, "ids": [...]}`, or `400 {"error": "..."}`.
+/// A JSON value that lists recipients: a string (`"420608337726,@oncall"`)
+/// or a list of strings.
+fn json_recipients(v: &Value, name: &str) -> Result<Vec<String>, Reply> {
+    match v {
+        Value::String(s) => Ok(form::split_numbers(s)),
+        Value::Array(a) => {
+            let mut out = Vec::new();
+            for n in a {
+                match n {
+                    Value::String(s) => out.extend(form::split_numbers(s)),
+                    _ => {
+                        return Err(error(
+                            400,
+                            format!("'{name}' must be a string or a list of strings"),
+                        ));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => Err(error(
+            400,
+            format!("'{name}' must be a string or a list of strings"),
+        )),
+    }
+}
+
+/// The text of a send: `text` or `message` (Home Assistant's), with a
+/// `title` in front (`Alarm: motion in the garage`; Home Assistant's
+/// default title "Home Assistant" says nothing and is left out).
+fn send_text(text: Option<&str>, title: Option<&str>) -> Option<String> {
+    let text = text?;
+    match title
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && *t != "Home Assistant")
+    {
+        Some(t) => Some(format!("{t}: {text}")),
+        None => Some(text.to_owned()),
+    }
+}
+
+/// `/api/send`: JSON `{"to": "420608337726" | ["...", "@oncall"], "text": "..."}`,
+/// or a form (`POST`) or query (`GET`, with an API token only: a browser
+/// sends no token by itself, so a cross-site link cannot send) with
+/// `to=...&text=...` (several recipients separated by commas). Home
+/// Assistant's `rest` notify names them `target` and `message`, and may
+/// add a `title`. `202 {"queued": n, "ids": [...]}`, or `400 {"error": "..."}`.
 pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
+    let get = matches!(req.method, tiny_http::Method::Get);
+    if get && !user.starts_with("token:") {
+        return error(
+            403,
+            "GET /api/send needs an API token (smss token add NAME): Authorization: Bearer \
+             TOKEN, an access-token header or access_token=TOKEN; or POST",
+        );
+    }
     let (numbers, text) = match content_type(req).as_str() {
-        "application/json" => {
+        "application/json" if !get => {
             let Ok(v) = serde_json::from_slice::<Value>(body) else {
                 return error(400, "the body is not valid JSON");
             };
-            let numbers = match v.get("to") {
-                Some(Value::String(s)) => form::split_numbers(s),
-                Some(Value::Array(a)) => {
-                    let mut out = Vec::new();
-                    for n in a {
-                        match n {
-                            Value::String(s) => out.push(s.trim().to_owned()),
-                            _ => return error(400, "'to' must be a string or a list of strings"),
-                        }
-                    }
-                    out
-                }
-                None | Some(Value::Null) => return error(400, "missing 'to'"),
-                Some(_) => return error(400, "'to' must be a string or a list of strings"),
+            let to = match v.get("to").filter(|t| !t.is_null()) {
+                Some(t) => Some(("to", t)),
+                None => v
+                    .get("target")
+                    .filter(|t| !t.is_null())
+                    .map(|t| ("target", t)),
             };
-            let text = match v.get("text") {
-                Some(Value::String(s)) => s.clone(),
-                None | Some(Value::Null) => return error(400, "missing 'text'"),
-                Some(_) => return error(400, "'text' must be a string"),
+            let numbers = match to {
+                Some((name, t)) => match json_recipients(t, name) {
+                    Ok(n) => n,
+                    Err(reply) => return reply,
+                },
+                None => return error(400, "missing 'to'"),
+            };
+            let field = |name: &str| match v.get(name) {
+                Some(Value::String(s)) => Ok(Some(s.as_str())),
+                None | Some(Value::Null) => Ok(None),
+                Some(_) => Err(error(400, format!("'{name}' must be a string"))),
+            };
+            let (text, message, title) = match (field("text"), field("message"), field("title")) {
+                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+                (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+            };
+            let Some(text) = send_text(text.or(message), title) else {
+                return error(400, "missing 'text'");
             };
             (numbers, text)
         }
-        "application/x-www-form-urlencoded" | "" => {
-            let p = Params::parse(body, app.settings.legacy_charset);
-            let Some(to) = p.get("to") else {
+        "application/x-www-form-urlencoded" | "" | "multipart/form-data" => {
+            // GET: the query; POST: the form (or, with no body, the query)
+            let p = if get || body.is_empty() {
+                req.query.clone()
+            } else {
+                Params::parse(body, app.settings.legacy_charset)
+            };
+            let Some(to) = p.get("to").or_else(|| p.get("target")) else {
                 return error(400, "missing 'to'");
             };
-            let Some(text) = p.get("text") else {
+            let Some(text) = send_text(p.get("text").or_else(|| p.get("message")), p.get("title"))
+            else {
                 return error(400, "missing 'text'");
             };
-            (form::split_numbers(to), text.to_owned())
+            (form::split_numbers(to), text)
+        }
+        _ if get => {
+            let p = &req.query;
+            let Some(to) = p.get("to").or_else(|| p.get("target")) else {
+                return error(400, "missing 'to'");
+            };
+            let Some(text) = send_text(p.get("text").or_else(|| p.get("message")), p.get("title"))
+            else {
+                return error(400, "missing 'text'");
+            };
+            (form::split_numbers(to), text)
         }
         other => {
             return error(
@@ -75,10 +150,23 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             );
         }
     };
-    match queue(app, &numbers, &text, &super::source("api", user)) {
+    queued_reply(app, req, user, &numbers, &text, "api", 202)
+}
+
+/// Queues `text` to `numbers` and answers `status {"queued": n, "ids": [...]}`.
+fn queued_reply(
+    app: &App,
+    req: &Req<'_>,
+    user: &str,
+    numbers: &[String],
+    text: &str,
+    way: &str,
+    status: u16,
+) -> Reply {
+    match queue(app, numbers, text, &super::source(way, user)) {
         Ok(ids) => {
             log::info!(
-                "web: {}{} queued {} message(s) through the API: {ids:?}",
+                "web: {}{} queued {} message(s) through {way}: {ids:?}",
                 req.peer,
                 if user.is_empty() {
                     String::new()
@@ -87,12 +175,82 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
                 },
                 ids.len()
             );
-            Reply::json(202, &json!({ "queued": ids.len(), "ids": ids }))
+            Reply::json(status, &json!({ "queued": ids.len(), "ids": ids }))
         }
         Err(e @ (IntakeError::Unavailable(_) | IntakeError::Failed(_))) => error(503, e),
         Err(IntakeError::Rejected(Rejection::NoRecipient)) => error(400, "missing 'to'"),
         Err(e) => error(400, e),
     }
+}
+
+/// `GET|POST /api/webhook?to=RECIPIENTS`: Uptime Kuma's webhook
+/// notification, its text in `msg`: a JSON body (`{"heartbeat": ...,
+/// "monitor": ..., "msg": "..."}`), a multipart form whose field `data`
+/// holds that JSON, or `?msg=` (its GET, which needs an API token as
+/// `/api/send`'s does). Anything else with a `msg` works too.
+pub fn webhook(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
+    let get = matches!(req.method, tiny_http::Method::Get);
+    if get && !user.starts_with("token:") {
+        return error(
+            403,
+            "GET /api/webhook needs an API token (smss token add NAME); or POST",
+        );
+    }
+    let msg_of = |json: &[u8]| -> Result<Option<String>, Reply> {
+        let v: Value =
+            serde_json::from_slice(json).map_err(|_| error(400, "the body is not valid JSON"))?;
+        match v.get("msg") {
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => Err(error(400, "'msg' must be a string")),
+        }
+    };
+    let from_body = if get || body.is_empty() {
+        Ok(None)
+    } else {
+        match content_type(req).as_str() {
+            "application/json" => msg_of(body),
+            "multipart/form-data" => {
+                match form::multipart_field(body, req.header("Content-Type").unwrap_or(""), "data")
+                {
+                    Some(data) => msg_of(&data),
+                    None => Err(error(
+                        400,
+                        "missing form field 'data' (Uptime Kuma's form-data)",
+                    )),
+                }
+            }
+            "application/x-www-form-urlencoded" => {
+                Ok(Params::parse(body, app.settings.legacy_charset)
+                    .get("msg")
+                    .map(str::to_owned))
+            }
+            other => Err(error(
+                415,
+                format!("unsupported Content-Type '{other}': send application/json or a form"),
+            )),
+        }
+    };
+    let msg = match from_body {
+        Ok(Some(m)) => m,
+        Ok(None) => match req.query.get("msg") {
+            Some(m) => m.to_owned(),
+            None => return error(400, "missing 'msg'"),
+        },
+        Err(reply) => return reply,
+    };
+    let numbers = req
+        .query
+        .get("to")
+        .map(form::split_numbers)
+        .unwrap_or_default();
+    if numbers.is_empty() {
+        return error(
+            400,
+            "missing 'to': give ?to=NUMBER,@GROUP in the webhook URL",
+        );
+    }
+    queued_reply(app, req, user, &numbers, &msg, "webhook", 200)
 }
 
 /// A stored UTC time as RFC 3339: `2026-11-30T10:00:01.123Z`.

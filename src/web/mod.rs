@@ -515,7 +515,13 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         }
         "/send" if matches!(req.method, Post) => html::send_form(app, req, &user, body),
         "/style.css" if get => Reply::new(200, "text/css; charset=utf-8", html::STYLE),
-        "/api/send" if matches!(req.method, Post) => api::send(app, req, &user, body),
+        "/api/send" | "/api/webhook" if matches!(req.method, Get | Post) => {
+            if req.path == "/api/send" {
+                api::send(app, req, &user, body)
+            } else {
+                api::webhook(app, req, &user, body)
+            }
+        }
         "/api/alertmanager" if matches!(req.method, Post) => {
             alertmanager::alertmanager(app, req, &user, body)
         }
@@ -526,7 +532,8 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         "/metrics" if get => metrics::metrics(app),
         "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/style.css"
         | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
-        "/send" | "/api/send" | "/api/alertmanager" | "/api/grafana" => not_allowed("POST"),
+        "/send" | "/api/alertmanager" | "/api/grafana" => not_allowed("POST"),
+        "/api/send" | "/api/webhook" => not_allowed("GET, POST"),
         _ => Reply::text(404, "not found"),
     }
 }
