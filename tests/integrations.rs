@@ -744,3 +744,170 @@ fn uptime_kuma_webhook() {
             .all(|r| r.source == "webhook token:kuma")
     );
 }
+
+/// SMSEagle's API as Zabbix's official SMSEagle media types and Uptime
+/// Kuma's SMSEagle provider use it:
+/// * zabbix/zabbix templates/media/smseagle/media_smseagle.yaml, "SMSEagle"
+///   (API v1): a GET of `URL/http_api/send_sms` (or `send_togroup` with
+///   `groupname` for a recipient `NAME:g`) with every non-default
+///   parameter in the query (`url`, `access_token`, `message`, `to`, ...),
+///   `Content-Type: multipart/form-data` and no body;
+/// * the same file, "SMSEagle v2": `POST URL/api/v2/messages/sms`,
+///   `access-token` header, JSON with `text` through encodeURIComponent,
+///   `access_token`, `type`, `duration`, `groups`, `contacts`, `to`;
+/// * louislam/uptime-kuma server/notification-providers/smseagle.js:
+///   `POST URL/api/v2/messages/sms`, `access-token` header, JSON
+///   `{"text", "encoding", "priority", "groups"?, "to"?}`; it counts the
+///   entries of the answer whose status is "queued" and wants a 200.
+#[test]
+fn smseagle_clients() {
+    let f = fixture(
+        Backend::Sqlite,
+        &[&["group", "set", "ops", "420111222333", "420111222334"]],
+        &[],
+    );
+    let token = add_token(&f.db.url, "zabbix");
+    let zabbix_v1 = |path: &str, params: &[(&str, &str)]| {
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", http::encode(v)))
+            .collect();
+        http::get(
+            f.web,
+            &format!("{path}?{}", query.join("&")),
+            &[("Content-Type", "multipart/form-data")],
+        )
+    };
+    let url = format!("http://{}", f.web);
+    let message = "[PROBLEM] Disk full\nStarted at 10:00 on 2026.12.01\nHost: db1";
+    let r = zabbix_v1(
+        "/http_api/send_sms",
+        &[
+            ("url", &url),
+            ("message", message),
+            ("access_token", &token),
+            ("to", "420608337726"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.text();
+    assert!(
+        body.starts_with("OK; ID=[") && body.trim_end().ends_with(']'),
+        "{body}"
+    );
+    // a recipient "ops:g": send_togroup, groupname; JSON answer, high priority
+    let r = zabbix_v1(
+        "/http_api/send_togroup",
+        &[
+            ("url", &url),
+            ("message", "[RESOLVED] Disk full"),
+            ("access_token", &token),
+            ("highpriority", "1"),
+            ("responsetype", "json"),
+            ("groupname", "ops"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["result"]["status"], "ok", "{}", r.text());
+    assert_eq!(
+        r.json()["result"]["message_id"].as_array().unwrap().len(),
+        2
+    );
+    // wrong token, missing field, unknown group
+    let r = zabbix_v1(
+        "/http_api/send_sms",
+        &[
+            ("message", "x"),
+            ("access_token", "smss_bad"),
+            ("to", "420608337726"),
+        ],
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = zabbix_v1(
+        "/http_api/send_sms",
+        &[("access_token", &token), ("to", "420608337726")],
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.text().trim(), "Missing parameter: message");
+    let r = zabbix_v1(
+        "/http_api/send_togroup",
+        &[
+            ("message", "x"),
+            ("access_token", &token),
+            ("groupname", "nobody"),
+            ("responsetype", "json"),
+        ],
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["result"]["status"], "error");
+
+    // Zabbix's v2 media type
+    let v2 = |headers: &[(&str, &str)], body: &serde_json::Value| {
+        let mut h = vec![("Content-Type", "application/json")];
+        h.extend_from_slice(headers);
+        http::post(
+            f.web,
+            "/api/v2/messages/sms",
+            &h,
+            body.to_string().as_bytes(),
+        )
+    };
+    let encoded = "%5BPROBLEM%5D%20Load%20high%0AHost%3A%20web1%20%C5%BElu%C5%A5ou%C4%8Dk%C3%BD";
+    let zabbix = serde_json::json!({
+        "url": url, "text": encoded, "access_token": token, "type": "sms", "duration": 10,
+        "groups": [], "contacts": [], "to": ["420608337726"],
+    });
+    let r = v2(&[("access-token", &token)], &zabbix);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()[0]["status"], "queued", "{}", r.text());
+    // Uptime Kuma's SMSEagle provider, to a group and a number
+    let kuma = serde_json::json!({
+        "text": "[web] [🔴 Down] timeout", "encoding": "unicode", "priority": 1,
+        "groups": [ "ops" ], "to": ["420777123456"],
+    });
+    let r = v2(&[("access-token", &token)], &kuma);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let entries = r.json();
+    let queued = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == "queued")
+        .count();
+    assert_eq!(queued, 3, "{entries}");
+    // wrong token, missing text, unknown group, contacts
+    let r = v2(&[("access-token", "smss_bad")], &kuma);
+    assert_eq!(r.status, 401);
+    let r = v2(
+        &[("access-token", &token)],
+        &serde_json::json!({"to": ["420608337726"]}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["message"], "missing 'text'");
+    let r = v2(
+        &[("access-token", &token)],
+        &serde_json::json!({"text": "x", "groups": [7]}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = v2(
+        &[("access-token", &token)],
+        &serde_json::json!({"text": "x", "contacts": [3]}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    let got = sent_pairs(&f.sim, 7);
+    let expected = [
+        ("+420111222333", "[RESOLVED] Disk full"),
+        ("+420111222333", "[web] [🔴 Down] timeout"),
+        ("+420111222334", "[RESOLVED] Disk full"),
+        ("+420111222334", "[web] [🔴 Down] timeout"),
+        ("+420608337726", message),
+        ("+420608337726", "[PROBLEM] Load high\nHost: web1 žluťoučký"),
+        ("+420777123456", "[web] [🔴 Down] timeout"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(got, expected);
+}

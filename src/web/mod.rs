@@ -47,6 +47,7 @@ pub mod guard;
 pub mod host;
 pub mod html;
 pub mod metrics;
+pub mod smseagle;
 pub mod throttle;
 
 /// Threads answering requests (each request is short: a few queries).
@@ -525,6 +526,13 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         "/api/alertmanager" if matches!(req.method, Post) => {
             alertmanager::alertmanager(app, req, &user, body)
         }
+        "/http_api/send_sms" | "/http_api/send_togroup" if matches!(req.method, Get | Post) => {
+            let to_group = req.path == "/http_api/send_togroup";
+            smseagle::http_api(app, req, &user, body, to_group)
+        }
+        "/api/v2/messages/sms" if matches!(req.method, Post) => {
+            smseagle::v2_sms(app, req, &user, body)
+        }
         "/api/grafana" if matches!(req.method, Post) => {
             alertmanager::grafana(app, req, &user, body)
         }
@@ -532,8 +540,12 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         "/metrics" if get => metrics::metrics(app),
         "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/style.css"
         | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
-        "/send" | "/api/alertmanager" | "/api/grafana" => not_allowed("POST"),
-        "/api/send" | "/api/webhook" => not_allowed("GET, POST"),
+        "/send" | "/api/alertmanager" | "/api/grafana" | "/api/v2/messages/sms" => {
+            not_allowed("POST")
+        }
+        "/api/send" | "/api/webhook" | "/http_api/send_sms" | "/http_api/send_togroup" => {
+            not_allowed("GET, POST")
+        }
         _ => Reply::text(404, "not found"),
     }
 }
