@@ -911,3 +911,101 @@ fn smseagle_clients() {
         .collect();
     assert_eq!(got, expected);
 }
+
+/// Kannel's sendsms as its clients call it: sachet and others send
+/// `user`/`pass`; `to` separated by `+` (a space) or spaces; Kannel's
+/// options; `coding=2&charset=UTF-16BE` with the text in UTF-16BE; POST.
+#[test]
+fn kannel_clients() {
+    let hash = password_hash("kannel-pass");
+    let f = fixture(
+        Backend::Sqlite,
+        &[&["group", "set", "ops", "420111222333"]],
+        &[
+            "--kannel-user",
+            "sachet",
+            "--kannel-password-hash",
+            &hash,
+            "--web-auth-delay",
+            "0",
+        ],
+    );
+    assert!(wait_for(WAIT, || f
+        .db
+        .store()
+        .modem_health()
+        .unwrap()
+        .iter()
+        .any(|m| m.healthy)));
+    let get = |query: &str| http::get(f.web, &format!("/cgi-bin/sendsms?{query}"), &[]);
+    // user/pass, a '+'-separated list, the options: accepted, sent now
+    let r = get(
+        "user=sachet&pass=kannel-pass&to=420608337726+420777123456&text=Disk+full\
+         &mclass=0&validity=60&deferred=5&priority=3&dlr-mask=31&from=smss",
+    );
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (202, "0: Accepted for delivery\n")
+    );
+    assert_eq!(r.header("X-Smss-Ids").unwrap().split(',').count(), 2);
+    // UTF-16BE text, a group, a space-separated list
+    let r = get(
+        "username=sachet&password=kannel-pass&to=%40ops%20420608337726&coding=2&charset=UTF-16BE\
+         &text=%01%7D%00l%00u%01e%00%20%00%3F",
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    // POST, with the credentials in the form
+    let r = http::post(
+        f.web,
+        "/cgi-bin/sendsms",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &http::form(&[
+            ("user", "sachet"),
+            ("pass", "kannel-pass"),
+            ("to", "420777123456"),
+            ("text", "by POST"),
+        ]),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    // wrong password, missing text, unknown group, unknown charset
+    let r = get("user=sachet&pass=nope&to=420608337726&text=x");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (403, "Authorization failed for sendsms\n")
+    );
+    let r = get("user=sachet&pass=kannel-pass&to=420608337726");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "Missing text, rejected\n")
+    );
+    let r = get("user=sachet&pass=kannel-pass&to=%40nobody&text=x");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("no group '@nobody'") && r.text().ends_with(", rejected\n"));
+    let r = get("user=sachet&pass=kannel-pass&to=420608337726&text=x&charset=koi8-r");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        sent_pairs(&f.sim, 5),
+        [
+            ("+420111222333".to_string(), "Žluť ?".to_string()),
+            ("+420608337726".to_string(), "Disk full".to_string()),
+            ("+420608337726".to_string(), "Žluť ?".to_string()),
+            ("+420777123456".to_string(), "Disk full".to_string()),
+            ("+420777123456".to_string(), "by POST".to_string()),
+        ]
+    );
+    // No modem up: stored all the same, "3: Queued for later delivery".
+    f.sim.handle.stop();
+    assert!(wait_for(WAIT, || f
+        .db
+        .store()
+        .modem_health()
+        .unwrap()
+        .iter()
+        .all(|m| !m.healthy)));
+    let r = get("user=sachet&pass=kannel-pass&to=420608337726&text=later");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (202, "3: Queued for later delivery\n")
+    );
+    assert_eq!(f.db.store().queue_stats().unwrap().depth, 1);
+}

@@ -433,17 +433,85 @@ pub fn messages(app: &App, req: &Req<'_>) -> Reply {
     }
 }
 
+/// Kannel's per-message options of `sendsms`, as given (issue 18 maps
+/// them onto its message options; until then they are logged and the
+/// message is sent at once, normal priority, as a normal SMS).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KannelOptions {
+    /// `mclass`: 0 = flash (shown, not stored), 1..3.
+    pub mclass: Option<u8>,
+    /// `validity`: minutes the network keeps trying.
+    pub validity_minutes: Option<u32>,
+    /// `deferred`: minutes to wait before sending.
+    pub deferred_minutes: Option<u32>,
+    /// `priority`: 0..3, higher first.
+    pub priority: Option<u8>,
+    /// `coding`: 0 7-bit, 1 8-bit, 2 UCS-2 (smss picks the coding from
+    /// the text; 1 is not sent as binary).
+    pub coding: Option<u8>,
+}
+
+fn kannel_options(p: &Params) -> KannelOptions {
+    let num = |name: &str| p.nonblank(name).and_then(|v| v.parse::<u32>().ok());
+    KannelOptions {
+        mclass: num("mclass").and_then(|v| u8::try_from(v).ok()),
+        validity_minutes: num("validity"),
+        deferred_minutes: num("deferred"),
+        priority: num("priority").and_then(|v| u8::try_from(v).ok()),
+        coding: num("coding").and_then(|v| u8::try_from(v).ok()),
+    }
+}
+
+/// The `text` of a sendsms as its `charset` says: UTF-16BE (`UCS-2`,
+/// what clients send with `coding=2`), a legacy 8-bit one, or UTF-8;
+/// without `charset`, UTF-8 or else `legacy-charset`, as everywhere.
+fn kannel_text(raw: &[u8], charset: Option<&str>, parsed: &str) -> Result<String, String> {
+    let Some(charset) = charset.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(parsed.to_owned());
+    };
+    let bytes = form::decode_bytes(raw);
+    match charset.to_ascii_lowercase().as_str() {
+        "utf-8" | "utf8" => String::from_utf8(bytes)
+            .map_err(|_| "the text is not UTF-8 (charset=UTF-8), rejected".to_owned()),
+        "utf-16be" | "utf-16" | "ucs-2" | "ucs2" | "ucs-2be" => {
+            if !bytes.len().is_multiple_of(2) {
+                return Err("the text is not UTF-16BE (an odd number of bytes), rejected".into());
+            }
+            let units: Vec<u16> = bytes
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).map_err(|_| "the text is not UTF-16BE, rejected".to_owned())
+        }
+        other => match crate::charset::Legacy::from_name(other) {
+            Some(legacy) => Ok(bytes.iter().map(|&b| legacy.decode_byte(b)).collect()),
+            None => Err(format!(
+                "unknown charset '{}': use UTF-8, UTF-16BE, windows-1250, iso-8859-2, \
+                 windows-1252 or iso-8859-1, rejected",
+                crate::printable::escape(other)
+            )),
+        },
+    }
+}
+
 /// Kannel's `sendsms`: `GET|POST /cgi-bin/sendsms?username=&password=&to=&text=`
-/// (POST: the same parameters as a form body; the front checks the
-/// credentials: `web::guard`). `to` may hold several
-/// numbers separated by spaces (Kannel's rule; commas work too). Answers as
-/// Kannel's smsbox does: `202 0: Accepted for delivery`, `403 Authorization
-/// failed for sendsms`, `400 ... rejected`. Kannel's other parameters
-/// (`from`, `smsc`, `coding`, `dlr-mask`, ...) are accepted and ignored: the
-/// modem chooses the coding itself.
+/// (also `user=`/`pass=`, what sachet and other clients send; POST: the
+/// same parameters as a form body; the front checks the credentials:
+/// `web::guard`). `to` may hold several numbers separated by spaces or
+/// `+` (Kannel's rule, a `+` in a query is a space; commas work too; a
+/// number's own `+` is `%2B`), or `@group`s. `charset` says how `text` is
+/// encoded (UTF-16BE with `coding=2`). Answers as Kannel's smsbox does:
+/// `202 0: Accepted for delivery`, or `202 3: Queued for later delivery`
+/// when no modem is up to send it now (it is stored and goes out when one
+/// is), `403 Authorization failed for sendsms`, `400 ... rejected`, `503`
+/// while the database is away. `mclass`, `validity`, `deferred`,
+/// `priority` and `coding` are read ([`KannelOptions`]) and do not change
+/// anything yet (issue 18); `from`, `smsc`, `dlr-mask`, ... are accepted
+/// and ignored.
 pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     let mut params = req.query.clone();
-    if matches!(req.method, tiny_http::Method::Post) {
+    let is_post = matches!(req.method, tiny_http::Method::Post);
+    if is_post {
         params
             .0
             .extend(Params::parse(body, app.settings.legacy_charset).0);
@@ -460,11 +528,25 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     if numbers.is_empty() {
         return Reply::text(400, "Missing receiver number, rejected");
     }
-    let Some(text) = params.get("text") else {
+    let Some(parsed) = params.get("text") else {
         return Reply::text(400, "Missing text, rejected");
     };
+    let raw = form::raw_value(req.raw_query.as_bytes(), "text")
+        .or_else(|| is_post.then(|| form::raw_value(body, "text")).flatten())
+        .unwrap_or(b"");
+    let text = match kannel_text(raw, params.get("charset"), parsed) {
+        Ok(t) => t,
+        Err(e) => return Reply::text(400, e),
+    };
+    let options = kannel_options(&params);
+    if options != KannelOptions::default() {
+        log::info!(
+            "web: {} sendsms options not applied yet (sent now, normal priority): {options:?}",
+            req.peer
+        );
+    }
     let user = req.header("X-Smss-User").unwrap_or("");
-    match queue(app, &numbers, text, &super::source("kannel", user)) {
+    match queue(app, &numbers, &text, &super::source("kannel", user)) {
         Ok(ids) => {
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             log::info!(
@@ -473,7 +555,12 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
                 ids.len(),
                 list.join(",")
             );
-            Reply::text(202, "0: Accepted for delivery").header("X-Smss-Ids", list.join(","))
+            let answer = if super::modem_health(app.store.as_ref()).iter().any(|m| m.up) {
+                "0: Accepted for delivery"
+            } else {
+                "3: Queued for later delivery"
+            };
+            Reply::text(202, answer).header("X-Smss-Ids", list.join(","))
         }
         Err(e @ (IntakeError::Unavailable(_) | IntakeError::Failed(_))) => {
             Reply::text(503, format!("Temporary failure: {e}"))
@@ -485,6 +572,26 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kannel_charsets() {
+        // "Žluť" in UTF-16BE, as a coding=2 client sends it
+        let raw = b"%01%7D%00l%00u%01e";
+        assert_eq!(kannel_text(raw, Some("UTF-16BE"), "").unwrap(), "Žluť");
+        assert_eq!(kannel_text(raw, Some("UCS-2"), "").unwrap(), "Žluť");
+        assert!(kannel_text(b"%01", Some("UTF-16BE"), "").is_err());
+        assert_eq!(
+            kannel_text(b"P%F8%EDli%9A", Some("windows-1250"), "").unwrap(),
+            "Příliš"
+        );
+        assert_eq!(
+            kannel_text(b"caf%E9", Some("ISO-8859-1"), "").unwrap(),
+            "café"
+        );
+        assert_eq!(kannel_text(b"a+b", Some("utf-8"), "").unwrap(), "a b");
+        assert!(kannel_text(b"x", Some("koi8-r"), "").is_err());
+        assert_eq!(kannel_text(b"ignored", None, "parsed").unwrap(), "parsed");
+    }
 
     #[test]
     fn since_formats() {

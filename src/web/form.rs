@@ -51,6 +51,24 @@ fn decode(raw: &[u8], legacy: Legacy) -> String {
     charset::decode_line(&bytes, legacy)
 }
 
+/// The raw (still percent-encoded) value of the first `name=` in
+/// urlencoded `input`.
+pub fn raw_value<'a>(input: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    input.split(|&b| b == b'&').find_map(|piece| {
+        let i = piece.iter().position(|&b| b == b'=')?;
+        (&piece[..i] == name.as_bytes()).then(|| &piece[i + 1..])
+    })
+}
+
+/// Percent-decoded bytes of a urlencoded value (`+` is a space).
+pub fn decode_bytes(raw: &[u8]) -> Vec<u8> {
+    let plus: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_decode(&plus).collect()
+}
+
 /// Percent-encodes a value for a link (`?number=...&before=...`).
 pub fn encode(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()

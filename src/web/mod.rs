@@ -426,6 +426,8 @@ pub struct Req<'a> {
     pub method: &'a tiny_http::Method,
     pub path: &'a str,
     pub query: form::Params,
+    /// The query as it came (Kannel's `charset=` decodes `text` anew).
+    pub raw_query: &'a str,
     pub peer: String,
     headers: &'a [tiny_http::Header],
 }
@@ -462,6 +464,7 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
         method: &method,
         path,
         query: form::Params::parse(query.as_bytes(), app.settings.legacy_charset),
+        raw_query: query,
         peer: headers
             .iter()
             .find(|h| h.field.equiv("X-Smss-Peer"))
