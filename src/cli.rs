@@ -302,6 +302,7 @@ Commands:
   hash-password  read a password on standard input, print its hash for web-password-hash
   group          recipient groups (@NAME): smss group set NAME NUMBER... | list | remove NAME
   token          API tokens: smss token add NAME | list | revoke NAME
+  sendsms        smstools' sendsms: smss sendsms NUMBER|@GROUP... TEXT (to client-server)
 ";
 
 pub const HASH_PASSWORD_HELP: &str = "\

@@ -37,6 +37,7 @@ pub enum Command {
     Probe,
     Group,
     Token,
+    SendSms,
 }
 
 impl Command {
@@ -49,11 +50,12 @@ impl Command {
             Command::Probe => "probe",
             Command::Group => "group",
             Command::Token => "token",
+            Command::SendSms => "sendsms",
         }
     }
 }
 
-use Command::{Group, InitDb, Probe, SendPending, Serve, Status, Token};
+use Command::{Group, InitDb, Probe, SendPending, SendSms, Serve, Status, Token};
 
 /// Every command but `probe`: the database.
 const ALL: &[Command] = &[Serve, SendPending, InitDb, Status, Group, Token];
@@ -418,6 +420,11 @@ settings! {
         parse: password_hash, commands: SERVE,
         help: "hash of the password= of /cgi-bin/sendsms; unset = web-password-hash \
                (neither set: sendsms is off)",
+    }
+    client_server: String {
+        name: "client-server", value: "HOST[:PORT]", default: "localhost:2021",
+        parse: nonempty, commands: &[SendSms],
+        help: "the server smss sendsms sends to (its -a wins)",
     }
     alert_send_resolved: bool {
         name: "alert-send-resolved", value: "yes|no", default: "yes",

@@ -12,6 +12,7 @@
 pub mod client;
 pub mod duration;
 pub mod run;
+pub mod sendsms;
 
 #[cfg(feature = "server")]
 pub mod allow;

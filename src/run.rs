@@ -16,6 +16,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     let rest: Vec<OsString> = args.collect();
     match command.as_str() {
         "client" => client_main(rest),
+        "sendsms" => sendsms_main(rest),
         "-V" | "--version" | "version" => {
             println!("smss {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -44,6 +45,44 @@ fn client_main(args: Vec<OsString>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(err, "smss client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sendsms_main(args: Vec<OsString>) -> ExitCode {
+    let parsed = match crate::sendsms::parse_args(args) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{}", crate::sendsms::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!(
+                "smss sendsms: {}",
+                e.to_string()
+                    .replace("smss client --help", "smss sendsms --help")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut out = io::stdout().lock();
+    let mut err = io::stderr().lock();
+    match crate::sendsms::run(&parsed, &mut input, &mut out, &mut err) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ client::ClientError::Usage(_)) => {
+            let _ = writeln!(
+                err,
+                "smss sendsms: {}",
+                e.to_string()
+                    .replace("smss client --help", "smss sendsms --help")
+            );
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            let _ = writeln!(err, "smss sendsms: {e}");
             ExitCode::FAILURE
         }
     }
@@ -105,12 +144,16 @@ fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
 fn server_main(command: &str, _args: Vec<OsString>) -> ExitCode {
     match command {
         "" | "-h" | "--help" | "help" => {
-            print!("smss (client-only build)\n\n{}", client::USAGE);
+            print!(
+                "smss (client-only build)\n\n{}\n{}",
+                client::USAGE,
+                crate::sendsms::USAGE
+            );
             ExitCode::SUCCESS
         }
         other => {
             eprintln!(
-                "smss: '{other}' is not available in this client-only build; use: smss client -a HOST '#phone;text'"
+                "smss: '{other}' is not available in this client-only build; use: smss client -a HOST '#phone;text' or smss sendsms NUMBER TEXT"
             );
             ExitCode::from(2)
         }

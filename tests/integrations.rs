@@ -1009,3 +1009,104 @@ fn kannel_clients() {
     );
     assert_eq!(f.db.store().queue_stats().unwrap().depth, 1);
 }
+
+/// `smss sendsms` as a Nagios/Icinga/Netdata notification command runs it
+/// (smstools' arguments: destinations, then the text; or the text on
+/// standard input), to the server in client-server.
+#[test]
+fn sendsms_command() {
+    let f = fixture(
+        Backend::Sqlite,
+        &[&["group", "set", "oncall", "420111222333"]],
+        &[],
+    );
+    let addr = f.serve.addr.to_string();
+    let out = smss(&[
+        "sendsms",
+        "-a",
+        &addr,
+        "420608337726",
+        "@oncall",
+        "PROBLEM: web1 is DOWN #12345; see ticket\n",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out)
+            .lines()
+            .filter(|l| l.starts_with("OK 1 "))
+            .count(),
+        2
+    );
+    // client-server from the configuration file; the text on stdin
+    let config = f._dir.path().join("client.conf");
+    std::fs::write(&config, format!("client-server = {addr} # the sms box\n")).unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "sendsms",
+            "--config",
+            config.to_str().unwrap(),
+            "-q",
+            "+420777123456",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        "RECOVERY: web1 is UP\n".as_bytes(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    // an unknown group: exit 1 with the server's reason; the others go out
+    let out = smss(&["sendsms", "-a", &addr, "@nobody,420608337726", "x"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no group '@nobody'"),
+        "{}",
+        stderr(&out)
+    );
+    // usage errors: exit 2
+    for args in [
+        &["sendsms"][..],
+        &["sendsms", "12", "x"],
+        &["sendsms", "-a", &addr, "420608337726", " "],
+    ] {
+        let out = smss(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("smss sendsms: "),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // no server there: exit 1
+    let out = smss(&["sendsms", "-a", "127.0.0.1:1", "420608337726", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot connect to 127.0.0.1:1"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        sent_pairs(&f.sim, 4),
+        [
+            (
+                "+420111222333".to_string(),
+                "PROBLEM: web1 is DOWN # 12345; see ticket".to_string()
+            ),
+            (
+                "+420608337726".to_string(),
+                "PROBLEM: web1 is DOWN # 12345; see ticket".to_string()
+            ),
+            ("+420608337726".to_string(), "x".to_string()),
+            (
+                "+420777123456".to_string(),
+                "RECOVERY: web1 is UP".to_string()
+            ),
+        ]
+    );
+}
