@@ -7,6 +7,19 @@ use std::process::ExitCode;
 
 use crate::client;
 
+/// `main` with the name the binary was run as: as `sendsms` (a link or
+/// copy named so, where a tool expects smstools' command, Netdata's
+/// smstools notification for one) it is `smss sendsms`.
+pub fn main_as(invoked: Option<&std::ffi::OsStr>, args: Vec<OsString>) -> ExitCode {
+    let name = invoked
+        .map(std::path::Path::new)
+        .and_then(std::path::Path::file_stem);
+    if name.is_some_and(|n| n == "sendsms") {
+        return sendsms_main(args);
+    }
+    main(args)
+}
+
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let mut args = args.into_iter();
     let command = args

@@ -183,14 +183,51 @@ fn groups_work_on_tcp_web_and_api() {
         r.json()["error"],
         "request 1: no group '@nobody' (smss group list shows the groups)"
     );
-    f.sim.handle.wait_for_sent(5, WAIT);
+    // the web form
+    let page = http::get(f.web, "/", &[]).text();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's token")
+        .to_owned();
+    let r = http::post(
+        f.web,
+        "/send",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &http::form(&[
+            ("csrf", &csrf),
+            ("to", "@nobody"),
+            ("text", "x"),
+            ("action", "send"),
+        ]),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("no group &#39;@nobody&#39;"),
+        "{}",
+        r.text()
+    );
+    let r = http::post(
+        f.web,
+        "/send",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &http::form(&[
+            ("csrf", &csrf),
+            ("to", "@oncall"),
+            ("text", "from the form"),
+            ("action", "send"),
+        ]),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    f.sim.handle.wait_for_sent(7, WAIT);
     // the record keeps the group; the lists show it
-    assert!(wait_for(WAIT, || all_sms(&f.db).len() == 5));
+    assert!(wait_for(WAIT, || all_sms(&f.db).len() == 7));
     let rows = all_sms(&f.db);
     let via: Vec<Option<&str>> = rows.iter().map(|r| r.group.as_deref()).collect();
     assert_eq!(
         via.iter().filter(|g| **g == Some("oncall")).count(),
-        4,
+        6,
         "{via:?}"
     );
     let page = http::get(f.web, "/sent", &[]).text();
@@ -1083,6 +1120,14 @@ fn sendsms_command() {
             stderr(&out)
         );
     }
+    // run as `sendsms` (a link named so): smss sendsms
+    let link = f._dir.path().join("sendsms");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let out = std::process::Command::new(&link)
+        .args(["-a", &addr, "420608337726", "via the link"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
     // no server there: exit 1
     let out = smss(&["sendsms", "-a", "127.0.0.1:1", "420608337726", "x"]);
     assert_eq!(out.status.code(), Some(1));
@@ -1092,7 +1137,7 @@ fn sendsms_command() {
         stderr(&out)
     );
     assert_eq!(
-        sent_pairs(&f.sim, 4),
+        sent_pairs(&f.sim, 5),
         [
             (
                 "+420111222333".to_string(),
@@ -1102,6 +1147,7 @@ fn sendsms_command() {
                 "+420608337726".to_string(),
                 "PROBLEM: web1 is DOWN # 12345; see ticket".to_string()
             ),
+            ("+420608337726".to_string(), "via the link".to_string()),
             ("+420608337726".to_string(), "x".to_string()),
             (
                 "+420777123456".to_string(),
