@@ -431,6 +431,13 @@ settings! {
         parse: boolean, commands: SERVE,
         help: "/api/alertmanager and /api/grafana: send an SMS when an alert is resolved too",
     }
+    alert_remember: Duration {
+        name: "alert-remember", value: "DURATION", default: "720h",
+        parse: duration, commands: SERVE,
+        help: "/api/alertmanager remembers which alerts it notified (a repeat of the group \
+               sends only what changed) this long; an alert still firing after that is sent \
+               again once, as a reminder",
+    }
     alert_max_parts: usize {
         name: "alert-max-parts", value: "N", default: "2",
         parse: number(1, 255), commands: SERVE,

@@ -850,6 +850,19 @@ fn smseagle_clients() {
         r.json()["result"]["message_id"].as_array().unwrap().len(),
         2
     );
+    // a POST form with the token in the body
+    let r = http::post(
+        f.web,
+        "/http_api/send_sms",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &http::form(&[
+            ("access_token", &token),
+            ("to", "420608337726"),
+            ("message", "posted"),
+        ]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().starts_with("OK; ID=["), "{}", r.text());
     // wrong token, missing field, unknown group
     let r = zabbix_v1(
         "/http_api/send_sms",
@@ -932,7 +945,7 @@ fn smseagle_clients() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
 
-    let got = sent_pairs(&f.sim, 7);
+    let got = sent_pairs(&f.sim, 8);
     let expected = [
         ("+420111222333", "[RESOLVED] Disk full"),
         ("+420111222333", "[web] [🔴 Down] timeout"),
@@ -940,6 +953,7 @@ fn smseagle_clients() {
         ("+420111222334", "[web] [🔴 Down] timeout"),
         ("+420608337726", message),
         ("+420608337726", "[PROBLEM] Load high\nHost: web1 žluťoučký"),
+        ("+420608337726", "posted"),
         ("+420777123456", "[web] [🔴 Down] timeout"),
     ];
     let expected: Vec<(String, String)> = expected

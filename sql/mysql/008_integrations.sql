@@ -44,5 +44,6 @@ CREATE TABLE IF NOT EXISTS alert_notified (
     fingerprint VARCHAR(64) NOT NULL,
     status      VARCHAR(16) NOT NULL,
     notified_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-    PRIMARY KEY (recipient, fingerprint)
+    PRIMARY KEY (recipient, fingerprint),
+    KEY alert_notified_at (notified_at)   -- what alert-remember forgets
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

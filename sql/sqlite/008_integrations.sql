@@ -41,3 +41,5 @@ CREATE TABLE alert_notified (
     notified_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
     PRIMARY KEY (recipient, fingerprint)
 );
+-- what alert-remember forgets
+CREATE INDEX alert_notified_at ON alert_notified (notified_at);

@@ -686,6 +686,10 @@ pub trait Store: Send + Sync {
         fingerprints: &[String],
     ) -> Result<Vec<(String, String)>>;
 
+    /// Forgets the alerts notified longer than `age` ago (a repeat after
+    /// that is sent again, as a reminder). Returns how many.
+    fn forget_alerts(&self, age: Duration) -> Result<u64>;
+
     /// Claims up to `limit` due rows of `msg`, oldest id first: rows whose
     /// `next_attempt` is NULL or past and which are unclaimed or whose claim
     /// expired. Marks them `claimed_by = owner`, `claim_until = now + lease`.

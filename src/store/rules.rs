@@ -498,6 +498,19 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
+    fn forget_alerts(&self, age: Duration) -> Result<u64> {
+        let d = self.0.dialect();
+        self.0.run(|e| {
+            e.exec(
+                &format!(
+                    "DELETE FROM alert_notified WHERE notified_at < {}",
+                    d.now_shifted
+                ),
+                params![(d.earlier)(age)],
+            )
+        })
+    }
+
     fn claim_due(&self, owner: &str, lease: Duration, limit: usize) -> Result<Vec<QueuedMessage>> {
         if limit == 0 {
             return Ok(Vec::new());

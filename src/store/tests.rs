@@ -1721,6 +1721,16 @@ mod integrations {
         assert_eq!(got[0], ("f1".to_string(), "resolved".to_string()));
         assert_eq!(fx.scalar("SELECT COUNT(*) FROM alert_notified"), Some(2));
         assert_eq!(s.queue_stats().unwrap().depth, 2);
+        // forgotten after alert-remember: older ones only
+        assert_eq!(s.forget_alerts(Duration::from_secs(3600)).unwrap(), 0);
+        s.execute_sql(
+            "UPDATE alert_notified SET notified_at = '2020-01-01 00:00:00.000' \
+             WHERE fingerprint = 'f2'",
+        )
+        .unwrap();
+        assert_eq!(s.forget_alerts(Duration::from_secs(3600)).unwrap(), 1);
+        let left = s.notified_alerts("@oncall", &fps).unwrap();
+        assert_eq!(left, [("f1".to_string(), "resolved".to_string())]);
     }
 
     suite!(

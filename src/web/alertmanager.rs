@@ -220,7 +220,12 @@ pub fn alertmanager(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply 
             critical: notice.firing.iter().any(|a| a.critical),
         });
     }
-    queue_alerts(app, req, &smss, &marks, &source("alertmanager", user))
+    let reply = queue_alerts(app, req, &smss, &marks, &source("alertmanager", user));
+    // Best effort: what is forgotten late is only kept longer.
+    if let Err(e) = app.store.forget_alerts(app.settings.alert_remember) {
+        log::warn!("web: cannot forget old notified alerts: {e}");
+    }
+    reply
 }
 
 /// `POST /api/grafana`: Grafana's webhook contact point (unified

@@ -458,8 +458,16 @@ impl Front<'_> {
         let mut secret = None;
         if super::is_api(head.path()) {
             secret = head_token(&head, self.guard.legacy);
-            if secret.is_none() && head.method == "POST" && head.body_len > 0 && head.is_form() {
+            if secret.is_none()
+                && head.path().starts_with("/http_api/")
+                && head.authorization.is_none()
+                && head.method == "POST"
+                && head.body_len > 0
+                && head.is_form()
+            {
                 // SMSEagle's POST form carries its access_token in the body
+                // (as sendsms's its credentials: read within the head's
+                // deadline; nowhere else is a body read before its check)
                 match self.read_body(&mut client, &head, &already, head_deadline) {
                     Ok(b) => {
                         secret = Params::parse(&b, self.guard.legacy)
