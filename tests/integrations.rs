@@ -1045,6 +1045,8 @@ fn kannel_clients() {
         ]
     );
     // No modem up: stored all the same, "3: Queued for later delivery".
+    // (First the five are recorded, none still in flight.)
+    assert!(wait_for(WAIT, || all_sms(&f.db).len() == 5));
     f.sim.handle.stop();
     assert!(wait_for(WAIT, || f
         .db
