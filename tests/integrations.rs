@@ -1024,6 +1024,8 @@ fn kannel_clients() {
         (r.status, r.text().as_str()),
         (403, "Authorization failed for sendsms\n")
     );
+    let r = get("access_token=smss_bad&to=420608337726&text=x");
+    assert_eq!(r.status, 401, "{}", r.text());
     let r = get("user=sachet&pass=kannel-pass&to=420608337726");
     assert_eq!(
         (r.status, r.text().as_str()),
