@@ -69,6 +69,9 @@ pub enum CliError {
         what: String,
         source: io::Error,
     },
+    /// A management command cannot do what it was asked (no such group,
+    /// a token name in use): the reason.
+    Refused(String),
     /// `hash-password` read an empty line.
     EmptyPassword,
     HashPassword(argon2::password_hash::Error),
@@ -97,6 +100,7 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Usage(m) => write!(f, "{m}\n(see smss --help)"),
+            CliError::Refused(m) => f.write_str(m),
             CliError::Config(e) => e.fmt(f),
             CliError::Store(e) => e.fmt(f),
             CliError::NeedsInit(e, hint) => write!(f, "{e}: {hint}"),
@@ -191,6 +195,7 @@ impl std::error::Error for CliError {
             | CliError::NoSuchModem(_)
             | CliError::CannotCreate { .. }
             | CliError::Web(_)
+            | CliError::Refused(_)
             | CliError::EmptyPassword => None,
         }
     }
@@ -295,6 +300,9 @@ Commands:
   status         queue, last 24 hours, modem health, lock holder; exit 1 when something needs attention
   probe          talk to the modem: what it is, what it offers, what smss will use (stop serve first)
   hash-password  read a password on standard input, print its hash for web-password-hash
+  group          recipient groups (@NAME): smss group set NAME NUMBER... | list | remove NAME
+  token          API tokens: smss token add NAME | list | revoke NAME
+  sendsms        smstools' sendsms: smss sendsms NUMBER|@GROUP... TEXT (to client-server)
 ";
 
 pub const HASH_PASSWORD_HELP: &str = "\
@@ -422,6 +430,8 @@ pub struct ServerArgs {
     pub forget: Option<String>,
     /// `serve --demo`: its temporary directory, removed when serve ends.
     pub demo_dir: Option<PathBuf>,
+    /// The words of `group` and `token` (`set NAME NUMBER...`).
+    pub words: Vec<String>,
 }
 
 /// A new directory `TMPDIR/PREFIXxxxxxxxxxx` (random, mode 0700, made
@@ -468,6 +478,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
     let mut help = false;
     let mut check = false;
     let mut forget = None;
+    let mut words = Vec::new();
     let mut overrides: Vec<(String, String)> = Vec::new();
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
@@ -478,6 +489,9 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
                 forget = Some(parser.value().map_err(usage)?.string().map_err(usage)?)
             }
             Long("config") => config = Some(parser.value().map_err(usage)?.into()),
+            Value(word) if matches!(command, "group" | "token") => {
+                words.push(word.string().map_err(usage)?)
+            }
             Long(key) if Settings::is_key(key) => {
                 let key = key.to_owned();
                 let value = parser.value().map_err(usage)?.string().map_err(usage)?;
@@ -506,6 +520,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
             init_db,
             forget,
             demo_dir: None,
+            words,
         });
     }
     if !demo {
@@ -546,6 +561,7 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
         init_db,
         forget,
         demo_dir,
+        words,
     })
 }
 

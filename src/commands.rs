@@ -86,6 +86,14 @@ fn run_command(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
             init_logging(&settings, interactive(LevelFilter::Warn), false)?;
             probe(&settings)
         }
+        "group" | "token" => {
+            init_logging(&settings, LevelFilter::Warn, false)?;
+            if command == "group" {
+                crate::manage::group(&settings, &hint, &args.words)
+            } else {
+                crate::manage::token(&settings, &hint, &args.words)
+            }
+        }
         _ => {
             init_logging(&settings, LevelFilter::Warn, false)?;
             match &args.forget {

@@ -35,6 +35,9 @@ pub enum Command {
     InitDb,
     Status,
     Probe,
+    Group,
+    Token,
+    SendSms,
 }
 
 impl Command {
@@ -45,14 +48,17 @@ impl Command {
             Command::InitDb => "init-db",
             Command::Status => "status",
             Command::Probe => "probe",
+            Command::Group => "group",
+            Command::Token => "token",
+            Command::SendSms => "sendsms",
         }
     }
 }
 
-use Command::{InitDb, Probe, SendPending, Serve, Status};
+use Command::{Group, InitDb, Probe, SendPending, SendSms, Serve, Status, Token};
 
 /// Every command but `probe`: the database.
-const ALL: &[Command] = &[Serve, SendPending, InitDb, Status];
+const ALL: &[Command] = &[Serve, SendPending, InitDb, Status, Group, Token];
 /// Every command: the log.
 const LOGS: &[Command] = &[Serve, SendPending, InitDb, Status, Probe];
 /// What opening and initialising the modem takes: the modem thread and
@@ -422,6 +428,29 @@ settings! {
         parse: password_hash, commands: SERVE,
         help: "hash of the password= of /cgi-bin/sendsms; unset = web-password-hash \
                (neither set: sendsms is off)",
+    }
+    client_server: String {
+        name: "client-server", value: "HOST[:PORT]", default: "localhost:2021",
+        parse: nonempty, commands: &[SendSms],
+        help: "the server smss sendsms sends to (its -a wins)",
+    }
+    alert_send_resolved: bool {
+        name: "alert-send-resolved", value: "yes|no", default: "yes",
+        parse: boolean, commands: SERVE,
+        help: "/api/alertmanager and /api/grafana: send an SMS when an alert is resolved too",
+    }
+    alert_remember: Duration {
+        name: "alert-remember", value: "DURATION", default: "720h",
+        parse: duration, commands: SERVE,
+        help: "/api/alertmanager remembers which alerts it notified (a repeat of the group \
+               sends only what changed) this long; an alert still firing after that is sent \
+               again once, as a reminder",
+    }
+    alert_max_parts: usize {
+        name: "alert-max-parts", value: "N", default: "2",
+        parse: number(1, 255), commands: SERVE,
+        help: "most SMS parts of one alert notification (/api/alertmanager, /api/grafana): \
+               what does not fit is cut and counted as +N more (never more than max-parts)",
     }
 }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 
 use crate::protocol::{self, Request, RequestError};
-use crate::store::{ErrorKind, NewMessage, Store, StoreError};
+use crate::store::{AlertMark, ErrorKind, NewMessage, Store, StoreError};
 
 /// What wakes the modem threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,10 @@ pub enum Rejection {
     TooManyRecipients { count: usize, limit: usize },
     /// A request breaks one of [`protocol::validate`]'s rules.
     Invalid(RequestError),
+    /// `@name` names no group (`smss group list` shows them).
+    UnknownGroup { index: usize, name: String },
+    /// `@name` is a group without members.
+    EmptyGroup { index: usize, name: String },
 }
 
 impl IntakeError {
@@ -80,6 +84,13 @@ impl fmt::Display for Rejection {
                 "too many recipients: {count}, at most {limit} in one request (max-recipients)"
             ),
             Rejection::Invalid(e) => e.fmt(f),
+            Rejection::UnknownGroup { index, name } => write!(
+                f,
+                "request {index}: no group '@{name}' (smss group list shows the groups)"
+            ),
+            Rejection::EmptyGroup { index, name } => {
+                write!(f, "request {index}: the group '@{name}' has no members")
+            }
         }
     }
 }
@@ -97,15 +108,10 @@ impl fmt::Display for IntakeError {
 
 impl std::error::Error for IntakeError {}
 
-/// One request per number, all with the same text (the web's ways in).
-pub fn to_each(numbers: &[String], text: &str) -> Vec<Request> {
-    numbers
-        .iter()
-        .map(|phone| Request {
-            phone: phone.clone(),
-            text: text.to_owned(),
-        })
-        .collect()
+/// One request per recipient (a number or `@group`), all with the same
+/// text (the web's ways in).
+pub fn to_each(recipients: &[String], text: &str) -> Vec<Request> {
+    recipients.iter().map(|r| Request::to(r, text)).collect()
 }
 
 /// The queue and the modem threads' wake-up channel, with the limits of
@@ -135,39 +141,101 @@ impl Intake {
         }
     }
 
-    /// Validates `requests` (1-based positions in the errors), commits them
-    /// in one transaction with `source` (`ip:<address>`, `web`, `api`,
-    /// `kannel`, ...), then wakes the modem threads. The ids are in the
-    /// order of `requests`.
+    /// Validates `requests` (1-based positions in the errors), expands
+    /// each `@group` into one message per member (the members as they are
+    /// now: a later change of the group does not touch what is queued),
+    /// commits them in one transaction with `source` (`ip:<address>`,
+    /// `web`, `api`, `kannel`, ...), then wakes the modem threads. The ids
+    /// are in the order of `requests`, a group's in the order of its
+    /// members. `max-recipients` counts the messages after expansion.
     pub fn submit(&self, requests: &[Request], source: &str) -> Result<Vec<i64>, IntakeError> {
+        self.submit_marked(requests, source, &[])
+    }
+
+    /// [`Intake::submit`], recording `marks` in the same transaction (the
+    /// alerts these messages notify: `web/alertmanager.rs`).
+    pub fn submit_marked(
+        &self,
+        requests: &[Request],
+        source: &str,
+        marks: &[AlertMark],
+    ) -> Result<Vec<i64>, IntakeError> {
         if requests.is_empty() {
             return Err(IntakeError::Rejected(Rejection::NoRecipient));
         }
-        if requests.len() > self.max_recipients {
-            return Err(IntakeError::Rejected(Rejection::TooManyRecipients {
-                count: requests.len(),
+        let too_many = |count: usize| {
+            IntakeError::Rejected(Rejection::TooManyRecipients {
+                count,
                 limit: self.max_recipients,
-            }));
+            })
+        };
+        if requests.len() > self.max_recipients {
+            return Err(too_many(requests.len()));
         }
-        let msgs: Vec<NewMessage> = requests
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                protocol::validate(i + 1, &r.phone, &r.text, self.max_parts).map(|r| NewMessage {
+        let mut msgs: Vec<NewMessage> = Vec::with_capacity(requests.len());
+        for (i, r) in requests.iter().enumerate() {
+            let index = i + 1;
+            let Some(group) = &r.group else {
+                let r = protocol::validate(index, &r.phone, &r.text, self.max_parts)?;
+                msgs.push(NewMessage {
                     phone: r.phone,
                     text: r.text,
                     source: source.to_owned(),
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let ids = self.store.enqueue(&msgs).map_err(|e| match e.kind() {
-            ErrorKind::Unavailable => IntakeError::Unavailable(e),
-            _ => IntakeError::Failed(e),
-        })?;
+                    group: None,
+                });
+                continue;
+            };
+            if !protocol::valid_name(group) {
+                return Err(RequestError::InvalidGroup {
+                    index,
+                    name: group.clone(),
+                }
+                .into());
+            }
+            let members = self
+                .store
+                .group_members(group)
+                .map_err(store_error)?
+                .ok_or_else(|| {
+                    IntakeError::Rejected(Rejection::UnknownGroup {
+                        index,
+                        name: group.clone(),
+                    })
+                })?;
+            if members.is_empty() {
+                return Err(IntakeError::Rejected(Rejection::EmptyGroup {
+                    index,
+                    name: group.clone(),
+                }));
+            }
+            for phone in members {
+                let r = protocol::validate(index, &phone, &r.text, self.max_parts)?;
+                msgs.push(NewMessage {
+                    phone: r.phone,
+                    text: r.text,
+                    source: source.to_owned(),
+                    group: Some(group.clone()),
+                });
+            }
+        }
+        if msgs.len() > self.max_recipients {
+            return Err(too_many(msgs.len()));
+        }
+        let ids = self
+            .store
+            .enqueue_marked(&msgs, marks)
+            .map_err(store_error)?;
         // Nobody listening (the modem threads have stopped) is no error: the
         // rows are committed and the next serve or send-pending sends them.
         let _ = self.wake.send(Wake::Queued);
         Ok(ids)
+    }
+}
+
+fn store_error(e: StoreError) -> IntakeError {
+    match e.kind() {
+        ErrorKind::Unavailable => IntakeError::Unavailable(e),
+        _ => IntakeError::Failed(e),
     }
 }
 
@@ -204,10 +272,74 @@ mod tests {
     }
 
     fn req(phone: &str, text: &str) -> Request {
-        Request {
-            phone: phone.into(),
-            text: text.into(),
+        Request::to(phone, text)
+    }
+
+    #[test]
+    fn a_group_is_expanded_when_accepted() {
+        let (intake, store, _wake) = intake(10);
+        store
+            .set_group("oncall", &["420608337726".into(), "420777123456".into()])
+            .unwrap();
+        let ids = intake
+            .submit(&[req("@oncall", "disk full"), req("123456", "x")], "test")
+            .unwrap();
+        assert_eq!(ids.len(), 3);
+        let queued = store.list_queued(&all()).unwrap();
+        let mut got: Vec<(String, Option<String>)> = queued
+            .iter()
+            .map(|r| (r.phone.clone(), r.group.clone()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("123456".to_string(), None),
+                ("420608337726".to_string(), Some("oncall".to_string())),
+                ("420777123456".to_string(), Some("oncall".to_string())),
+            ]
+        );
+        // changing the group later leaves the queued messages as they were
+        store.set_group("oncall", &["999999".into()]).unwrap();
+        assert_eq!(store.list_queued(&all()).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn unknown_empty_and_oversized_groups_queue_nothing() {
+        let (intake, store, wake) = intake(10);
+        store.set_group("empty", &[]).unwrap();
+        store
+            .set_group("four", &vec!["420608337726".to_string(); 4])
+            .unwrap();
+        store
+            .set_group("three", &vec!["420608337726".to_string(); 3])
+            .unwrap();
+        for (batch, answer) in [
+            (
+                vec![req("123456", "x"), req("@nobody", "x")],
+                "request 2: no group '@nobody' (smss group list shows the groups)",
+            ),
+            (
+                vec![req("@empty", "x")],
+                "request 1: the group '@empty' has no members",
+            ),
+            (
+                vec![req("@four", "x")],
+                "too many recipients: 4, at most 3 in one request (max-recipients)",
+            ),
+            (
+                vec![req("@three", "x"), req("123456", "x")],
+                "too many recipients: 4, at most 3 in one request (max-recipients)",
+            ),
+        ] {
+            let e = intake.submit(&batch, "test").unwrap_err();
+            assert!(matches!(e, IntakeError::Rejected(_)), "{e:?}");
+            assert_eq!(e.to_string(), answer);
         }
+        assert!(wake.try_recv().is_err());
+        assert!(store.list_queued(&all()).unwrap().is_empty());
+        // at the limit
+        assert_eq!(intake.submit(&[req("@three", "x")], "t").unwrap().len(), 3);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod client;
 pub mod duration;
 pub mod run;
+pub mod sendsms;
 
 #[cfg(feature = "server")]
 pub mod allow;
@@ -32,6 +33,8 @@ pub mod intake;
 pub mod listener;
 #[cfg(feature = "server")]
 pub mod lock;
+#[cfg(feature = "server")]
+pub mod manage;
 #[cfg(feature = "server")]
 pub mod modem;
 #[cfg(feature = "server")]
@@ -56,5 +59,7 @@ pub mod server;
 pub mod sim;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod token;
 #[cfg(feature = "server")]
 pub mod web;

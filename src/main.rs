@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    smss::run::main(args)
+    let mut args = std::env::args_os();
+    let invoked = args.next();
+    smss::run::main_as(invoked.as_deref(), args.collect())
 }

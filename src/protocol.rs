@@ -8,11 +8,52 @@ use std::fmt;
 
 use crate::gsm;
 
-/// One SMS to send, as parsed from a request line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One SMS to send, as parsed from a request line (or a web request):
+/// to a number, or to every member of a group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
+    /// The number; empty when `group` names the recipients.
     pub phone: String,
     pub text: String,
+    /// `@name` (kept without the `@`): the members of that group when the
+    /// request is accepted ([`crate::intake::Intake::submit`] expands it).
+    pub group: Option<String>,
+}
+
+impl Request {
+    /// A request to `recipient`: `@name` for a group, else a number.
+    pub fn to(recipient: &str, text: &str) -> Request {
+        match recipient.strip_prefix('@') {
+            Some(group) => Request {
+                group: Some(group.to_owned()),
+                text: text.to_owned(),
+                ..Default::default()
+            },
+            None => Request {
+                phone: recipient.to_owned(),
+                text: text.to_owned(),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The recipient as written: the number or `@group`.
+    pub fn recipient(&self) -> String {
+        match &self.group {
+            Some(g) => format!("@{g}"),
+            None => self.phone.clone(),
+        }
+    }
+}
+
+/// A group or token name: 1 to 64 letters, digits, `-`, `_`, `.` (what
+/// `smss group set` and `smss token add` accept; it reads well in `@name`
+/// and fits its column).
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Why a line was rejected. `index` is the 1-based position of the request
@@ -26,6 +67,11 @@ pub enum RequestError {
     InvalidPhone {
         index: usize,
         phone: String,
+    },
+    /// `@name` with a name that cannot be a group's.
+    InvalidGroup {
+        index: usize,
+        name: String,
     },
     EmptyText {
         index: usize,
@@ -51,6 +97,11 @@ impl fmt::Display for RequestError {
                 f,
                 "request {index}: invalid phone number '{}' (use an optional + and 3 to 20 digits)",
                 printable(phone)
+            ),
+            RequestError::InvalidGroup { index, name } => write!(
+                f,
+                "request {index}: invalid group name '@{}' (letters, digits, '-', '_', '.'; at most 64)",
+                printable(name)
             ),
             RequestError::EmptyText { index } => write!(f, "request {index}: empty text"),
             RequestError::TooManyParts { index, parts, max } => write!(
@@ -81,7 +132,11 @@ pub fn parse_line(line: &str, max_parts: usize) -> Result<Vec<Request>, RequestE
     split_line(line)?
         .iter()
         .enumerate()
-        .map(|(i, r)| validate(i + 1, &r.phone, &r.text, max_parts))
+        .map(|(i, r)| match &r.group {
+            // the members are the intake's to check (they were at `group set`)
+            Some(_) => validate(i + 1, "000", &r.text, max_parts).map(|_| r.clone()),
+            None => validate(i + 1, &r.phone, &r.text, max_parts),
+        })
         .collect()
 }
 
@@ -98,6 +153,28 @@ pub fn split_line(line: &str) -> Result<Vec<Request>, RequestError> {
     }
     let mut requests = Vec::new();
     let mut start = 0;
+    // `#@group;text` at the start of a line (only there: a `#@x;` inside
+    // an old client's text stays text, as it always was).
+    if let Some(rest) = line.strip_prefix("#@") {
+        let semi = rest
+            .find(';')
+            .ok_or(RequestError::MissingSemicolon { index: 1 })?;
+        let name = &rest[..semi];
+        if !valid_name(name) {
+            return Err(RequestError::InvalidGroup {
+                index: 1,
+                name: name.to_owned(),
+            });
+        }
+        let text_start = 2 + semi + 1;
+        let text_end = next_request_start(line, text_start).unwrap_or(line.len());
+        requests.push(Request {
+            group: Some(name.to_owned()),
+            text: line[text_start..text_end].to_owned(),
+            ..Default::default()
+        });
+        start = text_end;
+    }
     while start < line.len() {
         let index = requests.len() + 1;
         let after_hash = start + 1;
@@ -117,6 +194,7 @@ pub fn split_line(line: &str) -> Result<Vec<Request>, RequestError> {
         requests.push(Request {
             phone: phone.to_owned(),
             text: line[text_start..text_end].to_owned(),
+            ..Default::default()
         });
         start = text_end;
     }
@@ -153,6 +231,7 @@ pub fn validate(
     Ok(Request {
         phone: phone.to_owned(),
         text: text.to_owned(),
+        ..Default::default()
     })
 }
 
@@ -180,10 +259,44 @@ mod tests {
     use super::*;
 
     fn req(phone: &str, text: &str) -> Request {
-        Request {
-            phone: phone.into(),
-            text: text.into(),
-        }
+        Request::to(phone, text)
+    }
+
+    #[test]
+    fn group_requests_start_a_line() {
+        assert_eq!(
+            parse("#@oncall;disk full"),
+            Ok(vec![req("@oncall", "disk full")])
+        );
+        assert_eq!(
+            parse("#@oncall;a#420608337726;b"),
+            Ok(vec![req("@oncall", "a"), req("420608337726", "b")])
+        );
+        // inside a text, as before: text
+        assert_eq!(
+            parse("#420608337726;mail #@ops;now"),
+            Ok(vec![req("420608337726", "mail #@ops;now")])
+        );
+        assert_eq!(
+            parse("#@on call;x"),
+            Err(RequestError::InvalidGroup {
+                index: 1,
+                name: "on call".into()
+            })
+        );
+        assert_eq!(
+            parse("#@;x").unwrap_err().to_string(),
+            "request 1: invalid group name '@' (letters, digits, '-', '_', '.'; at most 64)"
+        );
+        assert_eq!(
+            parse("#@oncall"),
+            Err(RequestError::MissingSemicolon { index: 1 })
+        );
+        assert_eq!(
+            parse("#@oncall;  "),
+            Err(RequestError::EmptyText { index: 1 })
+        );
+        assert!(valid_name(&"a".repeat(64)) && !valid_name(&"a".repeat(65)));
     }
 
     fn parse(line: &str) -> Result<Vec<Request>, RequestError> {

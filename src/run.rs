@@ -7,6 +7,19 @@ use std::process::ExitCode;
 
 use crate::client;
 
+/// `main` with the name the binary was run as: as `sendsms` (a link or
+/// copy named so, where a tool expects smstools' command, Netdata's
+/// smstools notification for one) it is `smss sendsms`.
+pub fn main_as(invoked: Option<&std::ffi::OsStr>, args: Vec<OsString>) -> ExitCode {
+    let name = invoked
+        .map(std::path::Path::new)
+        .and_then(std::path::Path::file_stem);
+    if name.is_some_and(|n| n == "sendsms") {
+        return sendsms_main(args);
+    }
+    main(args)
+}
+
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let mut args = args.into_iter();
     let command = args
@@ -16,6 +29,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     let rest: Vec<OsString> = args.collect();
     match command.as_str() {
         "client" => client_main(rest),
+        "sendsms" => sendsms_main(rest),
         "-V" | "--version" | "version" => {
             println!("smss {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -49,6 +63,44 @@ fn client_main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
+fn sendsms_main(args: Vec<OsString>) -> ExitCode {
+    let parsed = match crate::sendsms::parse_args(args) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{}", crate::sendsms::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!(
+                "smss sendsms: {}",
+                e.to_string()
+                    .replace("smss client --help", "smss sendsms --help")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut out = io::stdout().lock();
+    let mut err = io::stderr().lock();
+    match crate::sendsms::run(&parsed, &mut input, &mut out, &mut err) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ client::ClientError::Usage(_)) => {
+            let _ = writeln!(
+                err,
+                "smss sendsms: {}",
+                e.to_string()
+                    .replace("smss client --help", "smss sendsms --help")
+            );
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            let _ = writeln!(err, "smss sendsms: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(feature = "server")]
 fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
     use crate::cli::{self, CliError};
@@ -71,10 +123,14 @@ fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
                 crate::commands::hash_password()
             }
         }
-        "serve" | "send-pending" | "init-db" | "status" | "probe" => {
+        "serve" | "send-pending" | "init-db" | "status" | "probe" | "group" | "token" => {
             cli::parse_server_args(command, args).and_then(|parsed| {
                 if parsed.help {
-                    print!("{}", cli::help_text(Some(command)));
+                    match command {
+                        "group" => print!("{}", crate::manage::GROUP_USAGE),
+                        "token" => print!("{}", crate::manage::TOKEN_USAGE),
+                        _ => print!("{}", cli::help_text(Some(command))),
+                    }
                     return Ok(ExitCode::SUCCESS);
                 }
                 crate::commands::run(command, parsed)
@@ -101,12 +157,16 @@ fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
 fn server_main(command: &str, _args: Vec<OsString>) -> ExitCode {
     match command {
         "" | "-h" | "--help" | "help" => {
-            print!("smss (client-only build)\n\n{}", client::USAGE);
+            print!(
+                "smss (client-only build)\n\n{}\n{}",
+                client::USAGE,
+                crate::sendsms::USAGE
+            );
             ExitCode::SUCCESS
         }
         other => {
             eprintln!(
-                "smss: '{other}' is not available in this client-only build; use: smss client -a HOST '#phone;text'"
+                "smss: '{other}' is not available in this client-only build; use: smss client -a HOST '#phone;text' or smss sendsms NUMBER TEXT"
             );
             ExitCode::from(2)
         }

@@ -3,12 +3,14 @@
 
 mod util;
 
+mod alertmanager;
 mod cluster;
 mod faults;
 mod full_sim;
 mod hostile;
 mod hostile_web;
 mod install;
+mod integrations;
 mod mistakes;
 mod modems;
 mod pdu_crosscheck;

@@ -550,7 +550,11 @@ fn request_line() -> impl Strategy<Value = (String, Vec<Request>)> {
             let line = reqs.iter().map(|(p, t)| format!("#{p};{t}")).collect();
             let reqs = reqs
                 .into_iter()
-                .map(|(phone, text)| Request { phone, text })
+                .map(|(phone, text)| Request {
+                    phone,
+                    text,
+                    ..Default::default()
+                })
                 .collect();
             (line, reqs)
         })

@@ -425,7 +425,15 @@ fn api(backend: Backend) {
     );
     assert_eq!(r.status, 202, "{}", r.text());
 
-    // Kannel's sendsms, as a monitoring script calls it.
+    // Kannel's sendsms, as a monitoring script calls it (a modem is up:
+    // "0: Accepted"; with none, "3: Queued for later delivery").
+    assert!(wait_for(WAIT, || f
+        .db
+        .store()
+        .modem_health()
+        .unwrap()
+        .iter()
+        .any(|m| m.healthy)));
     let kannel = |query: &str| http::get(f.web, &format!("/cgi-bin/sendsms?{query}"), &[]);
     let r = kannel(
         "username=nagios&password=nagios-secret&to=420608337726&text=PROBLEM%3A+web1+is+DOWN",

@@ -39,13 +39,43 @@ pub use migrate::SCHEMA_VERSION;
 use rules::SqlStore;
 
 /// A request accepted from a client, not yet stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewMessage {
     pub phone: String,
     pub text: String,
     /// Where it came from: `ip:<peer address>`, `web`, ... Rows inserted by
     /// other tools with plain SQL get the column default `sql`.
     pub source: String,
+    /// The group (`@name`, without the `@`) it was addressed to; `msg` and
+    /// `sms` keep it in `via_group`.
+    pub group: Option<String>,
+}
+
+/// A recipient group and its members, in the order they were given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    pub members: Vec<String>,
+    /// When it was last set (UTC).
+    pub updated: String,
+}
+
+/// An API token as listed (the token itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub name: String,
+    pub created: String,
+}
+
+/// That an Alertmanager alert was notified with a status to a recipient
+/// (`alert_notified`): recorded in the transaction that queues its SMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertMark {
+    /// The recipient as addressed: a number or `@group`.
+    pub recipient: String,
+    pub fingerprint: String,
+    /// `firing` or `resolved`.
+    pub status: String,
 }
 
 /// A queued message claimed by a sender.
@@ -99,6 +129,8 @@ pub struct SmsRow {
     /// From delivery reports (see [`combined_report`]); `None` when no
     /// report came (or none was asked for).
     pub report_status: Option<ReportStatus>,
+    /// The group it was addressed to (`via_group`).
+    pub group: Option<String>,
 }
 
 /// How a message left the queue: `sms.status`.
@@ -491,6 +523,8 @@ pub struct QueueRow {
     /// A sender holds a live claim on it: it is being sent right now.
     pub sending: bool,
     pub parts_done: u32,
+    /// The group it was addressed to (`via_group`).
+    pub group: Option<String>,
 }
 
 /// Counts over the whole record, for the health panel and `/metrics`.
@@ -613,6 +647,48 @@ pub trait Store: Send + Sync {
     /// Inserts all messages in one transaction and returns their ids in order.
     /// Returns only after the commit: an `Ok` means the messages are durable.
     fn enqueue(&self, msgs: &[NewMessage]) -> Result<Vec<i64>>;
+
+    /// [`Store::enqueue`], and in the same transaction records `marks`
+    /// (alerts notified: the next repeat of their group skips them).
+    fn enqueue_marked(&self, msgs: &[NewMessage], marks: &[AlertMark]) -> Result<Vec<i64>>;
+
+    /// Creates the group `name` or replaces its members (in one
+    /// transaction). `true` when it was new.
+    fn set_group(&self, name: &str, members: &[String]) -> Result<bool>;
+
+    /// Deletes a group; `false` when there was none of that name.
+    fn remove_group(&self, name: &str) -> Result<bool>;
+
+    /// Every group, by name.
+    fn list_groups(&self) -> Result<Vec<Group>>;
+
+    /// The members of a group, `None` when there is no such group.
+    fn group_members(&self, name: &str) -> Result<Option<Vec<String>>>;
+
+    /// Stores a new token's hash under `name`; a name already in use is an
+    /// [`ErrorKind::Constraint`] error.
+    fn add_token(&self, name: &str, hash: &str) -> Result<()>;
+
+    /// Deletes a token; `false` when there was none of that name.
+    fn revoke_token(&self, name: &str) -> Result<bool>;
+
+    fn list_tokens(&self) -> Result<Vec<TokenRow>>;
+
+    /// The name of the token with this hash, if one exists (read each
+    /// time: a revoked token is refused at once, by every process).
+    fn token_name(&self, hash: &str) -> Result<Option<String>>;
+
+    /// The statuses last notified to `recipient` for these fingerprints
+    /// (those never notified are absent): `(fingerprint, status)`.
+    fn notified_alerts(
+        &self,
+        recipient: &str,
+        fingerprints: &[String],
+    ) -> Result<Vec<(String, String)>>;
+
+    /// Forgets the alerts notified longer than `age` ago (a repeat after
+    /// that is sent again, as a reminder). Returns how many.
+    fn forget_alerts(&self, age: Duration) -> Result<u64>;
 
     /// Claims up to `limit` due rows of `msg`, oldest id first: rows whose
     /// `next_attempt` is NULL or past and which are unclaimed or whose claim

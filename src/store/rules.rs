@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use super::sql::{Backend, Exec, Row, TxKind, params};
 use super::{
-    Activity, Coding, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, PartSaved,
-    QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result,
-    Saved, SimMemory, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip,
-    combined_report, joined_row, refs_contain, report_status, same_number,
+    Activity, AlertMark, Coding, DeliveryReport, Group, ListFilter, ModemHealth, NewMessage,
+    Outcome, PartSaved, QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart,
+    ReportStatus, Result, Saved, SimMemory, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError,
+    TokenRow, Totals, clip, combined_report, joined_row, refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -31,7 +31,7 @@ impl<B: Backend> SqlStore<B> {
         let d = self.0.dialect();
         format!(
             "id, phone, text, source, {}, {}, status, parts, part_refs, error, attempts, \
-             sent_by, report_status",
+             sent_by, report_status, via_group",
             d.time("queued_at"),
             d.time("sent_at")
         )
@@ -208,6 +208,7 @@ fn sms_from_row(r: &Row) -> Result<SmsRow> {
         attempts: r.get(10)?,
         sent_by: r.get(11)?,
         report_status: r.parse_opt(12, "sms.report_status", ReportStatus::parse)?,
+        group: r.get(13)?,
     })
 }
 
@@ -267,11 +268,14 @@ fn part_from_row(r: &Row) -> Result<ReceivedPart> {
     })
 }
 
-const INSERT_MSG: &str = "INSERT INTO msg (phone, text, source) VALUES (?, ?, ?)";
+const INSERT_MSG: &str = "INSERT INTO msg (phone, text, source, via_group) VALUES (?, ?, ?, ?)";
 
 fn insert_msg(e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
-    e.insert(INSERT_MSG, params![&m.phone, &m.text, &m.source])?
-        .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
+    e.insert(
+        INSERT_MSG,
+        params![&m.phone, &m.text, &m.source, m.group.as_deref()],
+    )?
+    .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
 }
 
 impl<B: Backend> Store for SqlStore<B> {
@@ -280,6 +284,38 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn enqueue(&self, msgs: &[NewMessage]) -> Result<Vec<i64>> {
+        self.enqueue_marked(msgs, &[])
+    }
+
+    fn enqueue_marked(&self, msgs: &[NewMessage], marks: &[AlertMark]) -> Result<Vec<i64>> {
+        if !marks.is_empty() {
+            let d = self.0.dialect();
+            let mark = format!(
+                "INSERT INTO alert_notified (recipient, fingerprint, status, notified_at) \
+                 VALUES (?, ?, ?, {now}) {upsert} status = {status}, notified_at = {at}",
+                now = d.now,
+                upsert = d.upsert("recipient, fingerprint"),
+                status = d.excluded("status"),
+                at = d.excluded("notified_at"),
+            );
+            return self.0.transaction(TxKind::Write, |e| {
+                let ids = msgs
+                    .iter()
+                    .map(|m| insert_msg(e, m))
+                    .collect::<Result<Vec<_>>>()?;
+                for m in marks {
+                    e.exec(
+                        &mark,
+                        params![
+                            clip(&m.recipient, 191),
+                            clip(&m.fingerprint, 64),
+                            clip(&m.status, 16)
+                        ],
+                    )?;
+                }
+                Ok(ids)
+            });
+        }
         match msgs {
             [] => Ok(Vec::new()),
             // One request (the usual line): an INSERT on its own commits
@@ -290,6 +326,189 @@ impl<B: Backend> Store for SqlStore<B> {
                 msgs.iter().map(|m| insert_msg(e, m)).collect()
             }),
         }
+    }
+
+    fn set_group(&self, name: &str, members: &[String]) -> Result<bool> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Write, |e| {
+            let existed = e
+                .query_one(
+                    &format!("SELECT name FROM sms_group WHERE name = ?{}", d.for_update),
+                    params![name],
+                )?
+                .is_some();
+            if existed {
+                e.exec(
+                    &format!("UPDATE sms_group SET updated = {} WHERE name = ?", d.now),
+                    params![name],
+                )?;
+                e.exec(
+                    "DELETE FROM sms_group_member WHERE group_name = ?",
+                    params![name],
+                )?;
+            } else {
+                e.exec(
+                    &format!(
+                        "INSERT INTO sms_group (name, created, updated) VALUES (?, {0}, {0})",
+                        d.now
+                    ),
+                    params![name],
+                )?;
+            }
+            for (i, phone) in members.iter().enumerate() {
+                e.exec(
+                    "INSERT INTO sms_group_member (group_name, position, phone) VALUES (?, ?, ?)",
+                    params![name, i as i64, phone.as_str()],
+                )?;
+            }
+            Ok(!existed)
+        })
+    }
+
+    fn remove_group(&self, name: &str) -> Result<bool> {
+        self.0.transaction(TxKind::Write, |e| {
+            // SQLite enforces no foreign keys unless asked: the members
+            // go explicitly.
+            e.exec(
+                "DELETE FROM sms_group_member WHERE group_name = ?",
+                params![name],
+            )?;
+            Ok(e.exec("DELETE FROM sms_group WHERE name = ?", params![name])? > 0)
+        })
+    }
+
+    fn list_groups(&self) -> Result<Vec<Group>> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Snapshot, |e| {
+            let mut groups: Vec<Group> = e
+                .query(
+                    &format!(
+                        "SELECT name, {} FROM sms_group ORDER BY name",
+                        d.time("updated")
+                    ),
+                    &[],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(Group {
+                        name: r.get(0)?,
+                        updated: r.get(1)?,
+                        members: Vec::new(),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            for r in e.query(
+                "SELECT group_name, phone FROM sms_group_member ORDER BY group_name, position",
+                &[],
+            )? {
+                let name: String = r.get(0)?;
+                if let Some(g) = groups.iter_mut().find(|g| g.name == name) {
+                    g.members.push(r.get(1)?);
+                }
+            }
+            Ok(groups)
+        })
+    }
+
+    fn group_members(&self, name: &str) -> Result<Option<Vec<String>>> {
+        self.0.transaction(TxKind::Snapshot, |e| {
+            if e.query_one("SELECT name FROM sms_group WHERE name = ?", params![name])?
+                .is_none()
+            {
+                return Ok(None);
+            }
+            let members = e
+                .query(
+                    "SELECT phone FROM sms_group_member WHERE group_name = ? ORDER BY position",
+                    params![name],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect::<Result<Vec<String>>>()?;
+            Ok(Some(members))
+        })
+    }
+
+    fn add_token(&self, name: &str, hash: &str) -> Result<()> {
+        let d = self.0.dialect();
+        self.0.run(|e| {
+            e.exec(
+                &format!(
+                    "INSERT INTO api_token (name, hash, created) VALUES (?, ?, {})",
+                    d.now
+                ),
+                params![name, hash],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn revoke_token(&self, name: &str) -> Result<bool> {
+        self.0
+            .run(|e| Ok(e.exec("DELETE FROM api_token WHERE name = ?", params![name])? > 0))
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenRow>> {
+        let d = self.0.dialect();
+        let sql = format!(
+            "SELECT name, {} FROM api_token ORDER BY name",
+            d.time("created")
+        );
+        self.0.run(|e| {
+            e.query(&sql, &[])?
+                .iter()
+                .map(|r| {
+                    Ok(TokenRow {
+                        name: r.get(0)?,
+                        created: r.get(1)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn token_name(&self, hash: &str) -> Result<Option<String>> {
+        self.0.run(|e| {
+            e.query_one("SELECT name FROM api_token WHERE hash = ?", params![hash])?
+                .map(|r| r.get(0))
+                .transpose()
+        })
+    }
+
+    fn notified_alerts(
+        &self,
+        recipient: &str,
+        fingerprints: &[String],
+    ) -> Result<Vec<(String, String)>> {
+        if fingerprints.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; fingerprints.len()].join(", ");
+        let sql = format!(
+            "SELECT fingerprint, status FROM alert_notified \
+             WHERE recipient = ? AND fingerprint IN ({marks})"
+        );
+        let mut values: Vec<super::sql::Value> = vec![clip(recipient, 191).into()];
+        values.extend(fingerprints.iter().map(|f| clip(f, 64).into()));
+        self.0.run(|e| {
+            e.query(&sql, &values)?
+                .iter()
+                .map(|r| Ok((r.get(0)?, r.get(1)?)))
+                .collect()
+        })
+    }
+
+    fn forget_alerts(&self, age: Duration) -> Result<u64> {
+        let d = self.0.dialect();
+        self.0.run(|e| {
+            e.exec(
+                &format!(
+                    "DELETE FROM alert_notified WHERE notified_at < {}",
+                    d.now_shifted
+                ),
+                params![(d.earlier)(age)],
+            )
+        })
     }
 
     fn claim_due(&self, owner: &str, lease: Duration, limit: usize) -> Result<Vec<QueuedMessage>> {
@@ -390,9 +609,9 @@ impl<B: Backend> Store for SqlStore<B> {
     fn finish(&self, id: i64, owner: &str, outcome: &Outcome) -> Result<bool> {
         let d = self.0.dialect();
         self.0.transaction(TxKind::Write, |e| {
-            let insert = "INSERT INTO sms (id, phone, text, source, queued_at, sent_at, status, \
-                          parts, part_refs, error, attempts, sent_by) \
-                          SELECT id, phone, text, source, created";
+            let insert = "INSERT INTO sms (id, phone, text, source, via_group, queued_at, \
+                          sent_at, status, parts, part_refs, error, attempts, sent_by) \
+                          SELECT id, phone, text, source, via_group, created";
             let n = match outcome {
                 Outcome::Sent { parts, part_refs } => e.exec(
                     &format!(
@@ -799,7 +1018,7 @@ impl<B: Backend> Store for SqlStore<B> {
         let d = self.0.dialect();
         let select = format!(
             "SELECT id, phone, text, source, {}, attempts, {}, last_error, \
-             (claimed_by IS NOT NULL AND claim_until >= {}), parts_done FROM msg",
+             (claimed_by IS NOT NULL AND claim_until >= {}), parts_done, via_group FROM msg",
             d.time("created"),
             d.time("next_attempt"),
             d.now
@@ -820,6 +1039,7 @@ impl<B: Backend> Store for SqlStore<B> {
                         last_error: r.get(7)?,
                         sending: r.get(8)?,
                         parts_done: r.get(9)?,
+                        group: r.get(10)?,
                     })
                 })
                 .collect()

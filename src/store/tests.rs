@@ -148,6 +148,7 @@ fn msg(phone: &str, text: &str) -> NewMessage {
         phone: phone.into(),
         text: text.into(),
         source: "ip:192.0.2.7".into(),
+        group: None,
     }
 }
 
@@ -1573,7 +1574,11 @@ mod health {
                  ALTER TABLE rcv DROP COLUMN pid; \
                  ALTER TABLE rcv DROP COLUMN replaced_by; \
                  ALTER TABLE rcv DROP COLUMN dst_port; \
-                 ALTER TABLE rcv DROP COLUMN src_port;",
+                 ALTER TABLE rcv DROP COLUMN src_port; \
+                 DROP TABLE sms_group; DROP TABLE sms_group_member; \
+                 DROP TABLE api_token; DROP TABLE alert_notified; \
+                 ALTER TABLE msg DROP COLUMN via_group; \
+                 ALTER TABLE sms DROP COLUMN via_group;",
             )
             .unwrap();
         }
@@ -1700,5 +1705,135 @@ fn a_full_memory_says_what_to_do() {
     assert_eq!(
         SimMemory::from_lines(SimMemory::to_lines(&[m(20, 3, false)]).as_deref()),
         vec![m(20, 3, false)]
+    );
+}
+
+/// Groups, API tokens and the Alertmanager marks (schema 008).
+mod integrations {
+    use super::*;
+    use crate::store::AlertMark;
+
+    fn groups_are_set_replaced_and_removed(fx: &dyn Fixture) {
+        let s = fx.open();
+        assert_eq!(s.group_members("oncall").unwrap(), None);
+        assert!(
+            s.set_group("oncall", &["420608337726".into(), "+420777123456".into()])
+                .unwrap()
+        );
+        assert!(s.set_group("dba", &["123456".into()]).unwrap());
+        assert_eq!(
+            s.group_members("oncall").unwrap().unwrap(),
+            ["420608337726", "+420777123456"]
+        );
+        // replaced, in the new order
+        assert!(
+            !s.set_group("oncall", &["555555".into(), "420608337726".into()])
+                .unwrap()
+        );
+        let groups = s.list_groups().unwrap();
+        let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["dba", "oncall"]);
+        assert_eq!(groups[1].members, ["555555", "420608337726"]);
+        assert!(s.remove_group("oncall").unwrap());
+        assert!(!s.remove_group("oncall").unwrap());
+        assert_eq!(s.group_members("oncall").unwrap(), None);
+        assert_eq!(fx.scalar("SELECT COUNT(*) FROM sms_group_member"), Some(1));
+        // names are exact: a group is not found by another case
+        assert_eq!(s.group_members("DBA").unwrap(), None);
+    }
+
+    fn the_group_goes_with_the_message_to_sms(fx: &dyn Fixture) {
+        let s = fx.open();
+        let ids = s
+            .enqueue(&[NewMessage {
+                group: Some("oncall".into()),
+                ..msg("420608337726", "via group")
+            }])
+            .unwrap();
+        let queued = s
+            .list_queued(&ListFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(queued[0].group.as_deref(), Some("oncall"));
+        s.claim_due("a", LONG, 10).unwrap();
+        assert!(s.finish(ids[0], "a", &sent(1, "7")).unwrap());
+        assert_eq!(
+            s.sms(ids[0]).unwrap().unwrap().group.as_deref(),
+            Some("oncall")
+        );
+    }
+
+    fn tokens_are_found_by_hash_until_revoked(fx: &dyn Fixture) {
+        let s = fx.open();
+        s.add_token("prometheus", &"a".repeat(64)).unwrap();
+        let e = s.add_token("prometheus", &"b".repeat(64)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Constraint, "{e:?}");
+        assert_eq!(
+            s.token_name(&"a".repeat(64)).unwrap().as_deref(),
+            Some("prometheus")
+        );
+        assert_eq!(s.token_name(&"b".repeat(64)).unwrap(), None);
+        let list = s.list_tokens().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].name, "prometheus");
+        assert!(s.revoke_token("prometheus").unwrap());
+        assert!(!s.revoke_token("prometheus").unwrap());
+        assert_eq!(s.token_name(&"a".repeat(64)).unwrap(), None);
+    }
+
+    fn alert_marks_commit_with_their_messages(fx: &dyn Fixture) {
+        let s = fx.open();
+        let mark = |fp: &str, status: &str| AlertMark {
+            recipient: "@oncall".into(),
+            fingerprint: fp.into(),
+            status: status.into(),
+        };
+        let ids = s
+            .enqueue_marked(
+                &[msg("420608337726", "[FIRING:2] x")],
+                &[mark("f1", "firing"), mark("f2", "firing")],
+            )
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+        let fps = vec!["f1".to_string(), "f2".to_string(), "f3".to_string()];
+        let mut got = s.notified_alerts("@oncall", &fps).unwrap();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("f1".to_string(), "firing".to_string()),
+                ("f2".to_string(), "firing".to_string())
+            ]
+        );
+        assert!(s.notified_alerts("420608337726", &fps).unwrap().is_empty());
+        s.enqueue_marked(
+            &[msg("420608337726", "[RESOLVED] x")],
+            &[mark("f1", "resolved")],
+        )
+        .unwrap();
+        let mut got = s.notified_alerts("@oncall", &fps).unwrap();
+        got.sort();
+        assert_eq!(got[0], ("f1".to_string(), "resolved".to_string()));
+        assert_eq!(fx.scalar("SELECT COUNT(*) FROM alert_notified"), Some(2));
+        assert_eq!(s.queue_stats().unwrap().depth, 2);
+        // forgotten after alert-remember: older ones only
+        assert_eq!(s.forget_alerts(Duration::from_secs(3600)).unwrap(), 0);
+        s.execute_sql(
+            "UPDATE alert_notified SET notified_at = '2020-01-01 00:00:00.000' \
+             WHERE fingerprint = 'f2'",
+        )
+        .unwrap();
+        assert_eq!(s.forget_alerts(Duration::from_secs(3600)).unwrap(), 1);
+        let left = s.notified_alerts("@oncall", &fps).unwrap();
+        assert_eq!(left, [("f1".to_string(), "resolved".to_string())]);
+    }
+
+    suite!(
+        groups_are_set_replaced_and_removed,
+        the_group_goes_with_the_message_to_sms,
+        tokens_are_found_by_hash_until_revoked,
+        alert_marks_commit_with_their_messages,
     );
 }

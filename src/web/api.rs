@@ -27,46 +27,121 @@ fn content_type(req: &Req<'_>) -> String {
         .to_ascii_lowercase()
 }
 
-/// `POST /api/send`: JSON `{"to": "420608337726" | ["...", ...], "text": "..."}`
-/// or a form `to=...&text=...` (several numbers separated by commas).
-/// `202 {"queued": n, "ids": [...]}`, or `400 {"error": "..."}`.
+/// A JSON value that lists recipients: a string (`"420608337726,@oncall"`)
+/// or a list of strings.
+fn json_recipients(v: &Value, name: &str) -> Result<Vec<String>, Reply> {
+    match v {
+        Value::String(s) => Ok(form::split_numbers(s)),
+        Value::Array(a) => {
+            let mut out = Vec::new();
+            for n in a {
+                match n {
+                    Value::String(s) => out.extend(form::split_numbers(s)),
+                    _ => {
+                        return Err(error(
+                            400,
+                            format!("'{name}' must be a string or a list of strings"),
+                        ));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => Err(error(
+            400,
+            format!("'{name}' must be a string or a list of strings"),
+        )),
+    }
+}
+
+/// The text of a send: `text` or `message` (Home Assistant's), with a
+/// `title` in front (`Alarm: motion in the garage`; Home Assistant's
+/// default title "Home Assistant" says nothing and is left out).
+fn send_text(text: Option<&str>, title: Option<&str>) -> Option<String> {
+    let text = text?;
+    match title
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && *t != "Home Assistant")
+    {
+        Some(t) => Some(format!("{t}: {text}")),
+        None => Some(text.to_owned()),
+    }
+}
+
+/// `/api/send`: JSON `{"to": "420608337726" | ["...", "@oncall"], "text": "..."}`,
+/// or a form (`POST`) or query (`GET`, with an API token only: a browser
+/// sends no token by itself, so a cross-site link cannot send) with
+/// `to=...&text=...` (several recipients separated by commas). Home
+/// Assistant's `rest` notify names them `target` and `message`, and may
+/// add a `title`. `202 {"queued": n, "ids": [...]}`, or `400 {"error": "..."}`.
 pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
+    let get = matches!(req.method, tiny_http::Method::Get);
+    if get && !user.starts_with("token:") {
+        return error(
+            403,
+            "GET /api/send needs an API token (smss token add NAME): Authorization: Bearer \
+             TOKEN, an access-token header or access_token=TOKEN; or POST",
+        );
+    }
     let (numbers, text) = match content_type(req).as_str() {
-        "application/json" => {
+        "application/json" if !get => {
             let Ok(v) = serde_json::from_slice::<Value>(body) else {
                 return error(400, "the body is not valid JSON");
             };
-            let numbers = match v.get("to") {
-                Some(Value::String(s)) => form::split_numbers(s),
-                Some(Value::Array(a)) => {
-                    let mut out = Vec::new();
-                    for n in a {
-                        match n {
-                            Value::String(s) => out.push(s.trim().to_owned()),
-                            _ => return error(400, "'to' must be a string or a list of strings"),
-                        }
-                    }
-                    out
-                }
-                None | Some(Value::Null) => return error(400, "missing 'to'"),
-                Some(_) => return error(400, "'to' must be a string or a list of strings"),
+            let to = match v.get("to").filter(|t| !t.is_null()) {
+                Some(t) => Some(("to", t)),
+                None => v
+                    .get("target")
+                    .filter(|t| !t.is_null())
+                    .map(|t| ("target", t)),
             };
-            let text = match v.get("text") {
-                Some(Value::String(s)) => s.clone(),
-                None | Some(Value::Null) => return error(400, "missing 'text'"),
-                Some(_) => return error(400, "'text' must be a string"),
+            let numbers = match to {
+                Some((name, t)) => match json_recipients(t, name) {
+                    Ok(n) => n,
+                    Err(reply) => return reply,
+                },
+                None => return error(400, "missing 'to'"),
+            };
+            let field = |name: &str| match v.get(name) {
+                Some(Value::String(s)) => Ok(Some(s.as_str())),
+                None | Some(Value::Null) => Ok(None),
+                Some(_) => Err(error(400, format!("'{name}' must be a string"))),
+            };
+            let (text, message, title) = match (field("text"), field("message"), field("title")) {
+                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+                (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+            };
+            let Some(text) = send_text(text.or(message), title) else {
+                return error(400, "missing 'text'");
             };
             (numbers, text)
         }
-        "application/x-www-form-urlencoded" | "" => {
-            let p = Params::parse(body, app.settings.legacy_charset);
-            let Some(to) = p.get("to") else {
+        "application/x-www-form-urlencoded" | "" | "multipart/form-data" => {
+            // GET: the query; POST: the form (or, with no body, the query)
+            let p = if get || body.is_empty() {
+                req.query.clone()
+            } else {
+                Params::parse(body, app.settings.legacy_charset)
+            };
+            let Some(to) = p.get("to").or_else(|| p.get("target")) else {
                 return error(400, "missing 'to'");
             };
-            let Some(text) = p.get("text") else {
+            let Some(text) = send_text(p.get("text").or_else(|| p.get("message")), p.get("title"))
+            else {
                 return error(400, "missing 'text'");
             };
-            (form::split_numbers(to), text.to_owned())
+            (form::split_numbers(to), text)
+        }
+        _ if get => {
+            let p = &req.query;
+            let Some(to) = p.get("to").or_else(|| p.get("target")) else {
+                return error(400, "missing 'to'");
+            };
+            let Some(text) = send_text(p.get("text").or_else(|| p.get("message")), p.get("title"))
+            else {
+                return error(400, "missing 'text'");
+            };
+            (form::split_numbers(to), text)
         }
         other => {
             return error(
@@ -75,10 +150,23 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             );
         }
     };
-    match queue(app, &numbers, &text, "api") {
+    queued_reply(app, req, user, &numbers, &text, "api", 202)
+}
+
+/// Queues `text` to `numbers` and answers `status {"queued": n, "ids": [...]}`.
+fn queued_reply(
+    app: &App,
+    req: &Req<'_>,
+    user: &str,
+    numbers: &[String],
+    text: &str,
+    way: &str,
+    status: u16,
+) -> Reply {
+    match queue(app, numbers, text, &super::source(way, user)) {
         Ok(ids) => {
             log::info!(
-                "web: {}{} queued {} message(s) through the API: {ids:?}",
+                "web: {}{} queued {} message(s) through {way}: {ids:?}",
                 req.peer,
                 if user.is_empty() {
                     String::new()
@@ -87,12 +175,82 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
                 },
                 ids.len()
             );
-            Reply::json(202, &json!({ "queued": ids.len(), "ids": ids }))
+            Reply::json(status, &json!({ "queued": ids.len(), "ids": ids }))
         }
         Err(e @ (IntakeError::Unavailable(_) | IntakeError::Failed(_))) => error(503, e),
         Err(IntakeError::Rejected(Rejection::NoRecipient)) => error(400, "missing 'to'"),
         Err(e) => error(400, e),
     }
+}
+
+/// `GET|POST /api/webhook?to=RECIPIENTS`: Uptime Kuma's webhook
+/// notification, its text in `msg`: a JSON body (`{"heartbeat": ...,
+/// "monitor": ..., "msg": "..."}`), a multipart form whose field `data`
+/// holds that JSON, or `?msg=` (its GET, which needs an API token as
+/// `/api/send`'s does). Anything else with a `msg` works too.
+pub fn webhook(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
+    let get = matches!(req.method, tiny_http::Method::Get);
+    if get && !user.starts_with("token:") {
+        return error(
+            403,
+            "GET /api/webhook needs an API token (smss token add NAME); or POST",
+        );
+    }
+    let msg_of = |json: &[u8]| -> Result<Option<String>, Reply> {
+        let v: Value =
+            serde_json::from_slice(json).map_err(|_| error(400, "the body is not valid JSON"))?;
+        match v.get("msg") {
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => Err(error(400, "'msg' must be a string")),
+        }
+    };
+    let from_body = if get || body.is_empty() {
+        Ok(None)
+    } else {
+        match content_type(req).as_str() {
+            "application/json" => msg_of(body),
+            "multipart/form-data" => {
+                match form::multipart_field(body, req.header("Content-Type").unwrap_or(""), "data")
+                {
+                    Some(data) => msg_of(&data),
+                    None => Err(error(
+                        400,
+                        "missing form field 'data' (Uptime Kuma's form-data)",
+                    )),
+                }
+            }
+            "application/x-www-form-urlencoded" => {
+                Ok(Params::parse(body, app.settings.legacy_charset)
+                    .get("msg")
+                    .map(str::to_owned))
+            }
+            other => Err(error(
+                415,
+                format!("unsupported Content-Type '{other}': send application/json or a form"),
+            )),
+        }
+    };
+    let msg = match from_body {
+        Ok(Some(m)) => m,
+        Ok(None) => match req.query.get("msg") {
+            Some(m) => m.to_owned(),
+            None => return error(400, "missing 'msg'"),
+        },
+        Err(reply) => return reply,
+    };
+    let numbers = req
+        .query
+        .get("to")
+        .map(form::split_numbers)
+        .unwrap_or_default();
+    if numbers.is_empty() {
+        return error(
+            400,
+            "missing 'to': give ?to=NUMBER,@GROUP in the webhook URL",
+        );
+    }
+    queued_reply(app, req, user, &numbers, &msg, "webhook", 200)
 }
 
 /// A stored UTC time as RFC 3339: `2026-11-30T10:00:01.123Z`.
@@ -141,6 +299,7 @@ fn sms_json(r: &SmsRow) -> Value {
         "error": r.error,
         "attempts": r.attempts,
         "source": r.source,
+        "group": r.group,
     })
 }
 
@@ -162,6 +321,7 @@ fn queued_json(r: &QueueRow) -> Value {
         "attempts": r.attempts,
         "error": r.last_error,
         "source": r.source,
+        "group": r.group,
     })
 }
 
@@ -273,17 +433,85 @@ pub fn messages(app: &App, req: &Req<'_>) -> Reply {
     }
 }
 
+/// Kannel's per-message options of `sendsms`, as given (issue 18 maps
+/// them onto its message options; until then they are logged and the
+/// message is sent at once, normal priority, as a normal SMS).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KannelOptions {
+    /// `mclass`: 0 = flash (shown, not stored), 1..3.
+    pub mclass: Option<u8>,
+    /// `validity`: minutes the network keeps trying.
+    pub validity_minutes: Option<u32>,
+    /// `deferred`: minutes to wait before sending.
+    pub deferred_minutes: Option<u32>,
+    /// `priority`: 0..3, higher first.
+    pub priority: Option<u8>,
+    /// `coding`: 0 7-bit, 1 8-bit, 2 UCS-2 (smss picks the coding from
+    /// the text; 1 is not sent as binary).
+    pub coding: Option<u8>,
+}
+
+fn kannel_options(p: &Params) -> KannelOptions {
+    let num = |name: &str| p.nonblank(name).and_then(|v| v.parse::<u32>().ok());
+    KannelOptions {
+        mclass: num("mclass").and_then(|v| u8::try_from(v).ok()),
+        validity_minutes: num("validity"),
+        deferred_minutes: num("deferred"),
+        priority: num("priority").and_then(|v| u8::try_from(v).ok()),
+        coding: num("coding").and_then(|v| u8::try_from(v).ok()),
+    }
+}
+
+/// The `text` of a sendsms as its `charset` says: UTF-16BE (`UCS-2`,
+/// what clients send with `coding=2`), a legacy 8-bit one, or UTF-8;
+/// without `charset`, UTF-8 or else `legacy-charset`, as everywhere.
+fn kannel_text(raw: &[u8], charset: Option<&str>, parsed: &str) -> Result<String, String> {
+    let Some(charset) = charset.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(parsed.to_owned());
+    };
+    let bytes = form::decode_bytes(raw);
+    match charset.to_ascii_lowercase().as_str() {
+        "utf-8" | "utf8" => String::from_utf8(bytes)
+            .map_err(|_| "the text is not UTF-8 (charset=UTF-8), rejected".to_owned()),
+        "utf-16be" | "utf-16" | "ucs-2" | "ucs2" | "ucs-2be" => {
+            if !bytes.len().is_multiple_of(2) {
+                return Err("the text is not UTF-16BE (an odd number of bytes), rejected".into());
+            }
+            let units: Vec<u16> = bytes
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).map_err(|_| "the text is not UTF-16BE, rejected".to_owned())
+        }
+        other => match crate::charset::Legacy::from_name(other) {
+            Some(legacy) => Ok(bytes.iter().map(|&b| legacy.decode_byte(b)).collect()),
+            None => Err(format!(
+                "unknown charset '{}': use UTF-8, UTF-16BE, windows-1250, iso-8859-2, \
+                 windows-1252 or iso-8859-1, rejected",
+                crate::printable::escape(other)
+            )),
+        },
+    }
+}
+
 /// Kannel's `sendsms`: `GET|POST /cgi-bin/sendsms?username=&password=&to=&text=`
-/// (POST: the same parameters as a form body; the front checks the
-/// credentials: `web::guard`). `to` may hold several
-/// numbers separated by spaces (Kannel's rule; commas work too). Answers as
-/// Kannel's smsbox does: `202 0: Accepted for delivery`, `403 Authorization
-/// failed for sendsms`, `400 ... rejected`. Kannel's other parameters
-/// (`from`, `smsc`, `coding`, `dlr-mask`, ...) are accepted and ignored: the
-/// modem chooses the coding itself.
+/// (also `user=`/`pass=`, what sachet and other clients send; POST: the
+/// same parameters as a form body; the front checks the credentials:
+/// `web::guard`). `to` may hold several numbers separated by spaces or
+/// `+` (Kannel's rule, a `+` in a query is a space; commas work too; a
+/// number's own `+` is `%2B`), or `@group`s. `charset` says how `text` is
+/// encoded (UTF-16BE with `coding=2`). Answers as Kannel's smsbox does:
+/// `202 0: Accepted for delivery`, or `202 3: Queued for later delivery`
+/// when no modem is up to send it now (it is stored and goes out when one
+/// is), `403 Authorization failed for sendsms`, `400 ... rejected`, `503`
+/// while the database is away. `mclass`, `validity`, `deferred`,
+/// `priority` and `coding` are read ([`KannelOptions`]) and do not change
+/// anything yet (issue 18); `from`, `smsc`, `dlr-mask`, ... are accepted
+/// and ignored.
 pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     let mut params = req.query.clone();
-    if matches!(req.method, tiny_http::Method::Post) {
+    let is_post = matches!(req.method, tiny_http::Method::Post);
+    if is_post {
         params
             .0
             .extend(Params::parse(body, app.settings.legacy_charset).0);
@@ -300,10 +528,25 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     if numbers.is_empty() {
         return Reply::text(400, "Missing receiver number, rejected");
     }
-    let Some(text) = params.get("text") else {
+    let Some(parsed) = params.get("text") else {
         return Reply::text(400, "Missing text, rejected");
     };
-    match queue(app, &numbers, text, "kannel") {
+    let raw = form::raw_value(req.raw_query.as_bytes(), "text")
+        .or_else(|| is_post.then(|| form::raw_value(body, "text")).flatten())
+        .unwrap_or(b"");
+    let text = match kannel_text(raw, params.get("charset"), parsed) {
+        Ok(t) => t,
+        Err(e) => return Reply::text(400, e),
+    };
+    let options = kannel_options(&params);
+    if options != KannelOptions::default() {
+        log::info!(
+            "web: {} sendsms options not applied yet (sent now, normal priority): {options:?}",
+            req.peer
+        );
+    }
+    let user = req.header("X-Smss-User").unwrap_or("");
+    match queue(app, &numbers, &text, &super::source("kannel", user)) {
         Ok(ids) => {
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             log::info!(
@@ -312,7 +555,12 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
                 ids.len(),
                 list.join(",")
             );
-            Reply::text(202, "0: Accepted for delivery").header("X-Smss-Ids", list.join(","))
+            let answer = if super::modem_health(app.store.as_ref()).iter().any(|m| m.up) {
+                "0: Accepted for delivery"
+            } else {
+                "3: Queued for later delivery"
+            };
+            Reply::text(202, answer).header("X-Smss-Ids", list.join(","))
         }
         Err(e @ (IntakeError::Unavailable(_) | IntakeError::Failed(_))) => {
             Reply::text(503, format!("Temporary failure: {e}"))
@@ -324,6 +572,26 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kannel_charsets() {
+        // "Žluť" in UTF-16BE, as a coding=2 client sends it
+        let raw = b"%01%7D%00l%00u%01e";
+        assert_eq!(kannel_text(raw, Some("UTF-16BE"), "").unwrap(), "Žluť");
+        assert_eq!(kannel_text(raw, Some("UCS-2"), "").unwrap(), "Žluť");
+        assert!(kannel_text(b"%01", Some("UTF-16BE"), "").is_err());
+        assert_eq!(
+            kannel_text(b"P%F8%EDli%9A", Some("windows-1250"), "").unwrap(),
+            "Příliš"
+        );
+        assert_eq!(
+            kannel_text(b"caf%E9", Some("ISO-8859-1"), "").unwrap(),
+            "café"
+        );
+        assert_eq!(kannel_text(b"a+b", Some("utf-8"), "").unwrap(), "a b");
+        assert!(kannel_text(b"x", Some("koi8-r"), "").is_err());
+        assert_eq!(kannel_text(b"ignored", None, "parsed").unwrap(), "parsed");
+    }
 
     #[test]
     fn since_formats() {

@@ -51,9 +51,66 @@ fn decode(raw: &[u8], legacy: Legacy) -> String {
     charset::decode_line(&bytes, legacy)
 }
 
+/// The raw (still percent-encoded) value of the first `name=` in
+/// urlencoded `input`.
+pub fn raw_value<'a>(input: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    input.split(|&b| b == b'&').find_map(|piece| {
+        let i = piece.iter().position(|&b| b == b'=')?;
+        (&piece[..i] == name.as_bytes()).then(|| &piece[i + 1..])
+    })
+}
+
+/// Percent-decoded bytes of a urlencoded value (`+` is a space).
+pub fn decode_bytes(raw: &[u8]) -> Vec<u8> {
+    let plus: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_decode(&plus).collect()
+}
+
 /// Percent-encodes a value for a link (`?number=...&before=...`).
 pub fn encode(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The value of the field `name` of a `multipart/form-data` body (RFC
+/// 7578), the boundary from `content_type`: what Uptime Kuma's form-data
+/// webhook sends. `None` when there is no such field.
+pub fn multipart_field(body: &[u8], content_type: &str, name: &str) -> Option<Vec<u8>> {
+    let boundary = content_type.split(';').find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_owned())
+    })?;
+    let delimiter = format!("--{boundary}");
+    let d = delimiter.as_bytes();
+    let mut rest = body;
+    // each part starts after a delimiter line
+    while let Some(i) = rest.windows(d.len()).position(|w| w == d) {
+        rest = &rest[i + d.len()..];
+        if rest.starts_with(b"--") {
+            return None;
+        }
+        let rest_part = rest.strip_prefix(b"\r\n").unwrap_or(rest);
+        let head_end = rest_part.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&rest_part[..head_end]).to_ascii_lowercase();
+        let content = &rest_part[head_end + 4..];
+        let end = content
+            .windows(d.len() + 2)
+            .position(|w| w[..2] == *b"\r\n" && &w[2..] == d)
+            .unwrap_or(content.len());
+        let wanted = format!("name=\"{}\"", name.to_ascii_lowercase());
+        if head
+            .lines()
+            .any(|l| l.starts_with("content-disposition:") && l.contains(&wanted))
+        {
+            return Some(content[..end].to_vec());
+        }
+        rest = &content[end..];
+    }
+    None
 }
 
 /// Several numbers in one field: separated by commas, semicolons or white
@@ -69,6 +126,27 @@ pub fn split_numbers(field: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multipart_fields() {
+        // as the form-data package (Uptime Kuma's) writes it
+        let ct = "multipart/form-data; boundary=--------------------------615123456789012345678901";
+        let body = b"----------------------------615123456789012345678901\r\n\
+Content-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n\
+----------------------------615123456789012345678901\r\n\
+Content-Disposition: form-data; name=\"data\"\r\n\r\n{\"msg\":\"a\\r\\nb\"}\r\n\
+----------------------------615123456789012345678901--\r\n";
+        assert_eq!(
+            multipart_field(body, ct, "data").as_deref(),
+            Some(&b"{\"msg\":\"a\\r\\nb\"}"[..])
+        );
+        assert_eq!(
+            multipart_field(body, ct, "other").as_deref(),
+            Some(&b"x"[..])
+        );
+        assert_eq!(multipart_field(body, ct, "none"), None);
+        assert_eq!(multipart_field(body, "multipart/form-data", "data"), None);
+    }
 
     #[test]
     fn pairs() {

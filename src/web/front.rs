@@ -201,6 +201,9 @@ struct Head {
     host: Option<String>,
     origin: Option<String>,
     authorization: Option<String>,
+    /// SMSEagle's `access-token` header.
+    access_token: Option<String>,
+    content_type: Option<String>,
     body_len: usize,
     expect_continue: bool,
 }
@@ -238,6 +241,7 @@ fn rewrite_head(raw: &[u8], peer: SocketAddr, max_body: usize) -> Result<Head, (
     let mut body_len: Option<usize> = None;
     let mut expect_continue = false;
     let (mut host, mut origin, mut authorization) = (None, None, None);
+    let (mut access_token, mut content_type) = (None, None);
     let once = |slot: &mut Option<String>, value: &str, name: &str| {
         if slot.is_some() {
             return Err(bad(&format!("more than one {name} header")));
@@ -286,6 +290,8 @@ fn rewrite_head(raw: &[u8], peer: SocketAddr, max_body: usize) -> Result<Head, (
             "host" => once(&mut host, value, "Host")?,
             "origin" => once(&mut origin, value, "Origin")?,
             "authorization" => once(&mut authorization, value, "Authorization")?,
+            "access-token" => once(&mut access_token, value, "access-token")?,
+            "content-type" => once(&mut content_type, value, "Content-Type")?,
             _ => {}
         }
         text.push_str(line);
@@ -309,6 +315,8 @@ fn rewrite_head(raw: &[u8], peer: SocketAddr, max_body: usize) -> Result<Head, (
         host,
         origin,
         authorization,
+        access_token,
+        content_type,
         body_len,
         expect_continue: expect_continue && body_len > 0,
     })
@@ -316,6 +324,35 @@ fn rewrite_head(raw: &[u8], peer: SocketAddr, max_body: usize) -> Result<Head, (
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+impl Head {
+    fn is_form(&self) -> bool {
+        self.content_type.as_deref().is_some_and(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+    }
+}
+
+/// An API token in the head: `Authorization: Bearer TOKEN`, the
+/// `access-token` header (SMSEagle's), or the `access_token` parameter.
+fn head_token(head: &Head, legacy: crate::charset::Legacy) -> Option<String> {
+    if let Some(auth) = &head.authorization
+        && let Some((scheme, value)) = auth.trim().split_once(' ')
+        && scheme.eq_ignore_ascii_case("bearer")
+    {
+        return Some(value.trim().to_owned());
+    }
+    if let Some(t) = &head.access_token {
+        return Some(t.trim().to_owned());
+    }
+    Params::parse(head.query().as_bytes(), legacy)
+        .get("access_token")
+        .map(|t| t.trim().to_owned())
 }
 
 /// sendsms's credentials among its parameters (Kannel's names and the short ones).
@@ -416,11 +453,42 @@ impl Front<'_> {
         }
 
         // Who is it? From the head (sendsms's POST: from its form, read
-        // within the head's deadline).
+        // within the head's deadline). On the API, an API token first.
         let mut body: Option<Vec<u8>> = None;
-        let (realm, credentials) = if head.path() == "/cgi-bin/sendsms" {
+        let mut secret = None;
+        if super::is_api(head.path()) {
+            secret = head_token(&head, self.guard.legacy);
+            if secret.is_none()
+                && head.path().starts_with("/http_api/")
+                && head.authorization.is_none()
+                && head.method == "POST"
+                && head.body_len > 0
+                && head.is_form()
+            {
+                // SMSEagle's POST form carries its access_token in the body
+                // (as sendsms's its credentials: read within the head's
+                // deadline; nowhere else is a body read before its check)
+                match self.read_body(&mut client, &head, &already, head_deadline) {
+                    Ok(b) => {
+                        secret = Params::parse(&b, self.guard.legacy)
+                            .get("access_token")
+                            .map(str::to_owned);
+                        body = Some(b);
+                    }
+                    Err(e) => return self.body_failed(&mut client, e),
+                }
+            }
+        }
+        let (realm, credentials) = if secret.is_some() {
+            (Realm::Web, None)
+        } else if head.path() == "/cgi-bin/sendsms" {
             let mut params = Params::parse(head.query().as_bytes(), self.guard.legacy);
-            if kannel_credentials(&params).is_none() && head.method == "POST" && head.body_len > 0 {
+            if let Some(b) = &body {
+                params.0.extend(Params::parse(b, self.guard.legacy).0);
+            } else if kannel_credentials(&params).is_none()
+                && head.method == "POST"
+                && head.body_len > 0
+            {
                 match self.read_body(&mut client, &head, &already, head_deadline) {
                     Ok(b) => {
                         params.0.extend(Params::parse(&b, self.guard.legacy).0);
@@ -436,7 +504,11 @@ impl Front<'_> {
                 head.authorization.as_deref().and_then(auth::parse_basic),
             )
         };
-        let user = match self.guard.authenticate(realm, credentials, peer) {
+        let checked = match &secret {
+            Some(secret) => self.guard.authenticate_token(secret, peer),
+            None => self.guard.authenticate(realm, credentials, peer),
+        };
+        let user = match checked {
             Ok(user) => user,
             Err(denied) => return self.deny(&mut client, peer, realm, denied),
         };
@@ -550,6 +622,23 @@ impl Front<'_> {
                 )
             }
             (Denied::Busy, _) => reply(client, 503, "password checks busy, try again later"),
+            (Denied::WrongToken, _) => {
+                self.refusals.warn(
+                    peer,
+                    "refused an API token that is not (or no longer) valid",
+                );
+                reply_with(
+                    client,
+                    401,
+                    "invalid or revoked API token (smss token list shows the valid ones)",
+                    &[("WWW-Authenticate", "Bearer realm=\"smss\"".to_owned())],
+                )
+            }
+            (Denied::TokensUnavailable, _) => reply(
+                client,
+                503,
+                "database unavailable, cannot check the API token: try again later",
+            ),
             (Denied::Off, _) => reply(
                 client,
                 403,

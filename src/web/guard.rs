@@ -8,7 +8,7 @@
 //! peer's share of connections: a peer that guesses waits on its own time.
 
 use std::net::SocketAddr;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::auth::{Account, Verifier};
@@ -16,6 +16,8 @@ use super::host::HostRule;
 use super::throttle::{Throttle, Turn};
 use crate::charset::Legacy;
 use crate::peer::PeerKey;
+use crate::store::Store;
+use crate::token;
 
 /// How long a check may wait for its peer's turn and for a place.
 const CHECK_WAIT: Duration = Duration::from_secs(10);
@@ -42,6 +44,10 @@ pub enum Denied {
     Busy,
     /// sendsms without any account configured.
     Off,
+    /// An API token that is not (or no longer) one of `smss token list`.
+    WrongToken,
+    /// The database that holds the tokens cannot be reached.
+    TokensUnavailable,
 }
 
 pub struct Guard {
@@ -55,6 +61,8 @@ pub struct Guard {
     throttle: Mutex<Throttle>,
     /// Signalled when a peer's check ends.
     turn: Condvar,
+    /// Where the API tokens' hashes are (`None`: no tokens accepted).
+    tokens: Option<Arc<dyn Store>>,
 }
 
 impl Guard {
@@ -74,6 +82,35 @@ impl Guard {
             verifier,
             throttle: Mutex::new(throttle),
             turn: Condvar::new(),
+            tokens: None,
+        }
+    }
+
+    /// The same guard, accepting the API tokens kept in `store`.
+    pub fn with_tokens(mut self, store: Arc<dyn Store>) -> Guard {
+        self.tokens = Some(store);
+        self
+    }
+
+    /// The user an API token acts as (`token:NAME`), or why not. Looked up
+    /// in the database each time (one SHA-256, one indexed read), so a
+    /// token revoked by `smss token revoke` in another process is refused
+    /// at once. No throttle: a token is 256 random bits, nothing to guess;
+    /// one of the wrong shape costs no query.
+    pub fn authenticate_token(&self, secret: &str, peer: SocketAddr) -> Result<String, Denied> {
+        let Some(store) = &self.tokens else {
+            return Err(Denied::WrongToken);
+        };
+        if !token::plausible(secret) {
+            return Err(Denied::WrongToken);
+        }
+        match store.token_name(&token::hash(secret)) {
+            Ok(Some(name)) => Ok(format!("token:{name}")),
+            Ok(None) => Err(Denied::WrongToken),
+            Err(e) => {
+                log::error!("web: {peer}: cannot check an API token: {e}");
+                Err(Denied::TokensUnavailable)
+            }
         }
     }
 

@@ -69,15 +69,17 @@ enum Tab {
     Sent,
     Failed,
     Received,
+    Groups,
 }
 
 impl Tab {
-    const ALL: [(Tab, &'static str, &'static str); 5] = [
+    const ALL: [(Tab, &'static str, &'static str); 6] = [
         (Tab::Overview, "/", "Overview"),
         (Tab::Queued, "/queued", "Queued"),
         (Tab::Sent, "/sent", "Sent"),
         (Tab::Failed, "/failed", "Failed"),
         (Tab::Received, "/received", "Received"),
+        (Tab::Groups, "/groups", "Groups"),
     ];
 
     fn from_path(path: &str) -> Tab {
@@ -162,7 +164,53 @@ pub fn page(app: &App, req: &Req<'_>, user: &str) -> Reply {
         let form = FormState::default();
         return Reply::html(200, overview(app, user, &notice, &form));
     }
+    if tab == Tab::Groups {
+        return Reply::html(200, groups_page(app, user));
+    }
     Reply::html(200, list_page(app, req, tab, user))
+}
+
+/// The recipient groups (`@name` in any recipient field), read-only:
+/// `smss group set|remove` changes them.
+fn groups_page(app: &App, user: &str) -> String {
+    let mut c = String::from(
+        "<section>\n<h2>Groups</h2>\n<p>Send to every member with <code>@name</code> \
+         wherever a number is asked for. Change them with <code>smss group set NAME \
+         NUMBER...</code> and <code>smss group remove NAME</code>; a message already queued \
+         keeps the members it was sent to.</p>\n",
+    );
+    match app.store.list_groups() {
+        Ok(groups) => {
+            const COLS: [&str; 3] = ["Group", "Members", "Changed"];
+            c.push_str(&table_head(&COLS));
+            if groups.is_empty() {
+                c.push_str(&empty_row(COLS.len()));
+            }
+            for g in &groups {
+                c.push_str(&row(
+                    "group",
+                    &[
+                        ("Group", format!("@{}", esc(&g.name)), "group"),
+                        ("Members", esc(&g.members.join(", ")), "number"),
+                        ("Changed", time(&g.updated), "time"),
+                    ],
+                ));
+            }
+            c.push_str("</tbody>\n</table>\n");
+        }
+        Err(e) => c.push_str(&db_error(&e)),
+    }
+    c.push_str("</section>\n");
+    layout(Tab::Groups, user, &c)
+}
+
+/// Where a message came from: its source (the way in, a token's name)
+/// and the group it was addressed to.
+fn via(source: &str, group: Option<&str>) -> String {
+    match group {
+        Some(g) => format!("{} · @{}", esc(source), esc(g)),
+        None => esc(source),
+    }
 }
 
 /// What the send form shows.
@@ -316,8 +364,8 @@ fn send_form_html(app: &App, user: &str, form: &FormState) -> String {
         s,
         "<form method=\"post\" action=\"/send\" accept-charset=\"UTF-8\">\n\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n\
-         <label for=\"to\">To <small>(one or more numbers, separated by commas)</small></label>\n\
-         <input id=\"to\" name=\"to\" type=\"text\" inputmode=\"tel\" autocomplete=\"off\" \
+         <label for=\"to\">To <small>(one or more numbers or @groups, separated by commas)</small></label>\n\
+         <input id=\"to\" name=\"to\" type=\"text\" autocomplete=\"off\" \
          placeholder=\"420608337726\" required value=\"{}\">\n\
          <label for=\"text\">Text</label>\n\
          <textarea id=\"text\" name=\"text\" rows=\"4\" required>{}</textarea>\n",
@@ -508,8 +556,8 @@ fn row(class: &str, cells: &[(&str, String, &str)]) -> String {
     s
 }
 
-const SMS_COLS: [&str; 8] = [
-    "#", "Number", "Text", "Queued", "Sent", "Parts", "Status", "Error",
+const SMS_COLS: [&str; 9] = [
+    "#", "Number", "Via", "Text", "Queued", "Sent", "Parts", "Status", "Error",
 ];
 
 fn sms_table(rows: &[SmsRow]) -> String {
@@ -523,6 +571,7 @@ fn sms_table(rows: &[SmsRow]) -> String {
             &[
                 ("#", r.id.to_string(), "id"),
                 ("Number", esc(&r.phone), "number"),
+                ("Via", via(&r.source, r.group.as_deref()), "via"),
                 ("Text", esc(&r.text), "text"),
                 ("Queued", time(&r.queued_at), "time"),
                 ("Sent", opt_time(r.sent_at.as_deref()), "time"),
@@ -540,8 +589,8 @@ fn sms_table(rows: &[SmsRow]) -> String {
     s
 }
 
-const QUEUE_COLS: [&str; 8] = [
-    "#", "Number", "Text", "Queued", "Next try", "Parts", "Status", "Error",
+const QUEUE_COLS: [&str; 9] = [
+    "#", "Number", "Via", "Text", "Queued", "Next try", "Parts", "Status", "Error",
 ];
 
 fn queue_table(rows: &[QueueRow], max_parts: usize) -> String {
@@ -570,6 +619,7 @@ fn queue_table(rows: &[QueueRow], max_parts: usize) -> String {
             &[
                 ("#", r.id.to_string(), "id"),
                 ("Number", esc(&r.phone), "number"),
+                ("Via", via(&r.source, r.group.as_deref()), "via"),
                 ("Text", esc(&r.text), "text"),
                 ("Queued", time(&r.created), "time"),
                 ("Next try", opt_time(r.next_attempt.as_deref()), "time"),
@@ -726,6 +776,7 @@ mod tests {
             attempts: 0,
             sent_by: String::new(),
             report_status: Some(ReportStatus::Failed),
+            group: Some(evil.into()),
         }]);
         assert!(!html.contains("<img") && !html.contains("\"'"), "{html}");
     }

@@ -36,6 +36,8 @@ use crate::intake::{self, Intake, IntakeError};
 use crate::listener::{Listener, Stopper};
 use crate::store::Store;
 
+pub mod alertmanager;
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod csrf;
@@ -45,6 +47,7 @@ pub mod guard;
 pub mod host;
 pub mod html;
 pub mod metrics;
+pub mod smseagle;
 pub mod throttle;
 
 /// Threads answering requests (each request is short: a few queries).
@@ -276,14 +279,17 @@ pub fn start(
         .collect();
     let hosts = host::HostRule::new(addr, &names);
     let allowed_hosts = hosts.describe();
-    let guard = Arc::new(guard::Guard::new(
-        hosts,
-        settings.legacy_charset,
-        web_account,
-        kannel_account,
-        verifier,
-        throttle::Throttle::new(settings.web_auth_delay, settings.web_auth_max_delay),
-    ));
+    let guard = Arc::new(
+        guard::Guard::new(
+            hosts,
+            settings.legacy_charset,
+            web_account,
+            kannel_account,
+            verifier,
+            throttle::Throttle::new(settings.web_auth_delay, settings.web_auth_max_delay),
+        )
+        .with_tokens(Arc::clone(&store)),
+    );
     let app = Arc::new(App {
         require_auth: guard.web_needs_password(),
         csrf: csrf::Csrf::new(random_key()?),
@@ -423,6 +429,8 @@ pub struct Req<'a> {
     pub method: &'a tiny_http::Method,
     pub path: &'a str,
     pub query: form::Params,
+    /// The query as it came (Kannel's `charset=` decodes `text` anew).
+    pub raw_query: &'a str,
     pub peer: String,
     headers: &'a [tiny_http::Header],
 }
@@ -459,6 +467,7 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
         method: &method,
         path,
         query: form::Params::parse(query.as_bytes(), app.settings.legacy_charset),
+        raw_query: query,
         peer: headers
             .iter()
             .find(|h| h.field.equiv("X-Smss-Peer"))
@@ -508,15 +517,41 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     }
     let get = matches!(req.method, Get | Head);
     match req.path {
-        "/" | "/queued" | "/sent" | "/failed" | "/received" if get => html::page(app, req, &user),
+        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" if get => {
+            html::page(app, req, &user)
+        }
         "/send" if matches!(req.method, Post) => html::send_form(app, req, &user, body),
         "/style.css" if get => Reply::new(200, "text/css; charset=utf-8", html::STYLE),
-        "/api/send" if matches!(req.method, Post) => api::send(app, req, &user, body),
+        "/api/send" | "/api/webhook" if matches!(req.method, Get | Post) => {
+            if req.path == "/api/send" {
+                api::send(app, req, &user, body)
+            } else {
+                api::webhook(app, req, &user, body)
+            }
+        }
+        "/api/alertmanager" if matches!(req.method, Post) => {
+            alertmanager::alertmanager(app, req, &user, body)
+        }
+        "/http_api/send_sms" | "/http_api/send_togroup" if matches!(req.method, Get | Post) => {
+            let to_group = req.path == "/http_api/send_togroup";
+            smseagle::http_api(app, req, &user, body, to_group)
+        }
+        "/api/v2/messages/sms" if matches!(req.method, Post) => {
+            smseagle::v2_sms(app, req, &user, body)
+        }
+        "/api/grafana" if matches!(req.method, Post) => {
+            alertmanager::grafana(app, req, &user, body)
+        }
         "/api/messages" if get => api::messages(app, req),
         "/metrics" if get => metrics::metrics(app),
-        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/style.css" | "/api/messages"
-        | "/metrics" => not_allowed("GET, HEAD"),
-        "/send" | "/api/send" => not_allowed("POST"),
+        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/style.css"
+        | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
+        "/send" | "/api/alertmanager" | "/api/grafana" | "/api/v2/messages/sms" => {
+            not_allowed("POST")
+        }
+        "/api/send" | "/api/webhook" | "/http_api/send_sms" | "/http_api/send_togroup" => {
+            not_allowed("GET, POST")
+        }
         _ => Reply::text(404, "not found"),
     }
 }
@@ -530,11 +565,9 @@ fn not_allowed(allow: &'static str) -> Reply {
 /// before the request came here and names the user in `X-Smss-User` (a
 /// client's own is dropped); the check here is the second line.
 fn authorize(app: &App, req: &Req<'_>) -> Result<String, Reply> {
-    if !app.require_auth {
-        return Ok(String::new());
-    }
     match req.header("X-Smss-User") {
         Some(user) if !user.is_empty() => Ok(user.to_owned()),
+        _ if !app.require_auth => Ok(String::new()),
         _ => Err(Reply::text(401, "authentication required").header(
             "WWW-Authenticate",
             "Basic realm=\"smss\", charset=\"UTF-8\"",
@@ -559,6 +592,25 @@ pub fn queue(
                 log::error!("web: cannot queue: {cause}");
             }
         })
+}
+
+/// Whether a path is part of the HTTP API (tokens accepted; the HTML
+/// pages keep Basic authentication).
+pub fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path.starts_with("/http_api/")
+        || path == "/cgi-bin/sendsms"
+        || path == "/metrics"
+}
+
+/// The `source` of messages a way in queues: the way (`api`,
+/// `alertmanager`, ...) and, for a request with an API token, its name
+/// (`alertmanager token:prometheus`).
+pub fn source(way: &str, user: &str) -> String {
+    match user.strip_prefix("token:") {
+        Some(name) => format!("{way} token:{name}"),
+        None => way.to_owned(),
+    }
 }
 
 /// A number search as typed: spaces dropped; then an optional `+` and

@@ -454,6 +454,7 @@ pub fn set_config_keys(text: &str, settings: &[(&str, &str)]) -> String {
 }
 
 pub mod http;
+pub mod mariadb;
 pub mod webdriver;
 
 /// An SMSC time stamp for simulated received messages: 2026-11-30

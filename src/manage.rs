@@ -1,0 +1,156 @@
+//! `smss group set|list|remove` and `smss token add|list|revoke`: the
+//! recipient groups and API tokens, kept in the database (every host of a
+//! cluster sees the same ones).
+
+use std::process::ExitCode;
+
+use crate::cli::{CliError, InitDbHint};
+use crate::config::Settings;
+use crate::store::{self, ErrorKind, Store};
+use crate::{gsm, protocol, token};
+
+pub const GROUP_USAGE: &str = "\
+Usage: smss group set NAME NUMBER...   create the group, or replace its members
+       smss group list                 every group and its members
+       smss group remove NAME          delete the group
+
+Send to every member with @NAME wherever a number is asked for: a TCP line
+`#@NAME;text`, the web form, every API. A message is expanded into one SMS
+per member when it is accepted; a later change of the group does not touch
+what is already queued. NAME: letters, digits, '-', '_', '.' (at most 64).
+A NUMBER as on a TCP line: an optional + and 3 to 20 digits.
+";
+
+pub const TOKEN_USAGE: &str = "\
+Usage: smss token add NAME      make a token; it is printed once, on the last line
+       smss token list          the tokens' names and when they were made
+       smss token revoke NAME   refuse the token from now on (every serve, at once)
+
+A token lets a webhook or script use the HTTP API without the web password:
+  Authorization: Bearer TOKEN, or an access-token: TOKEN header, or the
+  access_token=TOKEN parameter. Messages it queues show NAME as their source.
+Only a hash of the token is stored: a lost token cannot be shown again; revoke
+it and add a new one.
+";
+
+fn open(settings: &Settings, hint: &InitDbHint) -> Result<std::sync::Arc<dyn Store>, CliError> {
+    store::open(&settings.db, false).map_err(|e| CliError::store(e, hint))
+}
+
+fn name_arg(what: &str, name: Option<&String>) -> Result<String, CliError> {
+    let name = name.ok_or_else(|| CliError::Usage(format!("{what}: give a NAME")))?;
+    let name = name.strip_prefix('@').unwrap_or(name);
+    if !protocol::valid_name(name) {
+        return Err(CliError::Usage(format!(
+            "'{}' cannot be a name: use letters, digits, '-', '_', '.' (at most 64)",
+            crate::printable::escape(name)
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// `smss group ...` with its words after `group`.
+pub fn group(
+    settings: &Settings,
+    hint: &InitDbHint,
+    args: &[String],
+) -> Result<ExitCode, CliError> {
+    match args.first().map(String::as_str) {
+        Some("set") => {
+            let name = name_arg("group set", args.get(1))?;
+            let members: Vec<String> = args[2..]
+                .iter()
+                .flat_map(|a| a.split(',').map(str::trim).filter(|s| !s.is_empty()))
+                .map(str::to_owned)
+                .collect();
+            if members.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "group set {name}: give at least one NUMBER (smss group remove {name} deletes it)"
+                )));
+            }
+            if let Some(bad) = members.iter().find(|m| !gsm::valid_phone(m)) {
+                return Err(CliError::Usage(format!(
+                    "group set {name}: invalid phone number '{}' (use an optional + and 3 to 20 digits)",
+                    crate::printable::escape(bad)
+                )));
+            }
+            let created = open(settings, hint)?.set_group(&name, &members)?;
+            println!(
+                "smss group: {} @{name}: {}",
+                if created { "created" } else { "replaced" },
+                members.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("list") if args.len() == 1 => {
+            let groups = open(settings, hint)?.list_groups()?;
+            if groups.is_empty() {
+                println!("no groups (smss group set NAME NUMBER... makes one)");
+            }
+            for g in groups {
+                println!("@{}\t{}", g.name, g.members.join(","));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("remove") if args.len() == 2 => {
+            let name = name_arg("group remove", args.get(1))?;
+            if !open(settings, hint)?.remove_group(&name)? {
+                return Err(CliError::Refused(format!(
+                    "there is no group @{name} (smss group list shows them)"
+                )));
+            }
+            println!("smss group: removed @{name} (messages already queued to it still go out)");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(CliError::Usage(GROUP_USAGE.trim_end().to_owned())),
+    }
+}
+
+/// `smss token ...` with its words after `token`.
+pub fn token(
+    settings: &Settings,
+    hint: &InitDbHint,
+    args: &[String],
+) -> Result<ExitCode, CliError> {
+    match args.first().map(String::as_str) {
+        Some("add") if args.len() == 2 => {
+            let name = name_arg("token add", args.get(1))?;
+            let store = open(settings, hint)?;
+            let secret = token::generate().map_err(CliError::Refused)?;
+            match store.add_token(&name, &token::hash(&secret)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Constraint => {
+                    return Err(CliError::Refused(format!(
+                        "a token named {name} exists already (smss token revoke {name} first, \
+                         or choose another name)"
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            println!("smss token: added {name}; the token is shown only now:");
+            println!("{secret}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("list") if args.len() == 1 => {
+            let tokens = open(settings, hint)?.list_tokens()?;
+            if tokens.is_empty() {
+                println!("no tokens (smss token add NAME makes one)");
+            }
+            for t in tokens {
+                println!("{}\tadded {} UTC", t.name, t.created);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("revoke") if args.len() == 2 => {
+            let name = name_arg("token revoke", args.get(1))?;
+            if !open(settings, hint)?.revoke_token(&name)? {
+                return Err(CliError::Refused(format!(
+                    "there is no token {name} (smss token list shows them)"
+                )));
+            }
+            println!("smss token: revoked {name}: refused from now on");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(CliError::Usage(TOKEN_USAGE.trim_end().to_owned())),
+    }
+}

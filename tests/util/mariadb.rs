@@ -1,0 +1,161 @@
+//! A MariaDB server of a test's own: its own `mariadbd` on a free port
+//! with its own data directory (made by `mariadb-install-db`), which the
+//! test may stop and start again to take "the database" away for real
+//! (never the shared server on 3306). Killed and its directory removed
+//! when dropped, also when the test panics.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{TempDir, wait_for, wait_timeout};
+
+const MARIADBD: &str = "/usr/sbin/mariadbd";
+
+pub struct MariaDb {
+    dir: TempDir,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+/// A port nobody listens on now (bound and released: the server binds it
+/// a moment later).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl MariaDb {
+    /// A new server (empty data directory, `root` without a password on
+    /// 127.0.0.1), started and answering.
+    pub fn start() -> MariaDb {
+        let dir = TempDir::new("mariadb");
+        let data = dir.path().join("data");
+        let out = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args([
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--user=root",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("mariadb-install-db (Debian package mariadb-server) must be installed");
+        assert!(
+            out.status.success(),
+            "mariadb-install-db failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut db = MariaDb {
+            dir,
+            port: free_port(),
+            child: None,
+        };
+        db.resume();
+        db
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `mysql://root@127.0.0.1:PORT/NAME` (over TCP, not the socket).
+    pub fn url(&self, name: &str) -> String {
+        format!(
+            "mysql://root@127.0.0.1:{}/{name}?prefer_socket=false",
+            self.port
+        )
+    }
+
+    /// Creates a database.
+    pub fn create_database(&self, name: &str) {
+        use mysql::prelude::Queryable;
+        let mut conn = mysql::Conn::new(
+            mysql::Opts::from_url(&format!("mysql://root@127.0.0.1:{}", self.port)).unwrap(),
+        )
+        .unwrap();
+        conn.query_drop(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+            .unwrap();
+    }
+
+    fn answers(&self) -> bool {
+        mysql::Conn::new(
+            mysql::OptsBuilder::new()
+                .ip_or_hostname(Some("127.0.0.1"))
+                .tcp_port(self.port)
+                .user(Some("root"))
+                .prefer_socket(false)
+                .tcp_connect_timeout(Some(Duration::from_secs(2))),
+        )
+        .is_ok()
+    }
+
+    /// Starts the server (again, on the same port and data) and waits
+    /// until it answers.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "the server is running");
+        let d = self.dir.path();
+        let child = Command::new(MARIADBD)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", d.join("data").display()))
+            .arg(format!("--port={}", self.port))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--socket={}", d.join("mysqld.sock").display()))
+            .arg(format!("--pid-file={}", d.join("mysqld.pid").display()))
+            .arg(format!("--log-error={}", d.join("error.log").display()))
+            .args([
+                "--user=root",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=32M",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mariadbd (Debian package mariadb-server)");
+        let mut child = child;
+        let up = wait_for(Duration::from_secs(60), || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "mariadbd exited ({status}):\n{}",
+                    std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
+                );
+            }
+            self.answers()
+        });
+        self.child = Some(child);
+        assert!(
+            up,
+            "mariadbd did not answer on port {}:\n{}",
+            self.port,
+            std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
+        );
+    }
+
+    /// Stops the server (SIGTERM, a clean shutdown) and waits for it.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        super::signal(&child, "TERM");
+        if wait_timeout(&mut child, Duration::from_secs(60)).is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // the TempDir (data directory included) goes after this
+    }
+}
