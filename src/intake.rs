@@ -20,7 +20,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 
-use crate::protocol::{self, Request, RequestError};
+use crate::protocol::{self, Options, Request, RequestError};
 use crate::store::{ErrorKind, NewMessage, Store, StoreError};
 
 /// What wakes the modem threads.
@@ -99,11 +99,17 @@ impl std::error::Error for IntakeError {}
 
 /// One request per number, all with the same text (the web's ways in).
 pub fn to_each(numbers: &[String], text: &str) -> Vec<Request> {
+    to_each_with(numbers, text, &Options::default())
+}
+
+/// One request per number, all with the same text and options.
+pub fn to_each_with(numbers: &[String], text: &str, options: &Options) -> Vec<Request> {
     numbers
         .iter()
         .map(|phone| Request {
             phone: phone.clone(),
             text: text.to_owned(),
+            options: options.clone(),
         })
         .collect()
 }
@@ -153,10 +159,11 @@ impl Intake {
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                protocol::validate(i + 1, &r.phone, &r.text, self.max_parts).map(|r| NewMessage {
-                    phone: r.phone,
-                    text: r.text,
+                protocol::validate(i + 1, &r.phone, &r.text, self.max_parts).map(|v| NewMessage {
+                    phone: v.phone,
+                    text: v.text,
                     source: source.to_owned(),
+                    options: r.options.clone(),
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -207,6 +214,7 @@ mod tests {
         Request {
             phone: phone.into(),
             text: text.into(),
+            ..Default::default()
         }
     }
 

@@ -35,6 +35,8 @@ pub mod lock;
 #[cfg(feature = "server")]
 pub mod modem;
 #[cfg(feature = "server")]
+pub mod options;
+#[cfg(feature = "server")]
 pub mod outbox;
 #[cfg(feature = "server")]
 pub mod owner;

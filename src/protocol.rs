@@ -3,16 +3,25 @@
 //! A new request starts only at a `#` immediately followed by a valid phone
 //! number and `;`; any other `#` belongs to the text, and so does every `;`
 //! after the first. A line with one bad request is rejected whole.
+//!
+//! `#!phone;text` is an urgent request (old clients never send `#!`): the
+//! modem sends it before every normal message still queued.
 
 use std::fmt;
 
 use crate::gsm;
 
-/// One SMS to send, as parsed from a request line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+pub use crate::options::{Options, Priority};
+
+/// One SMS to send, as parsed from a request line (or built by another
+/// way in: `Request { phone, text, ..Default::default() }`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
     pub phone: String,
     pub text: String,
+    /// Priority and the other wishes for the message; `Default`: a normal
+    /// message, as every request was before options existed.
+    pub options: Options,
 }
 
 /// Why a line was rejected. `index` is the 1-based position of the request
@@ -81,7 +90,12 @@ pub fn parse_line(line: &str, max_parts: usize) -> Result<Vec<Request>, RequestE
     split_line(line)?
         .iter()
         .enumerate()
-        .map(|(i, r)| validate(i + 1, &r.phone, &r.text, max_parts))
+        .map(|(i, r)| {
+            validate(i + 1, &r.phone, &r.text, max_parts).map(|v| Request {
+                options: r.options.clone(),
+                ..v
+            })
+        })
         .collect()
 }
 
@@ -100,7 +114,8 @@ pub fn split_line(line: &str) -> Result<Vec<Request>, RequestError> {
     let mut start = 0;
     while start < line.len() {
         let index = requests.len() + 1;
-        let after_hash = start + 1;
+        let urgent = line[start + 1..].starts_with('!');
+        let after_hash = start + 1 + usize::from(urgent);
         let semi = line[after_hash..]
             .find(';')
             .map(|i| after_hash + i)
@@ -114,9 +129,15 @@ pub fn split_line(line: &str) -> Result<Vec<Request>, RequestError> {
         }
         let text_start = semi + 1;
         let text_end = next_request_start(line, text_start).unwrap_or(line.len());
+        let priority = if urgent {
+            Priority::Urgent
+        } else {
+            Priority::Normal
+        };
         requests.push(Request {
             phone: phone.to_owned(),
             text: line[text_start..text_end].to_owned(),
+            options: Options { priority },
         });
         start = text_end;
     }
@@ -153,17 +174,19 @@ pub fn validate(
     Ok(Request {
         phone: phone.to_owned(),
         text: text.to_owned(),
+        ..Default::default()
     })
 }
 
 /// The byte offset of the next `#` at or after `from` that begins a request:
-/// `#`, an optional `+`, 3 to 20 digits, `;`.
+/// `#`, an optional `!`, an optional `+`, 3 to 20 digits, `;`.
 fn next_request_start(line: &str, from: usize) -> Option<usize> {
     let bytes = line.as_bytes();
     (from..bytes.len()).find(|&i| bytes[i] == b'#' && starts_request(&bytes[i + 1..]))
 }
 
 fn starts_request(rest: &[u8]) -> bool {
+    let rest = rest.strip_prefix(b"!").unwrap_or(rest);
     let rest = rest.strip_prefix(b"+").unwrap_or(rest);
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     (3..=20).contains(&digits) && rest.get(digits) == Some(&b';')
@@ -183,7 +206,46 @@ mod tests {
         Request {
             phone: phone.into(),
             text: text.into(),
+            ..Default::default()
         }
+    }
+
+    fn urgent(phone: &str, text: &str) -> Request {
+        Request {
+            options: Options {
+                priority: Priority::Urgent,
+            },
+            ..req(phone, text)
+        }
+    }
+
+    #[test]
+    fn bang_makes_a_request_urgent() {
+        assert_eq!(
+            parse("#!420608337726;UPS on battery"),
+            Ok(vec![urgent("420608337726", "UPS on battery")])
+        );
+        // each request of a chained line has its own priority
+        assert_eq!(
+            parse("#420608337726;a#!+420777123456;b#420777123456;c!"),
+            Ok(vec![
+                req("420608337726", "a"),
+                urgent("+420777123456", "b"),
+                req("420777123456", "c!")
+            ])
+        );
+        // '!' elsewhere is text; '#!' not followed by a phone and ';' too
+        assert_eq!(
+            parse("#420608337726;disk full! #!x;y"),
+            Ok(vec![req("420608337726", "disk full! #!x;y")])
+        );
+        assert_eq!(
+            parse("#!!420608337726;x"),
+            Err(RequestError::InvalidPhone {
+                index: 1,
+                phone: "!420608337726".into()
+            })
+        );
     }
 
     fn parse(line: &str) -> Result<Vec<Request>, RequestError> {

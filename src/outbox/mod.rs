@@ -25,7 +25,7 @@ use crate::gsm::{self, SubmitOptions};
 use crate::hook::OnReceive;
 use crate::modem::{AtError, Health, Modem, ModemError};
 use crate::receive::{Inbox, ReceiveSummary};
-use crate::store::{Outcome, QueuedMessage, Store};
+use crate::store::{Outcome, Priority, QueuedMessage, Store};
 
 mod health;
 mod link;
@@ -173,7 +173,7 @@ impl Outbox {
         self.ensure_modem().map_err(PassError::Modem)?;
         let mut summary = PassSummary::default();
         self.handle_unsolicited();
-        while self.send_batch(&mut summary)? == BATCH {}
+        while self.send_batch(&mut summary)? {}
         summary.received = self.receive()?;
         Ok(summary)
     }
@@ -294,7 +294,7 @@ impl Outbox {
                 }
                 self.ensure_modem().map_err(PassError::Modem)?;
                 self.handle_unsolicited();
-                while !stop.load(Ordering::SeqCst) && self.send_batch(&mut summary)? == BATCH {}
+                while !stop.load(Ordering::SeqCst) && self.send_batch(&mut summary)? {}
                 if self.receive_due || Instant::now() >= next_receive {
                     self.receive()?;
                     next_receive = Instant::now() + self.settings.poll_interval;
@@ -421,10 +421,18 @@ impl Outbox {
         true
     }
 
-    /// Claims and sends one batch; returns how many rows it claimed.
-    fn send_batch(&mut self, summary: &mut PassSummary) -> Result<usize, PassError> {
+    /// Claims and sends one batch; true when more may be due (the batch
+    /// was full, or a more urgent message overtook its rest).
+    ///
+    /// The batch comes most urgent first. Before each message after the
+    /// first, unless it is urgent itself, the queue is asked whether
+    /// something more urgent became due meanwhile (one indexed query); if
+    /// so, the unsent rest is handed back (by id: a sent message waiting in
+    /// memory for its finish keeps its claim) and the caller claims again,
+    /// so an urgent message waits at most for the message on the air.
+    fn send_batch(&mut self, summary: &mut PassSummary) -> Result<bool, PassError> {
         if self.policy.paused(Instant::now()) {
-            return Ok(0);
+            return Ok(false);
         }
         let lease = self.settings.lease;
         self.policy.claiming(Instant::now());
@@ -437,7 +445,17 @@ impl Outbox {
             self.keep_link(false);
         }
         let mut renewed = Instant::now();
-        for (i, msg) in batch.into_iter().enumerate() {
+        for (i, msg) in batch.iter().enumerate() {
+            if i > 0 && self.overtaken(msg.priority)? {
+                let rest: Vec<i64> = batch[i..].iter().map(|m| m.id).collect();
+                self.store.release(&self.owner, &rest)?;
+                log::info!(
+                    "a more urgent message is due: {} {} message(s) handed back to the queue",
+                    rest.len(),
+                    msg.priority
+                );
+                return Ok(true);
+            }
             // A full batch means more are likely waiting: keep the link open
             // across batches too.
             self.keep_link(Link::more_follow(i, claimed, BATCH));
@@ -446,7 +464,7 @@ impl Outbox {
                 self.store.renew_claims(&self.owner, lease)?;
                 renewed = Instant::now();
             }
-            match self.send_message(&msg) {
+            match self.send_message(msg) {
                 Ok(Sent::Done) => summary.sent += 1,
                 Ok(Sent::Failed) => summary.failed += 1,
                 Ok(Sent::Retry) => summary.retried += 1,
@@ -466,10 +484,19 @@ impl Outbox {
             }
             if self.policy.modem_failing() {
                 self.stop_claiming()?;
-                return Ok(0);
+                return Ok(false);
             }
         }
-        Ok(claimed)
+        Ok(claimed == BATCH)
+    }
+
+    /// Whether a message more urgent than `next` (the next of the batch)
+    /// is due and unclaimed. An urgent one is overtaken by nothing.
+    fn overtaken(&self, next: Priority) -> Result<bool, PassError> {
+        if next == Priority::Urgent {
+            return Ok(false);
+        }
+        Ok(self.store.more_urgent_due(next)?)
     }
 
     /// Sends keep failing whatever the message: the modem (or its SIM, or

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::gsm::{DataCoding, Ports, Tables};
+pub use crate::options::{Options, Priority};
 
 mod migrate;
 mod mysql;
@@ -46,6 +47,8 @@ pub struct NewMessage {
     /// Where it came from: `ip:<peer address>`, `web`, ... Rows inserted by
     /// other tools with plain SQL get the column default `sql`.
     pub source: String,
+    /// Priority and the other wishes of the request.
+    pub options: Options,
 }
 
 /// A queued message claimed by a sender.
@@ -65,6 +68,7 @@ pub struct QueuedMessage {
     /// Message references of the confirmed parts, comma separated.
     pub part_refs: String,
     pub created: String,
+    pub priority: Priority,
 }
 
 /// How a message left the queue.
@@ -618,6 +622,15 @@ pub trait Store: Send + Sync {
     /// `next_attempt` is NULL or past and which are unclaimed or whose claim
     /// expired. Marks them `claimed_by = owner`, `claim_until = now + lease`.
     fn claim_due(&self, owner: &str, lease: Duration, limit: usize) -> Result<Vec<QueuedMessage>>;
+
+    /// Whether a due message more urgent than `than` waits unclaimed (what
+    /// the modem thread asks after each send while its batch holds less
+    /// urgent ones). One range of the claim's index.
+    fn more_urgent_due(&self, than: Priority) -> Result<bool>;
+
+    /// Hands back `owner`'s claims on `ids` (the unsent rest of a batch a
+    /// more urgent message overtakes); other claims of `owner` stay.
+    fn release(&self, owner: &str, ids: &[i64]) -> Result<u64>;
 
     /// Drops every claim held by `owner` (at startup: whatever a crashed
     /// predecessor with the same name had in flight becomes due again).

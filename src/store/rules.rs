@@ -9,9 +9,9 @@ use std::time::Duration;
 use super::sql::{Backend, Exec, Row, TxKind, params};
 use super::{
     Activity, Coding, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, PartSaved,
-    QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result,
-    Saved, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip, combined_report,
-    joined_row, refs_contain, report_status, same_number,
+    Priority, QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus,
+    Result, Saved, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip,
+    combined_report, joined_row, refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -190,6 +190,7 @@ fn queued_from_row(r: &Row) -> Result<QueuedMessage> {
         parts_done: r.get(6)?,
         part_refs: r.get(7)?,
         created: r.get(8)?,
+        priority: Priority::from_rank(r.get(9)?),
     })
 }
 
@@ -267,11 +268,15 @@ fn part_from_row(r: &Row) -> Result<ReceivedPart> {
     })
 }
 
-const INSERT_MSG: &str = "INSERT INTO msg (phone, text, source) VALUES (?, ?, ?)";
+const INSERT_MSG: &str = "INSERT INTO msg (phone, text, source, priority) VALUES (?, ?, ?, ?)";
 
 fn insert_msg(e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
-    e.insert(INSERT_MSG, params![&m.phone, &m.text, &m.source])?
-        .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
+    let o = &m.options;
+    e.insert(
+        INSERT_MSG,
+        params![&m.phone, &m.text, &m.source, o.priority.rank()],
+    )?
+    .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
 }
 
 impl<B: Backend> Store for SqlStore<B> {
@@ -313,6 +318,31 @@ impl<B: Backend> Store for SqlStore<B> {
                 e.exec(&claim, params![owner, (d.later)(lease), m.id])?;
             }
             Ok(rows)
+        })
+    }
+
+    fn more_urgent_due(&self, than: Priority) -> Result<bool> {
+        let d = self.0.dialect();
+        let rank = than.rank();
+        self.0
+            .run(|e| Ok(e.query_one(d.more_urgent, params![rank, rank])?.is_some()))
+    }
+
+    fn release(&self, owner: &str, ids: &[i64]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let mut values = vec![owner.into()];
+        values.extend(ids.iter().map(|&id| id.into()));
+        self.0.transaction(TxKind::Claim, |e| {
+            e.exec(
+                &format!(
+                    "UPDATE msg SET claimed_by = NULL, claim_until = NULL \
+                     WHERE claimed_by = ? AND id IN ({marks})"
+                ),
+                &values,
+            )
         })
     }
 
@@ -390,9 +420,9 @@ impl<B: Backend> Store for SqlStore<B> {
     fn finish(&self, id: i64, owner: &str, outcome: &Outcome) -> Result<bool> {
         let d = self.0.dialect();
         self.0.transaction(TxKind::Write, |e| {
-            let insert = "INSERT INTO sms (id, phone, text, source, queued_at, sent_at, status, \
-                          parts, part_refs, error, attempts, sent_by) \
-                          SELECT id, phone, text, source, created";
+            let insert = "INSERT INTO sms (id, phone, text, source, priority, queued_at, sent_at, \
+                          status, parts, part_refs, error, attempts, sent_by) \
+                          SELECT id, phone, text, source, priority, created";
             let n = match outcome {
                 Outcome::Sent { parts, part_refs } => e.exec(
                     &format!(

@@ -225,8 +225,12 @@ pub struct Dialect {
     /// Claim step 1: due retries become plain due rows.
     pub promote_due: &'static str,
     /// Claim step 2: the due rows (id, phone, text, source, attempts,
-    /// concat_ref, parts_done, part_refs, created), oldest first, `LIMIT ?`.
+    /// concat_ref, parts_done, part_refs, created, priority), most urgent
+    /// first, then oldest, `LIMIT ?`.
     pub claim: &'static str,
+    /// A row (any) when a due, unclaimed message has a priority rank below
+    /// the bound one (bound twice: the plain due rows, the due retries).
+    pub more_urgent: &'static str,
     /// A condition on `col` (`{}`) for numbers that begin with a prefix,
     /// and the values it binds.
     pub number_prefix: fn(col: &str, prefix: &str) -> (String, Vec<Value>),

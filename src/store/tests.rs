@@ -148,6 +148,7 @@ fn msg(phone: &str, text: &str) -> NewMessage {
         phone: phone.into(),
         text: text.into(),
         source: "ip:192.0.2.7".into(),
+        options: Default::default(),
     }
 }
 
@@ -274,6 +275,72 @@ fn claim_respects_limit_order_and_leases(fx: &dyn Fixture) {
     assert!(!s.finish(all[0], "a", &sent(1, "1")).unwrap());
     assert!(s.finish(all[0], "c", &sent(1, "1")).unwrap());
     assert_eq!(s.claim_due("d", LONG, 0).unwrap(), vec![]);
+}
+
+fn with_priority(phone: &str, text: &str, priority: Priority) -> NewMessage {
+    NewMessage {
+        options: Options { priority },
+        ..msg(phone, text)
+    }
+}
+
+fn claims_come_most_urgent_first(fx: &dyn Fixture) {
+    let s = fx.open();
+    let low = s
+        .enqueue(&[with_priority("1", "low", Priority::Low)])
+        .unwrap();
+    let normal = s.enqueue(&[msg("1", "n1"), msg("1", "n2")]).unwrap();
+    // another tool's row: normal unless it says otherwise
+    s.execute_sql("INSERT INTO msg (phone, text, priority) VALUES ('1', 'sql urgent', 0)")
+        .unwrap();
+    let urgent = s
+        .enqueue(&[with_priority("1", "urgent", Priority::Urgent)])
+        .unwrap();
+    let batch = s.claim_due("a", LONG, 3).unwrap();
+    let texts: Vec<&str> = batch.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["sql urgent", "urgent", "n1"]);
+    assert_eq!(batch[1].id, urgent[0]);
+    assert_eq!(batch[1].priority, Priority::Urgent);
+    assert_eq!(batch[2].priority, Priority::Normal);
+    // nothing more urgent than normal is left unclaimed; the low one waits
+    assert!(!s.more_urgent_due(Priority::Normal).unwrap());
+    assert!(s.more_urgent_due(Priority::Low).unwrap());
+    s.enqueue(&[with_priority("2", "late urgent", Priority::Urgent)])
+        .unwrap();
+    assert!(s.more_urgent_due(Priority::Normal).unwrap());
+    assert!(!s.more_urgent_due(Priority::Urgent).unwrap());
+    // the unsent rest of a batch goes back; other claims of "a" stay
+    assert_eq!(s.release("a", &[batch[2].id]).unwrap(), 1);
+    assert_eq!(s.release("b", &[batch[1].id]).unwrap(), 0, "not b's claim");
+    let next = s.claim_due("b", LONG, 10).unwrap();
+    let texts: Vec<&str> = next.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["late urgent", "n1", "n2", "low"]);
+    assert_eq!(next[3].id, low[0]);
+    assert_eq!(next[1].id, normal[0]);
+    // sms keeps the priority
+    assert!(s.finish(batch[1].id, "a", &sent(1, "1")).unwrap());
+    assert_eq!(
+        fx.scalar(&format!(
+            "SELECT priority FROM sms WHERE id = {}",
+            urgent[0]
+        )),
+        Some(0)
+    );
+}
+
+fn a_due_urgent_retry_overtakes(fx: &dyn Fixture) {
+    let s = fx.open();
+    let ids = s
+        .enqueue(&[with_priority("1", "u", Priority::Urgent), msg("1", "n")])
+        .unwrap();
+    let first = s.claim_due("a", LONG, 1).unwrap();
+    assert_eq!(first[0].id, ids[0]);
+    s.retry_later(ids[0], "a", "+CMS ERROR: 42", Duration::from_millis(300))
+        .unwrap();
+    assert!(!s.more_urgent_due(Priority::Normal).unwrap(), "not due yet");
+    thread::sleep(Duration::from_millis(600));
+    // due, not yet promoted by a claim: found all the same
+    assert!(s.more_urgent_due(Priority::Normal).unwrap());
 }
 
 fn release_claims_makes_rows_due(fx: &dyn Fixture) {
@@ -1148,6 +1215,8 @@ suite!(
     times_are_utc,
     claim_respects_limit_order_and_leases,
     release_claims_makes_rows_due,
+    claims_come_most_urgent_first,
+    a_due_urgent_retry_overtakes,
     retry_later_delays_and_counts,
     huge_delays_are_not_due_now,
     due_retries_and_fresh_rows_come_in_id_order,
@@ -1574,6 +1643,14 @@ mod health {
                  ALTER TABLE rcv DROP COLUMN replaced_by; \
                  ALTER TABLE rcv DROP COLUMN dst_port; \
                  ALTER TABLE rcv DROP COLUMN src_port;",
+            )
+            .unwrap();
+            // and what 009 added
+            s.execute_sql(
+                "DROP INDEX msg_due; \
+                 CREATE INDEX msg_due ON msg (next_attempt, id); \
+                 ALTER TABLE msg DROP COLUMN priority; \
+                 ALTER TABLE sms DROP COLUMN priority;",
             )
             .unwrap();
         }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::form::{self, Params};
 use super::{App, Reply, Req, number_prefix, queue};
 use crate::intake::{IntakeError, Rejection};
+use crate::options::{Options, Priority};
 use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, SmsStatus, StoreError};
 
 /// Default and largest page of `/api/messages`.
@@ -31,7 +32,7 @@ fn content_type(req: &Req<'_>) -> String {
 /// or a form `to=...&text=...` (several numbers separated by commas).
 /// `202 {"queued": n, "ids": [...]}`, or `400 {"error": "..."}`.
 pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
-    let (numbers, text) = match content_type(req).as_str() {
+    let (numbers, text, options) = match content_type(req).as_str() {
         "application/json" => {
             let Ok(v) = serde_json::from_slice::<Value>(body) else {
                 return error(400, "the body is not valid JSON");
@@ -56,7 +57,15 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
                 None | Some(Value::Null) => return error(400, "missing 'text'"),
                 Some(_) => return error(400, "'text' must be a string"),
             };
-            (numbers, text)
+            let options = Options::from_fields(|k| match v.get(k) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(other) => Some(other.to_string()),
+            });
+            match options {
+                Ok(o) => (numbers, text, o),
+                Err(e) => return error(400, e),
+            }
         }
         "application/x-www-form-urlencoded" | "" => {
             let p = Params::parse(body, app.settings.legacy_charset);
@@ -66,7 +75,10 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             let Some(text) = p.get("text") else {
                 return error(400, "missing 'text'");
             };
-            (form::split_numbers(to), text.to_owned())
+            match Options::from_fields(|k| p.get(k).map(str::to_owned)) {
+                Ok(o) => (form::split_numbers(to), text.to_owned(), o),
+                Err(e) => return error(400, e),
+            }
         }
         other => {
             return error(
@@ -75,7 +87,7 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             );
         }
     };
-    match queue(app, &numbers, &text, "api") {
+    match queue(app, &numbers, &text, &options, "api") {
         Ok(ids) => {
             log::info!(
                 "web: {}{} queued {} message(s) through the API: {ids:?}",
@@ -303,7 +315,11 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     let Some(text) = params.get("text") else {
         return Reply::text(400, "Missing text, rejected");
     };
-    match queue(app, &numbers, text, "kannel") {
+    let options = match kannel_options(&params) {
+        Ok(o) => o,
+        Err(e) => return Reply::text(400, format!("{e}, rejected")),
+    };
+    match queue(app, &numbers, text, &options, "kannel") {
         Ok(ids) => {
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             log::info!(
@@ -319,6 +335,20 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         }
         Err(e) => Reply::text(400, format!("{e}, rejected")),
     }
+}
+
+/// Kannel's own parameters for what smss calls options: `priority` 0..3
+/// (Kannel's default 0 is a normal message here, anything higher urgent).
+fn kannel_options(params: &Params) -> Result<Options, String> {
+    let mut o = Options::default();
+    if let Some(p) = params.get("priority") {
+        o.priority = match p.trim() {
+            "0" => Priority::Normal,
+            "1" | "2" | "3" => Priority::Urgent,
+            _ => return Err(format!("priority '{p}' is not 0 to 3")),
+        };
+    }
+    Ok(o)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::form::{self, Params};
 use super::{App, Reply, Req, modem_health, number_prefix, queue};
 use crate::gsm::{self, Encoding};
 use crate::intake::IntakeError;
+use crate::options::{Options, Priority};
 use crate::store::{
     Coding, ErrorKind, ListFilter, QueueRow, RcvRow, ReportStatus, SmsRow, SmsStatus, StoreError,
 };
@@ -170,6 +171,7 @@ pub fn page(app: &App, req: &Req<'_>, user: &str) -> Reply {
 struct FormState {
     to: String,
     text: String,
+    priority: Priority,
     /// The character and part count, after "Count".
     count: Option<String>,
     error: Option<String>,
@@ -304,10 +306,19 @@ fn send_form_html(app: &App, user: &str, form: &FormState) -> String {
          <input id=\"to\" name=\"to\" type=\"text\" inputmode=\"tel\" autocomplete=\"off\" \
          placeholder=\"420608337726\" required value=\"{}\">\n\
          <label for=\"text\">Text</label>\n\
-         <textarea id=\"text\" name=\"text\" rows=\"4\" required>{}</textarea>\n",
+         <textarea id=\"text\" name=\"text\" rows=\"4\" required>{}</textarea>\n\
+         <label for=\"priority\">Priority <small>(urgent goes before everything queued)</small></label>\n\
+         <select id=\"priority\" name=\"priority\">{}</select>\n",
         esc(&app.csrf.token(user)),
         esc(&form.to),
-        esc(&form.text)
+        esc(&form.text),
+        Priority::ALL
+            .iter()
+            .map(|p| format!(
+                "<option value=\"{p}\"{}>{p}</option>",
+                if *p == form.priority { " selected" } else { "" }
+            ))
+            .collect::<String>()
     );
     let count = form.count.clone().unwrap_or_else(|| {
         format!(
@@ -341,17 +352,26 @@ pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
     // Browsers send a textarea's line breaks as CR LF.
     let text = params.get("text").unwrap_or("").replace("\r\n", "\n");
     let to = params.get("to").unwrap_or("").to_owned();
+    let options = Options::from_fields(|k| params.get(k).map(str::to_owned));
     let mut form = FormState {
         to,
         text,
+        priority: options.as_ref().map(|o| o.priority).unwrap_or_default(),
         ..FormState::default()
     };
     if params.get("action") == Some("count") {
         form.count = Some(count_text(&form.text, app.settings.max_parts));
         return Reply::html(200, overview(app, user, "", &form));
     }
+    let options = match options {
+        Ok(o) => o,
+        Err(e) => {
+            form.error = Some(format!("Not sent: {e}."));
+            return Reply::html(422, overview(app, user, "", &form));
+        }
+    };
     let numbers = form::split_numbers(&form.to);
-    match queue(app, &numbers, &form.text, "web") {
+    match queue(app, &numbers, &form.text, &options, "web") {
         Ok(ids) => {
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             log::info!(

@@ -1,0 +1,172 @@
+//! Alert storms (issue 18), against the real `serve` and the pty simulator
+//! with a send delay: an urgent request overtakes a long queue; rows that
+//! other tools insert reach the modem at once; repeats are merged.
+
+use std::time::Duration;
+
+use smss::sim::{PtySim, SimState};
+use smss::store::StoreDiagnostics;
+
+use crate::util::*;
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// A simulator that takes `delay` per SMS (a third of it while the radio
+/// link is held open between messages).
+fn slow_sim(delay: Duration) -> PtySim {
+    PtySim::start_with(SimState {
+        send_delay: delay,
+        ..SimState::default()
+    })
+    .unwrap()
+}
+
+/// `n` normal messages inserted as another tool would.
+fn queue_by_sql(store: &dyn StoreDiagnostics, n: usize, prefix: &str) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|i| format!("('420777{:06}', '{prefix}-{i}')", i % 1000))
+            .collect();
+        store
+            .execute_sql(&format!(
+                "INSERT INTO msg (phone, text) VALUES {}",
+                values.join(",")
+            ))
+            .unwrap();
+    }
+}
+
+/// How many `AT+CMGS` the simulator has seen (sends begun).
+fn sends_begun(sim: &PtySim) -> usize {
+    sim.handle
+        .state()
+        .commands
+        .iter()
+        .filter(|(_, c)| c.to_ascii_uppercase().starts_with("AT+CMGS="))
+        .count()
+}
+
+/// The 1-based position of `text` among the messages `sim` sent.
+fn position(sim: &PtySim, text: &str) -> Option<usize> {
+    sim.handle
+        .state()
+        .sent
+        .iter()
+        .position(|s| s.text == text)
+        .map(|i| i + 1)
+}
+
+/// Sends one TCP line to `serve` and returns its answer.
+fn request(serve: &Serve, line: &str) -> String {
+    let mut stream = connect(serve.addr);
+    send(&mut stream, format!("{line}\n").as_bytes());
+    read_answer(&mut stream)
+}
+
+/// 300 normal messages are being sent (one on the air); then one urgent
+/// request. It must be the next send after the one on the air: at most
+/// one more `AT+CMGS` may begin between its commit and its own (a sender
+/// that had checked the queue just before the commit), never the rest of
+/// a claimed batch (8).
+fn urgent_overtakes(sims: &[&PtySim], serves: &[&Serve], store: &dyn StoreDiagnostics) {
+    queue_by_sql(store, 300, "normal");
+    for (sim, serve) in sims.iter().zip(serves) {
+        assert!(
+            sim.handle.wait_until(LONG, |s| s
+                .commands
+                .iter()
+                .any(|(_, c)| c.starts_with("AT+CMGS="))),
+            "no send began:\n{}",
+            serve.log()
+        );
+    }
+    let answer = request(serves[0], "#!420608337726;UPS on battery");
+    assert!(answer.starts_with("OK 1 "), "{answer}");
+    let begun: Vec<usize> = sims.iter().map(|s| sends_begun(s)).collect();
+    let found = wait_for(LONG, || {
+        sims.iter().any(|s| position(s, "UPS on battery").is_some())
+    });
+    assert!(
+        found,
+        "the urgent message was not sent:\n{}",
+        serves[0].log()
+    );
+    let (i, at) = sims
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| position(s, "UPS on battery").map(|p| (i, p)))
+        .unwrap();
+    assert!(
+        at <= begun[i] + 2,
+        "urgent sent as message {at} of modem {i}, {} sends had begun at its commit",
+        begun[i]
+    );
+    // and the normal ones go on after it
+    assert!(
+        wait_for(LONG, || sims
+            .iter()
+            .map(|s| s.handle.state().sent.len())
+            .sum::<usize>()
+            > at + 1),
+        "nothing sent after the urgent message"
+    );
+}
+
+#[test]
+fn an_urgent_request_overtakes_300_queued_sqlite() {
+    let dir = TempDir::new("urgent-sqlite");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    db.init();
+    let sim = slow_sim(Duration::from_millis(600));
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--poll-interval", "1s"],
+    );
+    urgent_overtakes(&[&sim], &[&serve], &*db.store());
+}
+
+#[test]
+fn an_urgent_request_overtakes_300_queued_mysql() {
+    let dir = TempDir::new("urgent-mysql");
+    let db = TestDb::new(Backend::Mysql, &dir);
+    db.init();
+    let sim = slow_sim(Duration::from_millis(600));
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--poll-interval", "1s"],
+    );
+    urgent_overtakes(&[&sim], &[&serve], &*db.store());
+}
+
+#[test]
+fn an_urgent_request_overtakes_300_queued_with_two_senders() {
+    let dir = TempDir::new("urgent-cluster");
+    let db = TestDb::new(Backend::Mysql, &dir);
+    db.init();
+    let sims = [
+        slow_sim(Duration::from_millis(600)),
+        slow_sim(Duration::from_millis(600)),
+    ];
+    let serves: Vec<Serve> = sims
+        .iter()
+        .zip(["alpha", "beta"])
+        .map(|(sim, name)| {
+            Serve::start(
+                &db.url,
+                sim.path.to_str().unwrap(),
+                &dir,
+                &["--instance", name, "--poll-interval", "1s"],
+            )
+        })
+        .collect();
+    urgent_overtakes(
+        &sims.iter().collect::<Vec<_>>(),
+        &serves.iter().collect::<Vec<_>>(),
+        &*db.store(),
+    );
+}
