@@ -250,6 +250,13 @@ settings! {
                read; send-pending, with nothing queued after a pass that found nothing, opens \
                the modem at most this often",
     }
+    sql_poll_interval: Duration {
+        name: "sql-poll-interval", value: "DURATION", default: "1s",
+        parse: duration, commands: SERVE,
+        help: "how often an idle serve asks the queue (one indexed query) whether rows that \
+               other tools inserted with plain SQL are due, so they go out within about this \
+               long rather than at the next poll-interval; 0 = off",
+    }
     bare_numbers_international: bool {
         name: "bare-numbers", value: "KIND", default: "international",
         parse: bare_numbers, commands: MODEM,

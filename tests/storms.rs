@@ -170,3 +170,43 @@ fn an_urgent_request_overtakes_300_queued_with_two_senders() {
         &*db.store(),
     );
 }
+
+/// A row another tool inserts wakes nobody: with `poll-interval` at an
+/// hour, only the `sql-poll-interval` check finds it.
+fn sql_rows_are_found(backend: Backend) {
+    let dir = TempDir::new("sql-poll");
+    let db = TestDb::new(backend, &dir);
+    db.init();
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--poll-interval", "1h", "--sql-poll-interval", "200ms"],
+    );
+    // the first pass claimed nothing, then read the memories: idle now
+    assert!(
+        sim.handle.wait_until(LONG, |s| s
+            .commands
+            .iter()
+            .any(|(_, c)| c.starts_with("AT+CMGL"))),
+        "{}",
+        serve.log()
+    );
+    db.store()
+        .execute_sql("INSERT INTO msg (phone, text) VALUES ('420608337726', 'from another tool')")
+        .unwrap();
+    let sent = sim.handle.wait_for_sent(1, LONG);
+    assert_eq!(sent.len(), 1, "{}", serve.log());
+    assert_eq!(sent[0].text, "from another tool");
+}
+
+#[test]
+fn rows_inserted_by_sql_are_sent_without_waiting_for_the_poll_sqlite() {
+    sql_rows_are_found(Backend::Sqlite);
+}
+
+#[test]
+fn rows_inserted_by_sql_are_sent_without_waiting_for_the_poll_mysql() {
+    sql_rows_are_found(Backend::Mysql);
+}

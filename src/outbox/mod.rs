@@ -224,8 +224,16 @@ impl Outbox {
     /// wake-ups is gone.
     fn idle(&mut self, wait: Duration, stop: &AtomicBool) -> bool {
         let deadline = Instant::now() + wait;
+        // Rows other tools insert wake nobody: ask the queue every
+        // `sql-poll-interval` (one indexed query) whether any is due.
+        let sql_poll = self.settings.sql_poll_interval;
+        let mut next_sql_poll = (!sql_poll.is_zero()).then(|| Instant::now() + sql_poll);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
+            let left = match next_sql_poll {
+                Some(at) => left.min(at.saturating_duration_since(Instant::now())),
+                None => left,
+            };
             let watched = self.modem.as_ref().is_some_and(Modem::arm_watch);
             let slice = match &self.modem {
                 Some(_) if !watched => left.min(IDLE_SLICE),
@@ -245,6 +253,16 @@ impl Outbox {
                 Err(RecvTimeoutError::Timeout) => false,
                 Err(RecvTimeoutError::Disconnected) => return false,
             };
+            if let Some(at) = next_sql_poll
+                && Instant::now() >= at
+            {
+                next_sql_poll = Some(Instant::now() + sql_poll);
+                // Only with a modem to send them: a missing one is looked
+                // for below, and its pass would claim nothing.
+                if self.modem.is_some() && self.store.any_due().unwrap_or(false) {
+                    return true;
+                }
+            }
             if stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
                 return true;
             }

@@ -628,6 +628,11 @@ pub trait Store: Send + Sync {
     /// urgent ones). One range of the claim's index.
     fn more_urgent_due(&self, than: Priority) -> Result<bool>;
 
+    /// Whether any message is due and unclaimed (what an idle `serve`
+    /// asks every `sql-poll-interval`, for rows other tools insert). The
+    /// same ranges of the claim's index as [`Store::more_urgent_due`].
+    fn any_due(&self) -> Result<bool>;
+
     /// Hands back `owner`'s claims on `ids` (the unsent rest of a batch a
     /// more urgent message overtakes); other claims of `owner` stay.
     fn release(&self, owner: &str, ids: &[i64]) -> Result<u64>;

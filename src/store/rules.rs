@@ -328,6 +328,15 @@ impl<B: Backend> Store for SqlStore<B> {
             .run(|e| Ok(e.query_one(d.more_urgent, params![rank, rank])?.is_some()))
     }
 
+    fn any_due(&self) -> Result<bool> {
+        let d = self.0.dialect();
+        // Every rank, also one another tool wrote out of range.
+        self.0.run(|e| {
+            Ok(e.query_one(d.more_urgent, params![i64::MAX, i64::MAX])?
+                .is_some())
+        })
+    }
+
     fn release(&self, owner: &str, ids: &[i64]) -> Result<u64> {
         if ids.is_empty() {
             return Ok(0);
