@@ -300,7 +300,8 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
         wake_tx,
         settings.max_parts,
         settings.max_recipients,
-    );
+    )
+    .with_coalesce_window(settings.coalesce_window);
     // The web interface, when configured (its own listener and threads).
     let web = crate::web::start(settings.clone(), Arc::clone(&store), intake.clone())
         .map_err(CliError::Web)?;

@@ -231,6 +231,13 @@ settings! {
         parse: number(1, 255), commands: MODEM,
         help: "most SMS parts one text may take, at most 255",
     }
+    coalesce_window: Duration {
+        name: "coalesce-window", value: "DURATION", default: "10m",
+        parse: duration, commands: SERVE,
+        help: "a request with the number and text of a message still queued is merged into it \
+               (sent once, with (xN) appended when it fits); one repeating a message sent less \
+               than this long ago is recorded as suppressed, not sent; 0 = off",
+    }
     max_recipients: usize {
         name: "max-recipients", value: "N", default: "50",
         parse: number(1, 100_000), commands: SERVE,

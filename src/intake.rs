@@ -19,6 +19,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
+use std::time::Duration;
 
 use crate::protocol::{self, Options, Request, RequestError};
 use crate::store::{ErrorKind, NewMessage, Store, StoreError};
@@ -122,6 +123,8 @@ pub struct Intake {
     wake: Sender<Wake>,
     max_parts: usize,
     max_recipients: usize,
+    /// `coalesce-window` (zero: repeats are not merged).
+    coalesce_window: Duration,
 }
 
 impl Intake {
@@ -138,7 +141,16 @@ impl Intake {
             wake,
             max_parts,
             max_recipients,
+            coalesce_window: Duration::ZERO,
         }
+    }
+
+    /// Repeats of a queued message are merged into it, repeats of one sent
+    /// less than `window` ago are recorded as suppressed (`coalesce-window`;
+    /// zero: off, the default of [`Intake::new`]).
+    pub fn with_coalesce_window(mut self, window: Duration) -> Intake {
+        self.coalesce_window = window;
+        self
     }
 
     /// Validates `requests` (1-based positions in the errors), commits them
@@ -164,6 +176,7 @@ impl Intake {
                     text: v.text,
                     source: source.to_owned(),
                     options: r.options.clone(),
+                    coalesce_window: self.coalesce_window,
                 })
             })
             .collect::<Result<_, _>>()?;

@@ -247,7 +247,7 @@ fn radio_link_kept_open_between_queued_messages() {
                 phone: "420608337726".into(),
                 text: format!("run {i}"),
                 source: "test".into(),
-                options: Default::default(),
+                ..Default::default()
             })
             .collect();
         store.enqueue(&msgs).unwrap();

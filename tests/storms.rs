@@ -210,3 +210,102 @@ fn rows_inserted_by_sql_are_sent_without_waiting_for_the_poll_sqlite() {
 fn rows_inserted_by_sql_are_sent_without_waiting_for_the_poll_mysql() {
     sql_rows_are_found(Backend::Mysql);
 }
+
+/// 100 identical requests from 4 clients at once while the modem is busy
+/// with another message: one SMS, with the count; `sms` has it as sent
+/// with the merged repeats, and a `suppressed` row (pointing to it) for
+/// each repeat that came after it was sent; a different text still goes.
+fn repeats_are_coalesced(backend: Backend) {
+    let dir = TempDir::new("coalesce");
+    let db = TestDb::new(backend, &dir);
+    db.init();
+    let sim = slow_sim(Duration::from_secs(2));
+    let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, &[]);
+    assert!(request(&serve, "#420777000001;first, keeps the modem busy").starts_with("OK"));
+    // on the air (claimed alone), so the storm queues behind it
+    assert!(sim.handle.wait_until(LONG, |s| {
+        s.commands.iter().any(|(_, c)| c.starts_with("AT+CMGS="))
+    }));
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut stream = connect(serve.addr);
+                    (0..25)
+                        .map(|_| {
+                            send(&mut stream, b"#420608337726;UPS on battery\n");
+                            read_answer(&mut stream)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
+    });
+    assert!(ids.iter().all(|a| a.starts_with("OK 1 ")), "{ids:?}");
+    assert!(request(&serve, "#420608337726;UPS back on mains").starts_with("OK"));
+    let store = db.store();
+    assert!(
+        wait_for(LONG, || store.queue_stats().unwrap().depth == 0),
+        "{}",
+        serve.log()
+    );
+    let sent = sim.handle.state().sent.clone();
+    let texts: Vec<&str> = sent.iter().map(|s| s.text.as_str()).collect();
+    let storm: Vec<&&str> = texts
+        .iter()
+        .filter(|t| t.starts_with("UPS on battery"))
+        .collect();
+    assert_eq!(storm.len(), 1, "{texts:?}");
+    assert!(texts.contains(&"UPS back on mains"), "{texts:?}");
+    let rows = store.recent_sms(200).unwrap();
+    let sent_row = rows
+        .iter()
+        .find(|r| r.text == "UPS on battery" && r.status == smss::store::SmsStatus::Sent)
+        .expect("the sent row");
+    let suppressed = rows
+        .iter()
+        .filter(|r| r.status == smss::store::SmsStatus::Suppressed)
+        .collect::<Vec<_>>();
+    assert!(
+        suppressed
+            .iter()
+            .all(|r| r.coalesced_into == Some(sent_row.id) && r.text == "UPS on battery")
+    );
+    assert_eq!(
+        sent_row.repeats as usize + suppressed.len(),
+        99,
+        "every request is on record"
+    );
+    // the count the SMS carried: those merged before it was claimed
+    let shown: u32 = storm[0]
+        .strip_prefix("UPS on battery (x")
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {:?}", storm[0]));
+    assert!(
+        (2..=sent_row.repeats + 1).contains(&shown),
+        "{shown} of {}",
+        sent_row.repeats
+    );
+    // every OK named the queued row, or a suppressed row
+    let answered: std::collections::HashSet<i64> = ids
+        .iter()
+        .map(|a| a.trim_start_matches("OK 1 ").trim().parse().unwrap())
+        .collect();
+    assert!(answered.contains(&sent_row.id));
+    assert_eq!(answered.len(), 1 + suppressed.len());
+}
+
+#[test]
+fn a_hundred_repeats_make_one_sms_sqlite() {
+    repeats_are_coalesced(Backend::Sqlite);
+}
+
+#[test]
+fn a_hundred_repeats_make_one_sms_mysql() {
+    repeats_are_coalesced(Backend::Mysql);
+}

@@ -17,3 +17,27 @@ ALTER TABLE msg ADD COLUMN IF NOT EXISTS priority TINYINT NOT NULL DEFAULT 1,
     DROP INDEX IF EXISTS msg_due,
     ADD INDEX msg_due (next_attempt, priority, id);
 ALTER TABLE sms ADD COLUMN IF NOT EXISTS priority TINYINT NOT NULL DEFAULT 1;
+
+-- Coalescing repeats (coalesce-window). text_key is a hash of the phone
+-- and the text, set by smss for its own requests (NULL for rows other
+-- tools insert, and with coalesce-window = 0: those are never merged).
+-- A request whose key a queued row has is merged into it (repeats + 1, the
+-- client is given that row's id), so at most one queued row per key: the
+-- unique index holds that for every sender of a cluster (a concurrent
+-- insert of the same key becomes the merge: ON DUPLICATE KEY UPDATE). The
+-- SMS goes out once, with " (xN)" appended when that fits in max-parts;
+-- shown_repeats is the count its first parts were sent with (a resumed
+-- multipart send keeps it).
+ALTER TABLE msg ADD COLUMN IF NOT EXISTS text_key VARCHAR(64) NULL,
+    ADD COLUMN IF NOT EXISTS repeats INT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS shown_repeats INT NULL,
+    DROP INDEX IF EXISTS msg_coalesce,
+    ADD UNIQUE INDEX msg_coalesce (text_key);
+-- In sms: the repeats merged into a row; a request repeating a message
+-- sent less than coalesce-window ago is recorded as status 'suppressed'
+-- with coalesced_into = the id of the sent one, and not sent.
+ALTER TABLE sms ADD COLUMN IF NOT EXISTS text_key VARCHAR(64) NULL,
+    ADD COLUMN IF NOT EXISTS repeats INT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS coalesced_into BIGINT NULL,
+    DROP INDEX IF EXISTS sms_coalesce,
+    ADD INDEX sms_coalesce (text_key, sent_at);

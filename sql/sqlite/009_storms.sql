@@ -15,3 +15,23 @@ ALTER TABLE sms ADD COLUMN priority INTEGER NOT NULL DEFAULT 1;
 -- due?") is a range of the same index.
 DROP INDEX msg_due;
 CREATE INDEX msg_due ON msg (next_attempt, priority, id);
+
+-- Coalescing repeats (coalesce-window). text_key is a hash of the phone
+-- and the text, set by smss for its own requests (NULL for rows other
+-- tools insert, and with coalesce-window = 0: those are never merged).
+-- A request whose key a queued row has is merged into it (repeats + 1, the
+-- client is given that row's id), so at most one queued row per key: the
+-- unique index holds that for every writer. The SMS goes out once, with
+-- " (xN)" appended when that fits in max-parts; shown_repeats is the count
+-- its first parts were sent with (a resumed multipart send keeps it).
+ALTER TABLE msg ADD COLUMN text_key VARCHAR(64) NULL;
+ALTER TABLE msg ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE msg ADD COLUMN shown_repeats INTEGER NULL;
+CREATE UNIQUE INDEX msg_coalesce ON msg (text_key);
+-- In sms: the repeats merged into a row; a request repeating a message
+-- sent less than coalesce-window ago is recorded as status 'suppressed'
+-- with coalesced_into = the id of the sent one, and not sent.
+ALTER TABLE sms ADD COLUMN text_key VARCHAR(64) NULL;
+ALTER TABLE sms ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sms ADD COLUMN coalesced_into INTEGER NULL;
+CREATE INDEX sms_coalesce ON sms (text_key, sent_at);

@@ -563,7 +563,8 @@ impl Outbox {
 
     fn send_message(&mut self, msg: &QueuedMessage) -> Result<Sent, PassError> {
         let opts = self.submit_options(msg);
-        let parts = match gsm::encode_submit(&msg.phone, &msg.text, &opts) {
+        let text = msg.text_to_send(self.settings.max_parts);
+        let parts = match gsm::encode_submit(&msg.phone, &text, &opts) {
             Ok(parts) => parts,
             Err(e) => {
                 log::warn!("message {} to {} cannot be sent: {e}", msg.id, msg.phone);
@@ -603,6 +604,7 @@ impl Outbox {
                     opts.concat_ref,
                     i as u32 + 1,
                     &refs.join(","),
+                    msg.repeats_shown(self.settings.max_parts),
                 )?;
             }
         }

@@ -40,7 +40,7 @@ pub use migrate::SCHEMA_VERSION;
 use rules::SqlStore;
 
 /// A request accepted from a client, not yet stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewMessage {
     pub phone: String,
     pub text: String,
@@ -49,6 +49,25 @@ pub struct NewMessage {
     pub source: String,
     /// Priority and the other wishes of the request.
     pub options: Options,
+    /// `coalesce-window`: a request with the phone and text of a queued
+    /// message is merged into it, one repeating a message sent less than
+    /// this long ago is recorded as `suppressed`; zero: neither, every
+    /// request is a message of its own.
+    pub coalesce_window: Duration,
+}
+
+/// What merges repeats: a hash of the phone and the text (128 bits of
+/// BLAKE2s, hex), in `msg.text_key` and `sms.text_key`.
+pub fn text_key(phone: &str, text: &str) -> String {
+    use blake2::{Blake2s256, Digest};
+    let mut h = Blake2s256::new();
+    h.update(phone.as_bytes());
+    h.update([0]);
+    h.update(text.as_bytes());
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A queued message claimed by a sender.
@@ -69,6 +88,40 @@ pub struct QueuedMessage {
     pub part_refs: String,
     pub created: String,
     pub priority: Priority,
+    /// Requests merged into this one (coalesce-window).
+    pub repeats: u32,
+    /// The count its first parts went out with, once a part of a multipart
+    /// message was sent (a resumed send must send the same text).
+    pub shown_repeats: Option<u32>,
+}
+
+impl QueuedMessage {
+    /// The text to send: with ` (xN)` appended when requests were merged
+    /// into it and that still fits in `max_parts`.
+    pub fn text_to_send(&self, max_parts: usize) -> String {
+        let repeats = match self.shown_repeats {
+            Some(shown) if self.parts_done > 0 => shown,
+            _ => self.repeats,
+        };
+        if repeats == 0 {
+            return self.text.clone();
+        }
+        let counted = format!("{} (x{})", self.text, repeats + 1);
+        if crate::gsm::plan(&counted).1 <= max_parts {
+            counted
+        } else {
+            self.text.clone()
+        }
+    }
+
+    /// The repeats [`QueuedMessage::text_to_send`] shows.
+    pub fn repeats_shown(&self, max_parts: usize) -> u32 {
+        match self.shown_repeats {
+            Some(shown) if self.parts_done > 0 => shown,
+            _ if self.text_to_send(max_parts) == self.text => 0,
+            _ => self.repeats,
+        }
+    }
 }
 
 /// How a message left the queue.
@@ -103,6 +156,11 @@ pub struct SmsRow {
     /// From delivery reports (see [`combined_report`]); `None` when no
     /// report came (or none was asked for).
     pub report_status: Option<ReportStatus>,
+    pub priority: Priority,
+    /// Requests merged into this message (it went out once for all).
+    pub repeats: u32,
+    /// For `Suppressed`: the message this one repeated.
+    pub coalesced_into: Option<i64>,
 }
 
 /// How a message left the queue: `sms.status`.
@@ -112,6 +170,9 @@ pub enum SmsStatus {
     Sent,
     /// Given up (`sms.error` says why).
     Failed,
+    /// A repeat of a message sent less than `coalesce-window` before
+    /// (`sms.coalesced_into`); not sent.
+    Suppressed,
 }
 
 impl SmsStatus {
@@ -121,6 +182,7 @@ impl SmsStatus {
         match self {
             SmsStatus::Sent => "sent",
             SmsStatus::Failed => "failed",
+            SmsStatus::Suppressed => "suppressed",
         }
     }
 
@@ -128,6 +190,7 @@ impl SmsStatus {
         match s {
             "sent" => Some(SmsStatus::Sent),
             "failed" => Some(SmsStatus::Failed),
+            "suppressed" => Some(SmsStatus::Suppressed),
             _ => None,
         }
     }
@@ -655,6 +718,7 @@ pub trait Store: Send + Sync {
         concat_ref: u8,
         parts_done: u32,
         part_refs: &str,
+        shown_repeats: u32,
     ) -> Result<()>;
 
     /// A failed attempt to be retried: `attempts += 1`, `last_error`,

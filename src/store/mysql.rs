@@ -52,7 +52,7 @@ const PROMOTE_DUE: &str = "UPDATE msg FORCE INDEX (msg_due) SET next_attempt = N
 const CLAIM: &str = concat!(
     "SELECT id, phone, text, source, attempts, concat_ref, parts_done, part_refs, ",
     time!("created"),
-    ", priority FROM msg FORCE INDEX (msg_due) WHERE next_attempt IS NULL",
+    ", priority, repeats, shown_repeats FROM msg FORCE INDEX (msg_due) WHERE next_attempt IS NULL",
     " AND (claimed_by IS NULL OR claim_until < NOW(3))",
     " ORDER BY priority, id LIMIT ? FOR UPDATE SKIP LOCKED"
 );
@@ -92,6 +92,7 @@ static DIALECT: Dialect = Dialect {
     promote_due: PROMOTE_DUE,
     claim: CLAIM,
     more_urgent: MORE_URGENT,
+    merge_on_duplicate: " ON DUPLICATE KEY UPDATE repeats = repeats + 1, id = LAST_INSERT_ID(id)",
     number_prefix,
 };
 

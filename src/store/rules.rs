@@ -19,6 +19,7 @@ use crate::gsm::{Language, Ports, Tables, replace_type};
 /// literal, as the planner saw it before these were enums).
 const SENT: &str = SmsStatus::Sent.as_str();
 const FAILED: &str = SmsStatus::Failed.as_str();
+const SUPPRESSED: &str = SmsStatus::Suppressed.as_str();
 
 const PART_COLUMNS: &str = "sender, reference, total, seq, coding, body, text, smsc_time, smsc, \
      dedupe_key, ref_bits, locking_shift, single_shift, pid, dst_port, src_port";
@@ -31,7 +32,7 @@ impl<B: Backend> SqlStore<B> {
         let d = self.0.dialect();
         format!(
             "id, phone, text, source, {}, {}, status, parts, part_refs, error, attempts, \
-             sent_by, report_status",
+             sent_by, report_status, priority, repeats, coalesced_into",
             d.time("queued_at"),
             d.time("sent_at")
         )
@@ -191,6 +192,8 @@ fn queued_from_row(r: &Row) -> Result<QueuedMessage> {
         part_refs: r.get(7)?,
         created: r.get(8)?,
         priority: Priority::from_rank(r.get(9)?),
+        repeats: r.get(10)?,
+        shown_repeats: r.get(11)?,
     })
 }
 
@@ -209,6 +212,9 @@ fn sms_from_row(r: &Row) -> Result<SmsRow> {
         attempts: r.get(10)?,
         sent_by: r.get(11)?,
         report_status: r.parse_opt(12, "sms.report_status", ReportStatus::parse)?,
+        priority: Priority::from_rank(r.get(13)?),
+        repeats: r.get(14)?,
+        coalesced_into: r.get(15)?,
     })
 }
 
@@ -268,15 +274,72 @@ fn part_from_row(r: &Row) -> Result<ReceivedPart> {
     })
 }
 
-const INSERT_MSG: &str = "INSERT INTO msg (phone, text, source, priority) VALUES (?, ?, ?, ?)";
+const INSERT_MSG: &str =
+    "INSERT INTO msg (phone, text, source, priority, text_key) VALUES (?, ?, ?, ?, ?)";
 
-fn insert_msg(e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
+fn insert_msg(e: &mut dyn Exec, m: &NewMessage, key: Option<&str>, on_dup: &str) -> Result<i64> {
     let o = &m.options;
     e.insert(
-        INSERT_MSG,
-        params![&m.phone, &m.text, &m.source, o.priority.rank()],
+        &format!("{INSERT_MSG}{on_dup}"),
+        params![&m.phone, &m.text, &m.source, o.priority.rank(), key],
     )?
     .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// One request in the enqueue transaction. With a coalesce window:
+    /// merged into the queued row with its key (the more urgent priority
+    /// of the two stays), or recorded as `suppressed` when a message with
+    /// its key was sent within the window, or inserted. Race-free: the
+    /// merge is an UPDATE of the key's row (it waits for a finish moving
+    /// that row to `sms`, then finds nothing and looks in `sms`), and a
+    /// concurrent insert of the same key is held off by the unique index
+    /// (SQLite: one writer at a time; MySQL: ON DUPLICATE KEY UPDATE turns
+    /// the second insert into the merge).
+    fn enqueue_one(&self, e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
+        let d = self.0.dialect();
+        if m.coalesce_window.is_zero() {
+            return insert_msg(e, m, None, "");
+        }
+        let key = super::text_key(&m.phone, &m.text);
+        let rank = m.options.priority.rank();
+        let merged = e.exec(
+            "UPDATE msg SET repeats = repeats + 1, \
+             priority = CASE WHEN priority > ? THEN ? ELSE priority END WHERE text_key = ?",
+            params![rank, rank, &key],
+        )?;
+        if merged > 0
+            && let Some(r) = e.query_one("SELECT id FROM msg WHERE text_key = ?", params![&key])?
+        {
+            return r.get(0);
+        }
+        let sent = e.query_one(
+            &format!(
+                "SELECT id FROM sms WHERE text_key = ? AND status = '{SENT}' AND sent_at >= {} \
+                 ORDER BY sent_at DESC LIMIT 1",
+                d.now_shifted
+            ),
+            params![&key, (d.earlier)(m.coalesce_window)],
+        )?;
+        if let Some(r) = sent {
+            let twin: i64 = r.get(0)?;
+            // An id from msg's sequence (sms ids are msg ids), then the row
+            // moves to sms at once, as a finished message does.
+            let id = insert_msg(e, m, None, "")?;
+            e.exec(
+                &format!(
+                    "INSERT INTO sms (id, phone, text, source, priority, queued_at, sent_at, \
+                     status, parts, part_refs, error, attempts, sent_by, text_key, repeats, \
+                     coalesced_into) SELECT id, phone, text, source, priority, created, NULL, \
+                     '{SUPPRESSED}', 0, '', NULL, 0, '', ?, 0, ? FROM msg WHERE id = ?"
+                ),
+                params![&key, twin, id],
+            )?;
+            e.exec("DELETE FROM msg WHERE id = ?", params![id])?;
+            return Ok(id);
+        }
+        insert_msg(e, m, Some(&key), d.merge_on_duplicate)
+    }
 }
 
 impl<B: Backend> Store for SqlStore<B> {
@@ -287,12 +350,18 @@ impl<B: Backend> Store for SqlStore<B> {
     fn enqueue(&self, msgs: &[NewMessage]) -> Result<Vec<i64>> {
         match msgs {
             [] => Ok(Vec::new()),
-            // One request (the usual line): an INSERT on its own commits
-            // before the database answers it, exactly as the transaction
-            // below, in one round trip instead of three.
-            [m] => self.0.run(|e| Ok(vec![insert_msg(e, m)?])),
-            _ => self.0.transaction(TxKind::Write, |e| {
-                msgs.iter().map(|m| insert_msg(e, m)).collect()
+            // One request (the usual line) that is not coalesced: an INSERT
+            // on its own commits before the database answers it, exactly as
+            // the transaction below, in one round trip instead of three.
+            [m] if m.coalesce_window.is_zero() => {
+                self.0.run(|e| Ok(vec![insert_msg(e, m, None, "")?]))
+            }
+            // Claim: READ COMMITTED on MySQL, so that looking up a key that
+            // is not there takes no gap lock (two such requests would
+            // deadlock at their inserts); each statement sees what others
+            // committed before it.
+            _ => self.0.transaction(TxKind::Claim, |e| {
+                msgs.iter().map(|m| self.enqueue_one(e, m)).collect()
             }),
         }
     }
@@ -384,6 +453,7 @@ impl<B: Backend> Store for SqlStore<B> {
         concat_ref: u8,
         parts_done: u32,
         part_refs: &str,
+        shown_repeats: u32,
     ) -> Result<()> {
         let d = self.0.dialect();
         self.0.transaction(TxKind::Write, |e| {
@@ -401,8 +471,9 @@ impl<B: Backend> Store for SqlStore<B> {
                 return Err(not_claimed(id, owner));
             }
             e.exec(
-                "UPDATE msg SET concat_ref = ?, parts_done = ?, part_refs = ? WHERE id = ?",
-                params![concat_ref, parts_done, part_refs, id],
+                "UPDATE msg SET concat_ref = ?, parts_done = ?, part_refs = ?, \
+                 shown_repeats = COALESCE(shown_repeats, ?) WHERE id = ?",
+                params![concat_ref, parts_done, part_refs, shown_repeats, id],
             )?;
             Ok(())
         })
@@ -429,9 +500,9 @@ impl<B: Backend> Store for SqlStore<B> {
     fn finish(&self, id: i64, owner: &str, outcome: &Outcome) -> Result<bool> {
         let d = self.0.dialect();
         self.0.transaction(TxKind::Write, |e| {
-            let insert = "INSERT INTO sms (id, phone, text, source, priority, queued_at, sent_at, \
-                          status, parts, part_refs, error, attempts, sent_by) \
-                          SELECT id, phone, text, source, priority, created";
+            let insert = "INSERT INTO sms (id, phone, text, source, priority, text_key, repeats, \
+                          queued_at, sent_at, status, parts, part_refs, error, attempts, sent_by) \
+                          SELECT id, phone, text, source, priority, text_key, repeats, created";
             let n = match outcome {
                 Outcome::Sent { parts, part_refs } => e.exec(
                     &format!(

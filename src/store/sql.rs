@@ -231,6 +231,10 @@ pub struct Dialect {
     /// A row (any) when a due, unclaimed message has a priority rank below
     /// the bound one (bound twice: the plain due rows, the due retries).
     pub more_urgent: &'static str,
+    /// Appended to the INSERT of a request with a coalescing key: a
+    /// concurrent insert of the same key merges instead (MySQL; SQLite has
+    /// one writer at a time, and the merge UPDATE before it saw the row).
+    pub merge_on_duplicate: &'static str,
     /// A condition on `col` (`{}`) for numbers that begin with a prefix,
     /// and the values it binds.
     pub number_prefix: fn(col: &str, prefix: &str) -> (String, Vec<Value>),

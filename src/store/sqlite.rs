@@ -43,7 +43,7 @@ const PROMOTE_DUE: &str = concat!(
 /// so nothing needs locking or skipping.
 const CLAIM: &str = concat!(
     "SELECT id, phone, text, source, attempts, concat_ref, parts_done, part_refs, created, \
-     priority FROM msg INDEXED BY msg_due WHERE next_attempt IS NULL \
+     priority, repeats, shown_repeats FROM msg INDEXED BY msg_due WHERE next_attempt IS NULL \
      AND (claimed_by IS NULL OR claim_until < ",
     now!(),
     ") ORDER BY priority, id LIMIT ?"
@@ -98,6 +98,7 @@ static DIALECT: Dialect = Dialect {
     promote_due: PROMOTE_DUE,
     claim: CLAIM,
     more_urgent: MORE_URGENT,
+    merge_on_duplicate: "",
     number_prefix,
 };
 

@@ -148,7 +148,7 @@ fn msg(phone: &str, text: &str) -> NewMessage {
         phone: phone.into(),
         text: text.into(),
         source: "ip:192.0.2.7".into(),
-        options: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -343,6 +343,115 @@ fn a_due_urgent_retry_overtakes(fx: &dyn Fixture) {
     assert!(s.more_urgent_due(Priority::Normal).unwrap());
 }
 
+fn coalesced(phone: &str, text: &str) -> NewMessage {
+    NewMessage {
+        coalesce_window: LONG,
+        ..msg(phone, text)
+    }
+}
+
+fn repeats_are_merged_then_suppressed(fx: &dyn Fixture) {
+    let s = fx.open();
+    let first = s.enqueue(&[coalesced("1", "disk full")]).unwrap();
+    // one line with the same request twice, then more: all the same row
+    let again = s
+        .enqueue(&[coalesced("1", "disk full"), coalesced("1", "disk full")])
+        .unwrap();
+    assert_eq!(again, [first[0], first[0]]);
+    // an urgent repeat makes the queued one urgent
+    let urgent = NewMessage {
+        options: Options {
+            priority: Priority::Urgent,
+        },
+        ..coalesced("1", "disk full")
+    };
+    assert_eq!(s.enqueue(&[urgent]).unwrap(), first);
+    // another number, another text, no window: messages of their own
+    let other = s
+        .enqueue(&[
+            coalesced("2", "disk full"),
+            coalesced("1", "disk ok"),
+            msg("1", "disk full"),
+        ])
+        .unwrap();
+    assert!(!other.contains(&first[0]));
+    assert_eq!(s.queue_stats().unwrap().depth, 4);
+    let batch = s.claim_due("a", LONG, 10).unwrap();
+    let m = &batch[0];
+    assert_eq!(
+        (m.id, m.repeats, m.priority),
+        (first[0], 3, Priority::Urgent)
+    );
+    assert_eq!(m.text_to_send(10), "disk full (x4)");
+    // merged while on the air: counted, the text already went
+    s.enqueue(&[coalesced("1", "disk full")]).unwrap();
+    assert!(s.finish(m.id, "a", &sent(1, "1")).unwrap());
+    let row = s.sms(m.id).unwrap().unwrap();
+    assert_eq!((row.status, row.repeats), (SmsStatus::Sent, 4));
+    // now sent: a repeat within the window is recorded, not queued
+    let rep = s.enqueue(&[coalesced("1", "disk full")]).unwrap();
+    assert_ne!(rep, first);
+    let row = s.sms(rep[0]).unwrap().unwrap();
+    assert_eq!(row.status, SmsStatus::Suppressed);
+    assert_eq!(row.coalesced_into, Some(first[0]));
+    assert_eq!(row.sent_at, None);
+    assert_eq!(s.queue_stats().unwrap().depth, 3);
+    // outside the window: queued again
+    let later = NewMessage {
+        coalesce_window: Duration::from_millis(1),
+        ..msg("1", "disk full")
+    };
+    thread::sleep(Duration::from_millis(20));
+    let again = s.enqueue(&[later]).unwrap();
+    assert!(s.sms(again[0]).unwrap().is_none(), "queued, not recorded");
+    assert_eq!(s.queue_stats().unwrap().depth, 4);
+}
+
+fn concurrent_repeats_make_one_row(fx: &dyn Fixture) {
+    let s = fx.open();
+    let ids: Vec<i64> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let s = &s;
+                scope.spawn(move || {
+                    (0..10)
+                        .map(|_| s.enqueue(&[coalesced("1", "storm")]).unwrap()[0])
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert_eq!(ids.len(), 80);
+    assert!(ids.iter().all(|&id| id == ids[0]), "{ids:?}");
+    let batch = s.claim_due("a", LONG, 10).unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].repeats, 79);
+}
+
+fn a_resumed_multipart_send_keeps_its_count(fx: &dyn Fixture) {
+    let s = fx.open();
+    let long = "y".repeat(300);
+    let id = s.enqueue(&[coalesced("1", &long)]).unwrap()[0];
+    s.enqueue(&[coalesced("1", &long)]).unwrap();
+    let m = s.claim_due("a", LONG, 1).unwrap().remove(0);
+    assert_eq!(m.text_to_send(10), format!("{long} (x2)"));
+    s.save_progress(id, "a", 7, 1, "5", m.repeats_shown(10))
+        .unwrap();
+    // more repeats come while it is half sent; the send resumes later
+    s.enqueue(&[coalesced("1", &long), coalesced("1", &long)])
+        .unwrap();
+    s.release_claims("a").unwrap();
+    let m = s.claim_due("b", LONG, 1).unwrap().remove(0);
+    assert_eq!((m.repeats, m.parts_done), (3, 1));
+    assert_eq!(m.text_to_send(10), format!("{long} (x2)"), "the same text");
+    // a count that does not fit is left off
+    assert_eq!(m.text_to_send(1), long);
+}
+
 fn release_claims_makes_rows_due(fx: &dyn Fixture) {
     let s = fx.open();
     let all = s
@@ -455,12 +564,12 @@ fn save_progress_is_seen_by_next_claim(fx: &dyn Fixture) {
     let id = s.enqueue(&[msg("1", "long text")]).unwrap()[0];
     s.claim_due("a", LONG, 1).unwrap();
     assert!(matches!(
-        s.save_progress(id, "b", 1, 1, "1"),
+        s.save_progress(id, "b", 1, 1, "1", 0),
         Err(e) if e.kind() == ErrorKind::Other
     ));
-    s.save_progress(id, "a", 200, 1, "5").unwrap();
-    s.save_progress(id, "a", 200, 2, "5,6").unwrap();
-    s.save_progress(id, "a", 200, 2, "5,6").unwrap(); // same again: still fine
+    s.save_progress(id, "a", 200, 1, "5", 0).unwrap();
+    s.save_progress(id, "a", 200, 2, "5,6", 0).unwrap();
+    s.save_progress(id, "a", 200, 2, "5,6", 0).unwrap(); // same again: still fine
     s.release_claims("a").unwrap();
     let row = s.claim_due("b", LONG, 1).unwrap().remove(0);
     assert_eq!(row.concat_ref, Some(200));
@@ -473,7 +582,7 @@ fn failed_outcome_is_recorded(fx: &dyn Fixture) {
     let s = fx.open();
     let id = s.enqueue(&[msg("999", "doomed")]).unwrap()[0];
     s.claim_due("a", LONG, 1).unwrap();
-    s.save_progress(id, "a", 7, 1, "9").unwrap();
+    s.save_progress(id, "a", 7, 1, "9", 0).unwrap();
     s.retry_later(id, "a", "+CMS ERROR: 500", Duration::ZERO)
         .unwrap();
     s.claim_due("a", LONG, 1).unwrap();
@@ -1114,7 +1223,7 @@ fn delivery_reports_match_the_sent_row(fx: &dyn Fixture) {
 
 #[test]
 fn stored_names_round_trip() {
-    for status in [SmsStatus::Sent, SmsStatus::Failed] {
+    for status in [SmsStatus::Sent, SmsStatus::Failed, SmsStatus::Suppressed] {
         assert_eq!(SmsStatus::parse(status.as_str()), Some(status));
     }
     for report in [
@@ -1216,6 +1325,9 @@ suite!(
     claim_respects_limit_order_and_leases,
     release_claims_makes_rows_due,
     claims_come_most_urgent_first,
+    repeats_are_merged_then_suppressed,
+    concurrent_repeats_make_one_row,
+    a_resumed_multipart_send_keeps_its_count,
     a_due_urgent_retry_overtakes,
     retry_later_delays_and_counts,
     huge_delays_are_not_due_now,
@@ -1650,7 +1762,14 @@ mod health {
                 "DROP INDEX msg_due; \
                  CREATE INDEX msg_due ON msg (next_attempt, id); \
                  ALTER TABLE msg DROP COLUMN priority; \
-                 ALTER TABLE sms DROP COLUMN priority;",
+                 ALTER TABLE sms DROP COLUMN priority; \
+                 DROP INDEX msg_coalesce; DROP INDEX sms_coalesce; \
+                 ALTER TABLE msg DROP COLUMN text_key; \
+                 ALTER TABLE msg DROP COLUMN repeats; \
+                 ALTER TABLE msg DROP COLUMN shown_repeats; \
+                 ALTER TABLE sms DROP COLUMN text_key; \
+                 ALTER TABLE sms DROP COLUMN repeats; \
+                 ALTER TABLE sms DROP COLUMN coalesced_into;",
             )
             .unwrap();
         }

@@ -730,6 +730,9 @@ mod tests {
             attempts: 0,
             sent_by: String::new(),
             report_status: Some(ReportStatus::Failed),
+            priority: Priority::Urgent,
+            repeats: 0,
+            coalesced_into: None,
         }]);
         assert!(!html.contains("<img") && !html.contains("\"'"), "{html}");
     }
