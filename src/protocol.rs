@@ -5,7 +5,10 @@
 //! after the first. A line with one bad request is rejected whole.
 //!
 //! `#!phone;text` is an urgent request (old clients never send `#!`): the
-//! modem sends it before every normal message still queued.
+//! modem sends it before every normal message still queued. Options go in
+//! a bracket after the `#` (or `#!`), which old clients never send either:
+//! `#[ttl=1h,flash]420608337726;text` (see `Options::parse_bracket`; a
+//! bad option rejects the line with a clear `ERR`).
 
 use std::fmt;
 
@@ -39,6 +42,10 @@ pub enum RequestError {
     EmptyText {
         index: usize,
     },
+    BadOptions {
+        index: usize,
+        reason: String,
+    },
     TooManyParts {
         index: usize,
         parts: usize,
@@ -62,6 +69,10 @@ impl fmt::Display for RequestError {
                 printable(phone)
             ),
             RequestError::EmptyText { index } => write!(f, "request {index}: empty text"),
+            RequestError::BadOptions { index, reason } => write!(
+                f,
+                "request {index}: {reason} (options: #[ttl=1h,flash,low,in=10m,after=08:00,before=20:00]phone;text)"
+            ),
             RequestError::TooManyParts { index, parts, max } => write!(
                 f,
                 "request {index}: text too long ({parts} SMS parts, the limit is {max})"
@@ -115,7 +126,20 @@ pub fn split_line(line: &str) -> Result<Vec<Request>, RequestError> {
     while start < line.len() {
         let index = requests.len() + 1;
         let urgent = line[start + 1..].starts_with('!');
-        let after_hash = start + 1 + usize::from(urgent);
+        let mut after_hash = start + 1 + usize::from(urgent);
+        let mut options = Options::default();
+        if line[after_hash..].starts_with('[') {
+            let close = line[after_hash..]
+                .find(']')
+                .map(|i| after_hash + i)
+                .ok_or_else(|| RequestError::BadOptions {
+                    index,
+                    reason: "'[' without ']'".into(),
+                })?;
+            options = Options::parse_bracket(&line[after_hash + 1..close])
+                .map_err(|reason| RequestError::BadOptions { index, reason })?;
+            after_hash = close + 1;
+        }
         let semi = line[after_hash..]
             .find(';')
             .map(|i| after_hash + i)
@@ -129,15 +153,13 @@ pub fn split_line(line: &str) -> Result<Vec<Request>, RequestError> {
         }
         let text_start = semi + 1;
         let text_end = next_request_start(line, text_start).unwrap_or(line.len());
-        let priority = if urgent {
-            Priority::Urgent
-        } else {
-            Priority::Normal
-        };
+        if urgent {
+            options.priority = Priority::Urgent;
+        }
         requests.push(Request {
             phone: phone.to_owned(),
             text: line[text_start..text_end].to_owned(),
-            options: Options { priority },
+            options,
         });
         start = text_end;
     }
@@ -179,7 +201,8 @@ pub fn validate(
 }
 
 /// The byte offset of the next `#` at or after `from` that begins a request:
-/// `#`, an optional `!`, an optional `+`, 3 to 20 digits, `;`.
+/// `#`, an optional `!`, an optional `[...]` (no `#`, `;` or `[` inside),
+/// an optional `+`, 3 to 20 digits, `;`.
 fn next_request_start(line: &str, from: usize) -> Option<usize> {
     let bytes = line.as_bytes();
     (from..bytes.len()).find(|&i| bytes[i] == b'#' && starts_request(&bytes[i + 1..]))
@@ -187,6 +210,16 @@ fn next_request_start(line: &str, from: usize) -> Option<usize> {
 
 fn starts_request(rest: &[u8]) -> bool {
     let rest = rest.strip_prefix(b"!").unwrap_or(rest);
+    let rest = match rest.strip_prefix(b"[") {
+        Some(inner) => match inner
+            .iter()
+            .position(|&b| matches!(b, b']' | b'#' | b';' | b'['))
+        {
+            Some(i) if inner[i] == b']' => &inner[i + 1..],
+            _ => return false,
+        },
+        None => rest,
+    };
     let rest = rest.strip_prefix(b"+").unwrap_or(rest);
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     (3..=20).contains(&digits) && rest.get(digits) == Some(&b';')
@@ -214,9 +247,39 @@ mod tests {
         Request {
             options: Options {
                 priority: Priority::Urgent,
+                ..Options::default()
             },
             ..req(phone, text)
         }
+    }
+
+    #[test]
+    fn options_in_a_bracket() {
+        let r = parse("#[ttl=1h,flash]420608337726;x#![low]+420777123456;y[z]").unwrap();
+        assert_eq!(r[0].options.ttl, Some(std::time::Duration::from_secs(3600)));
+        assert!(r[0].options.flash);
+        assert_eq!(r[0].text, "x");
+        // '!' wins over the bracket's priority
+        assert_eq!(r[1].options.priority, Priority::Urgent);
+        assert_eq!(r[1].text, "y[z]");
+        // a bracket in the text that is not a request start stays text
+        assert_eq!(
+            parse("#420608337726;see #[1] #[a;b]123;"),
+            Ok(vec![req("420608337726", "see #[1] #[a;b]123;")])
+        );
+        assert_eq!(
+            parse("#[blink]420608337726;x").unwrap_err().to_string(),
+            "request 1: unknown option 'blink' (urgent, normal, low, flash, ttl=, at=, in=, \
+             after=, before=) (options: #[ttl=1h,flash,low,in=10m,after=08:00,before=20:00]phone;text)"
+        );
+        assert!(matches!(
+            parse("#[ttl=1h420608337726;x"),
+            Err(RequestError::BadOptions { index: 1, .. })
+        ));
+        assert!(matches!(
+            parse("#420608337726;ok#[ttl=0]420608337726;x"),
+            Err(RequestError::BadOptions { index: 2, .. })
+        ));
     }
 
     #[test]

@@ -86,6 +86,7 @@ fn submit_options() -> impl Strategy<Value = SubmitOptions> {
                 status_report,
                 validity,
                 max_parts: 255,
+                flash: concat_ref % 2 == 1,
             },
         )
 }
@@ -504,6 +505,15 @@ fn has_request_start(text: &str) -> bool {
         if b.get(j) == Some(&b'!') {
             j += 1;
         }
+        if b.get(j) == Some(&b'[') {
+            match b[j + 1..]
+                .iter()
+                .position(|&c| matches!(c, b']' | b'#' | b';' | b'['))
+            {
+                Some(k) if b[j + 1 + k] == b']' => j += k + 2,
+                _ => return false,
+            }
+        }
         if b.get(j) == Some(&b'+') {
             j += 1;
         }
@@ -566,6 +576,7 @@ fn request_line() -> impl Strategy<Value = (String, Vec<Request>)> {
                         } else {
                             Priority::Normal
                         },
+                        ..Options::default()
                     },
                 })
                 .collect();

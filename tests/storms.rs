@@ -309,3 +309,205 @@ fn a_hundred_repeats_make_one_sms_sqlite() {
 fn a_hundred_repeats_make_one_sms_mysql() {
     repeats_are_coalesced(Backend::Mysql);
 }
+
+/// The ids of an `OK n id,id` answer.
+fn ok_ids(answer: &str) -> Vec<i64> {
+    assert!(answer.starts_with("OK "), "{answer}");
+    answer
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or("")
+        .split(',')
+        .map(|i| i.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn flash_and_ttl_reach_the_pdu() {
+    let rig = Rig::sqlite("flash", &[]);
+    let a = request(&rig.serve, "#[flash,ttl=1h]420608337726;look now");
+    let b = request(&rig.serve, "#420608337726;plain");
+    assert!(a.starts_with("OK") && b.starts_with("OK"), "{a} {b}");
+    let sent = rig.sim.handle.wait_for_sent(2, LONG);
+    let flash = sent.iter().find(|s| s.text == "look now").expect("sent");
+    assert_eq!(flash.class, Some(0), "class 0 in TP-DCS");
+    // 1 h left, or a little less: 55 to 60 minutes
+    assert!(
+        matches!(flash.validity, Some(10 | 11)),
+        "{:?}",
+        flash.validity
+    );
+    let plain = sent.iter().find(|s| s.text == "plain").expect("sent");
+    assert_eq!((plain.class, plain.validity), (None, Some(0xAA)));
+    // a bad option: a clear ERR, nothing queued
+    let bad = request(&rig.serve, "#[ttl=forever]420608337726;x");
+    assert!(bad.starts_with("ERR request 1: bad ttl 'forever'"), "{bad}");
+}
+
+#[test]
+fn a_ttl_that_passes_while_the_modem_is_unplugged_expires() {
+    let dir = TempDir::new("expire");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let link = dir.path().join("ttyMODEM");
+    let sim1 = PtySim::start().unwrap();
+    std::os::unix::fs::symlink(&sim1.path, &link).unwrap();
+    let serve = Serve::start(&db.url, link.to_str().unwrap(), &dir, &[]);
+    assert!(serve.wait_log("ready", LONG), "{}", serve.log());
+    drop(sim1);
+    std::fs::remove_file(&link).unwrap();
+    assert!(serve.wait_log("modem lost", LONG), "{}", serve.log());
+    let stale = ok_ids(&request(&serve, "#[ttl=2s]420608337726;stale alert"))[0];
+    let fresh = ok_ids(&request(&serve, "#420608337726;still wanted"))[0];
+    let store = db.store();
+    assert!(
+        wait_for(LONG, || store
+            .sms(stale)
+            .unwrap()
+            .is_some_and(|r| r.status == smss::store::SmsStatus::Expired)),
+        "{}",
+        serve.log()
+    );
+    let row = store.sms(stale).unwrap().unwrap();
+    assert_eq!(row.sent_at, None);
+    assert_eq!(row.error.as_deref(), Some("not sent within its ttl"));
+    // plugged back in: the one without a ttl goes, the expired one never
+    let sim2 = PtySim::start().unwrap();
+    std::os::unix::fs::symlink(&sim2.path, &link).unwrap();
+    let sent = sim2.handle.wait_for_sent(1, LONG);
+    assert_eq!(sent[0].text, "still wanted");
+    assert!(wait_for(LONG, || store.sms(fresh).unwrap().is_some()));
+    assert!(
+        sim2.handle
+            .state()
+            .sent
+            .iter()
+            .all(|s| s.text != "stale alert")
+    );
+}
+
+#[test]
+fn send_at_holds_a_message_back() {
+    let rig = Rig::sqlite("send-at", &[]);
+    // asked first, due in 20 s: the one asked after goes first
+    let later = ok_ids(&request(&rig.serve, "#[in=20s]420608337726;later"))[0];
+    request(&rig.serve, "#420608337726;now");
+    let sent = rig.sim.handle.wait_for_sent(2, LONG);
+    assert_eq!(
+        sent.iter().map(|s| s.text.as_str()).collect::<Vec<_>>(),
+        ["now", "later"]
+    );
+    let store = rig.db.store();
+    assert!(wait_for(LONG, || store
+        .sms(later)
+        .unwrap()
+        .is_some_and(|r| r.status == smss::store::SmsStatus::Sent)));
+}
+
+/// The local time of day of this machine (serve's SQLite reads the same
+/// clock and zone), minutes after midnight.
+fn local_minute() -> u16 {
+    let out = std::process::Command::new("date")
+        .arg("+%H %M")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(|n| n.parse::<u16>().unwrap());
+    it.next().unwrap() * 60 + it.next().unwrap()
+}
+
+fn hhmm(minute: u16) -> String {
+    let m = minute % (24 * 60);
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+#[test]
+fn a_send_window_holds_low_and_normal_but_not_urgent() {
+    let rig = Rig::sqlite("window", &[]);
+    let now = local_minute();
+    // closed for the next two hours, and open now (an hour either side)
+    let closed = format!("after={},before={}", hhmm(now + 120), hhmm(now + 180));
+    let open = format!("after={},before={}", hhmm(now + 23 * 60), hhmm(now + 60));
+    let held = ok_ids(&request(
+        &rig.serve,
+        &format!("#[low,{closed}]420608337726;in the morning"),
+    ))[0];
+    request(
+        &rig.serve,
+        &format!("#![{closed}]420608337726;urgent ignores it"),
+    );
+    request(
+        &rig.serve,
+        &format!("#[{open}]420608337726;inside its window"),
+    );
+    let sent = rig.sim.handle.wait_for_sent(2, LONG);
+    let mut texts: Vec<&str> = sent.iter().map(|s| s.text.as_str()).collect();
+    texts.sort();
+    assert_eq!(texts, ["inside its window", "urgent ignores it"]);
+    assert!(
+        rig.serve.wait_log(
+            &format!("message {held} to 420608337726: outside its send window"),
+            LONG
+        ),
+        "{}",
+        rig.serve.log()
+    );
+    // waiting until the window opens: queued, its next attempt set
+    let queued = rig
+        .db
+        .store()
+        .list_queued(&smss::store::ListFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].id, held);
+    assert!(queued[0].next_attempt.is_some());
+    assert_eq!(rig.sim.handle.state().sent.len(), 2);
+}
+
+#[test]
+fn the_api_carries_the_options() {
+    let rig = Rig::sqlite("api-options", &["--web-listen", "127.0.0.1:0"]);
+    let web = rig.serve.web_addr();
+    let json = [("Content-Type", "application/json")];
+    let r = http::post(
+        web,
+        "/api/send",
+        &json,
+        br#"{"to": "420608337726", "text": "api flash", "flash": true, "ttl": "30m", "priority": "urgent"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let r = http::post(
+        web,
+        "/api/send",
+        &[],
+        b"to=420608337726&text=form+flash&flash=1&send_after=00:00",
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    for (body, error) in [
+        (
+            r#"{"to": "420608337726", "text": "x", "priority": "asap"}"#,
+            "bad priority 'asap': use urgent, normal or low",
+        ),
+        (
+            r#"{"to": "420608337726", "text": "x", "ttl": "0"}"#,
+            "bad ttl '0': more than 0 and at most 63 weeks",
+        ),
+        (
+            r#"{"to": "420608337726", "text": "x", "send_before": "25:00"}"#,
+            "bad send_before '25:00': a time of day, HH:MM",
+        ),
+    ] {
+        let r = http::post(web, "/api/send", &json, body.as_bytes());
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(r.json()["error"], error, "{body}");
+    }
+    let sent = rig.sim.handle.wait_for_sent(2, LONG);
+    let api = sent.iter().find(|s| s.text == "api flash").unwrap();
+    assert_eq!(api.class, Some(0));
+    // 30 minutes or a little less: 25 or 30 (TP-VP 4 or 5)
+    assert!(matches!(api.validity, Some(4 | 5)), "{:?}", api.validity);
+    let form = sent.iter().find(|s| s.text == "form flash").unwrap();
+    assert_eq!(form.class, Some(0));
+}

@@ -41,3 +41,17 @@ ALTER TABLE sms ADD COLUMN IF NOT EXISTS text_key VARCHAR(64) NULL,
     ADD COLUMN IF NOT EXISTS coalesced_into BIGINT NULL,
     DROP INDEX IF EXISTS sms_coalesce,
     ADD INDEX sms_coalesce (text_key, sent_at);
+
+-- Per-message options. expires_at (from ttl): a message not sent by then
+-- moves to sms as 'expired', never sent late (msg_expiry finds them); its
+-- TP-VP says the rest of the ttl to the network. flash: class 0. A send_at
+-- is the row's first next_attempt (not due before). send_after and
+-- send_before: minutes after midnight, the database server's system time
+-- zone; a low or normal message claimed outside them waits (next_attempt)
+-- until the window opens, an urgent one ignores them.
+ALTER TABLE msg ADD COLUMN IF NOT EXISTS expires_at DATETIME(3) NULL,
+    ADD COLUMN IF NOT EXISTS flash TINYINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS send_after SMALLINT NULL,
+    ADD COLUMN IF NOT EXISTS send_before SMALLINT NULL,
+    DROP INDEX IF EXISTS msg_expiry,
+    ADD INDEX msg_expiry (expires_at);

@@ -35,3 +35,16 @@ ALTER TABLE sms ADD COLUMN text_key VARCHAR(64) NULL;
 ALTER TABLE sms ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sms ADD COLUMN coalesced_into INTEGER NULL;
 CREATE INDEX sms_coalesce ON sms (text_key, sent_at);
+
+-- Per-message options. expires_at (from ttl): a message not sent by then
+-- moves to sms as 'expired', never sent late (msg_expiry finds them); its
+-- TP-VP says the rest of the ttl to the network. flash: class 0. A send_at
+-- is the row's first next_attempt (not due before). send_after and
+-- send_before: minutes after midnight, the server's local time; a low or
+-- normal message claimed outside them waits (next_attempt) until the
+-- window opens, an urgent one ignores them.
+ALTER TABLE msg ADD COLUMN expires_at TEXT NULL;
+ALTER TABLE msg ADD COLUMN flash INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE msg ADD COLUMN send_after INTEGER NULL;
+ALTER TABLE msg ADD COLUMN send_before INTEGER NULL;
+CREATE INDEX msg_expiry ON msg (expires_at);

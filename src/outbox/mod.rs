@@ -170,6 +170,7 @@ impl Outbox {
     /// `send-pending`: sends everything due, then returns.
     pub fn run_once(&mut self) -> Result<PassSummary, PassError> {
         self.store.release_claims(&self.owner)?;
+        self.expire()?;
         self.ensure_modem().map_err(PassError::Modem)?;
         let mut summary = PassSummary::default();
         self.handle_unsolicited();
@@ -306,6 +307,7 @@ impl Outbox {
             let mut summary = PassSummary::default();
             let result = (|| {
                 self.record_unfinished()?;
+                self.expire()?;
                 if !released {
                     self.store.release_claims(&self.owner)?;
                     released = true;
@@ -366,6 +368,19 @@ impl Outbox {
                 break;
             }
         }
+    }
+
+    /// Messages whose ttl passed go to `sms` as expired: each pass, also
+    /// while the modem is away (before it is opened).
+    fn expire(&mut self) -> Result<(), PassError> {
+        let ids = self.store.expire_due()?;
+        if !ids.is_empty() {
+            log::warn!(
+                "{} message(s) expired, not sent within their ttl: {ids:?}",
+                ids.len()
+            );
+        }
+        Ok(())
     }
 
     /// Records outcomes kept while the database was away.
@@ -552,16 +567,60 @@ impl Outbox {
             self.next_ref = self.next_ref.wrapping_add(1);
             self.next_ref
         });
+        let defaults = SubmitOptions::default();
         SubmitOptions {
             bare_numbers_international: self.settings.bare_numbers_international,
             concat_ref,
             max_parts: self.settings.max_parts,
             status_report: self.settings.status_reports,
-            ..SubmitOptions::default()
+            // The network keeps it no longer than its ttl has left.
+            validity: match msg.expires_in {
+                Some(left) => Some(gsm::relative_validity(Duration::from_secs(
+                    left.max(0) as u64
+                ))),
+                None => defaults.validity,
+            },
+            flash: msg.flash,
         }
     }
 
+    /// Before the first part of a message: its ttl passed (it goes to
+    /// `sms` as expired), or its send window is closed (it waits until the
+    /// window opens, uncharged; urgent messages have no window).
+    fn not_now(&mut self, msg: &QueuedMessage) -> Result<Option<Sent>, PassError> {
+        if msg.parts_done > 0 {
+            return Ok(None);
+        }
+        if msg.expires_in.is_some_and(|left| left <= 0) {
+            log::warn!(
+                "message {} to {} expired: not sent within its ttl",
+                msg.id,
+                msg.phone
+            );
+            return self.finish(msg, Outcome::Expired, Sent::Failed).map(Some);
+        }
+        let wait = match msg.window {
+            Some(w) if msg.priority != Priority::Urgent => w.wait_from(msg.local_minute),
+            _ => 0,
+        };
+        if wait == 0 {
+            return Ok(None);
+        }
+        let delay = Duration::from_secs(u64::from(wait) * 60);
+        log::info!(
+            "message {} to {}: outside its send window, waits {wait} min",
+            msg.id,
+            msg.phone
+        );
+        self.store.postpone(msg.id, &self.owner, delay)?;
+        self.policy.retry_scheduled(Instant::now() + delay);
+        Ok(Some(Sent::Retry))
+    }
+
     fn send_message(&mut self, msg: &QueuedMessage) -> Result<Sent, PassError> {
+        if let Some(done) = self.not_now(msg)? {
+            return Ok(done);
+        }
         let opts = self.submit_options(msg);
         let text = msg.text_to_send(self.settings.max_parts);
         let parts = match gsm::encode_submit(&msg.phone, &text, &opts) {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::gsm::{DataCoding, Ports, Tables};
-pub use crate::options::{Options, Priority};
+pub use crate::options::{Options, Priority, SendAt, Window};
 
 mod migrate;
 mod mysql;
@@ -93,6 +93,14 @@ pub struct QueuedMessage {
     /// The count its first parts went out with, once a part of a multipart
     /// message was sent (a resumed send must send the same text).
     pub shown_repeats: Option<u32>,
+    /// Seconds left of its ttl (negative: past), `None` without a ttl.
+    pub expires_in: Option<i64>,
+    pub flash: bool,
+    /// Its send window, if it has one.
+    pub window: Option<Window>,
+    /// The time of day at the claim, minutes after midnight, local time
+    /// (of the database, which keeps the clock of every rule).
+    pub local_minute: u16,
 }
 
 impl QueuedMessage {
@@ -132,6 +140,8 @@ pub enum Outcome {
     Sent { parts: u32, part_refs: String },
     /// Given up: the reason in words, for the administrator.
     Failed { error: String },
+    /// Its ttl passed before it could be sent.
+    Expired,
 }
 
 /// One row of `sms`.
@@ -173,6 +183,8 @@ pub enum SmsStatus {
     /// A repeat of a message sent less than `coalesce-window` before
     /// (`sms.coalesced_into`); not sent.
     Suppressed,
+    /// Its ttl passed before it was sent; not sent late.
+    Expired,
 }
 
 impl SmsStatus {
@@ -183,6 +195,7 @@ impl SmsStatus {
             SmsStatus::Sent => "sent",
             SmsStatus::Failed => "failed",
             SmsStatus::Suppressed => "suppressed",
+            SmsStatus::Expired => "expired",
         }
     }
 
@@ -191,6 +204,7 @@ impl SmsStatus {
             "sent" => Some(SmsStatus::Sent),
             "failed" => Some(SmsStatus::Failed),
             "suppressed" => Some(SmsStatus::Suppressed),
+            "expired" => Some(SmsStatus::Expired),
             _ => None,
         }
     }
@@ -695,6 +709,14 @@ pub trait Store: Send + Sync {
     /// asks every `sql-poll-interval`, for rows other tools insert). The
     /// same ranges of the claim's index as [`Store::more_urgent_due`].
     fn any_due(&self) -> Result<bool>;
+
+    /// Moves every unclaimed message whose ttl has passed to `sms` as
+    /// `expired` (run each pass, also while the modem is away); their ids.
+    fn expire_due(&self) -> Result<Vec<i64>>;
+
+    /// A claimed message waits `delay` (its send window is closed), its
+    /// claim handed back and no attempt charged.
+    fn postpone(&self, id: i64, owner: &str, delay: Duration) -> Result<()>;
 
     /// Hands back `owner`'s claims on `ids` (the unsent rest of a batch a
     /// more urgent message overtakes); other claims of `owner` stay.

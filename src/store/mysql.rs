@@ -52,7 +52,9 @@ const PROMOTE_DUE: &str = "UPDATE msg FORCE INDEX (msg_due) SET next_attempt = N
 const CLAIM: &str = concat!(
     "SELECT id, phone, text, source, attempts, concat_ref, parts_done, part_refs, ",
     time!("created"),
-    ", priority, repeats, shown_repeats FROM msg FORCE INDEX (msg_due) WHERE next_attempt IS NULL",
+    ", priority, repeats, shown_repeats, TIMESTAMPDIFF(SECOND, NOW(3), expires_at), flash,",
+    " send_after, send_before, HOUR(CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', 'SYSTEM')) * 60",
+    " + MINUTE(CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', 'SYSTEM')) FROM msg FORCE INDEX (msg_due) WHERE next_attempt IS NULL",
     " AND (claimed_by IS NULL OR claim_until < NOW(3))",
     " ORDER BY priority, id LIMIT ? FOR UPDATE SKIP LOCKED"
 );

@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use super::sql::{Backend, Exec, Row, TxKind, params};
+use super::sql::{Backend, Dialect, Exec, Row, TxKind, Value, params};
 use super::{
     Activity, Coding, DeliveryReport, ListFilter, ModemHealth, NewMessage, Outcome, PartSaved,
     Priority, QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus,
-    Result, Saved, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError, Totals, clip,
-    combined_report, joined_row, refs_contain, report_status, same_number,
+    Result, Saved, SendAt, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError, Totals, Window,
+    clip, combined_report, joined_row, refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -20,6 +20,7 @@ use crate::gsm::{Language, Ports, Tables, replace_type};
 const SENT: &str = SmsStatus::Sent.as_str();
 const FAILED: &str = SmsStatus::Failed.as_str();
 const SUPPRESSED: &str = SmsStatus::Suppressed.as_str();
+const EXPIRED: &str = SmsStatus::Expired.as_str();
 
 const PART_COLUMNS: &str = "sender, reference, total, seq, coding, body, text, smsc_time, smsc, \
      dedupe_key, ref_bits, locking_shift, single_shift, pid, dst_port, src_port";
@@ -175,6 +176,9 @@ impl<B: Backend> SqlStore<B> {
     }
 }
 
+/// `sms.error` of an expired message.
+const EXPIRED_WHY: &str = "not sent within its ttl";
+
 fn not_claimed(id: i64, owner: &str) -> StoreError {
     StoreError::other(format!("message {id} is not claimed by {owner}"))
 }
@@ -194,6 +198,13 @@ fn queued_from_row(r: &Row) -> Result<QueuedMessage> {
         priority: Priority::from_rank(r.get(9)?),
         repeats: r.get(10)?,
         shown_repeats: r.get(11)?,
+        expires_in: r.get(12)?,
+        flash: r.get(13)?,
+        window: match (r.get::<Option<u16>>(14)?, r.get::<Option<u16>>(15)?) {
+            (None, None) => None,
+            (after, before) => Some(Window { after, before }),
+        },
+        local_minute: r.get::<Option<u16>>(16)?.unwrap_or(0),
     })
 }
 
@@ -274,14 +285,45 @@ fn part_from_row(r: &Row) -> Result<ReceivedPart> {
     })
 }
 
-const INSERT_MSG: &str =
-    "INSERT INTO msg (phone, text, source, priority, text_key) VALUES (?, ?, ?, ?, ?)";
-
-fn insert_msg(e: &mut dyn Exec, m: &NewMessage, key: Option<&str>, on_dup: &str) -> Result<i64> {
+fn insert_msg(
+    e: &mut dyn Exec,
+    d: &Dialect,
+    m: &NewMessage,
+    key: Option<&str>,
+    on_dup: &str,
+) -> Result<i64> {
     let o = &m.options;
+    // A NULL shift makes a NULL time (no ttl, no send_at) on both backends.
+    let shift = |d2: Option<std::time::Duration>| d2.map_or(Value::Null, d.later);
+    let (at, send_in) = match &o.send_at {
+        Some(SendAt::At(t)) => (Value::from(t.as_str()), Value::Null),
+        Some(SendAt::In(delay)) => (Value::Null, (d.later)(*delay)),
+        None => (Value::Null, Value::Null),
+    };
+    let window = o.window.unwrap_or(Window {
+        after: None,
+        before: None,
+    });
     e.insert(
-        &format!("{INSERT_MSG}{on_dup}"),
-        params![&m.phone, &m.text, &m.source, o.priority.rank(), key],
+        &format!(
+            "INSERT INTO msg (phone, text, source, priority, text_key, expires_at, next_attempt, \
+             flash, send_after, send_before) VALUES (?, ?, ?, ?, ?, {now}, COALESCE(?, {now}), \
+             ?, ?, ?){on_dup}",
+            now = d.now_shifted
+        ),
+        &[
+            (&m.phone).into(),
+            (&m.text).into(),
+            (&m.source).into(),
+            o.priority.rank().into(),
+            key.into(),
+            shift(o.ttl),
+            at,
+            send_in,
+            o.flash.into(),
+            window.after.into(),
+            window.before.into(),
+        ],
     )?
     .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
 }
@@ -299,7 +341,7 @@ impl<B: Backend> SqlStore<B> {
     fn enqueue_one(&self, e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
         let d = self.0.dialect();
         if m.coalesce_window.is_zero() {
-            return insert_msg(e, m, None, "");
+            return insert_msg(e, d, m, None, "");
         }
         let key = super::text_key(&m.phone, &m.text);
         let rank = m.options.priority.rank();
@@ -325,7 +367,7 @@ impl<B: Backend> SqlStore<B> {
             let twin: i64 = r.get(0)?;
             // An id from msg's sequence (sms ids are msg ids), then the row
             // moves to sms at once, as a finished message does.
-            let id = insert_msg(e, m, None, "")?;
+            let id = insert_msg(e, d, m, None, "")?;
             e.exec(
                 &format!(
                     "INSERT INTO sms (id, phone, text, source, priority, queued_at, sent_at, \
@@ -338,7 +380,7 @@ impl<B: Backend> SqlStore<B> {
             e.exec("DELETE FROM msg WHERE id = ?", params![id])?;
             return Ok(id);
         }
-        insert_msg(e, m, Some(&key), d.merge_on_duplicate)
+        insert_msg(e, d, m, Some(&key), d.merge_on_duplicate)
     }
 }
 
@@ -354,7 +396,8 @@ impl<B: Backend> Store for SqlStore<B> {
             // on its own commits before the database answers it, exactly as
             // the transaction below, in one round trip instead of three.
             [m] if m.coalesce_window.is_zero() => {
-                self.0.run(|e| Ok(vec![insert_msg(e, m, None, "")?]))
+                let d = self.0.dialect();
+                self.0.run(|e| Ok(vec![insert_msg(e, d, m, None, "")?]))
             }
             // Claim: READ COMMITTED on MySQL, so that looking up a key that
             // is not there takes no gap lock (two such requests would
@@ -403,6 +446,61 @@ impl<B: Backend> Store for SqlStore<B> {
         self.0.run(|e| {
             Ok(e.query_one(d.more_urgent, params![i64::MAX, i64::MAX])?
                 .is_some())
+        })
+    }
+
+    fn expire_due(&self) -> Result<Vec<i64>> {
+        let d = self.0.dialect();
+        let skip = if d.for_update.is_empty() {
+            ""
+        } else {
+            " SKIP LOCKED"
+        };
+        self.0.transaction(TxKind::Claim, |e| {
+            let ids = e
+                .query(
+                    &format!(
+                        "SELECT id FROM msg WHERE expires_at <= {now} \
+                         AND (claimed_by IS NULL OR claim_until < {now}) LIMIT 500{}{skip}",
+                        d.for_update,
+                        now = d.now
+                    ),
+                    &[],
+                )?
+                .iter()
+                .map(|r| r.get::<i64>(0))
+                .collect::<Result<Vec<_>>>()?;
+            for id in &ids {
+                e.exec(
+                    &format!(
+                        "INSERT INTO sms (id, phone, text, source, priority, text_key, repeats, \
+                         queued_at, sent_at, status, parts, part_refs, error, attempts, sent_by) \
+                         SELECT id, phone, text, source, priority, text_key, repeats, created, NULL, \
+                         '{EXPIRED}', parts_done, part_refs, ?, attempts, '' FROM msg WHERE id = ?"
+                    ),
+                    params![EXPIRED_WHY, *id],
+                )?;
+                e.exec("DELETE FROM msg WHERE id = ?", params![*id])?;
+            }
+            Ok(ids)
+        })
+    }
+
+    fn postpone(&self, id: i64, owner: &str, delay: Duration) -> Result<()> {
+        let d = self.0.dialect();
+        self.0.run(|e| {
+            let n = e.exec(
+                &format!(
+                    "UPDATE msg SET next_attempt = {}, claimed_by = NULL, claim_until = NULL \
+                     WHERE id = ? AND claimed_by = ?",
+                    d.now_shifted
+                ),
+                params![(d.later)(delay), id, owner],
+            )?;
+            if n == 0 {
+                return Err(not_claimed(id, owner));
+            }
+            Ok(())
         })
     }
 
@@ -520,6 +618,14 @@ impl<B: Backend> Store for SqlStore<B> {
                         d.for_update
                     ),
                     params![error.as_str(), owner, id, owner],
+                )?,
+                Outcome::Expired => e.exec(
+                    &format!(
+                        "{insert}, NULL, '{EXPIRED}', parts_done, part_refs, ?, attempts, ? \
+                         FROM msg WHERE id = ? AND claimed_by = ?{}",
+                        d.for_update
+                    ),
+                    params![EXPIRED_WHY, owner, id, owner],
                 )?,
             };
             if n == 0 {

@@ -43,7 +43,10 @@ const PROMOTE_DUE: &str = concat!(
 /// so nothing needs locking or skipping.
 const CLAIM: &str = concat!(
     "SELECT id, phone, text, source, attempts, concat_ref, parts_done, part_refs, created, \
-     priority, repeats, shown_repeats FROM msg INDEXED BY msg_due WHERE next_attempt IS NULL \
+     priority, repeats, shown_repeats, \
+     CAST((julianday(expires_at) - julianday('now')) * 86400 AS INTEGER), flash, send_after, \
+     send_before, CAST(strftime('%H', 'now', 'localtime') AS INTEGER) * 60 \
+     + CAST(strftime('%M', 'now', 'localtime') AS INTEGER) FROM msg INDEXED BY msg_due WHERE next_attempt IS NULL \
      AND (claimed_by IS NULL OR claim_until < ",
     now!(),
     ") ORDER BY priority, id LIMIT ?"

@@ -279,7 +279,10 @@ fn claim_respects_limit_order_and_leases(fx: &dyn Fixture) {
 
 fn with_priority(phone: &str, text: &str, priority: Priority) -> NewMessage {
     NewMessage {
-        options: Options { priority },
+        options: Options {
+            priority,
+            ..Options::default()
+        },
         ..msg(phone, text)
     }
 }
@@ -362,6 +365,7 @@ fn repeats_are_merged_then_suppressed(fx: &dyn Fixture) {
     let urgent = NewMessage {
         options: Options {
             priority: Priority::Urgent,
+            ..Options::default()
         },
         ..coalesced("1", "disk full")
     };
@@ -450,6 +454,97 @@ fn a_resumed_multipart_send_keeps_its_count(fx: &dyn Fixture) {
     assert_eq!(m.text_to_send(10), format!("{long} (x2)"), "the same text");
     // a count that does not fit is left off
     assert_eq!(m.text_to_send(1), long);
+}
+
+fn ttl_send_at_and_window_are_kept(fx: &dyn Fixture) {
+    let s = fx.open();
+    let with = |text: &str, options: Options| NewMessage {
+        options,
+        ..msg("1", text)
+    };
+    let queued = s
+        .enqueue(&[
+            with(
+                "short",
+                Options {
+                    ttl: Some(Duration::from_millis(300)),
+                    ..Options::default()
+                },
+            ),
+            with(
+                "later",
+                Options {
+                    send_at: Some(SendAt::In(LONG)),
+                    ..Options::default()
+                },
+            ),
+            with(
+                "at a time",
+                Options {
+                    send_at: Some(SendAt::At("2099-01-01 00:00:00.000".into())),
+                    ..Options::default()
+                },
+            ),
+            with(
+                "flash",
+                Options {
+                    flash: true,
+                    ttl: Some(Duration::from_secs(3600)),
+                    window: Some(Window {
+                        after: Some(60),
+                        before: None,
+                    }),
+                    ..Options::default()
+                },
+            ),
+        ])
+        .unwrap();
+    // the held ones are not due
+    let batch = s.claim_due("a", LONG, 10).unwrap();
+    assert_eq!(ids(&batch), [queued[0], queued[3]]);
+    let f = &batch[1];
+    assert!(f.flash);
+    assert!(
+        f.expires_in
+            .is_some_and(|left| (3500..=3600).contains(&left))
+    );
+    assert_eq!(
+        f.window,
+        Some(Window {
+            after: Some(60),
+            before: None
+        })
+    );
+    assert!(f.local_minute < 24 * 60);
+    // a claimed message does not expire under its sender
+    s.release("a", &[queued[0]]).unwrap();
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(s.expire_due().unwrap(), [queued[0]]);
+    let row = s.sms(queued[0]).unwrap().unwrap();
+    assert_eq!(row.status, SmsStatus::Expired);
+    assert!(s.expire_due().unwrap().is_empty());
+    // postponed: not due, claim gone, no attempt charged
+    s.postpone(queued[3], "a", LONG).unwrap();
+    assert!(
+        s.postpone(queued[3], "a", LONG).is_err(),
+        "no longer claimed"
+    );
+    assert!(s.claim_due("b", LONG, 10).unwrap().is_empty());
+    // an expired message finished by its sender
+    let id = s
+        .enqueue(&[with(
+            "gone",
+            Options {
+                ttl: Some(Duration::from_millis(1)),
+                ..Options::default()
+            },
+        )])
+        .unwrap()[0];
+    thread::sleep(Duration::from_millis(20));
+    let m = s.claim_due("c", LONG, 1).unwrap().remove(0);
+    assert!(m.expires_in.is_some_and(|left| left <= 0));
+    assert!(s.finish(id, "c", &Outcome::Expired).unwrap());
+    assert_eq!(s.sms(id).unwrap().unwrap().status, SmsStatus::Expired);
 }
 
 fn release_claims_makes_rows_due(fx: &dyn Fixture) {
@@ -1223,7 +1318,12 @@ fn delivery_reports_match_the_sent_row(fx: &dyn Fixture) {
 
 #[test]
 fn stored_names_round_trip() {
-    for status in [SmsStatus::Sent, SmsStatus::Failed, SmsStatus::Suppressed] {
+    for status in [
+        SmsStatus::Sent,
+        SmsStatus::Failed,
+        SmsStatus::Suppressed,
+        SmsStatus::Expired,
+    ] {
         assert_eq!(SmsStatus::parse(status.as_str()), Some(status));
     }
     for report in [
@@ -1328,6 +1428,7 @@ suite!(
     repeats_are_merged_then_suppressed,
     concurrent_repeats_make_one_row,
     a_resumed_multipart_send_keeps_its_count,
+    ttl_send_at_and_window_are_kept,
     a_due_urgent_retry_overtakes,
     retry_later_delays_and_counts,
     huge_delays_are_not_due_now,
@@ -1763,7 +1864,11 @@ mod health {
                  CREATE INDEX msg_due ON msg (next_attempt, id); \
                  ALTER TABLE msg DROP COLUMN priority; \
                  ALTER TABLE sms DROP COLUMN priority; \
-                 DROP INDEX msg_coalesce; DROP INDEX sms_coalesce; \
+                 DROP INDEX msg_coalesce; DROP INDEX sms_coalesce; DROP INDEX msg_expiry; \
+                 ALTER TABLE msg DROP COLUMN expires_at; \
+                 ALTER TABLE msg DROP COLUMN flash; \
+                 ALTER TABLE msg DROP COLUMN send_after; \
+                 ALTER TABLE msg DROP COLUMN send_before; \
                  ALTER TABLE msg DROP COLUMN text_key; \
                  ALTER TABLE msg DROP COLUMN repeats; \
                  ALTER TABLE msg DROP COLUMN shown_repeats; \

@@ -2,12 +2,14 @@
 //! Kannel-compatible `/cgi-bin/sendsms` for monitoring scripts that already
 //! speak Kannel (Nagios, Icinga, Zabbix).
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use super::form::{self, Params};
 use super::{App, Reply, Req, number_prefix, queue};
 use crate::intake::{IntakeError, Rejection};
-use crate::options::{Options, Priority};
+use crate::options::{MAX_TTL, Options, Priority, SendAt};
 use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, SmsStatus, StoreError};
 
 /// Default and largest page of `/api/messages`.
@@ -29,7 +31,10 @@ fn content_type(req: &Req<'_>) -> String {
 }
 
 /// `POST /api/send`: JSON `{"to": "420608337726" | ["...", ...], "text": "..."}`
-/// or a form `to=...&text=...` (several numbers separated by commas).
+/// or a form `to=...&text=...` (several numbers separated by commas); both
+/// may carry the options `priority` (urgent, normal, low), `ttl` (10m),
+/// `flash` (true), `send_at` (a UTC time or a duration from now),
+/// `send_after` and `send_before` (HH:MM).
 /// `202 {"queued": n, "ids": [...]}`, or `400 {"error": "..."}`.
 pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
     let (numbers, text, options) = match content_type(req).as_str() {
@@ -338,7 +343,9 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
 }
 
 /// Kannel's own parameters for what smss calls options: `priority` 0..3
-/// (Kannel's default 0 is a normal message here, anything higher urgent).
+/// (Kannel's default 0 is a normal message here, anything higher urgent),
+/// `mclass=0` (flash; 1..3 are the phone's default classes), `validity`
+/// (minutes: the ttl) and `deferred` (minutes: not sent before).
 fn kannel_options(params: &Params) -> Result<Options, String> {
     let mut o = Options::default();
     if let Some(p) = params.get("priority") {
@@ -348,12 +355,62 @@ fn kannel_options(params: &Params) -> Result<Options, String> {
             _ => return Err(format!("priority '{p}' is not 0 to 3")),
         };
     }
+    if let Some(c) = params.get("mclass") {
+        o.flash = match c.trim() {
+            "0" => true,
+            "1" | "2" | "3" => false,
+            _ => return Err(format!("mclass '{c}' is not 0 to 3")),
+        };
+    }
+    let minutes = |name: &str| -> Result<Option<u64>, String> {
+        params
+            .get(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|m| (1..=MAX_TTL.as_secs() / 60).contains(m))
+                    .ok_or_else(|| format!("{name} '{v}' is not a number of minutes"))
+            })
+            .transpose()
+    };
+    if let Some(m) = minutes("validity")? {
+        o.ttl = Some(Duration::from_secs(m * 60));
+    }
+    if let Some(m) = minutes("deferred")? {
+        o.send_at = Some(SendAt::In(Duration::from_secs(m * 60)));
+    }
     Ok(o)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kannel_parameters_become_options() {
+        let p = |q: &str| Params::parse(q.as_bytes(), crate::charset::Legacy::Windows1250);
+        let o = kannel_options(&p("priority=3&mclass=0&validity=90&deferred=5")).unwrap();
+        assert_eq!(o.priority, Priority::Urgent);
+        assert!(o.flash);
+        assert_eq!(o.ttl, Some(Duration::from_secs(90 * 60)));
+        assert_eq!(o.send_at, Some(SendAt::In(Duration::from_secs(300))));
+        assert_eq!(
+            kannel_options(&p("priority=0&mclass=1")).unwrap(),
+            Options::default()
+        );
+        for (q, e) in [
+            ("priority=9", "priority '9' is not 0 to 3"),
+            ("mclass=x", "mclass 'x' is not 0 to 3"),
+            ("validity=0", "validity '0' is not a number of minutes"),
+            (
+                "deferred=soon",
+                "deferred 'soon' is not a number of minutes",
+            ),
+        ] {
+            assert_eq!(kannel_options(&p(q)).unwrap_err(), e);
+        }
+    }
 
     #[test]
     fn since_formats() {
