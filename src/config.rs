@@ -238,6 +238,13 @@ settings! {
                (sent once, with (xN) appended when it fits); one repeating a message sent less \
                than this long ago is recorded as suppressed, not sent; 0 = off",
     }
+    max_per_recipient: usize {
+        name: "max-per-recipient", value: "N", default: "0",
+        parse: number(0, 100_000), commands: MODEM,
+        help: "most SMS one number gets in an hour (0 = no limit); the last one allowed carries \
+               everything then waiting for that number as one digest (N alerts: first lines), \
+               later ones wait and go out the same way; urgent messages are never held",
+    }
     max_recipients: usize {
         name: "max-recipients", value: "N", default: "50",
         parse: number(1, 100_000), commands: SERVE,

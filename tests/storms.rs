@@ -452,9 +452,9 @@ fn a_send_window_holds_low_and_normal_but_not_urgent() {
         rig.serve.log()
     );
     // waiting until the window opens: queued, its next attempt set
-    let queued = rig
-        .db
-        .store()
+    let store = rig.db.store();
+    assert!(wait_for(LONG, || store.queue_stats().unwrap().depth == 1));
+    let queued = store
         .list_queued(&smss::store::ListFilter {
             limit: 10,
             ..Default::default()
@@ -510,4 +510,64 @@ fn the_api_carries_the_options() {
     assert!(matches!(api.validity, Some(4 | 5)), "{:?}", api.validity);
     let form = sent.iter().find(|s| s.text == "form flash").unwrap();
     assert_eq!(form.class, Some(0));
+}
+
+#[test]
+fn the_flood_cap_sends_a_digest_and_holds_the_rest() {
+    let rig = Rig::sqlite("flood", &["--max-per-recipient", "3"]);
+    let values: Vec<String> = (0..10)
+        .map(|i| format!("('420608337726', 'alert {i}\nmore detail')"))
+        .collect();
+    let store = rig.db.store();
+    store
+        .execute_sql(&format!(
+            "INSERT INTO msg (phone, text) VALUES {}",
+            values.join(",")
+        ))
+        .unwrap();
+    let sent = rig.sim.handle.wait_for_sent(3, LONG);
+    let texts: Vec<&str> = sent.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts[..2], ["alert 0\nmore detail", "alert 1\nmore detail"]);
+    assert_eq!(
+        texts[2],
+        "8 alerts: alert 2; alert 3; alert 4; alert 5; alert 6; alert 7; alert 8; alert 9"
+    );
+    assert!(wait_for(LONG, || store.queue_stats().unwrap().depth == 0));
+    let rows = store.recent_sms(20).unwrap();
+    assert_eq!(rows.len(), 10);
+    let carrier = rows.iter().find(|r| r.text.starts_with("alert 2")).unwrap();
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.coalesced_into == Some(carrier.id))
+            .count(),
+        7,
+        "each line on record"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.status == smss::store::SmsStatus::Sent)
+    );
+    // the hour's three are used: the next one waits (never dropped), an
+    // urgent one goes
+    let held = ok_ids(&request(&rig.serve, "#420608337726;alert 10"))[0];
+    request(&rig.serve, "#!420608337726;UPS on battery");
+    let sent = rig.sim.handle.wait_for_sent(4, LONG);
+    assert_eq!(sent[3].text, "UPS on battery");
+    assert!(
+        rig.serve
+            .wait_log(&format!("message {held} to 420608337726: 3 SMS"), LONG),
+        "{}",
+        rig.serve.log()
+    );
+    // the urgent one's finish on record: only the held one is left
+    assert!(wait_for(LONG, || store.queue_stats().unwrap().depth == 1));
+    let queued = store
+        .list_queued(&smss::store::ListFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(queued[0].id, held);
+    assert!(queued[0].next_attempt.is_some());
+    assert_eq!(rig.sim.handle.state().sent.len(), 4);
 }

@@ -27,6 +27,7 @@ use crate::modem::{AtError, Health, Modem, ModemError};
 use crate::receive::{Inbox, ReceiveSummary};
 use crate::store::{Outcome, Priority, QueuedMessage, Store};
 
+mod digest;
 mod health;
 mod link;
 mod pass;
@@ -43,6 +44,8 @@ const BATCH: usize = 8;
 /// How often the idle modem thread looks at a port it cannot watch (see
 /// `modem::Watch`) for announcements.
 const IDLE_SLICE: Duration = Duration::from_millis(200);
+/// The period of `max-per-recipient`.
+const HOUR: Duration = Duration::from_secs(3600);
 /// How long the idle thread reads once the watch said the modem speaks.
 const URC_READ: Duration = Duration::from_millis(50);
 /// How often a device that is gone (unplugged) is looked for while idle:
@@ -83,6 +86,8 @@ pub struct Outbox {
     watch: bool,
     /// The last open failed because the device is not there (unplugged).
     device_missing: bool,
+    /// Messages of the current batch that went out as lines of a digest.
+    digested: Vec<i64>,
 }
 
 /// What became of one message.
@@ -120,6 +125,7 @@ impl Outbox {
             waker,
             watch: false,
             device_missing: false,
+            digested: Vec::new(),
         }
     }
 
@@ -478,9 +484,17 @@ impl Outbox {
             self.keep_link(false);
         }
         let mut renewed = Instant::now();
+        self.digested.clear();
         for (i, msg) in batch.iter().enumerate() {
+            if self.digested.contains(&msg.id) {
+                continue;
+            }
             if i > 0 && self.overtaken(msg.priority)? {
-                let rest: Vec<i64> = batch[i..].iter().map(|m| m.id).collect();
+                let rest: Vec<i64> = batch[i..]
+                    .iter()
+                    .map(|m| m.id)
+                    .filter(|id| !self.digested.contains(id))
+                    .collect();
                 self.store.release(&self.owner, &rest)?;
                 log::info!(
                     "a more urgent message is due: {} {} message(s) handed back to the queue",
@@ -612,17 +626,65 @@ impl Outbox {
             msg.id,
             msg.phone
         );
+        self.postpone(msg, delay)
+    }
+
+    fn postpone(
+        &mut self,
+        msg: &QueuedMessage,
+        delay: Duration,
+    ) -> Result<Option<Sent>, PassError> {
         self.store.postpone(msg.id, &self.owner, delay)?;
         self.policy.retry_scheduled(Instant::now() + delay);
         Ok(Some(Sent::Retry))
+    }
+
+    /// `max-per-recipient`: what may go to `msg`'s number now. `None`: the
+    /// message is held (postponed until the oldest SMS of the hour ages
+    /// out); else the lines of a digest (empty: send it as it is). The
+    /// last SMS allowed in the hour carries everything then waiting for
+    /// the number. Urgent messages are never held, nor digested.
+    fn flood_cap(&mut self, msg: &QueuedMessage) -> Result<Option<Vec<QueuedMessage>>, PassError> {
+        let cap = self.settings.max_per_recipient as u64;
+        if cap == 0 || msg.priority == Priority::Urgent || msg.parts_done > 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let (sent, oldest) = self.store.sent_to(&msg.phone, HOUR)?;
+        if sent >= cap {
+            let left = HOUR
+                .as_secs()
+                .saturating_sub(oldest.unwrap_or(0).max(0) as u64);
+            log::info!(
+                "message {} to {}: {sent} SMS to this number in the last hour \
+                 (max-per-recipient {cap}); held for {left} s, then sent in a digest",
+                msg.id,
+                msg.phone
+            );
+            self.postpone(msg, Duration::from_secs(left.max(1)))?;
+            return Ok(None);
+        }
+        if sent + 1 < cap {
+            return Ok(Some(Vec::new()));
+        }
+        let lines =
+            self.store
+                .claim_for_digest(&self.owner, &msg.phone, msg.id, self.settings.lease)?;
+        Ok(Some(lines))
     }
 
     fn send_message(&mut self, msg: &QueuedMessage) -> Result<Sent, PassError> {
         if let Some(done) = self.not_now(msg)? {
             return Ok(done);
         }
+        let Some(lines) = self.flood_cap(msg)? else {
+            return Ok(Sent::Retry);
+        };
         let opts = self.submit_options(msg);
-        let text = msg.text_to_send(self.settings.max_parts);
+        let text = if lines.is_empty() {
+            msg.text_to_send(self.settings.max_parts)
+        } else {
+            digest::text(msg, &lines, self.settings.max_parts)
+        };
         let parts = match gsm::encode_submit(&msg.phone, &text, &opts) {
             Ok(parts) => parts,
             Err(e) => {
@@ -668,6 +730,14 @@ impl Outbox {
             }
         }
         self.policy.sent();
+        if !lines.is_empty() {
+            log::info!(
+                "message {} to {} carried {} more as a digest (max-per-recipient)",
+                msg.id,
+                msg.phone,
+                lines.len()
+            );
+        }
         let refs = refs.join(",");
         log::info!(
             "sent message {} to {} ({} part{}, mr {})",
@@ -677,14 +747,25 @@ impl Outbox {
             if total == 1 { "" } else { "s" },
             refs
         );
-        self.finish(
+        let done = self.finish(
             msg,
             Outcome::Sent {
                 parts: total,
                 part_refs: refs,
             },
             Sent::Done,
-        )
+        );
+        // Each line on record as sent in the digest; an outcome the
+        // database cannot take now waits in memory as the carrier's does.
+        let mut recorded = Ok(());
+        for line in &lines {
+            self.digested.push(line.id);
+            if let Err(e) = self.finish(line, Outcome::InDigest { carrier: msg.id }, Sent::Done) {
+                recorded = Err(e);
+            }
+        }
+        let done = done?;
+        recorded.map(|()| done)
     }
 
     /// Gives up on the message or stores its retry, as the policy says.

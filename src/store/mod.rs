@@ -142,6 +142,8 @@ pub enum Outcome {
     Failed { error: String },
     /// Its ttl passed before it could be sent.
     Expired,
+    /// Sent as a line of the digest message `carrier` (max-per-recipient).
+    InDigest { carrier: i64 },
 }
 
 /// One row of `sms`.
@@ -709,6 +711,21 @@ pub trait Store: Send + Sync {
     /// asks every `sql-poll-interval`, for rows other tools insert). The
     /// same ranges of the claim's index as [`Store::more_urgent_due`].
     fn any_due(&self) -> Result<bool>;
+
+    /// SMS sent to `phone` within `period`, and the age in seconds of the
+    /// oldest of them (for the flood cap, max-per-recipient).
+    fn sent_to(&self, phone: &str, period: Duration) -> Result<(u64, Option<i64>)>;
+
+    /// Claims for `owner` every due, non-urgent message to `phone` but
+    /// `except` (unclaimed, or claimed by `owner` already), oldest first:
+    /// the lines of a digest.
+    fn claim_for_digest(
+        &self,
+        owner: &str,
+        phone: &str,
+        except: i64,
+        lease: Duration,
+    ) -> Result<Vec<QueuedMessage>>;
 
     /// Moves every unclaimed message whose ttl has passed to `sms` as
     /// `expired` (run each pass, also while the modem is away); their ids.

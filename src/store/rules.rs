@@ -449,6 +449,60 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
+    fn sent_to(&self, phone: &str, period: Duration) -> Result<(u64, Option<i64>)> {
+        let d = self.0.dialect();
+        // Digest lines (coalesced_into set) were no SMS of their own.
+        let sql = format!(
+            "SELECT COUNT(*), MAX({}) FROM sms WHERE phone = ? AND status = '{SENT}' \
+             AND coalesced_into IS NULL AND sent_at >= {}",
+            d.age_secs("sent_at"),
+            d.now_shifted
+        );
+        self.0.run(|e| {
+            let r = e.query_one(&sql, params![phone, (d.earlier)(period)])?;
+            match r {
+                Some(r) => Ok((r.get(0)?, r.get(1)?)),
+                None => Ok((0, None)),
+            }
+        })
+    }
+
+    fn claim_for_digest(
+        &self,
+        owner: &str,
+        phone: &str,
+        except: i64,
+        lease: Duration,
+    ) -> Result<Vec<QueuedMessage>> {
+        let d = self.0.dialect();
+        let claim = d.claim.split(" FROM msg").next().unwrap_or_default();
+        self.0.transaction(TxKind::Claim, |e| {
+            let rows = e
+                .query(
+                    &format!(
+                        "{claim} FROM msg WHERE phone = ? AND id <> ? AND priority > 0 \
+                         AND (next_attempt IS NULL OR next_attempt <= {now}) \
+                         AND (claimed_by IS NULL OR claimed_by = ? OR claim_until < {now}) \
+                         ORDER BY id LIMIT 1000{}",
+                        d.for_update,
+                        now = d.now
+                    ),
+                    params![phone, except, owner],
+                )?
+                .iter()
+                .map(queued_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            let set = format!(
+                "UPDATE msg SET claimed_by = ?, claim_until = {} WHERE id = ?",
+                d.now_shifted
+            );
+            for m in &rows {
+                e.exec(&set, params![owner, (d.later)(lease), m.id])?;
+            }
+            Ok(rows)
+        })
+    }
+
     fn expire_due(&self) -> Result<Vec<i64>> {
         let d = self.0.dialect();
         let skip = if d.for_update.is_empty() {
@@ -618,6 +672,17 @@ impl<B: Backend> Store for SqlStore<B> {
                         d.for_update
                     ),
                     params![error.as_str(), owner, id, owner],
+                )?,
+                Outcome::InDigest { carrier } => e.exec(
+                    &format!(
+                        "INSERT INTO sms (id, phone, text, source, priority, text_key, repeats, \
+                         queued_at, sent_at, status, parts, part_refs, error, attempts, sent_by, \
+                         coalesced_into) SELECT id, phone, text, source, priority, text_key, \
+                         repeats, created, {}, '{SENT}', 0, '', NULL, attempts, ?, ? \
+                         FROM msg WHERE id = ? AND claimed_by = ?{}",
+                        d.now, d.for_update
+                    ),
+                    params![owner, *carrier, id, owner],
                 )?,
                 Outcome::Expired => e.exec(
                     &format!(
