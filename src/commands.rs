@@ -554,6 +554,11 @@ fn status_of_store(
         "last 24 h:  {} sent, {} failed, {} received",
         day.sent, day.failed, day.received
     );
+    let totals = store.totals()?;
+    println!(
+        "storms:     {} urgent queued; {} repeats merged, {} suppressed, {} expired (all time)",
+        totals.queued_urgent, totals.merged, totals.suppressed, totals.expired
+    );
     match store.last_sent()? {
         Some((row, age)) => println!(
             "last sent:  #{} to {}, {} UTC ({} ago)",

@@ -42,6 +42,7 @@ const TREE: &[(&str, u32)] = &[
         "usr/local/share/smss/sql/sqlite/006_received_corners.sql",
         0o644,
     ),
+    ("usr/local/share/smss/sql/sqlite/009_storms.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/001_init.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/002_receive.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/003_modem.sql", 0o644),
@@ -54,6 +55,7 @@ const TREE: &[(&str, u32)] = &[
         "usr/local/share/smss/sql/mysql/006_received_corners.sql",
         0o644,
     ),
+    ("usr/local/share/smss/sql/mysql/009_storms.sql", 0o644),
     ("usr/local/share/doc/smss/README.md", 0o644),
 ];
 

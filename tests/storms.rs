@@ -220,7 +220,12 @@ fn repeats_are_coalesced(backend: Backend) {
     let db = TestDb::new(backend, &dir);
     db.init();
     let sim = slow_sim(Duration::from_secs(2));
-    let serve = Serve::start(&db.url, sim.path.to_str().unwrap(), &dir, &[]);
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--web-listen", "127.0.0.1:0"],
+    );
     assert!(request(&serve, "#420777000001;first, keeps the modem busy").starts_with("OK"));
     // on the air (claimed alone), so the storm queues behind it
     assert!(sim.handle.wait_until(LONG, |s| {
@@ -298,6 +303,18 @@ fn repeats_are_coalesced(backend: Backend) {
         .collect();
     assert!(answered.contains(&sent_row.id));
     assert_eq!(answered.len(), 1 + suppressed.len());
+    // and /metrics counts them
+    let metrics = http::get(serve.web_addr(), "/metrics", &[]).text();
+    for (name, value) in [
+        ("smss_merged_total", sent_row.repeats as usize),
+        ("smss_suppressed_total", suppressed.len()),
+        ("smss_expired_total", 0),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == format!("{name} {value}")),
+            "{name} {value}:\n{metrics}"
+        );
+    }
 }
 
 #[test]
@@ -570,4 +587,37 @@ fn the_flood_cap_sends_a_digest_and_holds_the_rest() {
     assert_eq!(queued[0].id, held);
     assert!(queued[0].next_attempt.is_some());
     assert_eq!(rig.sim.handle.state().sent.len(), 4);
+}
+
+#[test]
+fn the_queue_page_lists_in_the_order_of_sending() {
+    let dir = TempDir::new("queue-order");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    // on the air for the whole test: nothing else is claimed meanwhile
+    let sim = slow_sim(Duration::from_secs(10));
+    let serve = Serve::start(
+        &db.url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--web-listen", "127.0.0.1:0"],
+    );
+    request(&serve, "#420777000001;on the air");
+    assert!(sim.handle.wait_until(LONG, |s| {
+        s.commands.iter().any(|(_, c)| c.starts_with("AT+CMGS="))
+    }));
+    request(&serve, "#420777000002;first normal");
+    request(&serve, "#420777000002;second normal");
+    request(&serve, "#!420777000002;the urgent one");
+    request(&serve, "#420777000002;second normal");
+    let page = http::get(serve.web_addr(), "/queued", &[]).text();
+    let at = |t: &str| {
+        page.find(t)
+            .unwrap_or_else(|| panic!("{t} missing:\n{page}"))
+    };
+    assert!(at("the urgent one") < at("first normal"), "{page}");
+    assert!(at("first normal") < at("second normal"), "{page}");
+    assert!(page.contains(", urgent"), "{page}");
+    assert!(page.contains("+1 merged"), "{page}");
+    let home = http::get(serve.web_addr(), "/", &[]).text();
+    assert!(home.contains("1 urgent queued, 1 repeats merged"), "{home}");
 }

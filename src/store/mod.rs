@@ -557,6 +557,9 @@ pub struct ListFilter {
     /// UTC time, `YYYY-MM-DD HH:MM:SS[.fff]`.
     pub since: Option<String>,
     pub limit: usize,
+    /// For `list_queued` without `before_id`: in the order the modem will
+    /// send (due first, then most urgent, then oldest), not newest first.
+    pub send_order: bool,
 }
 
 /// One row of the queue (`msg`), for the web interface.
@@ -574,6 +577,9 @@ pub struct QueueRow {
     /// A sender holds a live claim on it: it is being sent right now.
     pub sending: bool,
     pub parts_done: u32,
+    pub priority: Priority,
+    /// Requests merged into it so far.
+    pub repeats: u32,
 }
 
 /// Counts over the whole record, for the health panel and `/metrics`.
@@ -585,6 +591,14 @@ pub struct Totals {
     /// The newest `sms.sent_at`, and how many seconds ago that was.
     pub last_sent: Option<String>,
     pub last_sent_age_secs: Option<i64>,
+    /// Requests recorded as repeats of a message sent shortly before.
+    pub suppressed: u64,
+    /// Messages whose ttl passed before they were sent.
+    pub expired: u64,
+    /// Requests merged into another message (queued or finished).
+    pub merged: u64,
+    /// Urgent messages in the queue now.
+    pub queued_urgent: u64,
 }
 
 /// What went wrong in the store, as far as a caller can act on it.

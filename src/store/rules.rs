@@ -1072,12 +1072,20 @@ impl<B: Backend> Store for SqlStore<B> {
         let d = self.0.dialect();
         let select = format!(
             "SELECT id, phone, text, source, {}, attempts, {}, last_error, \
-             (claimed_by IS NOT NULL AND claim_until >= {}), parts_done FROM msg",
+             (claimed_by IS NOT NULL AND claim_until >= {}), parts_done, priority, repeats \
+             FROM msg",
             d.time("created"),
             d.time("next_attempt"),
             d.now
         );
-        let (sql, values) = self.list_query(&select, None, "phone", "created", filter);
+        let (mut sql, values) = self.list_query(&select, None, "phone", "created", filter);
+        if filter.send_order && filter.before_id.is_none() {
+            // As the claim takes them: what is due, most urgent, oldest.
+            sql = sql.replace(
+                " ORDER BY id DESC ",
+                " ORDER BY (next_attempt IS NOT NULL), next_attempt, priority, id ",
+            );
+        }
         self.0.run(|e| {
             e.query(&sql, &values)?
                 .iter()
@@ -1093,6 +1101,8 @@ impl<B: Backend> Store for SqlStore<B> {
                         last_error: r.get(7)?,
                         sending: r.get(8)?,
                         parts_done: r.get(9)?,
+                        priority: Priority::from_rank(r.get(10)?),
+                        repeats: r.get(11)?,
                     })
                 })
                 .collect()
@@ -1107,13 +1117,19 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn totals(&self) -> Result<Totals> {
-        // Each count walks one index (sms_status or rcv's primary key);
+        // Each count walks one index (sms_status or rcv's primary key;
+        // sms_repeats holds only the rows with repeats; msg is the queue);
         // MAX(sent_at) is one step of sms_sent_at.
         let d = self.0.dialect();
         let sql = format!(
             "SELECT (SELECT COUNT(*) FROM sms WHERE status = '{SENT}'), \
              (SELECT COUNT(*) FROM sms WHERE status = '{FAILED}'), \
-             (SELECT COUNT(*) FROM rcv), {}, {} \
+             (SELECT COUNT(*) FROM rcv), {}, {}, \
+             (SELECT COUNT(*) FROM sms WHERE status = '{SUPPRESSED}'), \
+             (SELECT COUNT(*) FROM sms WHERE status = '{EXPIRED}'), \
+             (SELECT COALESCE(SUM(repeats), 0) FROM sms WHERE repeats > 0) \
+             + (SELECT COALESCE(SUM(repeats), 0) FROM msg WHERE repeats > 0), \
+             (SELECT COUNT(*) FROM msg WHERE priority = 0) \
              FROM (SELECT MAX(sent_at) AS m FROM sms) t",
             d.time("m"),
             d.age_secs("m")
@@ -1128,6 +1144,10 @@ impl<B: Backend> Store for SqlStore<B> {
                 received: r.get(2)?,
                 last_sent: r.get(3)?,
                 last_sent_age_secs: r.get(4)?,
+                suppressed: r.get(5)?,
+                expired: r.get(6)?,
+                merged: r.get(7)?,
+                queued_urgent: r.get(8)?,
             })
         })
     }

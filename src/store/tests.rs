@@ -547,6 +547,63 @@ fn ttl_send_at_and_window_are_kept(fx: &dyn Fixture) {
     assert_eq!(s.sms(id).unwrap().unwrap().status, SmsStatus::Expired);
 }
 
+fn totals_and_the_queue_in_send_order(fx: &dyn Fixture) {
+    let s = fx.open();
+    let first = s.enqueue(&[coalesced("1", "a")]).unwrap()[0];
+    s.enqueue(&[coalesced("1", "a"), coalesced("1", "a")])
+        .unwrap();
+    let m = s.claim_due("x", LONG, 1).unwrap().remove(0);
+    assert_eq!(m.id, first);
+    assert!(s.finish(first, "x", &sent(1, "1")).unwrap());
+    s.enqueue(&[coalesced("1", "a")]).unwrap(); // suppressed
+    let normal = s.enqueue(&[msg("2", "n")]).unwrap()[0];
+    let later = s
+        .enqueue(&[NewMessage {
+            options: Options {
+                send_at: Some(SendAt::In(LONG)),
+                priority: Priority::Urgent,
+                ..Options::default()
+            },
+            ..msg("2", "later")
+        }])
+        .unwrap()[0];
+    let urgent = s
+        .enqueue(&[with_priority("2", "u", Priority::Urgent)])
+        .unwrap()[0];
+    s.enqueue(&[NewMessage {
+        options: Options {
+            ttl: Some(Duration::from_millis(1)),
+            ..Options::default()
+        },
+        ..msg("3", "gone")
+    }])
+    .unwrap();
+    thread::sleep(Duration::from_millis(20));
+    assert_eq!(s.expire_due().unwrap().len(), 1);
+    let t = s.totals().unwrap();
+    assert_eq!(
+        (t.sent, t.merged, t.suppressed, t.expired, t.queued_urgent),
+        (1, 2, 1, 1, 2)
+    );
+    let order = |send_order| -> Vec<i64> {
+        s.list_queued(&ListFilter {
+            limit: 10,
+            send_order,
+            ..ListFilter::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect()
+    };
+    assert_eq!(
+        order(true),
+        [urgent, normal, later],
+        "as the modem will send"
+    );
+    assert_eq!(order(false), [urgent, later, normal], "newest first");
+}
+
 fn release_claims_makes_rows_due(fx: &dyn Fixture) {
     let s = fx.open();
     let all = s
@@ -1429,6 +1486,7 @@ suite!(
     concurrent_repeats_make_one_row,
     a_resumed_multipart_send_keeps_its_count,
     ttl_send_at_and_window_are_kept,
+    totals_and_the_queue_in_send_order,
     a_due_urgent_retry_overtakes,
     retry_later_delays_and_counts,
     huge_delays_are_not_due_now,
@@ -1865,6 +1923,7 @@ mod health {
                  ALTER TABLE msg DROP COLUMN priority; \
                  ALTER TABLE sms DROP COLUMN priority; \
                  DROP INDEX msg_coalesce; DROP INDEX sms_coalesce; DROP INDEX msg_expiry; \
+                 DROP INDEX sms_repeats; \
                  ALTER TABLE msg DROP COLUMN expires_at; \
                  ALTER TABLE msg DROP COLUMN flash; \
                  ALTER TABLE msg DROP COLUMN send_after; \

@@ -252,6 +252,7 @@ pub fn messages(app: &App, req: &Req<'_>) -> Reply {
         before_id,
         since,
         limit: limit + 1,
+        send_order: false,
     };
     let rows: Result<Vec<(i64, Value)>, StoreError> = match status {
         Some("queued") => app

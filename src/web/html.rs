@@ -223,7 +223,11 @@ fn overview(app: &App, user: &str, notice: &str, form: &FormState) -> String {
     }
     c.push_str("<p class=\"more\"><a href=\"/received\">All received</a></p>\n</section>\n");
 
-    c.push_str("<section>\n<h2>Queued</h2>\n");
+    c.push_str("<section>\n<h2>Queued <small>(in the order of sending)</small></h2>\n");
+    let filter = ListFilter {
+        send_order: true,
+        ..filter
+    };
     match app.store.list_queued(&filter) {
         Ok(rows) => c.push_str(&queue_table(&rows, app.settings.max_parts)),
         Err(e) => c.push_str(&db_error(&e)),
@@ -255,6 +259,13 @@ fn health(app: &App) -> String {
             format!(
                 "{} sent, {} failed, {} received",
                 t.sent, t.failed, t.received
+            ),
+        ));
+        items.push((
+            "Storms".into(),
+            format!(
+                "{} urgent queued, {} repeats merged, {} suppressed, {} expired",
+                t.queued_urgent, t.merged, t.suppressed, t.expired
             ),
         ));
     }
@@ -431,6 +442,8 @@ fn list_page(app: &App, req: &Req<'_>, tab: Tab, user: &str) -> String {
         since: None,
         // one more than shown: is there an older page?
         limit: PAGE + 1,
+        // the queue's first page as the modem will send it
+        send_order: tab == Tab::Queued,
     };
     let (table, ids) = match tab {
         Tab::Queued => app.store.list_queued(&filter).map(|mut rows| {
@@ -533,7 +546,11 @@ fn sms_table(rows: &[SmsRow]) -> String {
                 ("Parts", r.parts.to_string(), "num"),
                 (
                     "Status",
-                    status_with_report(r.status, r.report_status),
+                    format!(
+                        "{}{}",
+                        status_with_report(r.status, r.report_status),
+                        storm_notes(r.priority, r.repeats, r.coalesced_into)
+                    ),
                     "status",
                 ),
                 ("Error", esc(r.error.as_deref().unwrap_or("")), "error"),
@@ -578,7 +595,11 @@ fn queue_table(rows: &[QueueRow], max_parts: usize) -> String {
                 ("Queued", time(&r.created), "time"),
                 ("Next try", opt_time(r.next_attempt.as_deref()), "time"),
                 ("Parts", parts, "num"),
-                ("Status", status, "status"),
+                (
+                    "Status",
+                    format!("{status}{}", storm_notes(r.priority, r.repeats, None)),
+                    "status",
+                ),
                 ("Error", esc(r.last_error.as_deref().unwrap_or("")), "error"),
             ],
         ));
@@ -668,6 +689,23 @@ pub(super) fn received_kind(r: &RcvRow) -> String {
 }
 
 /// `sent`, or `sent, delivered` once a delivery report came.
+/// What a status cell adds for alert storms: a priority other than
+/// normal, the repeats merged into the message, the message it repeated
+/// (suppressed) or carried it (a digest line).
+fn storm_notes(priority: Priority, repeats: u32, into: Option<i64>) -> String {
+    let mut notes = String::new();
+    if priority != Priority::Normal {
+        let _ = write!(notes, ", {priority}");
+    }
+    if repeats > 0 {
+        let _ = write!(notes, ", +{repeats} merged");
+    }
+    if let Some(id) = into {
+        let _ = write!(notes, ", with #{id}");
+    }
+    notes
+}
+
 fn status_with_report(status: SmsStatus, report: Option<ReportStatus>) -> String {
     match report {
         Some(r) => format!("{}, {}", status.as_str(), r.as_str()),
