@@ -23,7 +23,11 @@
 //! * `faults`: recovery from three modem faults, serve and the simulator
 //!   on their defaults (issue 21): two `+CMS ERROR: 500` with three
 //!   queued (request → all sent), one lost reply to `AT+CMGS` (request →
-//!   sent), an unplug and a replug 3 s later (replug → sent).
+//!   sent), an unplug and a replug 3 s later (replug → sent);
+//! * `sql`: a row another tool INSERTs into `msg` → `AT+CMGS`, with
+//!   `sql-poll-interval` 1 s (the default) and 0 (the 10 s poll alone);
+//! * `storm`: an urgent request → its `AT+CMGS` with 1,000 normal messages
+//!   queued and the simulator at `BENCH_SLOW_DELAY_MS` per SMS (issue 18).
 //!
 //! Environment (defaults in brackets): `BENCH_N` ingest requests [10000],
 //! `BENCH_CLIENTS` [1,10,50], `BENCH_LATENCY_N` [1000], `BENCH_SEND_N`
@@ -31,7 +35,8 @@
 //! `BENCH_DEPTH_SENDS` messages timed [2000], `BENCH_DEPTH_REQUESTS` [1000],
 //! `BENCH_DEPTH_ROUNDS` empty/deep pairs [2],
 //! `BENCH_SLOW_N` [5], `BENCH_SLOW_DELAY_MS` [3000], `BENCH_STARTS` [5],
-//! `BENCH_FAULT_RUNS` runs of each fault [3],
+//! `BENCH_FAULT_RUNS` runs of each fault [3], `BENCH_SQL_N` [10],
+//! `BENCH_STORM_QUEUED` [1000], `BENCH_STORM_ROUNDS` [3],
 //! `BENCH_COMMITS` per connection count [5000], `BENCH_DB` [sqlite,mariadb],
 //! `BENCH_ONLY` [all], `BENCH_MYSQL` [mysql://root@127.0.0.1:3306],
 //! `BENCH_MYSQL_PARAMS` appended to the URL serve gets (`?pool_max=4`),
@@ -105,6 +110,9 @@ struct Config {
     slow_delay: Duration,
     starts: usize,
     fault_runs: usize,
+    sql_n: usize,
+    storm_queued: usize,
+    storm_rounds: usize,
     commits: usize,
     backends: Vec<Backend>,
     sections: Vec<String>,
@@ -141,11 +149,14 @@ impl Config {
             slow_delay: Duration::from_millis(env_usize("BENCH_SLOW_DELAY_MS", 3000) as u64),
             starts: env_usize("BENCH_STARTS", 5).max(1),
             fault_runs: env_usize("BENCH_FAULT_RUNS", 3).max(1),
+            sql_n: env_usize("BENCH_SQL_N", 10).max(1),
+            storm_queued: env_usize("BENCH_STORM_QUEUED", 1000),
+            storm_rounds: env_usize("BENCH_STORM_ROUNDS", 3).max(1),
             commits: env_usize("BENCH_COMMITS", 5000),
             backends,
             sections: env_list(
                 "BENCH_ONLY",
-                "commit,ingest,latency,sender,depth,slow,footprint,faults",
+                "commit,ingest,latency,sender,depth,slow,footprint,faults,sql,storm",
             ),
             mysql_root: std::env::var("BENCH_MYSQL")
                 .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into()),
@@ -389,6 +400,11 @@ struct Serve {
 
 impl Serve {
     fn start(db: &Db, device: &Path) -> Serve {
+        Serve::start_with(db, device, &[])
+    }
+
+    /// [`Serve::start`] with more settings (`--key value` pairs).
+    fn start_with(db: &Db, device: &Path, extra: &[&str]) -> Serve {
         let t0 = Instant::now();
         // BENCH_WRAP="perf record -g -o /tmp/p.data" (etc.) runs serve under
         // a profiler; the RSS figures are then the wrapper's.
@@ -420,6 +436,7 @@ impl Serve {
                 "--log-level",
                 "info",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -1008,6 +1025,138 @@ fn slow(cfg: &Config, backend: Backend) {
     }
 }
 
+// ---------------------------------------------------------------- sql path
+
+/// Waits until the modem thread has initialised the simulator (its last
+/// init command, `AT+CNMI`, seen).
+fn wait_modem_ready(sim: &PtySim) {
+    sim.handle.wait_until(Duration::from_secs(60), |s| {
+        s.commands.iter().any(|(_, c)| c.starts_with("AT+CNMI"))
+    });
+    // the first pass (claim, read the memories) runs after init
+    thread::sleep(Duration::from_millis(500));
+}
+
+/// A row another tool INSERTs into `msg` → the simulator sees its
+/// `AT+CMGS`, with `sql-poll-interval` on its default (1 s) and off (the
+/// 10 s `poll-interval` alone, as before issue 18).
+fn sql_path(cfg: &Config, backend: Backend) {
+    for (label, extra) in [
+        ("sql-poll-interval 1s", &[][..]),
+        (
+            "sql-poll-interval 0 (poll-interval 10s)",
+            &["--sql-poll-interval", "0"][..],
+        ),
+    ] {
+        let Some(db) = Db::create(cfg, backend, "sqlpath") else {
+            return;
+        };
+        let sim = sim(Duration::ZERO);
+        let serve = Serve::start_with(&db, &sim.path, extra);
+        wait_modem_ready(&sim);
+        let n = cfg.sql_n;
+        let mut took = Vec::with_capacity(n);
+        for i in 0..n {
+            let before = sim.handle.state().sent.len();
+            // a different moment of the poll cycle each time
+            thread::sleep(Duration::from_millis(137 * i as u64 % 1000));
+            let t0 = Instant::now();
+            db.exec(&format!(
+                "INSERT INTO msg (phone, text) VALUES ('{PHONE}', 'sql row {i}')"
+            ));
+            if !sim
+                .handle
+                .wait_until(Duration::from_secs(60), |s| s.sent.len() > before)
+            {
+                println!("| {} | {label} | timed out |", backend.name());
+                return;
+            }
+            let t_cmgs = sim
+                .handle
+                .state()
+                .commands
+                .iter()
+                .rev()
+                .find(|(_, c)| c.starts_with("AT+CMGS"))
+                .map(|(t, _)| *t)
+                .expect("AT+CMGS seen");
+            took.push(ms(t_cmgs.saturating_duration_since(t0)));
+        }
+        let (p50, _, max) = spread(took);
+        println!(
+            "| {} | {label} | {n} | {:.2} | {:.2} |",
+            backend.name(),
+            p50 / 1000.0,
+            max / 1000.0
+        );
+        serve.report_errors();
+    }
+}
+
+// ---------------------------------------------------------------- storm
+
+/// 1,000 normal messages queued, a modem at `slow_delay` per SMS: an
+/// urgent request (`#!`) → its `AT+CMGS`, at several moments of the send
+/// on the air. The goal: at most one send time.
+fn storm(cfg: &Config, backend: Backend) {
+    let Some(db) = Db::create(cfg, backend, "storm") else {
+        return;
+    };
+    db.fill_msg(cfg.storm_queued, 0);
+    let sim = sim(cfg.slow_delay);
+    let serve = Serve::start(&db, &sim.path);
+    if !sim.handle.wait_until(Duration::from_secs(60), |s| {
+        s.commands.iter().any(|(_, c)| c.starts_with("AT+CMGS"))
+    }) {
+        println!("| {} | no send began |", backend.name());
+        return;
+    }
+    let mut client = Client::connect(serve.addr);
+    let mut took = Vec::new();
+    for round in 0..cfg.storm_rounds {
+        // somewhere into the message on the air
+        thread::sleep(cfg.slow_delay * (round as u32 % 3 + 1) / 4);
+        let text = format!("storm urgent {round}");
+        let t0 = Instant::now();
+        let answer = client.raw(&format!("#!{PHONE};{text}"));
+        assert!(answer.starts_with("OK"), "{answer}");
+        let deadline = cfg.slow_delay * 12 + Duration::from_secs(30);
+        if !sim
+            .handle
+            .wait_until(deadline, |s| s.sent.iter().any(|m| m.text == text))
+        {
+            println!("| {} | timed out |", backend.name());
+            return;
+        }
+        let state = sim.handle.state();
+        let at = state
+            .sent
+            .iter()
+            .position(|m| m.text == text)
+            .expect("sent");
+        let t_cmgs = state
+            .commands
+            .iter()
+            .filter(|(_, c)| c.starts_with("AT+CMGS"))
+            .nth(at)
+            .map(|(t, _)| *t)
+            .expect("its AT+CMGS");
+        took.push(t_cmgs.saturating_duration_since(t0).as_secs_f64());
+    }
+    let each: Vec<String> = took.iter().map(|t| format!("{t:.2}")).collect();
+    println!(
+        "| {} | {} | {:.1} s | {} | {:.2} |",
+        backend.name(),
+        cfg.storm_queued,
+        cfg.slow_delay.as_secs_f64(),
+        each.join(" / "),
+        took.iter().cloned().fold(0.0, f64::max)
+    );
+    serve.report_errors();
+    drop(serve);
+    sim.handle.state().send_delay = Duration::ZERO;
+}
+
 // ---------------------------------------------------------------- footprint
 
 fn footprint(cfg: &Config, backend: Backend) {
@@ -1304,6 +1453,33 @@ fn main() {
         // The database does not matter at these times: the first backend only.
         if let Some(&b) = cfg.backends.first() {
             faults(&cfg, b);
+        }
+    }
+    if cfg.wants("sql") {
+        println!(
+            "\n## 8. Rows inserted by plain SQL: INSERT INTO msg → the modem sees AT+CMGS \
+             ({} rows one at a time, idle queue, zero-delay simulator)\n",
+            cfg.sql_n
+        );
+        println!("| backend | serve | rows | p50 s | max s |");
+        println!("|---|---|---:|---:|---:|");
+        for &b in &cfg.backends {
+            sql_path(&cfg, b);
+        }
+    }
+    if cfg.wants("storm") {
+        println!(
+            "\n## 9. Storm: an urgent request (#!) → its AT+CMGS with {} normal messages \
+             queued, simulator at {} ms per SMS ({} rounds at different moments of the send \
+             on the air; goal: at most one send time)\n",
+            cfg.storm_queued,
+            cfg.slow_delay.as_millis(),
+            cfg.storm_rounds
+        );
+        println!("| backend | queued | per SMS | request → AT+CMGS, s (each) | max s |");
+        println!("|---|---:|---:|---|---:|");
+        for &b in &cfg.backends {
+            storm(&cfg, b);
         }
     }
     println!(

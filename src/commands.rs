@@ -308,7 +308,8 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
         wake_tx,
         settings.max_parts,
         settings.max_recipients,
-    );
+    )
+    .with_coalesce_window(settings.coalesce_window);
     // The web interface, when configured (its own listener and threads).
     let web = crate::web::start(settings.clone(), Arc::clone(&store), intake.clone())
         .map_err(CliError::Web)?;
@@ -564,6 +565,11 @@ fn status_of_store(
     println!(
         "last 24 h:  {} sent, {} failed, {} received",
         day.sent, day.failed, day.received
+    );
+    let totals = store.totals()?;
+    println!(
+        "storms:     {} urgent queued; {} repeats merged, {} suppressed, {} expired (all time)",
+        totals.queued_urgent, totals.merged, totals.suppressed, totals.expired
     );
     match store.last_sent()? {
         Some((row, age)) => println!(

@@ -238,6 +238,20 @@ settings! {
         parse: number(1, 255), commands: MODEM,
         help: "most SMS parts one text may take, at most 255",
     }
+    coalesce_window: Duration {
+        name: "coalesce-window", value: "DURATION", default: "10m",
+        parse: duration, commands: SERVE,
+        help: "a request with the number and text of a message still queued is merged into it \
+               (sent once, with (xN) appended when it fits); one repeating a message sent less \
+               than this long ago is recorded as suppressed, not sent; 0 = off",
+    }
+    max_per_recipient: usize {
+        name: "max-per-recipient", value: "N", default: "0",
+        parse: number(0, 100_000), commands: MODEM,
+        help: "most SMS one number gets in an hour (0 = no limit); the last one allowed carries \
+               everything then waiting for that number as one digest (N alerts: first lines), \
+               later ones wait and go out the same way; urgent messages are never held",
+    }
     max_recipients: usize {
         name: "max-recipients", value: "N", default: "50",
         parse: number(1, 100_000), commands: SERVE,
@@ -256,6 +270,13 @@ settings! {
         help: "how often the queue is checked for rows inserted by other tools and the modem \
                read; send-pending, with nothing queued after a pass that found nothing, opens \
                the modem at most this often",
+    }
+    sql_poll_interval: Duration {
+        name: "sql-poll-interval", value: "DURATION", default: "1s",
+        parse: duration, commands: SERVE,
+        help: "how often an idle serve asks the queue (one indexed query) whether rows that \
+               other tools inserted with plain SQL are due, so they go out within about this \
+               long rather than at the next poll-interval; 0 = off",
     }
     bare_numbers_international: bool {
         name: "bare-numbers", value: "KIND", default: "international",

@@ -19,8 +19,9 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
+use std::time::Duration;
 
-use crate::protocol::{self, Request, RequestError};
+use crate::protocol::{self, Options, Request, RequestError};
 use crate::store::{AlertMark, ErrorKind, NewMessage, Store, StoreError};
 
 /// What wakes the modem threads.
@@ -111,7 +112,19 @@ impl std::error::Error for IntakeError {}
 /// One request per recipient (a number or `@group`), all with the same
 /// text (the web's ways in).
 pub fn to_each(recipients: &[String], text: &str) -> Vec<Request> {
-    recipients.iter().map(|r| Request::to(r, text)).collect()
+    to_each_with(recipients, text, &Options::default())
+}
+
+/// One request per recipient (a number or `@group`), all with the same
+/// text and options.
+pub fn to_each_with(recipients: &[String], text: &str, options: &Options) -> Vec<Request> {
+    recipients
+        .iter()
+        .map(|r| Request {
+            options: options.clone(),
+            ..Request::to(r, text)
+        })
+        .collect()
 }
 
 /// The queue and the modem threads' wake-up channel, with the limits of
@@ -122,6 +135,8 @@ pub struct Intake {
     wake: Sender<Wake>,
     max_parts: usize,
     max_recipients: usize,
+    /// `coalesce-window` (zero: repeats are not merged).
+    coalesce_window: Duration,
 }
 
 impl Intake {
@@ -138,7 +153,16 @@ impl Intake {
             wake,
             max_parts,
             max_recipients,
+            coalesce_window: Duration::ZERO,
         }
+    }
+
+    /// Repeats of a queued message are merged into it, repeats of one sent
+    /// less than `window` ago are recorded as suppressed (`coalesce-window`;
+    /// zero: off, the default of [`Intake::new`]).
+    pub fn with_coalesce_window(mut self, window: Duration) -> Intake {
+        self.coalesce_window = window;
+        self
     }
 
     /// Validates `requests` (1-based positions in the errors), expands
@@ -176,12 +200,14 @@ impl Intake {
         for (i, r) in requests.iter().enumerate() {
             let index = i + 1;
             let Some(group) = &r.group else {
-                let r = protocol::validate(index, &r.phone, &r.text, self.max_parts)?;
+                let v = protocol::validate(index, &r.phone, &r.text, self.max_parts)?;
                 msgs.push(NewMessage {
-                    phone: r.phone,
-                    text: r.text,
+                    phone: v.phone,
+                    text: v.text,
                     source: source.to_owned(),
                     group: None,
+                    options: r.options.clone(),
+                    coalesce_window: self.coalesce_window,
                 });
                 continue;
             };
@@ -209,12 +235,14 @@ impl Intake {
                 }));
             }
             for phone in members {
-                let r = protocol::validate(index, &phone, &r.text, self.max_parts)?;
+                let v = protocol::validate(index, &phone, &r.text, self.max_parts)?;
                 msgs.push(NewMessage {
-                    phone: r.phone,
-                    text: r.text,
+                    phone: v.phone,
+                    text: v.text,
                     source: source.to_owned(),
                     group: Some(group.clone()),
+                    options: r.options.clone(),
+                    coalesce_window: self.coalesce_window,
                 });
             }
         }

@@ -38,6 +38,8 @@ pub mod manage;
 #[cfg(feature = "server")]
 pub mod modem;
 #[cfg(feature = "server")]
+pub mod options;
+#[cfg(feature = "server")]
 pub mod outbox;
 #[cfg(feature = "server")]
 pub mod owner;

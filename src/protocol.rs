@@ -3,10 +3,18 @@
 //! A new request starts only at a `#` immediately followed by a valid phone
 //! number and `;`; any other `#` belongs to the text, and so does every `;`
 //! after the first. A line with one bad request is rejected whole.
+//!
+//! `#!phone;text` is an urgent request (old clients never send `#!`): the
+//! modem sends it before every normal message still queued. Options go in
+//! a bracket after the `#` (or `#!`), which old clients never send either:
+//! `#[ttl=1h,flash]420608337726;text` (see `Options::parse_bracket`; a
+//! bad option rejects the line with a clear `ERR`).
 
 use std::fmt;
 
 use crate::gsm;
+
+pub use crate::options::{Options, Priority};
 
 /// One SMS to send, as parsed from a request line (or a web request):
 /// to a number, or to every member of a group.
@@ -15,6 +23,9 @@ pub struct Request {
     /// The number; empty when `group` names the recipients.
     pub phone: String,
     pub text: String,
+    /// Priority and the other wishes for the message; `Default`: a normal
+    /// message, as every request was before options existed.
+    pub options: Options,
     /// `@name` (kept without the `@`): the members of that group when the
     /// request is accepted ([`crate::intake::Intake::submit`] expands it).
     pub group: Option<String>,
@@ -76,6 +87,10 @@ pub enum RequestError {
     EmptyText {
         index: usize,
     },
+    BadOptions {
+        index: usize,
+        reason: String,
+    },
     TooManyParts {
         index: usize,
         parts: usize,
@@ -104,6 +119,10 @@ impl fmt::Display for RequestError {
                 printable(name)
             ),
             RequestError::EmptyText { index } => write!(f, "request {index}: empty text"),
+            RequestError::BadOptions { index, reason } => write!(
+                f,
+                "request {index}: {reason} (options: #[ttl=1h,flash,low,in=10m,after=08:00,before=20:00]phone;text)"
+            ),
             RequestError::TooManyParts { index, parts, max } => write!(
                 f,
                 "request {index}: text too long ({parts} SMS parts, the limit is {max})"
@@ -135,7 +154,10 @@ pub fn parse_line(line: &str, max_parts: usize) -> Result<Vec<Request>, RequestE
         .map(|(i, r)| match &r.group {
             // the members are the intake's to check (they were at `group set`)
             Some(_) => validate(i + 1, "000", &r.text, max_parts).map(|_| r.clone()),
-            None => validate(i + 1, &r.phone, &r.text, max_parts),
+            None => validate(i + 1, &r.phone, &r.text, max_parts).map(|v| Request {
+                options: r.options.clone(),
+                ..v
+            }),
         })
         .collect()
 }
@@ -153,49 +175,64 @@ pub fn split_line(line: &str) -> Result<Vec<Request>, RequestError> {
     }
     let mut requests = Vec::new();
     let mut start = 0;
-    // `#@group;text` at the start of a line (only there: a `#@x;` inside
-    // an old client's text stays text, as it always was).
-    if let Some(rest) = line.strip_prefix("#@") {
-        let semi = rest
-            .find(';')
-            .ok_or(RequestError::MissingSemicolon { index: 1 })?;
-        let name = &rest[..semi];
-        if !valid_name(name) {
-            return Err(RequestError::InvalidGroup {
-                index: 1,
-                name: name.to_owned(),
-            });
-        }
-        let text_start = 2 + semi + 1;
-        let text_end = next_request_start(line, text_start).unwrap_or(line.len());
-        requests.push(Request {
-            group: Some(name.to_owned()),
-            text: line[text_start..text_end].to_owned(),
-            ..Default::default()
-        });
-        start = text_end;
-    }
     while start < line.len() {
         let index = requests.len() + 1;
-        let after_hash = start + 1;
+        let urgent = line[start + 1..].starts_with('!');
+        let mut after_hash = start + 1 + usize::from(urgent);
+        let mut options = Options::default();
+        if line[after_hash..].starts_with('[') {
+            let close = line[after_hash..]
+                .find(']')
+                .map(|i| after_hash + i)
+                .ok_or_else(|| RequestError::BadOptions {
+                    index,
+                    reason: "'[' without ']'".into(),
+                })?;
+            options = Options::parse_bracket(&line[after_hash + 1..close])
+                .map_err(|reason| RequestError::BadOptions { index, reason })?;
+            after_hash = close + 1;
+        }
         let semi = line[after_hash..]
             .find(';')
             .map(|i| after_hash + i)
             .ok_or(RequestError::MissingSemicolon { index })?;
-        let phone = &line[after_hash..semi];
-        if !gsm::valid_phone(phone) {
-            return Err(RequestError::InvalidPhone {
-                index,
-                phone: phone.to_owned(),
-            });
-        }
+        let address = &line[after_hash..semi];
         let text_start = semi + 1;
         let text_end = next_request_start(line, text_start).unwrap_or(line.len());
-        requests.push(Request {
-            phone: phone.to_owned(),
-            text: line[text_start..text_end].to_owned(),
-            ..Default::default()
-        });
+        if urgent {
+            options.priority = Priority::Urgent;
+        }
+        let text = line[text_start..text_end].to_owned();
+        // `#@group;text` (also `#!@group;` and `#[...]@group;`) at the start
+        // of a line only: a `#@x;` inside an old client's text stays text,
+        // as it always was.
+        if let Some(name) = address.strip_prefix('@').filter(|_| start == 0) {
+            if !valid_name(name) {
+                return Err(RequestError::InvalidGroup {
+                    index,
+                    name: name.to_owned(),
+                });
+            }
+            requests.push(Request {
+                group: Some(name.to_owned()),
+                text,
+                options,
+                ..Default::default()
+            });
+        } else {
+            if !gsm::valid_phone(address) {
+                return Err(RequestError::InvalidPhone {
+                    index,
+                    phone: address.to_owned(),
+                });
+            }
+            requests.push(Request {
+                phone: address.to_owned(),
+                text,
+                options,
+                ..Default::default()
+            });
+        }
         start = text_end;
     }
     Ok(requests)
@@ -236,13 +273,25 @@ pub fn validate(
 }
 
 /// The byte offset of the next `#` at or after `from` that begins a request:
-/// `#`, an optional `+`, 3 to 20 digits, `;`.
+/// `#`, an optional `!`, an optional `[...]` (no `#`, `;` or `[` inside),
+/// an optional `+`, 3 to 20 digits, `;`.
 fn next_request_start(line: &str, from: usize) -> Option<usize> {
     let bytes = line.as_bytes();
     (from..bytes.len()).find(|&i| bytes[i] == b'#' && starts_request(&bytes[i + 1..]))
 }
 
 fn starts_request(rest: &[u8]) -> bool {
+    let rest = rest.strip_prefix(b"!").unwrap_or(rest);
+    let rest = match rest.strip_prefix(b"[") {
+        Some(inner) => match inner
+            .iter()
+            .position(|&b| matches!(b, b']' | b'#' | b';' | b'['))
+        {
+            Some(i) if inner[i] == b']' => &inner[i + 1..],
+            _ => return false,
+        },
+        None => rest,
+    };
     let rest = rest.strip_prefix(b"+").unwrap_or(rest);
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     (3..=20).contains(&digits) && rest.get(digits) == Some(&b';')
@@ -297,6 +346,81 @@ mod tests {
             Err(RequestError::EmptyText { index: 1 })
         );
         assert!(valid_name(&"a".repeat(64)) && !valid_name(&"a".repeat(65)));
+        // urgent, and with options, to a group
+        let urgent = parse("#!@oncall;UPS on battery").unwrap();
+        assert_eq!(urgent[0].group.as_deref(), Some("oncall"));
+        assert_eq!(urgent[0].options.priority, Priority::Urgent);
+        let flash = parse("#[flash]@oncall;x").unwrap();
+        assert_eq!(flash[0].group.as_deref(), Some("oncall"));
+        assert!(flash[0].options.flash);
+    }
+
+    fn urgent(phone: &str, text: &str) -> Request {
+        Request {
+            options: Options {
+                priority: Priority::Urgent,
+                ..Options::default()
+            },
+            ..req(phone, text)
+        }
+    }
+
+    #[test]
+    fn options_in_a_bracket() {
+        let r = parse("#[ttl=1h,flash]420608337726;x#![low]+420777123456;y[z]").unwrap();
+        assert_eq!(r[0].options.ttl, Some(std::time::Duration::from_secs(3600)));
+        assert!(r[0].options.flash);
+        assert_eq!(r[0].text, "x");
+        // '!' wins over the bracket's priority
+        assert_eq!(r[1].options.priority, Priority::Urgent);
+        assert_eq!(r[1].text, "y[z]");
+        // a bracket in the text that is not a request start stays text
+        assert_eq!(
+            parse("#420608337726;see #[1] #[a;b]123;"),
+            Ok(vec![req("420608337726", "see #[1] #[a;b]123;")])
+        );
+        assert_eq!(
+            parse("#[blink]420608337726;x").unwrap_err().to_string(),
+            "request 1: unknown option 'blink' (urgent, normal, low, flash, ttl=, at=, in=, \
+             after=, before=) (options: #[ttl=1h,flash,low,in=10m,after=08:00,before=20:00]phone;text)"
+        );
+        assert!(matches!(
+            parse("#[ttl=1h420608337726;x"),
+            Err(RequestError::BadOptions { index: 1, .. })
+        ));
+        assert!(matches!(
+            parse("#420608337726;ok#[ttl=0]420608337726;x"),
+            Err(RequestError::BadOptions { index: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn bang_makes_a_request_urgent() {
+        assert_eq!(
+            parse("#!420608337726;UPS on battery"),
+            Ok(vec![urgent("420608337726", "UPS on battery")])
+        );
+        // each request of a chained line has its own priority
+        assert_eq!(
+            parse("#420608337726;a#!+420777123456;b#420777123456;c!"),
+            Ok(vec![
+                req("420608337726", "a"),
+                urgent("+420777123456", "b"),
+                req("420777123456", "c!")
+            ])
+        );
+        // '!' elsewhere is text; '#!' not followed by a phone and ';' too
+        assert_eq!(
+            parse("#420608337726;disk full! #!x;y"),
+            Ok(vec![req("420608337726", "disk full! #!x;y")])
+        );
+        assert_eq!(
+            parse("#!!420608337726;x"),
+            Err(RequestError::InvalidPhone {
+                index: 1,
+                phone: "!420608337726".into()
+            })
+        );
     }
 
     fn parse(line: &str) -> Result<Vec<Request>, RequestError> {

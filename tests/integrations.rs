@@ -282,13 +282,24 @@ fn tokens_open_the_api_until_revoked() {
 
     let bearer = format!("Bearer {token}");
     let form = b"to=420608337726&text=via+token";
-    // the three ways to give it
-    let r = http::post(f.web, "/api/send", &[("Authorization", &bearer)], form);
+    // the three ways to give it (three texts: the same one would be merged
+    // into the first, coalesce-window)
+    let r = http::post(
+        f.web,
+        "/api/send",
+        &[("Authorization", &bearer)],
+        b"to=420608337726&text=via+token+1",
+    );
     assert_eq!(r.status, 202, "{}", r.text());
-    let r = http::post(f.web, "/api/send", &[("access-token", &token)], form);
+    let r = http::post(
+        f.web,
+        "/api/send",
+        &[("access-token", &token)],
+        b"to=420608337726&text=via+token+2",
+    );
     assert_eq!(r.status, 202, "{}", r.text());
     let path = format!("/api/send?access_token={token}");
-    let r = http::post(f.web, &path, &[], form);
+    let r = http::post(f.web, &path, &[], b"to=420608337726&text=via+token+3");
     assert_eq!(r.status, 202, "{}", r.text());
     let r = http::get(
         f.web,
@@ -478,6 +489,31 @@ fn alertmanager_webhook_edges() {
             .iter()
             .all(|r| r.source == "alertmanager token:prom")
     );
+    assert!(
+        all_sms(&f.db)
+            .iter()
+            .all(|r| r.priority == smss::protocol::Priority::Normal)
+    );
+    // severity=critical: urgent
+    let mut critical: serde_json::Value = serde_json::from_str(&am_payload(
+        "firing",
+        &[("f9", "ups1:9100", "firing", None)],
+        0,
+    ))
+    .unwrap();
+    critical["alerts"][0]["labels"]["severity"] = "critical".into();
+    let r = post(
+        "/api/alertmanager?to=420999000111",
+        &critical.to_string(),
+        &auth,
+    );
+    assert_eq!(r.json()["queued"], 1, "{}", r.text());
+    assert!(wait_for(WAIT, || all_sms(&f.db).len() == 4));
+    let row = all_sms(&f.db)
+        .into_iter()
+        .find(|r| r.phone == "420999000111")
+        .unwrap();
+    assert_eq!(row.priority, smss::protocol::Priority::Urgent, "{row:?}");
 }
 
 /// Grafana's webhook contact point body (unified alerting), as in
@@ -992,13 +1028,17 @@ fn kannel_clients() {
     // user/pass, a '+'-separated list, the options: accepted, sent now
     let r = get(
         "user=sachet&pass=kannel-pass&to=420608337726+420777123456&text=Disk+full\
-         &mclass=0&validity=60&deferred=5&priority=3&dlr-mask=31&from=smss",
+         &mclass=0&validity=60&priority=3&dlr-mask=31&from=smss",
     );
     assert_eq!(
         (r.status, r.text().as_str()),
         (202, "0: Accepted for delivery\n")
     );
     assert_eq!(r.header("X-Smss-Ids").unwrap().split(',').count(), 2);
+    // deferred (minutes): accepted, and it waits in the queue
+    let r = get("user=sachet&pass=kannel-pass&to=420608337726&text=later&deferred=5");
+    assert_eq!(r.status, 202, "{}", r.text());
+    let deferred: i64 = r.header("X-Smss-Ids").unwrap().parse().unwrap();
     // UTF-16BE text, a group, a space-separated list
     let r = get(
         "username=sachet&password=kannel-pass&to=%40ops%20420608337726&coding=2&charset=UTF-16BE\
@@ -1049,6 +1089,15 @@ fn kannel_clients() {
     // No modem up: stored all the same, "3: Queued for later delivery".
     // (First the five are recorded, none still in flight.)
     assert!(wait_for(WAIT, || all_sms(&f.db).len() == 5));
+    // the deferred one is still queued, not due for minutes
+    let queued =
+        f.db.store()
+            .list_queued(&ListFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+    assert_eq!(queued.iter().map(|q| q.id).collect::<Vec<_>>(), [deferred]);
     f.sim.handle.stop();
     assert!(wait_for(WAIT, || f
         .db

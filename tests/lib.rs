@@ -20,4 +20,5 @@ mod protocol_net;
 mod receive;
 mod send_path;
 mod status;
+mod storms;
 mod web;

@@ -892,7 +892,11 @@ fn bash_within(script: &str, limit: std::time::Duration) -> Option<std::process:
 /// PowerShell script where pwsh is installed.
 #[test]
 fn readme_examples_return_at_once() {
-    let rig = Rig::sqlite("examples", &["--idle-timeout", "60s"]);
+    // every form sends README's same text: one SMS each, not merged
+    let rig = Rig::sqlite(
+        "examples",
+        &["--idle-timeout", "60s", "--coalesce-window", "0"],
+    );
     let port = rig.serve.addr.port().to_string();
     let here = |line: &str| {
         line.replace("smss-host 2021", &format!("127.0.0.1 {port}"))

@@ -116,6 +116,7 @@ fn python_gsmmodem_decodes_our_pdus() {
                 status_report: true,
                 validity: None,
                 max_parts: 10,
+                flash: false,
             },
         ),
         (

@@ -16,7 +16,7 @@ use smss::gsm::{
     Timestamp, Tpdu, decode_body, decode_pdu, encode_deliver, encode_submit, plan, split,
 };
 use smss::modem::at::{Event, LineSplitter};
-use smss::protocol::{Request, parse_line};
+use smss::protocol::{Options, Priority, Request, parse_line};
 
 const ESC: u8 = 0x1B;
 
@@ -86,6 +86,7 @@ fn submit_options() -> impl Strategy<Value = SubmitOptions> {
                 status_report,
                 validity,
                 max_parts: 255,
+                flash: concat_ref % 2 == 1,
             },
         )
 }
@@ -501,6 +502,18 @@ fn has_request_start(text: &str) -> bool {
             return false;
         }
         let mut j = i + 1;
+        if b.get(j) == Some(&b'!') {
+            j += 1;
+        }
+        if b.get(j) == Some(&b'[') {
+            match b[j + 1..]
+                .iter()
+                .position(|&c| matches!(c, b']' | b'#' | b';' | b'['))
+            {
+                Some(k) if b[j + 1 + k] == b']' => j += k + 2,
+                _ => return false,
+            }
+        }
         if b.get(j) == Some(&b'+') {
             j += 1;
         }
@@ -520,6 +533,7 @@ fn text_piece() -> impl Strategy<Value = String> {
         2 => select(vec![
             "#12;", "#1234", "#+;", "#+12;", "# 123;", "#abc;", "#123 ;", "#123#456;",
             "#123456789012345678901;", "#٤٢٠٦٠٨;", "#+-123;", "Backup #3 failed",
+            "#!12;", "#!", "!#123;", "#!!123;",
         ])
         .prop_map(String::from),
     ]
@@ -541,18 +555,29 @@ fn phone() -> impl Strategy<Value = String> {
 
 /// A line of requests, and what the parser should make of it.
 fn request_line() -> impl Strategy<Value = (String, Vec<Request>)> {
-    vec((phone(), request_text()), 1..6)
+    vec((phone(), request_text(), any::<bool>()), 1..6)
         // A CR at the very end of the line is taken for the CR of CR LF.
         .prop_filter("last text ends with CR", |reqs| {
-            !reqs.last().is_some_and(|(_, t)| t.ends_with('\r'))
+            !reqs.last().is_some_and(|(_, t, _)| t.ends_with('\r'))
         })
         .prop_map(|reqs| {
-            let line = reqs.iter().map(|(p, t)| format!("#{p};{t}")).collect();
+            let line = reqs
+                .iter()
+                .map(|(p, t, urgent)| format!("#{}{p};{t}", if *urgent { "!" } else { "" }))
+                .collect();
             let reqs = reqs
                 .into_iter()
-                .map(|(phone, text)| Request {
+                .map(|(phone, text, urgent)| Request {
                     phone,
                     text,
+                    options: Options {
+                        priority: if urgent {
+                            Priority::Urgent
+                        } else {
+                            Priority::Normal
+                        },
+                        ..Options::default()
+                    },
                     ..Default::default()
                 })
                 .collect();

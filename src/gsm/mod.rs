@@ -43,5 +43,6 @@ pub use decode::{
 pub use deliver::{DeliverRef, encode_deliver, encode_status_report};
 pub use national::Language;
 pub use submit::{
-    EncodeError, Encoding, SubmitOptions, SubmitPart, encode_submit, plan, split, to_hex,
+    EncodeError, Encoding, SubmitOptions, SubmitPart, encode_submit, plan, relative_validity,
+    split, to_hex,
 };

@@ -222,6 +222,29 @@ pub struct SubmitOptions {
     pub validity: Option<u8>,
     /// Refuse texts needing more parts than this.
     pub max_parts: usize,
+    /// Message class 0 (TS 23.038 §4: TP-DCS bit 4 set, class bits 00): a
+    /// "flash" SMS the phone shows at once and does not store.
+    pub flash: bool,
+}
+
+/// The relative TP-VP (TS 23.040 §9.2.3.12.1) for a validity of `d`: the
+/// longest period the field can say that is not longer than `d` (a
+/// message must not be delivered later than it was meant to), but at least
+/// its shortest, 5 minutes; at most 63 weeks.
+pub fn relative_validity(d: std::time::Duration) -> u8 {
+    let minutes = d.as_secs() / 60;
+    let (hours, days, weeks) = (minutes / 60, minutes / 1440, minutes / 10080);
+    if minutes < 5 {
+        0
+    } else if minutes <= 12 * 60 {
+        (minutes / 5 - 1) as u8
+    } else if hours < 24 {
+        (143 + (minutes - 12 * 60) / 30) as u8
+    } else if days <= 30 || weeks < 5 {
+        (166 + days.min(30)) as u8
+    } else {
+        (192 + weeks.min(63)) as u8
+    }
 }
 
 impl Default for SubmitOptions {
@@ -233,6 +256,7 @@ impl Default for SubmitOptions {
             // 0xAA: 4 days.
             validity: Some(0xAA),
             max_parts: 10,
+            flash: false,
         }
     }
 }
@@ -358,6 +382,8 @@ fn tpdu(da: &[u8], encoding: Encoding, text: &str, udh: &[u8], opts: &SubmitOpti
         Encoding::Gsm7 | Encoding::Gsm7Shift(_) => DCS_GSM7,
         Encoding::Ucs2 => DCS_UCS2,
     };
+    // Bit 4: the class bits mean something; class 0 is 00.
+    let dcs = if opts.flash { dcs | 0x10 } else { dcs };
     let mut out = Vec::with_capacity(160);
     out.extend([first, 0x00]); // TP-MR 0: the modem assigns the reference
     out.extend_from_slice(da);
@@ -598,6 +624,26 @@ mod tests {
             .unwrap()
         };
         assert_eq!(fo(&opts(), "a"), 0x11);
+        // relative validity: never longer than asked, 5 min at least
+        use std::time::Duration as D;
+        for (secs, vp) in [
+            (0, 0),
+            (299, 0),
+            (300, 0),
+            (600, 1),
+            (3600, 11),
+            (12 * 3600, 143),
+            (12 * 3600 + 1799, 143),
+            (13 * 3600, 145),
+            (2 * 86400, 168),
+            (4 * 86400, 170),
+            (30 * 86400, 196),
+            (33 * 86400, 196),
+            (35 * 86400, 197),
+            (1000 * 86400, 255),
+        ] {
+            assert_eq!(relative_validity(D::from_secs(secs)), vp, "{secs} s");
+        }
         let o = SubmitOptions {
             validity: None,
             status_report: true,

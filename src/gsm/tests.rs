@@ -199,9 +199,19 @@ fn round_trips() {
         status_report: true,
         validity: None,
         max_parts: 255,
+        flash: true,
     };
     for text in &texts {
         assert_eq!(&round_trip(text, &other), text);
+    }
+    // flash: class 0 in TP-DCS, for both codings
+    for text in ["flash", "😀 flash"] {
+        for part in crate::gsm::encode_submit("420608337726", text, &other).unwrap() {
+            match crate::gsm::decode_pdu(&part.pdu_hex, true).unwrap() {
+                crate::gsm::Tpdu::Submit(s) => assert_eq!(s.user_data.class, Some(0), "{text}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }
 

@@ -25,8 +25,9 @@ use crate::gsm::{self, SubmitOptions};
 use crate::hook::OnReceive;
 use crate::modem::{AtError, Health, Modem, ModemError, SimPin};
 use crate::receive::{Inbox, ReceiveSummary};
-use crate::store::{Outcome, QueuedMessage, Store};
+use crate::store::{Outcome, Priority, QueuedMessage, Store};
 
+mod digest;
 mod health;
 mod link;
 mod pass;
@@ -43,6 +44,8 @@ const BATCH: usize = 8;
 /// How often the idle modem thread looks at a port it cannot watch (see
 /// `modem::Watch`) for announcements.
 const IDLE_SLICE: Duration = Duration::from_millis(200);
+/// The period of `max-per-recipient`.
+const HOUR: Duration = Duration::from_secs(3600);
 /// How long the idle thread reads once the watch said the modem speaks.
 const URC_READ: Duration = Duration::from_millis(50);
 /// How often a device that is gone (unplugged) is looked for while idle:
@@ -89,6 +92,8 @@ pub struct Outbox {
     watch: bool,
     /// The last open failed because the device is not there (unplugged).
     device_missing: bool,
+    /// Messages of the current batch that went out as lines of a digest.
+    digested: Vec<i64>,
 }
 
 /// What became of one message.
@@ -132,6 +137,7 @@ impl Outbox {
             waker,
             watch: false,
             device_missing: false,
+            digested: Vec::new(),
         }
     }
 
@@ -182,10 +188,11 @@ impl Outbox {
     /// `send-pending`: sends everything due, then returns.
     pub fn run_once(&mut self) -> Result<PassSummary, PassError> {
         self.store.release_claims(&self.owner)?;
+        self.expire()?;
         self.ensure_modem().map_err(PassError::Modem)?;
         let mut summary = PassSummary::default();
         self.handle_unsolicited();
-        while self.send_batch(&mut summary)? == BATCH {}
+        while self.send_batch(&mut summary)? {}
         summary.received.add(self.receive()?);
         Ok(summary)
     }
@@ -267,8 +274,16 @@ impl Outbox {
     /// wake-ups is gone.
     fn idle(&mut self, wait: Duration, stop: &AtomicBool) -> bool {
         let deadline = Instant::now() + wait;
+        // Rows other tools insert wake nobody: ask the queue every
+        // `sql-poll-interval` (one indexed query) whether any is due.
+        let sql_poll = self.settings.sql_poll_interval;
+        let mut next_sql_poll = (!sql_poll.is_zero()).then(|| Instant::now() + sql_poll);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
+            let left = match next_sql_poll {
+                Some(at) => left.min(at.saturating_duration_since(Instant::now())),
+                None => left,
+            };
             // Lines read already (set aside during the last commands, or a
             // second message that came in the same read): the watch would
             // not see them, so they are taken before any wait.
@@ -293,6 +308,16 @@ impl Outbox {
                 Err(RecvTimeoutError::Timeout) => pending,
                 Err(RecvTimeoutError::Disconnected) => return false,
             };
+            if let Some(at) = next_sql_poll
+                && Instant::now() >= at
+            {
+                next_sql_poll = Some(Instant::now() + sql_poll);
+                // Only with a modem to send them: a missing one is looked
+                // for below, and its pass would claim nothing.
+                if self.modem.is_some() && self.store.any_due().unwrap_or(false) {
+                    return true;
+                }
+            }
             if stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
                 return true;
             }
@@ -339,13 +364,14 @@ impl Outbox {
             let mut summary = PassSummary::default();
             let result = (|| {
                 self.record_unfinished()?;
+                self.expire()?;
                 if !released {
                     self.store.release_claims(&self.owner)?;
                     released = true;
                 }
                 self.ensure_modem().map_err(PassError::Modem)?;
                 self.handle_unsolicited();
-                while !stop.load(Ordering::SeqCst) && self.send_batch(&mut summary)? == BATCH {}
+                while !stop.load(Ordering::SeqCst) && self.send_batch(&mut summary)? {}
                 self.receive_if_due()?;
                 Ok::<(), PassError>(())
             })();
@@ -396,6 +422,19 @@ impl Outbox {
                 break;
             }
         }
+    }
+
+    /// Messages whose ttl passed go to `sms` as expired: each pass, also
+    /// while the modem is away (before it is opened).
+    fn expire(&mut self) -> Result<(), PassError> {
+        let ids = self.store.expire_due()?;
+        if !ids.is_empty() {
+            log::warn!(
+                "{} message(s) expired, not sent within their ttl: {ids:?}",
+                ids.len()
+            );
+        }
+        Ok(())
     }
 
     /// Records outcomes kept while the database was away.
@@ -469,10 +508,18 @@ impl Outbox {
         true
     }
 
-    /// Claims and sends one batch; returns how many rows it claimed.
-    fn send_batch(&mut self, summary: &mut PassSummary) -> Result<usize, PassError> {
+    /// Claims and sends one batch; true when more may be due (the batch
+    /// was full, or a more urgent message overtook its rest).
+    ///
+    /// The batch comes most urgent first. Before each message after the
+    /// first, unless it is urgent itself, the queue is asked whether
+    /// something more urgent became due meanwhile (one indexed query); if
+    /// so, the unsent rest is handed back (by id: a sent message waiting in
+    /// memory for its finish keeps its claim) and the caller claims again,
+    /// so an urgent message waits at most for the message on the air.
+    fn send_batch(&mut self, summary: &mut PassSummary) -> Result<bool, PassError> {
         if self.policy.paused(Instant::now()) {
-            return Ok(0);
+            return Ok(false);
         }
         let lease = self.settings.lease;
         self.policy.claiming(Instant::now());
@@ -485,7 +532,25 @@ impl Outbox {
             self.keep_link(false);
         }
         let mut renewed = Instant::now();
-        for (i, msg) in batch.into_iter().enumerate() {
+        self.digested.clear();
+        for (i, msg) in batch.iter().enumerate() {
+            if self.digested.contains(&msg.id) {
+                continue;
+            }
+            if i > 0 && self.overtaken(msg.priority)? {
+                let rest: Vec<i64> = batch[i..]
+                    .iter()
+                    .map(|m| m.id)
+                    .filter(|id| !self.digested.contains(id))
+                    .collect();
+                self.store.release(&self.owner, &rest)?;
+                log::info!(
+                    "a more urgent message is due: {} {} message(s) handed back to the queue",
+                    rest.len(),
+                    msg.priority
+                );
+                return Ok(true);
+            }
             // A full batch means more are likely waiting: keep the link open
             // across batches too.
             self.keep_link(Link::more_follow(i, claimed, BATCH));
@@ -494,7 +559,7 @@ impl Outbox {
                 self.store.renew_claims(&self.owner, lease)?;
                 renewed = Instant::now();
             }
-            match self.send_message(&msg) {
+            match self.send_message(msg) {
                 Ok(Sent::Done) => summary.sent += 1,
                 Ok(Sent::Failed) => summary.failed += 1,
                 Ok(Sent::Retry) => summary.retried += 1,
@@ -514,14 +579,23 @@ impl Outbox {
             }
             if self.policy.modem_failing() {
                 self.stop_claiming()?;
-                return Ok(0);
+                return Ok(false);
             }
             if let Err(e) = self.receive_between_sends(summary) {
                 let _ = self.store.release_claims(&self.owner);
                 return Err(e);
             }
         }
-        Ok(claimed)
+        Ok(claimed == BATCH)
+    }
+
+    /// Whether a message more urgent than `next` (the next of the batch)
+    /// is due and unclaimed. An urgent one is overtaken by nothing.
+    fn overtaken(&self, next: Priority) -> Result<bool, PassError> {
+        if next == Priority::Urgent {
+            return Ok(false);
+        }
+        Ok(self.store.more_urgent_due(next)?)
     }
 
     /// Sends keep failing whatever the message: the modem (or its SIM, or
@@ -559,18 +633,111 @@ impl Outbox {
             self.next_ref = self.next_ref.wrapping_add(1);
             self.next_ref
         });
+        let defaults = SubmitOptions::default();
         SubmitOptions {
             bare_numbers_international: self.settings.bare_numbers_international,
             concat_ref,
             max_parts: self.settings.max_parts,
             status_report: self.settings.status_reports,
-            ..SubmitOptions::default()
+            // The network keeps it no longer than its ttl has left.
+            validity: match msg.expires_in {
+                Some(left) => Some(gsm::relative_validity(Duration::from_secs(
+                    left.max(0) as u64
+                ))),
+                None => defaults.validity,
+            },
+            flash: msg.flash,
         }
     }
 
+    /// Before the first part of a message: its ttl passed (it goes to
+    /// `sms` as expired), or its send window is closed (it waits until the
+    /// window opens, uncharged; urgent messages have no window).
+    fn not_now(&mut self, msg: &QueuedMessage) -> Result<Option<Sent>, PassError> {
+        if msg.parts_done > 0 {
+            return Ok(None);
+        }
+        if msg.expires_in.is_some_and(|left| left <= 0) {
+            log::warn!(
+                "message {} to {} expired: not sent within its ttl",
+                msg.id,
+                msg.phone
+            );
+            return self.finish(msg, Outcome::Expired, Sent::Failed).map(Some);
+        }
+        let wait = match msg.window {
+            Some(w) if msg.priority != Priority::Urgent => w.wait_from(msg.local_minute),
+            _ => 0,
+        };
+        if wait == 0 {
+            return Ok(None);
+        }
+        let delay = Duration::from_secs(u64::from(wait) * 60);
+        log::info!(
+            "message {} to {}: outside its send window, waits {wait} min",
+            msg.id,
+            msg.phone
+        );
+        self.postpone(msg, delay)
+    }
+
+    fn postpone(
+        &mut self,
+        msg: &QueuedMessage,
+        delay: Duration,
+    ) -> Result<Option<Sent>, PassError> {
+        self.store.postpone(msg.id, &self.owner, delay)?;
+        self.policy.retry_scheduled(Instant::now() + delay);
+        Ok(Some(Sent::Retry))
+    }
+
+    /// `max-per-recipient`: what may go to `msg`'s number now. `None`: the
+    /// message is held (postponed until the oldest SMS of the hour ages
+    /// out); else the lines of a digest (empty: send it as it is). The
+    /// last SMS allowed in the hour carries everything then waiting for
+    /// the number. Urgent messages are never held, nor digested.
+    fn flood_cap(&mut self, msg: &QueuedMessage) -> Result<Option<Vec<QueuedMessage>>, PassError> {
+        let cap = self.settings.max_per_recipient as u64;
+        if cap == 0 || msg.priority == Priority::Urgent || msg.parts_done > 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let (sent, oldest) = self.store.sent_to(&msg.phone, HOUR)?;
+        if sent >= cap {
+            let left = HOUR
+                .as_secs()
+                .saturating_sub(oldest.unwrap_or(0).max(0) as u64);
+            log::info!(
+                "message {} to {}: {sent} SMS to this number in the last hour \
+                 (max-per-recipient {cap}); held for {left} s, then sent in a digest",
+                msg.id,
+                msg.phone
+            );
+            self.postpone(msg, Duration::from_secs(left.max(1)))?;
+            return Ok(None);
+        }
+        if sent + 1 < cap {
+            return Ok(Some(Vec::new()));
+        }
+        let lines =
+            self.store
+                .claim_for_digest(&self.owner, &msg.phone, msg.id, self.settings.lease)?;
+        Ok(Some(lines))
+    }
+
     fn send_message(&mut self, msg: &QueuedMessage) -> Result<Sent, PassError> {
+        if let Some(done) = self.not_now(msg)? {
+            return Ok(done);
+        }
+        let Some(lines) = self.flood_cap(msg)? else {
+            return Ok(Sent::Retry);
+        };
         let opts = self.submit_options(msg);
-        let parts = match gsm::encode_submit(&msg.phone, &msg.text, &opts) {
+        let text = if lines.is_empty() {
+            msg.text_to_send(self.settings.max_parts)
+        } else {
+            digest::text(msg, &lines, self.settings.max_parts)
+        };
+        let parts = match gsm::encode_submit(&msg.phone, &text, &opts) {
             Ok(parts) => parts,
             Err(e) => {
                 log::warn!("message {} to {} cannot be sent: {e}", msg.id, msg.phone);
@@ -614,10 +781,19 @@ impl Outbox {
                     opts.concat_ref,
                     i as u32 + 1,
                     &refs.join(","),
+                    msg.repeats_shown(self.settings.max_parts),
                 )?;
             }
         }
         self.policy.sent();
+        if !lines.is_empty() {
+            log::info!(
+                "message {} to {} carried {} more as a digest (max-per-recipient)",
+                msg.id,
+                msg.phone,
+                lines.len()
+            );
+        }
         let refs = refs.join(",");
         log::info!(
             "sent message {} to {} ({} part{}, mr {})",
@@ -627,14 +803,25 @@ impl Outbox {
             if total == 1 { "" } else { "s" },
             refs
         );
-        self.finish(
+        let done = self.finish(
             msg,
             Outcome::Sent {
                 parts: total,
                 part_refs: refs,
             },
             Sent::Done,
-        )
+        );
+        // Each line on record as sent in the digest; an outcome the
+        // database cannot take now waits in memory as the carrier's does.
+        let mut recorded = Ok(());
+        for line in &lines {
+            self.digested.push(line.id);
+            if let Err(e) = self.finish(line, Outcome::InDigest { carrier: msg.id }, Sent::Done) {
+                recorded = Err(e);
+            }
+        }
+        let done = done?;
+        recorded.map(|()| done)
     }
 
     /// Gives up on the message or stores its retry, as the policy says.

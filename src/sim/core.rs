@@ -640,6 +640,8 @@ impl SimCore {
                 coding,
                 mrs: vec![mr],
                 status_report: submit.status_report_requested,
+                class: submit.user_data.class,
+                validity: submit.validity,
             }),
             Some(c) => {
                 let key = (submit.number.clone(), c.reference);
@@ -664,6 +666,8 @@ impl SimCore {
                         coding: p.coding,
                         mrs: seqs.iter().map(|(_, (_, mr))| *mr).collect(),
                         status_report: p.status_report,
+                        class: submit.user_data.class,
+                        validity: submit.validity,
                     })
                 } else {
                     None
@@ -675,11 +679,16 @@ impl SimCore {
             state.parts_received += 1;
             if let Some(sms) = complete {
                 log::info!(
-                    "simulated modem: SMS to {} ({} part{}, {}): {}",
+                    "simulated modem: SMS to {} ({} part{}, {}{}): {}",
                     sms.number,
                     sms.parts,
                     if sms.parts == 1 { "" } else { "s" },
                     sms.coding,
+                    match sms.class {
+                        Some(0) => ", class 0 (flash)".to_owned(),
+                        Some(c) => format!(", class {c}"),
+                        None => String::new(),
+                    },
                     sms.text
                 );
                 state.sent.push(sms);

@@ -39,6 +39,10 @@ pub struct SentSms {
     /// The message references the modem answered for each part.
     pub mrs: Vec<u8>,
     pub status_report: bool,
+    /// The message class from TP-DCS (0 = flash), when it was given.
+    pub class: Option<u8>,
+    /// The relative TP-VP of the (last) part, when given.
+    pub validity: Option<u8>,
 }
 
 /// One message memory of the modem (`SM` SIM, `ME` modem, `SR` reports).

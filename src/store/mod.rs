@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::gsm::{DataCoding, Ports, Tables};
+pub use crate::options::{Options, Priority, SendAt, Window};
 
 mod migrate;
 mod mysql;
@@ -49,6 +50,27 @@ pub struct NewMessage {
     /// The group (`@name`, without the `@`) it was addressed to; `msg` and
     /// `sms` keep it in `via_group`.
     pub group: Option<String>,
+    /// Priority and the other wishes of the request.
+    pub options: Options,
+    /// `coalesce-window`: a request with the phone and text of a queued
+    /// message is merged into it, one repeating a message sent less than
+    /// this long ago is recorded as `suppressed`; zero: neither, every
+    /// request is a message of its own.
+    pub coalesce_window: Duration,
+}
+
+/// What merges repeats: a hash of the phone and the text (128 bits of
+/// BLAKE2s, hex), in `msg.text_key` and `sms.text_key`.
+pub fn text_key(phone: &str, text: &str) -> String {
+    use blake2::{Blake2s256, Digest};
+    let mut h = Blake2s256::new();
+    h.update(phone.as_bytes());
+    h.update([0]);
+    h.update(text.as_bytes());
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A recipient group and its members, in the order they were given.
@@ -95,6 +117,49 @@ pub struct QueuedMessage {
     /// Message references of the confirmed parts, comma separated.
     pub part_refs: String,
     pub created: String,
+    pub priority: Priority,
+    /// Requests merged into this one (coalesce-window).
+    pub repeats: u32,
+    /// The count its first parts went out with, once a part of a multipart
+    /// message was sent (a resumed send must send the same text).
+    pub shown_repeats: Option<u32>,
+    /// Seconds left of its ttl (negative: past), `None` without a ttl.
+    pub expires_in: Option<i64>,
+    pub flash: bool,
+    /// Its send window, if it has one.
+    pub window: Option<Window>,
+    /// The time of day at the claim, minutes after midnight, local time
+    /// (of the database, which keeps the clock of every rule).
+    pub local_minute: u16,
+}
+
+impl QueuedMessage {
+    /// The text to send: with ` (xN)` appended when requests were merged
+    /// into it and that still fits in `max_parts`.
+    pub fn text_to_send(&self, max_parts: usize) -> String {
+        let repeats = match self.shown_repeats {
+            Some(shown) if self.parts_done > 0 => shown,
+            _ => self.repeats,
+        };
+        if repeats == 0 {
+            return self.text.clone();
+        }
+        let counted = format!("{} (x{})", self.text, repeats + 1);
+        if crate::gsm::plan(&counted).1 <= max_parts {
+            counted
+        } else {
+            self.text.clone()
+        }
+    }
+
+    /// The repeats [`QueuedMessage::text_to_send`] shows.
+    pub fn repeats_shown(&self, max_parts: usize) -> u32 {
+        match self.shown_repeats {
+            Some(shown) if self.parts_done > 0 => shown,
+            _ if self.text_to_send(max_parts) == self.text => 0,
+            _ => self.repeats,
+        }
+    }
 }
 
 /// How a message left the queue.
@@ -105,6 +170,10 @@ pub enum Outcome {
     Sent { parts: u32, part_refs: String },
     /// Given up: the reason in words, for the administrator.
     Failed { error: String },
+    /// Its ttl passed before it could be sent.
+    Expired,
+    /// Sent as a line of the digest message `carrier` (max-per-recipient).
+    InDigest { carrier: i64 },
 }
 
 /// One row of `sms`.
@@ -131,6 +200,11 @@ pub struct SmsRow {
     pub report_status: Option<ReportStatus>,
     /// The group it was addressed to (`via_group`).
     pub group: Option<String>,
+    pub priority: Priority,
+    /// Requests merged into this message (it went out once for all).
+    pub repeats: u32,
+    /// For `Suppressed`: the message this one repeated.
+    pub coalesced_into: Option<i64>,
 }
 
 /// How a message left the queue: `sms.status`.
@@ -140,6 +214,11 @@ pub enum SmsStatus {
     Sent,
     /// Given up (`sms.error` says why).
     Failed,
+    /// A repeat of a message sent less than `coalesce-window` before
+    /// (`sms.coalesced_into`); not sent.
+    Suppressed,
+    /// Its ttl passed before it was sent; not sent late.
+    Expired,
 }
 
 impl SmsStatus {
@@ -149,6 +228,8 @@ impl SmsStatus {
         match self {
             SmsStatus::Sent => "sent",
             SmsStatus::Failed => "failed",
+            SmsStatus::Suppressed => "suppressed",
+            SmsStatus::Expired => "expired",
         }
     }
 
@@ -156,6 +237,8 @@ impl SmsStatus {
         match s {
             "sent" => Some(SmsStatus::Sent),
             "failed" => Some(SmsStatus::Failed),
+            "suppressed" => Some(SmsStatus::Suppressed),
+            "expired" => Some(SmsStatus::Expired),
             _ => None,
         }
     }
@@ -506,6 +589,9 @@ pub struct ListFilter {
     /// UTC time, `YYYY-MM-DD HH:MM:SS[.fff]`.
     pub since: Option<String>,
     pub limit: usize,
+    /// For `list_queued` without `before_id`: in the order the modem will
+    /// send (due first, then most urgent, then oldest), not newest first.
+    pub send_order: bool,
 }
 
 /// One row of the queue (`msg`), for the web interface.
@@ -525,6 +611,9 @@ pub struct QueueRow {
     pub parts_done: u32,
     /// The group it was addressed to (`via_group`).
     pub group: Option<String>,
+    pub priority: Priority,
+    /// Requests merged into it so far.
+    pub repeats: u32,
 }
 
 /// Counts over the whole record, for the health panel and `/metrics`.
@@ -536,6 +625,14 @@ pub struct Totals {
     /// The newest `sms.sent_at`, and how many seconds ago that was.
     pub last_sent: Option<String>,
     pub last_sent_age_secs: Option<i64>,
+    /// Requests recorded as repeats of a message sent shortly before.
+    pub suppressed: u64,
+    /// Messages whose ttl passed before they were sent.
+    pub expired: u64,
+    /// Requests merged into another message (queued or finished).
+    pub merged: u64,
+    /// Urgent messages in the queue now.
+    pub queued_urgent: u64,
 }
 
 /// What went wrong in the store, as far as a caller can act on it.
@@ -695,6 +792,43 @@ pub trait Store: Send + Sync {
     /// expired. Marks them `claimed_by = owner`, `claim_until = now + lease`.
     fn claim_due(&self, owner: &str, lease: Duration, limit: usize) -> Result<Vec<QueuedMessage>>;
 
+    /// Whether a due message more urgent than `than` waits unclaimed (what
+    /// the modem thread asks after each send while its batch holds less
+    /// urgent ones). One range of the claim's index.
+    fn more_urgent_due(&self, than: Priority) -> Result<bool>;
+
+    /// Whether any message is due and unclaimed (what an idle `serve`
+    /// asks every `sql-poll-interval`, for rows other tools insert). The
+    /// same ranges of the claim's index as [`Store::more_urgent_due`].
+    fn any_due(&self) -> Result<bool>;
+
+    /// SMS sent to `phone` within `period`, and the age in seconds of the
+    /// oldest of them (for the flood cap, max-per-recipient).
+    fn sent_to(&self, phone: &str, period: Duration) -> Result<(u64, Option<i64>)>;
+
+    /// Claims for `owner` every due, non-urgent message to `phone` but
+    /// `except` (unclaimed, or claimed by `owner` already), oldest first:
+    /// the lines of a digest.
+    fn claim_for_digest(
+        &self,
+        owner: &str,
+        phone: &str,
+        except: i64,
+        lease: Duration,
+    ) -> Result<Vec<QueuedMessage>>;
+
+    /// Moves every unclaimed message whose ttl has passed to `sms` as
+    /// `expired` (run each pass, also while the modem is away); their ids.
+    fn expire_due(&self) -> Result<Vec<i64>>;
+
+    /// A claimed message waits `delay` (its send window is closed), its
+    /// claim handed back and no attempt charged.
+    fn postpone(&self, id: i64, owner: &str, delay: Duration) -> Result<()>;
+
+    /// Hands back `owner`'s claims on `ids` (the unsent rest of a batch a
+    /// more urgent message overtakes); other claims of `owner` stay.
+    fn release(&self, owner: &str, ids: &[i64]) -> Result<u64>;
+
     /// Drops every claim held by `owner` (at startup: whatever a crashed
     /// predecessor with the same name had in flight becomes due again).
     fn release_claims(&self, owner: &str) -> Result<u64>;
@@ -713,6 +847,7 @@ pub trait Store: Send + Sync {
         concat_ref: u8,
         parts_done: u32,
         part_refs: &str,
+        shown_repeats: u32,
     ) -> Result<()>;
 
     /// A failed attempt to be retried: `attempts += 1`, `last_error`,

@@ -41,19 +41,32 @@ macro_rules! time {
 const PROMOTE_DUE: &str = "UPDATE msg FORCE INDEX (msg_due) SET next_attempt = NULL \
                            WHERE next_attempt IS NOT NULL AND next_attempt <= NOW(3)";
 
-/// Step 2: the due rows, oldest id first, locked; rows another sender is
-/// claiming right now are skipped. `msg_due (next_attempt, id)` holds the
-/// NULL group in id order, so this reads the first LIMIT unclaimed rows
+/// Step 2: the due rows, most urgent first, then oldest id, locked; rows
+/// another sender is claiming right now are skipped. `msg_due
+/// (next_attempt, priority, id)` holds the NULL group in that order, so
+/// every sender of a cluster claims the urgent rows first; this reads the
+/// first LIMIT unclaimed rows
 /// (plus the few under a live claim) and stops, however long the queue is;
 /// no filesort. FORCE INDEX keeps the optimizer from a primary key scan,
 /// which would read (and lock-test) every waiting row before the due ones.
 const CLAIM: &str = concat!(
     "SELECT id, phone, text, source, attempts, concat_ref, parts_done, part_refs, ",
     time!("created"),
-    " FROM msg FORCE INDEX (msg_due) WHERE next_attempt IS NULL",
+    ", priority, repeats, shown_repeats, TIMESTAMPDIFF(SECOND, NOW(3), expires_at), flash,",
+    " send_after, send_before, HOUR(CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', 'SYSTEM')) * 60",
+    " + MINUTE(CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', 'SYSTEM')) FROM msg FORCE INDEX (msg_due) WHERE next_attempt IS NULL",
     " AND (claimed_by IS NULL OR claim_until < NOW(3))",
-    " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED"
+    " ORDER BY priority, id LIMIT ? FOR UPDATE SKIP LOCKED"
 );
+
+/// Anything due and unclaimed more urgent than `?`: the NULL group's
+/// ranks below it, then the due retries not yet promoted (few: each claim
+/// promotes them). Both ranges of `msg_due`; no lock taken.
+const MORE_URGENT: &str = "SELECT 1 FROM DUAL WHERE EXISTS (SELECT 1 FROM msg FORCE INDEX \
+     (msg_due) WHERE next_attempt IS NULL AND priority < ? \
+     AND (claimed_by IS NULL OR claim_until < NOW(3))) OR EXISTS (SELECT 1 FROM msg FORCE \
+     INDEX (msg_due) WHERE next_attempt IS NOT NULL AND next_attempt <= NOW(3) \
+     AND priority < ? AND (claimed_by IS NULL OR claim_until < NOW(3)))";
 
 /// A duration in microseconds, for `NOW(3) + INTERVAL ? MICROSECOND`.
 fn micros(d: Duration) -> i64 {
@@ -80,6 +93,8 @@ static DIALECT: Dialect = Dialect {
     for_update: " FOR UPDATE",
     promote_due: PROMOTE_DUE,
     claim: CLAIM,
+    more_urgent: MORE_URGENT,
+    merge_on_duplicate: " ON DUPLICATE KEY UPDATE repeats = repeats + 1, id = LAST_INSERT_ID(id)",
     number_prefix,
 };
 

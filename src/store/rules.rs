@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
-use super::sql::{Backend, Exec, Row, TxKind, params};
+use super::sql::{Backend, Dialect, Exec, Row, TxKind, Value, params};
 use super::{
     Activity, AlertMark, Coding, DeliveryReport, Group, ListFilter, ModemHealth, NewMessage,
-    Outcome, PartSaved, QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart,
-    ReportStatus, Result, Saved, SimMemory, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError,
-    TokenRow, Totals, clip, combined_report, joined_row, refs_contain, report_status, same_number,
+    Outcome, PartSaved, Priority, QueueRow, QueueStats, QueuedMessage, RcvRow, Received,
+    ReceivedPart, ReportStatus, Result, Saved, SendAt, SimMemory, SmsRow, SmsStatus, Store,
+    StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip, combined_report, joined_row,
+    refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -19,6 +20,8 @@ use crate::gsm::{Language, Ports, Tables, replace_type};
 /// literal, as the planner saw it before these were enums).
 const SENT: &str = SmsStatus::Sent.as_str();
 const FAILED: &str = SmsStatus::Failed.as_str();
+const SUPPRESSED: &str = SmsStatus::Suppressed.as_str();
+const EXPIRED: &str = SmsStatus::Expired.as_str();
 
 const PART_COLUMNS: &str = "sender, reference, total, seq, coding, body, text, smsc_time, smsc, \
      dedupe_key, ref_bits, locking_shift, single_shift, pid, dst_port, src_port";
@@ -31,7 +34,7 @@ impl<B: Backend> SqlStore<B> {
         let d = self.0.dialect();
         format!(
             "id, phone, text, source, {}, {}, status, parts, part_refs, error, attempts, \
-             sent_by, report_status, via_group",
+             sent_by, report_status, via_group, priority, repeats, coalesced_into",
             d.time("queued_at"),
             d.time("sent_at")
         )
@@ -174,6 +177,9 @@ impl<B: Backend> SqlStore<B> {
     }
 }
 
+/// `sms.error` of an expired message.
+const EXPIRED_WHY: &str = "not sent within its ttl";
+
 fn not_claimed(id: i64, owner: &str) -> StoreError {
     StoreError::other(format!("message {id} is not claimed by {owner}"))
 }
@@ -190,6 +196,16 @@ fn queued_from_row(r: &Row) -> Result<QueuedMessage> {
         parts_done: r.get(6)?,
         part_refs: r.get(7)?,
         created: r.get(8)?,
+        priority: Priority::from_rank(r.get(9)?),
+        repeats: r.get(10)?,
+        shown_repeats: r.get(11)?,
+        expires_in: r.get(12)?,
+        flash: r.get(13)?,
+        window: match (r.get::<Option<u16>>(14)?, r.get::<Option<u16>>(15)?) {
+            (None, None) => None,
+            (after, before) => Some(Window { after, before }),
+        },
+        local_minute: r.get::<Option<u16>>(16)?.unwrap_or(0),
     })
 }
 
@@ -209,6 +225,9 @@ fn sms_from_row(r: &Row) -> Result<SmsRow> {
         sent_by: r.get(11)?,
         report_status: r.parse_opt(12, "sms.report_status", ReportStatus::parse)?,
         group: r.get(13)?,
+        priority: Priority::from_rank(r.get(14)?),
+        repeats: r.get(15)?,
+        coalesced_into: r.get(16)?,
     })
 }
 
@@ -268,14 +287,105 @@ fn part_from_row(r: &Row) -> Result<ReceivedPart> {
     })
 }
 
-const INSERT_MSG: &str = "INSERT INTO msg (phone, text, source, via_group) VALUES (?, ?, ?, ?)";
-
-fn insert_msg(e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
+fn insert_msg(
+    e: &mut dyn Exec,
+    d: &Dialect,
+    m: &NewMessage,
+    key: Option<&str>,
+    on_dup: &str,
+) -> Result<i64> {
+    let o = &m.options;
+    // A NULL shift makes a NULL time (no ttl, no send_at) on both backends.
+    let shift = |d2: Option<std::time::Duration>| d2.map_or(Value::Null, d.later);
+    let (at, send_in) = match &o.send_at {
+        Some(SendAt::At(t)) => (Value::from(t.as_str()), Value::Null),
+        Some(SendAt::In(delay)) => (Value::Null, (d.later)(*delay)),
+        None => (Value::Null, Value::Null),
+    };
+    let window = o.window.unwrap_or(Window {
+        after: None,
+        before: None,
+    });
     e.insert(
-        INSERT_MSG,
-        params![&m.phone, &m.text, &m.source, m.group.as_deref()],
+        &format!(
+            "INSERT INTO msg (phone, text, source, via_group, priority, text_key, expires_at, \
+             next_attempt, flash, send_after, send_before) VALUES (?, ?, ?, ?, ?, ?, {now}, \
+             COALESCE(?, {now}), ?, ?, ?){on_dup}",
+            now = d.now_shifted
+        ),
+        &[
+            (&m.phone).into(),
+            (&m.text).into(),
+            (&m.source).into(),
+            m.group.as_deref().into(),
+            o.priority.rank().into(),
+            key.into(),
+            shift(o.ttl),
+            at,
+            send_in,
+            o.flash.into(),
+            window.after.into(),
+            window.before.into(),
+        ],
     )?
     .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// One request in the enqueue transaction. With a coalesce window:
+    /// merged into the queued row with its key (the more urgent priority
+    /// of the two stays), or recorded as `suppressed` when a message with
+    /// its key was sent within the window, or inserted. Race-free: the
+    /// merge is an UPDATE of the key's row (it waits for a finish moving
+    /// that row to `sms`, then finds nothing and looks in `sms`), and a
+    /// concurrent insert of the same key is held off by the unique index
+    /// (SQLite: one writer at a time; MySQL: ON DUPLICATE KEY UPDATE turns
+    /// the second insert into the merge).
+    fn enqueue_one(&self, e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
+        let d = self.0.dialect();
+        if m.coalesce_window.is_zero() {
+            return insert_msg(e, d, m, None, "");
+        }
+        let key = super::text_key(&m.phone, &m.text);
+        let rank = m.options.priority.rank();
+        let merged = e.exec(
+            "UPDATE msg SET repeats = repeats + 1, \
+             priority = CASE WHEN priority > ? THEN ? ELSE priority END WHERE text_key = ?",
+            params![rank, rank, &key],
+        )?;
+        if merged > 0
+            && let Some(r) = e.query_one("SELECT id FROM msg WHERE text_key = ?", params![&key])?
+        {
+            return r.get(0);
+        }
+        let sent = e.query_one(
+            &format!(
+                "SELECT id FROM sms WHERE text_key = ? AND status = '{SENT}' AND sent_at >= {} \
+                 ORDER BY sent_at DESC LIMIT 1",
+                d.now_shifted
+            ),
+            params![&key, (d.earlier)(m.coalesce_window)],
+        )?;
+        if let Some(r) = sent {
+            let twin: i64 = r.get(0)?;
+            // An id from msg's sequence (sms ids are msg ids), then the row
+            // moves to sms at once, as a finished message does.
+            let id = insert_msg(e, d, m, None, "")?;
+            e.exec(
+                &format!(
+                    "INSERT INTO sms (id, phone, text, source, via_group, priority, queued_at, \
+                     sent_at, status, parts, part_refs, error, attempts, sent_by, text_key, \
+                     repeats, coalesced_into) SELECT id, phone, text, source, via_group, \
+                     priority, created, NULL, \
+                     '{SUPPRESSED}', 0, '', NULL, 0, '', ?, 0, ? FROM msg WHERE id = ?"
+                ),
+                params![&key, twin, id],
+            )?;
+            e.exec("DELETE FROM msg WHERE id = ?", params![id])?;
+            return Ok(id);
+        }
+        insert_msg(e, d, m, Some(&key), d.merge_on_duplicate)
+    }
 }
 
 impl<B: Backend> Store for SqlStore<B> {
@@ -298,10 +408,11 @@ impl<B: Backend> Store for SqlStore<B> {
                 status = d.excluded("status"),
                 at = d.excluded("notified_at"),
             );
-            return self.0.transaction(TxKind::Write, |e| {
+            // Claim (READ COMMITTED) as below: the messages may coalesce.
+            return self.0.transaction(TxKind::Claim, |e| {
                 let ids = msgs
                     .iter()
-                    .map(|m| insert_msg(e, m))
+                    .map(|m| self.enqueue_one(e, m))
                     .collect::<Result<Vec<_>>>()?;
                 for m in marks {
                     e.exec(
@@ -318,12 +429,19 @@ impl<B: Backend> Store for SqlStore<B> {
         }
         match msgs {
             [] => Ok(Vec::new()),
-            // One request (the usual line): an INSERT on its own commits
-            // before the database answers it, exactly as the transaction
-            // below, in one round trip instead of three.
-            [m] => self.0.run(|e| Ok(vec![insert_msg(e, m)?])),
-            _ => self.0.transaction(TxKind::Write, |e| {
-                msgs.iter().map(|m| insert_msg(e, m)).collect()
+            // One request (the usual line) that is not coalesced: an INSERT
+            // on its own commits before the database answers it, exactly as
+            // the transaction below, in one round trip instead of three.
+            [m] if m.coalesce_window.is_zero() => {
+                let d = self.0.dialect();
+                self.0.run(|e| Ok(vec![insert_msg(e, d, m, None, "")?]))
+            }
+            // Claim: READ COMMITTED on MySQL, so that looking up a key that
+            // is not there takes no gap lock (two such requests would
+            // deadlock at their inserts); each statement sees what others
+            // committed before it.
+            _ => self.0.transaction(TxKind::Claim, |e| {
+                msgs.iter().map(|m| self.enqueue_one(e, m)).collect()
             }),
         }
     }
@@ -535,6 +653,149 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
+    fn more_urgent_due(&self, than: Priority) -> Result<bool> {
+        let d = self.0.dialect();
+        let rank = than.rank();
+        self.0
+            .run(|e| Ok(e.query_one(d.more_urgent, params![rank, rank])?.is_some()))
+    }
+
+    fn any_due(&self) -> Result<bool> {
+        let d = self.0.dialect();
+        // Every rank, also one another tool wrote out of range.
+        self.0.run(|e| {
+            Ok(e.query_one(d.more_urgent, params![i64::MAX, i64::MAX])?
+                .is_some())
+        })
+    }
+
+    fn sent_to(&self, phone: &str, period: Duration) -> Result<(u64, Option<i64>)> {
+        let d = self.0.dialect();
+        // Digest lines (coalesced_into set) were no SMS of their own.
+        let sql = format!(
+            "SELECT COUNT(*), MAX({}) FROM sms WHERE phone = ? AND status = '{SENT}' \
+             AND coalesced_into IS NULL AND sent_at >= {}",
+            d.age_secs("sent_at"),
+            d.now_shifted
+        );
+        self.0.run(|e| {
+            let r = e.query_one(&sql, params![phone, (d.earlier)(period)])?;
+            match r {
+                Some(r) => Ok((r.get(0)?, r.get(1)?)),
+                None => Ok((0, None)),
+            }
+        })
+    }
+
+    fn claim_for_digest(
+        &self,
+        owner: &str,
+        phone: &str,
+        except: i64,
+        lease: Duration,
+    ) -> Result<Vec<QueuedMessage>> {
+        let d = self.0.dialect();
+        let claim = d.claim.split(" FROM msg").next().unwrap_or_default();
+        self.0.transaction(TxKind::Claim, |e| {
+            let rows = e
+                .query(
+                    &format!(
+                        "{claim} FROM msg WHERE phone = ? AND id <> ? AND priority > 0 \
+                         AND (next_attempt IS NULL OR next_attempt <= {now}) \
+                         AND (claimed_by IS NULL OR claimed_by = ? OR claim_until < {now}) \
+                         ORDER BY id LIMIT 1000{}",
+                        d.for_update,
+                        now = d.now
+                    ),
+                    params![phone, except, owner],
+                )?
+                .iter()
+                .map(queued_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            let set = format!(
+                "UPDATE msg SET claimed_by = ?, claim_until = {} WHERE id = ?",
+                d.now_shifted
+            );
+            for m in &rows {
+                e.exec(&set, params![owner, (d.later)(lease), m.id])?;
+            }
+            Ok(rows)
+        })
+    }
+
+    fn expire_due(&self) -> Result<Vec<i64>> {
+        let d = self.0.dialect();
+        let skip = if d.for_update.is_empty() {
+            ""
+        } else {
+            " SKIP LOCKED"
+        };
+        self.0.transaction(TxKind::Claim, |e| {
+            let ids = e
+                .query(
+                    &format!(
+                        "SELECT id FROM msg WHERE expires_at <= {now} \
+                         AND (claimed_by IS NULL OR claim_until < {now}) LIMIT 500{}{skip}",
+                        d.for_update,
+                        now = d.now
+                    ),
+                    &[],
+                )?
+                .iter()
+                .map(|r| r.get::<i64>(0))
+                .collect::<Result<Vec<_>>>()?;
+            for id in &ids {
+                e.exec(
+                    &format!(
+                        "INSERT INTO sms (id, phone, text, source, priority, text_key, repeats, \
+                         queued_at, sent_at, status, parts, part_refs, error, attempts, sent_by) \
+                         SELECT id, phone, text, source, priority, text_key, repeats, created, NULL, \
+                         '{EXPIRED}', parts_done, part_refs, ?, attempts, '' FROM msg WHERE id = ?"
+                    ),
+                    params![EXPIRED_WHY, *id],
+                )?;
+                e.exec("DELETE FROM msg WHERE id = ?", params![*id])?;
+            }
+            Ok(ids)
+        })
+    }
+
+    fn postpone(&self, id: i64, owner: &str, delay: Duration) -> Result<()> {
+        let d = self.0.dialect();
+        self.0.run(|e| {
+            let n = e.exec(
+                &format!(
+                    "UPDATE msg SET next_attempt = {}, claimed_by = NULL, claim_until = NULL \
+                     WHERE id = ? AND claimed_by = ?",
+                    d.now_shifted
+                ),
+                params![(d.later)(delay), id, owner],
+            )?;
+            if n == 0 {
+                return Err(not_claimed(id, owner));
+            }
+            Ok(())
+        })
+    }
+
+    fn release(&self, owner: &str, ids: &[i64]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let mut values = vec![owner.into()];
+        values.extend(ids.iter().map(|&id| id.into()));
+        self.0.transaction(TxKind::Claim, |e| {
+            e.exec(
+                &format!(
+                    "UPDATE msg SET claimed_by = NULL, claim_until = NULL \
+                     WHERE claimed_by = ? AND id IN ({marks})"
+                ),
+                &values,
+            )
+        })
+    }
+
     fn release_claims(&self, owner: &str) -> Result<u64> {
         self.0.transaction(TxKind::Claim, |e| {
             e.exec(
@@ -564,6 +825,7 @@ impl<B: Backend> Store for SqlStore<B> {
         concat_ref: u8,
         parts_done: u32,
         part_refs: &str,
+        shown_repeats: u32,
     ) -> Result<()> {
         let d = self.0.dialect();
         self.0.transaction(TxKind::Write, |e| {
@@ -581,8 +843,9 @@ impl<B: Backend> Store for SqlStore<B> {
                 return Err(not_claimed(id, owner));
             }
             e.exec(
-                "UPDATE msg SET concat_ref = ?, parts_done = ?, part_refs = ? WHERE id = ?",
-                params![concat_ref, parts_done, part_refs, id],
+                "UPDATE msg SET concat_ref = ?, parts_done = ?, part_refs = ?, \
+                 shown_repeats = COALESCE(shown_repeats, ?) WHERE id = ?",
+                params![concat_ref, parts_done, part_refs, shown_repeats, id],
             )?;
             Ok(())
         })
@@ -609,9 +872,10 @@ impl<B: Backend> Store for SqlStore<B> {
     fn finish(&self, id: i64, owner: &str, outcome: &Outcome) -> Result<bool> {
         let d = self.0.dialect();
         self.0.transaction(TxKind::Write, |e| {
-            let insert = "INSERT INTO sms (id, phone, text, source, via_group, queued_at, \
-                          sent_at, status, parts, part_refs, error, attempts, sent_by) \
-                          SELECT id, phone, text, source, via_group, created";
+            let insert = "INSERT INTO sms (id, phone, text, source, via_group, priority, text_key, \
+                          repeats, queued_at, sent_at, status, parts, part_refs, error, attempts, \
+                          sent_by) SELECT id, phone, text, source, via_group, priority, text_key, \
+                          repeats, created";
             let n = match outcome {
                 Outcome::Sent { parts, part_refs } => e.exec(
                     &format!(
@@ -629,6 +893,25 @@ impl<B: Backend> Store for SqlStore<B> {
                         d.for_update
                     ),
                     params![error.as_str(), owner, id, owner],
+                )?,
+                Outcome::InDigest { carrier } => e.exec(
+                    &format!(
+                        "INSERT INTO sms (id, phone, text, source, priority, text_key, repeats, \
+                         queued_at, sent_at, status, parts, part_refs, error, attempts, sent_by, \
+                         coalesced_into) SELECT id, phone, text, source, priority, text_key, \
+                         repeats, created, {}, '{SENT}', 0, '', NULL, attempts, ?, ? \
+                         FROM msg WHERE id = ? AND claimed_by = ?{}",
+                        d.now, d.for_update
+                    ),
+                    params![owner, *carrier, id, owner],
+                )?,
+                Outcome::Expired => e.exec(
+                    &format!(
+                        "{insert}, NULL, '{EXPIRED}', parts_done, part_refs, ?, attempts, ? \
+                         FROM msg WHERE id = ? AND claimed_by = ?{}",
+                        d.for_update
+                    ),
+                    params![EXPIRED_WHY, owner, id, owner],
                 )?,
             };
             if n == 0 {
@@ -1018,12 +1301,20 @@ impl<B: Backend> Store for SqlStore<B> {
         let d = self.0.dialect();
         let select = format!(
             "SELECT id, phone, text, source, {}, attempts, {}, last_error, \
-             (claimed_by IS NOT NULL AND claim_until >= {}), parts_done, via_group FROM msg",
+             (claimed_by IS NOT NULL AND claim_until >= {}), parts_done, via_group, priority, \
+             repeats FROM msg",
             d.time("created"),
             d.time("next_attempt"),
             d.now
         );
-        let (sql, values) = self.list_query(&select, None, "phone", "created", filter);
+        let (mut sql, values) = self.list_query(&select, None, "phone", "created", filter);
+        if filter.send_order && filter.before_id.is_none() {
+            // As the claim takes them: what is due, most urgent, oldest.
+            sql = sql.replace(
+                " ORDER BY id DESC ",
+                " ORDER BY (next_attempt IS NOT NULL), next_attempt, priority, id ",
+            );
+        }
         self.0.run(|e| {
             e.query(&sql, &values)?
                 .iter()
@@ -1040,6 +1331,8 @@ impl<B: Backend> Store for SqlStore<B> {
                         sending: r.get(8)?,
                         parts_done: r.get(9)?,
                         group: r.get(10)?,
+                        priority: Priority::from_rank(r.get(11)?),
+                        repeats: r.get(12)?,
                     })
                 })
                 .collect()
@@ -1054,13 +1347,19 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn totals(&self) -> Result<Totals> {
-        // Each count walks one index (sms_status or rcv's primary key);
+        // Each count walks one index (sms_status or rcv's primary key;
+        // sms_repeats holds only the rows with repeats; msg is the queue);
         // MAX(sent_at) is one step of sms_sent_at.
         let d = self.0.dialect();
         let sql = format!(
             "SELECT (SELECT COUNT(*) FROM sms WHERE status = '{SENT}'), \
              (SELECT COUNT(*) FROM sms WHERE status = '{FAILED}'), \
-             (SELECT COUNT(*) FROM rcv), {}, {} \
+             (SELECT COUNT(*) FROM rcv), {}, {}, \
+             (SELECT COUNT(*) FROM sms WHERE status = '{SUPPRESSED}'), \
+             (SELECT COUNT(*) FROM sms WHERE status = '{EXPIRED}'), \
+             (SELECT COALESCE(SUM(repeats), 0) FROM sms WHERE repeats > 0) \
+             + (SELECT COALESCE(SUM(repeats), 0) FROM msg WHERE repeats > 0), \
+             (SELECT COUNT(*) FROM msg WHERE priority = 0) \
              FROM (SELECT MAX(sent_at) AS m FROM sms) t",
             d.time("m"),
             d.age_secs("m")
@@ -1075,6 +1374,10 @@ impl<B: Backend> Store for SqlStore<B> {
                 received: r.get(2)?,
                 last_sent: r.get(3)?,
                 last_sent_age_secs: r.get(4)?,
+                suppressed: r.get(5)?,
+                expired: r.get(6)?,
+                merged: r.get(7)?,
+                queued_urgent: r.get(8)?,
             })
         })
     }

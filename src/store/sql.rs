@@ -225,8 +225,16 @@ pub struct Dialect {
     /// Claim step 1: due retries become plain due rows.
     pub promote_due: &'static str,
     /// Claim step 2: the due rows (id, phone, text, source, attempts,
-    /// concat_ref, parts_done, part_refs, created), oldest first, `LIMIT ?`.
+    /// concat_ref, parts_done, part_refs, created, priority), most urgent
+    /// first, then oldest, `LIMIT ?`.
     pub claim: &'static str,
+    /// A row (any) when a due, unclaimed message has a priority rank below
+    /// the bound one (bound twice: the plain due rows, the due retries).
+    pub more_urgent: &'static str,
+    /// Appended to the INSERT of a request with a coalescing key: a
+    /// concurrent insert of the same key merges instead (MySQL; SQLite has
+    /// one writer at a time, and the merge UPDATE before it saw the row).
+    pub merge_on_duplicate: &'static str,
     /// A condition on `col` (`{}`) for numbers that begin with a prefix,
     /// and the values it binds.
     pub number_prefix: fn(col: &str, prefix: &str) -> (String, Vec<Value>),

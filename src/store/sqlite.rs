@@ -34,18 +34,36 @@ const PROMOTE_DUE: &str = concat!(
     now!()
 );
 
-/// Step 2: the due rows, oldest id first. `msg_due (next_attempt, id)` holds
-/// the NULL group in id order, so this reads the first `?` unclaimed rows
+/// Step 2: the due rows, most urgent first, then oldest id.
+/// `msg_due (next_attempt, priority, id)` holds the NULL group in that
+/// order, so this reads the first `?` unclaimed rows
 /// (plus the few under a live claim) and stops, however long the queue is;
 /// no sort. `INDEXED BY` keeps the planner from a rowid scan, which would
 /// read every waiting row before the due ones. SQLite serialises writers,
 /// so nothing needs locking or skipping.
 const CLAIM: &str = concat!(
-    "SELECT id, phone, text, source, attempts, concat_ref, parts_done, part_refs, created \
-     FROM msg INDEXED BY msg_due WHERE next_attempt IS NULL \
+    "SELECT id, phone, text, source, attempts, concat_ref, parts_done, part_refs, created, \
+     priority, repeats, shown_repeats, \
+     CAST((julianday(expires_at) - julianday('now')) * 86400 AS INTEGER), flash, send_after, \
+     send_before, CAST(strftime('%H', 'now', 'localtime') AS INTEGER) * 60 \
+     + CAST(strftime('%M', 'now', 'localtime') AS INTEGER) FROM msg INDEXED BY msg_due WHERE next_attempt IS NULL \
      AND (claimed_by IS NULL OR claim_until < ",
     now!(),
-    ") ORDER BY id LIMIT ?"
+    ") ORDER BY priority, id LIMIT ?"
+);
+
+/// Anything due and unclaimed more urgent than `?`: the NULL group's
+/// ranks below it, then the due retries not yet promoted (few: each claim
+/// promotes them). Both ranges of `msg_due`.
+const MORE_URGENT: &str = concat!(
+    "SELECT 1 WHERE EXISTS (SELECT 1 FROM msg INDEXED BY msg_due WHERE next_attempt IS NULL \
+     AND priority < ? AND (claimed_by IS NULL OR claim_until < ",
+    now!(),
+    ")) OR EXISTS (SELECT 1 FROM msg INDEXED BY msg_due WHERE next_attempt <= ",
+    now!(),
+    " AND priority < ? AND (claimed_by IS NULL OR claim_until < ",
+    now!(),
+    "))"
 );
 
 /// A duration as a strftime modifier (`+1.500 seconds`).
@@ -82,6 +100,8 @@ static DIALECT: Dialect = Dialect {
     for_update: "",
     promote_due: PROMOTE_DUE,
     claim: CLAIM,
+    more_urgent: MORE_URGENT,
+    merge_on_duplicate: "",
     number_prefix,
 };
 

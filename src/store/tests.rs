@@ -149,6 +149,7 @@ fn msg(phone: &str, text: &str) -> NewMessage {
         text: text.into(),
         source: "ip:192.0.2.7".into(),
         group: None,
+        ..Default::default()
     }
 }
 
@@ -277,6 +278,333 @@ fn claim_respects_limit_order_and_leases(fx: &dyn Fixture) {
     assert_eq!(s.claim_due("d", LONG, 0).unwrap(), vec![]);
 }
 
+fn with_priority(phone: &str, text: &str, priority: Priority) -> NewMessage {
+    NewMessage {
+        options: Options {
+            priority,
+            ..Options::default()
+        },
+        ..msg(phone, text)
+    }
+}
+
+fn claims_come_most_urgent_first(fx: &dyn Fixture) {
+    let s = fx.open();
+    let low = s
+        .enqueue(&[with_priority("1", "low", Priority::Low)])
+        .unwrap();
+    let normal = s.enqueue(&[msg("1", "n1"), msg("1", "n2")]).unwrap();
+    // another tool's row: normal unless it says otherwise
+    s.execute_sql("INSERT INTO msg (phone, text, priority) VALUES ('1', 'sql urgent', 0)")
+        .unwrap();
+    let urgent = s
+        .enqueue(&[with_priority("1", "urgent", Priority::Urgent)])
+        .unwrap();
+    let batch = s.claim_due("a", LONG, 3).unwrap();
+    let texts: Vec<&str> = batch.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["sql urgent", "urgent", "n1"]);
+    assert_eq!(batch[1].id, urgent[0]);
+    assert_eq!(batch[1].priority, Priority::Urgent);
+    assert_eq!(batch[2].priority, Priority::Normal);
+    // nothing more urgent than normal is left unclaimed; the low one waits
+    assert!(!s.more_urgent_due(Priority::Normal).unwrap());
+    assert!(s.more_urgent_due(Priority::Low).unwrap());
+    s.enqueue(&[with_priority("2", "late urgent", Priority::Urgent)])
+        .unwrap();
+    assert!(s.more_urgent_due(Priority::Normal).unwrap());
+    assert!(!s.more_urgent_due(Priority::Urgent).unwrap());
+    // the unsent rest of a batch goes back; other claims of "a" stay
+    assert_eq!(s.release("a", &[batch[2].id]).unwrap(), 1);
+    assert_eq!(s.release("b", &[batch[1].id]).unwrap(), 0, "not b's claim");
+    let next = s.claim_due("b", LONG, 10).unwrap();
+    let texts: Vec<&str> = next.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["late urgent", "n1", "n2", "low"]);
+    assert_eq!(next[3].id, low[0]);
+    assert_eq!(next[1].id, normal[0]);
+    // sms keeps the priority
+    assert!(s.finish(batch[1].id, "a", &sent(1, "1")).unwrap());
+    assert_eq!(
+        fx.scalar(&format!(
+            "SELECT priority FROM sms WHERE id = {}",
+            urgent[0]
+        )),
+        Some(0)
+    );
+}
+
+fn a_due_urgent_retry_overtakes(fx: &dyn Fixture) {
+    let s = fx.open();
+    let ids = s
+        .enqueue(&[with_priority("1", "u", Priority::Urgent), msg("1", "n")])
+        .unwrap();
+    let first = s.claim_due("a", LONG, 1).unwrap();
+    assert_eq!(first[0].id, ids[0]);
+    s.retry_later(ids[0], "a", "+CMS ERROR: 42", Duration::from_millis(300))
+        .unwrap();
+    assert!(!s.more_urgent_due(Priority::Normal).unwrap(), "not due yet");
+    thread::sleep(Duration::from_millis(600));
+    // due, not yet promoted by a claim: found all the same
+    assert!(s.more_urgent_due(Priority::Normal).unwrap());
+}
+
+fn coalesced(phone: &str, text: &str) -> NewMessage {
+    NewMessage {
+        coalesce_window: LONG,
+        ..msg(phone, text)
+    }
+}
+
+fn repeats_are_merged_then_suppressed(fx: &dyn Fixture) {
+    let s = fx.open();
+    let first = s.enqueue(&[coalesced("1", "disk full")]).unwrap();
+    // one line with the same request twice, then more: all the same row
+    let again = s
+        .enqueue(&[coalesced("1", "disk full"), coalesced("1", "disk full")])
+        .unwrap();
+    assert_eq!(again, [first[0], first[0]]);
+    // an urgent repeat makes the queued one urgent
+    let urgent = NewMessage {
+        options: Options {
+            priority: Priority::Urgent,
+            ..Options::default()
+        },
+        ..coalesced("1", "disk full")
+    };
+    assert_eq!(s.enqueue(&[urgent]).unwrap(), first);
+    // another number, another text, no window: messages of their own
+    let other = s
+        .enqueue(&[
+            coalesced("2", "disk full"),
+            coalesced("1", "disk ok"),
+            msg("1", "disk full"),
+        ])
+        .unwrap();
+    assert!(!other.contains(&first[0]));
+    assert_eq!(s.queue_stats().unwrap().depth, 4);
+    let batch = s.claim_due("a", LONG, 10).unwrap();
+    let m = &batch[0];
+    assert_eq!(
+        (m.id, m.repeats, m.priority),
+        (first[0], 3, Priority::Urgent)
+    );
+    assert_eq!(m.text_to_send(10), "disk full (x4)");
+    // merged while on the air: counted, the text already went
+    s.enqueue(&[coalesced("1", "disk full")]).unwrap();
+    assert!(s.finish(m.id, "a", &sent(1, "1")).unwrap());
+    let row = s.sms(m.id).unwrap().unwrap();
+    assert_eq!((row.status, row.repeats), (SmsStatus::Sent, 4));
+    // now sent: a repeat within the window is recorded, not queued
+    let rep = s.enqueue(&[coalesced("1", "disk full")]).unwrap();
+    assert_ne!(rep, first);
+    let row = s.sms(rep[0]).unwrap().unwrap();
+    assert_eq!(row.status, SmsStatus::Suppressed);
+    assert_eq!(row.coalesced_into, Some(first[0]));
+    assert_eq!(row.sent_at, None);
+    assert_eq!(s.queue_stats().unwrap().depth, 3);
+    // outside the window: queued again
+    let later = NewMessage {
+        coalesce_window: Duration::from_millis(1),
+        ..msg("1", "disk full")
+    };
+    thread::sleep(Duration::from_millis(20));
+    let again = s.enqueue(&[later]).unwrap();
+    assert!(s.sms(again[0]).unwrap().is_none(), "queued, not recorded");
+    assert_eq!(s.queue_stats().unwrap().depth, 4);
+}
+
+fn concurrent_repeats_make_one_row(fx: &dyn Fixture) {
+    let s = fx.open();
+    let ids: Vec<i64> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let s = &s;
+                scope.spawn(move || {
+                    (0..10)
+                        .map(|_| s.enqueue(&[coalesced("1", "storm")]).unwrap()[0])
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert_eq!(ids.len(), 80);
+    assert!(ids.iter().all(|&id| id == ids[0]), "{ids:?}");
+    let batch = s.claim_due("a", LONG, 10).unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].repeats, 79);
+}
+
+fn a_resumed_multipart_send_keeps_its_count(fx: &dyn Fixture) {
+    let s = fx.open();
+    let long = "y".repeat(300);
+    let id = s.enqueue(&[coalesced("1", &long)]).unwrap()[0];
+    s.enqueue(&[coalesced("1", &long)]).unwrap();
+    let m = s.claim_due("a", LONG, 1).unwrap().remove(0);
+    assert_eq!(m.text_to_send(10), format!("{long} (x2)"));
+    s.save_progress(id, "a", 7, 1, "5", m.repeats_shown(10))
+        .unwrap();
+    // more repeats come while it is half sent; the send resumes later
+    s.enqueue(&[coalesced("1", &long), coalesced("1", &long)])
+        .unwrap();
+    s.release_claims("a").unwrap();
+    let m = s.claim_due("b", LONG, 1).unwrap().remove(0);
+    assert_eq!((m.repeats, m.parts_done), (3, 1));
+    assert_eq!(m.text_to_send(10), format!("{long} (x2)"), "the same text");
+    // a count that does not fit is left off
+    assert_eq!(m.text_to_send(1), long);
+}
+
+fn ttl_send_at_and_window_are_kept(fx: &dyn Fixture) {
+    let s = fx.open();
+    let with = |text: &str, options: Options| NewMessage {
+        options,
+        ..msg("1", text)
+    };
+    let queued = s
+        .enqueue(&[
+            with(
+                "short",
+                Options {
+                    ttl: Some(Duration::from_millis(300)),
+                    ..Options::default()
+                },
+            ),
+            with(
+                "later",
+                Options {
+                    send_at: Some(SendAt::In(LONG)),
+                    ..Options::default()
+                },
+            ),
+            with(
+                "at a time",
+                Options {
+                    send_at: Some(SendAt::At("2099-01-01 00:00:00.000".into())),
+                    ..Options::default()
+                },
+            ),
+            with(
+                "flash",
+                Options {
+                    flash: true,
+                    ttl: Some(Duration::from_secs(3600)),
+                    window: Some(Window {
+                        after: Some(60),
+                        before: None,
+                    }),
+                    ..Options::default()
+                },
+            ),
+        ])
+        .unwrap();
+    // the held ones are not due
+    let batch = s.claim_due("a", LONG, 10).unwrap();
+    assert_eq!(ids(&batch), [queued[0], queued[3]]);
+    let f = &batch[1];
+    assert!(f.flash);
+    assert!(
+        f.expires_in
+            .is_some_and(|left| (3500..=3600).contains(&left))
+    );
+    assert_eq!(
+        f.window,
+        Some(Window {
+            after: Some(60),
+            before: None
+        })
+    );
+    assert!(f.local_minute < 24 * 60);
+    // a claimed message does not expire under its sender
+    s.release("a", &[queued[0]]).unwrap();
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(s.expire_due().unwrap(), [queued[0]]);
+    let row = s.sms(queued[0]).unwrap().unwrap();
+    assert_eq!(row.status, SmsStatus::Expired);
+    assert!(s.expire_due().unwrap().is_empty());
+    // postponed: not due, claim gone, no attempt charged
+    s.postpone(queued[3], "a", LONG).unwrap();
+    assert!(
+        s.postpone(queued[3], "a", LONG).is_err(),
+        "no longer claimed"
+    );
+    assert!(s.claim_due("b", LONG, 10).unwrap().is_empty());
+    // an expired message finished by its sender
+    let id = s
+        .enqueue(&[with(
+            "gone",
+            Options {
+                ttl: Some(Duration::from_millis(1)),
+                ..Options::default()
+            },
+        )])
+        .unwrap()[0];
+    thread::sleep(Duration::from_millis(20));
+    let m = s.claim_due("c", LONG, 1).unwrap().remove(0);
+    assert!(m.expires_in.is_some_and(|left| left <= 0));
+    assert!(s.finish(id, "c", &Outcome::Expired).unwrap());
+    assert_eq!(s.sms(id).unwrap().unwrap().status, SmsStatus::Expired);
+}
+
+fn totals_and_the_queue_in_send_order(fx: &dyn Fixture) {
+    let s = fx.open();
+    let first = s.enqueue(&[coalesced("1", "a")]).unwrap()[0];
+    s.enqueue(&[coalesced("1", "a"), coalesced("1", "a")])
+        .unwrap();
+    let m = s.claim_due("x", LONG, 1).unwrap().remove(0);
+    assert_eq!(m.id, first);
+    assert!(s.finish(first, "x", &sent(1, "1")).unwrap());
+    s.enqueue(&[coalesced("1", "a")]).unwrap(); // suppressed
+    let normal = s.enqueue(&[msg("2", "n")]).unwrap()[0];
+    let later = s
+        .enqueue(&[NewMessage {
+            options: Options {
+                send_at: Some(SendAt::In(LONG)),
+                priority: Priority::Urgent,
+                ..Options::default()
+            },
+            ..msg("2", "later")
+        }])
+        .unwrap()[0];
+    let urgent = s
+        .enqueue(&[with_priority("2", "u", Priority::Urgent)])
+        .unwrap()[0];
+    s.enqueue(&[NewMessage {
+        options: Options {
+            ttl: Some(Duration::from_millis(1)),
+            ..Options::default()
+        },
+        ..msg("3", "gone")
+    }])
+    .unwrap();
+    thread::sleep(Duration::from_millis(20));
+    assert_eq!(s.expire_due().unwrap().len(), 1);
+    let t = s.totals().unwrap();
+    assert_eq!(
+        (t.sent, t.merged, t.suppressed, t.expired, t.queued_urgent),
+        (1, 2, 1, 1, 2)
+    );
+    let order = |send_order| -> Vec<i64> {
+        s.list_queued(&ListFilter {
+            limit: 10,
+            send_order,
+            ..ListFilter::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect()
+    };
+    assert_eq!(
+        order(true),
+        [urgent, normal, later],
+        "as the modem will send"
+    );
+    assert_eq!(order(false), [urgent, later, normal], "newest first");
+}
+
 fn release_claims_makes_rows_due(fx: &dyn Fixture) {
     let s = fx.open();
     let all = s
@@ -389,12 +717,12 @@ fn save_progress_is_seen_by_next_claim(fx: &dyn Fixture) {
     let id = s.enqueue(&[msg("1", "long text")]).unwrap()[0];
     s.claim_due("a", LONG, 1).unwrap();
     assert!(matches!(
-        s.save_progress(id, "b", 1, 1, "1"),
+        s.save_progress(id, "b", 1, 1, "1", 0),
         Err(e) if e.kind() == ErrorKind::Other
     ));
-    s.save_progress(id, "a", 200, 1, "5").unwrap();
-    s.save_progress(id, "a", 200, 2, "5,6").unwrap();
-    s.save_progress(id, "a", 200, 2, "5,6").unwrap(); // same again: still fine
+    s.save_progress(id, "a", 200, 1, "5", 0).unwrap();
+    s.save_progress(id, "a", 200, 2, "5,6", 0).unwrap();
+    s.save_progress(id, "a", 200, 2, "5,6", 0).unwrap(); // same again: still fine
     s.release_claims("a").unwrap();
     let row = s.claim_due("b", LONG, 1).unwrap().remove(0);
     assert_eq!(row.concat_ref, Some(200));
@@ -407,7 +735,7 @@ fn failed_outcome_is_recorded(fx: &dyn Fixture) {
     let s = fx.open();
     let id = s.enqueue(&[msg("999", "doomed")]).unwrap()[0];
     s.claim_due("a", LONG, 1).unwrap();
-    s.save_progress(id, "a", 7, 1, "9").unwrap();
+    s.save_progress(id, "a", 7, 1, "9", 0).unwrap();
     s.retry_later(id, "a", "+CMS ERROR: 500", Duration::ZERO)
         .unwrap();
     s.claim_due("a", LONG, 1).unwrap();
@@ -1048,7 +1376,12 @@ fn delivery_reports_match_the_sent_row(fx: &dyn Fixture) {
 
 #[test]
 fn stored_names_round_trip() {
-    for status in [SmsStatus::Sent, SmsStatus::Failed] {
+    for status in [
+        SmsStatus::Sent,
+        SmsStatus::Failed,
+        SmsStatus::Suppressed,
+        SmsStatus::Expired,
+    ] {
         assert_eq!(SmsStatus::parse(status.as_str()), Some(status));
     }
     for report in [
@@ -1149,6 +1482,13 @@ suite!(
     times_are_utc,
     claim_respects_limit_order_and_leases,
     release_claims_makes_rows_due,
+    claims_come_most_urgent_first,
+    repeats_are_merged_then_suppressed,
+    concurrent_repeats_make_one_row,
+    a_resumed_multipart_send_keeps_its_count,
+    ttl_send_at_and_window_are_kept,
+    totals_and_the_queue_in_send_order,
+    a_due_urgent_retry_overtakes,
     retry_later_delays_and_counts,
     huge_delays_are_not_due_now,
     due_retries_and_fresh_rows_come_in_id_order,
@@ -1579,6 +1919,26 @@ mod health {
                  DROP TABLE api_token; DROP TABLE alert_notified; \
                  ALTER TABLE msg DROP COLUMN via_group; \
                  ALTER TABLE sms DROP COLUMN via_group;",
+            )
+            .unwrap();
+            // and what 009 added
+            s.execute_sql(
+                "DROP INDEX msg_due; \
+                 CREATE INDEX msg_due ON msg (next_attempt, id); \
+                 ALTER TABLE msg DROP COLUMN priority; \
+                 ALTER TABLE sms DROP COLUMN priority; \
+                 DROP INDEX msg_coalesce; DROP INDEX sms_coalesce; DROP INDEX msg_expiry; \
+                 DROP INDEX sms_repeats; \
+                 ALTER TABLE msg DROP COLUMN expires_at; \
+                 ALTER TABLE msg DROP COLUMN flash; \
+                 ALTER TABLE msg DROP COLUMN send_after; \
+                 ALTER TABLE msg DROP COLUMN send_before; \
+                 ALTER TABLE msg DROP COLUMN text_key; \
+                 ALTER TABLE msg DROP COLUMN repeats; \
+                 ALTER TABLE msg DROP COLUMN shown_repeats; \
+                 ALTER TABLE sms DROP COLUMN text_key; \
+                 ALTER TABLE sms DROP COLUMN repeats; \
+                 ALTER TABLE sms DROP COLUMN coalesced_into;",
             )
             .unwrap();
         }

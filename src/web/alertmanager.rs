@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use super::alerts::{self, Alert, Notice, Status};
 use super::{App, Reply, Req, form, source};
 use crate::intake::{IntakeError, Rejection};
-use crate::protocol::Request;
+use crate::protocol::{Priority, Request};
 use crate::store::{AlertMark, ErrorKind};
 
 fn error(status: u16, message: impl std::fmt::Display) -> Reply {
@@ -98,8 +98,7 @@ fn json_body(req: &Req<'_>, body: &[u8]) -> Result<Value, Reply> {
 }
 
 /// An SMS of an alert notification, before it is queued. `critical`
-/// (an alert of it has `severity=critical`) is for issue 18's priority:
-/// not acted on yet.
+/// (a firing alert of it has `severity=critical`): sent as urgent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertSms {
     pub recipient: String,
@@ -350,7 +349,13 @@ fn queue_alerts(
     }
     let requests: Vec<Request> = smss
         .iter()
-        .map(|s| Request::to(&s.recipient, &s.text))
+        .map(|s| {
+            let mut r = Request::to(&s.recipient, &s.text);
+            if s.critical {
+                r.options.priority = Priority::Urgent;
+            }
+            r
+        })
         .collect();
     match app.intake.submit_marked(&requests, source, marks) {
         Ok(ids) => {

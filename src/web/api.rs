@@ -2,11 +2,14 @@
 //! Kannel-compatible `/cgi-bin/sendsms` for monitoring scripts that already
 //! speak Kannel (Nagios, Icinga, Zabbix).
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use super::form::{self, Params};
 use super::{App, Reply, Req, number_prefix, queue};
 use crate::intake::{IntakeError, Rejection};
+use crate::options::{MAX_TTL, Options, Priority, SendAt};
 use crate::store::{ListFilter, QueueRow, RcvRow, SmsRow, SmsStatus, StoreError};
 
 /// Default and largest page of `/api/messages`.
@@ -73,7 +76,10 @@ fn send_text(text: Option<&str>, title: Option<&str>) -> Option<String> {
 /// sends no token by itself, so a cross-site link cannot send) with
 /// `to=...&text=...` (several recipients separated by commas). Home
 /// Assistant's `rest` notify names them `target` and `message`, and may
-/// add a `title`. `202 {"queued": n, "ids": [...]}`, or `400 {"error": "..."}`.
+/// add a `title`. All may carry the options `priority` (urgent, normal,
+/// low), `ttl` (10m), `flash` (true), `send_at` (a UTC time or a duration
+/// from now), `send_after` and `send_before` (HH:MM).
+/// `202 {"queued": n, "ids": [...]}`, or `400 {"error": "..."}`.
 pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
     let get = matches!(req.method, tiny_http::Method::Get);
     if get && !user.starts_with("token:") {
@@ -83,7 +89,7 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
              TOKEN, an access-token header or access_token=TOKEN; or POST",
         );
     }
-    let (numbers, text) = match content_type(req).as_str() {
+    let (numbers, text, options) = match content_type(req).as_str() {
         "application/json" if !get => {
             let Ok(v) = serde_json::from_slice::<Value>(body) else {
                 return error(400, "the body is not valid JSON");
@@ -114,7 +120,15 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             let Some(text) = send_text(text.or(message), title) else {
                 return error(400, "missing 'text'");
             };
-            (numbers, text)
+            let options = Options::from_fields(|k| match v.get(k) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(other) => Some(other.to_string()),
+            });
+            match options {
+                Ok(o) => (numbers, text, o),
+                Err(e) => return error(400, e),
+            }
         }
         "application/x-www-form-urlencoded" | "" | "multipart/form-data" => {
             // GET: the query; POST: the form (or, with no body, the query)
@@ -130,7 +144,10 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             else {
                 return error(400, "missing 'text'");
             };
-            (form::split_numbers(to), text)
+            match Options::from_fields(|k| p.get(k).map(str::to_owned)) {
+                Ok(o) => (form::split_numbers(to), text, o),
+                Err(e) => return error(400, e),
+            }
         }
         _ if get => {
             let p = &req.query;
@@ -141,7 +158,10 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             else {
                 return error(400, "missing 'text'");
             };
-            (form::split_numbers(to), text)
+            match Options::from_fields(|k| p.get(k).map(str::to_owned)) {
+                Ok(o) => (form::split_numbers(to), text, o),
+                Err(e) => return error(400, e),
+            }
         }
         other => {
             return error(
@@ -150,7 +170,7 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             );
         }
     };
-    queued_reply(app, req, user, &numbers, &text, "api", 202)
+    queued_reply(app, req, user, (&numbers, &text, &options), "api", 202)
 }
 
 /// Queues `text` to `numbers` and answers `status {"queued": n, "ids": [...]}`.
@@ -158,12 +178,11 @@ fn queued_reply(
     app: &App,
     req: &Req<'_>,
     user: &str,
-    numbers: &[String],
-    text: &str,
+    (numbers, text, options): (&[String], &str, &Options),
     way: &str,
     status: u16,
 ) -> Reply {
-    match queue(app, numbers, text, &super::source(way, user)) {
+    match queue(app, numbers, text, options, &super::source(way, user)) {
         Ok(ids) => {
             log::info!(
                 "web: {}{} queued {} message(s) through {way}: {ids:?}",
@@ -250,7 +269,14 @@ pub fn webhook(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             "missing 'to': give ?to=NUMBER,@GROUP in the webhook URL",
         );
     }
-    queued_reply(app, req, user, &numbers, &msg, "webhook", 200)
+    queued_reply(
+        app,
+        req,
+        user,
+        (&numbers, &msg, &Options::default()),
+        "webhook",
+        200,
+    )
 }
 
 /// A stored UTC time as RFC 3339: `2026-11-30T10:00:01.123Z`.
@@ -395,6 +421,7 @@ pub fn messages(app: &App, req: &Req<'_>) -> Reply {
         before_id,
         since,
         limit: limit + 1,
+        send_order: false,
     };
     let rows: Result<Vec<(i64, Value)>, StoreError> = match status {
         Some("queued") => app
@@ -430,35 +457,6 @@ pub fn messages(app: &App, req: &Req<'_>) -> Reply {
             log::error!("web: /api/messages: {e}");
             error(503, "database unavailable, try again later")
         }
-    }
-}
-
-/// Kannel's per-message options of `sendsms`, as given (issue 18 maps
-/// them onto its message options; until then they are logged and the
-/// message is sent at once, normal priority, as a normal SMS).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KannelOptions {
-    /// `mclass`: 0 = flash (shown, not stored), 1..3.
-    pub mclass: Option<u8>,
-    /// `validity`: minutes the network keeps trying.
-    pub validity_minutes: Option<u32>,
-    /// `deferred`: minutes to wait before sending.
-    pub deferred_minutes: Option<u32>,
-    /// `priority`: 0..3, higher first.
-    pub priority: Option<u8>,
-    /// `coding`: 0 7-bit, 1 8-bit, 2 UCS-2 (smss picks the coding from
-    /// the text; 1 is not sent as binary).
-    pub coding: Option<u8>,
-}
-
-fn kannel_options(p: &Params) -> KannelOptions {
-    let num = |name: &str| p.nonblank(name).and_then(|v| v.parse::<u32>().ok());
-    KannelOptions {
-        mclass: num("mclass").and_then(|v| u8::try_from(v).ok()),
-        validity_minutes: num("validity"),
-        deferred_minutes: num("deferred"),
-        priority: num("priority").and_then(|v| u8::try_from(v).ok()),
-        coding: num("coding").and_then(|v| u8::try_from(v).ok()),
     }
 }
 
@@ -504,9 +502,9 @@ fn kannel_text(raw: &[u8], charset: Option<&str>, parsed: &str) -> Result<String
 /// `202 0: Accepted for delivery`, or `202 3: Queued for later delivery`
 /// when no modem is up to send it now (it is stored and goes out when one
 /// is), `403 Authorization failed for sendsms`, `400 ... rejected`, `503`
-/// while the database is away. `mclass`, `validity`, `deferred`,
-/// `priority` and `coding` are read ([`KannelOptions`]) and do not change
-/// anything yet (issue 18); `from`, `smsc`, `dlr-mask`, ... are accepted
+/// while the database is away. `mclass`, `validity`, `deferred` and
+/// `priority` become the message's options (`kannel_options`); `coding`
+/// is read with `charset`; `from`, `smsc`, `dlr-mask`, ... are accepted
 /// and ignored.
 pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     let mut params = req.query.clone();
@@ -538,15 +536,18 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         Ok(t) => t,
         Err(e) => return Reply::text(400, e),
     };
-    let options = kannel_options(&params);
-    if options != KannelOptions::default() {
-        log::info!(
-            "web: {} sendsms options not applied yet (sent now, normal priority): {options:?}",
-            req.peer
-        );
-    }
+    let options = match kannel_options(&params) {
+        Ok(o) => o,
+        Err(e) => return Reply::text(400, format!("{e}, rejected")),
+    };
     let user = req.header("X-Smss-User").unwrap_or("");
-    match queue(app, &numbers, &text, &super::source("kannel", user)) {
+    match queue(
+        app,
+        &numbers,
+        &text,
+        &options,
+        &super::source("kannel", user),
+    ) {
         Ok(ids) => {
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             log::info!(
@@ -567,6 +568,47 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         }
         Err(e) => Reply::text(400, format!("{e}, rejected")),
     }
+}
+
+/// Kannel's own parameters for what smss calls options: `priority` 0..3
+/// (Kannel's default 0 is a normal message here, anything higher urgent),
+/// `mclass=0` (flash; 1..3 are the phone's default classes), `validity`
+/// (minutes: the ttl) and `deferred` (minutes: not sent before).
+fn kannel_options(params: &Params) -> Result<Options, String> {
+    let mut o = Options::default();
+    if let Some(p) = params.get("priority") {
+        o.priority = match p.trim() {
+            "0" => Priority::Normal,
+            "1" | "2" | "3" => Priority::Urgent,
+            _ => return Err(format!("priority '{p}' is not 0 to 3")),
+        };
+    }
+    if let Some(c) = params.get("mclass") {
+        o.flash = match c.trim() {
+            "0" => true,
+            "1" | "2" | "3" => false,
+            _ => return Err(format!("mclass '{c}' is not 0 to 3")),
+        };
+    }
+    let minutes = |name: &str| -> Result<Option<u64>, String> {
+        params
+            .get(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|m| (1..=MAX_TTL.as_secs() / 60).contains(m))
+                    .ok_or_else(|| format!("{name} '{v}' is not a number of minutes"))
+            })
+            .transpose()
+    };
+    if let Some(m) = minutes("validity")? {
+        o.ttl = Some(Duration::from_secs(m * 60));
+    }
+    if let Some(m) = minutes("deferred")? {
+        o.send_at = Some(SendAt::In(Duration::from_secs(m * 60)));
+    }
+    Ok(o)
 }
 
 #[cfg(test)]
@@ -591,6 +633,31 @@ mod tests {
         assert_eq!(kannel_text(b"a+b", Some("utf-8"), "").unwrap(), "a b");
         assert!(kannel_text(b"x", Some("koi8-r"), "").is_err());
         assert_eq!(kannel_text(b"ignored", None, "parsed").unwrap(), "parsed");
+    }
+
+    #[test]
+    fn kannel_parameters_become_options() {
+        let p = |q: &str| Params::parse(q.as_bytes(), crate::charset::Legacy::Windows1250);
+        let o = kannel_options(&p("priority=3&mclass=0&validity=90&deferred=5")).unwrap();
+        assert_eq!(o.priority, Priority::Urgent);
+        assert!(o.flash);
+        assert_eq!(o.ttl, Some(Duration::from_secs(90 * 60)));
+        assert_eq!(o.send_at, Some(SendAt::In(Duration::from_secs(300))));
+        assert_eq!(
+            kannel_options(&p("priority=0&mclass=1")).unwrap(),
+            Options::default()
+        );
+        for (q, e) in [
+            ("priority=9", "priority '9' is not 0 to 3"),
+            ("mclass=x", "mclass 'x' is not 0 to 3"),
+            ("validity=0", "validity '0' is not a number of minutes"),
+            (
+                "deferred=soon",
+                "deferred 'soon' is not a number of minutes",
+            ),
+        ] {
+            assert_eq!(kannel_options(&p(q)).unwrap_err(), e);
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::form::{self, Params};
 use super::{App, Reply, Req, modem_health, number_prefix, queue};
 use crate::gsm::{self, Encoding};
 use crate::intake::IntakeError;
+use crate::options::{Options, Priority};
 use crate::store::{
     Coding, ErrorKind, ListFilter, QueueRow, RcvRow, ReportStatus, SmsRow, SmsStatus, StoreError,
 };
@@ -218,6 +219,7 @@ fn via(source: &str, group: Option<&str>) -> String {
 struct FormState {
     to: String,
     text: String,
+    priority: Priority,
     /// The character and part count, after "Count".
     count: Option<String>,
     error: Option<String>,
@@ -269,7 +271,11 @@ fn overview(app: &App, user: &str, notice: &str, form: &FormState) -> String {
     }
     c.push_str("<p class=\"more\"><a href=\"/received\">All received</a></p>\n</section>\n");
 
-    c.push_str("<section>\n<h2>Queued</h2>\n");
+    c.push_str("<section>\n<h2>Queued <small>(in the order of sending)</small></h2>\n");
+    let filter = ListFilter {
+        send_order: true,
+        ..filter
+    };
     match app.store.list_queued(&filter) {
         Ok(rows) => c.push_str(&queue_table(&rows, app.settings.max_parts)),
         Err(e) => c.push_str(&db_error(&e)),
@@ -301,6 +307,13 @@ fn health(app: &App) -> String {
             format!(
                 "{} sent, {} failed, {} received",
                 t.sent, t.failed, t.received
+            ),
+        ));
+        items.push((
+            "Storms".into(),
+            format!(
+                "{} urgent queued, {} repeats merged, {} suppressed, {} expired",
+                t.queued_urgent, t.merged, t.suppressed, t.expired
             ),
         ));
     }
@@ -368,10 +381,19 @@ fn send_form_html(app: &App, user: &str, form: &FormState) -> String {
          <input id=\"to\" name=\"to\" type=\"text\" autocomplete=\"off\" \
          placeholder=\"420608337726\" required value=\"{}\">\n\
          <label for=\"text\">Text</label>\n\
-         <textarea id=\"text\" name=\"text\" rows=\"4\" required>{}</textarea>\n",
+         <textarea id=\"text\" name=\"text\" rows=\"4\" required>{}</textarea>\n\
+         <label for=\"priority\">Priority <small>(urgent goes before everything queued)</small></label>\n\
+         <select id=\"priority\" name=\"priority\">{}</select>\n",
         esc(&app.csrf.token(user)),
         esc(&form.to),
-        esc(&form.text)
+        esc(&form.text),
+        Priority::ALL
+            .iter()
+            .map(|p| format!(
+                "<option value=\"{p}\"{}>{p}</option>",
+                if *p == form.priority { " selected" } else { "" }
+            ))
+            .collect::<String>()
     );
     let count = form.count.clone().unwrap_or_else(|| {
         format!(
@@ -405,17 +427,26 @@ pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
     // Browsers send a textarea's line breaks as CR LF.
     let text = params.get("text").unwrap_or("").replace("\r\n", "\n");
     let to = params.get("to").unwrap_or("").to_owned();
+    let options = Options::from_fields(|k| params.get(k).map(str::to_owned));
     let mut form = FormState {
         to,
         text,
+        priority: options.as_ref().map(|o| o.priority).unwrap_or_default(),
         ..FormState::default()
     };
     if params.get("action") == Some("count") {
         form.count = Some(count_text(&form.text, app.settings.max_parts));
         return Reply::html(200, overview(app, user, "", &form));
     }
+    let options = match options {
+        Ok(o) => o,
+        Err(e) => {
+            form.error = Some(format!("Not sent: {e}."));
+            return Reply::html(422, overview(app, user, "", &form));
+        }
+    };
     let numbers = form::split_numbers(&form.to);
-    match queue(app, &numbers, &form.text, "web") {
+    match queue(app, &numbers, &form.text, &options, "web") {
         Ok(ids) => {
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             log::info!(
@@ -475,6 +506,8 @@ fn list_page(app: &App, req: &Req<'_>, tab: Tab, user: &str) -> String {
         since: None,
         // one more than shown: is there an older page?
         limit: PAGE + 1,
+        // the queue's first page as the modem will send it
+        send_order: tab == Tab::Queued,
     };
     let (table, ids) = match tab {
         Tab::Queued => app.store.list_queued(&filter).map(|mut rows| {
@@ -578,7 +611,11 @@ fn sms_table(rows: &[SmsRow]) -> String {
                 ("Parts", r.parts.to_string(), "num"),
                 (
                     "Status",
-                    status_with_report(r.status, r.report_status),
+                    format!(
+                        "{}{}",
+                        status_with_report(r.status, r.report_status),
+                        storm_notes(r.priority, r.repeats, r.coalesced_into)
+                    ),
                     "status",
                 ),
                 ("Error", esc(r.error.as_deref().unwrap_or("")), "error"),
@@ -624,7 +661,11 @@ fn queue_table(rows: &[QueueRow], max_parts: usize) -> String {
                 ("Queued", time(&r.created), "time"),
                 ("Next try", opt_time(r.next_attempt.as_deref()), "time"),
                 ("Parts", parts, "num"),
-                ("Status", status, "status"),
+                (
+                    "Status",
+                    format!("{status}{}", storm_notes(r.priority, r.repeats, None)),
+                    "status",
+                ),
                 ("Error", esc(r.last_error.as_deref().unwrap_or("")), "error"),
             ],
         ));
@@ -714,6 +755,23 @@ pub(super) fn received_kind(r: &RcvRow) -> String {
 }
 
 /// `sent`, or `sent, delivered` once a delivery report came.
+/// What a status cell adds for alert storms: a priority other than
+/// normal, the repeats merged into the message, the message it repeated
+/// (suppressed) or carried it (a digest line).
+fn storm_notes(priority: Priority, repeats: u32, into: Option<i64>) -> String {
+    let mut notes = String::new();
+    if priority != Priority::Normal {
+        let _ = write!(notes, ", {priority}");
+    }
+    if repeats > 0 {
+        let _ = write!(notes, ", +{repeats} merged");
+    }
+    if let Some(id) = into {
+        let _ = write!(notes, ", with #{id}");
+    }
+    notes
+}
+
 fn status_with_report(status: SmsStatus, report: Option<ReportStatus>) -> String {
     match report {
         Some(r) => format!("{}, {}", status.as_str(), r.as_str()),
@@ -777,6 +835,9 @@ mod tests {
             sent_by: String::new(),
             report_status: Some(ReportStatus::Failed),
             group: Some(evil.into()),
+            priority: Priority::Urgent,
+            repeats: 0,
+            coalesced_into: None,
         }]);
         assert!(!html.contains("<img") && !html.contains("\"'"), "{html}");
     }

@@ -101,6 +101,34 @@ pub fn metrics(app: &App) -> Reply {
         );
         metric(
             &mut out,
+            "smss_merged_total",
+            "counter",
+            "Requests merged into a message with the same number and text (coalesce-window).",
+            t.merged,
+        );
+        metric(
+            &mut out,
+            "smss_suppressed_total",
+            "counter",
+            "Requests recorded as repeats of a message sent shortly before, not sent.",
+            t.suppressed,
+        );
+        metric(
+            &mut out,
+            "smss_expired_total",
+            "counter",
+            "Messages whose ttl passed before they were sent.",
+            t.expired,
+        );
+        metric(
+            &mut out,
+            "smss_queue_urgent",
+            "gauge",
+            "Urgent messages waiting in the queue.",
+            t.queued_urgent,
+        );
+        metric(
+            &mut out,
             "smss_received_total",
             "counter",
             "Messages received.",

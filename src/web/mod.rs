@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use crate::config::Settings;
 use crate::intake::{self, Intake, IntakeError};
 use crate::listener::{Listener, Stopper};
+use crate::options::Options;
 use crate::store::Store;
 
 pub mod alertmanager;
@@ -583,10 +584,11 @@ pub fn queue(
     app: &App,
     numbers: &[String],
     text: &str,
+    options: &Options,
     source: &str,
 ) -> Result<Vec<i64>, IntakeError> {
     app.intake
-        .submit(&intake::to_each(numbers, text), source)
+        .submit(&intake::to_each_with(numbers, text, options), source)
         .inspect_err(|e| {
             if let Some(cause) = e.store_error() {
                 log::error!("web: cannot queue: {cause}");

@@ -13,20 +13,19 @@
 //!   answered `200 [{"message_id": n, "to": "...", "status": "queued"}]`.
 //!
 //! The access token is an smss API token (`smss token add NAME`), checked
-//! by the front; these endpoints take no other credentials. Options smss
-//! does not act on yet (priority, flash, a send date or window, validity:
-//! issue 18) are read into [`EagleOptions`] and never make a message be
-//! refused or dropped: it is queued and sent as soon as a modem can.
+//! by the front; these endpoints take no other credentials. SMSEagle's
+//! options (priority, flash, a send date or window, validity) are read
+//! into [`EagleOptions`] and become the message's options.
 
 use serde_json::{Value, json};
 
 use super::form::{self, Params};
 use super::{App, Reply, Req, queue, source};
 use crate::intake::IntakeError;
+use crate::options::{Options, Priority};
 
-/// SMSEagle's per-message options, as given (issue 18 maps them onto its
-/// message options; until then they are logged and the message is sent
-/// at once, normal priority).
+/// SMSEagle's per-message options, as given ([`EagleOptions::to_options`]
+/// makes smss's message options of them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EagleOptions {
     /// v1 `highpriority=1`, v2 `priority` > 0 (0..9).
@@ -46,8 +45,54 @@ pub struct EagleOptions {
 }
 
 impl EagleOptions {
-    fn is_plain(&self) -> bool {
-        *self == EagleOptions::default()
+    /// As smss's message options: a priority above 0 is urgent, `flash`,
+    /// `date` (`YYYYmmDDHHMM`, taken as UTC) not sent before, the daily
+    /// window, `validity` the ttl (`max`: none). A malformed value is the
+    /// client's error, named.
+    pub fn to_options(&self) -> Result<Options, String> {
+        let date = match &self.date {
+            None => None,
+            Some(d) => {
+                let d = d.trim();
+                if d.len() != 12 || !d.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!(
+                        "date '{}' is not YYYYmmDDHHMM",
+                        crate::printable::escape(d)
+                    ));
+                }
+                Some(format!(
+                    "{}-{}-{}T{}:{}",
+                    &d[..4],
+                    &d[4..6],
+                    &d[6..8],
+                    &d[8..10],
+                    &d[10..12]
+                ))
+            }
+        };
+        // HH:MM[:SS]: the window is kept to the minute
+        let minute = |t: &Option<String>| {
+            t.as_deref()
+                .map(|t| t.trim().get(..5).unwrap_or(t).to_owned())
+        };
+        let validity = self
+            .validity
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.eq_ignore_ascii_case("max"))
+            .map(str::to_owned);
+        let mut o = Options::from_fields(|name| match name {
+            "ttl" => validity.clone(),
+            "send_at" => date.clone(),
+            "send_after" => minute(&self.send_after),
+            "send_before" => minute(&self.send_before),
+            _ => None,
+        })?;
+        if self.priority > 0 {
+            o.priority = Priority::Urgent;
+        }
+        o.flash = self.flash;
+        Ok(o)
     }
 }
 
@@ -134,15 +179,6 @@ fn v1_reply(json: bool, status: u16, result: Result<&[i64], String>) -> Reply {
     }
 }
 
-fn log_options(req: &Req<'_>, options: &EagleOptions) {
-    if !options.is_plain() {
-        log::info!(
-            "web: {} SMSEagle options not applied yet (sent now, normal priority): {options:?}",
-            req.peer
-        );
-    }
-}
-
 fn status_of(e: &IntakeError) -> u16 {
     match e {
         IntakeError::Unavailable(_) | IntakeError::Failed(_) => 503,
@@ -174,9 +210,17 @@ pub fn http_api(app: &App, req: &Req<'_>, user: &str, body: &[u8], to_group: boo
     let Some(message) = p.get("message") else {
         return v1_reply(json, 400, Err("Missing parameter: message".into()));
     };
-    let options = v1_options(&p);
-    log_options(req, &options);
-    match queue(app, &recipients, message, &source("smseagle", user)) {
+    let options = match v1_options(&p).to_options() {
+        Ok(o) => o,
+        Err(e) => return v1_reply(json, 400, Err(e)),
+    };
+    match queue(
+        app,
+        &recipients,
+        message,
+        &options,
+        &source("smseagle", user),
+    ) {
         Ok(ids) => {
             log::info!("web: {} SMSEagle http_api queued {ids:?}", req.peer);
             v1_reply(json, 200, Ok(&ids))
@@ -286,8 +330,11 @@ pub fn v2_sms(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
         send_before: text_opt("send_before"),
         validity: text_opt("validity"),
     };
-    log_options(req, &options);
-    match queue(app, &recipients, &text, &source("smseagle", user)) {
+    let options = match options.to_options() {
+        Ok(o) => o,
+        Err(e) => return v2_error(400, e),
+    };
+    match queue(app, &recipients, &text, &options, &source("smseagle", user)) {
         Ok(ids) => {
             log::info!("web: {} SMSEagle v2 queued {ids:?}", req.peer);
             // One entry per message; a group's members show as @group.
@@ -323,6 +370,43 @@ pub fn v2_sms(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smseagle_options_become_message_options() {
+        let o = EagleOptions {
+            priority: 1,
+            flash: true,
+            date: Some("202612241800".into()),
+            send_after: Some("08:00:00".into()),
+            send_before: Some("20:00".into()),
+            validity: Some("1h".into()),
+            ..Default::default()
+        }
+        .to_options()
+        .unwrap();
+        assert_eq!(o.priority, Priority::Urgent);
+        assert!(o.flash);
+        assert_eq!(
+            o.send_at,
+            Some(crate::options::SendAt::At("2026-12-24 18:00:00.000".into()))
+        );
+        let w = o.window.unwrap();
+        assert_eq!((w.after, w.before), (Some(8 * 60), Some(20 * 60)));
+        assert_eq!(o.ttl, Some(std::time::Duration::from_secs(3600)));
+        let plain = EagleOptions {
+            validity: Some("max".into()),
+            ..Default::default()
+        };
+        assert_eq!(plain.to_options().unwrap(), Options::default());
+        let bad = EagleOptions {
+            date: Some("tomorrow".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            bad.to_options().unwrap_err(),
+            "date 'tomorrow' is not YYYYmmDDHHMM"
+        );
+    }
 
     #[test]
     fn zabbix_encoded_texts_are_decoded() {
