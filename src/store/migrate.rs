@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +68,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sql/sqlite/008_integrations.sql",
         sql: include_str!("../../sql/sqlite/008_integrations.sql"),
     },
+    Migration {
+        version: 10,
+        name: "sql/sqlite/010_pager.sql",
+        sql: include_str!("../../sql/sqlite/010_pager.sql"),
+    },
 ];
 
 pub(crate) const MYSQL: &[Migration] = &[
@@ -110,6 +115,11 @@ pub(crate) const MYSQL: &[Migration] = &[
         version: 8,
         name: "sql/mysql/008_integrations.sql",
         sql: include_str!("../../sql/mysql/008_integrations.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "sql/mysql/010_pager.sql",
+        sql: include_str!("../../sql/mysql/010_pager.sql"),
     },
 ];
 
