@@ -41,6 +41,8 @@ pub enum ClientError {
     Refused {
         count: usize,
     },
+    /// The server refused a request; its words (`smss checkin`).
+    Answer(String),
 }
 
 impl fmt::Display for ClientError {
@@ -66,6 +68,7 @@ impl fmt::Display for ClientError {
             ClientError::Refused { count } => {
                 write!(f, "{count} line(s) were not accepted")
             }
+            ClientError::Answer(m) => f.write_str(m),
         }
     }
 }

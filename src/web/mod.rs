@@ -40,6 +40,7 @@ pub mod alertmanager;
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod checkin;
 pub mod csrf;
 pub mod form;
 pub mod front;
@@ -542,6 +543,10 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         "/api/grafana" if matches!(req.method, Post) => {
             alertmanager::grafana(app, req, &user, body)
         }
+        p if p.starts_with("/api/checkin/") => match req.method {
+            Get | Post => checkin::checkin(app, req, &p["/api/checkin/".len()..], body),
+            _ => not_allowed("GET, POST"),
+        },
         "/api/messages" if get => api::messages(app, req),
         "/metrics" if get => metrics::metrics(app),
         "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/style.css"
