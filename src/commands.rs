@@ -652,6 +652,20 @@ fn status_of_store(
             }
         }
     }
+    let checkins = store.checkins()?;
+    if !checkins.is_empty() {
+        let late = checkins.iter().filter(|c| c.late).count();
+        println!("check-ins:  {}, {late} late", checkins.len());
+    }
+    for c in checkins.iter().filter(|c| c.late) {
+        use crate::pager::clock;
+        attention.push(format!(
+            "check-in {} is late: last {}, expected every {} (smss checkin list)",
+            c.def.name,
+            c.last_seen.map_or_else(|| "never".into(), clock::local),
+            clock::human(c.def.every.as_secs())
+        ));
+    }
     Ok(())
 }
 

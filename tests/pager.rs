@@ -81,6 +81,31 @@ fn late_then_back(backend: Backend) {
     );
     let c = fx.db.store().checkin("backup-db1").unwrap().unwrap();
     assert!(c.late);
+    // seen late: /metrics, the web page, smss status
+    let m = http::get(fx.web, "/metrics", &[("Authorization", &bearer)]).text();
+    assert!(
+        m.contains("smss_checkin_late{name=\"backup-db1\"} 1\n"),
+        "{m}"
+    );
+    let seen = c.last_seen.unwrap();
+    assert!(
+        m.contains(&format!(
+            "smss_checkin_last_seen_timestamp_seconds{{name=\"backup-db1\"}} {seen}\n"
+        )),
+        "{m}"
+    );
+    let page = http::get(fx.web, "/checkins", &[]).text();
+    assert!(
+        page.contains("backup-db1") && page.contains("state late"),
+        "{page}"
+    );
+    let status = admin(&fx.db.url, &["status"]);
+    assert_eq!(status.status.code(), Some(1), "{}", stdout(&status));
+    assert!(
+        stdout(&status).contains("  - check-in backup-db1 is late: last "),
+        "{}",
+        stdout(&status)
+    );
 
     // a restart of serve: the state is in the database
     let Fixture {

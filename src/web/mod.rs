@@ -518,7 +518,7 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     }
     let get = matches!(req.method, Get | Head);
     match req.path {
-        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" if get => {
+        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/checkins" if get => {
             html::page(app, req, &user)
         }
         "/send" if matches!(req.method, Post) => html::send_form(app, req, &user, body),
@@ -549,8 +549,8 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         },
         "/api/messages" if get => api::messages(app, req),
         "/metrics" if get => metrics::metrics(app),
-        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/style.css"
-        | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
+        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/checkins"
+        | "/style.css" | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
         "/send" | "/api/alertmanager" | "/api/grafana" | "/api/v2/messages/sms" => {
             not_allowed("POST")
         }
