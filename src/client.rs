@@ -265,7 +265,7 @@ pub fn run(
         }
         let answer = String::from_utf8_lossy(&answer);
         let answer = answer.trim_end();
-        if answer.starts_with("OK ") {
+        if answer.starts_with("OK ") || answer == "OK" {
             if !args.quiet {
                 let _ = writeln!(out, "{answer}");
             }

@@ -410,3 +410,45 @@ fn the_heartbeat_is_sent() {
     assert!(sent[1].text.starts_with("smss on "), "{}", sent[1].text);
     assert!(texts(&fx.db, "heartbeat").len() >= 2);
 }
+
+/// Two serves on one MariaDB database, both with the heartbeat: each slot
+/// is sent by one of them (`every 1h`: the slot of now is due at once).
+#[test]
+fn the_heartbeat_goes_once_from_two_serves() {
+    let dir = TempDir::new("pagerhb");
+    let db = TestDb::new(Backend::Mysql, &dir);
+    db.init();
+    let sims = [PtySim::start().unwrap(), PtySim::start().unwrap()];
+    let serves: Vec<Serve> = sims
+        .iter()
+        .enumerate()
+        .map(|(i, sim)| {
+            let instance = format!("hb{i}");
+            Serve::start(
+                &db.url,
+                sim.path.to_str().unwrap(),
+                &dir,
+                &[
+                    "--checkin-interval",
+                    "50ms",
+                    "--instance",
+                    &instance,
+                    "--heartbeat",
+                    "every 1h 420608337726",
+                ],
+            )
+        })
+        .collect();
+    // each has tried: one queued it, the other found it sent (and both
+    // keep finding it sent)
+    for s in &serves {
+        assert!(s.wait_log("heartbeat: slot ", WAIT), "{}", s.log());
+    }
+    let all = texts(&db, "heartbeat");
+    assert_eq!(all.len(), 1, "{all:?}");
+    let queued_by: usize = serves
+        .iter()
+        .filter(|s| s.log().contains("heartbeat queued: smss on "))
+        .count();
+    assert_eq!(queued_by, 1);
+}

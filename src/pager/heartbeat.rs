@@ -126,7 +126,7 @@ pub fn tick(intake: &Intake, h: &Heartbeat, now: i64) {
     };
     match intake.submit_guarded(&intake::to_each(&h.to, &text), "heartbeat", &guard) {
         Ok(Some(_)) => log::info!("heartbeat queued: {text}"),
-        Ok(None) => {}
+        Ok(None) => log::debug!("heartbeat: slot {slot} was sent already"),
         Err(e) => log::error!(
             "heartbeat: cannot queue: {}",
             e.store_error()
