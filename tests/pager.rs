@@ -452,3 +452,72 @@ fn the_heartbeat_goes_once_from_two_serves() {
         .count();
     assert_eq!(queued_by, 1);
 }
+
+fn reply(sim: &PtySim, from: &str, text: &str, second: u8) {
+    use smss::gsm::{DeliverRef, encode_deliver};
+    let pdu = &encode_deliver(
+        from,
+        text,
+        smsc_time(second),
+        DeliverRef {
+            reference: 0,
+            ref16: false,
+        },
+    )[0];
+    sim.handle.deliver("SM", pdu).unwrap();
+}
+
+/// `ACK` from the number alerted acknowledges the alert and is confirmed;
+/// from another number, or for an alert that did not go there, nothing.
+#[test]
+fn an_ack_reply_acknowledges_the_alert() {
+    let fx = fixture(Backend::Sqlite, &[], &fast());
+    let mut s = connect(fx.serve.addr);
+    send(
+        &mut s,
+        format!("#{OPS};disk full on db1#420777123456;other\n").as_bytes(),
+    );
+    let answer = read_answer(&mut s);
+    assert!(answer.starts_with("OK "), "{answer}");
+    let sent = fx.sim.handle.wait_for_sent(2, WAIT);
+    assert_eq!(sent.len(), 2);
+    let alert = crate::integrations::all_sms(&fx.db)
+        .into_iter()
+        .find(|r| r.phone == OPS)
+        .unwrap();
+    // not alerted: nothing
+    reply(&fx.sim, "+420731000111", "ACK", 1);
+    assert!(
+        fx.serve
+            .wait_log("ACK from +420731000111: no alert to acknowledge", WAIT)
+    );
+    // an id that did not go to this number: nothing
+    let other = alert.id + 1;
+    reply(&fx.sim, &format!("+{OPS}"), &format!("ACK {other}"), 2);
+    assert!(fx.serve.wait_log(
+        &format!("ACK from +{OPS}: no alert to acknowledge with id {other}"),
+        WAIT
+    ));
+    assert_eq!(fx.db.store().acked(alert.id).unwrap(), None);
+    assert_eq!(fx.db.store().acked(other).unwrap(), None);
+    // the alerted number: acknowledged, confirmed
+    reply(&fx.sim, &format!("+{OPS}"), "ack", 3);
+    let sent = fx.sim.handle.wait_for_sent(3, WAIT);
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[2].number.trim_start_matches('+'), OPS);
+    assert_eq!(
+        sent[2].text,
+        format!("ACK #{} by +{OPS}: disk full on db1", alert.id)
+    );
+    let (_, by) = fx.db.store().acked(alert.id).unwrap().unwrap();
+    assert_eq!(by, format!("+{OPS}"));
+    // again: nothing left to acknowledge there
+    reply(&fx.sim, &format!("+{OPS}"), "OK", 4);
+    let nothing_left = format!("ACK from +{OPS}: no alert to acknowledge");
+    assert!(wait_for(WAIT, || fx
+        .serve
+        .log()
+        .lines()
+        .any(|l| l.ends_with(&nothing_left))));
+    assert_eq!(texts(&fx.db, "ack").len(), 1);
+}

@@ -29,3 +29,8 @@ CREATE TABLE IF NOT EXISTS pager_mark (
     slot BIGINT NOT NULL,
     PRIMARY KEY (name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Acknowledged by an SMS reply (`ACK`, `OK`, `ACK <id>` from the number the
+-- alert went to): when (Unix seconds) and from which number.
+ALTER TABLE sms ADD COLUMN IF NOT EXISTS acked_at BIGINT NULL;
+ALTER TABLE sms ADD COLUMN IF NOT EXISTS acked_by VARCHAR(32) NULL;

@@ -26,3 +26,8 @@ CREATE TABLE pager_mark (
     name VARCHAR(64) PRIMARY KEY,
     slot INTEGER NOT NULL
 );
+
+-- Acknowledged by an SMS reply (`ACK`, `OK`, `ACK <id>` from the number the
+-- alert went to): when (Unix seconds) and from which number.
+ALTER TABLE sms ADD COLUMN acked_at INTEGER NULL;
+ALTER TABLE sms ADD COLUMN acked_by VARCHAR(32) NULL;

@@ -15,6 +15,7 @@
 //! only from the state expected, so several serves on one database send
 //! each one once.
 
+pub mod ack;
 pub mod clock;
 pub mod heartbeat;
 
@@ -245,6 +246,9 @@ pub fn run(intake: Intake, settings: Arc<Settings>, stop: Arc<AtomicBool>) {
             let now = clock::now();
             if let Err(e) = check_late(&intake, now) {
                 log::warn!("pager: cannot read the check-ins: {e}");
+            }
+            if let Err(e) = ack::pass(&intake, now) {
+                log::warn!("pager: cannot read the replies: {e}");
             }
             if let Some(h) = &settings.heartbeat {
                 heartbeat::tick(&intake, h, now);

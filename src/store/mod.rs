@@ -133,6 +133,23 @@ pub enum Guard {
     /// The periodic send `name` (the heartbeat) for `slot`, once: only
     /// when the slot recorded is older.
     Once { name: String, slot: i64 },
+    /// The received message `rcv_id` acknowledges the sent alert `sms_id`
+    /// (from `by`): the reader's cursor (`pager_mark` 'ack') passes it,
+    /// and the alert is marked, unless it was already.
+    Ack {
+        rcv_id: i64,
+        sms_id: i64,
+        by: String,
+        now: i64,
+    },
+}
+
+/// A sent message that may be acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub id: i64,
+    pub phone: String,
+    pub text: String,
 }
 
 /// A queued message claimed by a sender.
@@ -751,6 +768,20 @@ pub trait Store: Send + Sync {
     /// transaction; `None` (nothing queued, nothing changed) when the
     /// state was not the one the guard expects.
     fn enqueue_guarded(&self, msgs: &[NewMessage], guard: &Guard) -> Result<Option<Vec<i64>>>;
+
+    /// The last received message the acknowledgement reader passed
+    /// (`None`: it never ran).
+    fn ack_cursor(&self) -> Result<Option<i64>>;
+
+    /// Received messages after id `after`, oldest first: (id, sender, text).
+    fn received_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, String)>>;
+
+    /// The newest sent messages not acknowledged, newest first, except
+    /// those of `sources` (the confirmations, the heartbeat).
+    fn unacked_alerts(&self, sources: &[&str], limit: usize) -> Result<Vec<Alert>>;
+
+    /// `(acked_at, acked_by)` of a sent message.
+    fn acked(&self, sms_id: i64) -> Result<Option<(i64, String)>>;
 
     /// Defines a check-in, or replaces the definition of one (its last
     /// check-in and state are kept). `true` when it was new.

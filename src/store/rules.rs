@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use super::sql::{Backend, Exec, Row, TxKind, params};
 use super::{
-    Activity, AlertMark, Checkin, CheckinDef, Coding, DeliveryReport, Group, Guard, ListFilter,
-    ModemHealth, NewMessage, Outcome, PartSaved, QueueRow, QueueStats, QueuedMessage, RcvRow,
-    Received, ReceivedPart, ReportStatus, Result, Saved, SimMemory, SmsRow, SmsStatus, Store,
-    StoreDiagnostics, StoreError, TokenRow, Totals, clip, combined_report, joined_row,
+    Activity, Alert, AlertMark, Checkin, CheckinDef, Coding, DeliveryReport, Group, Guard,
+    ListFilter, ModemHealth, NewMessage, Outcome, PartSaved, QueueRow, QueueStats, QueuedMessage,
+    RcvRow, Received, ReceivedPart, ReportStatus, Result, Saved, SimMemory, SmsRow, SmsStatus,
+    Store, StoreDiagnostics, StoreError, TokenRow, Totals, clip, combined_report, joined_row,
     refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
@@ -543,6 +543,33 @@ impl<B: Backend> Store for SqlStore<B> {
                         params![*slot, name.as_str(), *slot],
                     )?
                 }
+                Guard::Ack {
+                    rcv_id,
+                    sms_id,
+                    by,
+                    now,
+                } => {
+                    e.exec(
+                        &format!(
+                            "{} INTO pager_mark (name, slot) VALUES ('ack', ?)",
+                            d.insert_ignore
+                        ),
+                        params![i64::MIN],
+                    )?;
+                    let passed = e.exec(
+                        "UPDATE pager_mark SET slot = ? WHERE name = 'ack' AND slot < ?",
+                        params![*rcv_id, *rcv_id],
+                    )?;
+                    if passed == 0 {
+                        0
+                    } else {
+                        e.exec(
+                            "UPDATE sms SET acked_at = ?, acked_by = ? \
+                             WHERE id = ? AND acked_at IS NULL",
+                            params![*now, clip(by, 32), *sms_id],
+                        )?
+                    }
+                }
             };
             if changed == 0 {
                 return Ok(None);
@@ -552,6 +579,65 @@ impl<B: Backend> Store for SqlStore<B> {
                 .map(|m| insert_msg(e, m))
                 .collect::<Result<Vec<_>>>()?;
             Ok(Some(ids))
+        })
+    }
+
+    fn ack_cursor(&self) -> Result<Option<i64>> {
+        self.0.run(|e| {
+            e.query_one("SELECT slot FROM pager_mark WHERE name = 'ack'", &[])?
+                .map(|r| r.get(0))
+                .transpose()
+        })
+    }
+
+    fn received_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, String)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.0.run(|e| {
+            e.query(
+                "SELECT id, sender, text FROM rcv WHERE id > ? ORDER BY id LIMIT ?",
+                params![after, limit],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .collect()
+        })
+    }
+
+    fn unacked_alerts(&self, sources: &[&str], limit: usize) -> Result<Vec<Alert>> {
+        let mut sql =
+            format!("SELECT id, phone, text FROM sms WHERE status = '{SENT}' AND acked_at IS NULL");
+        let mut values: Vec<super::sql::Value> = Vec::new();
+        if !sources.is_empty() {
+            sql.push_str(&format!(
+                " AND source NOT IN ({})",
+                vec!["?"; sources.len()].join(", ")
+            ));
+            values.extend(sources.iter().map(|s| (*s).into()));
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+        self.0.run(|e| {
+            e.query(&sql, &values)?
+                .iter()
+                .map(|r| {
+                    Ok(Alert {
+                        id: r.get(0)?,
+                        phone: r.get(1)?,
+                        text: r.get(2)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn acked(&self, sms_id: i64) -> Result<Option<(i64, String)>> {
+        self.0.run(|e| {
+            e.query_one(
+                "SELECT acked_at, acked_by FROM sms WHERE id = ? AND acked_at IS NOT NULL",
+                params![sms_id],
+            )?
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .transpose()
         })
     }
 

@@ -1579,7 +1579,8 @@ mod health {
                  DROP TABLE api_token; DROP TABLE alert_notified; \
                  ALTER TABLE msg DROP COLUMN via_group; \
                  ALTER TABLE sms DROP COLUMN via_group; \
-                 DROP TABLE checkin; DROP TABLE pager_mark;",
+                 DROP TABLE checkin; DROP TABLE pager_mark; \
+                 ALTER TABLE sms DROP COLUMN acked_at; ALTER TABLE sms DROP COLUMN acked_by;",
             )
             .unwrap();
         }
@@ -1940,7 +1941,47 @@ mod pager {
         assert_eq!(s.queue_stats().unwrap().depth, 2);
     }
 
+    fn an_alert_is_acknowledged_once(fx: &dyn Fixture) {
+        let s = fx.open();
+        s.execute_sql(
+            "INSERT INTO sms (id, phone, text, source, status, parts, part_refs, attempts, \
+             queued_at, sent_at) VALUES \
+             (7, '420608337726', 'disk full', 'ip:1', 'sent', 1, '1', 0, \
+              '2026-12-01 02:00:00.000', '2026-12-01 02:00:01.000'), \
+             (8, '420608337726', 'alive', 'heartbeat', 'sent', 1, '2', 0, \
+              '2026-12-01 02:00:00.000', '2026-12-01 02:00:01.000')",
+        )
+        .unwrap();
+        assert_eq!(s.ack_cursor().unwrap(), None);
+        let alerts = s.unacked_alerts(&["heartbeat"], 10).unwrap();
+        assert_eq!(alerts.iter().map(|a| a.id).collect::<Vec<_>>(), [7]);
+        let ack = |rcv_id| Guard::Ack {
+            rcv_id,
+            sms_id: 7,
+            by: "+420608337726".into(),
+            now: 1234,
+        };
+        let m = [msg("420608337726", "ACK #7")];
+        assert_eq!(s.enqueue_guarded(&m, &ack(3)).unwrap().unwrap().len(), 1);
+        assert_eq!(s.ack_cursor().unwrap(), Some(3));
+        assert_eq!(
+            s.acked(7).unwrap(),
+            Some((1234, "+420608337726".to_string()))
+        );
+        // the same reply again (another serve), a later one: nothing
+        assert_eq!(s.enqueue_guarded(&m, &ack(3)).unwrap(), None);
+        assert_eq!(s.enqueue_guarded(&m, &ack(4)).unwrap(), None);
+        assert_eq!(
+            s.ack_cursor().unwrap(),
+            Some(4),
+            "the later reply is passed"
+        );
+        assert_eq!(s.queue_stats().unwrap().depth, 1);
+        assert!(s.unacked_alerts(&["heartbeat"], 10).unwrap().is_empty());
+    }
+
     suite!(
+        an_alert_is_acknowledged_once,
         a_checkin_goes_late_and_back_once,
         checkins_are_defined_listed_and_removed,
         a_slot_is_sent_once,
