@@ -511,6 +511,19 @@ fn an_ack_reply_acknowledges_the_alert() {
     );
     let (_, by) = fx.db.store().acked(alert.id).unwrap().unwrap();
     assert_eq!(by, format!("+{OPS}"));
+    // shown: the Sent list, /api/messages
+    let page = http::get(fx.web, "/sent", &[]).text();
+    assert!(page.contains(&format!("sent · ACK by +{OPS} ")), "{page}");
+    let api = http::get(fx.web, "/api/messages?status=sent", &[]).json();
+    let row = api["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == alert.id)
+        .unwrap()
+        .clone();
+    assert_eq!(row["acked_by"], format!("+{OPS}"), "{row}");
+    assert!(row["acked_at"].is_i64(), "{row}");
     // again: nothing left to acknowledge there
     reply(&fx.sim, &format!("+{OPS}"), "OK", 4);
     let nothing_left = format!("ACK from +{OPS}: no alert to acknowledge");

@@ -205,6 +205,8 @@ pub struct SmsRow {
     pub report_status: Option<ReportStatus>,
     /// The group it was addressed to (`via_group`).
     pub group: Option<String>,
+    /// Acknowledged by an SMS reply: when (Unix seconds) and by which number.
+    pub acked: Option<(i64, String)>,
 }
 
 /// How a message left the queue: `sms.status`.

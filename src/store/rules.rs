@@ -32,7 +32,7 @@ impl<B: Backend> SqlStore<B> {
         let d = self.0.dialect();
         format!(
             "id, phone, text, source, {}, {}, status, parts, part_refs, error, attempts, \
-             sent_by, report_status, via_group",
+             sent_by, report_status, via_group, acked_at, acked_by",
             d.time("queued_at"),
             d.time("sent_at")
         )
@@ -210,6 +210,10 @@ fn sms_from_row(r: &Row) -> Result<SmsRow> {
         sent_by: r.get(11)?,
         report_status: r.parse_opt(12, "sms.report_status", ReportStatus::parse)?,
         group: r.get(13)?,
+        acked: match (r.get::<Option<i64>>(14)?, r.get::<Option<String>>(15)?) {
+            (Some(at), Some(by)) => Some((at, by)),
+            _ => None,
+        },
     })
 }
 

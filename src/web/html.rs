@@ -637,7 +637,15 @@ fn sms_table(rows: &[SmsRow]) -> String {
                 ("Parts", r.parts.to_string(), "num"),
                 (
                     "Status",
-                    status_with_report(r.status, r.report_status),
+                    match &r.acked {
+                        Some((at, by)) => format!(
+                            "{} · ACK by {} {}",
+                            status_with_report(r.status, r.report_status),
+                            esc(by),
+                            crate::pager::clock::local(*at)
+                        ),
+                        None => status_with_report(r.status, r.report_status),
+                    },
                     "status",
                 ),
                 ("Error", esc(r.error.as_deref().unwrap_or("")), "error"),
@@ -836,6 +844,7 @@ mod tests {
             sent_by: String::new(),
             report_status: Some(ReportStatus::Failed),
             group: Some(evil.into()),
+            acked: Some((0, evil.into())),
         }]);
         assert!(!html.contains("<img") && !html.contains("\"'"), "{html}");
     }
