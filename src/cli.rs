@@ -489,8 +489,12 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
                 forget = Some(parser.value().map_err(usage)?.string().map_err(usage)?)
             }
             Long("config") => config = Some(parser.value().map_err(usage)?.into()),
-            Value(word) if matches!(command, "group" | "token") => {
+            Value(word) if matches!(command, "group" | "token" | "checkin") => {
                 words.push(word.string().map_err(usage)?)
+            }
+            Long(key @ ("every" | "grace" | "to")) if command == "checkin" => {
+                words.push(format!("--{key}"));
+                words.push(parser.value().map_err(usage)?.string().map_err(usage)?);
             }
             Long(key) if Settings::is_key(key) => {
                 let key = key.to_owned();

@@ -41,6 +41,8 @@ pub enum ClientError {
     Refused {
         count: usize,
     },
+    /// The server refused a request; its words (`smss checkin`).
+    Answer(String),
 }
 
 impl fmt::Display for ClientError {
@@ -66,6 +68,7 @@ impl fmt::Display for ClientError {
             ClientError::Refused { count } => {
                 write!(f, "{count} line(s) were not accepted")
             }
+            ClientError::Answer(m) => f.write_str(m),
         }
     }
 }
@@ -262,7 +265,7 @@ pub fn run(
         }
         let answer = String::from_utf8_lossy(&answer);
         let answer = answer.trim_end();
-        if answer.starts_with("OK ") {
+        if answer.starts_with("OK ") || answer == "OK" {
             if !args.quiet {
                 let _ = writeln!(out, "{answer}");
             }

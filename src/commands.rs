@@ -86,10 +86,12 @@ fn run_command(command: &str, args: ServerArgs) -> Result<ExitCode, CliError> {
             init_logging(&settings, interactive(LevelFilter::Warn), false)?;
             probe(&settings)
         }
-        "group" | "token" => {
+        "group" | "token" | "checkin" => {
             init_logging(&settings, LevelFilter::Warn, false)?;
             if command == "group" {
                 crate::manage::group(&settings, &hint, &args.words)
+            } else if command == "checkin" {
+                crate::manage::checkin(&settings, &hint, &args.words)
             } else {
                 crate::manage::token(&settings, &hint, &args.words)
             }
@@ -310,6 +312,16 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
         settings.max_recipients,
     )
     .with_coalesce_window(settings.coalesce_window);
+    // Check-ins and the heartbeat: no modem needed, only the queue.
+    {
+        let intake = intake.clone();
+        let settings = Arc::new(settings.clone());
+        let stop = Arc::clone(&stop);
+        thread::Builder::new()
+            .name("pager".into())
+            .spawn(move || crate::pager::run(intake, settings, stop))
+            .map_err(CliError::Thread)?;
+    }
     // The web interface, when configured (its own listener and threads).
     let web = crate::web::start(settings.clone(), Arc::clone(&store), intake.clone())
         .map_err(CliError::Web)?;
@@ -645,6 +657,20 @@ fn status_of_store(
                 attention.push(format!("modem {}: {what}", m.instance));
             }
         }
+    }
+    let checkins = store.checkins()?;
+    if !checkins.is_empty() {
+        let late = checkins.iter().filter(|c| c.late).count();
+        println!("check-ins:  {}, {late} late", checkins.len());
+    }
+    for c in checkins.iter().filter(|c| c.late) {
+        use crate::pager::clock;
+        attention.push(format!(
+            "check-in {} is late: last {}, expected every {} (smss checkin list)",
+            c.def.name,
+            c.last_seen.map_or_else(|| "never".into(), clock::local),
+            clock::human(c.def.every.as_secs())
+        ));
     }
     Ok(())
 }

@@ -467,6 +467,26 @@ settings! {
                sends only what changed) this long; an alert still firing after that is sent \
                again once, as a reminder",
     }
+    checkin_interval: Duration {
+        name: "checkin-interval", value: "DURATION", default: "30s",
+        parse: positive_duration, commands: SERVE,
+        help: "how often serve looks for late check-ins (smss checkin) and whether the \
+               heartbeat is due; a late check-in's SMS goes out at most this long after its \
+               period and grace",
+    }
+    checkin_grace: Duration {
+        name: "checkin-grace", value: "DURATION", default: "5m",
+        parse: duration, commands: SERVE,
+        help: "the grace of a check-in created by its first report without grace=: how long \
+               after its period it may still come before the SMS",
+    }
+    heartbeat: Option<crate::pager::Heartbeat> {
+        name: "heartbeat", value: "TIME RECIPIENTS", default: "",
+        parse: crate::pager::heartbeat::parse, commands: SERVE,
+        help: "a daily 'smss on HOST alive: ...' SMS at this local time to these numbers or \
+               @groups (08:00 @ops), or at an interval (every 6h @ops); once across every \
+               serve of one database; empty = none",
+    }
     alert_max_parts: usize {
         name: "alert-max-parts", value: "N", default: "2",
         parse: number(1, 255), commands: SERVE,
@@ -753,6 +773,14 @@ fn level(value: &str) -> Result<LevelFilter, String> {
         "debug" => Ok(LevelFilter::Debug),
         "trace" => Ok(LevelFilter::Trace),
         _ => Err(format!("'{value}' should be error, warn, info or debug")),
+    }
+}
+
+/// A duration that is not zero.
+fn positive_duration(value: &str) -> Result<Duration, String> {
+    match crate::duration::parse(value)? {
+        d if d.is_zero() => Err("must be more than 0".into()),
+        d => Ok(d),
     }
 }
 

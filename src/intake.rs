@@ -22,7 +22,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 use crate::protocol::{self, Options, Request, RequestError};
-use crate::store::{AlertMark, ErrorKind, NewMessage, Store, StoreError};
+use crate::store::{AlertMark, ErrorKind, Guard, NewMessage, Store, StoreError};
 
 /// What wakes the modem threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +184,40 @@ impl Intake {
         source: &str,
         marks: &[AlertMark],
     ) -> Result<Vec<i64>, IntakeError> {
+        let msgs = self.expand(requests, source)?;
+        let ids = self
+            .store
+            .enqueue_marked(&msgs, marks)
+            .map_err(store_error)?;
+        // Nobody listening (the modem threads have stopped) is no error: the
+        // rows are committed and the next serve or send-pending sends them.
+        let _ = self.wake.send(Wake::Queued);
+        Ok(ids)
+    }
+
+    /// [`Intake::submit`] with `guard`'s state change in the same
+    /// transaction (the pager's late/back SMS, the heartbeat); `Ok(None)`
+    /// when the state had changed already (another serve queued them).
+    pub fn submit_guarded(
+        &self,
+        requests: &[Request],
+        source: &str,
+        guard: &Guard,
+    ) -> Result<Option<Vec<i64>>, IntakeError> {
+        let msgs = self.expand(requests, source)?;
+        let ids = self
+            .store
+            .enqueue_guarded(&msgs, guard)
+            .map_err(store_error)?;
+        if ids.is_some() {
+            let _ = self.wake.send(Wake::Queued);
+        }
+        Ok(ids)
+    }
+
+    /// The rules of every batch: validated, `@group`s expanded, within
+    /// `max-recipients`.
+    fn expand(&self, requests: &[Request], source: &str) -> Result<Vec<NewMessage>, IntakeError> {
         if requests.is_empty() {
             return Err(IntakeError::Rejected(Rejection::NoRecipient));
         }
@@ -249,14 +283,12 @@ impl Intake {
         if msgs.len() > self.max_recipients {
             return Err(too_many(msgs.len()));
         }
-        let ids = self
-            .store
-            .enqueue_marked(&msgs, marks)
-            .map_err(store_error)?;
-        // Nobody listening (the modem threads have stopped) is no error: the
-        // rows are committed and the next serve or send-pending sends them.
-        let _ = self.wake.send(Wake::Queued);
-        Ok(ids)
+        Ok(msgs)
+    }
+
+    /// The store behind the queue (the pager reads its check-ins there).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 }
 

@@ -9,6 +9,7 @@
 //! modem on a pseudo-terminal for tests and the demo. [`web`] is the web
 //! interface and HTTP API of `serve`. See `ARCHITECTURE.md`.
 
+pub mod checkin;
 pub mod client;
 pub mod duration;
 pub mod run;
@@ -43,6 +44,8 @@ pub mod options;
 pub mod outbox;
 #[cfg(feature = "server")]
 pub mod owner;
+#[cfg(feature = "server")]
+pub mod pager;
 #[cfg(feature = "server")]
 pub mod password;
 #[cfg(feature = "server")]

@@ -154,3 +154,94 @@ pub fn token(
         _ => Err(CliError::Usage(TOKEN_USAGE.trim_end().to_owned())),
     }
 }
+
+/// `smss checkin add|list|remove` with its words after `checkin`
+/// (`--every`, `--grace`, `--to` come as pairs of words).
+pub fn checkin(
+    settings: &Settings,
+    hint: &InitDbHint,
+    args: &[String],
+) -> Result<ExitCode, CliError> {
+    use crate::pager::clock;
+    let usage = || CliError::Usage(crate::checkin::USAGE.trim_end().to_owned());
+    match args.first().map(String::as_str) {
+        Some("add") => {
+            let mut call = crate::checkin::Call::default();
+            let mut rest = args[1..].iter();
+            while let Some(w) = rest.next() {
+                if let Some(key) = w.strip_prefix("--") {
+                    let value = rest.next().ok_or_else(usage)?;
+                    call.set(key, value).map_err(CliError::Usage)?;
+                } else if call.name.is_empty() && crate::checkin::valid_name(w) {
+                    call.name = w.clone();
+                } else {
+                    return Err(CliError::Usage(format!(
+                        "checkin add: '{}' is not a check-in name (letters, digits, '-', '_', '.')",
+                        crate::printable::escape(w)
+                    )));
+                }
+            }
+            let (false, Some(every), false) =
+                (call.name.is_empty(), call.every, call.to.is_empty())
+            else {
+                return Err(CliError::Usage(
+                    "checkin add NAME --every DURATION --to RECIPIENT [--grace DURATION]".into(),
+                ));
+            };
+            let store = open(settings, hint)?;
+            let (tx, _rx) = std::sync::mpsc::channel();
+            let intake = crate::intake::Intake::new(std::sync::Arc::clone(&store), tx, 1, 1);
+            crate::pager::check_recipients(&intake, &call.to).map_err(|e| match e {
+                crate::pager::CheckinError::Store(e) => CliError::from(e),
+                e => CliError::Refused(e.to_string()),
+            })?;
+            let def = crate::store::CheckinDef {
+                name: call.name.clone(),
+                every,
+                grace: call.grace.unwrap_or(settings.checkin_grace),
+                recipients: call.to.clone(),
+            };
+            let created = store.define_checkin(&def, clock::now())?;
+            println!(
+                "smss checkin: {} {}: every {}, grace {}, to {}",
+                if created { "added" } else { "changed" },
+                def.name,
+                clock::human(def.every.as_secs()),
+                clock::human(def.grace.as_secs()),
+                def.recipients.join(",")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("list") if args.len() == 1 => {
+            let list = open(settings, hint)?.checkins()?;
+            if list.is_empty() {
+                println!("no check-ins (smss checkin add NAME --every 24h --to @group makes one)");
+            }
+            for c in list {
+                println!(
+                    "{}\t{}\tevery {} grace {}\tlast {}\tnext due {}\tto {}",
+                    c.def.name,
+                    if c.late { "LATE" } else { "ok" },
+                    clock::human(c.def.every.as_secs()),
+                    clock::human(c.def.grace.as_secs()),
+                    c.last_seen.map_or_else(|| "never".into(), clock::local),
+                    clock::local(c.due_at()),
+                    c.def.recipients.join(",")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("remove") if args.len() == 2 => {
+            let name = &args[1];
+            if !open(settings, hint)?.remove_checkin(name)? {
+                return Err(CliError::Refused(format!(
+                    "there is no check-in {} (smss checkin list shows them)",
+                    crate::printable::escape(name)
+                )));
+            }
+            println!("smss checkin: removed {name}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(usage()),
+    }
+}

@@ -30,6 +30,15 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     match command.as_str() {
         "client" => client_main(rest),
         "sendsms" => sendsms_main(rest),
+        // add | list | remove: the administrator's, on the database
+        "checkin"
+            if !(cfg!(feature = "server")
+                && rest
+                    .first()
+                    .is_some_and(|w| w == "add" || w == "list" || w == "remove")) =>
+        {
+            checkin_main(rest)
+        }
         "-V" | "--version" | "version" => {
             println!("smss {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -58,6 +67,36 @@ fn client_main(args: Vec<OsString>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(err, "smss client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn checkin_main(args: Vec<OsString>) -> ExitCode {
+    let parsed = match crate::checkin::parse_args(args) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{}", crate::checkin::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!(
+                "smss checkin: {}",
+                e.to_string()
+                    .replace("smss client --help", "smss checkin --help")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = io::stdout().lock();
+    match crate::checkin::run(&parsed, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ client::ClientError::Usage(_)) => {
+            eprintln!("smss checkin: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("smss checkin: {e}");
             ExitCode::FAILURE
         }
     }
@@ -123,19 +162,19 @@ fn server_main(command: &str, args: Vec<OsString>) -> ExitCode {
                 crate::commands::hash_password()
             }
         }
-        "serve" | "send-pending" | "init-db" | "status" | "probe" | "group" | "token" => {
-            cli::parse_server_args(command, args).and_then(|parsed| {
-                if parsed.help {
-                    match command {
-                        "group" => print!("{}", crate::manage::GROUP_USAGE),
-                        "token" => print!("{}", crate::manage::TOKEN_USAGE),
-                        _ => print!("{}", cli::help_text(Some(command))),
-                    }
-                    return Ok(ExitCode::SUCCESS);
+        "serve" | "send-pending" | "init-db" | "status" | "probe" | "group" | "token"
+        | "checkin" => cli::parse_server_args(command, args).and_then(|parsed| {
+            if parsed.help {
+                match command {
+                    "group" => print!("{}", crate::manage::GROUP_USAGE),
+                    "token" => print!("{}", crate::manage::TOKEN_USAGE),
+                    "checkin" => print!("{}", crate::checkin::USAGE),
+                    _ => print!("{}", cli::help_text(Some(command))),
                 }
-                crate::commands::run(command, parsed)
-            })
-        }
+                return Ok(ExitCode::SUCCESS);
+            }
+            crate::commands::run(command, parsed)
+        }),
         other => Err(CliError::Usage(format!(
             "unknown command '{other}'\n\n{}",
             cli::COMMANDS

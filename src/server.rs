@@ -190,6 +190,10 @@ impl Connection {
         if line.trim().is_empty() {
             return Ok(());
         }
+        if line.trim_start().starts_with("#?") {
+            let reply = self.command(&line);
+            return stream.write_all(format!("{reply}\r\n").as_bytes());
+        }
         let queued = protocol::split_line(&line)
             .map_err(IntakeError::from)
             .and_then(|requests| {
@@ -213,5 +217,33 @@ impl Connection {
             }
         };
         stream.write_all(format!("{reply}\r\n").as_bytes())
+    }
+
+    /// A `#?` line: `#?checkin NAME ...` (`crate::checkin`); `OK` or
+    /// `ERR reason`.
+    fn command(&self, line: &str) -> String {
+        let call = match crate::checkin::parse_line(line) {
+            Some(Ok(call)) => call,
+            Some(Err(e)) => return format!("ERR {e}"),
+            None => {
+                return "ERR unknown command: #?checkin NAME is the only #? line".into();
+            }
+        };
+        let now = crate::pager::clock::now();
+        match crate::pager::check_in(&self.intake, &call, self.limits.checkin_grace, now) {
+            Ok(r) => {
+                log::info!("check-in {} from {}: {r:?}", call.name, self.peer);
+                "OK".into()
+            }
+            Err(e) => {
+                match &e {
+                    crate::pager::CheckinError::Store(cause) => {
+                        log::error!("check-in {} from {}: {cause}", call.name, self.peer)
+                    }
+                    _ => log::info!("refused check-in {} from {}: {e}", call.name, self.peer),
+                }
+                format!("ERR {e}")
+            }
+        }
     }
 }

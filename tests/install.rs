@@ -51,6 +51,7 @@ const TREE: &[(&str, u32)] = &[
         0o644,
     ),
     ("usr/local/share/smss/sql/sqlite/009_storms.sql", 0o644),
+    ("usr/local/share/smss/sql/sqlite/010_pager.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/001_init.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/002_receive.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/003_modem.sql", 0o644),
@@ -66,6 +67,7 @@ const TREE: &[(&str, u32)] = &[
     ("usr/local/share/smss/sql/mysql/007_sim_memories.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/008_integrations.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/009_storms.sql", 0o644),
+    ("usr/local/share/smss/sql/mysql/010_pager.sql", 0o644),
     ("usr/local/share/doc/smss/README.md", 0o644),
 ];
 

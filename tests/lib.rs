@@ -13,6 +13,7 @@ mod install;
 mod integrations;
 mod mistakes;
 mod modems;
+mod pager;
 mod pdu_crosscheck;
 mod pin;
 mod properties;

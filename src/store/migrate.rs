@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +73,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sql/sqlite/009_storms.sql",
         sql: include_str!("../../sql/sqlite/009_storms.sql"),
     },
+    Migration {
+        version: 10,
+        name: "sql/sqlite/010_pager.sql",
+        sql: include_str!("../../sql/sqlite/010_pager.sql"),
+    },
 ];
 
 pub(crate) const MYSQL: &[Migration] = &[
@@ -120,6 +125,11 @@ pub(crate) const MYSQL: &[Migration] = &[
         version: 9,
         name: "sql/mysql/009_storms.sql",
         sql: include_str!("../../sql/mysql/009_storms.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "sql/mysql/010_pager.sql",
+        sql: include_str!("../../sql/mysql/010_pager.sql"),
     },
 ];
 

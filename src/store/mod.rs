@@ -100,6 +100,80 @@ pub struct AlertMark {
     pub status: String,
 }
 
+/// A check-in (dead-man's switch) as defined: the job `name` reports at
+/// least every `every`; after `every + grace` without a report, an SMS to
+/// `recipients` (numbers and `@group`s, as given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckinDef {
+    pub name: String,
+    pub every: Duration,
+    pub grace: Duration,
+    pub recipients: Vec<String>,
+}
+
+/// A check-in as stored. Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkin {
+    pub def: CheckinDef,
+    pub created: i64,
+    /// `None`: defined by `smss checkin add`, never checked in.
+    pub last_seen: Option<i64>,
+    /// The late SMS was queued and the job has not checked in since.
+    pub late: bool,
+    /// When the last late or back SMS was queued.
+    pub alerted_at: Option<i64>,
+}
+
+impl Checkin {
+    /// When the next check-in is expected (from the last one, or from when
+    /// it was added).
+    pub fn due_at(&self) -> i64 {
+        self.last_seen
+            .unwrap_or(self.created)
+            .saturating_add(secs(self.def.every))
+    }
+
+    /// When it counts as late: due + grace.
+    pub fn late_at(&self) -> i64 {
+        self.due_at().saturating_add(secs(self.def.grace))
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The state change a guarded enqueue makes with its messages, in the same
+/// transaction; when the state is no longer the one expected (another
+/// serve on the same database made the change first), nothing is queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    /// ok -> late, while the check-in is still overdue at `now`.
+    CheckinLate { name: String, now: i64 },
+    /// late -> ok, when it checked in after the late SMS.
+    CheckinBack { name: String, now: i64 },
+    /// The periodic send `name` (the heartbeat) for `slot`, once: only
+    /// when the slot recorded is older.
+    Once { name: String, slot: i64 },
+    /// The received message `rcv_id` acknowledges the sent alert `sms_id`
+    /// (from `by`): the reader's cursor (`pager_mark` 'ack') passes it,
+    /// and the alert is marked, unless it was already.
+    Ack {
+        rcv_id: i64,
+        sms_id: i64,
+        by: String,
+        now: i64,
+    },
+}
+
+/// A sent message that may be acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub id: i64,
+    pub phone: String,
+    pub text: String,
+}
+
 /// A queued message claimed by a sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedMessage {
@@ -205,6 +279,8 @@ pub struct SmsRow {
     pub repeats: u32,
     /// For `Suppressed`: the message this one repeated.
     pub coalesced_into: Option<i64>,
+    /// Acknowledged by an SMS reply: when (Unix seconds) and by which number.
+    pub acked: Option<(i64, String)>,
 }
 
 /// How a message left the queue: `sms.status`.
@@ -786,6 +862,45 @@ pub trait Store: Send + Sync {
     /// Forgets the alerts notified longer than `age` ago (a repeat after
     /// that is sent again, as a reminder). Returns how many.
     fn forget_alerts(&self, age: Duration) -> Result<u64>;
+
+    /// [`Store::enqueue`] together with `guard`'s state change, in one
+    /// transaction; `None` (nothing queued, nothing changed) when the
+    /// state was not the one the guard expects.
+    fn enqueue_guarded(&self, msgs: &[NewMessage], guard: &Guard) -> Result<Option<Vec<i64>>>;
+
+    /// The last received message the acknowledgement reader passed
+    /// (`None`: it never ran).
+    fn ack_cursor(&self) -> Result<Option<i64>>;
+
+    /// Received messages after id `after`, oldest first: (id, sender, text).
+    fn received_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, String)>>;
+
+    /// The newest sent messages not acknowledged, newest first, except
+    /// those of `sources` (the confirmations, the heartbeat).
+    fn unacked_alerts(&self, sources: &[&str], limit: usize) -> Result<Vec<Alert>>;
+
+    /// `(acked_at, acked_by)` of a sent message.
+    fn acked(&self, sms_id: i64) -> Result<Option<(i64, String)>>;
+
+    /// Defines a check-in, or replaces the definition of one (its last
+    /// check-in and state are kept). `true` when it was new.
+    fn define_checkin(&self, def: &CheckinDef, now: i64) -> Result<bool>;
+
+    /// A check-in's first report creates it, seen at `now`. `false` (and
+    /// nothing changed) when it exists already.
+    fn create_checkin(&self, def: &CheckinDef, now: i64) -> Result<bool>;
+
+    /// Records a report: `last_seen = now`. The check-in after it, `None`
+    /// when there is none of that name.
+    fn checkin_seen(&self, name: &str, now: i64) -> Result<Option<Checkin>>;
+
+    fn checkin(&self, name: &str) -> Result<Option<Checkin>>;
+
+    /// Every check-in, by name.
+    fn checkins(&self) -> Result<Vec<Checkin>>;
+
+    /// Deletes a check-in; `false` when there was none of that name.
+    fn remove_checkin(&self, name: &str) -> Result<bool>;
 
     /// Claims up to `limit` due rows of `msg`, oldest id first: rows whose
     /// `next_attempt` is NULL or past and which are unclaimed or whose claim

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use super::sql::{Backend, Dialect, Exec, Row, TxKind, Value, params};
 use super::{
-    Activity, AlertMark, Coding, DeliveryReport, Group, ListFilter, ModemHealth, NewMessage,
-    Outcome, PartSaved, Priority, QueueRow, QueueStats, QueuedMessage, RcvRow, Received,
-    ReceivedPart, ReportStatus, Result, Saved, SendAt, SimMemory, SmsRow, SmsStatus, Store,
-    StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip, combined_report, joined_row,
-    refs_contain, report_status, same_number,
+    Activity, Alert, AlertMark, Checkin, CheckinDef, Coding, DeliveryReport, Group, Guard,
+    ListFilter, ModemHealth, NewMessage, Outcome, PartSaved, Priority, QueueRow, QueueStats,
+    QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result, Saved, SendAt, SimMemory,
+    SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip,
+    combined_report, joined_row, refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -34,7 +34,8 @@ impl<B: Backend> SqlStore<B> {
         let d = self.0.dialect();
         format!(
             "id, phone, text, source, {}, {}, status, parts, part_refs, error, attempts, \
-             sent_by, report_status, via_group, priority, repeats, coalesced_into",
+             sent_by, report_status, via_group, priority, repeats, coalesced_into, acked_at, \
+             acked_by",
             d.time("queued_at"),
             d.time("sent_at")
         )
@@ -228,6 +229,10 @@ fn sms_from_row(r: &Row) -> Result<SmsRow> {
         priority: Priority::from_rank(r.get(14)?),
         repeats: r.get(15)?,
         coalesced_into: r.get(16)?,
+        acked: match (r.get::<Option<i64>>(17)?, r.get::<Option<String>>(18)?) {
+            (Some(at), Some(by)) => Some((at, by)),
+            _ => None,
+        },
     })
 }
 
@@ -627,6 +632,220 @@ impl<B: Backend> Store for SqlStore<B> {
                 params![(d.earlier)(age)],
             )
         })
+    }
+
+    fn enqueue_guarded(&self, msgs: &[NewMessage], guard: &Guard) -> Result<Option<Vec<i64>>> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Write, |e| {
+            // The state change first: on MariaDB its UPDATE waits for (and
+            // then sees) another serve's change of the same row, so only
+            // one of them changes it and queues the messages.
+            let changed = match guard {
+                Guard::CheckinLate { name, now } => e.exec(
+                    "UPDATE checkin SET state = 'late', alerted_at = ? \
+                     WHERE name = ? AND state = 'ok' \
+                     AND COALESCE(last_seen, created) + every_secs + grace_secs <= ?",
+                    params![*now, name.as_str(), *now],
+                )?,
+                Guard::CheckinBack { name, now } => e.exec(
+                    "UPDATE checkin SET state = 'ok', alerted_at = ? \
+                     WHERE name = ? AND state = 'late' AND last_seen >= alerted_at",
+                    params![*now, name.as_str()],
+                )?,
+                Guard::Once { name, slot } => {
+                    e.exec(
+                        &format!(
+                            "{} INTO pager_mark (name, slot) VALUES (?, ?)",
+                            d.insert_ignore
+                        ),
+                        params![name.as_str(), i64::MIN],
+                    )?;
+                    e.exec(
+                        "UPDATE pager_mark SET slot = ? WHERE name = ? AND slot < ?",
+                        params![*slot, name.as_str(), *slot],
+                    )?
+                }
+                Guard::Ack {
+                    rcv_id,
+                    sms_id,
+                    by,
+                    now,
+                } => {
+                    e.exec(
+                        &format!(
+                            "{} INTO pager_mark (name, slot) VALUES ('ack', ?)",
+                            d.insert_ignore
+                        ),
+                        params![i64::MIN],
+                    )?;
+                    let passed = e.exec(
+                        "UPDATE pager_mark SET slot = ? WHERE name = 'ack' AND slot < ?",
+                        params![*rcv_id, *rcv_id],
+                    )?;
+                    if passed == 0 {
+                        0
+                    } else {
+                        e.exec(
+                            "UPDATE sms SET acked_at = ?, acked_by = ? \
+                             WHERE id = ? AND acked_at IS NULL",
+                            params![*now, clip(by, 32), *sms_id],
+                        )?
+                    }
+                }
+            };
+            if changed == 0 {
+                return Ok(None);
+            }
+            // Not coalesced: each guarded message announces its own change.
+            let d = self.0.dialect();
+            let ids = msgs
+                .iter()
+                .map(|m| insert_msg(e, d, m, None, ""))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(ids))
+        })
+    }
+
+    fn ack_cursor(&self) -> Result<Option<i64>> {
+        self.0.run(|e| {
+            e.query_one("SELECT slot FROM pager_mark WHERE name = 'ack'", &[])?
+                .map(|r| r.get(0))
+                .transpose()
+        })
+    }
+
+    fn received_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, String)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.0.run(|e| {
+            e.query(
+                "SELECT id, sender, text FROM rcv WHERE id > ? ORDER BY id LIMIT ?",
+                params![after, limit],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .collect()
+        })
+    }
+
+    fn unacked_alerts(&self, sources: &[&str], limit: usize) -> Result<Vec<Alert>> {
+        let mut sql =
+            format!("SELECT id, phone, text FROM sms WHERE status = '{SENT}' AND acked_at IS NULL");
+        let mut values: Vec<super::sql::Value> = Vec::new();
+        if !sources.is_empty() {
+            sql.push_str(&format!(
+                " AND source NOT IN ({})",
+                vec!["?"; sources.len()].join(", ")
+            ));
+            values.extend(sources.iter().map(|s| (*s).into()));
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+        self.0.run(|e| {
+            e.query(&sql, &values)?
+                .iter()
+                .map(|r| {
+                    Ok(Alert {
+                        id: r.get(0)?,
+                        phone: r.get(1)?,
+                        text: r.get(2)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn acked(&self, sms_id: i64) -> Result<Option<(i64, String)>> {
+        self.0.run(|e| {
+            e.query_one(
+                "SELECT acked_at, acked_by FROM sms WHERE id = ? AND acked_at IS NOT NULL",
+                params![sms_id],
+            )?
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .transpose()
+        })
+    }
+
+    fn define_checkin(&self, def: &CheckinDef, now: i64) -> Result<bool> {
+        let d = self.0.dialect();
+        let recipients = def.recipients.join(",");
+        self.0.transaction(TxKind::Write, |e| {
+            let existed = e
+                .query_one(
+                    &format!("SELECT name FROM checkin WHERE name = ?{}", d.for_update),
+                    params![def.name.as_str()],
+                )?
+                .is_some();
+            if existed {
+                e.exec(
+                    "UPDATE checkin SET every_secs = ?, grace_secs = ?, recipients = ? \
+                     WHERE name = ?",
+                    params![
+                        secs(def.every),
+                        secs(def.grace),
+                        recipients.as_str(),
+                        def.name.as_str()
+                    ],
+                )?;
+            } else {
+                e.exec(
+                    "INSERT INTO checkin (name, every_secs, grace_secs, recipients, created, state) \
+                     VALUES (?, ?, ?, ?, ?, 'ok')",
+                    params![
+                        def.name.as_str(),
+                        secs(def.every),
+                        secs(def.grace),
+                        recipients.as_str(),
+                        now
+                    ],
+                )?;
+            }
+            Ok(!existed)
+        })
+    }
+
+    fn create_checkin(&self, def: &CheckinDef, now: i64) -> Result<bool> {
+        let d = self.0.dialect();
+        let recipients = def.recipients.join(",");
+        self.0.run(|e| {
+            Ok(e.exec(
+                &format!(
+                    "{} INTO checkin (name, every_secs, grace_secs, recipients, created, \
+                     last_seen, state) VALUES (?, ?, ?, ?, ?, ?, 'ok')",
+                    d.insert_ignore
+                ),
+                params![
+                    def.name.as_str(),
+                    secs(def.every),
+                    secs(def.grace),
+                    recipients.as_str(),
+                    now,
+                    now
+                ],
+            )? > 0)
+        })
+    }
+
+    fn checkin_seen(&self, name: &str, now: i64) -> Result<Option<Checkin>> {
+        self.0.transaction(TxKind::Write, |e| {
+            e.exec(
+                "UPDATE checkin SET last_seen = ? WHERE name = ?",
+                params![now, name],
+            )?;
+            checkins(e, Some(name)).map(|mut c| c.pop())
+        })
+    }
+
+    fn checkin(&self, name: &str) -> Result<Option<Checkin>> {
+        self.0.run(|e| checkins(e, Some(name)).map(|mut c| c.pop()))
+    }
+
+    fn checkins(&self) -> Result<Vec<Checkin>> {
+        self.0.run(|e| checkins(e, None))
+    }
+
+    fn remove_checkin(&self, name: &str) -> Result<bool> {
+        self.0
+            .run(|e| Ok(e.exec("DELETE FROM checkin WHERE name = ?", params![name])? > 0))
     }
 
     fn claim_due(&self, owner: &str, lease: Duration, limit: usize) -> Result<Vec<QueuedMessage>> {
@@ -1392,4 +1611,46 @@ impl<B: Backend> StoreDiagnostics for SqlStore<B> {
         let (sql, values) = self.list_sms_query(filter)?;
         self.0.explain(&sql, &values)
     }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(super::sql::capped(d).as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The check-in `name`, or all of them by name.
+fn checkins(e: &mut dyn Exec, name: Option<&str>) -> Result<Vec<Checkin>> {
+    let mut sql = "SELECT name, every_secs, grace_secs, recipients, created, last_seen, state, \
+                   alerted_at FROM checkin"
+        .to_owned();
+    let mut values = Vec::new();
+    if let Some(name) = name {
+        sql.push_str(" WHERE name = ?");
+        values.push(name.into());
+    }
+    sql.push_str(" ORDER BY name");
+    e.query(&sql, &values)?
+        .iter()
+        .map(|r| {
+            let every: i64 = r.get(1)?;
+            let grace: i64 = r.get(2)?;
+            let recipients: String = r.get(3)?;
+            let state: String = r.get(6)?;
+            Ok(Checkin {
+                def: CheckinDef {
+                    name: r.get(0)?,
+                    every: Duration::from_secs(every.max(0).unsigned_abs()),
+                    grace: Duration::from_secs(grace.max(0).unsigned_abs()),
+                    recipients: recipients
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                },
+                created: r.get(4)?,
+                last_seen: r.get(5)?,
+                late: state == "late",
+                alerted_at: r.get(7)?,
+            })
+        })
+        .collect()
 }

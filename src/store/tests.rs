@@ -1918,7 +1918,9 @@ mod health {
                  DROP TABLE sms_group; DROP TABLE sms_group_member; \
                  DROP TABLE api_token; DROP TABLE alert_notified; \
                  ALTER TABLE msg DROP COLUMN via_group; \
-                 ALTER TABLE sms DROP COLUMN via_group;",
+                 ALTER TABLE sms DROP COLUMN via_group; \
+                 DROP TABLE checkin; DROP TABLE pager_mark; \
+                 ALTER TABLE sms DROP COLUMN acked_at; ALTER TABLE sms DROP COLUMN acked_by;",
             )
             .unwrap();
             // and what 009 added
@@ -2195,5 +2197,153 @@ mod integrations {
         the_group_goes_with_the_message_to_sms,
         tokens_are_found_by_hash_until_revoked,
         alert_marks_commit_with_their_messages,
+    );
+}
+
+/// Check-ins and the once-per-slot marks (schema 010).
+mod pager {
+    use super::*;
+    use crate::store::{CheckinDef, Guard};
+
+    fn def(name: &str) -> CheckinDef {
+        CheckinDef {
+            name: name.into(),
+            every: Duration::from_secs(60),
+            grace: Duration::from_secs(10),
+            recipients: vec!["@ops".into(), "420608337726".into()],
+        }
+    }
+
+    fn a_checkin_goes_late_and_back_once(fx: &dyn Fixture) {
+        let s = fx.open();
+        assert!(s.create_checkin(&def("backup"), 1000).unwrap());
+        assert!(!s.create_checkin(&def("backup"), 1001).unwrap());
+        let c = s.checkin("backup").unwrap().unwrap();
+        assert_eq!(c.def, def("backup"));
+        assert_eq!(
+            (c.last_seen, c.late, c.due_at(), c.late_at()),
+            (Some(1000), false, 1060, 1070)
+        );
+        let late = |now| Guard::CheckinLate {
+            name: "backup".into(),
+            now,
+        };
+        let m = [msg("420608337726", "backup missed its check-in")];
+        // not overdue yet: nothing queued
+        assert_eq!(s.enqueue_guarded(&m, &late(1069)).unwrap(), None);
+        assert_eq!(s.queue_stats().unwrap().depth, 0);
+        // overdue: once, however often asked (another serve asks too)
+        assert_eq!(
+            s.enqueue_guarded(&m, &late(1070)).unwrap().unwrap().len(),
+            1
+        );
+        assert_eq!(s.enqueue_guarded(&m, &late(1071)).unwrap(), None);
+        let c = s.checkin("backup").unwrap().unwrap();
+        assert!(c.late);
+        assert_eq!(c.alerted_at, Some(1070));
+        let back = |now| Guard::CheckinBack {
+            name: "backup".into(),
+            now,
+        };
+        // no check-in since the late SMS: no back SMS
+        s.execute_sql("UPDATE checkin SET last_seen = 1000")
+            .unwrap();
+        assert_eq!(s.enqueue_guarded(&m, &back(1080)).unwrap(), None);
+        let c = s.checkin_seen("backup", 1090).unwrap().unwrap();
+        assert_eq!((c.last_seen, c.late), (Some(1090), true));
+        assert_eq!(
+            s.enqueue_guarded(&m, &back(1090)).unwrap().unwrap().len(),
+            1
+        );
+        assert_eq!(s.enqueue_guarded(&m, &back(1091)).unwrap(), None);
+        let c = s.checkin("backup").unwrap().unwrap();
+        assert!(!c.late);
+        assert_eq!(s.queue_stats().unwrap().depth, 2);
+        assert_eq!(s.checkin_seen("nobody", 1).unwrap(), None);
+    }
+
+    fn checkins_are_defined_listed_and_removed(fx: &dyn Fixture) {
+        let s = fx.open();
+        assert!(s.define_checkin(&def("b"), 500).unwrap());
+        let mut other = def("a");
+        other.recipients = vec!["420777123456".into()];
+        assert!(s.define_checkin(&other, 600).unwrap());
+        let list = s.checkins().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].def, other);
+        // added, never seen: due from when it was added
+        assert_eq!((list[1].last_seen, list[1].due_at()), (None, 560));
+        s.checkin_seen("b", 700).unwrap();
+        let mut changed = def("b");
+        changed.every = Duration::from_secs(3600);
+        assert!(!s.define_checkin(&changed, 800).unwrap());
+        let b = s.checkin("b").unwrap().unwrap();
+        assert_eq!(
+            (b.def.every, b.last_seen, b.created),
+            (changed.every, Some(700), 500)
+        );
+        assert!(s.remove_checkin("b").unwrap());
+        assert!(!s.remove_checkin("b").unwrap());
+        assert_eq!(s.checkins().unwrap().len(), 1);
+    }
+
+    fn a_slot_is_sent_once(fx: &dyn Fixture) {
+        let s = fx.open();
+        let once = |slot| Guard::Once {
+            name: "heartbeat".into(),
+            slot,
+        };
+        let m = [msg("420608337726", "alive")];
+        assert!(s.enqueue_guarded(&m, &once(20000)).unwrap().is_some());
+        assert_eq!(s.enqueue_guarded(&m, &once(20000)).unwrap(), None);
+        assert_eq!(s.enqueue_guarded(&m, &once(19999)).unwrap(), None);
+        assert!(s.enqueue_guarded(&m, &once(20001)).unwrap().is_some());
+        assert_eq!(s.queue_stats().unwrap().depth, 2);
+    }
+
+    fn an_alert_is_acknowledged_once(fx: &dyn Fixture) {
+        let s = fx.open();
+        s.execute_sql(
+            "INSERT INTO sms (id, phone, text, source, status, parts, part_refs, attempts, \
+             queued_at, sent_at) VALUES \
+             (7, '420608337726', 'disk full', 'ip:1', 'sent', 1, '1', 0, \
+              '2026-12-01 02:00:00.000', '2026-12-01 02:00:01.000'), \
+             (8, '420608337726', 'alive', 'heartbeat', 'sent', 1, '2', 0, \
+              '2026-12-01 02:00:00.000', '2026-12-01 02:00:01.000')",
+        )
+        .unwrap();
+        assert_eq!(s.ack_cursor().unwrap(), None);
+        let alerts = s.unacked_alerts(&["heartbeat"], 10).unwrap();
+        assert_eq!(alerts.iter().map(|a| a.id).collect::<Vec<_>>(), [7]);
+        let ack = |rcv_id| Guard::Ack {
+            rcv_id,
+            sms_id: 7,
+            by: "+420608337726".into(),
+            now: 1234,
+        };
+        let m = [msg("420608337726", "ACK #7")];
+        assert_eq!(s.enqueue_guarded(&m, &ack(3)).unwrap().unwrap().len(), 1);
+        assert_eq!(s.ack_cursor().unwrap(), Some(3));
+        assert_eq!(
+            s.acked(7).unwrap(),
+            Some((1234, "+420608337726".to_string()))
+        );
+        // the same reply again (another serve), a later one: nothing
+        assert_eq!(s.enqueue_guarded(&m, &ack(3)).unwrap(), None);
+        assert_eq!(s.enqueue_guarded(&m, &ack(4)).unwrap(), None);
+        assert_eq!(
+            s.ack_cursor().unwrap(),
+            Some(4),
+            "the later reply is passed"
+        );
+        assert_eq!(s.queue_stats().unwrap().depth, 1);
+        assert!(s.unacked_alerts(&["heartbeat"], 10).unwrap().is_empty());
+    }
+
+    suite!(
+        an_alert_is_acknowledged_once,
+        a_checkin_goes_late_and_back_once,
+        checkins_are_defined_listed_and_removed,
+        a_slot_is_sent_once,
     );
 }

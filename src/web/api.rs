@@ -326,6 +326,8 @@ fn sms_json(r: &SmsRow) -> Value {
         "attempts": r.attempts,
         "source": r.source,
         "group": r.group,
+        "acked_by": r.acked.as_ref().map(|(_, by)| by),
+        "acked_at": r.acked.as_ref().map(|(at, _)| at),
     })
 }
 

@@ -71,16 +71,18 @@ enum Tab {
     Failed,
     Received,
     Groups,
+    Checkins,
 }
 
 impl Tab {
-    const ALL: [(Tab, &'static str, &'static str); 6] = [
+    const ALL: [(Tab, &'static str, &'static str); 7] = [
         (Tab::Overview, "/", "Overview"),
         (Tab::Queued, "/queued", "Queued"),
         (Tab::Sent, "/sent", "Sent"),
         (Tab::Failed, "/failed", "Failed"),
         (Tab::Received, "/received", "Received"),
         (Tab::Groups, "/groups", "Groups"),
+        (Tab::Checkins, "/checkins", "Check-ins"),
     ];
 
     fn from_path(path: &str) -> Tab {
@@ -168,6 +170,9 @@ pub fn page(app: &App, req: &Req<'_>, user: &str) -> Reply {
     if tab == Tab::Groups {
         return Reply::html(200, groups_page(app, user));
     }
+    if tab == Tab::Checkins {
+        return Reply::html(200, checkins_page(app, user));
+    }
     Reply::html(200, list_page(app, req, tab, user))
 }
 
@@ -203,6 +208,60 @@ fn groups_page(app: &App, user: &str) -> String {
     }
     c.push_str("</section>\n");
     layout(Tab::Groups, user, &c)
+}
+
+/// The check-ins (dead-man's switches), read-only: a job reports with
+/// `smss checkin NAME` or `/api/checkin/NAME`; `smss checkin add|remove`
+/// changes them. Times in the server's local time.
+fn checkins_page(app: &App, user: &str) -> String {
+    use crate::pager::clock;
+    let mut c = String::from(
+        "<section>\n<h2>Check-ins</h2>\n<p>A job reports that it ran with <code>smss checkin \
+         NAME</code>, <code>#?checkin NAME</code> on port 2021 or <code>/api/checkin/NAME</code>; \
+         when it has not within its period and grace, one SMS goes to its recipients, and one \
+         when it reports again. Add one with <code>smss checkin add NAME --every 24h --to \
+         @group</code>, or by its first report with <code>every=</code> and <code>to=</code>. \
+         Times are the server's local time.</p>\n",
+    );
+    match app.store.checkins() {
+        Ok(list) => {
+            const COLS: [&str; 6] = ["Check-in", "State", "Last seen", "Next due", "Every", "To"];
+            c.push_str(&table_head(&COLS));
+            if list.is_empty() {
+                c.push_str(&empty_row(COLS.len()));
+            }
+            for k in &list {
+                let every = format!(
+                    "{} (+{} grace)",
+                    clock::human(k.def.every.as_secs()),
+                    clock::human(k.def.grace.as_secs())
+                );
+                c.push_str(&row(
+                    "checkin",
+                    &[
+                        ("Check-in", esc(&k.def.name), "group"),
+                        (
+                            "State",
+                            if k.late { "late" } else { "ok" }.to_owned(),
+                            if k.late { "state late" } else { "state" },
+                        ),
+                        (
+                            "Last seen",
+                            k.last_seen.map_or_else(|| "never".into(), clock::local),
+                            "time",
+                        ),
+                        ("Next due", clock::local(k.due_at()), "time"),
+                        ("Every", every, "time"),
+                        ("To", esc(&k.def.recipients.join(", ")), "number"),
+                    ],
+                ));
+            }
+            c.push_str("</tbody>\n</table>\n");
+        }
+        Err(e) => c.push_str(&db_error(&e)),
+    }
+    c.push_str("</section>\n");
+    layout(Tab::Checkins, user, &c)
 }
 
 /// Where a message came from: its source (the way in, a token's name)
@@ -612,9 +671,17 @@ fn sms_table(rows: &[SmsRow]) -> String {
                 (
                     "Status",
                     format!(
-                        "{}{}",
+                        "{}{}{}",
                         status_with_report(r.status, r.report_status),
-                        storm_notes(r.priority, r.repeats, r.coalesced_into)
+                        storm_notes(r.priority, r.repeats, r.coalesced_into),
+                        match &r.acked {
+                            Some((at, by)) => format!(
+                                " · ACK by {} {}",
+                                esc(by),
+                                crate::pager::clock::local(*at)
+                            ),
+                            None => String::new(),
+                        }
                     ),
                     "status",
                 ),
@@ -838,6 +905,7 @@ mod tests {
             priority: Priority::Urgent,
             repeats: 0,
             coalesced_into: None,
+            acked: Some((0, evil.into())),
         }]);
         assert!(!html.contains("<img") && !html.contains("\"'"), "{html}");
     }

@@ -188,5 +188,44 @@ pub fn metrics(app: &App) -> Reply {
         }
         sim_memories(&mut out, &modems);
     }
+    checkins(&mut out, app);
     Reply::new(200, "text/plain; version=0.0.4; charset=utf-8", out)
+}
+
+/// Per check-in: late or not, the last report and the next due time (Unix
+/// seconds; no last-seen series before its first report).
+fn checkins(out: &mut String, app: &App) {
+    let Ok(list) = app.store.checkins() else {
+        return;
+    };
+    if list.is_empty() {
+        return;
+    }
+    type Value = fn(&crate::store::Checkin) -> Option<i64>;
+    let series: [(&str, &str, Value); 3] = [
+        (
+            "smss_checkin_late",
+            "1 when the check-in missed its period and grace (its late SMS was queued).",
+            |c| Some(i64::from(c.late)),
+        ),
+        (
+            "smss_checkin_last_seen_timestamp_seconds",
+            "When the check-in last reported (Unix time).",
+            |c| c.last_seen,
+        ),
+        (
+            "smss_checkin_due_timestamp_seconds",
+            "When the next report of the check-in is expected (Unix time).",
+            |c| Some(c.due_at()),
+        ),
+    ];
+    for (name, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for c in &list {
+            if let Some(v) = value(c) {
+                let _ = writeln!(out, "{name}{{name=\"{}\"}} {v}", label(&c.def.name));
+            }
+        }
+    }
 }

@@ -41,6 +41,7 @@ pub mod alertmanager;
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod checkin;
 pub mod csrf;
 pub mod form;
 pub mod front;
@@ -518,7 +519,7 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     }
     let get = matches!(req.method, Get | Head);
     match req.path {
-        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" if get => {
+        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/checkins" if get => {
             html::page(app, req, &user)
         }
         "/send" if matches!(req.method, Post) => html::send_form(app, req, &user, body),
@@ -543,10 +544,14 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         "/api/grafana" if matches!(req.method, Post) => {
             alertmanager::grafana(app, req, &user, body)
         }
+        p if p.starts_with("/api/checkin/") => match req.method {
+            Get | Post => checkin::checkin(app, req, &p["/api/checkin/".len()..], body),
+            _ => not_allowed("GET, POST"),
+        },
         "/api/messages" if get => api::messages(app, req),
         "/metrics" if get => metrics::metrics(app),
-        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/style.css"
-        | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
+        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/checkins"
+        | "/style.css" | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
         "/send" | "/api/alertmanager" | "/api/grafana" | "/api/v2/messages/sms" => {
             not_allowed("POST")
         }
