@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use log::LevelFilter;
 use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
@@ -23,6 +24,7 @@ use crate::printable::escape;
 use crate::secret::redact_url;
 use crate::server;
 use crate::sim::{PtySim, SimState};
+use crate::spool::Spool;
 use crate::store::{self, ModemHealth, Store};
 
 /// The log target of lines for the log file only: a fatal error is logged
@@ -242,7 +244,19 @@ struct ModemSlot {
 }
 
 fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, CliError> {
-    let store = open_store(&settings, hint)?;
+    // A MySQL database that is down now does not keep serve from starting:
+    // what it accepts goes to the local spool until the database answers.
+    let (store, schema_checked) = if store::sqlite_path(&settings.db).is_some() {
+        (open_store(&settings, hint)?, true)
+    } else {
+        store::open_or_defer(&settings.db).map_err(|e| CliError::store(e, hint))?
+    };
+    let spool = match store.backend() {
+        "mysql" => Some(Arc::new(
+            Spool::open(&settings.spool).map_err(|e| CliError::store(e, hint))?,
+        )),
+        _ => None,
+    };
     let mut modems = Vec::new();
     for s in settings.per_device() {
         let lock = ModemLock::try_acquire(&s.lock_dir, &s.device, "smss serve")?;
@@ -303,12 +317,26 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
         .map_err(CliError::Thread)?;
 
     // Every way in queues through the same intake.
-    let intake = Intake::new(
+    let mut intake = Intake::new(
         Arc::clone(&store),
-        wake_tx,
+        wake_tx.clone(),
         settings.max_parts,
         settings.max_recipients,
     );
+    if let Some(spool) = &spool {
+        intake = intake.with_spool(Arc::clone(spool));
+        let spool = Arc::clone(spool);
+        let main = Arc::clone(&store);
+        let check = (!schema_checked).then(|| settings.db.clone());
+        let every = settings.spool_retry.max(Duration::from_millis(100));
+        let stop = Arc::clone(&stop);
+        // Not joined at the end: a move cut short is moved again (once)
+        // by the next serve.
+        thread::Builder::new()
+            .name("spool reconcile".into())
+            .spawn(move || spool.reconcile(&*main, check, every, &wake_tx, &stop))
+            .map_err(CliError::Thread)?;
+    }
     // The web interface, when configured (its own listener and threads).
     let web = crate::web::start(settings.clone(), Arc::clone(&store), intake.clone())
         .map_err(CliError::Web)?;
@@ -317,8 +345,12 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
         .iter()
         .map(|m| m.lock.path().display().to_string())
         .collect();
+    let spool_note = spool
+        .as_ref()
+        .map(|s| format!(", spool {}", s.path().display()))
+        .unwrap_or_default();
     log::info!(
-        "smss {} listening on {local} (database {}, modem {}, lock {})",
+        "smss {} listening on {local} (database {}{spool_note}, modem {}, lock {})",
         env!("CARGO_PKG_VERSION"),
         store.backend(),
         devices.join(", "),

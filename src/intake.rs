@@ -21,7 +21,27 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 
 use crate::protocol::{self, Request, RequestError};
+use crate::spool::Spool;
 use crate::store::{AlertMark, ErrorKind, NewMessage, Store, StoreError};
+
+/// The id a client is given for an accepted message: its row in the
+/// database's queue, or (while the database is unreachable) in the local
+/// spool, shown `L<id>`. A spooled message gets a database id when it is
+/// moved there; the `L` id names it in the spool (and in the log) only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MsgId {
+    Queued(i64),
+    Spooled(i64),
+}
+
+impl fmt::Display for MsgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MsgId::Queued(id) => write!(f, "{id}"),
+            MsgId::Spooled(id) => write!(f, "L{id}"),
+        }
+    }
+}
 
 /// What wakes the modem threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +139,8 @@ pub fn to_each(recipients: &[String], text: &str) -> Vec<Request> {
 #[derive(Clone)]
 pub struct Intake {
     store: Arc<dyn Store>,
+    /// The local spool of a MySQL store (`None` with SQLite).
+    spool: Option<Arc<Spool>>,
     wake: Sender<Wake>,
     max_parts: usize,
     max_recipients: usize,
@@ -135,10 +157,18 @@ impl Intake {
     ) -> Intake {
         Intake {
             store,
+            spool: None,
             wake,
             max_parts,
             max_recipients,
         }
+    }
+
+    /// The same intake, committing to `spool` what the store cannot take
+    /// because it is unreachable (and, while it is, everything).
+    pub fn with_spool(mut self, spool: Arc<Spool>) -> Intake {
+        self.spool = Some(spool);
+        self
     }
 
     /// Validates `requests` (1-based positions in the errors), expands
@@ -148,7 +178,12 @@ impl Intake {
     /// `web`, `api`, `kannel`, ...), then wakes the modem threads. The ids
     /// are in the order of `requests`, a group's in the order of its
     /// members. `max-recipients` counts the messages after expansion.
-    pub fn submit(&self, requests: &[Request], source: &str) -> Result<Vec<i64>, IntakeError> {
+    ///
+    /// With a spool: while the database is unreachable the messages are
+    /// committed to the spool instead (their ids are [`MsgId::Spooled`]);
+    /// `marks` are then not recorded (a repeat of the alert is notified
+    /// again: twice rather than never).
+    pub fn submit(&self, requests: &[Request], source: &str) -> Result<Vec<MsgId>, IntakeError> {
         self.submit_marked(requests, source, &[])
     }
 
@@ -159,7 +194,7 @@ impl Intake {
         requests: &[Request],
         source: &str,
         marks: &[AlertMark],
-    ) -> Result<Vec<i64>, IntakeError> {
+    ) -> Result<Vec<MsgId>, IntakeError> {
         if requests.is_empty() {
             return Err(IntakeError::Rejected(Rejection::NoRecipient));
         }
@@ -221,14 +256,32 @@ impl Intake {
         if msgs.len() > self.max_recipients {
             return Err(too_many(msgs.len()));
         }
-        let ids = self
-            .store
-            .enqueue_marked(&msgs, marks)
-            .map_err(store_error)?;
+        let ids = self.commit(&msgs, marks)?;
         // Nobody listening (the modem threads have stopped) is no error: the
         // rows are committed and the next serve or send-pending sends them.
         let _ = self.wake.send(Wake::Queued);
         Ok(ids)
+    }
+
+    /// The database's queue, or the spool while the database is away.
+    fn commit(&self, msgs: &[NewMessage], marks: &[AlertMark]) -> Result<Vec<MsgId>, IntakeError> {
+        let spooled = |ids: Vec<i64>| ids.into_iter().map(MsgId::Spooled).collect();
+        if let Some(spool) = &self.spool
+            && let Some(ids) = spool.enqueue_if_degraded(msgs)
+        {
+            return ids.map(spooled).map_err(IntakeError::Failed);
+        }
+        match self.store.enqueue_marked(msgs, marks) {
+            Ok(ids) => Ok(ids.into_iter().map(MsgId::Queued).collect()),
+            Err(e) if e.kind() == ErrorKind::Unavailable && self.spool.is_some() => {
+                let spool = self.spool.as_ref().expect("checked");
+                spool
+                    .enqueue_degraded(msgs, &e)
+                    .map(spooled)
+                    .map_err(IntakeError::Failed)
+            }
+            Err(e) => Err(store_error(e)),
+        }
     }
 }
 

@@ -50,6 +50,7 @@ const TREE: &[(&str, u32)] = &[
         "usr/local/share/smss/sql/sqlite/008_integrations.sql",
         0o644,
     ),
+    ("usr/local/share/smss/sql/sqlite/011_spool.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/001_init.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/002_receive.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/003_modem.sql", 0o644),
@@ -64,6 +65,7 @@ const TREE: &[(&str, u32)] = &[
     ),
     ("usr/local/share/smss/sql/mysql/007_sim_memories.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/008_integrations.sql", 0o644),
+    ("usr/local/share/smss/sql/mysql/011_spool.sql", 0o644),
     ("usr/local/share/doc/smss/README.md", 0o644),
 ];
 

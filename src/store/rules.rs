@@ -10,8 +10,9 @@ use super::sql::{Backend, Exec, Row, TxKind, params};
 use super::{
     Activity, AlertMark, Coding, DeliveryReport, Group, ListFilter, ModemHealth, NewMessage,
     Outcome, PartSaved, QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart,
-    ReportStatus, Result, Saved, SimMemory, SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError,
-    TokenRow, Totals, clip, combined_report, joined_row, refs_contain, report_status, same_number,
+    ReportStatus, Result, Saved, SimMemory, SmsRow, SmsStatus, SpooledMessage, Store,
+    StoreDiagnostics, StoreError, TokenRow, Totals, clip, combined_report, joined_row,
+    refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -326,6 +327,111 @@ impl<B: Backend> Store for SqlStore<B> {
                 msgs.iter().map(|m| insert_msg(e, m)).collect()
             }),
         }
+    }
+
+    fn enqueue_spooled(&self, msgs: &[NewMessage], keys: &[String]) -> Result<Vec<i64>> {
+        if msgs.len() != keys.len() {
+            return Err(StoreError::other("enqueue_spooled: one key per message"));
+        }
+        self.0.transaction(TxKind::Write, |e| {
+            let mut ids = Vec::with_capacity(msgs.len());
+            for (m, key) in msgs.iter().zip(keys) {
+                let id = insert_msg(e, m)?;
+                e.exec(
+                    "INSERT INTO spooled (spool_key, id) VALUES (?, ?)",
+                    params![key.as_str(), id],
+                )?;
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+    }
+
+    fn list_spooled(&self, limit: usize) -> Result<Vec<SpooledMessage>> {
+        let d = self.0.dialect();
+        let sql = format!(
+            "SELECT s.spool_key, m.id, m.phone, m.text, m.source, m.via_group, {}, m.attempts \
+             FROM msg m JOIN spooled s ON s.id = m.id \
+             WHERE m.claimed_by IS NULL OR m.claim_until < {} ORDER BY m.id LIMIT ?",
+            d.time("m.created"),
+            d.now
+        );
+        self.0.run(|e| {
+            e.query(&sql, params![limit as i64])?
+                .iter()
+                .map(|r| {
+                    Ok(SpooledMessage {
+                        key: r.get(0)?,
+                        local_id: r.get(1)?,
+                        msg: NewMessage {
+                            phone: r.get(2)?,
+                            text: r.get(3)?,
+                            source: r.get(4)?,
+                            group: r.get(5)?,
+                        },
+                        created: r.get(6)?,
+                        attempts: r.get(7)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn count_spooled(&self) -> Result<u64> {
+        self.0.run(|e| {
+            let n: i64 = e
+                .query_one(
+                    "SELECT COUNT(*) FROM msg m JOIN spooled s ON s.id = m.id",
+                    &[],
+                )?
+                .map_or(Ok(0), |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    fn import_spooled(&self, m: &SpooledMessage) -> Result<Option<i64>> {
+        let d = self.0.dialect();
+        let claim_key = format!(
+            "{} INTO spooled (spool_key, id) VALUES (?, NULL)",
+            d.insert_ignore
+        );
+        self.0.transaction(TxKind::Write, |e| {
+            // The key first: a second move of the same row inserts nothing
+            // here and stops (the row lock on the key also keeps two
+            // movers of one spool apart).
+            if e.exec(&claim_key, params![m.key.as_str()])? == 0 {
+                return Ok(None);
+            }
+            let id = e
+                .insert(
+                    "INSERT INTO msg (phone, text, source, via_group, created, attempts) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                    params![
+                        &m.msg.phone,
+                        &m.msg.text,
+                        &m.msg.source,
+                        m.msg.group.as_deref(),
+                        m.created.as_str(),
+                        i64::from(m.attempts)
+                    ],
+                )?
+                .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))?;
+            e.exec(
+                "UPDATE spooled SET id = ? WHERE spool_key = ?",
+                params![id, m.key.as_str()],
+            )?;
+            Ok(Some(id))
+        })
+    }
+
+    fn delete_spooled(&self, local_ids: &[i64]) -> Result<()> {
+        self.0.transaction(TxKind::Write, |e| {
+            for &id in local_ids {
+                e.exec("DELETE FROM msg WHERE id = ?", params![id])?;
+                e.exec("DELETE FROM spooled WHERE id = ?", params![id])?;
+            }
+            Ok(())
+        })
     }
 
     fn set_group(&self, name: &str, members: &[String]) -> Result<bool> {

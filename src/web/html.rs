@@ -417,7 +417,7 @@ pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
     let numbers = form::split_numbers(&form.to);
     match queue(app, &numbers, &form.text, "web") {
         Ok(ids) => {
-            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
             log::info!(
                 "web: {}{} queued {} message(s): {}",
                 req.peer,
