@@ -265,21 +265,28 @@ impl Intake {
 
     /// The database's queue, or the spool while the database is away.
     fn commit(&self, msgs: &[NewMessage], marks: &[AlertMark]) -> Result<Vec<MsgId>, IntakeError> {
+        let queued = |ids: Vec<i64>| ids.into_iter().map(MsgId::Queued).collect();
+        let Some(spool) = &self.spool else {
+            return self
+                .store
+                .enqueue_marked(msgs, marks)
+                .map(queued)
+                .map_err(store_error);
+        };
         let spooled = |ids: Vec<i64>| ids.into_iter().map(MsgId::Spooled).collect();
-        if let Some(spool) = &self.spool
-            && let Some(ids) = spool.enqueue_if_degraded(msgs)
-        {
+        // The same keys in the database and, should its commit fail, in
+        // the spool: a commit the database made but could not confirm is
+        // not moved in twice.
+        let keys = crate::spool::new_keys(msgs.len()).map_err(IntakeError::Failed)?;
+        if let Some(ids) = spool.enqueue_if_degraded(msgs, &keys) {
             return ids.map(spooled).map_err(IntakeError::Failed);
         }
-        match self.store.enqueue_marked(msgs, marks) {
-            Ok(ids) => Ok(ids.into_iter().map(MsgId::Queued).collect()),
-            Err(e) if e.kind() == ErrorKind::Unavailable && self.spool.is_some() => {
-                let spool = self.spool.as_ref().expect("checked");
-                spool
-                    .enqueue_degraded(msgs, &e)
-                    .map(spooled)
-                    .map_err(IntakeError::Failed)
-            }
+        match self.store.enqueue_keyed(msgs, &keys, marks) {
+            Ok(ids) => Ok(queued(ids)),
+            Err(e) if e.kind() == ErrorKind::Unavailable => spool
+                .enqueue_degraded(msgs, &keys, &e)
+                .map(spooled)
+                .map_err(IntakeError::Failed),
             Err(e) => Err(store_error(e)),
         }
     }

@@ -86,10 +86,14 @@ impl Spool {
 
     /// While degraded: commits `msgs` to the spool (`Some`, with the spool
     /// ids). Normal: `None`, the database is to be tried.
-    pub fn enqueue_if_degraded(&self, msgs: &[NewMessage]) -> Option<Result<Vec<i64>, StoreError>> {
+    pub fn enqueue_if_degraded(
+        &self,
+        msgs: &[NewMessage],
+        keys: &[String],
+    ) -> Option<Result<Vec<i64>, StoreError>> {
         let state = self.state_lock();
         state.as_ref()?;
-        Some(self.spool(msgs))
+        Some(self.spool(msgs, keys))
     }
 
     /// The database failed with `cause` (unreachable): enters the degraded
@@ -97,6 +101,7 @@ impl Spool {
     pub fn enqueue_degraded(
         &self,
         msgs: &[NewMessage],
+        keys: &[String],
         cause: &StoreError,
     ) -> Result<Vec<i64>, StoreError> {
         let mut state = self.state_lock();
@@ -109,15 +114,11 @@ impl Spool {
             );
             *state = Some(since);
         }
-        self.spool(msgs)
+        self.spool(msgs, keys)
     }
 
-    fn spool(&self, msgs: &[NewMessage]) -> Result<Vec<i64>, StoreError> {
-        let keys = msgs
-            .iter()
-            .map(|_| new_key())
-            .collect::<Result<Vec<_>, _>>()?;
-        self.store.enqueue_spooled(msgs, &keys).map_err(|e| {
+    fn spool(&self, msgs: &[NewMessage], keys: &[String]) -> Result<Vec<i64>, StoreError> {
+        self.store.enqueue_keyed(msgs, keys, &[]).map_err(|e| {
             log::error!("spool {}: cannot commit: {e}", self.path.display());
             e
         })
@@ -263,6 +264,11 @@ impl Spool {
     }
 }
 
+/// A key for each of `n` messages (see [`new_key`]).
+pub fn new_keys(n: usize) -> Result<Vec<String>, StoreError> {
+    (0..n).map(|_| new_key()).collect()
+}
+
 /// A spooled message's key: 128 random bits, 32 hex digits.
 fn new_key() -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
@@ -340,14 +346,18 @@ mod tests {
     fn spooled_rows_move_once_and_leave_the_spool() {
         let (spool, dir) = temp_spool("once");
         let main = store::open("sqlite::memory:", true).unwrap();
-        assert!(spool.enqueue_if_degraded(&[msg("x")]).is_none());
+        let keys = |n| new_keys(n).unwrap();
+        assert!(spool.enqueue_if_degraded(&[msg("x")], &keys(1)).is_none());
         let cause = StoreError::unavailable("test: down");
         let ids = spool
-            .enqueue_degraded(&[msg("a"), msg("b")], &cause)
+            .enqueue_degraded(&[msg("a"), msg("b")], &keys(2), &cause)
             .unwrap();
         assert_eq!(ids.len(), 2);
         // degraded: the next batch goes to the spool at once
-        let more = spool.enqueue_if_degraded(&[msg("c")]).unwrap().unwrap();
+        let more = spool
+            .enqueue_if_degraded(&[msg("c")], &keys(1))
+            .unwrap()
+            .unwrap();
         assert_eq!(more.len(), 1);
         let state = spool.state();
         assert!(state.degraded_since.is_some());
@@ -379,7 +389,7 @@ mod tests {
         // the next pass finds the spool empty and leaves the state
         assert_eq!(spool.reconcile_once(&*main).unwrap(), 0);
         assert_eq!(spool.state().degraded_since, None);
-        assert!(spool.enqueue_if_degraded(&[msg("x")]).is_none());
+        assert!(spool.enqueue_if_degraded(&[msg("x")], &keys(1)).is_none());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

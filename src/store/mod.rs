@@ -666,9 +666,18 @@ pub trait Store: Send + Sync {
     /// (alerts notified: the next repeat of their group skips them).
     fn enqueue_marked(&self, msgs: &[NewMessage], marks: &[AlertMark]) -> Result<Vec<i64>>;
 
-    /// The local spool's [`Store::enqueue`]: the messages, each with its
-    /// key (`keys[i]` for `msgs[i]`) in `spooled`, in one transaction.
-    fn enqueue_spooled(&self, msgs: &[NewMessage], keys: &[String]) -> Result<Vec<i64>>;
+    /// [`Store::enqueue_marked`], with each message's spool key
+    /// (`keys[i]` for `msgs[i]`) in `spooled`, in the same transaction:
+    /// what the local spool commits, and what a serve with a spool commits
+    /// to the database, so that a batch whose commit the database made but
+    /// could not confirm (the connection lost at that moment), then
+    /// spooled, is not moved in a second time.
+    fn enqueue_keyed(
+        &self,
+        msgs: &[NewMessage],
+        keys: &[String],
+        marks: &[AlertMark],
+    ) -> Result<Vec<i64>>;
 
     /// Up to `limit` spooled messages that no sender holds, oldest first
     /// (in the local spool).

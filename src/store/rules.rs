@@ -279,6 +279,36 @@ fn insert_msg(e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
     .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
 }
 
+/// Records that alerts were notified (`alert_notified`), in a transaction
+/// that queues their messages; `sql` from `SqlStore::mark_sql`.
+fn insert_marks(e: &mut dyn Exec, sql: &str, marks: &[AlertMark]) -> Result<()> {
+    for m in marks {
+        e.exec(
+            sql,
+            params![
+                clip(&m.recipient, 191),
+                clip(&m.fingerprint, 64),
+                clip(&m.status, 16)
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+impl<B: Backend> SqlStore<B> {
+    fn mark_sql(&self) -> String {
+        let d = self.0.dialect();
+        format!(
+            "INSERT INTO alert_notified (recipient, fingerprint, status, notified_at) \
+             VALUES (?, ?, ?, {now}) {upsert} status = {status}, notified_at = {at}",
+            now = d.now,
+            upsert = d.upsert("recipient, fingerprint"),
+            status = d.excluded("status"),
+            at = d.excluded("notified_at"),
+        )
+    }
+}
+
 impl<B: Backend> Store for SqlStore<B> {
     fn backend(&self) -> &'static str {
         self.0.name()
@@ -290,30 +320,13 @@ impl<B: Backend> Store for SqlStore<B> {
 
     fn enqueue_marked(&self, msgs: &[NewMessage], marks: &[AlertMark]) -> Result<Vec<i64>> {
         if !marks.is_empty() {
-            let d = self.0.dialect();
-            let mark = format!(
-                "INSERT INTO alert_notified (recipient, fingerprint, status, notified_at) \
-                 VALUES (?, ?, ?, {now}) {upsert} status = {status}, notified_at = {at}",
-                now = d.now,
-                upsert = d.upsert("recipient, fingerprint"),
-                status = d.excluded("status"),
-                at = d.excluded("notified_at"),
-            );
+            let mark = self.mark_sql();
             return self.0.transaction(TxKind::Write, |e| {
                 let ids = msgs
                     .iter()
                     .map(|m| insert_msg(e, m))
                     .collect::<Result<Vec<_>>>()?;
-                for m in marks {
-                    e.exec(
-                        &mark,
-                        params![
-                            clip(&m.recipient, 191),
-                            clip(&m.fingerprint, 64),
-                            clip(&m.status, 16)
-                        ],
-                    )?;
-                }
+                insert_marks(e, &mark, marks)?;
                 Ok(ids)
             });
         }
@@ -329,10 +342,16 @@ impl<B: Backend> Store for SqlStore<B> {
         }
     }
 
-    fn enqueue_spooled(&self, msgs: &[NewMessage], keys: &[String]) -> Result<Vec<i64>> {
+    fn enqueue_keyed(
+        &self,
+        msgs: &[NewMessage],
+        keys: &[String],
+        marks: &[AlertMark],
+    ) -> Result<Vec<i64>> {
         if msgs.len() != keys.len() {
-            return Err(StoreError::other("enqueue_spooled: one key per message"));
+            return Err(StoreError::other("enqueue_keyed: one key per message"));
         }
+        let mark = self.mark_sql();
         self.0.transaction(TxKind::Write, |e| {
             let mut ids = Vec::with_capacity(msgs.len());
             for (m, key) in msgs.iter().zip(keys) {
@@ -343,6 +362,7 @@ impl<B: Backend> Store for SqlStore<B> {
                 )?;
                 ids.push(id);
             }
+            insert_marks(e, &mark, marks)?;
             Ok(ids)
         })
     }
