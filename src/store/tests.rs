@@ -1837,3 +1837,90 @@ mod integrations {
         alert_marks_commit_with_their_messages,
     );
 }
+
+/// The local spool's rules (schema 011): keyed enqueue, the move once.
+mod spool {
+    use super::*;
+    use crate::store::SpooledMessage;
+
+    fn message(text: &str) -> NewMessage {
+        NewMessage {
+            phone: "420777000001".into(),
+            text: text.into(),
+            source: "test".into(),
+            group: Some("oncall".into()),
+        }
+    }
+
+    fn spooled(key: &str, text: &str) -> SpooledMessage {
+        SpooledMessage {
+            key: key.into(),
+            local_id: 7,
+            msg: message(text),
+            created: "2026-01-02 03:04:05.678".into(),
+            attempts: 2,
+        }
+    }
+
+    fn a_spooled_message_is_moved_once(fx: &dyn Fixture) {
+        let s = fx.open();
+        let m = spooled("0123456789abcdef0123456789abcdef", "moved");
+        let id = s.import_spooled(&m).unwrap().expect("moved now");
+        assert_eq!(s.import_spooled(&m).unwrap(), None);
+        let rows = s
+            .list_queued(&ListFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!((r.id, r.text.as_str(), r.attempts), (id, "moved", 2));
+        assert_eq!(r.created, "2026-01-02 03:04:05.678");
+        assert_eq!(r.group.as_deref(), Some("oncall"));
+        // still known once sent
+        let claimed = s.claim_due("me", Duration::from_secs(60), 10).unwrap();
+        assert!(s.finish(claimed[0].id, "me", &sent(1, "1")).unwrap());
+        assert_eq!(s.import_spooled(&m).unwrap(), None);
+        assert_eq!(s.queue_stats().unwrap().depth, 0);
+    }
+
+    fn a_keyed_commit_is_not_moved_again(fx: &dyn Fixture) {
+        let s = fx.open();
+        let key = "fedcba9876543210fedcba9876543210".to_string();
+        let ids = s
+            .enqueue_keyed(&[message("once")], std::slice::from_ref(&key), &[])
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+        // the same batch, spooled because its commit was not confirmed
+        assert_eq!(s.import_spooled(&spooled(&key, "once")).unwrap(), None);
+        assert_eq!(s.queue_stats().unwrap().depth, 1);
+        // one key per message
+        assert!(s.enqueue_keyed(&[message("x")], &[], &[]).is_err());
+    }
+
+    fn the_spool_lists_counts_and_deletes(fx: &dyn Fixture) {
+        let s = fx.open();
+        let keys: Vec<String> = (0..3).map(|i| format!("{i:032}")).collect();
+        let ids = s
+            .enqueue_keyed(&[message("a"), message("b"), message("c")], &keys, &[])
+            .unwrap();
+        s.enqueue(&[message("not spooled")]).unwrap();
+        assert_eq!(s.count_spooled().unwrap(), 3);
+        let listed = s.list_spooled(2).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].local_id, ids[0]);
+        assert_eq!(listed[0].key, keys[0]);
+        assert_eq!(listed[1].msg.text, "b");
+        s.delete_spooled(&ids[..2]).unwrap();
+        assert_eq!(s.count_spooled().unwrap(), 1);
+        assert_eq!(s.list_spooled(10).unwrap()[0].msg.text, "c");
+        assert_eq!(s.queue_stats().unwrap().depth, 2);
+    }
+
+    suite!(
+        a_spooled_message_is_moved_once,
+        a_keyed_commit_is_not_moved_again,
+        the_spool_lists_counts_and_deletes,
+    );
+}
