@@ -523,6 +523,9 @@ fn status(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitC
             Some(store)
         }
     };
+    if settings.db.starts_with("mysql://") {
+        status_of_spool(&settings.spool, &mut attention);
+    }
     if settings.devices().is_empty() {
         println!("modem lock: none: {}", CliError::NoModem(config.to_owned()));
     }
@@ -551,6 +554,34 @@ fn status(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitC
             println!("  - {reason}");
         }
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The local spool of a MySQL setup: messages accepted while the
+/// database was unreachable and not moved in yet need attention (is serve
+/// running, does the database answer?).
+fn status_of_spool(path: &Path, attention: &mut Vec<String>) {
+    if !path.exists() {
+        return;
+    }
+    let url = format!("sqlite://{}", path.display());
+    match store::open(&url, false).and_then(|s| s.count_spooled()) {
+        Ok(0) => println!("spool:      {} empty", path.display()),
+        Ok(n) => {
+            println!("spool:      {} holds {n} message(s)", path.display());
+            attention.push(format!(
+                "{n} message(s) accepted while the database was unreachable wait in the local \
+                 spool {}: serve moves them into the database when it answers",
+                path.display()
+            ));
+        }
+        Err(e) => {
+            println!("spool:      {}: unreadable", path.display());
+            attention.push(format!(
+                "the local spool {} cannot be read: {e}",
+                path.display()
+            ));
+        }
     }
 }
 

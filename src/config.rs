@@ -204,7 +204,7 @@ settings! {
     }
     spool: PathBuf {
         name: "spool", value: "PATH", default: "/var/lib/smss/spool.db",
-        parse: path, commands: SERVE,
+        parse: path, commands: &[Serve, Status],
         help: "with a MySQL database: the local SQLite file where serve commits what it \
                accepts while the database is unreachable (answered OK with L<id> ids), \
                moved into the database when it answers again",

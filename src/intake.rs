@@ -171,6 +171,11 @@ impl Intake {
         self
     }
 
+    /// The local spool, when there is one (a MySQL store).
+    pub fn spool(&self) -> Option<&Arc<Spool>> {
+        self.spool.as_ref()
+    }
+
     /// Validates `requests` (1-based positions in the errors), expands
     /// each `@group` into one message per member (the members as they are
     /// now: a later change of the group does not touch what is queued),

@@ -54,6 +54,24 @@ pub struct SpoolState {
     pub moved: u64,
 }
 
+impl SpoolState {
+    /// `degraded: database unreachable since T UTC; N spooled, M moved
+    /// in`, or (normal) the messages still waiting in the spool; `None`
+    /// when there is nothing to tell.
+    pub fn describe(&self) -> Option<String> {
+        let (n, m) = (self.spooled, self.moved);
+        match &self.degraded_since {
+            Some(since) => Some(format!(
+                "degraded: database unreachable since {since} UTC; {n} spooled, {m} moved in"
+            )),
+            None if n > 0 => Some(format!(
+                "{n} message(s) in the local spool, to be moved into the database"
+            )),
+            None => None,
+        }
+    }
+}
+
 impl Spool {
     /// Opens (creates) the spool file at `path`, and tells of messages
     /// left in it by an earlier run (the reconcile thread moves them).
@@ -362,6 +380,12 @@ mod tests {
         let state = spool.state();
         assert!(state.degraded_since.is_some());
         assert_eq!(state.spooled, 3);
+        let told = state.describe().unwrap();
+        assert!(
+            told.starts_with("degraded: database unreachable since "),
+            "{told}"
+        );
+        assert!(told.ends_with(" UTC; 3 spooled, 0 moved in"), "{told}");
 
         // a move whose spool delete was lost (kill -9): the same key again
         let first = spool.store.list_spooled(1).unwrap().remove(0);
@@ -389,6 +413,8 @@ mod tests {
         // the next pass finds the spool empty and leaves the state
         assert_eq!(spool.reconcile_once(&*main).unwrap(), 0);
         assert_eq!(spool.state().degraded_since, None);
+        assert_eq!(spool.state().describe(), None);
+        assert_eq!(spool.state().moved, 2);
         assert!(spool.enqueue_if_degraded(&[msg("x")], &keys(1)).is_none());
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use smss::sim::PtySim;
 use smss::store::{ListFilter, SmsStatus, StoreDiagnostics};
 
+use crate::util::http;
 use crate::util::mariadb::MariaDb;
 use crate::util::*;
 
@@ -240,20 +241,61 @@ fn serve_starts_while_the_database_is_down() {
         &url,
         sim.path.to_str().unwrap(),
         &dir,
-        &["--spool-retry", "300ms"],
+        &["--spool-retry", "300ms", "--web-listen", "127.0.0.1:0"],
     );
     assert!(
         serve.log().contains("starting all the same"),
         "{}",
         serve.log()
     );
+    let web = serve.web_addr();
     let mut texts = Vec::new();
-    for i in 0..10 {
+    for i in 0..9 {
         let text = format!("at boot {i}");
         let answer = request(serve.addr, &format!("#420777000001;{text}"));
         assert!(answer.starts_with("OK 1 L"), "{answer}\n{}", serve.log());
         texts.push(text);
     }
+    // the web's way in: 2xx, the spool ids as "L<id>"
+    let r = http::post(
+        web,
+        "/api/send",
+        &[("Content-Type", "application/json")],
+        br#"{"to": "420777000002", "text": "at boot from the web"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["ids"][0].as_str().unwrap_or_default().to_owned();
+    assert!(id.starts_with('L'), "{}", r.text());
+    texts.push("at boot from the web".into());
+
+    // visible: the panel, /metrics, smss status
+    let page = http::get(web, "/", &[]).text();
+    assert!(
+        page.contains("degraded: database unreachable since "),
+        "{page}"
+    );
+    assert!(page.contains("; 10 spooled, 0 moved in"), "{page}");
+    let metrics = http::get(web, "/metrics", &[]).text();
+    assert!(metrics.contains("\nsmss_degraded 1\n"), "{metrics}");
+    assert!(metrics.contains("\nsmss_spooled 10\n"), "{metrics}");
+    let spool = spool_path(&dir).display().to_string();
+    let status = smss(&[
+        "status",
+        "--config",
+        "/dev/null",
+        "--db",
+        &url,
+        "--spool",
+        &spool,
+    ]);
+    assert_eq!(status.status.code(), Some(1));
+    let out = stdout(&status);
+    assert!(
+        out.contains(&format!("spool:      {spool} holds 10 message(s)")),
+        "{out}"
+    );
+    assert!(out.contains("wait in the local spool"), "{out}");
+
     db.resume();
     let store = smss::store::open_diagnostics(&url, false).unwrap();
     assert_each_sent_once(&*store, &texts, &spool_path(&dir), &|| serve.log());
@@ -266,4 +308,25 @@ fn serve_starts_while_the_database_is_down() {
     let answer = request(serve.addr, "#420777000001;after");
     assert!(!answer.contains('L'), "{answer}");
     assert!(answer.starts_with("OK 1 "), "{answer}");
+    let metrics = http::get(web, "/metrics", &[]).text();
+    assert!(metrics.contains("\nsmss_degraded 0\n"), "{metrics}");
+    assert!(
+        metrics.contains("\nsmss_spool_moved_total 10\n"),
+        "{metrics}"
+    );
+    assert!(!http::get(web, "/", &[]).text().contains("degraded"));
+    let status = smss(&[
+        "status",
+        "--config",
+        "/dev/null",
+        "--db",
+        &url,
+        "--spool",
+        &spool,
+    ]);
+    assert!(
+        stdout(&status).contains(&format!("spool:      {spool} empty")),
+        "{}",
+        stdout(&status)
+    );
 }

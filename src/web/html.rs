@@ -280,6 +280,12 @@ fn overview(app: &App, user: &str, notice: &str, form: &FormState) -> String {
 
 fn health(app: &App) -> String {
     let mut items: Vec<(String, String)> = Vec::new();
+    if let Some(told) = app.intake.spool().and_then(|s| s.state().describe()) {
+        items.push((
+            "Database".into(),
+            format!("<p class=\"error\" role=\"alert\">{}</p>\n", esc(&told)),
+        ));
+    }
     match app.store.queue_stats() {
         Ok(q) => {
             let oldest = match q.oldest_age_secs {
