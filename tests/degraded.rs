@@ -112,10 +112,15 @@ fn a_database_stopped_during_a_burst_loses_and_doubles_nothing() {
                 Arc::clone(&answers),
             );
             std::thread::spawn(move || {
+                // One connection each, a line after each answer (a new
+                // connection per request can meet the per-peer cap while
+                // the server has not yet seen the last one close).
+                let mut conn = connect(addr);
                 let mut i = 0;
                 while !done.load(Ordering::SeqCst) {
                     let text = format!("c{c} r{i}");
-                    let answer = request(addr, &format!("#420777{c:06};{text}"));
+                    send(&mut conn, format!("#420777{c:06};{text}\n").as_bytes());
+                    let answer = read_answer(&mut conn);
                     if answer.starts_with("OK 1 L") {
                         in_spool.fetch_add(1, Ordering::SeqCst);
                     }

@@ -1578,7 +1578,8 @@ mod health {
                  DROP TABLE sms_group; DROP TABLE sms_group_member; \
                  DROP TABLE api_token; DROP TABLE alert_notified; \
                  ALTER TABLE msg DROP COLUMN via_group; \
-                 ALTER TABLE sms DROP COLUMN via_group;",
+                 ALTER TABLE sms DROP COLUMN via_group; \
+                 DROP TABLE spooled;",
             )
             .unwrap();
         }
