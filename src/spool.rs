@@ -77,7 +77,15 @@ impl Spool {
     /// left in it by an earlier run (the reconcile thread moves them).
     pub fn open(path: &Path) -> Result<Spool, StoreError> {
         let url = format!("sqlite://{}", path.display());
-        let store = store::open(&url, true)?;
+        let store = store::open(&url, true).map_err(|e| {
+            StoreError::new(
+                e.kind(),
+                format!(
+                    "the local spool (setting spool = {}) cannot be used: {e}",
+                    path.display()
+                ),
+            )
+        })?;
         let spool = Spool {
             store,
             path: path.to_owned(),

@@ -335,3 +335,36 @@ fn serve_starts_while_the_database_is_down() {
         stdout(&status)
     );
 }
+
+#[test]
+fn a_spool_that_cannot_be_created_is_told_at_start() {
+    let (_db, url) = database();
+    let dir = TempDir::new("spool_missing");
+    let spool = dir.path().join("no-such-dir").join("spool.db");
+    let out = smss(&[
+        "serve",
+        "--config",
+        "/dev/null",
+        "--db",
+        &url,
+        "--device",
+        &dir.path().join("no-modem").display().to_string(),
+        "--lock-dir",
+        &dir.path().display().to_string(),
+        "--listen",
+        "127.0.0.1:0",
+        "--log-file",
+        "none",
+        "--spool",
+        &spool.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "the local spool (setting spool = {}) cannot be used",
+            spool.display()
+        )),
+        "{err}"
+    );
+}
