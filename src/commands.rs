@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use log::LevelFilter;
 use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
@@ -23,6 +24,7 @@ use crate::printable::escape;
 use crate::secret::redact_url;
 use crate::server;
 use crate::sim::{PtySim, SimState};
+use crate::spool::Spool;
 use crate::store::{self, ModemHealth, Store};
 
 /// The log target of lines for the log file only: a fatal error is logged
@@ -244,7 +246,19 @@ struct ModemSlot {
 }
 
 fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, CliError> {
-    let store = open_store(&settings, hint)?;
+    // A MySQL database that is down now does not keep serve from starting:
+    // what it accepts goes to the local spool until the database answers.
+    let (store, schema_checked) = if store::sqlite_path(&settings.db).is_some() {
+        (open_store(&settings, hint)?, true)
+    } else {
+        store::open_or_defer(&settings.db).map_err(|e| CliError::store(e, hint))?
+    };
+    let spool = match store.backend() {
+        "mysql" => Some(Arc::new(
+            Spool::open(&settings.spool).map_err(|e| CliError::store(e, hint))?,
+        )),
+        _ => None,
+    };
     let mut modems = Vec::new();
     for s in settings.per_device() {
         let lock = ModemLock::try_acquire(&s.lock_dir, &s.device, "smss serve")?;
@@ -305,13 +319,27 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
         .map_err(CliError::Thread)?;
 
     // Every way in queues through the same intake.
-    let intake = Intake::new(
+    let mut intake = Intake::new(
         Arc::clone(&store),
-        wake_tx,
+        wake_tx.clone(),
         settings.max_parts,
         settings.max_recipients,
     )
     .with_coalesce_window(settings.coalesce_window);
+    if let Some(spool) = &spool {
+        intake = intake.with_spool(Arc::clone(spool));
+        let spool = Arc::clone(spool);
+        let main = Arc::clone(&store);
+        let check = (!schema_checked).then(|| settings.db.clone());
+        let every = settings.spool_retry.max(Duration::from_millis(100));
+        let stop = Arc::clone(&stop);
+        // Not joined at the end: a move cut short is moved again (once)
+        // by the next serve.
+        thread::Builder::new()
+            .name("spool reconcile".into())
+            .spawn(move || spool.reconcile(&*main, check, every, &wake_tx, &stop))
+            .map_err(CliError::Thread)?;
+    }
     // Check-ins and the heartbeat: no modem needed, only the queue.
     {
         let intake = intake.clone();
@@ -330,8 +358,12 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
         .iter()
         .map(|m| m.lock.path().display().to_string())
         .collect();
+    let spool_note = spool
+        .as_ref()
+        .map(|s| format!(", spool {}", s.path().display()))
+        .unwrap_or_default();
     log::info!(
-        "smss {} listening on {local} (database {}, modem {}, lock {})",
+        "smss {} listening on {local} (database {}{spool_note}, modem {}, lock {})",
         env!("CARGO_PKG_VERSION"),
         store.backend(),
         devices.join(", "),
@@ -504,6 +536,9 @@ fn status(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitC
             Some(store)
         }
     };
+    if settings.db.starts_with("mysql://") {
+        status_of_spool(&settings.spool, &mut attention);
+    }
     if settings.devices().is_empty() {
         println!("modem lock: none: {}", CliError::NoModem(config.to_owned()));
     }
@@ -532,6 +567,34 @@ fn status(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitC
             println!("  - {reason}");
         }
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The local spool of a MySQL setup: messages accepted while the
+/// database was unreachable and not moved in yet need attention (is serve
+/// running, does the database answer?).
+fn status_of_spool(path: &Path, attention: &mut Vec<String>) {
+    if !path.exists() {
+        return;
+    }
+    let url = format!("sqlite://{}", path.display());
+    match store::open(&url, false).and_then(|s| s.count_spooled()) {
+        Ok(0) => println!("spool:      {} empty", path.display()),
+        Ok(n) => {
+            println!("spool:      {} holds {n} message(s)", path.display());
+            attention.push(format!(
+                "{n} message(s) accepted while the database was unreachable wait in the local \
+                 spool {}: serve moves them into the database when it answers",
+                path.display()
+            ));
+        }
+        Err(e) => {
+            println!("spool:      {}: unreadable", path.display());
+            attention.push(format!(
+                "the local spool {} cannot be read: {e}",
+                path.display()
+            ));
+        }
     }
 }
 

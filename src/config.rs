@@ -202,6 +202,19 @@ settings! {
         parse: path, commands: PORT_STATUS,
         help: "where the modem lock file lives",
     }
+    spool: PathBuf {
+        name: "spool", value: "PATH", default: "/var/lib/smss/spool.db",
+        parse: path, commands: &[Serve, Status],
+        help: "with a MySQL database: the local SQLite file where serve commits what it \
+               accepts while the database is unreachable (answered OK with L<id> ids), \
+               moved into the database when it answers again",
+    }
+    spool_retry: Duration {
+        name: "spool-retry", value: "DURATION", default: "5s",
+        parse: duration, commands: SERVE,
+        help: "while the spool holds messages, how often serve tries the database to move \
+               them there",
+    }
     instance: Option<String> {
         name: "instance", value: "NAME", default: "",
         parse: optional, commands: MODEM,

@@ -22,7 +22,27 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 use crate::protocol::{self, Options, Request, RequestError};
+use crate::spool::Spool;
 use crate::store::{AlertMark, ErrorKind, Guard, NewMessage, Store, StoreError};
+
+/// The id a client is given for an accepted message: its row in the
+/// database's queue, or (while the database is unreachable) in the local
+/// spool, shown `L<id>`. A spooled message gets a database id when it is
+/// moved there; the `L` id names it in the spool (and in the log) only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MsgId {
+    Queued(i64),
+    Spooled(i64),
+}
+
+impl fmt::Display for MsgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MsgId::Queued(id) => write!(f, "{id}"),
+            MsgId::Spooled(id) => write!(f, "L{id}"),
+        }
+    }
+}
 
 /// What wakes the modem threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +152,8 @@ pub fn to_each_with(recipients: &[String], text: &str, options: &Options) -> Vec
 #[derive(Clone)]
 pub struct Intake {
     store: Arc<dyn Store>,
+    /// The local spool of a MySQL store (`None` with SQLite).
+    spool: Option<Arc<Spool>>,
     wake: Sender<Wake>,
     max_parts: usize,
     max_recipients: usize,
@@ -150,6 +172,7 @@ impl Intake {
     ) -> Intake {
         Intake {
             store,
+            spool: None,
             wake,
             max_parts,
             max_recipients,
@@ -165,6 +188,18 @@ impl Intake {
         self
     }
 
+    /// The same intake, committing to `spool` what the store cannot take
+    /// because it is unreachable (and, while it is, everything).
+    pub fn with_spool(mut self, spool: Arc<Spool>) -> Intake {
+        self.spool = Some(spool);
+        self
+    }
+
+    /// The local spool, when there is one (a MySQL store).
+    pub fn spool(&self) -> Option<&Arc<Spool>> {
+        self.spool.as_ref()
+    }
+
     /// Validates `requests` (1-based positions in the errors), expands
     /// each `@group` into one message per member (the members as they are
     /// now: a later change of the group does not touch what is queued),
@@ -172,7 +207,12 @@ impl Intake {
     /// `web`, `api`, `kannel`, ...), then wakes the modem threads. The ids
     /// are in the order of `requests`, a group's in the order of its
     /// members. `max-recipients` counts the messages after expansion.
-    pub fn submit(&self, requests: &[Request], source: &str) -> Result<Vec<i64>, IntakeError> {
+    ///
+    /// With a spool: while the database is unreachable the messages are
+    /// committed to the spool instead (their ids are [`MsgId::Spooled`]);
+    /// `marks` are then not recorded (a repeat of the alert is notified
+    /// again: twice rather than never).
+    pub fn submit(&self, requests: &[Request], source: &str) -> Result<Vec<MsgId>, IntakeError> {
         self.submit_marked(requests, source, &[])
     }
 
@@ -183,12 +223,9 @@ impl Intake {
         requests: &[Request],
         source: &str,
         marks: &[AlertMark],
-    ) -> Result<Vec<i64>, IntakeError> {
+    ) -> Result<Vec<MsgId>, IntakeError> {
         let msgs = self.expand(requests, source)?;
-        let ids = self
-            .store
-            .enqueue_marked(&msgs, marks)
-            .map_err(store_error)?;
+        let ids = self.commit(&msgs, marks)?;
         // Nobody listening (the modem threads have stopped) is no error: the
         // rows are committed and the next serve or send-pending sends them.
         let _ = self.wake.send(Wake::Queued);
@@ -289,6 +326,34 @@ impl Intake {
     /// The store behind the queue (the pager reads its check-ins there).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The database's queue, or the spool while the database is away.
+    fn commit(&self, msgs: &[NewMessage], marks: &[AlertMark]) -> Result<Vec<MsgId>, IntakeError> {
+        let queued = |ids: Vec<i64>| ids.into_iter().map(MsgId::Queued).collect();
+        let Some(spool) = &self.spool else {
+            return self
+                .store
+                .enqueue_marked(msgs, marks)
+                .map(queued)
+                .map_err(store_error);
+        };
+        let spooled = |ids: Vec<i64>| ids.into_iter().map(MsgId::Spooled).collect();
+        // The same keys in the database and, should its commit fail, in
+        // the spool: a commit the database made but could not confirm is
+        // not moved in twice.
+        let keys = crate::spool::new_keys(msgs.len()).map_err(IntakeError::Failed)?;
+        if let Some(ids) = spool.enqueue_if_degraded(msgs, &keys) {
+            return ids.map(spooled).map_err(IntakeError::Failed);
+        }
+        match self.store.enqueue_keyed(msgs, &keys, marks) {
+            Ok(ids) => Ok(queued(ids)),
+            Err(e) if e.kind() == ErrorKind::Unavailable => spool
+                .enqueue_degraded(msgs, &keys, &e)
+                .map(spooled)
+                .map_err(IntakeError::Failed),
+            Err(e) => Err(store_error(e)),
+        }
     }
 }
 

@@ -63,6 +63,8 @@ pub mod server;
 #[cfg(feature = "server")]
 pub mod sim;
 #[cfg(feature = "server")]
+pub mod spool;
+#[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]
 pub mod token;

@@ -297,9 +297,11 @@ fn starts_request(rest: &[u8]) -> bool {
     (3..=20).contains(&digits) && rest.get(digits) == Some(&b';')
 }
 
-/// The answer to a committed line: `OK <n> <id>,<id>...`.
-pub fn ok_answer(ids: &[i64]) -> String {
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+/// The answer to a committed line: `OK <n> <id>,<id>...`; an id of a
+/// message in the local spool (the database was unreachable) is `L<id>`:
+/// `OK 2 L17,L18`. Clients look at `OK` only.
+pub fn ok_answer<T: std::fmt::Display>(ids: &[T]) -> String {
+    let list: Vec<String> = ids.iter().map(T::to_string).collect();
     format!("OK {} {}", ids.len(), list.join(","))
 }
 
@@ -625,5 +627,10 @@ mod tests {
     fn ok_answer_lists_ids() {
         assert_eq!(ok_answer(&[7]), "OK 1 7");
         assert_eq!(ok_answer(&[7, 8, 9]), "OK 3 7,8,9");
+        use crate::intake::MsgId;
+        assert_eq!(
+            ok_answer(&[MsgId::Spooled(17), MsgId::Queued(4), MsgId::Spooled(18)]),
+            "OK 3 L17,4,L18"
+        );
     }
 }

@@ -52,6 +52,7 @@ const TREE: &[(&str, u32)] = &[
     ),
     ("usr/local/share/smss/sql/sqlite/009_storms.sql", 0o644),
     ("usr/local/share/smss/sql/sqlite/010_pager.sql", 0o644),
+    ("usr/local/share/smss/sql/sqlite/011_spool.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/001_init.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/002_receive.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/003_modem.sql", 0o644),
@@ -68,6 +69,7 @@ const TREE: &[(&str, u32)] = &[
     ("usr/local/share/smss/sql/mysql/008_integrations.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/009_storms.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/010_pager.sql", 0o644),
+    ("usr/local/share/smss/sql/mysql/011_spool.sql", 0o644),
     ("usr/local/share/doc/smss/README.md", 0o644),
 ];
 

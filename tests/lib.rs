@@ -5,6 +5,7 @@ mod util;
 
 mod alertmanager;
 mod cluster;
+mod degraded;
 mod faults;
 mod full_sim;
 mod hostile;

@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +78,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sql/sqlite/010_pager.sql",
         sql: include_str!("../../sql/sqlite/010_pager.sql"),
     },
+    Migration {
+        version: 11,
+        name: "sql/sqlite/011_spool.sql",
+        sql: include_str!("../../sql/sqlite/011_spool.sql"),
+    },
 ];
 
 pub(crate) const MYSQL: &[Migration] = &[
@@ -130,6 +135,11 @@ pub(crate) const MYSQL: &[Migration] = &[
         version: 10,
         name: "sql/mysql/010_pager.sql",
         sql: include_str!("../../sql/mysql/010_pager.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "sql/mysql/011_spool.sql",
+        sql: include_str!("../../sql/mysql/011_spool.sql"),
     },
 ];
 

@@ -73,6 +73,36 @@ pub fn text_key(phone: &str, text: &str) -> String {
         .collect()
 }
 
+/// A message in the local spool (`spool`), committed there while the
+/// MySQL database was unreachable, with what moving it keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpooledMessage {
+    /// The random key (32 hex digits) that makes the move exactly once.
+    pub key: String,
+    /// Its id in the spool (answered as `L<id>`).
+    pub local_id: i64,
+    pub msg: NewMessage,
+    /// When it was queued (kept by the move).
+    pub created: String,
+    pub attempts: u32,
+    /// The row's columns for priority and options, as the spool stored
+    /// them (absolute times: a ttl counts from the request, not the move).
+    pub kept: SpooledColumns,
+}
+
+/// What a spooled `msg` row holds beyond its text (issue 18's columns).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpooledColumns {
+    /// `msg.priority` (0 urgent, 1 normal, 2 low).
+    pub priority: i64,
+    pub expires_at: Option<String>,
+    /// `send_at`, or when it was queued.
+    pub next_attempt: Option<String>,
+    pub flash: bool,
+    pub send_after: Option<i64>,
+    pub send_before: Option<i64>,
+}
+
 /// A recipient group and its members, in the order they were given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
@@ -825,6 +855,34 @@ pub trait Store: Send + Sync {
     /// (alerts notified: the next repeat of their group skips them).
     fn enqueue_marked(&self, msgs: &[NewMessage], marks: &[AlertMark]) -> Result<Vec<i64>>;
 
+    /// [`Store::enqueue_marked`], with each message's spool key
+    /// (`keys[i]` for `msgs[i]`) in `spooled`, in the same transaction:
+    /// what the local spool commits, and what a serve with a spool commits
+    /// to the database, so that a batch whose commit the database made but
+    /// could not confirm (the connection lost at that moment), then
+    /// spooled, is not moved in a second time.
+    fn enqueue_keyed(
+        &self,
+        msgs: &[NewMessage],
+        keys: &[String],
+        marks: &[AlertMark],
+    ) -> Result<Vec<i64>>;
+
+    /// Up to `limit` spooled messages that no sender holds, oldest first
+    /// (in the local spool).
+    fn list_spooled(&self, limit: usize) -> Result<Vec<SpooledMessage>>;
+
+    /// How many messages the spool holds.
+    fn count_spooled(&self) -> Result<u64>;
+
+    /// Moves a spooled message into this (the main) store's queue, once:
+    /// `Some(id)` when it was inserted now, `None` when its key was moved
+    /// before (nothing written).
+    fn import_spooled(&self, m: &SpooledMessage) -> Result<Option<i64>>;
+
+    /// Deletes moved messages from the local spool (`local_id`s).
+    fn delete_spooled(&self, local_ids: &[i64]) -> Result<()>;
+
     /// Creates the group `name` or replaces its members (in one
     /// transaction). `true` when it was new.
     fn set_group(&self, name: &str, members: &[String]) -> Result<bool>;
@@ -1234,6 +1292,22 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 /// `smss init-db`.
 pub fn open(url: &str, create_schema: bool) -> Result<Arc<dyn Store>> {
     Ok(open_sql(url, create_schema)?)
+}
+
+/// [`open`] for `serve`: a MySQL database that is unreachable now gives
+/// a store all the same (each use fails as [`ErrorKind::Unavailable`]
+/// until the database answers), with `false`: its schema is still to be
+/// checked ([`open`] again, once it answers). `true`: checked.
+pub fn open_or_defer(url: &str) -> Result<(Arc<dyn Store>, bool)> {
+    match open(url, false) {
+        Err(e) if e.kind() == ErrorKind::Unavailable && url.starts_with("mysql://") => {
+            log::error!(
+                "{e}; starting all the same, the database is tried again in the background"
+            );
+            Ok((Arc::new(SqlStore(mysql::Mysql::unchecked(url)?)), false))
+        }
+        other => other.map(|s| (s, true)),
+    }
 }
 
 /// [`open`], with the test-only [`StoreDiagnostics`] too. Not for `serve`

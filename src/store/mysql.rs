@@ -107,6 +107,18 @@ impl Mysql {
     /// server version and the schema (creating or upgrading it with
     /// `create_schema`; then a missing database is created too).
     pub fn open(url: &str, create_schema: bool) -> Result<Mysql> {
+        Mysql::open_checked(url, create_schema, true)
+    }
+
+    /// A store for `url` that has not connected yet (its connections are
+    /// made when used): `serve` started while the database is unreachable.
+    /// Its server version and schema are for the caller to check once the
+    /// database answers.
+    pub fn unchecked(url: &str) -> Result<Mysql> {
+        Mysql::open_checked(url, false, false)
+    }
+
+    fn open_checked(url: &str, create_schema: bool, check: bool) -> Result<Mysql> {
         // As given (the host, the options), the password as ***.
         let shown = crate::secret::redact_url(url);
         let opts = Opts::from_url(url)
@@ -124,6 +136,9 @@ impl Mysql {
         let store = Mysql {
             pool: Pool::new(session_opts(&opts, Some(&db_name)).into(), max),
         };
+        if !check {
+            return Ok(store);
+        }
         let mut conn = match store.pool.get(CONN_WAIT) {
             Err(mysql::Error::MySqlError(e)) if e.code == ER_BAD_DB_ERROR && create_schema => {
                 create_database(&opts, &db_name)?;

@@ -11,8 +11,9 @@ use super::{
     Activity, Alert, AlertMark, Checkin, CheckinDef, Coding, DeliveryReport, Group, Guard,
     ListFilter, ModemHealth, NewMessage, Outcome, PartSaved, Priority, QueueRow, QueueStats,
     QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result, Saved, SendAt, SimMemory,
-    SmsRow, SmsStatus, Store, StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip,
-    combined_report, joined_row, refs_contain, report_status, same_number,
+    SmsRow, SmsStatus, SpooledColumns, SpooledMessage, Store, StoreDiagnostics, StoreError,
+    TokenRow, Totals, Window, clip, combined_report, joined_row, refs_contain, report_status,
+    same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -336,7 +337,35 @@ fn insert_msg(
     .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
 }
 
+/// Records that alerts were notified (`alert_notified`), in a transaction
+/// that queues their messages; `sql` from `SqlStore::mark_sql`.
+fn insert_marks(e: &mut dyn Exec, sql: &str, marks: &[AlertMark]) -> Result<()> {
+    for m in marks {
+        e.exec(
+            sql,
+            params![
+                clip(&m.recipient, 191),
+                clip(&m.fingerprint, 64),
+                clip(&m.status, 16)
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 impl<B: Backend> SqlStore<B> {
+    fn mark_sql(&self) -> String {
+        let d = self.0.dialect();
+        format!(
+            "INSERT INTO alert_notified (recipient, fingerprint, status, notified_at) \
+             VALUES (?, ?, ?, {now}) {upsert} status = {status}, notified_at = {at}",
+            now = d.now,
+            upsert = d.upsert("recipient, fingerprint"),
+            status = d.excluded("status"),
+            at = d.excluded("notified_at"),
+        )
+    }
+
     /// One request in the enqueue transaction. With a coalesce window:
     /// merged into the queued row with its key (the more urgent priority
     /// of the two stays), or recorded as `suppressed` when a message with
@@ -404,31 +433,14 @@ impl<B: Backend> Store for SqlStore<B> {
 
     fn enqueue_marked(&self, msgs: &[NewMessage], marks: &[AlertMark]) -> Result<Vec<i64>> {
         if !marks.is_empty() {
-            let d = self.0.dialect();
-            let mark = format!(
-                "INSERT INTO alert_notified (recipient, fingerprint, status, notified_at) \
-                 VALUES (?, ?, ?, {now}) {upsert} status = {status}, notified_at = {at}",
-                now = d.now,
-                upsert = d.upsert("recipient, fingerprint"),
-                status = d.excluded("status"),
-                at = d.excluded("notified_at"),
-            );
+            let mark = self.mark_sql();
             // Claim (READ COMMITTED) as below: the messages may coalesce.
             return self.0.transaction(TxKind::Claim, |e| {
                 let ids = msgs
                     .iter()
                     .map(|m| self.enqueue_one(e, m))
                     .collect::<Result<Vec<_>>>()?;
-                for m in marks {
-                    e.exec(
-                        &mark,
-                        params![
-                            clip(&m.recipient, 191),
-                            clip(&m.fingerprint, 64),
-                            clip(&m.status, 16)
-                        ],
-                    )?;
-                }
+                insert_marks(e, &mark, marks)?;
                 Ok(ids)
             });
         }
@@ -449,6 +461,142 @@ impl<B: Backend> Store for SqlStore<B> {
                 msgs.iter().map(|m| self.enqueue_one(e, m)).collect()
             }),
         }
+    }
+
+    fn enqueue_keyed(
+        &self,
+        msgs: &[NewMessage],
+        keys: &[String],
+        marks: &[AlertMark],
+    ) -> Result<Vec<i64>> {
+        if msgs.len() != keys.len() {
+            return Err(StoreError::other("enqueue_keyed: one key per message"));
+        }
+        let mark = self.mark_sql();
+        // Claim (READ COMMITTED) as enqueue's: the messages may coalesce.
+        self.0.transaction(TxKind::Claim, |e| {
+            let mut ids = Vec::with_capacity(msgs.len());
+            for (m, key) in msgs.iter().zip(keys) {
+                let id = self.enqueue_one(e, m)?;
+                e.exec(
+                    "INSERT INTO spooled (spool_key, id) VALUES (?, ?)",
+                    params![key.as_str(), id],
+                )?;
+                ids.push(id);
+            }
+            insert_marks(e, &mark, marks)?;
+            Ok(ids)
+        })
+    }
+
+    fn list_spooled(&self, limit: usize) -> Result<Vec<SpooledMessage>> {
+        let d = self.0.dialect();
+        let sql = format!(
+            "SELECT s.spool_key, m.id, m.phone, m.text, m.source, m.via_group, {}, m.attempts, \
+             m.priority, {}, {}, m.flash, m.send_after, m.send_before \
+             FROM msg m JOIN spooled s ON s.id = m.id \
+             WHERE m.claimed_by IS NULL OR m.claim_until < {} ORDER BY m.id LIMIT ?",
+            d.time("m.created"),
+            d.time("m.expires_at"),
+            d.time("m.next_attempt"),
+            d.now
+        );
+        self.0.run(|e| {
+            e.query(&sql, params![limit as i64])?
+                .iter()
+                .map(|r| {
+                    Ok(SpooledMessage {
+                        key: r.get(0)?,
+                        local_id: r.get(1)?,
+                        msg: NewMessage {
+                            phone: r.get(2)?,
+                            text: r.get(3)?,
+                            source: r.get(4)?,
+                            group: r.get(5)?,
+                            ..Default::default()
+                        },
+                        created: r.get(6)?,
+                        attempts: r.get(7)?,
+                        kept: SpooledColumns {
+                            priority: r.get(8)?,
+                            expires_at: r.get(9)?,
+                            next_attempt: r.get(10)?,
+                            flash: r.get::<i64>(11)? != 0,
+                            send_after: r.get(12)?,
+                            send_before: r.get(13)?,
+                        },
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn count_spooled(&self) -> Result<u64> {
+        self.0.run(|e| {
+            let n: i64 = e
+                .query_one(
+                    "SELECT COUNT(*) FROM msg m JOIN spooled s ON s.id = m.id",
+                    &[],
+                )?
+                .map_or(Ok(0), |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    fn import_spooled(&self, m: &SpooledMessage) -> Result<Option<i64>> {
+        let d = self.0.dialect();
+        let claim_key = format!(
+            "{} INTO spooled (spool_key, id) VALUES (?, NULL)",
+            d.insert_ignore
+        );
+        self.0.transaction(TxKind::Write, |e| {
+            // The key first: a second move of the same row inserts nothing
+            // here and stops (the row lock on the key also keeps two
+            // movers of one spool apart).
+            if e.exec(&claim_key, params![m.key.as_str()])? == 0 {
+                return Ok(None);
+            }
+            let k = &m.kept;
+            let id = e
+                .insert(
+                    &format!(
+                        "INSERT INTO msg (phone, text, source, via_group, created, attempts, \
+                         priority, expires_at, next_attempt, flash, send_after, send_before) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, {}), ?, ?, ?)",
+                        d.now
+                    ),
+                    params![
+                        &m.msg.phone,
+                        &m.msg.text,
+                        &m.msg.source,
+                        m.msg.group.as_deref(),
+                        m.created.as_str(),
+                        i64::from(m.attempts),
+                        k.priority,
+                        k.expires_at.as_deref(),
+                        k.next_attempt.as_deref(),
+                        i64::from(k.flash),
+                        k.send_after,
+                        k.send_before
+                    ],
+                )?
+                .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))?;
+            e.exec(
+                "UPDATE spooled SET id = ? WHERE spool_key = ?",
+                params![id, m.key.as_str()],
+            )?;
+            Ok(Some(id))
+        })
+    }
+
+    fn delete_spooled(&self, local_ids: &[i64]) -> Result<()> {
+        self.0.transaction(TxKind::Write, |e| {
+            for &id in local_ids {
+                e.exec("DELETE FROM msg WHERE id = ?", params![id])?;
+                e.exec("DELETE FROM spooled WHERE id = ?", params![id])?;
+            }
+            Ok(())
+        })
     }
 
     fn set_group(&self, name: &str, members: &[String]) -> Result<bool> {

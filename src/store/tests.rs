@@ -1919,6 +1919,7 @@ mod health {
                  DROP TABLE api_token; DROP TABLE alert_notified; \
                  ALTER TABLE msg DROP COLUMN via_group; \
                  ALTER TABLE sms DROP COLUMN via_group; \
+                 DROP TABLE spooled; \
                  DROP TABLE checkin; DROP TABLE pager_mark; \
                  ALTER TABLE sms DROP COLUMN acked_at; ALTER TABLE sms DROP COLUMN acked_by;",
             )
@@ -2345,5 +2346,112 @@ mod pager {
         a_checkin_goes_late_and_back_once,
         checkins_are_defined_listed_and_removed,
         a_slot_is_sent_once,
+    );
+}
+
+/// The local spool's rules (schema 011): keyed enqueue, the move once.
+mod spool {
+    use super::*;
+    use crate::store::SpooledMessage;
+
+    fn message(text: &str) -> NewMessage {
+        NewMessage {
+            phone: "420777000001".into(),
+            text: text.into(),
+            source: "test".into(),
+            group: Some("oncall".into()),
+            ..Default::default()
+        }
+    }
+
+    fn spooled(key: &str, text: &str) -> SpooledMessage {
+        SpooledMessage {
+            key: key.into(),
+            local_id: 7,
+            msg: message(text),
+            created: "2026-01-02 03:04:05.678".into(),
+            attempts: 2,
+            kept: crate::store::SpooledColumns {
+                priority: 0,
+                flash: true,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn a_spooled_message_is_moved_once(fx: &dyn Fixture) {
+        let s = fx.open();
+        let m = spooled("0123456789abcdef0123456789abcdef", "moved");
+        let id = s.import_spooled(&m).unwrap().expect("moved now");
+        assert_eq!(s.import_spooled(&m).unwrap(), None);
+        let rows = s
+            .list_queued(&ListFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!((r.id, r.text.as_str(), r.attempts), (id, "moved", 2));
+        assert_eq!(r.created, "2026-01-02 03:04:05.678");
+        assert_eq!(r.group.as_deref(), Some("oncall"));
+        assert_eq!(r.priority, Priority::Urgent, "the priority goes along");
+        // still known once sent
+        let claimed = s.claim_due("me", Duration::from_secs(60), 10).unwrap();
+        assert!(s.finish(claimed[0].id, "me", &sent(1, "1")).unwrap());
+        assert_eq!(s.import_spooled(&m).unwrap(), None);
+        assert_eq!(s.queue_stats().unwrap().depth, 0);
+    }
+
+    fn a_keyed_commit_is_not_moved_again(fx: &dyn Fixture) {
+        let s = fx.open();
+        let key = "fedcba9876543210fedcba9876543210".to_string();
+        let ids = s
+            .enqueue_keyed(&[message("once")], std::slice::from_ref(&key), &[])
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+        // the same batch, spooled because its commit was not confirmed
+        assert_eq!(s.import_spooled(&spooled(&key, "once")).unwrap(), None);
+        assert_eq!(s.queue_stats().unwrap().depth, 1);
+        // one key per message
+        assert!(s.enqueue_keyed(&[message("x")], &[], &[]).is_err());
+    }
+
+    fn the_spool_lists_counts_and_deletes(fx: &dyn Fixture) {
+        let s = fx.open();
+        let keys: Vec<String> = (0..3).map(|i| format!("{i:032}")).collect();
+        let urgent = NewMessage {
+            options: crate::store::Options {
+                priority: Priority::Urgent,
+                flash: true,
+                ttl: Some(Duration::from_secs(3600)),
+                ..Default::default()
+            },
+            ..message("a")
+        };
+        let ids = s
+            .enqueue_keyed(&[urgent, message("b"), message("c")], &keys, &[])
+            .unwrap();
+        s.enqueue(&[message("not spooled")]).unwrap();
+        assert_eq!(s.count_spooled().unwrap(), 3);
+        let listed = s.list_spooled(2).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].local_id, ids[0]);
+        assert_eq!(listed[0].key, keys[0]);
+        let kept = &listed[0].kept;
+        assert_eq!((kept.priority, kept.flash), (0, true), "{kept:?}");
+        assert!(kept.expires_at.is_some(), "{kept:?}");
+        assert_eq!(listed[1].kept.priority, 1);
+        assert_eq!(listed[1].msg.text, "b");
+        s.delete_spooled(&ids[..2]).unwrap();
+        assert_eq!(s.count_spooled().unwrap(), 1);
+        assert_eq!(s.list_spooled(10).unwrap()[0].msg.text, "c");
+        assert_eq!(s.queue_stats().unwrap().depth, 2);
+    }
+
+    suite!(
+        a_spooled_message_is_moved_once,
+        a_keyed_commit_is_not_moved_again,
+        the_spool_lists_counts_and_deletes,
     );
 }

@@ -364,7 +364,10 @@ fn queue_alerts(
                 req.peer,
                 ids.len()
             );
-            Reply::json(200, &json!({ "queued": ids.len(), "ids": ids }))
+            Reply::json(
+                200,
+                &json!({ "queued": ids.len(), "ids": super::ids_json(&ids) }),
+            )
         }
         Err(e @ (IntakeError::Unavailable(_) | IntakeError::Failed(_))) => {
             if let Some(cause) = e.store_error() {

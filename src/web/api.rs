@@ -194,7 +194,10 @@ fn queued_reply(
                 },
                 ids.len()
             );
-            Reply::json(status, &json!({ "queued": ids.len(), "ids": ids }))
+            Reply::json(
+                status,
+                &json!({ "queued": ids.len(), "ids": super::ids_json(&ids) }),
+            )
         }
         Err(e @ (IntakeError::Unavailable(_) | IntakeError::Failed(_))) => error(503, e),
         Err(IntakeError::Rejected(Rejection::NoRecipient)) => error(400, "missing 'to'"),
@@ -551,7 +554,7 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         &super::source("kannel", user),
     ) {
         Ok(ids) => {
-            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
             log::info!(
                 "web: {} sendsms queued {} message(s): {}",
                 req.peer,

@@ -345,6 +345,12 @@ fn overview(app: &App, user: &str, notice: &str, form: &FormState) -> String {
 
 fn health(app: &App) -> String {
     let mut items: Vec<(String, String)> = Vec::new();
+    if let Some(told) = app.intake.spool().and_then(|s| s.state().describe()) {
+        items.push((
+            "Database".into(),
+            format!("<p class=\"error\" role=\"alert\">{}</p>\n", esc(&told)),
+        ));
+    }
     match app.store.queue_stats() {
         Ok(q) => {
             let oldest = match q.oldest_age_secs {
@@ -507,7 +513,7 @@ pub fn send_form(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
     let numbers = form::split_numbers(&form.to);
     match queue(app, &numbers, &form.text, &options, "web") {
         Ok(ids) => {
-            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
             log::info!(
                 "web: {}{} queued {} message(s): {}",
                 req.peer,

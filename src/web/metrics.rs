@@ -158,6 +158,31 @@ pub fn metrics(app: &App) -> Reply {
             );
         }
     }
+    // This serve's local spool (a MySQL store only).
+    if let Some(spool) = app.intake.spool() {
+        let state = spool.state();
+        metric(
+            &mut out,
+            "smss_degraded",
+            "gauge",
+            "1 while the database is unreachable and accepted messages go to the local spool.",
+            u8::from(state.degraded_since.is_some()),
+        );
+        metric(
+            &mut out,
+            "smss_spooled",
+            "gauge",
+            "Messages in the local spool, not yet moved into the database.",
+            state.spooled,
+        );
+        metric(
+            &mut out,
+            "smss_spool_moved_total",
+            "counter",
+            "Messages moved from the local spool into the database since serve started.",
+            state.moved,
+        );
+    }
     // One series per modem (sender) across the cluster; none before any
     // sender reported, rather than made-up values.
     let modems = modem_health(app.store.as_ref());

@@ -32,7 +32,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::config::Settings;
-use crate::intake::{self, Intake, IntakeError};
+use crate::intake::{self, Intake, IntakeError, MsgId};
 use crate::listener::{Listener, Stopper};
 use crate::options::Options;
 use crate::store::Store;
@@ -591,7 +591,7 @@ pub fn queue(
     text: &str,
     options: &Options,
     source: &str,
-) -> Result<Vec<i64>, IntakeError> {
+) -> Result<Vec<MsgId>, IntakeError> {
     app.intake
         .submit(&intake::to_each_with(numbers, text, options), source)
         .inspect_err(|e| {
@@ -599,6 +599,21 @@ pub fn queue(
                 log::error!("web: cannot queue: {cause}");
             }
         })
+}
+
+/// The ids of accepted messages in a JSON answer: a number for a row of
+/// the database's queue, `"L17"` for one in the local spool (the database
+/// was unreachable).
+pub fn ids_json(ids: &[MsgId]) -> serde_json::Value {
+    ids.iter().copied().map(id_json).collect()
+}
+
+/// One id of [`ids_json`].
+pub fn id_json(id: MsgId) -> serde_json::Value {
+    match id {
+        MsgId::Queued(n) => serde_json::Value::from(n),
+        MsgId::Spooled(_) => serde_json::Value::from(id.to_string()),
+    }
 }
 
 /// Whether a path is part of the HTTP API (tokens accepted; the HTML

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::form::{self, Params};
 use super::{App, Reply, Req, queue, source};
-use crate::intake::IntakeError;
+use crate::intake::{IntakeError, MsgId};
 use crate::options::{Options, Priority};
 
 /// SMSEagle's per-message options, as given ([`EagleOptions::to_options`]
@@ -155,7 +155,7 @@ fn v1_options(p: &Params) -> EagleOptions {
 }
 
 /// A v1 answer in the format asked for.
-fn v1_reply(json: bool, status: u16, result: Result<&[i64], String>) -> Reply {
+fn v1_reply(json: bool, status: u16, result: Result<&[MsgId], String>) -> Reply {
     match (json, result) {
         (false, Ok(ids)) => {
             let lines: Vec<String> = ids.iter().map(|id| format!("OK; ID=[{id}]")).collect();
@@ -165,7 +165,7 @@ fn v1_reply(json: bool, status: u16, result: Result<&[i64], String>) -> Reply {
             let result = match ids {
                 [id] => json!({"message_id": id.to_string(), "status": "ok"}),
                 _ => json!({
-                    "message_id": ids.iter().map(i64::to_string).collect::<Vec<_>>(),
+                    "message_id": ids.iter().map(MsgId::to_string).collect::<Vec<_>>(),
                     "status": "ok"
                 }),
             };
@@ -352,14 +352,16 @@ pub fn v2_sms(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
                 };
                 for _ in 0..count {
                     if let Some(id) = ids.next() {
-                        entries.push(json!({"message_id": id, "to": r, "status": "queued"}));
+                        entries.push(
+                            json!({"message_id": super::id_json(id), "to": r, "status": "queued"}),
+                        );
                     }
                 }
             }
             // (a group changed in between: the rest, under the last name)
             for id in ids {
                 entries
-                    .push(json!({"message_id": id, "to": recipients.last(), "status": "queued"}));
+                    .push(json!({"message_id": super::id_json(id), "to": recipients.last(), "status": "queued"}));
             }
             Reply::json(200, &Value::Array(entries))
         }

@@ -221,8 +221,12 @@ impl Serve {
     /// [`Serve::start`] on another listen address.
     pub fn start_on(db: &str, device: &str, dir: &TempDir, listen: &str, extra: &[&str]) -> Serve {
         let lock_dir = dir.path().display().to_string();
+        // not the default /var/lib/smss/spool.db (used with MySQL only)
+        let spool = dir.path().join("spool.db").display().to_string();
         let mut args = vec![
             "serve",
+            "--spool",
+            &spool,
             "--config",
             "/dev/null",
             "--db",

@@ -1,0 +1,439 @@
+//! The local spool of a MySQL setup (issue 20): while the database is
+//! unreachable, what the ways in accept is committed to an SQLite file of
+//! the same schema (`spool`, default `/var/lib/smss/spool.db`; the
+//! ordinary SQLite store: `synchronous = FULL`, 0640, the service user's)
+//! and answered `OK` with `L<id>` ids; the reconcile thread of `serve`
+//! moves it into the database once the database answers again.
+//!
+//! Exactly once: each spooled message has a random 128-bit key (the
+//! `spooled` table of both stores). The move of one message is one
+//! transaction of the database that records its key first
+//! ([`Store::import_spooled`]); only after that commit is the message
+//! deleted from the spool. A kill -9 in between: the next move finds the
+//! key and only deletes.
+//!
+//! State: normal, or degraded since a time. Degraded is entered when an
+//! enqueue finds the database unreachable; from then on every batch goes
+//! to the spool at once (no connect timeout per request) until the
+//! reconcile thread has emptied the spool with the database answering.
+//! Both changes are logged once.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::intake::Wake;
+use crate::store::{self, ErrorKind, NewMessage, Store, StoreError};
+
+/// Spooled messages moved per pass of the reconcile thread (each its own
+/// transaction; the pass ends early when the database fails).
+const BATCH: usize = 100;
+
+/// The local spool and the degraded state.
+pub struct Spool {
+    store: Arc<dyn Store>,
+    path: PathBuf,
+    /// `Some(since)` (UTC, `YYYY-MM-DD HH:MM:SS`) while degraded. Held
+    /// while a batch is spooled, so that leaving the state (spool empty)
+    /// cannot miss a batch spooled at the same moment.
+    degraded: Mutex<Option<String>>,
+    /// Messages moved into the database since this serve started.
+    moved: AtomicU64,
+}
+
+/// What `status`, the web panel and `/metrics` show of the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolState {
+    /// When the database was found unreachable (UTC); `None`: normal.
+    pub degraded_since: Option<String>,
+    /// Messages in the spool now.
+    pub spooled: u64,
+    /// Messages moved from the spool into the database by this serve.
+    pub moved: u64,
+}
+
+impl SpoolState {
+    /// `degraded: database unreachable since T UTC; N spooled, M moved
+    /// in`, or (normal) the messages still waiting in the spool; `None`
+    /// when there is nothing to tell.
+    pub fn describe(&self) -> Option<String> {
+        let (n, m) = (self.spooled, self.moved);
+        match &self.degraded_since {
+            Some(since) => Some(format!(
+                "degraded: database unreachable since {since} UTC; {n} spooled, {m} moved in"
+            )),
+            None if n > 0 => Some(format!(
+                "{n} message(s) in the local spool, to be moved into the database"
+            )),
+            None => None,
+        }
+    }
+}
+
+impl Spool {
+    /// Opens (creates) the spool file at `path`, and tells of messages
+    /// left in it by an earlier run (the reconcile thread moves them).
+    pub fn open(path: &Path) -> Result<Spool, StoreError> {
+        let url = format!("sqlite://{}", path.display());
+        let store = store::open(&url, true).map_err(|e| {
+            StoreError::new(
+                e.kind(),
+                format!(
+                    "the local spool (setting spool = {}) cannot be used: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+        let spool = Spool {
+            store,
+            path: path.to_owned(),
+            degraded: Mutex::new(None),
+            moved: AtomicU64::new(0),
+        };
+        let left = spool.store.count_spooled()?;
+        if left > 0 {
+            log::warn!(
+                "spool {}: {left} message(s) spooled by an earlier run, to be moved into the database",
+                path.display()
+            );
+        }
+        Ok(spool)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn state_lock(&self) -> MutexGuard<'_, Option<String>> {
+        self.degraded.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// While degraded: commits `msgs` to the spool (`Some`, with the spool
+    /// ids). Normal: `None`, the database is to be tried.
+    pub fn enqueue_if_degraded(
+        &self,
+        msgs: &[NewMessage],
+        keys: &[String],
+    ) -> Option<Result<Vec<i64>, StoreError>> {
+        let state = self.state_lock();
+        state.as_ref()?;
+        Some(self.spool(msgs, keys))
+    }
+
+    /// The database failed with `cause` (unreachable): enters the degraded
+    /// state (logged once) and commits `msgs` to the spool.
+    pub fn enqueue_degraded(
+        &self,
+        msgs: &[NewMessage],
+        keys: &[String],
+        cause: &StoreError,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut state = self.state_lock();
+        if state.is_none() {
+            let since = utc_now();
+            log::error!(
+                "degraded: {cause}; accepted messages go to the local spool {} \
+                 until the database answers again",
+                self.path.display()
+            );
+            *state = Some(since);
+        }
+        self.spool(msgs, keys)
+    }
+
+    fn spool(&self, msgs: &[NewMessage], keys: &[String]) -> Result<Vec<i64>, StoreError> {
+        // One spool row per key: not merged here (the move would find two
+        // keys for one row); the database merges once they are moved in.
+        let msgs: Vec<NewMessage> = msgs
+            .iter()
+            .map(|m| NewMessage {
+                coalesce_window: std::time::Duration::ZERO,
+                ..m.clone()
+            })
+            .collect();
+        self.store.enqueue_keyed(&msgs, keys, &[]).map_err(|e| {
+            log::error!("spool {}: cannot commit: {e}", self.path.display());
+            e
+        })
+    }
+
+    /// Degraded since, spooled, moved.
+    pub fn state(&self) -> SpoolState {
+        SpoolState {
+            degraded_since: self.state_lock().clone(),
+            spooled: self.store.count_spooled().unwrap_or(0),
+            moved: self.moved.load(Ordering::Relaxed),
+        }
+    }
+
+    /// One pass: moves up to [`BATCH`] spooled messages into `main`, each
+    /// in its own transaction, deleting each from the spool after its
+    /// commit. Returns how many were moved now (a message moved before a
+    /// crash is only deleted, and not counted). With the spool empty and
+    /// the database answering, leaves the degraded state.
+    pub fn reconcile_once(&self, main: &dyn Store) -> Result<usize, StoreError> {
+        let rows = self.store.list_spooled(BATCH)?;
+        if rows.is_empty() {
+            return self.leave(main).map(|()| 0);
+        }
+        let mut moved = 0;
+        let mut done = Vec::with_capacity(rows.len());
+        let result = (|| {
+            for m in &rows {
+                match main.import_spooled(m)? {
+                    Some(id) => {
+                        log::info!("spool: L{} moved into the database as {id}", m.local_id);
+                        moved += 1;
+                    }
+                    None => log::info!(
+                        "spool: L{} was moved before (key {}): deleted from the spool only",
+                        m.local_id,
+                        m.key
+                    ),
+                }
+                done.push(m.local_id);
+            }
+            Ok::<(), StoreError>(())
+        })();
+        // What is in the database leaves the spool, also when a later
+        // message of the pass failed.
+        self.store.delete_spooled(&done)?;
+        self.moved.fetch_add(moved as u64, Ordering::Relaxed);
+        result.map(|()| moved)
+    }
+
+    /// The spool is empty: back to normal once the database answers (the
+    /// queue's depth is asked, cheaply, to be sure it does).
+    fn leave(&self, main: &dyn Store) -> Result<(), StoreError> {
+        if self.state_lock().is_none() {
+            return Ok(());
+        }
+        main.queue_stats()?;
+        let mut state = self.state_lock();
+        // A batch spooled since the list above keeps the state.
+        if self.store.count_spooled()? > 0 {
+            return Ok(());
+        }
+        if let Some(since) = state.take() {
+            log::info!(
+                "back to normal: the database answers again (degraded since {since} UTC; \
+                 {} spooled message(s) moved in)",
+                self.moved.load(Ordering::Relaxed)
+            );
+        }
+        Ok(())
+    }
+
+    /// The reconcile thread of `serve`: every `every`, while the spool
+    /// holds messages or the state is degraded, moves them into `main`
+    /// and wakes the modem threads for them. `check_schema`: the database
+    /// was not reachable when serve started, so its schema is checked
+    /// (opening `url` once) before anything is moved.
+    pub fn reconcile(
+        &self,
+        main: &dyn Store,
+        mut check_schema: Option<String>,
+        every: Duration,
+        wake: &Sender<Wake>,
+        stop: &AtomicBool,
+    ) {
+        let mut last_problem = String::new();
+        let mut announced = false;
+        while !stop.load(Ordering::SeqCst) {
+            let busy = self.state_lock().is_some() || self.store.count_spooled().unwrap_or(0) > 0;
+            if busy {
+                let result = (|| {
+                    if let Some(url) = &check_schema {
+                        store::open(url, false)?;
+                        check_schema = None;
+                    }
+                    if !announced {
+                        let n = self.store.count_spooled()?;
+                        if n > 0 {
+                            log::info!("spool: moving {n} spooled message(s) into the database");
+                            announced = true;
+                        }
+                    }
+                    let mut total = 0;
+                    loop {
+                        let n = self.reconcile_once(main)?;
+                        if n > 0 {
+                            let _ = wake.send(Wake::Queued);
+                        }
+                        total += n;
+                        if n == 0 || stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                    }
+                    Ok::<usize, StoreError>(total)
+                })();
+                match result {
+                    Ok(_) => {
+                        last_problem.clear();
+                        if self.store.count_spooled().unwrap_or(0) == 0 {
+                            announced = false;
+                        }
+                    }
+                    Err(e) => {
+                        let problem = e.to_string();
+                        if problem != last_problem {
+                            if e.kind() == ErrorKind::Unavailable {
+                                log::warn!("spool: cannot move spooled messages yet: {e}");
+                            } else {
+                                log::error!(
+                                    "spool: cannot move spooled messages: {e}; they stay in {} \
+                                     (tried again every {}s)",
+                                    self.path.display(),
+                                    every.as_secs()
+                                );
+                            }
+                            last_problem = problem;
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(every);
+        }
+    }
+}
+
+/// A key for each of `n` messages (see [`new_key`]).
+pub fn new_keys(n: usize) -> Result<Vec<String>, StoreError> {
+    (0..n).map(|_| new_key()).collect()
+}
+
+/// A spooled message's key: 128 random bits, 32 hex digits.
+fn new_key() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        StoreError::other(format!(
+            "no random numbers from the system for a spool key: {e}"
+        ))
+    })?;
+    Ok(crate::gsm::to_hex(&bytes).to_ascii_lowercase())
+}
+
+/// Now, UTC, `YYYY-MM-DD HH:MM:SS` (the database's time is not at hand
+/// when it is unreachable).
+pub fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    utc_text(secs)
+}
+
+fn utc_text(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ListFilter;
+
+    #[test]
+    fn utc_text_is_the_calendar() {
+        assert_eq!(utc_text(0), "1970-01-01 00:00:00");
+        assert_eq!(utc_text(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(utc_text(1_798_761_599), "2026-12-31 23:59:59");
+    }
+
+    fn temp_spool(name: &str) -> (Spool, PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "smss-spool-{name}-{}-{}",
+            std::process::id(),
+            new_key().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("spool.db");
+        (Spool::open(&path).unwrap(), dir)
+    }
+
+    fn msg(text: &str) -> NewMessage {
+        NewMessage {
+            phone: "420777000001".into(),
+            text: text.into(),
+            source: "test".into(),
+            group: None,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn spooled_rows_move_once_and_leave_the_spool() {
+        let (spool, dir) = temp_spool("once");
+        let main = store::open("sqlite::memory:", true).unwrap();
+        let keys = |n| new_keys(n).unwrap();
+        assert!(spool.enqueue_if_degraded(&[msg("x")], &keys(1)).is_none());
+        let cause = StoreError::unavailable("test: down");
+        let ids = spool
+            .enqueue_degraded(&[msg("a"), msg("b")], &keys(2), &cause)
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+        // degraded: the next batch goes to the spool at once
+        let more = spool
+            .enqueue_if_degraded(&[msg("c")], &keys(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(more.len(), 1);
+        let state = spool.state();
+        assert!(state.degraded_since.is_some());
+        assert_eq!(state.spooled, 3);
+        let told = state.describe().unwrap();
+        assert!(
+            told.starts_with("degraded: database unreachable since "),
+            "{told}"
+        );
+        assert!(told.ends_with(" UTC; 3 spooled, 0 moved in"), "{told}");
+
+        // a move whose spool delete was lost (kill -9): the same key again
+        let first = spool.store.list_spooled(1).unwrap().remove(0);
+        assert!(main.import_spooled(&first).unwrap().is_some());
+        assert_eq!(main.import_spooled(&first).unwrap(), None);
+
+        assert_eq!(spool.reconcile_once(&*main).unwrap(), 2);
+        assert_eq!(spool.state().spooled, 0);
+        let all = ListFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        let mut texts: Vec<String> = main
+            .list_queued(&all)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.text)
+            .collect();
+        texts.sort();
+        assert_eq!(texts, ["a", "b", "c"]);
+        // the queue time is kept
+        let queued = main.list_queued(&all).unwrap();
+        let a = queued.iter().find(|r| r.text == "a").unwrap();
+        assert_eq!(a.created, first.created);
+        // the next pass finds the spool empty and leaves the state
+        assert_eq!(spool.reconcile_once(&*main).unwrap(), 0);
+        assert_eq!(spool.state().degraded_since, None);
+        assert_eq!(spool.state().describe(), None);
+        assert_eq!(spool.state().moved, 2);
+        assert!(spool.enqueue_if_degraded(&[msg("x")], &keys(1)).is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

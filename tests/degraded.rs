@@ -1,0 +1,370 @@
+//! A MySQL store that goes away (issue 20): requests are committed to the
+//! local spool and answered OK (`L<id>`), and moved into the database
+//! exactly once when it answers again, also across a kill -9 of serve in
+//! the middle of the move, and with serve started while it is down. Each
+//! test has its own `mariadbd` (util/mariadb.rs), which it stops for real.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use smss::sim::PtySim;
+use smss::store::{ListFilter, SmsStatus, StoreDiagnostics};
+
+use crate::util::http;
+use crate::util::mariadb::MariaDb;
+use crate::util::*;
+
+fn request(addr: std::net::SocketAddr, line: &str) -> String {
+    let mut s = connect(addr);
+    send(&mut s, format!("{line}\n").as_bytes());
+    read_answer(&mut s)
+}
+
+/// A throwaway server with an initialised `smss` database.
+fn database() -> (MariaDb, String) {
+    let db = MariaDb::start();
+    db.create_database("smss");
+    let url = db.url("smss");
+    let init = smss(&["init-db", "--config", "/dev/null", "--db", &url]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    (db, url)
+}
+
+fn spool_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("spool.db")
+}
+
+/// Messages in the spool file now.
+fn spooled(path: &Path) -> u64 {
+    let store = smss::store::open(&format!("sqlite://{}", path.display()), false).unwrap();
+    store.count_spooled().unwrap()
+}
+
+/// How many `sms` rows have each text.
+fn sms_texts(store: &dyn StoreDiagnostics) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for r in store
+        .list_sms(&ListFilter {
+            limit: 100_000,
+            ..Default::default()
+        })
+        .unwrap()
+    {
+        assert_eq!(r.status, SmsStatus::Sent, "{r:?}");
+        *counts.entry(r.text).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Waits until `sms` holds `texts`, each once, and nothing else, with the
+/// queue and the spool empty.
+fn assert_each_sent_once(
+    store: &dyn StoreDiagnostics,
+    texts: &[String],
+    spool: &Path,
+    log: &dyn Fn() -> String,
+) {
+    let all_in = wait_for(Duration::from_secs(300), || {
+        store.queue_stats().unwrap().depth == 0
+            && store.totals().unwrap().sent >= texts.len() as u64
+    });
+    assert!(all_in, "not all sent: {:?}\n{}", store.totals(), log());
+    let counts = sms_texts(store);
+    for t in texts {
+        assert_eq!(
+            counts.get(t),
+            Some(&1),
+            "{t}: {:?}\n{}",
+            counts.get(t),
+            log()
+        );
+    }
+    assert_eq!(counts.len(), texts.len(), "texts nobody sent");
+    assert_eq!(spooled(spool), 0);
+}
+
+#[test]
+fn a_database_stopped_during_a_burst_loses_and_doubles_nothing() {
+    const CLIENTS: usize = 4;
+    let (mut db, url) = database();
+    let dir = TempDir::new("spool_burst");
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--spool-retry", "300ms"],
+    );
+    let addr = serve.addr;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let in_spool = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let answers = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (answered, in_spool, done, answers) = (
+                Arc::clone(&answered),
+                Arc::clone(&in_spool),
+                Arc::clone(&done),
+                Arc::clone(&answers),
+            );
+            std::thread::spawn(move || {
+                // One connection each, a line after each answer (a new
+                // connection per request can meet the per-peer cap while
+                // the server has not yet seen the last one close).
+                let mut conn = connect(addr);
+                let mut i = 0;
+                while !done.load(Ordering::SeqCst) {
+                    let text = format!("c{c} r{i}");
+                    send(&mut conn, format!("#420777{c:06};{text}\n").as_bytes());
+                    let answer = read_answer(&mut conn);
+                    if answer.starts_with("OK 1 L") {
+                        in_spool.fetch_add(1, Ordering::SeqCst);
+                    }
+                    answers.lock().unwrap().push((text, answer));
+                    answered.fetch_add(1, Ordering::SeqCst);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let at_least = |counter: &AtomicUsize, n: usize| {
+        assert!(
+            wait_for(Duration::from_secs(120), || counter.load(Ordering::SeqCst)
+                >= n),
+            "{}",
+            serve.log()
+        );
+    };
+    at_least(&answered, 40);
+    db.stop();
+    at_least(&in_spool, 40);
+    db.resume();
+    let after = answered.load(Ordering::SeqCst);
+    at_least(&answered, after + 40);
+    done.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let answers = answers.lock().unwrap().clone();
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|(_, a)| !a.starts_with("OK"))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}\n{}", serve.log());
+    let texts: Vec<String> = answers.iter().map(|(t, _)| t.clone()).collect();
+    let store = smss::store::open_diagnostics(&url, false).unwrap();
+    assert_each_sent_once(&*store, &texts, &spool_path(&dir), &|| serve.log());
+    assert!(
+        serve.wait_log("back to normal", Duration::from_secs(60)),
+        "{}",
+        serve.log()
+    );
+    let log = serve.log();
+    assert_eq!(log.matches("degraded: ").count(), 1, "{log}");
+    assert_eq!(log.matches("back to normal").count(), 1, "{log}");
+    eprintln!(
+        "database stopped during a burst: {} requests, all OK, {} of them spooled; each sent once",
+        answers.len(),
+        in_spool.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn serve_killed_while_moving_the_spool_moves_each_once_after_restart() {
+    const LINES: usize = 40;
+    const PER_LINE: usize = 25;
+    let (mut db, url) = database();
+    let dir = TempDir::new("spool_kill9");
+    // No modem in the first serve (a device not plugged in: it waits for
+    // it), so that the kill cuts only the move, not a message on the air.
+    let absent = dir.path().join("no-modem").display().to_string();
+    let mut serve = Serve::start(&url, &absent, &dir, &["--spool-retry", "300ms"]);
+    db.stop();
+    let mut texts = Vec::new();
+    for l in 0..LINES {
+        let line: String = (0..PER_LINE)
+            .map(|i| {
+                let text = format!("l{l} m{i}");
+                texts.push(text.clone());
+                format!("#420777{l:06};{text}")
+            })
+            .collect();
+        let answer = request(serve.addr, &line);
+        assert!(answer.starts_with(&format!("OK {PER_LINE} L")), "{answer}");
+    }
+    assert_eq!(spooled(&spool_path(&dir)), texts.len() as u64);
+    db.resume();
+    assert!(
+        serve.wait_log("spool: moving ", Duration::from_secs(60)),
+        "{}",
+        serve.log()
+    );
+    // Killed once the first messages are in the database: the spool
+    // deletes them after each pass of 100, so some are in both then.
+    let store = smss::store::open_diagnostics(&url, false).unwrap();
+    assert!(wait_for(Duration::from_secs(60), || store
+        .queue_stats()
+        .unwrap()
+        .depth
+        > 0));
+    serve.child.kill().unwrap();
+    serve.child.wait().unwrap();
+    let left = spooled(&spool_path(&dir));
+    let moved = store.queue_stats().unwrap().depth;
+    let both = moved + left - texts.len() as u64;
+    drop(serve);
+
+    let sim = PtySim::start().unwrap();
+    let device = sim.path.to_str().unwrap().to_owned();
+    let serve = Serve::start(&url, &device, &dir, &["--spool-retry", "300ms"]);
+    assert_each_sent_once(&*store, &texts, &spool_path(&dir), &|| serve.log());
+    // those in both were recognised by their keys, not inserted again
+    assert_eq!(
+        serve.log().matches("was moved before").count() as u64,
+        both,
+        "{}",
+        serve.log()
+    );
+    eprintln!(
+        "kill -9 while moving {} spooled messages: {left} still spooled and {moved} in the \
+         database at the kill ({both} in both); after the restart each sent once",
+        texts.len()
+    );
+}
+
+#[test]
+fn serve_starts_while_the_database_is_down() {
+    let (mut db, url) = database();
+    db.stop();
+    let dir = TempDir::new("spool_boot");
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--spool-retry", "300ms", "--web-listen", "127.0.0.1:0"],
+    );
+    assert!(
+        serve.log().contains("starting all the same"),
+        "{}",
+        serve.log()
+    );
+    let web = serve.web_addr();
+    let mut texts = Vec::new();
+    for i in 0..9 {
+        let text = format!("at boot {i}");
+        let answer = request(serve.addr, &format!("#420777000001;{text}"));
+        assert!(answer.starts_with("OK 1 L"), "{answer}\n{}", serve.log());
+        texts.push(text);
+    }
+    // the web's way in: 2xx, the spool ids as "L<id>"
+    let r = http::post(
+        web,
+        "/api/send",
+        &[("Content-Type", "application/json")],
+        br#"{"to": "420777000002", "text": "at boot from the web"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["ids"][0].as_str().unwrap_or_default().to_owned();
+    assert!(id.starts_with('L'), "{}", r.text());
+    texts.push("at boot from the web".into());
+
+    // visible: the panel, /metrics, smss status
+    let page = http::get(web, "/", &[]).text();
+    assert!(
+        page.contains("degraded: database unreachable since "),
+        "{page}"
+    );
+    assert!(page.contains("; 10 spooled, 0 moved in"), "{page}");
+    let metrics = http::get(web, "/metrics", &[]).text();
+    assert!(metrics.contains("\nsmss_degraded 1\n"), "{metrics}");
+    assert!(metrics.contains("\nsmss_spooled 10\n"), "{metrics}");
+    let spool = spool_path(&dir).display().to_string();
+    let status = smss(&[
+        "status",
+        "--config",
+        "/dev/null",
+        "--db",
+        &url,
+        "--spool",
+        &spool,
+    ]);
+    assert_eq!(status.status.code(), Some(1));
+    let out = stdout(&status);
+    assert!(
+        out.contains(&format!("spool:      {spool} holds 10 message(s)")),
+        "{out}"
+    );
+    assert!(out.contains("wait in the local spool"), "{out}");
+
+    db.resume();
+    let store = smss::store::open_diagnostics(&url, false).unwrap();
+    assert_each_sent_once(&*store, &texts, &spool_path(&dir), &|| serve.log());
+    // back to normal: the next request goes to the database
+    assert!(
+        serve.wait_log("back to normal", Duration::from_secs(60)),
+        "{}",
+        serve.log()
+    );
+    let answer = request(serve.addr, "#420777000001;after");
+    assert!(!answer.contains('L'), "{answer}");
+    assert!(answer.starts_with("OK 1 "), "{answer}");
+    let metrics = http::get(web, "/metrics", &[]).text();
+    assert!(metrics.contains("\nsmss_degraded 0\n"), "{metrics}");
+    assert!(
+        metrics.contains("\nsmss_spool_moved_total 10\n"),
+        "{metrics}"
+    );
+    assert!(!http::get(web, "/", &[]).text().contains("degraded"));
+    let status = smss(&[
+        "status",
+        "--config",
+        "/dev/null",
+        "--db",
+        &url,
+        "--spool",
+        &spool,
+    ]);
+    assert!(
+        stdout(&status).contains(&format!("spool:      {spool} empty")),
+        "{}",
+        stdout(&status)
+    );
+}
+
+#[test]
+fn a_spool_that_cannot_be_created_is_told_at_start() {
+    let (_db, url) = database();
+    let dir = TempDir::new("spool_missing");
+    let spool = dir.path().join("no-such-dir").join("spool.db");
+    let out = smss(&[
+        "serve",
+        "--config",
+        "/dev/null",
+        "--db",
+        &url,
+        "--device",
+        &dir.path().join("no-modem").display().to_string(),
+        "--lock-dir",
+        &dir.path().display().to_string(),
+        "--listen",
+        "127.0.0.1:0",
+        "--log-file",
+        "none",
+        "--spool",
+        &spool.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "the local spool (setting spool = {}) cannot be used",
+            spool.display()
+        )),
+        "{err}"
+    );
+}
