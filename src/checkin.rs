@@ -191,14 +191,7 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Option<ClientCall>, ClientError
             Long("config") => send.config = Some(PathBuf::from(parser.value().map_err(usage)?)),
             Short('t') | Long("timeout") => {
                 let v = parser.value().map_err(usage)?.string().map_err(usage)?;
-                send.timeout = crate::duration::parse(&v)
-                    .ok()
-                    .filter(|t| !t.is_zero())
-                    .ok_or_else(|| {
-                        ClientError::Usage(format!(
-                            "invalid timeout '{v}': use a duration such as 500ms, 30s, 2m or 1h"
-                        ))
-                    })?;
+                send.timeout = client::parse_timeout(&v)?;
             }
             Long(key @ ("every" | "grace" | "to")) => {
                 let key = key.to_owned();

@@ -109,14 +109,7 @@ pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Option<ClientArgs>, C
             }
             Short('t') | Long("timeout") => {
                 let v = parser.value().map_err(usage)?.string().map_err(usage)?;
-                timeout = crate::duration::parse(&v)
-                    .ok()
-                    .filter(|t| !t.is_zero())
-                    .ok_or_else(|| {
-                        ClientError::Usage(format!(
-                            "invalid timeout '{v}': use a duration such as 500ms, 30s, 2m or 1h"
-                        ))
-                    })?;
+                timeout = parse_timeout(&v)?;
             }
             Short('q') | Long("quiet") => quiet = true,
             Short('h') | Long("help") => return Ok(None),
@@ -136,6 +129,19 @@ pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Option<ClientArgs>, C
 
 /// `HOST`, `HOST:PORT`, `IPv6`, `[IPv6]:PORT` → a string `to_socket_addrs`
 /// takes, port 2021 unless given; a port that is not 1 to 65535 is refused.
+/// `-t DURATION`: a duration as in the configuration (`500ms`, `30s`,
+/// `2m`), not zero.
+pub fn parse_timeout(v: &str) -> Result<Duration, ClientError> {
+    crate::duration::parse(v)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| {
+            ClientError::Usage(format!(
+                "invalid timeout '{v}': use a duration such as 500ms, 30s, 2m or 1h"
+            ))
+        })
+}
+
 pub fn with_default_port(address: &str) -> Result<String, ClientError> {
     let bad = |why: String| ClientError::Usage(format!("invalid address -a {address}: {why}"));
     if address.parse::<SocketAddr>().is_ok() {

@@ -74,14 +74,7 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Option<SendArgs>, ClientError> 
             Long("config") => config = Some(PathBuf::from(parser.value().map_err(usage)?)),
             Short('t') | Long("timeout") => {
                 let v = parser.value().map_err(usage)?.string().map_err(usage)?;
-                timeout = crate::duration::parse(&v)
-                    .ok()
-                    .filter(|t| !t.is_zero())
-                    .ok_or_else(|| {
-                        ClientError::Usage(format!(
-                            "invalid timeout '{v}': use a duration such as 500ms, 30s, 2m or 1h"
-                        ))
-                    })?;
+                timeout = client::parse_timeout(&v)?;
             }
             Short('q') | Long("quiet") => quiet = true,
             Short('h') | Long("help") => return Ok(None),

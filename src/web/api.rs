@@ -130,27 +130,19 @@ pub fn send(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
                 Err(e) => return error(400, e),
             }
         }
-        "application/x-www-form-urlencoded" | "" | "multipart/form-data" => {
-            // GET: the query; POST: the form (or, with no body, the query)
+        // GET (whatever its Content-Type): the query; POST: the form (or,
+        // with no body, the query)
+        ct if get
+            || matches!(
+                ct,
+                "application/x-www-form-urlencoded" | "" | "multipart/form-data"
+            ) =>
+        {
             let p = if get || body.is_empty() {
                 req.query.clone()
             } else {
                 Params::parse(body, app.settings.legacy_charset)
             };
-            let Some(to) = p.get("to").or_else(|| p.get("target")) else {
-                return error(400, "missing 'to'");
-            };
-            let Some(text) = send_text(p.get("text").or_else(|| p.get("message")), p.get("title"))
-            else {
-                return error(400, "missing 'text'");
-            };
-            match Options::from_fields(|k| p.get(k).map(str::to_owned)) {
-                Ok(o) => (form::split_numbers(to), text, o),
-                Err(e) => return error(400, e),
-            }
-        }
-        _ if get => {
-            let p = &req.query;
             let Some(to) = p.get("to").or_else(|| p.get("target")) else {
                 return error(400, "missing 'to'");
             };
