@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Runs the tests most exposed to timing (the browser test of the web UI and
-# the cluster tests: real processes, ptys, a browser, the shared MariaDB)
+# Runs the tests most exposed to timing (the browser test of the web UI, the
+# cluster tests, the real Alertmanager, the database stopped under load,
+# several senders or serves: real processes, ptys, a browser, MariaDB)
 # FLAKY_RUNS times in a row with no retry, and prints how many runs of each
 # test passed. A test that fails here is a bug, whatever a retry would say.
 #   FLAKY_RUNS=20 (default)  FLAKY_FILTER='<nextest filter expression>'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${FLAKY_RUNS:-20}
-filter=${FLAKY_FILTER:-'binary(integration) & (test(/^web::browser/) | test(/^cluster::/))'}
+# The tests with several processes racing on purpose: the browser, several
+# senders, a real Alertmanager, a database stopped under load.
+filter=${FLAKY_FILTER:-'binary(integration) & (test(/^web::browser/) | test(/^cluster::/) | test(/^alertmanager::/) | test(/^degraded::/) | test(/^storms::an_urgent_request_overtakes/) | test(/^pager::(two_serves|the_heartbeat_goes_once)/))'}
 command -v cargo-nextest >/dev/null 2>&1 || { echo "flaky: needs cargo-nextest (cargo install cargo-nextest)" >&2; exit 2; }
 
 cargo build --tests -q
