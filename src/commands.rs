@@ -858,6 +858,27 @@ fn check(settings: &Settings, config: &Path, hint: &InitDbHint) -> Result<ExitCo
                 notes.push(format!("{e}: serve upgrades it when it starts"));
                 "sqlite"
             }
+            // serve starts all the same (degraded, into the local spool), so
+            // the init script's check must not keep it from starting at boot
+            Err(e)
+                if e.kind() == store::ErrorKind::Unavailable
+                    && store::sqlite_path(&settings.db).is_none() =>
+            {
+                let spool = settings.spool.display().to_string();
+                let spool_url = if settings.spool.is_absolute() {
+                    format!("sqlite://{spool}")
+                } else {
+                    format!("sqlite:{spool}")
+                };
+                if let Some(Err(e)) = store::sqlite_preflight(&spool_url) {
+                    return Err(CliError::Store(e));
+                }
+                notes.push(format!(
+                    "{e}: serve starts degraded and keeps what it accepts in the local spool \
+                     {spool} until the database answers"
+                ));
+                "mysql"
+            }
             Err(e) => return Err(CliError::store(e, hint)),
         },
     };

@@ -241,6 +241,47 @@ fn serve_starts_while_the_database_is_down() {
     let (mut db, url) = database();
     db.stop();
     let dir = TempDir::new("spool_boot");
+    // the init script and systemd run serve --check first: it must not keep
+    // serve from starting at boot
+    let spool = dir.path().join("spool.db").display().to_string();
+    let lock_dir = dir.path().display().to_string();
+    let check = |spool: &str| {
+        smss(&[
+            "serve",
+            "--check",
+            "--config",
+            "/dev/null",
+            "--db",
+            &url,
+            "--device",
+            "sim",
+            "--lock-dir",
+            &lock_dir,
+            "--listen",
+            "127.0.0.1:0",
+            "--log-file",
+            "none",
+            "--spool",
+            spool,
+        ])
+    };
+    let out = check(&spool);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "serve starts degraded and keeps what it accepts in the local spool {spool} until \
+             the database answers"
+        )),
+        "{said}"
+    );
+    // a spool serve could not create is a failure of the check too
+    let out = check("/proc/no/such/spool.db");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let sim = PtySim::start().unwrap();
     let serve = Serve::start(
         &url,
