@@ -500,6 +500,20 @@ settings! {
                @groups (08:00 @ops), or at an interval (every 6h @ops); once across every \
                serve of one database; empty = none",
     }
+    call_urgent: bool {
+        name: "call-urgent", value: "yes|no", default: "no",
+        parse: boolean, commands: MODEM,
+        help: "after an urgent SMS is sent, the modem calls its number (a phone in silent \
+               mode still rings for a favourite), lets it ring call-ring, hangs up and records \
+               the outcome (answered, busy, no answer, rejected, failed) in the call table; a \
+               number is not called again while its last call ended less than call-ring ago",
+    }
+    call_ring: Duration {
+        name: "call-ring", value: "DURATION", default: "30s",
+        parse: call_ring, commands: MODEM,
+        help: "how long a call-urgent call rings before smss hangs up, from 1s to 5m; sending \
+               waits for the call at most this long plus command-timeout",
+    }
     alert_max_parts: usize {
         name: "alert-max-parts", value: "N", default: "2",
         parse: number(1, 255), commands: SERVE,
@@ -795,6 +809,26 @@ fn positive_duration(value: &str) -> Result<Duration, String> {
         d if d.is_zero() => Err("must be more than 0".into()),
         d => Ok(d),
     }
+}
+
+/// The longest `call-ring`: networks end an unanswered call after one to
+/// three minutes anyway, and sending waits for the call.
+pub const MAX_CALL_RING: Duration = Duration::from_secs(300);
+
+/// `call-ring`: from 1s to [`MAX_CALL_RING`].
+fn call_ring(value: &str) -> Result<Duration, String> {
+    let ring = duration(value)?;
+    if ring < Duration::from_secs(1) {
+        return Err(format!(
+            "'{value}' is too short: a call needs at least 1s to ring (to make no calls, set call-urgent = no)"
+        ));
+    }
+    if ring > MAX_CALL_RING {
+        return Err(format!(
+            "'{value}' is too long: at most 5m (sending waits for the call; networks stop ringing after 1 to 3 minutes)"
+        ));
+    }
+    Ok(ring)
 }
 
 /// `250ms`, `10s`, `5m`, `1h`; a bare number is seconds.

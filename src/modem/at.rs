@@ -655,6 +655,42 @@ impl<P: Port + ?Sized> At<P> {
         Ok(self.read_idle(Instant::now() + max, Some(quiet), false)?.0)
     }
 
+    /// Reads without a command for up to `wait` and returns the first call
+    /// result that comes: after `ATD<n>;` answered `OK`, modems report the
+    /// end of the voice call so (`BUSY`, `NO ANSWER`, `NO CARRIER`, `NO
+    /// DIALTONE`; V.250 §5.7.1). Unsolicited lines are set aside, anything
+    /// else is dropped. At least one read is tried.
+    pub fn wait_call_result(&mut self, wait: Duration) -> Result<Option<OtherResult>, AtError> {
+        use OtherResult::{Busy, NoAnswer, NoCarrier, NoDialtone};
+        let end = Instant::now() + wait;
+        let idle = Expect::idle();
+        let mut tried = false;
+        loop {
+            while let Some(event) = self.splitter.next_event() {
+                let Event::Line(line) = event else { continue };
+                log::debug!("modem -> {}", printable(&masked(&line)));
+                if self.pdu_follows {
+                    self.pdu_follows = false;
+                    self.unsolicited.push_back(line);
+                    continue;
+                }
+                match idle.classify(&line) {
+                    Class::Final(Err(FinalError::Other(
+                        r @ (Busy | NoAnswer | NoCarrier | NoDialtone),
+                    ))) => return Ok(Some(r)),
+                    Class::Unsolicited => self.set_aside(line),
+                    _ => log::debug!("modem: {line} answers no command; dropped"),
+                }
+            }
+            let once = !std::mem::replace(&mut tried, true);
+            match self.fill_from(end, "", once) {
+                Ok(()) => {}
+                Err(AtError::Timeout { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Reads without a command until `end` (or a `quiet` pause); with
     /// `early`, until a whole unsolicited line has been set aside. Returns
     /// the lines dropped and whether an unsolicited one came.

@@ -12,6 +12,7 @@
 //! tested on literal transcripts below.
 
 pub mod at;
+mod call;
 pub mod errors;
 pub mod pin;
 pub mod probe;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use at::At;
 pub use at::{AtError, OtherResult};
+pub use call::{CallEnd, dial_string};
 pub use pin::SimPin;
 use serialport::SerialPort;
 pub use watch::Watch;

@@ -27,6 +27,7 @@ use crate::modem::{AtError, Health, Modem, ModemError, SimPin};
 use crate::receive::{Inbox, ReceiveSummary};
 use crate::store::{Outcome, Priority, QueuedMessage, Store};
 
+mod call;
 mod digest;
 mod health;
 mod link;
@@ -560,6 +561,19 @@ impl Outbox {
                 renewed = Instant::now();
             }
             match self.send_message(msg) {
+                Ok(Sent::Done) if self.wants_call(msg) => {
+                    summary.sent += 1;
+                    let rest: Vec<i64> = batch[i + 1..]
+                        .iter()
+                        .map(|m| m.id)
+                        .filter(|id| !self.digested.contains(id))
+                        .collect();
+                    // Handed back first: the call may take call-ring.
+                    let released = self.store.release(&self.owner, &rest);
+                    self.call(msg)?;
+                    released?;
+                    return Ok(true);
+                }
                 Ok(Sent::Done) => summary.sent += 1,
                 Ok(Sent::Failed) => summary.failed += 1,
                 Ok(Sent::Retry) => summary.retried += 1,

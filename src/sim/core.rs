@@ -571,6 +571,51 @@ impl SimCore {
                     reply(&["+CMS ERROR: 340"])
                 }
             }
+            // V.250 §6.3.1 D: a voice call ends its dial string with `;`;
+            // OK at once (AT+COLP=0, the usual default), the end of the
+            // call later as BUSY / NO CARRIER (SIM800 manual V1.09 §ATD).
+            _ if upper.starts_with("ATD") => {
+                let Some(number) = line[3..].trim().strip_suffix(';') else {
+                    // a data call: this modem offers none
+                    return reply(&["NO CARRIER"]);
+                };
+                let dialed = handle.state().dial(number.trim());
+                handle.changed();
+                if dialed {
+                    reply(&["OK"])
+                } else {
+                    reply(&["+CME ERROR: 3"])
+                }
+            }
+            "AT+CLCC" => {
+                let state = handle.state();
+                match state.call_up() {
+                    Some(call) => {
+                        let kind = if call.number.starts_with('+') {
+                            145
+                        } else {
+                            129
+                        };
+                        let stat = call.stat(Instant::now());
+                        let number = &call.number;
+                        with_ok(&[&format!("+CLCC: 1,0,{stat},0,0,\"{number}\",{kind}")])
+                    }
+                    None => reply(&["OK"]),
+                }
+            }
+            "ATH" | "ATH0" => {
+                if p.ath_ends_voice {
+                    handle.state().hang_up(upper);
+                    handle.changed();
+                }
+                reply(&["OK"])
+            }
+            "AT+CHUP" => {
+                handle.state().hang_up(upper);
+                handle.changed();
+                reply(&["OK"])
+            }
+            "AT+CLCC=?" | "AT+CHUP=?" => reply(&["OK"]),
             _ if upper.starts_with("AT+CMGF=") || upper.starts_with("AT+CSCA=") => reply(&["OK"]),
             _ => reply(&[p.unknown]),
         }

@@ -45,6 +45,61 @@ pub struct SentSms {
     pub validity: Option<u8>,
 }
 
+/// How the simulated callee of a number answers a voice call (`ATD<n>;`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallAnswer {
+    /// It rings, and the callee picks up this long after the dial.
+    Answer(Duration),
+    /// It rings, and the callee declines it this long after the dial: the
+    /// call ends with `NO CARRIER`.
+    Reject(Duration),
+    /// The callee is busy: `BUSY` before it rings.
+    Busy,
+    /// It rings until smss hangs up.
+    RingOut,
+}
+
+/// How long after `ATD` the simulated network says the callee's phone rings
+/// (`+CLCC` stat 2 dialing, then 3 alerting), and says busy.
+pub const CALL_SETUP: Duration = Duration::from_millis(300);
+
+/// One voice call the simulator saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCall {
+    /// As dialed (`ATD<number>;`).
+    pub number: String,
+    pub dialed: Instant,
+    pub answered: Option<Instant>,
+    /// When the call ended, however.
+    pub ended: Option<Instant>,
+    /// When smss hung it up (`ATH`, `AT+CHUP`), if it was still up then.
+    pub hung_up: Option<Instant>,
+    /// The command that ended it (`AT+CHUP`, `ATH`), or `BUSY` / `NO CARRIER`.
+    pub ended_by: Option<String>,
+}
+
+impl SimCall {
+    fn answer_of(&self, state: &SimState) -> CallAnswer {
+        let digits = self.number.trim_start_matches('+');
+        state
+            .call_answers
+            .iter()
+            .find(|(n, _)| n.trim_start_matches('+') == digits)
+            .map_or(state.default_call_answer, |(_, a)| *a)
+    }
+
+    /// The `+CLCC` `<stat>` now: 0 active, 2 dialing, 3 alerting.
+    fn stat(&self, now: Instant) -> u8 {
+        if self.answered.is_some() {
+            0
+        } else if now >= self.dialed + CALL_SETUP {
+            3
+        } else {
+            2
+        }
+    }
+}
+
 /// One message memory of the modem (`SM` SIM, `ME` modem, `SR` reports).
 #[derive(Debug, Clone, Default)]
 pub struct Memory {
@@ -160,6 +215,12 @@ pub struct SimState {
     /// The next this many `AT+CNMA` are answered `OK` but never reach the
     /// network (lost on the radio): the message is delivered again.
     pub lose_acks: usize,
+    /// Every voice call dialed, in order; the last one may be up.
+    pub calls: Vec<SimCall>,
+    /// How the callee of a number answers (numbers compared without `+`).
+    pub call_answers: Vec<(String, CallAnswer)>,
+    /// How every other callee answers: picks up after a second.
+    pub default_call_answer: CallAnswer,
 }
 
 impl Default for SimState {
@@ -195,6 +256,9 @@ impl Default for SimState {
             acked: 0,
             ack_timeouts: 0,
             lose_acks: 0,
+            calls: Vec::new(),
+            call_answers: Vec::new(),
+            default_call_answer: CallAnswer::Answer(Duration::from_secs(1)),
         }
     }
 }
@@ -251,6 +315,68 @@ impl SimState {
             delivered = true;
         }
         delivered
+    }
+
+    /// The call that is up (dialing, ringing or answered), if any.
+    pub fn call_up(&self) -> Option<&SimCall> {
+        self.calls.last().filter(|c| c.ended.is_none())
+    }
+
+    /// `ATD<number>;`: the call starts (`false`: one is up already).
+    fn dial(&mut self, number: &str) -> bool {
+        if self.call_up().is_some() {
+            return false;
+        }
+        self.calls.push(SimCall {
+            number: number.to_owned(),
+            dialed: Instant::now(),
+            answered: None,
+            ended: None,
+            hung_up: None,
+            ended_by: None,
+        });
+        true
+    }
+
+    /// `ATH` or `AT+CHUP`: ends the call that is up, if any.
+    fn hang_up(&mut self, command: &str) {
+        let now = Instant::now();
+        if let Some(call) = self.calls.last_mut().filter(|c| c.ended.is_none()) {
+            call.ended = Some(now);
+            call.hung_up = Some(now);
+            call.ended_by = Some(command.to_owned());
+        }
+    }
+
+    /// The callee acts when its time comes: busy, answered, declined. The
+    /// call results (`BUSY`, `NO CARRIER`) go out with the other URCs.
+    /// True when something changed.
+    fn advance_call(&mut self, now: Instant) -> bool {
+        let Some(call) = self.call_up() else {
+            return false;
+        };
+        let answer = call.answer_of(self);
+        let dialed = call.dialed;
+        let answered = call.answered.is_some();
+        let (end, result) = match answer {
+            CallAnswer::Busy if now >= dialed + CALL_SETUP / 2 => (true, "BUSY"),
+            CallAnswer::Reject(after) if now >= dialed + after.max(CALL_SETUP) => {
+                (true, "NO CARRIER")
+            }
+            CallAnswer::Answer(after) if !answered && now >= dialed + after.max(CALL_SETUP) => {
+                if let Some(call) = self.calls.last_mut() {
+                    call.answered = Some(now);
+                }
+                return true;
+            }
+            _ => return false,
+        };
+        if end && let Some(call) = self.calls.last_mut() {
+            call.ended = Some(now);
+            call.ended_by = Some(result.to_owned());
+            self.urcs.push(result.to_owned());
+        }
+        end
     }
 
     /// Messages still held in any memory, or (direct delivery) not yet
@@ -329,6 +455,21 @@ impl SimHandle {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
+    }
+
+    /// How the callee of `number` answers the calls that follow.
+    pub fn answer_calls(&self, number: &str, answer: CallAnswer) {
+        let mut state = self.state();
+        state.call_answers.retain(|(n, _)| n != number);
+        state.call_answers.push((number.to_owned(), answer));
+    }
+
+    /// Waits until `n` calls have ended and returns every call seen.
+    pub fn wait_for_calls(&self, n: usize, timeout: Duration) -> Vec<SimCall> {
+        self.wait_until(timeout, |s| {
+            s.calls.iter().filter(|c| c.ended.is_some()).count() >= n
+        });
+        self.state().calls.clone()
     }
 
     /// Waits for `n` complete messages and returns them.
@@ -447,6 +588,9 @@ fn run(master: &mut TTYPort, handle: &SimHandle) {
         let urcs: Vec<String> = {
             let mut state = handle.state();
             if !state.held.is_empty() && state.deliver_held() {
+                handle.changed();
+            }
+            if state.advance_call(Instant::now()) {
                 handle.changed();
             }
             std::mem::take(&mut state.urcs)

@@ -115,6 +115,9 @@ pub struct Profile {
     pub sms_storage: bool,
     /// `AT+CNMA` must carry `<n>` (`AT+CNMA=1`); the bare form is unknown.
     pub cnma_needs_n: bool,
+    /// `ATH` ends a voice call (V.250 hook control). False: it answers
+    /// `OK` and ends only data calls; a voice call needs `AT+CHUP`.
+    pub ath_ends_voice: bool,
     pub expect: Expected,
 }
 
@@ -151,6 +154,7 @@ pub const TC35I: Profile = Profile {
     cmgl: Cmgl::Lists,
     sms_storage: true,
     cnma_needs_n: false,
+    ath_ends_voice: true,
     expect: Expected {
         manufacturer: "SIEMENS",
         model: "TC35i (simulated)",
@@ -363,6 +367,10 @@ pub const E173: Profile = Profile {
     },
     // §AT^CPIN: enhanced PIN management (remaining PIN and PUK times).
     pin_retries: PinRetries::HuaweiCpin,
+    // HUAWEI MU509 AT Command Interface Specification (Issue 04, 2013)
+    // §9.10 H, Hook Control: "used to terminate data call in progress by
+    // default"; §9.6 +CHUP hangs up the voice call. The same AT stack.
+    ath_ends_voice: false,
     ..TC35I
 };
 
@@ -408,6 +416,10 @@ pub const E3372: Profile = Profile {
     },
     // §AT^CPIN: enhanced PIN management (remaining PIN and PUK times).
     pin_retries: PinRetries::HuaweiCpin,
+    // HUAWEI MU509 AT Command Interface Specification (Issue 04, 2013)
+    // §9.10 H, Hook Control: "used to terminate data call in progress by
+    // default"; §9.6 +CHUP hangs up the voice call. The same AT stack.
+    ath_ends_voice: false,
     ..TC35I
 };
 

@@ -27,6 +27,7 @@ use std::time::Duration;
 use crate::gsm::{DataCoding, Ports, Tables};
 pub use crate::options::{Options, Priority, SendAt, Window};
 
+mod call;
 mod migrate;
 mod mysql;
 mod mysql_pool;
@@ -36,6 +37,7 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 
+pub use call::{CallOutcome, CallRecord, CallRow};
 pub use migrate::SCHEMA_VERSION;
 use rules::SqlStore;
 
@@ -959,6 +961,20 @@ pub trait Store: Send + Sync {
 
     /// Deletes a check-in; `false` when there was none of that name.
     fn remove_checkin(&self, name: &str) -> Result<bool>;
+
+    /// Records a voice call made after an urgent SMS; returns its id.
+    fn record_call(&self, call: &CallRecord) -> Result<i64>;
+
+    /// Whether `number` may be called now (Unix seconds): not when a call to
+    /// it ended less than `window` ago, so several urgent SMS to one number
+    /// close together (one batch, or several senders) ring it once.
+    fn call_due(&self, number: &str, now: i64, window: Duration) -> Result<bool>;
+
+    /// Recorded calls, newest first; with `before`, those with a smaller id.
+    fn list_calls(&self, limit: usize, before: Option<i64>) -> Result<Vec<CallRow>>;
+
+    /// How many calls ended with each outcome (for `/metrics`).
+    fn call_totals(&self) -> Result<Vec<(CallOutcome, u64)>>;
 
     /// Claims up to `limit` due rows of `msg`, oldest id first: rows whose
     /// `next_attempt` is NULL or past and which are unclaimed or whose claim

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use super::sql::{Backend, Dialect, Exec, Row, TxKind, Value, params};
 use super::{
-    Activity, Alert, AlertMark, Checkin, CheckinDef, Coding, DeliveryReport, Group, Guard,
-    ListFilter, ModemHealth, NewMessage, Outcome, PartSaved, Priority, QueueRow, QueueStats,
-    QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result, Saved, SendAt, SimMemory,
-    SmsRow, SmsStatus, SpooledColumns, SpooledMessage, Store, StoreDiagnostics, StoreError,
-    TokenRow, Totals, Window, clip, combined_report, joined_row, refs_contain, report_status,
-    same_number,
+    Activity, Alert, AlertMark, CallOutcome, CallRecord, CallRow, Checkin, CheckinDef, Coding,
+    DeliveryReport, Group, Guard, ListFilter, ModemHealth, NewMessage, Outcome, PartSaved,
+    Priority, QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus,
+    Result, Saved, SendAt, SimMemory, SmsRow, SmsStatus, SpooledColumns, SpooledMessage, Store,
+    StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip, combined_report, joined_row,
+    refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -994,6 +994,80 @@ impl<B: Backend> Store for SqlStore<B> {
     fn remove_checkin(&self, name: &str) -> Result<bool> {
         self.0
             .run(|e| Ok(e.exec("DELETE FROM checkin WHERE name = ?", params![name])? > 0))
+    }
+
+    fn record_call(&self, c: &CallRecord) -> Result<i64> {
+        let error = c.error.as_deref().map(|e| clip(e, 255));
+        self.0.run(|e| {
+            e.insert(
+                "INSERT INTO `call` (sms_id, number, sender, started, ended, outcome, error) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    c.sms_id,
+                    clip(&c.number, 32),
+                    clip(&c.sender, 128),
+                    c.started,
+                    c.ended,
+                    c.outcome,
+                    error
+                ],
+            )?
+            .ok_or_else(|| StoreError::other("the database gave the new call row no id"))
+        })
+    }
+
+    fn call_due(&self, number: &str, now: i64, window: Duration) -> Result<bool> {
+        let since = now.saturating_sub(secs(window));
+        self.0.run(|e| {
+            Ok(e.query_one(
+                "SELECT id FROM `call` WHERE number = ? AND ended > ? LIMIT 1",
+                params![number, since],
+            )?
+            .is_none())
+        })
+    }
+
+    fn list_calls(&self, limit: usize, before: Option<i64>) -> Result<Vec<CallRow>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.0.run(|e| {
+            e.query(
+                "SELECT id, sms_id, number, sender, started, ended, outcome, error FROM `call` \
+                 WHERE id < ? ORDER BY id DESC LIMIT ?",
+                params![before.unwrap_or(i64::MAX), limit],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(CallRow {
+                    id: r.get(0)?,
+                    call: CallRecord {
+                        sms_id: r.get(1)?,
+                        number: r.get(2)?,
+                        sender: r.get(3)?,
+                        started: r.get(4)?,
+                        ended: r.get(5)?,
+                        outcome: r.parse(6, "call.outcome", CallOutcome::parse)?,
+                        error: r.get(7)?,
+                    },
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn call_totals(&self) -> Result<Vec<(CallOutcome, u64)>> {
+        self.0.run(|e| {
+            let rows = e.query("SELECT outcome, COUNT(*) FROM `call` GROUP BY outcome", &[])?;
+            let mut totals: Vec<(CallOutcome, u64)> =
+                CallOutcome::ALL.into_iter().map(|o| (o, 0)).collect();
+            for r in &rows {
+                let outcome = r.parse(0, "call.outcome", CallOutcome::parse)?;
+                let n: i64 = r.get(1)?;
+                if let Some(t) = totals.iter_mut().find(|(o, _)| *o == outcome) {
+                    t.1 = n.max(0).unsigned_abs();
+                }
+            }
+            Ok(totals)
+        })
     }
 
     fn claim_due(&self, owner: &str, lease: Duration, limit: usize) -> Result<Vec<QueuedMessage>> {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{Coding, ListFilter, ReportStatus, Result, SmsStatus, StoreError};
+use super::{CallOutcome, Coding, ListFilter, ReportStatus, Result, SmsStatus, StoreError};
 
 /// A value bound to a `?` or read from a column. Integers of every width
 /// and booleans are `Int`; times are text (`YYYY-MM-DD HH:MM:SS.fff`), and
@@ -57,7 +57,7 @@ macro_rules! text_values {
         }
     )*};
 }
-text_values!(SmsStatus, ReportStatus, Coding);
+text_values!(SmsStatus, ReportStatus, Coding, CallOutcome);
 
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Value {
