@@ -4,6 +4,7 @@
 mod util;
 
 mod alertmanager;
+mod calls;
 mod cluster;
 mod degraded;
 mod faults;

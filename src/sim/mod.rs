@@ -76,6 +76,10 @@ pub struct SimCall {
     pub hung_up: Option<Instant>,
     /// The command that ended it (`AT+CHUP`, `ATH`), or `BUSY` / `NO CARRIER`.
     pub ended_by: Option<String>,
+    /// Complete SMS the simulator had received when the call was dialed,
+    /// and when it ended.
+    pub sms_before: usize,
+    pub sms_at_end: Option<usize>,
 }
 
 impl SimCall {
@@ -334,6 +338,8 @@ impl SimState {
             ended: None,
             hung_up: None,
             ended_by: None,
+            sms_before: self.sent.len(),
+            sms_at_end: None,
         });
         true
     }
@@ -341,8 +347,10 @@ impl SimState {
     /// `ATH` or `AT+CHUP`: ends the call that is up, if any.
     fn hang_up(&mut self, command: &str) {
         let now = Instant::now();
+        let sent = self.sent.len();
         if let Some(call) = self.calls.last_mut().filter(|c| c.ended.is_none()) {
             call.ended = Some(now);
+            call.sms_at_end = Some(sent);
             call.hung_up = Some(now);
             call.ended_by = Some(command.to_owned());
         }
@@ -371,8 +379,10 @@ impl SimState {
             }
             _ => return false,
         };
+        let sent = self.sent.len();
         if end && let Some(call) = self.calls.last_mut() {
             call.ended = Some(now);
+            call.sms_at_end = Some(sent);
             call.ended_by = Some(result.to_owned());
             self.urcs.push(result.to_owned());
         }

@@ -72,10 +72,11 @@ enum Tab {
     Received,
     Groups,
     Checkins,
+    Calls,
 }
 
 impl Tab {
-    const ALL: [(Tab, &'static str, &'static str); 7] = [
+    const ALL: [(Tab, &'static str, &'static str); 8] = [
         (Tab::Overview, "/", "Overview"),
         (Tab::Queued, "/queued", "Queued"),
         (Tab::Sent, "/sent", "Sent"),
@@ -83,6 +84,7 @@ impl Tab {
         (Tab::Received, "/received", "Received"),
         (Tab::Groups, "/groups", "Groups"),
         (Tab::Checkins, "/checkins", "Check-ins"),
+        (Tab::Calls, "/calls", "Calls"),
     ];
 
     fn from_path(path: &str) -> Tab {
@@ -173,6 +175,9 @@ pub fn page(app: &App, req: &Req<'_>, user: &str) -> Reply {
     if tab == Tab::Checkins {
         return Reply::html(200, checkins_page(app, user));
     }
+    if tab == Tab::Calls {
+        return Reply::html(200, calls_page(app, user));
+    }
     Reply::html(200, list_page(app, req, tab, user))
 }
 
@@ -262,6 +267,58 @@ fn checkins_page(app: &App, user: &str) -> String {
     }
     c.push_str("</section>\n");
     layout(Tab::Checkins, user, &c)
+}
+
+/// The most recent voice calls shown.
+const CALLS_SHOWN: usize = 100;
+
+/// The voice calls made after urgent SMS (`call-urgent`), newest first.
+/// Times in the server's local time.
+fn calls_page(app: &App, user: &str) -> String {
+    use crate::pager::clock;
+    let mut c = String::from(
+        "<section>\n<h2>Calls</h2>\n<p>With <code>call-urgent = yes</code> the modem calls the \
+         number of each urgent SMS it sent, lets it ring <code>call-ring</code> and hangs up: a \
+         phone in silent mode still rings for a favourite. A number is not called again while \
+         its last call ended less than <code>call-ring</code> ago. Times are the server's local \
+         time.</p>\n",
+    );
+    match app.store.list_calls(CALLS_SHOWN, None) {
+        Ok(list) => {
+            const COLS: [&str; 6] = ["Call", "SMS", "To", "Outcome", "Rang", "Sender"];
+            c.push_str(&table_head(&COLS));
+            if list.is_empty() {
+                c.push_str(&empty_row(COLS.len()));
+            }
+            for r in &list {
+                let k = &r.call;
+                let outcome = match &k.error {
+                    Some(e) => format!("{}: {}", k.outcome, esc(e)),
+                    None => k.outcome.to_string(),
+                };
+                let rang = format!(
+                    "{} ({})",
+                    clock::local(k.started),
+                    clock::human(k.ended.saturating_sub(k.started).max(0).unsigned_abs())
+                );
+                c.push_str(&row(
+                    "call",
+                    &[
+                        ("Call", r.id.to_string(), "id"),
+                        ("SMS", format!("#{}", k.sms_id), "id"),
+                        ("To", esc(&k.number), "number"),
+                        ("Outcome", outcome, "state"),
+                        ("Rang", rang, "time"),
+                        ("Sender", esc(&k.sender), "via"),
+                    ],
+                ));
+            }
+            c.push_str("</tbody>\n</table>\n");
+        }
+        Err(e) => c.push_str(&db_error(&e)),
+    }
+    c.push_str("</section>\n");
+    layout(Tab::Calls, user, &c)
 }
 
 /// Where a message came from: its source (the way in, a token's name)

@@ -214,6 +214,7 @@ pub fn metrics(app: &App) -> Reply {
         sim_memories(&mut out, &modems);
     }
     checkins(&mut out, app);
+    calls(&mut out, app);
     Reply::new(200, "text/plain; version=0.0.4; charset=utf-8", out)
 }
 
@@ -252,5 +253,25 @@ fn checkins(out: &mut String, app: &App) {
                 let _ = writeln!(out, "{name}{{name=\"{}\"}} {v}", label(&c.def.name));
             }
         }
+    }
+}
+
+/// Voice calls after urgent SMS (`call-urgent`), by outcome (every outcome,
+/// zeros too, so that a rate can be taken from the first call on).
+fn calls(out: &mut String, app: &App) {
+    let Ok(totals) = app.store.call_totals() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "# HELP smss_calls_total Voice calls made after urgent SMS, by how they ended."
+    );
+    let _ = writeln!(out, "# TYPE smss_calls_total counter");
+    for (outcome, n) in totals {
+        let _ = writeln!(
+            out,
+            "smss_calls_total{{outcome=\"{}\"}} {n}",
+            label(outcome.as_str())
+        );
     }
 }

@@ -519,7 +519,10 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
     }
     let get = matches!(req.method, Get | Head);
     match req.path {
-        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/checkins" if get => {
+        "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/checkins"
+        | "/calls"
+            if get =>
+        {
             html::page(app, req, &user)
         }
         "/send" if matches!(req.method, Post) => html::send_form(app, req, &user, body),
@@ -551,7 +554,7 @@ fn route(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
         "/api/messages" if get => api::messages(app, req),
         "/metrics" if get => metrics::metrics(app),
         "/" | "/queued" | "/sent" | "/failed" | "/received" | "/groups" | "/checkins"
-        | "/style.css" | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
+        | "/calls" | "/style.css" | "/api/messages" | "/metrics" => not_allowed("GET, HEAD"),
         "/send" | "/api/alertmanager" | "/api/grafana" | "/api/v2/messages/sms" => {
             not_allowed("POST")
         }
