@@ -850,6 +850,32 @@ mod tests {
     }
 
     #[test]
+    fn call_ring_is_refused_at_zero_and_beyond_its_max() {
+        assert_eq!(call_ring("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(call_ring("5m"), Ok(MAX_CALL_RING));
+        assert_eq!(call_ring("30"), Ok(Duration::from_secs(30)));
+        let zero = call_ring("0").unwrap_err();
+        assert!(
+            zero.contains("too short") && zero.contains("call-urgent = no"),
+            "{zero}"
+        );
+        assert!(call_ring("999ms").unwrap_err().contains("too short"));
+        let long = call_ring("301").unwrap_err();
+        assert!(long.contains("too long: at most 5m"), "{long}");
+        assert!(call_ring("ten").is_err());
+        let mut s = Settings::default();
+        assert!(!s.call_urgent, "calls are off unless asked for");
+        let e = s
+            .apply_file_text(Path::new("smss.conf"), "call-urgent = yes\ncall-ring = 0\n")
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("smss.conf:2: '0' is too short"),
+            "{e}"
+        );
+        assert!(s.call_urgent);
+    }
+
+    #[test]
     fn file_lines_with_comments_and_both_key_styles() {
         let mut s = Settings::default();
         let text = "# smss\n\nmax_parts = 3\nmax-connections=5\n  device = /dev/ttyUSB0  \npin =\n";

@@ -315,3 +315,29 @@ fn a_modem_that_stops_answering_during_a_call_is_recovered_and_the_call_failed()
         fx.serve.log()
     );
 }
+
+#[test]
+fn call_ring_out_of_range_is_refused_with_what_to_set() {
+    for (value, says) in [
+        (
+            "0",
+            "'0' is too short: a call needs at least 1s to ring (to make no calls, set call-urgent = no)",
+        ),
+        ("10m", "'10m' is too long: at most 5m"),
+    ] {
+        let out = smss(&[
+            "serve",
+            "--config",
+            "/dev/null",
+            "--call-ring",
+            value,
+            "--check",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{value}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("--call-ring: {says}")),
+            "{value}: {err}"
+        );
+    }
+}

@@ -2455,3 +2455,105 @@ mod spool {
         the_spool_lists_counts_and_deletes,
     );
 }
+
+mod calls {
+    use super::*;
+
+    fn call(number: &str, ended: i64, outcome: CallOutcome) -> CallRecord {
+        CallRecord {
+            sms_id: 7,
+            number: number.into(),
+            sender: "host:/dev/ttyUSB0".into(),
+            started: ended - 30,
+            ended,
+            outcome,
+            error: None,
+        }
+    }
+
+    fn a_call_row_is_recorded_and_listed_newest_first(fx: &dyn Fixture) {
+        let s = fx.open();
+        assert!(s.list_calls(10, None).unwrap().is_empty());
+        let now = now_secs();
+        let a = s
+            .record_call(&call("+420608337726", now, CallOutcome::Answered))
+            .unwrap();
+        let failed = CallRecord {
+            error: Some("ATD+420777123456;: +CME ERROR: 30".into()),
+            ..call("+420777123456", now + 1, CallOutcome::Failed)
+        };
+        let b = s.record_call(&failed).unwrap();
+        assert!(b > a);
+        let rows = s.list_calls(10, None).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].id, b);
+        assert_eq!(rows[0].call, failed, "every column comes back");
+        assert_eq!(rows[1].call.outcome, CallOutcome::Answered);
+        assert_eq!(rows[1].call.error, None);
+        // paging by id
+        let older = s.list_calls(10, Some(b)).unwrap();
+        assert_eq!(older.iter().map(|r| r.id).collect::<Vec<_>>(), [a]);
+        assert_eq!(s.list_calls(1, None).unwrap().len(), 1);
+        // an outcome text the store does not know is an error naming it
+        fx.open()
+            .execute_sql("UPDATE `call` SET outcome = 'picked up' WHERE outcome = 'answered'")
+            .unwrap();
+        let e = s.list_calls(10, None).unwrap_err();
+        assert!(e.to_string().contains("call.outcome"), "{e}");
+    }
+
+    fn a_number_is_called_once_per_call_ring(fx: &dyn Fixture) {
+        let s = fx.open();
+        let ring = Duration::from_secs(30);
+        let now = now_secs();
+        assert!(s.call_due("+420608337726", now, ring).unwrap());
+        s.record_call(&call("+420608337726", now - 10, CallOutcome::NoAnswer))
+            .unwrap();
+        // ended 10 s ago, call-ring 30 s: not again yet; others may be called
+        assert!(!s.call_due("+420608337726", now, ring).unwrap());
+        assert!(s.call_due("+420777123456", now, ring).unwrap());
+        // at the edge: ended exactly call-ring ago is due again
+        assert!(!s.call_due("+420608337726", now + 19, ring).unwrap());
+        assert!(s.call_due("+420608337726", now + 20, ring).unwrap());
+        // a failed call counts too: the modem is not asked to dial in a loop
+        s.record_call(&call("+420777123456", now, CallOutcome::Failed))
+            .unwrap();
+        assert!(!s.call_due("+420777123456", now, ring).unwrap());
+    }
+
+    fn call_totals_count_every_outcome(fx: &dyn Fixture) {
+        let s = fx.open();
+        let zero: Vec<(CallOutcome, u64)> = CallOutcome::ALL.iter().map(|o| (*o, 0)).collect();
+        assert_eq!(s.call_totals().unwrap(), zero);
+        let now = now_secs();
+        for o in [CallOutcome::Busy, CallOutcome::Busy, CallOutcome::Rejected] {
+            s.record_call(&call("+420608337726", now, o)).unwrap();
+        }
+        let totals = s.call_totals().unwrap();
+        assert_eq!(totals.len(), CallOutcome::ALL.len());
+        let of = |o| totals.iter().find(|(t, _)| *t == o).unwrap().1;
+        assert_eq!(of(CallOutcome::Busy), 2);
+        assert_eq!(of(CallOutcome::Rejected), 1);
+        assert_eq!(of(CallOutcome::Answered), 0);
+    }
+
+    fn long_texts_are_clipped_not_refused(fx: &dyn Fixture) {
+        let s = fx.open();
+        let long = CallRecord {
+            error: Some("x".repeat(1000)),
+            sender: "s".repeat(300),
+            ..call("+420608337726", now_secs(), CallOutcome::Failed)
+        };
+        s.record_call(&long).unwrap();
+        let row = &s.list_calls(1, None).unwrap()[0].call;
+        assert_eq!(row.error.as_deref().map(str::len), Some(255));
+        assert_eq!(row.sender.len(), 128);
+    }
+
+    suite!(
+        a_call_row_is_recorded_and_listed_newest_first,
+        a_number_is_called_once_per_call_ring,
+        call_totals_count_every_outcome,
+        long_texts_are_clipped_not_refused,
+    );
+}
