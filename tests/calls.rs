@@ -341,3 +341,42 @@ fn call_ring_out_of_range_is_refused_with_what_to_set() {
         );
     }
 }
+
+/// `send-pending` (cron) calls too, for an urgent row another tool inserted
+/// with plain SQL, on a Huawei (whose ATH would leave a voice call up).
+#[test]
+fn send_pending_calls_on_a_huawei_after_an_urgent_row_inserted_with_plain_sql() {
+    let dir = TempDir::new("calls_cron");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    db.init();
+    db.store()
+        .execute_sql(&format!(
+            "INSERT INTO msg (phone, text, priority) VALUES ('{ONCALL}', 'ups on battery', 0)"
+        ))
+        .unwrap();
+    let sim = smss::sim::PtySim::start_profile(&smss::sim::profiles::E173).unwrap();
+    sim.handle
+        .answer_calls(ONCALL, CallAnswer::Answer(Duration::from_secs(1)));
+    let device = sim.path.display().to_string();
+    let extra = [
+        "--log-file",
+        "none",
+        "--call-urgent",
+        "yes",
+        "--call-ring",
+        "3s",
+    ];
+    let out = send_pending(&db.url, &device, &dir, &extra);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let state = sim.handle.state();
+    assert_eq!(state.sent.len(), 1);
+    assert_eq!(state.calls.len(), 1, "{:?}", state.calls);
+    let call = &state.calls[0];
+    assert_eq!(call.sms_before, 1);
+    assert!(call.answered.is_some(), "{call:?}");
+    assert_eq!(call.ended_by.as_deref(), Some("AT+CHUP"), "{call:?}");
+    drop(state);
+    let rows = db.store().list_calls(10, None).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].call.outcome, CallOutcome::Answered);
+}
