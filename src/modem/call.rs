@@ -281,10 +281,11 @@ impl Modem {
                 }
             }
         }
-        if (ended_early || progress.may_be_up())
-            && let Err(e) = self.hang_up(number, clcc)
-        {
-            return CallEnd::failed(e.to_string(), Some(e));
+        if ended_early || progress.may_be_up() {
+            match self.hang_up(number, clcc) {
+                Ok(stale) => irregular |= stale,
+                Err(e) => return CallEnd::failed(e.to_string(), Some(e)),
+            }
         }
         if irregular && let Err(e) = self.at.resync(t) {
             return CallEnd::failed(e.to_string(), Some(e));
@@ -301,12 +302,14 @@ impl Modem {
     }
 
     /// `AT+CHUP`, then `ATH` when it was refused or the call is still
-    /// listed after it.
-    fn hang_up(&mut self, number: &str, clcc: bool) -> Result<(), AtError> {
+    /// listed after it. True when a call result came as the answer to one
+    /// of them (the call ended meanwhile): its own `OK` follows, stale.
+    fn hang_up(&mut self, number: &str, clcc: bool) -> Result<bool, AtError> {
         let t = self.command_timeout;
         for command in ["AT+CHUP", "ATH"] {
             match self.at.command(command, t) {
-                Ok(_) | Err(AtError::Other { .. }) => {}
+                Ok(_) => {}
+                Err(AtError::Other { .. }) => return Ok(true),
                 Err(e) if e.is_lost() => return Err(e),
                 Err(e) => {
                     log::debug!("modem {}: {e}; hanging up another way", self.device);
@@ -314,23 +317,24 @@ impl Modem {
                 }
             }
             if !clcc {
-                return Ok(());
+                return Ok(false);
             }
             match self.at.command("AT+CLCC", t) {
-                Ok(lines) if our_call(&parse_clcc(&lines), number).is_none() => return Ok(()),
+                Ok(lines) if our_call(&parse_clcc(&lines), number).is_none() => return Ok(false),
                 Ok(_) => log::debug!(
                     "modem {}: the call is still up after {command}",
                     self.device
                 ),
                 Err(e) if e.is_lost() => return Err(e),
-                Err(_) => return Ok(()),
+                Err(AtError::Other { .. }) => return Ok(true),
+                Err(_) => return Ok(false),
             }
         }
         log::warn!(
             "modem {}: the call to {number} is still up after AT+CHUP and ATH; the network ends it",
             self.device
         );
-        Ok(())
+        Ok(false)
     }
 }
 
@@ -572,6 +576,31 @@ mod tests {
     }
 
     #[test]
+    fn a_result_answering_the_hang_up_resynchronises() {
+        // The callee hangs up as smss does: NO CARRIER answers AT+CHUP and
+        // its OK comes after, stale; the resync drops it.
+        let mut m = modem(&[
+            ("ATD+420608337726;\r", "\r\nOK\r\n"),
+            (
+                "AT+CLCC\r",
+                "\r\n+CLCC: 1,0,0,0,0,\"+420608337726\",145\r\n\r\nOK\r\n",
+            ),
+            ("AT+CHUP\r", "\r\nNO CARRIER\r\n\r\nOK\r\n"),
+            ("AT+CMEE?\r", "\r\n+CMEE: 1\r\n\r\nOK\r\n"),
+            ("AT+CSQ\r", "\r\n+CSQ: 20,99\r\n\r\nOK\r\n"),
+        ]);
+        let end = m.call(
+            "+420608337726",
+            Duration::from_secs(20),
+            &AtomicBool::new(false),
+        );
+        assert_eq!(end.outcome, CallOutcome::Answered, "{end:?}");
+        assert!(end.lost.is_none(), "{end:?}");
+        // in step: the next command gets its own answer, not the stale OK
+        assert_eq!(m.command("AT+CSQ").unwrap(), ["+CSQ: 20,99"]);
+    }
+
+    #[test]
     fn a_result_during_clcc_is_the_call_end_and_resynchronises() {
         // NO CARRIER arrives as AT+CLCC's answer; AT+CLCC's own OK follows
         // late and is dropped by the resync.
@@ -583,6 +612,7 @@ mod tests {
             ),
             ("AT+CLCC\r", "\r\nNO CARRIER\r\n\r\nOK\r\n"),
             ("AT+CMEE?\r", "\r\n+CMEE: 1\r\n\r\nOK\r\n"),
+            ("AT+CSQ\r", "\r\n+CSQ: 20,99\r\n\r\nOK\r\n"),
         ]);
         let end = m.call(
             "+420608337726",
@@ -591,5 +621,6 @@ mod tests {
         );
         assert_eq!(end.outcome, CallOutcome::Rejected, "{end:?}");
         assert!(end.lost.is_none(), "{end:?}");
+        assert_eq!(m.command("AT+CSQ").unwrap(), ["+CSQ: 20,99"]);
     }
 }
