@@ -380,3 +380,48 @@ fn send_pending_calls_on_a_huawei_after_an_urgent_row_inserted_with_plain_sql() 
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].call.outcome, CallOutcome::Answered);
 }
+
+/// The database goes away while the urgent SMS is on the air: its finish
+/// waits in memory, and the call is made all the same; once the database
+/// is back the SMS is recorded as sent, once.
+#[test]
+fn the_call_follows_an_sms_whose_finish_waits_for_the_database() {
+    let mut db = crate::util::mariadb::MariaDb::start();
+    db.create_database("smss");
+    let url = db.url("smss");
+    let init = smss(&["init-db", "--config", "/dev/null", "--db", &url]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let dir = TempDir::new("calls_dbaway");
+    let sim = smss::sim::PtySim::start().unwrap();
+    let serve = Serve::start(
+        &url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--call-urgent", "yes", "--call-ring", "3s"],
+    );
+    sim.handle.state().hold_sends = true;
+    let mut s = connect(serve.addr);
+    send(&mut s, format!("#!{ONCALL};db1 is down\n").as_bytes());
+    assert!(read_answer(&mut s).starts_with("OK 1 "));
+    // the PDU is with the network; the database goes before its answer
+    assert!(sim.handle.wait_until(WAIT, |st| {
+        st.commands.iter().any(|(_, c)| c.starts_with("AT+CMGS="))
+    }));
+    db.stop();
+    sim.handle.state().hold_sends = false;
+    let calls = sim.handle.wait_for_calls(1, WAIT);
+    assert_eq!(calls.len(), 1, "{calls:?}\n{}", serve.log());
+    assert_eq!(calls[0].sms_before, 1);
+    assert!(serve.wait_log("not recorded", WAIT), "{}", serve.log());
+    db.resume();
+    let store = smss::store::open_diagnostics(&url, false).unwrap();
+    assert!(
+        wait_for(WAIT, || store.recent_sms(10).is_ok_and(|rows| rows.len()
+            == 1
+            && rows[0].status == smss::store::SmsStatus::Sent)),
+        "{}",
+        serve.log()
+    );
+    assert_eq!(store.queue_stats().unwrap().depth, 0);
+    assert_eq!(sim.handle.state().sent.len(), 1);
+}

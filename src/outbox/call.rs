@@ -12,7 +12,7 @@
 
 use crate::modem::{CallEnd, dial_string};
 use crate::pager::clock;
-use crate::store::{CallOutcome, CallRecord, Priority, QueuedMessage};
+use crate::store::{CallOutcome, CallRecord, Outcome, Priority, QueuedMessage};
 
 use super::{Outbox, PassError};
 
@@ -42,6 +42,25 @@ impl Outbox {
                 );
                 true
             }
+        }
+    }
+
+    /// Whether `msg` was sent and its outcome waits in memory for the
+    /// database (which failed at its finish).
+    pub(super) fn sent_unrecorded(&self, msg: &QueuedMessage) -> bool {
+        self.unfinished
+            .last()
+            .is_some_and(|(id, o)| *id == msg.id && matches!(o, Outcome::Sent { .. }))
+    }
+
+    /// [`Outbox::call`] for a message sent while the database went away:
+    /// the call is made all the same (its row cannot be written then, and
+    /// is logged instead); a modem lost during it is found by the next pass.
+    pub(super) fn call_unrecorded(&mut self, msg: &QueuedMessage) {
+        if self.wants_call(msg)
+            && let Err(e) = self.call(msg)
+        {
+            log::warn!("call to {} after message {}: {e}", msg.phone, msg.id);
         }
     }
 

@@ -578,6 +578,11 @@ impl Outbox {
                 Ok(Sent::Failed) => summary.failed += 1,
                 Ok(Sent::Retry) => summary.retried += 1,
                 Err(e) => {
+                    if matches!(e, PassError::Store(_)) && self.sent_unrecorded(msg) {
+                        // Sent, its finish waiting in memory for the
+                        // database: the call still follows.
+                        self.call_unrecorded(msg);
+                    }
                     // The modem failed: the rest of the batch and the
                     // message it failed to send (uncharged) are handed
                     // back, to be claimed when a modem answers. Not when

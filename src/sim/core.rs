@@ -628,6 +628,9 @@ impl SimCore {
             // Mode 1 ends when the link closes.
             self.cmms = 0;
         }
+        while handle.state().hold_sends && !handle.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let delay = handle.state().send_delay;
         let delay = if link_open { delay / 3 } else { delay };
         if !delay.is_zero() {

@@ -172,6 +172,9 @@ pub struct SimState {
     /// sent while the radio link is still open (`AT+CMMS=1` or `2`, and a
     /// previous message less than [`LINK_HOLD`] ago) takes a third of it.
     pub send_delay: Duration,
+    /// While set, a PDU taken after the prompt gets no `+CMGS:` yet (the
+    /// network is slow): tests act at that moment, then clear it.
+    pub hold_sends: bool,
     /// Answer `ERROR` to `AT+CMMS` (not every modem has it).
     pub refuse_cmms: bool,
     /// The SIM PIN; `None` = no PIN asked.
@@ -243,6 +246,7 @@ impl Default for SimState {
             hang_commands: 0,
             hang_at_part: None,
             send_delay: Duration::ZERO,
+            hold_sends: false,
             refuse_cmms: false,
             pin: None,
             pin_attempts_left: 3,
