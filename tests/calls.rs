@@ -118,6 +118,9 @@ fn answered(backend: Backend) {
     );
     let page = http::get(fx.web, "/calls", &[]).text();
     assert!(page.contains(ONCALL) && page.contains("answered"), "{page}");
+    // and on the message's row
+    let sent = http::get(fx.web, "/sent", &[]).text();
+    assert!(sent.contains("sent, urgent · call answered"), "{sent}");
 }
 
 fn busy(backend: Backend) {

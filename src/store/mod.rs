@@ -973,6 +973,10 @@ pub trait Store: Send + Sync {
     /// Recorded calls, newest first; with `before`, those with a smaller id.
     fn list_calls(&self, limit: usize, before: Option<i64>) -> Result<Vec<CallRow>>;
 
+    /// The outcome of the last call after each of these SMS that has one
+    /// (for the web's lists of sent messages).
+    fn call_outcomes(&self, sms_ids: &[i64]) -> Result<Vec<(i64, CallOutcome)>>;
+
     /// How many calls ended with each outcome (for `/metrics`).
     fn call_totals(&self) -> Result<Vec<(CallOutcome, u64)>>;
 

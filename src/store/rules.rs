@@ -1054,6 +1054,32 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
+    fn call_outcomes(&self, sms_ids: &[i64]) -> Result<Vec<(i64, CallOutcome)>> {
+        if sms_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; sms_ids.len()].join(", ");
+        let values: Vec<Value> = sms_ids.iter().map(|id| Value::from(*id)).collect();
+        self.0.run(|e| {
+            let rows = e.query(
+                &format!(
+                    "SELECT sms_id, outcome FROM `call` WHERE sms_id IN ({marks}) ORDER BY id"
+                ),
+                &values,
+            )?;
+            let mut last: Vec<(i64, CallOutcome)> = Vec::new();
+            for r in &rows {
+                let id: i64 = r.get(0)?;
+                let outcome = r.parse(1, "call.outcome", CallOutcome::parse)?;
+                match last.iter_mut().find(|(i, _)| *i == id) {
+                    Some(l) => l.1 = outcome,
+                    None => last.push((id, outcome)),
+                }
+            }
+            Ok(last)
+        })
+    }
+
     fn call_totals(&self) -> Result<Vec<(CallOutcome, u64)>> {
         self.0.run(|e| {
             let rows = e.query("SELECT outcome, COUNT(*) FROM `call` GROUP BY outcome", &[])?;

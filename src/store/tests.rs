@@ -2495,6 +2495,12 @@ mod calls {
         let older = s.list_calls(10, Some(b)).unwrap();
         assert_eq!(older.iter().map(|r| r.id).collect::<Vec<_>>(), [a]);
         assert_eq!(s.list_calls(1, None).unwrap().len(), 1);
+        // per SMS, the last call's outcome (both followed SMS 7)
+        assert_eq!(s.call_outcomes(&[]).unwrap(), []);
+        assert_eq!(
+            s.call_outcomes(&[8, 7]).unwrap(),
+            [(7, CallOutcome::Failed)]
+        );
         // an outcome text the store does not know is an error naming it
         fx.open()
             .execute_sql("UPDATE `call` SET outcome = 'picked up' WHERE outcome = 'answered'")

@@ -14,7 +14,8 @@ use crate::gsm::{self, Encoding};
 use crate::intake::IntakeError;
 use crate::options::{Options, Priority};
 use crate::store::{
-    Coding, ErrorKind, ListFilter, QueueRow, RcvRow, ReportStatus, SmsRow, SmsStatus, StoreError,
+    CallOutcome, Coding, ErrorKind, ListFilter, QueueRow, RcvRow, ReportStatus, SmsRow, SmsStatus,
+    StoreError,
 };
 
 pub const STYLE: &str = include_str!("style.css");
@@ -373,7 +374,7 @@ fn overview(app: &App, user: &str, notice: &str, form: &FormState) -> String {
         ..ListFilter::default()
     };
     match app.store.list_sms(&filter) {
-        Ok(rows) => c.push_str(&sms_table(&rows)),
+        Ok(rows) => c.push_str(&sms_table(&rows, &call_outcomes(app, &rows))),
         Err(e) => c.push_str(&db_error(&e)),
     }
     c.push_str(
@@ -648,7 +649,10 @@ fn list_page(app: &App, req: &Req<'_>, tab: Tab, user: &str) -> String {
         _ => app.store.list_sms(&filter).map(|mut rows| {
             let more = rows.len() > PAGE;
             rows.truncate(PAGE);
-            (sms_table(&rows), more_id(more, &rows, |r| r.id))
+            (
+                sms_table(&rows, &call_outcomes(app, &rows)),
+                more_id(more, &rows, |r| r.id),
+            )
         }),
     }
     .unwrap_or_else(|e| (db_error(&e), None));
@@ -715,7 +719,17 @@ const SMS_COLS: [&str; 9] = [
     "#", "Number", "Via", "Text", "Queued", "Sent", "Parts", "Status", "Error",
 ];
 
-fn sms_table(rows: &[SmsRow]) -> String {
+/// The outcome of the call after each of `rows` that has one; none when
+/// the database cannot tell (the list is shown without them).
+fn call_outcomes(app: &App, rows: &[SmsRow]) -> Vec<(i64, CallOutcome)> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    app.store.call_outcomes(&ids).unwrap_or_else(|e| {
+        log::warn!("web: the calls of the listed messages: {e}");
+        Vec::new()
+    })
+}
+
+fn sms_table(rows: &[SmsRow], calls: &[(i64, CallOutcome)]) -> String {
     let mut s = table_head(&SMS_COLS);
     if rows.is_empty() {
         s.push_str(&empty_row(SMS_COLS.len()));
@@ -734,7 +748,7 @@ fn sms_table(rows: &[SmsRow]) -> String {
                 (
                     "Status",
                     format!(
-                        "{}{}{}",
+                        "{}{}{}{}",
                         status_with_report(r.status, r.report_status),
                         storm_notes(r.priority, r.repeats, r.coalesced_into),
                         match &r.acked {
@@ -743,6 +757,10 @@ fn sms_table(rows: &[SmsRow]) -> String {
                                 esc(by),
                                 crate::pager::clock::local(*at)
                             ),
+                            None => String::new(),
+                        },
+                        match calls.iter().find(|(id, _)| *id == r.id) {
+                            Some((_, outcome)) => format!(" · call {outcome}"),
                             None => String::new(),
                         }
                     ),
@@ -949,27 +967,31 @@ mod tests {
         }]);
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;"));
-        let html = sms_table(&[SmsRow {
-            id: 2,
-            phone: evil.into(),
-            text: evil.into(),
-            source: evil.into(),
-            queued_at: evil.into(),
-            sent_at: Some(evil.into()),
-            // (status and report_status are enums: no client's text in them)
-            status: SmsStatus::Failed,
-            parts: 1,
-            part_refs: String::new(),
-            error: Some(evil.into()),
-            attempts: 0,
-            sent_by: String::new(),
-            report_status: Some(ReportStatus::Failed),
-            group: Some(evil.into()),
-            priority: Priority::Urgent,
-            repeats: 0,
-            coalesced_into: None,
-            acked: Some((0, evil.into())),
-        }]);
+        let html = sms_table(
+            &[SmsRow {
+                id: 2,
+                phone: evil.into(),
+                text: evil.into(),
+                source: evil.into(),
+                queued_at: evil.into(),
+                sent_at: Some(evil.into()),
+                // (status and report_status are enums: no client's text in them)
+                status: SmsStatus::Failed,
+                parts: 1,
+                part_refs: String::new(),
+                error: Some(evil.into()),
+                attempts: 0,
+                sent_by: String::new(),
+                report_status: Some(ReportStatus::Failed),
+                group: Some(evil.into()),
+                priority: Priority::Urgent,
+                repeats: 0,
+                coalesced_into: None,
+                acked: Some((0, evil.into())),
+            }],
+            &[(2, CallOutcome::NoAnswer)],
+        );
+        assert!(html.contains(" · call no answer"), "{html}");
         assert!(!html.contains("<img") && !html.contains("\"'"), "{html}");
     }
 
