@@ -23,7 +23,7 @@
 //! | `BUSY` after it rang | rejected (networks report a declined call as user busy, cause 17) |
 //! | `NO ANSWER` | no answer (the network gave up ringing) |
 //! | still stat 2/3 when `call-ring` is over | no answer (smss hangs up) |
-//! | `NO CARRIER`, or gone from `+CLCC`, after it rang | rejected |
+//! | `NO CARRIER`, or gone from `+CLCC` (two polls, no result line), after it rang | rejected |
 //! | `NO CARRIER` after it was answered | answered |
 //! | `NO CARRIER`/gone before it rang, `NO DIALTONE` | failed |
 //! | `ATD` refused (`ERROR`, `+CME ERROR`) | failed, with the error |
@@ -139,6 +139,9 @@ pub struct Progress {
     answered: bool,
     /// Polls that did not list it before it rang.
     absent: usize,
+    /// The last poll did not list it any more: one more poll (or a result
+    /// line meanwhile, which says more) before that is its end.
+    gone: bool,
     end: Option<(CallOutcome, Option<String>)>,
 }
 
@@ -182,8 +185,10 @@ impl Progress {
             }
             Some(stat) => {
                 self.seen = true;
+                self.gone = false;
                 self.alerted |= stat == 3;
             }
+            None if (self.answered || self.seen) && !std::mem::replace(&mut self.gone, true) => {}
             None if self.answered => self.finish(Answered, None),
             None if self.alerted => self.finish(Rejected, None),
             None if self.seen => self.finish(Failed, Some("the call ended before it rang".into())),
@@ -422,7 +427,16 @@ mod tests {
         let mut p = Progress::default();
         p.listed(Some(&listed(3)));
         p.listed(None);
+        assert_eq!(outcome(&p), None, "one more poll, for a result line");
+        p.listed(None);
         assert_eq!(outcome(&p), Some(Rejected));
+
+        // gone from the list, then the result line: the line says more
+        let mut p = Progress::default();
+        p.listed(Some(&listed(2)));
+        p.listed(None);
+        p.result(OtherResult::Busy);
+        assert_eq!(outcome(&p), Some(Busy));
 
         let mut p = Progress::default();
         p.listed(Some(&listed(3)));

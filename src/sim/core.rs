@@ -588,7 +588,12 @@ impl SimCore {
                 }
             }
             "AT+CLCC" => {
-                let state = handle.state();
+                let mut state = handle.state();
+                // what is due happens first, however late this thread runs
+                let now = Instant::now();
+                if state.advance_call(now) {
+                    handle.changed();
+                }
                 match state.call_up() {
                     Some(call) => {
                         let kind = if call.number.starts_with('+') {
@@ -596,7 +601,7 @@ impl SimCore {
                         } else {
                             129
                         };
-                        let stat = call.stat(Instant::now());
+                        let stat = call.stat(now, call.answer_of(&state));
                         let number = &call.number;
                         with_ok(&[&format!("+CLCC: 1,0,{stat},0,0,\"{number}\",{kind}")])
                     }

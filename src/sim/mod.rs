@@ -92,11 +92,12 @@ impl SimCall {
             .map_or(state.default_call_answer, |(_, a)| *a)
     }
 
-    /// The `+CLCC` `<stat>` now: 0 active, 2 dialing, 3 alerting.
-    fn stat(&self, now: Instant) -> u8 {
+    /// The `+CLCC` `<stat>` now: 0 active, 2 dialing, 3 alerting (never
+    /// for a busy callee: that phone does not ring).
+    fn stat(&self, now: Instant, answer: CallAnswer) -> u8 {
         if self.answered.is_some() {
             0
-        } else if now >= self.dialed + CALL_SETUP {
+        } else if now >= self.dialed + CALL_SETUP && answer != CallAnswer::Busy {
             3
         } else {
             2
@@ -363,7 +364,7 @@ impl SimState {
     /// The callee acts when its time comes: busy, answered, declined. The
     /// call results (`BUSY`, `NO CARRIER`) go out with the other URCs.
     /// True when something changed.
-    fn advance_call(&mut self, now: Instant) -> bool {
+    pub(crate) fn advance_call(&mut self, now: Instant) -> bool {
         let Some(call) = self.call_up() else {
             return false;
         };
