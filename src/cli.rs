@@ -492,6 +492,10 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
             Value(word) if matches!(command, "group" | "token" | "checkin") => {
                 words.push(word.string().map_err(usage)?)
             }
+            Long("escalate") if command == "group" => {
+                words.push("--escalate".into());
+                words.push(parser.value().map_err(usage)?.string().map_err(usage)?);
+            }
             Long(key @ ("every" | "grace" | "to")) if command == "checkin" => {
                 words.push(format!("--{key}"));
                 words.push(parser.value().map_err(usage)?.string().map_err(usage)?);

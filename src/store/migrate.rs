@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 11;
+pub const SCHEMA_VERSION: u32 = 12;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +83,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sql/sqlite/011_spool.sql",
         sql: include_str!("../../sql/sqlite/011_spool.sql"),
     },
+    Migration {
+        version: 12,
+        name: "sql/sqlite/012_escalation.sql",
+        sql: include_str!("../../sql/sqlite/012_escalation.sql"),
+    },
 ];
 
 pub(crate) const MYSQL: &[Migration] = &[
@@ -140,6 +145,11 @@ pub(crate) const MYSQL: &[Migration] = &[
         version: 11,
         name: "sql/mysql/011_spool.sql",
         sql: include_str!("../../sql/mysql/011_spool.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "sql/mysql/012_escalation.sql",
+        sql: include_str!("../../sql/mysql/012_escalation.sql"),
     },
 ];
 
