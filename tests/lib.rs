@@ -6,6 +6,7 @@ mod util;
 mod alertmanager;
 mod cluster;
 mod degraded;
+mod escalation;
 mod faults;
 mod full_sim;
 mod hostile;
