@@ -400,3 +400,105 @@ fn the_administrator_sets_a_chain() {
         format!("@oncall\t{A},{B}\n@solo\t{A}\tescalate 1h\n")
     );
 }
+
+/// Every way in that takes @group starts a chain: the urgent TCP line
+/// `#!@oncall;`, the plain one, and `/api/send` with a batch mixing the
+/// chain, a plain group and a number; each chain's first SMS goes to its
+/// first member alone, the plain group's to every member.
+#[test]
+fn each_way_in_starts_a_chain() {
+    let setup = chain_of_three("1h");
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    let fx = fixture(
+        Backend::Sqlite,
+        &[&setup, &["group", "set", "ops", B, C]],
+        &fast(),
+    );
+    alert(fx.serve.addr, "#!@oncall;UPS on battery");
+    alert(fx.serve.addr, "#@oncall;db1 down");
+    let r = http::post(
+        fx.web,
+        "/api/send",
+        &[("Content-Type", "application/json")],
+        br#"{"to": ["@oncall", "@ops", "420731000111"], "text": "from the API"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(
+        r.json()["queued"],
+        4,
+        "the chain's first member, both of ops, one"
+    );
+    let sent = fx.sim.handle.wait_for_sent(6, WAIT);
+    let mut got: Vec<(String, String)> = sent
+        .into_iter()
+        .map(|s| (s.number.trim_start_matches('+').to_owned(), s.text))
+        .collect();
+    got.sort();
+    let want = |p: &str, t: &str| (p.to_owned(), t.to_owned());
+    assert_eq!(
+        got,
+        [
+            want(C, "from the API"),
+            want(A, "[1/3] UPS on battery"),
+            want(A, "[1/3] db1 down"),
+            want(A, "[1/3] from the API"),
+            want("420731000111", "from the API"),
+            want(B, "from the API"),
+        ]
+    );
+    let mut texts: Vec<String> = chains(&fx.db).into_iter().map(|c| c.text).collect();
+    texts.sort();
+    assert_eq!(texts, ["UPS on battery", "db1 down", "from the API"]);
+}
+
+/// Two serves, each with its modem, on one MariaDB database, both looking
+/// every 50 ms: each step is queued once, the chain ends once.
+#[test]
+fn two_serves_on_one_mariadb_step_once() {
+    let dir = TempDir::new("esc2");
+    let db = TestDb::new(Backend::Mysql, &dir);
+    db.init();
+    let setup = chain_of_three("1s");
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    let out = admin(&db.url, &setup);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sims = [
+        smss::sim::PtySim::start().unwrap(),
+        smss::sim::PtySim::start().unwrap(),
+    ];
+    let serves: Vec<Serve> = sims
+        .iter()
+        .enumerate()
+        .map(|(i, sim)| {
+            let instance = format!("esc{i}");
+            Serve::start(
+                &db.url,
+                sim.path.to_str().unwrap(),
+                &dir,
+                &["--checkin-interval", "50ms", "--instance", &instance],
+            )
+        })
+        .collect();
+    alert(serves[0].addr, "#@oncall;disk full");
+    assert!(wait_for(WAIT, || chains(&db)
+        .first()
+        .is_some_and(|c| c.state == EscalationState::Exhausted)));
+    let ended: usize = serves
+        .iter()
+        .filter(|s| s.log().contains("exhausted after 3 of 3 members"))
+        .count();
+    for s in serves {
+        assert!(s.terminate().success());
+    }
+    let mut texts: Vec<(String, String)> = all_texts(&db);
+    texts.sort();
+    let mut want: Vec<(String, String)> = [(A, "[1/3]"), (B, "[2/3]"), (C, "[3/3]")]
+        .iter()
+        .map(|(p, k)| (p.to_string(), format!("{k} disk full")))
+        .collect();
+    want.sort();
+    assert_eq!(texts, want);
+    assert_eq!(ended, 1, "one serve ended the chain");
+    let total: usize = sims.iter().map(|s| s.handle.state().sent.len()).sum();
+    assert_eq!(total, 3);
+}
