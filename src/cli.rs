@@ -300,7 +300,7 @@ Commands:
   status         queue, last 24 hours, modem health, lock holder; exit 1 when something needs attention
   probe          talk to the modem: what it is, what it offers, what smss will use (stop serve first)
   hash-password  read a password on standard input, print its hash for web-password-hash
-  group          recipient groups (@NAME): smss group set NAME NUMBER... | list | remove NAME
+  group          recipient groups (@NAME): smss group set NAME NUMBER... [--escalate STEP] | list | remove NAME
   token          API tokens: smss token add NAME | list | revoke NAME
   sendsms        smstools' sendsms: smss sendsms NUMBER|@GROUP... TEXT (to client-server)
 ";

@@ -428,7 +428,31 @@ fn each_way_in_starts_a_chain() {
         4,
         "the chain's first member, both of ops, one"
     );
-    let sent = fx.sim.handle.wait_for_sent(6, WAIT);
+    // SMSEagle v2 (Uptime Kuma): one entry per message, the chain's one
+    let token = crate::integrations::add_token(&fx.db.url, "kuma");
+    let kuma = serde_json::json!({
+        "text": "web1 down", "encoding": "unicode", "priority": 1,
+        "groups": ["oncall", "ops"], "to": ["420731000111"],
+    });
+    let r = http::post(
+        fx.web,
+        "/api/v2/messages/sms",
+        &[
+            ("Content-Type", "application/json"),
+            ("access-token", &token),
+        ],
+        kuma.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let entries = r.json();
+    let to: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(to, ["420731000111", "@oncall", "@ops", "@ops"], "{entries}");
+    let sent = fx.sim.handle.wait_for_sent(10, WAIT);
     let mut got: Vec<(String, String)> = sent
         .into_iter()
         .map(|s| (s.number.trim_start_matches('+').to_owned(), s.text))
@@ -439,16 +463,23 @@ fn each_way_in_starts_a_chain() {
         got,
         [
             want(C, "from the API"),
+            want(C, "web1 down"),
             want(A, "[1/3] UPS on battery"),
             want(A, "[1/3] db1 down"),
             want(A, "[1/3] from the API"),
+            want(A, "[1/3] web1 down"),
             want("420731000111", "from the API"),
+            want("420731000111", "web1 down"),
             want(B, "from the API"),
+            want(B, "web1 down"),
         ]
     );
     let mut texts: Vec<String> = chains(&fx.db).into_iter().map(|c| c.text).collect();
     texts.sort();
-    assert_eq!(texts, ["UPS on battery", "db1 down", "from the API"]);
+    assert_eq!(
+        texts,
+        ["UPS on battery", "db1 down", "from the API", "web1 down"]
+    );
 }
 
 /// Two serves, each with its modem, on one MariaDB database, both looking
