@@ -993,10 +993,17 @@ impl<B: Backend> Store for SqlStore<B> {
                 return Ok(None);
             }
             // Not coalesced: each guarded message announces its own change.
+            // One to an escalation group (a late check-in's) starts its chain.
             let d = self.0.dialect();
             let ids = msgs
                 .iter()
-                .map(|m| insert_msg(e, d, m, None, ""))
+                .map(|m| {
+                    let id = insert_msg(e, d, m, None, "")?;
+                    if let Some(chain) = &m.escalation {
+                        start_escalation(e, d, id, &m.phone, chain)?;
+                    }
+                    Ok(id)
+                })
                 .collect::<Result<Vec<_>>>()?;
             if let Guard::EscalationStep { id, step } = guard {
                 let ([m], [sms_id]) = (msgs, ids.as_slice()) else {

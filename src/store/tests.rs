@@ -2634,7 +2634,31 @@ mod escalation {
         assert_eq!(c.steps[1].status, StepStatus::NotSent(SmsStatus::Failed));
     }
 
+    /// A late check-in or the heartbeat to an escalation group: its
+    /// guarded enqueue starts the chain too.
+    fn a_guarded_alert_starts_its_chain(fx: &dyn Fixture) {
+        let s = fx.open();
+        let once = Guard::Once {
+            name: "heartbeat".into(),
+            slot: 1,
+        };
+        let ids = s
+            .enqueue_guarded(&[first("smss alive")], &once)
+            .unwrap()
+            .unwrap();
+        let c = only(&*s, true);
+        assert_eq!(c.steps[0].sms_id, ids[0]);
+        assert_eq!(c.text, "smss alive");
+        // not again for the same slot: no second chain
+        assert_eq!(
+            s.enqueue_guarded(&[first("smss alive")], &once).unwrap(),
+            None
+        );
+        assert_eq!(s.escalations(false, 10).unwrap().len(), 1);
+    }
+
     suite!(
+        a_guarded_alert_starts_its_chain,
         a_group_can_be_an_escalation_chain,
         a_chain_steps_once_and_an_ack_ends_it,
         a_chain_ends_once_and_an_ack_elsewhere_changes_nothing,
