@@ -53,6 +53,7 @@ const TREE: &[(&str, u32)] = &[
     ("usr/local/share/smss/sql/sqlite/009_storms.sql", 0o644),
     ("usr/local/share/smss/sql/sqlite/010_pager.sql", 0o644),
     ("usr/local/share/smss/sql/sqlite/011_spool.sql", 0o644),
+    ("usr/local/share/smss/sql/sqlite/012_escalation.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/001_init.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/002_receive.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/003_modem.sql", 0o644),
@@ -70,6 +71,7 @@ const TREE: &[(&str, u32)] = &[
     ("usr/local/share/smss/sql/mysql/009_storms.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/010_pager.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/011_spool.sql", 0o644),
+    ("usr/local/share/smss/sql/mysql/012_escalation.sql", 0o644),
     ("usr/local/share/doc/smss/README.md", 0o644),
 ];
 

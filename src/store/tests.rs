@@ -1921,7 +1921,8 @@ mod health {
                  ALTER TABLE sms DROP COLUMN via_group; \
                  DROP TABLE spooled; \
                  DROP TABLE checkin; DROP TABLE pager_mark; \
-                 ALTER TABLE sms DROP COLUMN acked_at; ALTER TABLE sms DROP COLUMN acked_by;",
+                 ALTER TABLE sms DROP COLUMN acked_at; ALTER TABLE sms DROP COLUMN acked_by; \
+                 DROP TABLE escalation; DROP TABLE escalation_step;",
             )
             .unwrap();
             // and what 009 added
