@@ -202,7 +202,9 @@ impl Intake {
 
     /// Validates `requests` (1-based positions in the errors), expands
     /// each `@group` into one message per member (the members as they are
-    /// now: a later change of the group does not touch what is queued),
+    /// now: a later change of the group does not touch what is queued; an
+    /// escalation group into one urgent message to its first member that
+    /// starts the chain, `pager::escalate` takes the next steps),
     /// commits them in one transaction with `source` (`ip:<address>`,
     /// `web`, `api`, `kannel`, ...), then wakes the modem threads. The ids
     /// are in the order of `requests`, a group's in the order of its
