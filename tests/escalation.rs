@@ -180,14 +180,11 @@ fn a_restart_keeps_the_chain(backend: Backend) {
         web,
     };
     wait_step(&fx, B, "[2/3] disk full on db1");
-    assert!(
-        fx.serve.log().contains(&format!(
-            "escalation #{} @oncall: no ACK within 1h, step 2/3 to {B}",
-            c.id
-        )),
-        "{}",
-        fx.serve.log()
+    let logged = format!(
+        "escalation #{} @oncall: no ACK within 1h, step 2/3 to {B}",
+        c.id
     );
+    assert!(fx.serve.wait_log(&logged, WAIT), "{}", fx.serve.log());
     let now = chains(&fx.db).remove(0);
     assert_eq!(
         (now.id, now.step, now.state),
@@ -552,9 +549,14 @@ fn two_serves_on_one_mariadb_step_once() {
     assert!(wait_for(WAIT, || chains(&db)
         .first()
         .is_some_and(|c| c.state == EscalationState::Exhausted)));
+    // the line is written after the commit
+    let ended_line = "exhausted after 3 of 3 members";
+    assert!(wait_for(WAIT, || serves
+        .iter()
+        .any(|s| s.log().contains(ended_line))));
     let ended: usize = serves
         .iter()
-        .filter(|s| s.log().contains("exhausted after 3 of 3 members"))
+        .filter(|s| s.log().contains(ended_line))
         .count();
     for s in serves {
         assert!(s.terminate().success());
