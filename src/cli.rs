@@ -300,7 +300,7 @@ Commands:
   status         queue, last 24 hours, modem health, lock holder; exit 1 when something needs attention
   probe          talk to the modem: what it is, what it offers, what smss will use (stop serve first)
   hash-password  read a password on standard input, print its hash for web-password-hash
-  group          recipient groups (@NAME): smss group set NAME NUMBER... | list | remove NAME
+  group          recipient groups (@NAME): smss group set NAME NUMBER... [--escalate STEP] | list | remove NAME
   token          API tokens: smss token add NAME | list | revoke NAME
   sendsms        smstools' sendsms: smss sendsms NUMBER|@GROUP... TEXT (to client-server)
 ";
@@ -491,6 +491,10 @@ pub fn parse_server_args(command: &str, args: Vec<OsString>) -> Result<ServerArg
             Long("config") => config = Some(parser.value().map_err(usage)?.into()),
             Value(word) if matches!(command, "group" | "token" | "checkin") => {
                 words.push(word.string().map_err(usage)?)
+            }
+            Long("escalate") if command == "group" => {
+                words.push("--escalate".into());
+                words.push(parser.value().map_err(usage)?.string().map_err(usage)?);
             }
             Long(key @ ("every" | "grace" | "to")) if command == "checkin" => {
                 words.push(format!("--{key}"));

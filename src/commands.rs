@@ -726,6 +726,21 @@ fn status_of_store(
         let late = checkins.iter().filter(|c| c.late).count();
         println!("check-ins:  {}, {late} late", checkins.len());
     }
+    let chains = store.escalations(true, 20)?;
+    if !chains.is_empty() {
+        println!("escalations: {} active", chains.len());
+    }
+    for c in &chains {
+        println!(
+            "  #{} @{} step {}/{} since {}: {}",
+            c.id,
+            c.group,
+            c.step,
+            c.members.len(),
+            c.started,
+            escape(&c.text)
+        );
+    }
     for c in checkins.iter().filter(|c| c.late) {
         use crate::pager::clock;
         attention.push(format!(

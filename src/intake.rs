@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crate::protocol::{self, Options, Request, RequestError};
 use crate::spool::Spool;
-use crate::store::{AlertMark, ErrorKind, Guard, NewMessage, Store, StoreError};
+use crate::store::{AlertMark, ErrorKind, EscalationStart, Guard, NewMessage, Store, StoreError};
 
 /// The id a client is given for an accepted message: its row in the
 /// database's queue, or (while the database is unreachable) in the local
@@ -202,7 +202,9 @@ impl Intake {
 
     /// Validates `requests` (1-based positions in the errors), expands
     /// each `@group` into one message per member (the members as they are
-    /// now: a later change of the group does not touch what is queued),
+    /// now: a later change of the group does not touch what is queued; an
+    /// escalation group into one urgent message to its first member that
+    /// starts the chain, `pager::escalate` takes the next steps),
     /// commits them in one transaction with `source` (`ip:<address>`,
     /// `web`, `api`, `kannel`, ...), then wakes the modem threads. The ids
     /// are in the order of `requests`, a group's in the order of its
@@ -279,6 +281,7 @@ impl Intake {
                     group: None,
                     options: r.options.clone(),
                     coalesce_window: self.coalesce_window,
+                    escalation: None,
                 });
                 continue;
             };
@@ -289,9 +292,9 @@ impl Intake {
                 }
                 .into());
             }
-            let members = self
+            let g = self
                 .store
-                .group_members(group)
+                .group(group)
                 .map_err(store_error)?
                 .ok_or_else(|| {
                     IntakeError::Rejected(Rejection::UnknownGroup {
@@ -299,11 +302,16 @@ impl Intake {
                         name: group.clone(),
                     })
                 })?;
+            let members = g.members;
             if members.is_empty() {
                 return Err(IntakeError::Rejected(Rejection::EmptyGroup {
                     index,
                     name: group.clone(),
                 }));
+            }
+            if let Some(step_time) = g.escalate {
+                msgs.push(self.first_step(index, r, group, step_time, members, source)?);
+                continue;
             }
             for phone in members {
                 let v = protocol::validate(index, &phone, &r.text, self.max_parts)?;
@@ -314,6 +322,7 @@ impl Intake {
                     group: Some(group.clone()),
                     options: r.options.clone(),
                     coalesce_window: self.coalesce_window,
+                    escalation: None,
                 });
             }
         }
@@ -321,6 +330,41 @@ impl Intake {
             return Err(too_many(msgs.len()));
         }
         Ok(msgs)
+    }
+
+    /// An alert to the escalation group `group`: one urgent SMS to its
+    /// first member, `[1/N] text`, starting the chain. The text must fit
+    /// with the widest step prefix (`[N/N] `), so every later step does.
+    fn first_step(
+        &self,
+        index: usize,
+        r: &Request,
+        group: &str,
+        step_time: Duration,
+        members: Vec<String>,
+        source: &str,
+    ) -> Result<NewMessage, IntakeError> {
+        let n = members.len();
+        let widest = crate::store::step_text(n as u32, n, &r.text);
+        let v = protocol::validate(index, &members[0], &widest, self.max_parts)?;
+        let options = Options {
+            priority: crate::options::Priority::Urgent,
+            ..r.options.clone()
+        };
+        Ok(NewMessage {
+            phone: v.phone,
+            text: crate::store::step_text(1, n, &r.text),
+            source: source.to_owned(),
+            group: Some(group.to_owned()),
+            options,
+            coalesce_window: Duration::ZERO,
+            escalation: Some(EscalationStart {
+                group: group.to_owned(),
+                step_time,
+                members,
+                text: r.text.clone(),
+            }),
+        })
     }
 
     /// The store behind the queue (the pager reads its check-ins there).

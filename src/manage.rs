@@ -3,6 +3,7 @@
 //! cluster sees the same ones).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::cli::{CliError, InitDbHint};
 use crate::config::Settings;
@@ -10,7 +11,8 @@ use crate::store::{self, ErrorKind, Store};
 use crate::{gsm, protocol, token};
 
 pub const GROUP_USAGE: &str = "\
-Usage: smss group set NAME NUMBER...   create the group, or replace its members
+Usage: smss group set NAME NUMBER... [--escalate STEP]
+                                       create the group, or replace its members
        smss group list                 every group and its members
        smss group remove NAME          delete the group
 
@@ -19,6 +21,13 @@ Send to every member with @NAME wherever a number is asked for: a TCP line
 per member when it is accepted; a later change of the group does not touch
 what is already queued. NAME: letters, digits, '-', '_', '.' (at most 64).
 A NUMBER as on a TCP line: an optional + and 3 to 20 digits.
+
+--escalate STEP (10m, 1h; at least 1s) makes the group an escalation chain:
+an alert to it goes, urgent, to the first member only, as `[1/N] text`; when
+that SMS was sent and nobody replied ACK within STEP, the next member gets
+`[2/N] text`, and so on until an ACK from any member alerted or the last
+member's STEP has passed. `group set` without --escalate makes it a plain
+group again (running chains go on as they started).
 ";
 
 pub const TOKEN_USAGE: &str = "\
@@ -49,6 +58,36 @@ fn name_arg(what: &str, name: Option<&String>) -> Result<String, CliError> {
     Ok(name.to_owned())
 }
 
+/// `--escalate STEP` out of `group set`'s words: the step time (whole
+/// seconds, at least 1) and the other words.
+fn escalate_arg(name: &str, words: &[String]) -> Result<(Option<Duration>, Vec<String>), CliError> {
+    let mut escalate = None;
+    let mut rest = Vec::new();
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        if w != "--escalate" {
+            rest.push(w.clone());
+            continue;
+        }
+        let value = it.next().map(String::as_str).unwrap_or_default();
+        let step = crate::duration::parse(value).map_err(|e| {
+            CliError::Usage(format!("group set {name}: --escalate {e} (the step time)"))
+        })?;
+        if step < Duration::from_secs(1) || step.subsec_nanos() != 0 {
+            return Err(CliError::Usage(format!(
+                "group set {name}: --escalate {value}: the step time is whole seconds, at \
+                 least 1s (such as 10m); leave --escalate out for a plain group"
+            )));
+        }
+        escalate = Some(step);
+    }
+    Ok((escalate, rest))
+}
+
+fn describe_step(step: Option<Duration>) -> String {
+    crate::pager::clock::human(step.map_or(0, |s| s.as_secs()))
+}
+
 /// `smss group ...` with its words after `group`.
 pub fn group(
     settings: &Settings,
@@ -58,7 +97,8 @@ pub fn group(
     match args.first().map(String::as_str) {
         Some("set") => {
             let name = name_arg("group set", args.get(1))?;
-            let members: Vec<String> = args[2..]
+            let (escalate, words) = escalate_arg(&name, &args[2..])?;
+            let members: Vec<String> = words
                 .iter()
                 .flat_map(|a| a.split(',').map(str::trim).filter(|s| !s.is_empty()))
                 .map(str::to_owned)
@@ -74,11 +114,24 @@ pub fn group(
                     crate::printable::escape(bad)
                 )));
             }
-            let created = open(settings, hint)?.set_group(&name, &members)?;
+            let created = open(settings, hint)?.set_group_with(&name, &members, escalate)?;
             println!(
-                "smss group: {} @{name}: {}",
+                "smss group: {} @{name}: {}{}",
                 if created { "created" } else { "replaced" },
-                members.join(", ")
+                members.join(", "),
+                match escalate {
+                    None => String::new(),
+                    Some(_) if members.len() == 1 => format!(
+                        " (an escalation chain of one member: the alert goes to {} alone, \
+                         urgent, and ends unacknowledged after {})",
+                        members[0],
+                        describe_step(escalate)
+                    ),
+                    Some(_) => format!(
+                        " (escalation chain: the next member after {} without an ACK)",
+                        describe_step(escalate)
+                    ),
+                }
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -88,7 +141,15 @@ pub fn group(
                 println!("no groups (smss group set NAME NUMBER... makes one)");
             }
             for g in groups {
-                println!("@{}\t{}", g.name, g.members.join(","));
+                match g.escalate {
+                    None => println!("@{}\t{}", g.name, g.members.join(",")),
+                    Some(_) => println!(
+                        "@{}\t{}\tescalate {}",
+                        g.name,
+                        g.members.join(","),
+                        describe_step(g.escalate)
+                    ),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -148,9 +148,22 @@ impl Spool {
         // keys for one row); the database merges once they are moved in.
         let msgs: Vec<NewMessage> = msgs
             .iter()
-            .map(|m| NewMessage {
-                coalesce_window: std::time::Duration::ZERO,
-                ..m.clone()
+            .map(|m| {
+                if let Some(chain) = &m.escalation {
+                    // The chain's row needs the database: the first step
+                    // is spooled (urgent, sent as usual), the chain is not.
+                    log::warn!(
+                        "escalation @{}: the database is unreachable, only its first \
+                         member ({}) is alerted; no further step",
+                        chain.group,
+                        m.phone
+                    );
+                }
+                NewMessage {
+                    coalesce_window: std::time::Duration::ZERO,
+                    escalation: None,
+                    ..m.clone()
+                }
             })
             .collect();
         self.store.enqueue_keyed(&msgs, keys, &[]).map_err(|e| {

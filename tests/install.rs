@@ -54,6 +54,7 @@ const TREE: &[(&str, u32)] = &[
     ("usr/local/share/smss/sql/sqlite/010_pager.sql", 0o644),
     ("usr/local/share/smss/sql/sqlite/011_spool.sql", 0o644),
     ("usr/local/share/smss/sql/sqlite/012_call.sql", 0o644),
+    ("usr/local/share/smss/sql/sqlite/013_escalation.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/001_init.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/002_receive.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/003_modem.sql", 0o644),
@@ -72,6 +73,7 @@ const TREE: &[(&str, u32)] = &[
     ("usr/local/share/smss/sql/mysql/010_pager.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/011_spool.sql", 0o644),
     ("usr/local/share/smss/sql/mysql/012_call.sql", 0o644),
+    ("usr/local/share/smss/sql/mysql/013_escalation.sql", 0o644),
     ("usr/local/share/doc/smss/README.md", 0o644),
 ];
 

@@ -7,6 +7,7 @@ mod alertmanager;
 mod calls;
 mod cluster;
 mod degraded;
+mod escalation;
 mod faults;
 mod full_sim;
 mod hostile;

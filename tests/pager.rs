@@ -453,7 +453,7 @@ fn the_heartbeat_goes_once_from_two_serves() {
     assert_eq!(queued_by, 1);
 }
 
-fn reply(sim: &PtySim, from: &str, text: &str, second: u8) {
+pub fn reply(sim: &PtySim, from: &str, text: &str, second: u8) {
     use smss::gsm::{DeliverRef, encode_deliver};
     let pdu = &encode_deliver(
         from,

@@ -7,8 +7,9 @@
 //!   `every` and `to` are given, and queues the "checked in again" SMS of
 //!   a late one.
 //! * [`run`] is the thread `pager` of `serve`, every `checkin-interval`:
-//!   the late check-ins get their SMS, and the heartbeat is sent when its
-//!   time came. It needs no modem: what it queues waits in the queue.
+//!   the late check-ins get their SMS, the replies are read for ACKs
+//!   ([`ack`]), the escalation chains take their next step
+//!   ([`escalate`]), and the heartbeat is sent when its time came. It needs no modem: what it queues waits in the queue.
 //!
 //! Every SMS goes through [`Intake::submit_guarded`] (source `checkin` or
 //! `heartbeat`): the state change and the messages in one transaction,
@@ -17,6 +18,7 @@
 
 pub mod ack;
 pub mod clock;
+pub mod escalate;
 pub mod heartbeat;
 
 use std::fmt;
@@ -249,6 +251,10 @@ pub fn run(intake: Intake, settings: Arc<Settings>, stop: Arc<AtomicBool>) {
             }
             if let Err(e) = ack::pass(&intake, now) {
                 log::warn!("pager: cannot read the replies: {e}");
+            }
+            // after the replies: an ACK that came in time stops the step
+            if let Err(e) = escalate::pass(&intake) {
+                log::warn!("pager: cannot read the escalation chains: {e}");
             }
             if let Some(h) = &settings.heartbeat {
                 heartbeat::tick(&intake, h, now);

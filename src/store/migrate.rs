@@ -17,7 +17,7 @@
 use super::{Result, StoreError};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 12;
+pub const SCHEMA_VERSION: u32 = 13;
 
 /// One numbered migration file.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +88,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sql/sqlite/012_call.sql",
         sql: include_str!("../../sql/sqlite/012_call.sql"),
     },
+    Migration {
+        version: 13,
+        name: "sql/sqlite/013_escalation.sql",
+        sql: include_str!("../../sql/sqlite/013_escalation.sql"),
+    },
 ];
 
 pub(crate) const MYSQL: &[Migration] = &[
@@ -150,6 +155,11 @@ pub(crate) const MYSQL: &[Migration] = &[
         version: 12,
         name: "sql/mysql/012_call.sql",
         sql: include_str!("../../sql/mysql/012_call.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "sql/mysql/013_escalation.sql",
+        sql: include_str!("../../sql/mysql/013_escalation.sql"),
     },
 ];
 

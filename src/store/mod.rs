@@ -59,6 +59,101 @@ pub struct NewMessage {
     /// this long ago is recorded as `suppressed`; zero: neither, every
     /// request is a message of its own.
     pub coalesce_window: Duration,
+    /// The first step of an escalation chain: the chain's row is written
+    /// with it, in the same transaction (it is never coalesced).
+    pub escalation: Option<EscalationStart>,
+}
+
+/// An alert to an escalation group, as its first SMS starts it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EscalationStart {
+    pub group: String,
+    pub step_time: Duration,
+    /// The chain's numbers now, in order (the first gets this SMS).
+    pub members: Vec<String>,
+    /// The alert's text without the step prefix.
+    pub text: String,
+}
+
+/// Where an escalation chain is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscalationState {
+    /// Waiting for an ACK; the next member is alerted after the step time.
+    Active,
+    /// A member alerted replied ACK: no further step.
+    Acked,
+    /// The last member's step time passed without an ACK.
+    Exhausted,
+}
+
+impl EscalationState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EscalationState::Active => "active",
+            EscalationState::Acked => "acked",
+            EscalationState::Exhausted => "exhausted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EscalationState> {
+        [
+            EscalationState::Active,
+            EscalationState::Acked,
+            EscalationState::Exhausted,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// Where one step's SMS is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepStatus {
+    /// Still in the queue (not sent yet: the chain waits with it).
+    Queued,
+    /// Sent at `at` (UTC, as stored), `age_secs` ago.
+    Sent { at: String, age_secs: i64 },
+    /// Not sent: failed, expired or suppressed (the chain goes on).
+    NotSent(SmsStatus),
+}
+
+/// One step of a chain: the member alerted and that SMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationStep {
+    pub step: u32,
+    pub phone: String,
+    pub sms_id: i64,
+    pub status: StepStatus,
+}
+
+/// An escalation chain as stored, with its steps so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    pub id: i64,
+    pub group: String,
+    pub step_time: Duration,
+    pub members: Vec<String>,
+    pub text: String,
+    /// The step alerted last (1-based).
+    pub step: u32,
+    pub state: EscalationState,
+    /// UTC, as stored.
+    pub started: String,
+    pub ended: Option<String>,
+    pub acked_by: Option<String>,
+    pub steps: Vec<EscalationStep>,
+}
+
+impl Escalation {
+    /// The text of step `step`: `[2/3] text`.
+    pub fn step_text(&self, step: u32) -> String {
+        step_text(step, self.members.len(), &self.text)
+    }
+}
+
+/// `[step/of] text`: what each member of a chain gets.
+pub fn step_text(step: u32, of: usize, text: &str) -> String {
+    format!("[{step}/{of}] {text}")
 }
 
 /// What merges repeats: a hash of the phone and the text (128 bits of
@@ -112,6 +207,9 @@ pub struct Group {
     pub members: Vec<String>,
     /// When it was last set (UTC).
     pub updated: String,
+    /// An escalation chain with this step time (`--escalate`); `None`: a
+    /// plain group.
+    pub escalate: Option<Duration>,
 }
 
 /// An API token as listed (the token itself is never stored).
@@ -189,13 +287,20 @@ pub enum Guard {
     Once { name: String, slot: i64 },
     /// The received message `rcv_id` acknowledges the sent alert `sms_id`
     /// (from `by`): the reader's cursor (`pager_mark` 'ack') passes it,
-    /// and the alert is marked, unless it was already.
+    /// and the alert is marked, unless it was already. When the alert is
+    /// a step of an active escalation chain, the chain is acknowledged
+    /// too (no further step).
     Ack {
         rcv_id: i64,
         sms_id: i64,
         by: String,
         now: i64,
     },
+    /// The active chain `id` at `step` goes to the next step: the one
+    /// message queued with it is that step's SMS.
+    EscalationStep { id: i64, step: u32 },
+    /// The active chain `id`, at its last `step`, ends unacknowledged.
+    EscalationEnd { id: i64, step: u32 },
 }
 
 /// A sent message that may be acknowledged.
@@ -885,9 +990,23 @@ pub trait Store: Send + Sync {
     /// Deletes moved messages from the local spool (`local_id`s).
     fn delete_spooled(&self, local_ids: &[i64]) -> Result<()>;
 
-    /// Creates the group `name` or replaces its members (in one
+    /// Creates the plain group `name` or replaces its members (in one
     /// transaction). `true` when it was new.
-    fn set_group(&self, name: &str, members: &[String]) -> Result<bool>;
+    fn set_group(&self, name: &str, members: &[String]) -> Result<bool> {
+        self.set_group_with(name, members, None)
+    }
+
+    /// [`Store::set_group`], an escalation chain with that step time when
+    /// `escalate` is given, a plain group otherwise.
+    fn set_group_with(
+        &self,
+        name: &str,
+        members: &[String],
+        escalate: Option<Duration>,
+    ) -> Result<bool>;
+
+    /// One group with its members, `None` when there is no such group.
+    fn group(&self, name: &str) -> Result<Option<Group>>;
 
     /// Deletes a group; `false` when there was none of that name.
     fn remove_group(&self, name: &str) -> Result<bool>;
@@ -896,7 +1015,13 @@ pub trait Store: Send + Sync {
     fn list_groups(&self) -> Result<Vec<Group>>;
 
     /// The members of a group, `None` when there is no such group.
-    fn group_members(&self, name: &str) -> Result<Option<Vec<String>>>;
+    fn group_members(&self, name: &str) -> Result<Option<Vec<String>>> {
+        Ok(self.group(name)?.map(|g| g.members))
+    }
+
+    /// Escalation chains, newest first, with their steps: the active ones
+    /// only (what the pager looks at), or all.
+    fn escalations(&self, active_only: bool, limit: usize) -> Result<Vec<Escalation>>;
 
     /// Stores a new token's hash under `name`; a name already in use is an
     /// [`ErrorKind::Constraint`] error.

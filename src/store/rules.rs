@@ -8,12 +8,7 @@ use std::time::Duration;
 
 use super::sql::{Backend, Dialect, Exec, Row, TxKind, Value, params};
 use super::{
-    Activity, Alert, AlertMark, CallOutcome, CallRecord, CallRow, Checkin, CheckinDef, Coding,
-    DeliveryReport, Group, Guard, ListFilter, ModemHealth, NewMessage, Outcome, PartSaved,
-    Priority, QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus,
-    Result, Saved, SendAt, SimMemory, SmsRow, SmsStatus, SpooledColumns, SpooledMessage, Store,
-    StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip, combined_report, joined_row,
-    refs_contain, report_status, same_number,
+    Activity, Alert, AlertMark, CallOutcome, CallRecord, CallRow, Checkin, CheckinDef, Coding, DeliveryReport, Escalation, EscalationState, EscalationStep, Group, Guard, ListFilter, ModemHealth, NewMessage, Outcome, PartSaved, Priority, QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result, Saved, SendAt, SimMemory, SmsRow, SmsStatus, SpooledColumns, SpooledMessage, StepStatus, Store, StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip, combined_report, joined_row, refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -337,6 +332,42 @@ fn insert_msg(
     .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))
 }
 
+/// Writes the chain that the message `sms_id` (to `phone`) starts, in
+/// the transaction that queues it.
+fn start_escalation(
+    e: &mut dyn Exec,
+    d: &Dialect,
+    sms_id: i64,
+    phone: &str,
+    chain: &super::EscalationStart,
+) -> Result<()> {
+    let id = e
+        .insert(
+            &format!(
+                "INSERT INTO escalation (group_name, step_secs, members, text, step, state, \
+                 started) VALUES (?, ?, ?, ?, 1, 'active', {})",
+                d.now
+            ),
+            params![
+                chain.group.as_str(),
+                secs(chain.step_time),
+                chain.members.join(","),
+                chain.text.as_str()
+            ],
+        )?
+        .ok_or_else(|| StoreError::other("INSERT INTO escalation gave no id"))?;
+    e.exec(
+        "INSERT INTO escalation_step (escalation_id, step, phone, sms_id) VALUES (?, 1, ?, ?)",
+        params![id, clip(phone, 32), sms_id],
+    )?;
+    Ok(())
+}
+
+/// A stored step time (`escalate_secs`, `step_secs`).
+fn step_time(secs: Option<i64>) -> Option<Duration> {
+    secs.map(|s| Duration::from_secs(s.max(0) as u64))
+}
+
 /// Records that alerts were notified (`alert_notified`), in a transaction
 /// that queues their messages; `sql` from `SqlStore::mark_sql`.
 fn insert_marks(e: &mut dyn Exec, sql: &str, marks: &[AlertMark]) -> Result<()> {
@@ -377,6 +408,11 @@ impl<B: Backend> SqlStore<B> {
     /// the second insert into the merge).
     fn enqueue_one(&self, e: &mut dyn Exec, m: &NewMessage) -> Result<i64> {
         let d = self.0.dialect();
+        if let Some(chain) = &m.escalation {
+            let id = insert_msg(e, d, m, None, "")?;
+            start_escalation(e, d, id, &m.phone, chain)?;
+            return Ok(id);
+        }
         if m.coalesce_window.is_zero() {
             return insert_msg(e, d, m, None, "");
         }
@@ -449,7 +485,7 @@ impl<B: Backend> Store for SqlStore<B> {
             // One request (the usual line) that is not coalesced: an INSERT
             // on its own commits before the database answers it, exactly as
             // the transaction below, in one round trip instead of three.
-            [m] if m.coalesce_window.is_zero() => {
+            [m] if m.coalesce_window.is_zero() && m.escalation.is_none() => {
                 let d = self.0.dialect();
                 self.0.run(|e| Ok(vec![insert_msg(e, d, m, None, "")?]))
             }
@@ -599,8 +635,14 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn set_group(&self, name: &str, members: &[String]) -> Result<bool> {
+    fn set_group_with(
+        &self,
+        name: &str,
+        members: &[String],
+        escalate: Option<Duration>,
+    ) -> Result<bool> {
         let d = self.0.dialect();
+        let escalate = escalate.map(secs);
         self.0.transaction(TxKind::Write, |e| {
             let existed = e
                 .query_one(
@@ -610,8 +652,11 @@ impl<B: Backend> Store for SqlStore<B> {
                 .is_some();
             if existed {
                 e.exec(
-                    &format!("UPDATE sms_group SET updated = {} WHERE name = ?", d.now),
-                    params![name],
+                    &format!(
+                        "UPDATE sms_group SET updated = {}, escalate_secs = ? WHERE name = ?",
+                        d.now
+                    ),
+                    params![escalate, name],
                 )?;
                 e.exec(
                     "DELETE FROM sms_group_member WHERE group_name = ?",
@@ -620,10 +665,11 @@ impl<B: Backend> Store for SqlStore<B> {
             } else {
                 e.exec(
                     &format!(
-                        "INSERT INTO sms_group (name, created, updated) VALUES (?, {0}, {0})",
+                        "INSERT INTO sms_group (name, created, updated, escalate_secs) \
+                         VALUES (?, {0}, {0}, ?)",
                         d.now
                     ),
-                    params![name],
+                    params![name, escalate],
                 )?;
             }
             for (i, phone) in members.iter().enumerate() {
@@ -654,7 +700,7 @@ impl<B: Backend> Store for SqlStore<B> {
             let mut groups: Vec<Group> = e
                 .query(
                     &format!(
-                        "SELECT name, {} FROM sms_group ORDER BY name",
+                        "SELECT name, {}, escalate_secs FROM sms_group ORDER BY name",
                         d.time("updated")
                     ),
                     &[],
@@ -665,6 +711,7 @@ impl<B: Backend> Store for SqlStore<B> {
                         name: r.get(0)?,
                         updated: r.get(1)?,
                         members: Vec::new(),
+                        escalate: step_time(r.get(2)?),
                     })
                 })
                 .collect::<Result<_>>()?;
@@ -681,13 +728,16 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn group_members(&self, name: &str) -> Result<Option<Vec<String>>> {
+    fn group(&self, name: &str) -> Result<Option<Group>> {
+        let d = self.0.dialect();
+        let sql = format!(
+            "SELECT {}, escalate_secs FROM sms_group WHERE name = ?",
+            d.time("updated")
+        );
         self.0.transaction(TxKind::Snapshot, |e| {
-            if e.query_one("SELECT name FROM sms_group WHERE name = ?", params![name])?
-                .is_none()
-            {
+            let Some(g) = e.query_one(&sql, params![name])? else {
                 return Ok(None);
-            }
+            };
             let members = e
                 .query(
                     "SELECT phone FROM sms_group_member WHERE group_name = ? ORDER BY position",
@@ -696,7 +746,75 @@ impl<B: Backend> Store for SqlStore<B> {
                 .iter()
                 .map(|r| r.get(0))
                 .collect::<Result<Vec<String>>>()?;
-            Ok(Some(members))
+            Ok(Some(Group {
+                name: name.to_owned(),
+                members,
+                updated: g.get(0)?,
+                escalate: step_time(g.get(1)?),
+            }))
+        })
+    }
+
+    fn escalations(&self, active_only: bool, limit: usize) -> Result<Vec<Escalation>> {
+        let d = self.0.dialect();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let chains = format!(
+            "SELECT id, group_name, step_secs, members, text, step, state, {}, {}, acked_by \
+             FROM escalation{} ORDER BY id DESC LIMIT ?",
+            d.time("started"),
+            d.time("ended"),
+            if active_only {
+                " WHERE state = 'active'"
+            } else {
+                ""
+            }
+        );
+        let steps = format!(
+            "SELECT st.step, st.phone, st.sms_id, s.status, {}, {} FROM escalation_step st \
+             LEFT JOIN sms s ON s.id = st.sms_id WHERE st.escalation_id = ? ORDER BY st.step",
+            d.time("s.sent_at"),
+            d.age_secs("s.sent_at")
+        );
+        self.0.transaction(TxKind::Snapshot, |e| {
+            let mut out = Vec::new();
+            for r in e.query(&chains, params![limit])? {
+                let members: String = r.get(3)?;
+                let id: i64 = r.get(0)?;
+                let steps = e
+                    .query(&steps, params![id])?
+                    .iter()
+                    .map(|s| {
+                        let status = match s.parse_opt(3, "sms.status", SmsStatus::parse)? {
+                            None => StepStatus::Queued,
+                            Some(SmsStatus::Sent) => StepStatus::Sent {
+                                at: s.get(4)?,
+                                age_secs: s.get(5)?,
+                            },
+                            Some(other) => StepStatus::NotSent(other),
+                        };
+                        Ok(EscalationStep {
+                            step: s.get(0)?,
+                            phone: s.get(1)?,
+                            sms_id: s.get(2)?,
+                            status,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                out.push(Escalation {
+                    id,
+                    group: r.get(1)?,
+                    step_time: step_time(r.get(2)?).unwrap_or_default(),
+                    members: members.split(',').map(str::to_owned).collect(),
+                    text: r.get(4)?,
+                    step: r.get(5)?,
+                    state: r.parse(6, "escalation.state", EscalationState::parse)?,
+                    started: r.get(7)?,
+                    ended: r.get(8)?,
+                    acked_by: r.get(9)?,
+                    steps,
+                });
+            }
+            Ok(out)
         })
     }
 
@@ -833,23 +951,65 @@ impl<B: Backend> Store for SqlStore<B> {
                     if passed == 0 {
                         0
                     } else {
-                        e.exec(
+                        let marked = e.exec(
                             "UPDATE sms SET acked_at = ?, acked_by = ? \
                              WHERE id = ? AND acked_at IS NULL",
                             params![*now, clip(by, 32), *sms_id],
-                        )?
+                        )?;
+                        if marked > 0 {
+                            e.exec(
+                                &format!(
+                                    "UPDATE escalation SET state = 'acked', ended = {}, \
+                                     acked_by = ? WHERE state = 'active' AND id IN \
+                                     (SELECT escalation_id FROM escalation_step WHERE sms_id = ?)",
+                                    d.now
+                                ),
+                                params![clip(by, 32), *sms_id],
+                            )?;
+                        }
+                        marked
                     }
                 }
+                Guard::EscalationStep { id, step } => e.exec(
+                    "UPDATE escalation SET step = step + 1 \
+                     WHERE id = ? AND step = ? AND state = 'active'",
+                    params![*id, i64::from(*step),],
+                )?,
+                Guard::EscalationEnd { id, step } => e.exec(
+                    &format!(
+                        "UPDATE escalation SET state = 'exhausted', ended = {} \
+                         WHERE id = ? AND step = ? AND state = 'active'",
+                        d.now
+                    ),
+                    params![*id, i64::from(*step)],
+                )?,
             };
             if changed == 0 {
                 return Ok(None);
             }
             // Not coalesced: each guarded message announces its own change.
+            // One to an escalation group (a late check-in's) starts its chain.
             let d = self.0.dialect();
             let ids = msgs
                 .iter()
-                .map(|m| insert_msg(e, d, m, None, ""))
+                .map(|m| {
+                    let id = insert_msg(e, d, m, None, "")?;
+                    if let Some(chain) = &m.escalation {
+                        start_escalation(e, d, id, &m.phone, chain)?;
+                    }
+                    Ok(id)
+                })
                 .collect::<Result<Vec<_>>>()?;
+            if let Guard::EscalationStep { id, step } = guard {
+                let ([m], [sms_id]) = (msgs, ids.as_slice()) else {
+                    return Err(StoreError::other("an escalation step is one message"));
+                };
+                e.exec(
+                    "INSERT INTO escalation_step (escalation_id, step, phone, sms_id) \
+                     VALUES (?, ?, ?, ?)",
+                    params![*id, i64::from(*step) + 1, clip(&m.phone, 32), *sms_id],
+                )?;
+            }
             Ok(Some(ids))
         })
     }

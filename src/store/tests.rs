@@ -1922,7 +1922,8 @@ mod health {
                  DROP TABLE spooled; \
                  DROP TABLE checkin; DROP TABLE pager_mark; \
                  ALTER TABLE sms DROP COLUMN acked_at; ALTER TABLE sms DROP COLUMN acked_by; \
-                 DROP TABLE `call`;",
+                 DROP TABLE `call`; \
+                 DROP TABLE escalation; DROP TABLE escalation_step;",
             )
             .unwrap();
             // and what 009 added
@@ -2562,5 +2563,214 @@ mod calls {
         a_number_is_called_once_per_call_ring,
         call_totals_count_every_outcome,
         long_texts_are_clipped_not_refused,
+    );
+}
+
+/// Escalation chains (issue 19 item 5): a group with a step time, the
+/// chain written with its first SMS, each step and the end once, an ACK
+/// of any step's SMS ending it.
+mod escalation {
+    use super::*;
+
+    const A: &str = "420608337726";
+    const B: &str = "420777123456";
+    const C: &str = "420606000111";
+
+    fn first(text: &str) -> NewMessage {
+        NewMessage {
+            group: Some("oncall".into()),
+            escalation: Some(EscalationStart {
+                group: "oncall".into(),
+                step_time: Duration::from_secs(600),
+                members: vec![A.into(), B.into(), C.into()],
+                text: text.into(),
+            }),
+            ..msg(A, &step_text(1, 3, text))
+        }
+    }
+
+    fn only(s: &dyn Store, active: bool) -> Escalation {
+        let mut list = s.escalations(active, 10).unwrap();
+        assert_eq!(list.len(), 1, "{list:?}");
+        list.remove(0)
+    }
+
+    fn send_all(s: &dyn Store) {
+        for m in s.claim_due("a", LONG, 10).unwrap() {
+            assert!(s.finish(m.id, "a", &sent(1, "1")).unwrap());
+        }
+    }
+
+    fn a_group_can_be_an_escalation_chain(fx: &dyn Fixture) {
+        let s = fx.open();
+        let members = [A.to_string(), B.to_string()];
+        assert!(
+            s.set_group_with("oncall", &members, Some(Duration::from_secs(600)))
+                .unwrap()
+        );
+        let g = s.group("oncall").unwrap().unwrap();
+        assert_eq!(g.escalate, Some(Duration::from_secs(600)));
+        assert_eq!(g.members, members);
+        assert_eq!(s.list_groups().unwrap()[0].escalate, g.escalate);
+        // set again without a step time: a plain group
+        assert!(!s.set_group("oncall", &members).unwrap());
+        assert_eq!(s.group("oncall").unwrap().unwrap().escalate, None);
+        assert_eq!(s.group("nobody").unwrap(), None);
+        assert_eq!(s.group_members("oncall").unwrap().unwrap(), members);
+    }
+
+    fn a_chain_steps_once_and_an_ack_ends_it(fx: &dyn Fixture) {
+        let s = fx.open();
+        assert!(s.escalations(false, 10).unwrap().is_empty());
+        let ids = s.enqueue(&[first("disk full")]).unwrap();
+        let c = only(&*s, true);
+        assert_eq!(
+            (c.step, c.state, c.group.as_str(), c.text.as_str()),
+            (1, EscalationState::Active, "oncall", "disk full")
+        );
+        assert_eq!(c.members, [A, B, C]);
+        assert_eq!(c.step_time, Duration::from_secs(600));
+        assert_eq!(c.steps.len(), 1);
+        assert_eq!(
+            (
+                c.steps[0].step,
+                c.steps[0].phone.as_str(),
+                c.steps[0].sms_id
+            ),
+            (1, A, ids[0])
+        );
+        assert_eq!(c.steps[0].status, StepStatus::Queued);
+        send_all(&*s);
+        let c = only(&*s, true);
+        let StepStatus::Sent { age_secs, .. } = &c.steps[0].status else {
+            panic!("{c:?}");
+        };
+        assert!((0..600).contains(age_secs), "{c:?}");
+
+        // step 2, queued once (a second serve finds the step moved on)
+        let next = Guard::EscalationStep { id: c.id, step: 1 };
+        let m = [msg(B, &c.step_text(2))];
+        let step2 = s.enqueue_guarded(&m, &next).unwrap().unwrap();
+        assert_eq!(s.enqueue_guarded(&m, &next).unwrap(), None);
+        let c = only(&*s, true);
+        assert_eq!(c.step, 2);
+        assert_eq!(c.steps.len(), 2);
+        assert_eq!(
+            (
+                c.steps[1].step,
+                c.steps[1].phone.as_str(),
+                c.steps[1].sms_id
+            ),
+            (2, B, step2[0])
+        );
+        assert_eq!(s.queue_stats().unwrap().depth, 1);
+        send_all(&*s);
+
+        // the first member's ACK (of step 1) ends it
+        let ack = Guard::Ack {
+            rcv_id: 5,
+            sms_id: ids[0],
+            by: format!("+{A}"),
+            now: 1234,
+        };
+        assert!(s.enqueue_guarded(&[], &ack).unwrap().is_some());
+        assert!(s.escalations(true, 10).unwrap().is_empty());
+        let c = only(&*s, false);
+        assert_eq!(c.state, EscalationState::Acked);
+        assert_eq!(c.acked_by.as_deref(), Some(format!("+{A}").as_str()));
+        assert!(c.ended.is_some());
+        // no further step, no end
+        let later = Guard::EscalationStep { id: c.id, step: 2 };
+        assert_eq!(
+            s.enqueue_guarded(&[msg(C, &c.step_text(3))], &later)
+                .unwrap(),
+            None
+        );
+        let end = Guard::EscalationEnd { id: c.id, step: 2 };
+        assert_eq!(s.enqueue_guarded(&[], &end).unwrap(), None);
+        assert_eq!(only(&*s, false).state, EscalationState::Acked);
+        assert_eq!(s.queue_stats().unwrap().depth, 0);
+    }
+
+    fn a_chain_ends_once_and_an_ack_elsewhere_changes_nothing(fx: &dyn Fixture) {
+        let s = fx.open();
+        // repeats are not merged into one chain: each alert is its own
+        let window = NewMessage {
+            coalesce_window: LONG,
+            ..first("db down")
+        };
+        s.enqueue(&[window.clone(), window]).unwrap();
+        let plain = s.enqueue(&[msg(B, "other alert")]).unwrap();
+        send_all(&*s);
+        let chains = s.escalations(true, 10).unwrap();
+        assert_eq!(chains.len(), 2, "{chains:?}");
+        assert_ne!(chains[0].steps[0].sms_id, chains[1].steps[0].sms_id);
+        // an ACK of a message that is no step: the chains go on
+        let ack = Guard::Ack {
+            rcv_id: 9,
+            sms_id: plain[0],
+            by: format!("+{B}"),
+            now: 1,
+        };
+        assert!(s.enqueue_guarded(&[], &ack).unwrap().is_some());
+        assert_eq!(s.escalations(true, 10).unwrap().len(), 2);
+        // the end, once; a stale step number changes nothing
+        let id = chains[0].id;
+        let stale = Guard::EscalationEnd { id, step: 3 };
+        assert_eq!(s.enqueue_guarded(&[], &stale).unwrap(), None);
+        let end = Guard::EscalationEnd { id, step: 1 };
+        assert!(s.enqueue_guarded(&[], &end).unwrap().is_some());
+        assert_eq!(s.enqueue_guarded(&[], &end).unwrap(), None);
+        let all = s.escalations(false, 10).unwrap();
+        assert_eq!(all[0].state, EscalationState::Exhausted);
+        assert!(all[0].ended.is_some());
+        assert_eq!(all[1].state, EscalationState::Active);
+        assert_eq!(s.escalations(true, 10).unwrap()[0].id, all[1].id);
+        // a failed step's SMS is shown as such
+        let next = Guard::EscalationStep {
+            id: all[1].id,
+            step: 1,
+        };
+        let ids = s
+            .enqueue_guarded(&[msg(B, "[2/3] db down")], &next)
+            .unwrap()
+            .unwrap();
+        s.claim_due("a", LONG, 10).unwrap();
+        let failed = Outcome::Failed {
+            error: "+CMS ERROR: 38".into(),
+        };
+        assert!(s.finish(ids[0], "a", &failed).unwrap());
+        let c = s.escalations(true, 10).unwrap().remove(0);
+        assert_eq!(c.steps[1].status, StepStatus::NotSent(SmsStatus::Failed));
+    }
+
+    /// A late check-in or the heartbeat to an escalation group: its
+    /// guarded enqueue starts the chain too.
+    fn a_guarded_alert_starts_its_chain(fx: &dyn Fixture) {
+        let s = fx.open();
+        let once = Guard::Once {
+            name: "heartbeat".into(),
+            slot: 1,
+        };
+        let ids = s
+            .enqueue_guarded(&[first("smss alive")], &once)
+            .unwrap()
+            .unwrap();
+        let c = only(&*s, true);
+        assert_eq!(c.steps[0].sms_id, ids[0]);
+        assert_eq!(c.text, "smss alive");
+        // not again for the same slot: no second chain
+        assert_eq!(
+            s.enqueue_guarded(&[first("smss alive")], &once).unwrap(),
+            None
+        );
+        assert_eq!(s.escalations(false, 10).unwrap().len(), 1);
+    }
+
+    suite!(
+        a_guarded_alert_starts_its_chain,
+        a_group_can_be_an_escalation_chain,
+        a_chain_steps_once_and_an_ack_ends_it,
+        a_chain_ends_once_and_an_ack_elsewhere_changes_nothing,
     );
 }

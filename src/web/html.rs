@@ -193,7 +193,7 @@ fn groups_page(app: &App, user: &str) -> String {
     );
     match app.store.list_groups() {
         Ok(groups) => {
-            const COLS: [&str; 3] = ["Group", "Members", "Changed"];
+            const COLS: [&str; 4] = ["Group", "Members", "Escalate", "Changed"];
             c.push_str(&table_head(&COLS));
             if groups.is_empty() {
                 c.push_str(&empty_row(COLS.len()));
@@ -204,6 +204,19 @@ fn groups_page(app: &App, user: &str) -> String {
                     &[
                         ("Group", format!("@{}", esc(&g.name)), "group"),
                         ("Members", esc(&g.members.join(", ")), "number"),
+                        (
+                            "Escalate",
+                            g.escalate.map_or_else(
+                                || "all at once".to_owned(),
+                                |d| {
+                                    format!(
+                                        "chain, every {}",
+                                        crate::pager::clock::human(d.as_secs())
+                                    )
+                                },
+                            ),
+                            "time",
+                        ),
                         ("Changed", time(&g.updated), "time"),
                     ],
                 ));
@@ -213,7 +226,68 @@ fn groups_page(app: &App, user: &str) -> String {
         Err(e) => c.push_str(&db_error(&e)),
     }
     c.push_str("</section>\n");
+    c.push_str(&escalations(app));
     layout(Tab::Groups, user, &c)
+}
+
+/// The newest escalation chains with each step's SMS.
+fn escalations(app: &App) -> String {
+    use crate::store::{EscalationState, StepStatus};
+    let mut c = String::from(
+        "<section>\n<h2>Escalation chains</h2>\n<p>An alert to a group set with \
+         <code>--escalate STEP</code> goes, urgent, to its first member; without an \
+         <code>ACK</code> reply within STEP after it was sent, to the next. Times in UTC.</p>\n",
+    );
+    match app.store.escalations(false, 50) {
+        Ok(list) => {
+            const COLS: [&str; 6] = ["Chain", "Group", "State", "Started", "Text", "Steps"];
+            c.push_str(&table_head(&COLS));
+            if list.is_empty() {
+                c.push_str(&empty_row(COLS.len()));
+            }
+            for x in &list {
+                let n = x.members.len();
+                let state = match x.state {
+                    EscalationState::Active => format!("active, step {}/{n}", x.step),
+                    EscalationState::Acked => format!(
+                        "ACK by {} {}",
+                        esc(x.acked_by.as_deref().unwrap_or("")),
+                        opt_time(x.ended.as_deref())
+                    ),
+                    EscalationState::Exhausted => {
+                        format!("exhausted {}", opt_time(x.ended.as_deref()))
+                    }
+                };
+                let steps: Vec<String> = x
+                    .steps
+                    .iter()
+                    .map(|st| {
+                        let how = match &st.status {
+                            StepStatus::Queued => "queued".to_owned(),
+                            StepStatus::Sent { at, .. } => format!("sent {}", time(at)),
+                            StepStatus::NotSent(status) => status.as_str().to_owned(),
+                        };
+                        format!("{}/{n} {} #{} {how}", st.step, esc(&st.phone), st.sms_id)
+                    })
+                    .collect();
+                c.push_str(&row(
+                    "escalation",
+                    &[
+                        ("Chain", format!("#{}", x.id), "id"),
+                        ("Group", format!("@{}", esc(&x.group)), "group"),
+                        ("State", state, "state"),
+                        ("Started", time(&x.started), "time"),
+                        ("Text", esc(&x.text), "text"),
+                        ("Steps", steps.join("<br>"), "number"),
+                    ],
+                ));
+            }
+            c.push_str("</tbody>\n</table>\n");
+        }
+        Err(e) => c.push_str(&db_error(&e)),
+    }
+    c.push_str("</section>\n");
+    c
 }
 
 /// The check-ins (dead-man's switches), read-only: a job reports with

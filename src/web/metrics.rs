@@ -215,7 +215,21 @@ pub fn metrics(app: &App) -> Reply {
     }
     checkins(&mut out, app);
     calls(&mut out, app);
+    escalations(&mut out, app);
     Reply::new(200, "text/plain; version=0.0.4; charset=utf-8", out)
+}
+
+/// The escalation chains waiting for an ACK.
+fn escalations(out: &mut String, app: &App) {
+    let Ok(active) = app.store.escalations(true, 100_000) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "# HELP smss_escalations_active Escalation chains waiting for an ACK (smss status lists them)."
+    );
+    let _ = writeln!(out, "# TYPE smss_escalations_active gauge");
+    let _ = writeln!(out, "smss_escalations_active {}", active.len());
 }
 
 /// Per check-in: late or not, the last report and the next due time (Unix

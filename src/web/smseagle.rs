@@ -342,12 +342,14 @@ pub fn v2_sms(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply {
             let mut ids = ids.into_iter();
             for r in &recipients {
                 let count = match r.strip_prefix('@') {
+                    // an escalation chain queues its first member's only
                     Some(g) => app
                         .store
-                        .group_members(g)
+                        .group(g)
                         .ok()
                         .flatten()
-                        .map_or(1, |m| m.len()),
+                        .filter(|g| g.escalate.is_none())
+                        .map_or(1, |g| g.members.len()),
                     None => 1,
                 };
                 for _ in 0..count {
