@@ -8,6 +8,7 @@ mod cluster;
 mod degraded;
 mod faults;
 mod full_sim;
+mod galera;
 mod hostile;
 mod hostile_web;
 mod install;
