@@ -745,8 +745,9 @@ pub struct Totals {
 /// What went wrong in the store, as far as a caller can act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The database cannot be reached (connection refused, gone away, locked
-    /// for too long). Callers answer `ERR database unavailable` and retry.
+    /// The database cannot be reached (connection refused, gone away, a
+    /// Galera node outside the primary component). Callers answer `ERR
+    /// database unavailable` and retry, or spool.
     Unavailable,
     /// The transaction lost a conflict with another one (a deadlock, a
     /// Galera certification failure, a lock wait timeout) and was rolled

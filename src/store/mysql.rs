@@ -237,7 +237,7 @@ fn session_opts(opts: &Opts, db_name: Option<&str>) -> OptsBuilder {
             // INSERT uncommitted (enqueue relies on autocommit).
             "SET autocommit = 1",
             // Claims skip locked rows; anything else that waits for a lock
-            // this long is reported as "unavailable" rather than hanging.
+            // this long gives up (error 1205), and runs again (`retry.rs`).
             "SET SESSION innodb_lock_wait_timeout = 10",
         ]);
     if opts.get_tcp_connect_timeout().is_none() {
