@@ -618,3 +618,37 @@ impl Backend for Mysql {
 
 #[cfg(test)]
 pub(crate) const CLAIM_QUERIES: [&str; 2] = [PROMOTE_DUE, CLAIM];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(code: u16, message: &str) -> StoreError {
+        map_err(mysql::Error::MySqlError(mysql::MySqlError {
+            state: "40001".into(),
+            message: message.into(),
+            code,
+        }))
+    }
+
+    #[test]
+    fn a_conflict_is_not_an_outage_and_a_split_off_galera_node_is() {
+        let deadlock = server_error(
+            1213,
+            "WSREP detected deadlock/conflict and aborted the transaction. Try restarting the transaction",
+        );
+        assert_eq!(deadlock.kind(), ErrorKind::Conflict);
+        assert!(
+            deadlock.to_string().starts_with("database busy: "),
+            "{deadlock}"
+        );
+        let waited = server_error(
+            1205,
+            "Lock wait timeout exceeded; try restarting transaction",
+        );
+        assert_eq!(waited.kind(), ErrorKind::Conflict);
+        let split = server_error(1047, "WSREP has not yet prepared node for application use");
+        assert_eq!(split.kind(), ErrorKind::Unavailable);
+        assert!(split.to_string().contains("(MySQL error 1047)"), "{split}");
+    }
+}
