@@ -15,7 +15,7 @@ ETC      = $(DESTDIR)/etc
 # A binary to install instead of building one with `cargo build --release`.
 BIN     ?=
 
-.PHONY: all build release test check flaky demo bench fuzz client-only clean install uninstall install-user
+.PHONY: all build release test test-galera check flaky demo bench fuzz client-only clean install uninstall install-user
 
 all: build
 
@@ -33,6 +33,16 @@ test:
 		$(CARGO) nextest run --no-fail-fast; \
 	else \
 		$(CARGO) test --no-fail-fast; \
+	fi
+
+## A real 3-node MariaDB Galera cluster on loopback (Debian's galera-4,
+## mariadb-server, rsync; run as root) under three serves, one node and one
+## serve killed mid-run: tests/galera.rs, about 70 s, so not in `make test`.
+test-galera:
+	if command -v cargo-nextest >/dev/null 2>&1; then \
+		$(CARGO) nextest run --test integration --run-ignored only -E 'test(/^galera::/)'; \
+	else \
+		$(CARGO) test --test integration galera:: -- --ignored; \
 	fi
 
 check:

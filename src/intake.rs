@@ -401,9 +401,11 @@ impl Intake {
     }
 }
 
+/// A conflict the store's retries did not resolve is "try again" to the
+/// client, as an outage is, but it is no outage: not spooled (`commit`).
 fn store_error(e: StoreError) -> IntakeError {
     match e.kind() {
-        ErrorKind::Unavailable => IntakeError::Unavailable(e),
+        ErrorKind::Unavailable | ErrorKind::Conflict => IntakeError::Unavailable(e),
         _ => IntakeError::Failed(e),
     }
 }

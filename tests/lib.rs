@@ -10,6 +10,7 @@ mod degraded;
 mod escalation;
 mod faults;
 mod full_sim;
+mod galera;
 mod hostile;
 mod hostile_web;
 mod install;

@@ -52,7 +52,9 @@ impl fmt::Display for CheckinError {
                  (or smss checkin add {name} --every 24h --to @group)"
             ),
             CheckinError::Invalid(m) => f.write_str(m),
-            CheckinError::Store(e) if e.kind() == ErrorKind::Unavailable => {
+            CheckinError::Store(e)
+                if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Conflict) =>
+            {
                 write!(f, "database unavailable, try again later")
             }
             CheckinError::Store(_) => write!(f, "cannot record the check-in, see the server log"),

@@ -31,6 +31,7 @@ mod call;
 mod migrate;
 mod mysql;
 mod mysql_pool;
+mod retry;
 mod rules;
 mod sql;
 mod sqlite;
@@ -851,9 +852,15 @@ pub struct Totals {
 /// What went wrong in the store, as far as a caller can act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The database cannot be reached (connection refused, gone away, locked
-    /// for too long). Callers answer `ERR database unavailable` and retry.
+    /// The database cannot be reached (connection refused, gone away, a
+    /// Galera node outside the primary component). Callers answer `ERR
+    /// database unavailable` and retry, or spool.
     Unavailable,
+    /// The transaction lost a conflict with another one (a deadlock, a
+    /// Galera certification failure, a lock wait timeout) and was rolled
+    /// back, again after the store's retries: nothing of it is committed.
+    /// Not an outage: callers say "try again" and do not spool.
+    Conflict,
     /// A statement broke a constraint of the schema: a duplicate key, a
     /// reference to a missing row, NULL in a NOT NULL column.
     Constraint,
@@ -932,6 +939,7 @@ impl fmt::Display for StoreError {
         let m = &self.message;
         match self.kind {
             ErrorKind::Unavailable => write!(f, "database unavailable: {m}"),
+            ErrorKind::Conflict => write!(f, "database busy: {m}"),
             ErrorKind::Schema => write!(f, "database schema: {m}"),
             ErrorKind::Constraint | ErrorKind::Other => write!(f, "database error: {m}"),
         }

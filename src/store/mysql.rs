@@ -16,6 +16,7 @@ use mysql::{DriverError, IsolationLevel, Opts, OptsBuilder, TxOpts};
 
 use super::migrate::{self, Migration, Migrator};
 use super::mysql_pool::{Pool, PooledConn};
+use super::retry;
 use super::sql::{Backend, Dialect, Exec, Row, TxKind, Value, capped};
 use super::{ErrorKind, Result, StoreError};
 
@@ -236,7 +237,7 @@ fn session_opts(opts: &Opts, db_name: Option<&str>) -> OptsBuilder {
             // INSERT uncommitted (enqueue relies on autocommit).
             "SET autocommit = 1",
             // Claims skip locked rows; anything else that waits for a lock
-            // this long is reported as "unavailable" rather than hanging.
+            // this long gives up (error 1205), and runs again (`retry.rs`).
             "SET SESSION innodb_lock_wait_timeout = 10",
         ]);
     if opts.get_tcp_connect_timeout().is_none() {
@@ -361,10 +362,15 @@ fn map_err(e: mysql::Error) -> StoreError {
             | DriverError::Timeout,
         ) => ErrorKind::Unavailable,
         mysql::Error::MySqlError(m) => match m.code {
-            // too many connections, shutdown in progress, lock wait timeout,
-            // deadlock, server gone away / lost (as reported by some
-            // proxies), connection killed (MariaDB).
-            1040 | 1053 | 1205 | 1213 | 2006 | 2013 | 1927 => ErrorKind::Unavailable,
+            // too many connections, shutdown in progress, server gone away /
+            // lost (as reported by some proxies), connection killed
+            // (MariaDB); 1047 "WSREP has not yet prepared node for
+            // application use": a Galera node outside the primary component
+            // (split off, or joining) accepts no work.
+            1040 | 1053 | 2006 | 2013 | 1927 | 1047 => ErrorKind::Unavailable,
+            // Deadlock (on Galera also a certification failure), lock wait
+            // timeout: the server rolled the work back (`retry.rs`).
+            1213 | 1205 => ErrorKind::Conflict,
             // duplicate key (1062, 1586), a row referenced or a reference
             // missing (1451, 1452; 1216, 1217 from older servers), NULL in a
             // NOT NULL column (1048), a CHECK (MySQL 3819, MariaDB 4025).
@@ -507,6 +513,23 @@ impl<Q: Queryable + Outcome> Exec for On<'_, Q> {
     }
 }
 
+/// Statements outside a transaction, each run again on a conflict.
+struct Autocommit<E>(E);
+
+impl<E: Exec> Exec for Autocommit<E> {
+    fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        retry::on_conflict("a statement", || self.0.exec(sql, params))
+    }
+
+    fn insert(&mut self, sql: &str, params: &[Value]) -> Result<Option<i64>> {
+        retry::on_conflict("an insert", || self.0.insert(sql, params))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        retry::on_conflict("a query", || self.0.query(sql, params))
+    }
+}
+
 impl Backend for Mysql {
     fn name(&self) -> &'static str {
         "mysql"
@@ -516,15 +539,20 @@ impl Backend for Mysql {
         &DIALECT
     }
 
+    /// Each statement commits on its own: one that lost a conflict
+    /// committed nothing and runs again by itself ([`Autocommit`]).
     fn run<T>(&self, f: impl FnOnce(&mut dyn Exec) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
-        f(&mut On(&mut *conn))
+        f(&mut Autocommit(On(&mut *conn)))
     }
 
+    /// A transaction that lost a conflict (deadlock, Galera certification
+    /// failure, lock wait timeout) was rolled back whole, by the server or
+    /// when `tx` is dropped: it runs again from the start (`retry.rs`).
     fn transaction<T>(
         &self,
         kind: TxKind,
-        f: impl FnOnce(&mut dyn Exec) -> Result<T>,
+        mut f: impl FnMut(&mut dyn Exec) -> Result<T>,
     ) -> Result<T> {
         let opts = match kind {
             TxKind::Write => TxOpts::default(),
@@ -537,11 +565,13 @@ impl Backend for Mysql {
             }
             TxKind::Snapshot => TxOpts::default().set_with_consistent_snapshot(true),
         };
-        let mut conn = self.conn()?;
-        let mut tx = conn.start_transaction(opts).map_err(map_err)?;
-        let value = f(&mut On(&mut tx))?;
-        tx.commit().map_err(map_err)?;
-        Ok(value)
+        retry::on_conflict("a transaction", || {
+            let mut conn = self.conn()?;
+            let mut tx = conn.start_transaction(opts).map_err(map_err)?;
+            let value = f(&mut On(&mut tx))?;
+            tx.commit().map_err(map_err)?;
+            Ok(value)
+        })
     }
 
     fn execute_batch(&self, sql: &str) -> Result<()> {
@@ -588,3 +618,37 @@ impl Backend for Mysql {
 
 #[cfg(test)]
 pub(crate) const CLAIM_QUERIES: [&str; 2] = [PROMOTE_DUE, CLAIM];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(code: u16, message: &str) -> StoreError {
+        map_err(mysql::Error::MySqlError(mysql::MySqlError {
+            state: "40001".into(),
+            message: message.into(),
+            code,
+        }))
+    }
+
+    #[test]
+    fn a_conflict_is_not_an_outage_and_a_split_off_galera_node_is() {
+        let deadlock = server_error(
+            1213,
+            "WSREP detected deadlock/conflict and aborted the transaction. Try restarting the transaction",
+        );
+        assert_eq!(deadlock.kind(), ErrorKind::Conflict);
+        assert!(
+            deadlock.to_string().starts_with("database busy: "),
+            "{deadlock}"
+        );
+        let waited = server_error(
+            1205,
+            "Lock wait timeout exceeded; try restarting transaction",
+        );
+        assert_eq!(waited.kind(), ErrorKind::Conflict);
+        let split = server_error(1047, "WSREP has not yet prepared node for application use");
+        assert_eq!(split.kind(), ErrorKind::Unavailable);
+        assert!(split.to_string().contains("(MySQL error 1047)"), "{split}");
+    }
+}

@@ -274,9 +274,10 @@ pub trait Backend: Send + Sync + 'static {
     /// commits on its own.
     fn run<T>(&self, f: impl FnOnce(&mut dyn Exec) -> Result<T>) -> Result<T>;
     /// Runs `f` in one transaction, committed when it returns `Ok` and
-    /// rolled back when it returns an error.
-    fn transaction<T>(&self, kind: TxKind, f: impl FnOnce(&mut dyn Exec) -> Result<T>)
-    -> Result<T>;
+    /// rolled back when it returns an error. `f` may run more than once (a
+    /// transaction that lost a conflict runs again from the start): it
+    /// changes nothing outside the database, only what it returns.
+    fn transaction<T>(&self, kind: TxKind, f: impl FnMut(&mut dyn Exec) -> Result<T>) -> Result<T>;
     /// Runs a script of statements as it is (other tools' SQL, tests).
     fn execute_batch(&self, sql: &str) -> Result<()>;
     /// The database's plan for a query, one line.

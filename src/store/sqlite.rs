@@ -362,7 +362,7 @@ impl Backend for Sqlite {
     fn transaction<T>(
         &self,
         kind: TxKind,
-        f: impl FnOnce(&mut dyn Exec) -> Result<T>,
+        mut f: impl FnMut(&mut dyn Exec) -> Result<T>,
     ) -> Result<T> {
         let behavior = match kind {
             TxKind::Write | TxKind::Claim => TransactionBehavior::Immediate,

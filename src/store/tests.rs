@@ -1710,6 +1710,67 @@ mod mysql_only {
         let err = open(&url, false).err().expect("an error");
         assert!(!err.to_string().contains("s3cret"), "{err}");
     }
+
+    /// A real deadlock: another connection holds the row of the second
+    /// message a two-message enqueue merges into, the enqueue takes the
+    /// first one's and waits, and the other connection then asks for the
+    /// first: InnoDB rolls back the lighter transaction, the enqueue's (the
+    /// other one has inserted rows of its own). The enqueue runs again as a
+    /// whole: it answers Ok, and each row holds its merge once (the rolled
+    /// back attempt's merge of the first is not counted twice).
+    #[test]
+    fn enqueue_that_loses_a_deadlock_runs_again_whole() {
+        use ::mysql::prelude::Queryable;
+        let fx = MysqlFixture::new();
+        let s = fx.open();
+        let (a, b) = (coalesced("1", "disk full"), coalesced("2", "disk full"));
+        let first = s.enqueue(&[a.clone(), b.clone()]).unwrap();
+        let deadlocks = || {
+            fx.scalar("SELECT VARIABLE_VALUE FROM information_schema.global_status                                       WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'")
+        };
+        let before = deadlocks().unwrap();
+        let mut other = ::mysql::Conn::new(::mysql::Opts::from_url(&fx.url()).unwrap()).unwrap();
+        other
+            .query_drop("CREATE TABLE ballast (id INT PRIMARY KEY)")
+            .unwrap();
+        let mut tx = other.start_transaction(::mysql::TxOpts::default()).unwrap();
+        tx.query_drop("INSERT INTO ballast SELECT seq FROM seq_1_to_500")
+            .unwrap();
+        tx.exec_drop("UPDATE msg SET source = 'other' WHERE id = ?", (first[1],))
+            .unwrap();
+        let (again, outcome) = thread::scope(|scope| {
+            let enqueue = scope.spawn(|| s.enqueue(&[a.clone(), b.clone()]));
+            // The enqueue holds the first row and waits for the second.
+            let waiting = format!(
+                "SELECT COUNT(*) FROM information_schema.innodb_trx t JOIN                  information_schema.processlist p ON p.id = t.trx_mysql_thread_id                  WHERE t.trx_state = 'LOCK WAIT' AND p.db = '{}'",
+                fx.name
+            );
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while fx.scalar(&waiting).unwrap_or(0) == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the enqueue never waited"
+                );
+                thread::sleep(Duration::from_millis(20));
+            }
+            let outcome = tx.exec_drop("UPDATE msg SET source = 'other' WHERE id = ?", (first[0],));
+            let outcome = outcome.and_then(|()| tx.commit());
+            (enqueue.join().unwrap(), outcome)
+        });
+        outcome.expect("the heavier transaction is not the deadlock's victim");
+        assert_eq!(again.unwrap(), first, "merged into the same rows");
+        assert!(deadlocks().unwrap() > before, "no deadlock happened");
+        for id in &first {
+            let row = format!("SELECT repeats FROM msg WHERE id = {id}");
+            assert_eq!(fx.scalar(&row), Some(1), "message {id}: one merge");
+            let source = format!("SELECT source = 'other' FROM msg WHERE id = {id}");
+            assert_eq!(
+                fx.scalar(&source),
+                Some(1),
+                "message {id}: the other's change kept"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------- status and health

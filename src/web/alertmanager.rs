@@ -324,7 +324,9 @@ pub fn cut_to_parts(text: &str, max_parts: usize) -> String {
 fn store_failed(e: &crate::store::StoreError) -> Reply {
     log::error!("web: cannot read the notified alerts: {e}");
     match e.kind() {
-        ErrorKind::Unavailable => error(503, "database unavailable, try again later"),
+        ErrorKind::Unavailable | ErrorKind::Conflict => {
+            error(503, "database unavailable, try again later")
+        }
         _ => error(503, "cannot store the request, see the server log"),
     }
 }

@@ -141,7 +141,9 @@ fn layout(tab: Tab, user: &str, content: &str) -> String {
 fn db_error(e: &StoreError) -> String {
     log::error!("web: {e}");
     let shown = match e.kind() {
-        ErrorKind::Unavailable => "The database is unavailable; try again later.",
+        ErrorKind::Unavailable | ErrorKind::Conflict => {
+            "The database is unavailable; try again later."
+        }
         _ => "The database answered with an error; see the server log.",
     };
     format!("<p class=\"error\" role=\"alert\">{shown}</p>\n")

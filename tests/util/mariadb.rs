@@ -16,11 +16,13 @@ pub struct MariaDb {
     dir: TempDir,
     pub port: u16,
     child: Option<Child>,
+    /// Server options of every start (a Galera node's wsrep settings).
+    options: Vec<String>,
 }
 
 /// A port nobody listens on now (bound and released: the server binds it
 /// a moment later).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -32,7 +34,15 @@ impl MariaDb {
     /// A new server (empty data directory, `root` without a password on
     /// 127.0.0.1), started and answering.
     pub fn start() -> MariaDb {
-        let dir = TempDir::new("mariadb");
+        let mut db = MariaDb::install("mariadb", Vec::new());
+        db.resume();
+        db
+    }
+
+    /// A new data directory in a directory of its own (`tag`), for a
+    /// server started with `options` besides the usual ones; not started.
+    pub fn install(tag: &str, options: Vec<String>) -> MariaDb {
+        let dir = TempDir::new(tag);
         let data = dir.path().join("data");
         let out = Command::new("mariadb-install-db")
             .arg("--no-defaults")
@@ -51,13 +61,27 @@ impl MariaDb {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut db = MariaDb {
+        MariaDb {
             dir,
             port: free_port(),
             child: None,
-        };
-        db.resume();
-        db
+            options,
+        }
+    }
+
+    /// The server's own directory (data, socket, error log).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The server's error log so far.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+
+    /// Whether the server process runs.
+    pub fn running(&self) -> bool {
+        self.child.is_some()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -83,7 +107,7 @@ impl MariaDb {
             .unwrap();
     }
 
-    fn answers(&self) -> bool {
+    pub fn answers(&self) -> bool {
         mysql::Conn::new(
             mysql::OptsBuilder::new()
                 .ip_or_hostname(Some("127.0.0.1"))
@@ -98,6 +122,12 @@ impl MariaDb {
     /// Starts the server (again, on the same port and data) and waits
     /// until it answers.
     pub fn resume(&mut self) {
+        self.resume_with(&[]);
+    }
+
+    /// [`MariaDb::resume`] with options for this start only (a Galera
+    /// cluster's first node: `--wsrep-new-cluster`).
+    pub fn resume_with(&mut self, once: &[&str]) {
         assert!(self.child.is_none(), "the server is running");
         let d = self.dir.path();
         let child = Command::new(MARIADBD)
@@ -113,13 +143,16 @@ impl MariaDb {
                 "--skip-log-bin",
                 "--innodb-buffer-pool-size=32M",
             ])
+            .args(&self.options)
+            .args(once)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("mariadbd (Debian package mariadb-server)");
         let mut child = child;
-        let up = wait_for(Duration::from_secs(60), || {
+        // A Galera node copies the data of another before it answers.
+        let up = wait_for(Duration::from_secs(120), || {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!(
                     "mariadbd exited ({status}):\n{}",
@@ -144,6 +177,16 @@ impl MariaDb {
         };
         super::signal(&child, "TERM");
         if wait_timeout(&mut child, Duration::from_secs(60)).is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl MariaDb {
+    /// kill -9: no shutdown at all (a crash, a power cut).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -457,6 +457,7 @@ pub fn set_config_keys(text: &str, settings: &[(&str, &str)]) -> String {
     lines.join("\n") + "\n"
 }
 
+pub mod galera;
 pub mod http;
 pub mod mariadb;
 pub mod webdriver;
