@@ -39,19 +39,40 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(u64::from(1 + r % max))
 }
 
+/// No new attempt starts once this long has passed since the first: a
+/// deadlock or a certification failure is known within milliseconds, a
+/// lock wait timeout (1205) only after `innodb_lock_wait_timeout` (10 s,
+/// `mysql.rs`). So a lock wait is run again once, not four times (50 s,
+/// longer than a client waits for its answer).
+const BUDGET: Duration = Duration::from_secs(15);
+
 /// Runs `f` until it returns anything but a [`ErrorKind::Conflict`], at
-/// most [`ATTEMPTS`] times; `what` names the work in the log.
-pub fn on_conflict<T>(what: &str, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+/// most [`ATTEMPTS`] times and not past [`BUDGET`]; `what` names the work
+/// in the log.
+pub fn on_conflict<T>(what: &str, f: impl FnMut() -> Result<T>) -> Result<T> {
+    on_conflict_within(what, BUDGET, f)
+}
+
+fn on_conflict_within<T>(
+    what: &str,
+    budget: Duration,
+    mut f: impl FnMut() -> Result<T>,
+) -> Result<T> {
+    let start = std::time::Instant::now();
     let mut attempt = 1;
     loop {
         match f() {
-            Err(e) if e.kind() == ErrorKind::Conflict && attempt < ATTEMPTS => {
+            Err(e)
+                if e.kind() == ErrorKind::Conflict
+                    && attempt < ATTEMPTS
+                    && start.elapsed() < budget =>
+            {
                 attempt += 1;
                 log::debug!("{what}: {e}; running it again (attempt {attempt} of {ATTEMPTS})");
                 std::thread::sleep(backoff(attempt));
             }
             Err(e) if e.kind() == ErrorKind::Conflict => {
-                log::warn!("{what}: {e}, {ATTEMPTS} times in a row; giving up for now");
+                log::warn!("{what}: {e}, {attempt} times in a row; giving up for now");
                 return Err(e);
             }
             other => return other,
@@ -91,6 +112,22 @@ mod tests {
         });
         assert_eq!(got.unwrap_err().kind(), ErrorKind::Conflict);
         assert_eq!(runs, ATTEMPTS);
+    }
+
+    #[test]
+    fn no_attempt_starts_past_the_budget() {
+        // the second attempt waits for a lock past the budget (as a lock
+        // wait timeout does): no third
+        let mut runs = 0;
+        let got: Result<()> = on_conflict_within("test", Duration::from_secs(1), || {
+            runs += 1;
+            if runs == 2 {
+                std::thread::sleep(Duration::from_millis(1100));
+            }
+            Err(conflict())
+        });
+        assert_eq!(got.unwrap_err().kind(), ErrorKind::Conflict);
+        assert_eq!(runs, 2);
     }
 
     #[test]
