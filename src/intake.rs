@@ -25,6 +25,12 @@ use crate::protocol::{self, Options, Request, RequestError};
 use crate::spool::Spool;
 use crate::store::{AlertMark, ErrorKind, EscalationStart, Guard, NewMessage, Store, StoreError};
 
+/// Sources whose messages are not alerts: nobody acknowledges them (the
+/// ACK pass skips them), so to an escalation group they go to every member
+/// at once, as to a plain group, and start no chain (a daily heartbeat
+/// would otherwise walk the whole chain every day).
+pub const NOT_ALERTS: [&str; 2] = ["ack", "heartbeat"];
+
 /// The id a client is given for an accepted message: its row in the
 /// database's queue, or (while the database is unreachable) in the local
 /// spool, shown `L<id>`. A spooled message gets a database id when it is
@@ -309,7 +315,7 @@ impl Intake {
                     name: group.clone(),
                 }));
             }
-            if let Some(step_time) = g.escalate {
+            if let Some(step_time) = g.escalate.filter(|_| !NOT_ALERTS.contains(&source)) {
                 msgs.push(self.first_step(index, r, group, step_time, members, source)?);
                 continue;
             }

@@ -573,3 +573,27 @@ fn two_serves_on_one_mariadb_step_once() {
     let total: usize = sims.iter().map(|s| s.handle.state().sent.len()).sum();
     assert_eq!(total, 3);
 }
+
+/// The heartbeat is not an alert (nobody acknowledges it): to an
+/// escalation group it goes to every member at once and starts no chain.
+#[test]
+fn the_heartbeat_to_a_chain_goes_to_every_member_and_starts_none() {
+    let setup = chain_of_three("1h");
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    let mut extra = fast();
+    extra.extend_from_slice(&["--heartbeat", "every 1h @oncall"]);
+    let fx = fixture(Backend::Sqlite, &[&setup], &extra);
+    let sent = fx.sim.handle.wait_for_sent(3, WAIT);
+    let mut to: Vec<&str> = sent
+        .iter()
+        .map(|m| m.number.trim_start_matches('+'))
+        .collect();
+    to.sort_unstable();
+    let mut all = vec![A, B, C];
+    all.sort_unstable();
+    assert_eq!(to, all);
+    for m in &sent {
+        assert!(m.text.starts_with("smss on "), "{}", m.text);
+    }
+    assert!(chains(&fx.db).is_empty(), "{:?}", chains(&fx.db));
+}

@@ -10,11 +10,8 @@
 //! each reply is handled once. At its first run the cursor starts after
 //! the newest message received: old replies are not taken for new ones.
 
-use crate::intake::Intake;
+use crate::intake::{Intake, NOT_ALERTS};
 use crate::store::{Guard, ListFilter, StoreError, same_number};
-
-/// Sources whose messages are not alerts to acknowledge.
-const NOT_ALERTS: [&str; 2] = ["ack", "heartbeat"];
 
 /// What a reply asks: `Some(None)` the newest alert, `Some(Some(id))` that
 /// one; `None`: not an acknowledgement.
