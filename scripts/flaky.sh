@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 runs=${FLAKY_RUNS:-20}
 # The tests with several processes racing on purpose: the browser, several
 # senders, a real Alertmanager, a database stopped under load.
-filter=${FLAKY_FILTER:-'binary(integration) & (test(/^web::browser/) | test(/^cluster::/) | test(/^alertmanager::/) | test(/^degraded::/) | test(/^storms::an_urgent_request_overtakes/) | test(/^pager::(two_serves|the_heartbeat_goes_once)/))'}
+filter=${FLAKY_FILTER:-'binary(integration) & (test(/^web::browser/) | test(/^cluster::/) | test(/^alertmanager::/) | test(/^degraded::/) | test(/^storms::an_urgent_request_overtakes/) | test(/^pager::(two_serves|the_heartbeat_goes_once)/) | test(/^escalation::(two_serves|an_ack_from)/) | test(/^calls::(messages_queued_during|the_call_follows|a_modem_that_stops)/))'}
 command -v cargo-nextest >/dev/null 2>&1 || { echo "flaky: needs cargo-nextest (cargo install cargo-nextest)" >&2; exit 2; }
 
 cargo build --tests -q
