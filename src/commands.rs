@@ -305,6 +305,9 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
             slot.settings.clone(),
             slot.port_path.clone(),
         );
+        if let Some(spool) = &spool {
+            outbox = outbox.with_spool(Arc::clone(spool));
+        }
         modem_wakes.push(outbox.waker());
         modem_threads.push(
             thread::Builder::new()
