@@ -293,6 +293,64 @@ fn part_from_row(r: &Row) -> Result<ReceivedPart> {
     })
 }
 
+/// A spooled message's outcome as the `sms` row `id` (and its reports).
+fn insert_spooled_outcome(e: &mut dyn Exec, id: i64, m: &SpooledOutcome) -> Result<()> {
+    // A digest's carrier moved before keeps the link.
+    let carrier: Option<i64> = match &m.carrier_key {
+        Some(key) => e
+            .query_one(
+                "SELECT id FROM spooled WHERE spool_key = ?",
+                params![key.as_str()],
+            )?
+            .map(|r| r.get::<Option<i64>>(0))
+            .transpose()?
+            .flatten(),
+        None => None,
+    };
+    e.exec(
+        "INSERT INTO sms (id, phone, text, source, via_group, priority, text_key, repeats, \
+         queued_at, sent_at, status, parts, part_refs, error, attempts, sent_by, \
+         report_status, report_time, coalesced_into) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            id,
+            &m.phone,
+            &m.text,
+            &m.source,
+            m.via_group.as_deref(),
+            m.priority,
+            m.text_key.as_deref(),
+            m.repeats,
+            m.queued_at.as_str(),
+            m.sent_at.as_deref(),
+            m.status.as_str(),
+            m.parts,
+            m.part_refs.as_str(),
+            m.error.as_deref(),
+            m.attempts,
+            m.sent_by.as_str(),
+            m.report_status.as_deref(),
+            m.report_time.as_deref(),
+            carrier
+        ],
+    )?;
+    for r in &m.reports {
+        e.exec(
+            "INSERT INTO sms_report (sms_id, mr, st, status, discharged, received_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+            params![
+                id,
+                r.mr,
+                r.st,
+                r.status.as_str(),
+                r.discharged.as_str(),
+                r.received_at.as_str()
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 fn insert_msg(
     e: &mut dyn Exec,
     d: &Dialect,
@@ -701,7 +759,28 @@ impl<B: Backend> Store for SqlStore<B> {
         self.0.transaction(TxKind::Write, |e| {
             // The key first, as for an unsent message.
             if e.exec(&claim_key, params![m.key.as_str()])? == 0 {
-                return Ok(None);
+                // Known: moved before, or committed here by a request whose
+                // commit was not confirmed (the database went away at that
+                // moment) and so spooled as well. Still queued here, that
+                // copy takes the outcome: it is not sent a second time.
+                let known = e
+                    .query_one(
+                        &format!(
+                            "SELECT m.id FROM spooled s JOIN msg m ON m.id = s.id \
+                             WHERE s.spool_key = ? AND (m.claimed_by IS NULL \
+                             OR m.claim_until < {}){}",
+                            d.now, d.for_update
+                        ),
+                        params![m.key.as_str()],
+                    )?
+                    .map(|r| r.get::<i64>(0))
+                    .transpose()?;
+                let Some(id) = known else {
+                    return Ok(None);
+                };
+                e.exec("DELETE FROM msg WHERE id = ?", params![id])?;
+                insert_spooled_outcome(e, id, m)?;
+                return Ok(Some(id));
             }
             // `sms.id` is the id a row had in `msg`: one from the queue's
             // sequence, so that no later message gets it too. The row is
@@ -713,59 +792,7 @@ impl<B: Backend> Store for SqlStore<B> {
                 )?
                 .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))?;
             e.exec("DELETE FROM msg WHERE id = ?", params![id])?;
-            // A digest's carrier moved before keeps the link.
-            let carrier: Option<i64> = match &m.carrier_key {
-                Some(key) => e
-                    .query_one(
-                        "SELECT id FROM spooled WHERE spool_key = ?",
-                        params![key.as_str()],
-                    )?
-                    .map(|r| r.get::<Option<i64>>(0))
-                    .transpose()?
-                    .flatten(),
-                None => None,
-            };
-            e.exec(
-                "INSERT INTO sms (id, phone, text, source, via_group, priority, text_key, repeats, \
-                 queued_at, sent_at, status, parts, part_refs, error, attempts, sent_by, \
-                 report_status, report_time, coalesced_into) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params![
-                    id,
-                    &m.phone,
-                    &m.text,
-                    &m.source,
-                    m.via_group.as_deref(),
-                    m.priority,
-                    m.text_key.as_deref(),
-                    m.repeats,
-                    m.queued_at.as_str(),
-                    m.sent_at.as_deref(),
-                    m.status.as_str(),
-                    m.parts,
-                    m.part_refs.as_str(),
-                    m.error.as_deref(),
-                    m.attempts,
-                    m.sent_by.as_str(),
-                    m.report_status.as_deref(),
-                    m.report_time.as_deref(),
-                    carrier
-                ],
-            )?;
-            for r in &m.reports {
-                e.exec(
-                    "INSERT INTO sms_report (sms_id, mr, st, status, discharged, received_at) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                    params![
-                        id,
-                        r.mr,
-                        r.st,
-                        r.status.as_str(),
-                        r.discharged.as_str(),
-                        r.received_at.as_str()
-                    ],
-                )?;
-            }
+            insert_spooled_outcome(e, id, m)?;
             e.exec(
                 "UPDATE spooled SET id = ? WHERE spool_key = ?",
                 params![id, m.key.as_str()],

@@ -2550,6 +2550,44 @@ mod spool {
         assert!(spool.list_spooled_done(10).unwrap().is_empty());
     }
 
+    /// A request whose commit the database made but could not confirm is
+    /// spooled too and sent from the spool: the copy queued in the
+    /// database takes the outcome and is not sent again.
+    fn a_copy_queued_by_an_unconfirmed_commit_takes_the_outcome(fx: &dyn Fixture) {
+        let spool = SqliteFixture::new();
+        let spool = spool.open();
+        let main = fx.open();
+        let key = "c".repeat(32);
+        let queued = main
+            .enqueue_keyed(&[message("twice?")], std::slice::from_ref(&key), &[])
+            .unwrap()[0];
+        let local = spool
+            .enqueue_keyed(&[message("twice?")], std::slice::from_ref(&key), &[])
+            .unwrap()[0];
+        spool.claim_due("modem", LONG, 1).unwrap();
+        assert!(spool.finish(local, "modem", &sent(1, "9")).unwrap());
+        let done = spool.list_spooled_done(10).unwrap();
+        assert_eq!(main.import_spooled_done(&done[0]).unwrap(), Some(queued));
+        assert_eq!(main.queue_stats().unwrap().depth, 0, "not sent again");
+        let r = main.sms(queued).unwrap().expect("recorded");
+        assert_eq!((r.status, r.part_refs.as_str()), (SmsStatus::Sent, "9"));
+        assert_eq!(main.import_spooled_done(&done[0]).unwrap(), None, "once");
+        // a copy a sender holds (on the air now) is left to it
+        let key = "d".repeat(32);
+        main.enqueue_keyed(&[message("held")], std::slice::from_ref(&key), &[])
+            .unwrap();
+        assert_eq!(main.claim_due("other serve", LONG, 1).unwrap().len(), 1);
+        let local = spool
+            .enqueue_keyed(&[message("held")], std::slice::from_ref(&key), &[])
+            .unwrap()[0];
+        spool.claim_due("modem", LONG, 1).unwrap();
+        assert!(spool.finish(local, "modem", &sent(1, "10")).unwrap());
+        let done = spool.list_spooled_done(10).unwrap();
+        let held = done.iter().find(|m| m.key == key).unwrap();
+        assert_eq!(main.import_spooled_done(held).unwrap(), None);
+        assert_eq!(main.queue_stats().unwrap().depth, 1);
+    }
+
     /// Messages received into the spool are moved into `rcv` once, with
     /// their time; waiting parts join in the database when the rest comes.
     fn received_spooled_messages_move_once(fx: &dyn Fixture) {
@@ -2598,6 +2636,7 @@ mod spool {
         the_spool_lists_counts_and_deletes,
         the_mover_and_a_modem_never_hold_one_row,
         a_finished_spooled_message_is_recorded_once,
+        a_copy_queued_by_an_unconfirmed_commit_takes_the_outcome,
         received_spooled_messages_move_once,
     );
 }
