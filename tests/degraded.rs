@@ -506,12 +506,19 @@ fn serve_starts_while_the_database_is_down() {
     // sent from the spool with the database down
     assert_sent_from_spool(&sim, &texts, &|| serve.log());
     // visible: the panel, /metrics, smss status
-    let page = http::get(web, "/", &[]).text();
+    // (counted once recorded in the spool, just after the modem's answer)
+    let page = || http::get(web, "/", &[]).text();
     assert!(
-        page.contains("degraded: database unreachable since "),
-        "{page}"
+        wait_for(Duration::from_secs(60), || page()
+            .contains("; 10 spooled, 10 sent from spool")),
+        "{}",
+        page()
     );
-    assert!(page.contains("; 10 spooled, 10 sent from spool"), "{page}");
+    assert!(
+        page().contains("degraded: database unreachable since "),
+        "{}",
+        page()
+    );
     let metrics = http::get(web, "/metrics", &[]).text();
     assert!(metrics.contains("\nsmss_degraded 1\n"), "{metrics}");
     assert!(metrics.contains("\nsmss_spooled 10\n"), "{metrics}");

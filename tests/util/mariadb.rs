@@ -34,9 +34,14 @@ impl MariaDb {
     pub fn start() -> MariaDb {
         let dir = TempDir::new("mariadb");
         let data = dir.path().join("data");
+        // Its own temporary directory: bootstraps running at the same time
+        // in /tmp were seen to fail on each other's temporary tables.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
         let out = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args([
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
@@ -103,6 +108,7 @@ impl MariaDb {
         let child = Command::new(MARIADBD)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", d.join("data").display()))
+            .arg(format!("--tmpdir={}", d.join("tmp").display()))
             .arg(format!("--port={}", self.port))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--socket={}", d.join("mysqld.sock").display()))
