@@ -165,6 +165,15 @@ impl Outbox {
         !Arc::ptr_eq(&self.store, &self.main)
     }
 
+    /// A message's id as clients were told it: `L<id>` from the spool.
+    fn shown(&self, id: i64) -> String {
+        if self.on_spool() {
+            format!("L{id}")
+        } else {
+            id.to_string()
+        }
+    }
+
     /// Whether the database is taken as unreachable now (never without a
     /// spool).
     fn degraded(&self) -> bool {
@@ -889,7 +898,7 @@ impl Outbox {
         let refs = refs.join(",");
         log::info!(
             "sent message {} to {} ({} part{}, mr {})",
-            msg.id,
+            self.shown(msg.id),
             msg.phone,
             total,
             if total == 1 { "" } else { "s" },
@@ -927,7 +936,7 @@ impl Outbox {
             Verdict::Fail { attempts } => {
                 log::warn!(
                     "message {} to {} failed after {attempts} attempt(s): {reason}",
-                    msg.id,
+                    self.shown(msg.id),
                     msg.phone
                 );
                 self.finish(msg, Outcome::Failed { error: reason }, Sent::Failed)?
