@@ -418,8 +418,12 @@ impl Spool {
                     }
                     let mut total = 0;
                     loop {
+                        let was_degraded = self.is_degraded();
                         let n = self.reconcile_once(main)?;
-                        if n > 0 {
+                        // Moved rows, or back to normal: the modem threads
+                        // claim from the database again (while degraded
+                        // they claim only from the spool).
+                        if n > 0 || (was_degraded && !self.is_degraded()) {
                             let _ = wake.send(Wake::Queued);
                         }
                         total += n;

@@ -425,6 +425,51 @@ fn a_message_received_during_the_outage_reaches_rcv_once() {
     );
 }
 
+/// Rows another tool put in `msg` wake nobody (the SQL poll is off here,
+/// the receive poll an hour away): while degraded the modem claims only
+/// from the spool, so leaving the state must wake it for them.
+#[test]
+fn messages_waiting_in_the_database_go_out_when_it_is_back() {
+    use mysql::prelude::Queryable;
+    let (mut db, url) = database();
+    let dir = TempDir::new("spool_back");
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &[
+            "--spool-retry",
+            "300ms",
+            "--poll-interval",
+            "1h",
+            "--sql-poll-interval",
+            "0",
+        ],
+    );
+    assert!(
+        serve.wait_log(" ready: ", Duration::from_secs(60)),
+        "{}",
+        serve.log()
+    );
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap();
+    conn.query_drop("INSERT INTO msg (phone, text) VALUES ('420777000009', 'by plain SQL')")
+        .unwrap();
+    drop(conn);
+    db.stop();
+    let answer = request(serve.addr, "#420777000001;during the outage");
+    assert!(answer.starts_with("OK 1 L"), "{answer}");
+    assert_sent_from_spool(&sim, &["during the outage".to_string()], &|| serve.log());
+    assert!(
+        !on_air(&sim.handle.state().sent).contains_key("by plain SQL"),
+        "claimed from the database while it was down?"
+    );
+    db.resume();
+    let store = smss::store::open_diagnostics(&url, false).unwrap();
+    let texts = ["during the outage".to_string(), "by plain SQL".to_string()];
+    assert_each_sent_once(&*store, &texts, &spool_path(&dir), &|| serve.log());
+}
+
 #[test]
 fn serve_starts_while_the_database_is_down() {
     let (mut db, url) = database();
