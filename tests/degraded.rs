@@ -584,7 +584,9 @@ fn serve_starts_while_the_database_is_down() {
     assert_eq!(status.status.code(), Some(1));
     let out = stdout(&status);
     assert!(
-        out.contains(&format!("spool:      {spool} holds 10 message(s)")),
+        out.contains(&format!(
+            "spool:      {spool} holds 10 message(s), 10 sent from spool"
+        )),
         "{out}"
     );
     assert!(out.contains("wait in the local spool"), "{out}");
