@@ -305,6 +305,9 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
             slot.settings.clone(),
             slot.port_path.clone(),
         );
+        if let Some(spool) = &spool {
+            outbox = outbox.with_spool(Arc::clone(spool));
+        }
         modem_wakes.push(outbox.waker());
         modem_threads.push(
             thread::Builder::new()
@@ -578,10 +581,23 @@ fn status_of_spool(path: &Path, attention: &mut Vec<String>) {
         return;
     }
     let url = format!("sqlite://{}", path.display());
-    match store::open(&url, false).and_then(|s| s.count_spooled()) {
-        Ok(0) => println!("spool:      {} empty", path.display()),
-        Ok(n) => {
-            println!("spool:      {} holds {n} message(s)", path.display());
+    // How many of them the modem sent from the spool (their outcomes wait
+    // to be recorded in the database).
+    let counts = store::open(&url, false).and_then(|s| {
+        let sent = s
+            .list_spooled_done(usize::MAX >> 1)?
+            .iter()
+            .filter(|m| m.status == store::SmsStatus::Sent.as_str())
+            .count();
+        Ok((s.count_spooled()?, sent))
+    });
+    match counts {
+        Ok((0, _)) => println!("spool:      {} empty", path.display()),
+        Ok((n, sent)) => {
+            println!(
+                "spool:      {} holds {n} message(s), {sent} sent from spool",
+                path.display()
+            );
             attention.push(format!(
                 "{n} message(s) accepted while the database was unreachable wait in the local \
                  spool {}: serve moves them into the database when it answers",

@@ -6,6 +6,13 @@
 //! (`AT+CMGD`). A database failure stops the pass with the rest left on
 //! the SIM for the next one; duplicates after a crash are recognised by
 //! the store.
+//!
+//! With the local spool of a MySQL store: while the database is
+//! unreachable, each commit goes to the spool instead (still before
+//! `AT+CMGD`), and the spool's move carries it into the database. A
+//! delivery report that matches no message sent from the spool then is
+//! for one in the database: it stays on the SIM until the database
+//! answers.
 
 use std::time::Duration;
 
@@ -13,8 +20,10 @@ use crate::gsm::{self, Deliver, SmscTime, StatusReport, Tpdu};
 use crate::hook::{OnReceive, ReceivedEvent};
 use crate::modem::{AtError, Modem};
 use crate::printable::escape;
+use crate::spool::Spool;
 use crate::store::{
-    self, Coding, DeliveryReport, PartSaved, Received, ReceivedPart, Saved, Store, StoreError,
+    self, Coding, DeliveryReport, ErrorKind, PartSaved, Received, ReceivedPart, Saved, Store,
+    StoreError,
 };
 
 /// Joined parts are remembered this long, to recognise a part read again.
@@ -62,8 +71,20 @@ struct Event {
     replace: Option<u8>,
 }
 
+/// What became of one PDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    Message,
+    Report,
+    /// Not committed, to be read again later (a report for a message in
+    /// the database while it is unreachable): not deleted from the SIM.
+    Kept,
+}
+
 pub struct Inbox<'a> {
     pub store: &'a dyn Store,
+    /// Committed to while the database is unreachable.
+    pub spool: Option<&'a Spool>,
     pub hooks: &'a OnReceive,
     pub multipart_timeout: Duration,
     /// `sim-cleanup = stored`: stored sent/unsent messages are deleted.
@@ -108,21 +129,17 @@ impl Inbox<'_> {
                     }
                     continue;
                 }
-                let reports = self.take(&stored.pdu)?;
-                if reports {
-                    summary.reports += 1;
-                } else {
-                    summary.stored += 1;
+                match self.take(&stored.pdu)? {
+                    Taken::Report => summary.reports += 1,
+                    Taken::Message => summary.stored += 1,
+                    Taken::Kept => continue,
                 }
                 modem.delete(stored.index)?;
                 summary.deleted += 1;
             }
         }
         modem.note_receiving_memory()?;
-        for id in self
-            .store
-            .flush_parts(self.multipart_timeout, KEEP_JOINED_PARTS)?
-        {
+        for id in self.commit(|s| s.flush_parts(self.multipart_timeout, KEEP_JOINED_PARTS))? {
             log::warn!(
                 "received message {id}: some parts never arrived; stored what came (incomplete)"
             );
@@ -130,20 +147,50 @@ impl Inbox<'_> {
         Ok(summary)
     }
 
-    /// Commits one PDU; returns whether it was a status report.
-    pub fn take(&self, pdu: &str) -> Result<bool, StoreError> {
+    /// The store commits go to: the spool while the database is taken as
+    /// unreachable.
+    fn target(&self) -> &dyn Store {
+        match self.spool {
+            Some(spool) if spool.is_degraded() => &**spool.store(),
+            _ => self.store,
+        }
+    }
+
+    /// Whether commits go to the spool now.
+    fn spooling(&self) -> bool {
+        self.spool.is_some_and(Spool::is_degraded)
+    }
+
+    /// `f` on [`Inbox::target`]; when the database turns out unreachable,
+    /// the degraded state is entered and `f` runs on the spool.
+    fn commit<T>(&self, f: impl Fn(&dyn Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let spooling = self.spooling();
+        match f(self.target()) {
+            Err(e) if !spooling && e.kind() == ErrorKind::Unavailable => match self.spool {
+                Some(spool) => {
+                    spool.enter_degraded(&e);
+                    f(&**spool.store())
+                }
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    /// Commits one PDU; says what it was.
+    pub fn take(&self, pdu: &str) -> Result<Taken, StoreError> {
         match gsm::decode_pdu(pdu, true) {
-            Ok(Tpdu::Deliver(d)) => self.deliver(d).map(|_| false),
-            Ok(Tpdu::StatusReport(r)) => self.report(&r).map(|_| true),
+            Ok(Tpdu::Deliver(d)) => self.deliver(d).map(|_| Taken::Message),
+            Ok(Tpdu::StatusReport(r)) => self.report(&r),
             Ok(Tpdu::Submit(s)) => {
                 // A SUBMIT in the received list: keep it rather than lose it.
                 self.raw(
                     pdu,
                     &format!("SMS-SUBMIT to {} found among received messages", s.number),
                 )
-                .map(|_| false)
+                .map(|_| Taken::Message)
             }
-            Err(e) => self.raw(pdu, &e.to_string()).map(|_| false),
+            Err(e) => self.raw(pdu, &e.to_string()).map(|_| Taken::Message),
         }
     }
 
@@ -181,7 +228,7 @@ impl Inbox<'_> {
                     pid: d.pid,
                     ports: d.user_data.ports,
                 };
-                let saved = self.store.save_received(&msg)?;
+                let saved = self.commit(|s| s.save_received(&msg))?;
                 self.stored(saved, event, &msg.sender, &msg.text, &msg.smsc_time, 1);
             }
             Some(c) => {
@@ -207,7 +254,7 @@ impl Inbox<'_> {
                     smsc_time,
                     smsc: d.smsc,
                 };
-                let PartSaved { saved, stale } = self.store.save_part(&part)?;
+                let PartSaved { saved, stale } = self.commit(|s| s.save_part(&part))?;
                 if let Some(id) = stale {
                     log::warn!(
                         "received message {id} from {}: part {} of reference {} came again with \
@@ -220,7 +267,7 @@ impl Inbox<'_> {
                 }
                 if let Saved::New(id) = saved {
                     // The joined text is in the database; read it back for the log and hook.
-                    let text = self.store.rcv(id)?.map(|r| r.text).unwrap_or_default();
+                    let text = self.target().rcv(id)?.map(|r| r.text).unwrap_or_default();
                     self.stored(
                         saved,
                         event,
@@ -294,14 +341,23 @@ impl Inbox<'_> {
         }
     }
 
-    fn report(&self, r: &StatusReport) -> Result<(), StoreError> {
+    fn report(&self, r: &StatusReport) -> Result<Taken, StoreError> {
         let report = DeliveryReport {
             mr: r.mr,
             recipient: r.recipient.clone(),
             st: r.status,
             discharged: r.discharged.text(),
         };
-        match self.store.save_report(&report)? {
+        match self.commit(|s| s.save_report(&report))? {
+            None if self.spooling() => {
+                log::info!(
+                    "delivery report for mr {} to {} matches no message sent from the local \
+                     spool: kept on the modem until the database answers",
+                    r.mr,
+                    r.recipient
+                );
+                return Ok(Taken::Kept);
+            }
             Some((id, status)) => log::info!(
                 "delivery report for message {id} to {} (mr {}): {}",
                 r.recipient,
@@ -314,7 +370,7 @@ impl Inbox<'_> {
                 r.recipient
             ),
         }
-        Ok(())
+        Ok(Taken::Report)
     }
 
     fn raw(&self, pdu: &str, why: &str) -> Result<(), StoreError> {
@@ -331,7 +387,7 @@ impl Inbox<'_> {
             pid: 0,
             ports: None,
         };
-        self.store.save_received(&msg).map(|_| ())
+        self.commit(|s| s.save_received(&msg)).map(|_| ())
     }
 
     /// Handles unsolicited lines: a message or status report the modem
@@ -359,6 +415,10 @@ impl Inbox<'_> {
             };
             let Some(pdu) = it.next() else { continue };
             match self.take(pdu) {
+                Ok(Taken::Kept) => log::info!(
+                    "a pushed {what} is kept for when the database answers: not acknowledged, \
+                     so the network delivers it again"
+                ),
                 Ok(_) => {
                     if let Err(e) = modem.acknowledge() {
                         log::warn!(

@@ -12,6 +12,29 @@
 //! deleted from the spool. A kill -9 in between: the next move finds the
 //! key and only deletes.
 //!
+//! Sending from the spool (issue 20): while degraded the modem threads
+//! claim from the spool as from a queue and finish into its `sms`; the
+//! move then carries the outcomes into the database's `sms`. A spooled
+//! message is never claimable from both: the rule is that an unsent
+//! spooled row is moved only under the claim [`store::SPOOL_MOVER`] takes in the
+//! spool first (one SQLite transaction, so either a modem or the mover
+//! has it, never both), and that claim is handed back only for rows whose
+//! move was not tried. A row whose import was tried (the database may
+//! have committed it, whatever it answered) keeps the mover's claim, which
+//! never expires and which no modem takes, until a later move finds its
+//! key or inserts it (a pass begins only once the database answered, so
+//! that is at most the one message whose move the failure cut short). A row a modem holds is left alone by the mover: it
+//! is moved once finished, as an outcome. So a message is sent from the
+//! spool only while it certainly is not in the database's queue.
+//!
+//! Received messages are committed to the spool while degraded (before
+//! `AT+CMGD`, as always); the on-receive hook runs then, once, with the
+//! spool's id. The move inserts them into `rcv` by their `dedupe_key`
+//! (once however often it is tried) and runs no hook. Parts of a
+//! concatenated message still waiting for the rest are moved as they are,
+//! through the database's own part rule (which joins a set once it has
+//! all of it there; such a set is logged, its hook does not run).
+//!
 //! State: normal, or degraded since a time. Degraded is entered when an
 //! enqueue finds the database unreachable; from then on every batch goes
 //! to the spool at once (no connect timeout per request) until the
@@ -41,6 +64,8 @@ pub struct Spool {
     degraded: Mutex<Option<String>>,
     /// Messages moved into the database since this serve started.
     moved: AtomicU64,
+    /// Messages the modems sent from the spool since this serve started.
+    sent: AtomicU64,
 }
 
 /// What `status`, the web panel and `/metrics` show of the spool.
@@ -52,17 +77,19 @@ pub struct SpoolState {
     pub spooled: u64,
     /// Messages moved from the spool into the database by this serve.
     pub moved: u64,
+    /// Messages sent from the spool by this serve's modems.
+    pub sent: u64,
 }
 
 impl SpoolState {
-    /// `degraded: database unreachable since T UTC; N spooled, M moved
-    /// in`, or (normal) the messages still waiting in the spool; `None`
-    /// when there is nothing to tell.
+    /// `degraded: database unreachable since T UTC; N spooled, M sent
+    /// from spool`, or (normal) the messages still waiting in the spool;
+    /// `None` when there is nothing to tell.
     pub fn describe(&self) -> Option<String> {
-        let (n, m) = (self.spooled, self.moved);
+        let (n, m) = (self.spooled, self.sent);
         match &self.degraded_since {
             Some(since) => Some(format!(
-                "degraded: database unreachable since {since} UTC; {n} spooled, {m} moved in"
+                "degraded: database unreachable since {since} UTC; {n} spooled, {m} sent from spool"
             )),
             None if n > 0 => Some(format!(
                 "{n} message(s) in the local spool, to be moved into the database"
@@ -91,6 +118,7 @@ impl Spool {
             path: path.to_owned(),
             degraded: Mutex::new(None),
             moved: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
         };
         let left = spool.store.count_spooled()?;
         if left > 0 {
@@ -104,6 +132,40 @@ impl Spool {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The spool as a store: the modem threads send from it and receive
+    /// into it while degraded.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Whether the database is taken as unreachable now.
+    pub fn is_degraded(&self) -> bool {
+        self.state_lock().is_some()
+    }
+
+    /// A modem sent a spooled message (for "M sent from spool").
+    pub fn note_sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The database failed with `cause` (unreachable): enters the
+    /// degraded state, logged once (a modem thread or receiving found it).
+    pub fn enter_degraded(&self, cause: &StoreError) {
+        let mut state = self.state_lock();
+        self.enter(&mut state, cause);
+    }
+
+    fn enter(&self, state: &mut Option<String>, cause: &StoreError) {
+        if state.is_none() {
+            log::error!(
+                "degraded: {cause}; accepted messages go to the local spool {} and are sent \
+                 from there until the database answers again",
+                self.path.display()
+            );
+            *state = Some(utc_now());
+        }
     }
 
     fn state_lock(&self) -> MutexGuard<'_, Option<String>> {
@@ -131,15 +193,7 @@ impl Spool {
         cause: &StoreError,
     ) -> Result<Vec<i64>, StoreError> {
         let mut state = self.state_lock();
-        if state.is_none() {
-            let since = utc_now();
-            log::error!(
-                "degraded: {cause}; accepted messages go to the local spool {} \
-                 until the database answers again",
-                self.path.display()
-            );
-            *state = Some(since);
-        }
+        self.enter(&mut state, cause);
         self.spool(msgs, keys)
     }
 
@@ -178,23 +232,45 @@ impl Spool {
             degraded_since: self.state_lock().clone(),
             spooled: self.store.count_spooled().unwrap_or(0),
             moved: self.moved.load(Ordering::Relaxed),
+            sent: self.sent.load(Ordering::Relaxed),
         }
     }
 
-    /// One pass: moves up to [`BATCH`] spooled messages into `main`, each
-    /// in its own transaction, deleting each from the spool after its
-    /// commit. Returns how many were moved now (a message moved before a
+    /// One pass: moves up to [`BATCH`] each of the spooled unsent
+    /// messages, finished ones and received ones into `main`, each in its
+    /// own transaction of the database, deleting each from the spool after
+    /// its commit. Returns how many were moved now (a row moved before a
     /// crash is only deleted, and not counted). With the spool empty and
     /// the database answering, leaves the degraded state.
     pub fn reconcile_once(&self, main: &dyn Store) -> Result<usize, StoreError> {
-        let rows = self.store.list_spooled(BATCH)?;
-        if rows.is_empty() {
-            return self.leave(main).map(|()| 0);
+        // Nothing is claimed for a move before the database answers: a
+        // move cut short keeps its row from the modems (it may be in the
+        // database), so it should be cut short only by a failure in that
+        // very moment.
+        main.queue_stats()?;
+        let mut moved = self.move_unsent(main)?;
+        moved += self.move_done(main)?;
+        moved += self.move_received(main)?;
+        if moved == 0 && self.store.count_spooled()? == 0 {
+            self.leave(main)?;
         }
+        Ok(moved)
+    }
+
+    /// Unsent messages into `main`'s queue, each under the mover's claim
+    /// (the rule at the top of this file).
+    fn move_unsent(&self, main: &dyn Store) -> Result<usize, StoreError> {
+        let rows = self.store.list_spooled(BATCH)?;
         let mut moved = 0;
         let mut done = Vec::with_capacity(rows.len());
+        let mut tried = 0;
         let result = (|| {
             for m in &rows {
+                tried += 1;
+                if !self.store.claim_spooled_move(m.local_id)? {
+                    // A modem took it since the list: it is being sent.
+                    continue;
+                }
                 match main.import_spooled(m)? {
                     Some(id) => {
                         log::info!("spool: L{} moved into the database as {id}", m.local_id);
@@ -214,6 +290,90 @@ impl Spool {
         // message of the pass failed.
         self.store.delete_spooled(&done)?;
         self.moved.fetch_add(moved as u64, Ordering::Relaxed);
+        if result.is_err() {
+            // Those not tried are certainly not in the database: a modem
+            // may send them. The one that failed keeps the claim.
+            let untried: Vec<i64> = rows[tried.min(rows.len())..]
+                .iter()
+                .map(|m| m.local_id)
+                .collect();
+            self.store.release_spooled_move(&untried)?;
+        }
+        result.map(|()| moved)
+    }
+
+    /// Messages sent (failed, expired) from the spool into `main`'s `sms`.
+    fn move_done(&self, main: &dyn Store) -> Result<usize, StoreError> {
+        let rows = self.store.list_spooled_done(BATCH)?;
+        let mut moved = 0;
+        let mut done = Vec::with_capacity(rows.len());
+        let result = (|| {
+            for m in &rows {
+                match main.import_spooled_done(m)? {
+                    Some(id) => {
+                        log::info!(
+                            "spool: L{} ({}) moved into the database's record as {id}",
+                            m.local_id,
+                            m.status
+                        );
+                        moved += 1;
+                    }
+                    None => log::info!(
+                        "spool: L{} ({}) was moved before (key {}): deleted from the spool only",
+                        m.local_id,
+                        m.status,
+                        m.key
+                    ),
+                }
+                done.push(m.local_id);
+            }
+            Ok::<(), StoreError>(())
+        })();
+        self.store.delete_spooled_done(&done)?;
+        self.moved.fetch_add(moved as u64, Ordering::Relaxed);
+        result.map(|()| moved)
+    }
+
+    /// Received messages (and waiting parts) into `main`'s `rcv`.
+    fn move_received(&self, main: &dyn Store) -> Result<usize, StoreError> {
+        let rows = self.store.list_spooled_received(BATCH)?;
+        let mut moved = 0;
+        let mut done = Vec::with_capacity(rows.len());
+        let result = (|| {
+            for m in &rows {
+                match main.import_received(m)? {
+                    Some(id) => log::info!(
+                        "spool: received message {} (spool) moved into the database as {id}",
+                        m.local_id
+                    ),
+                    None => log::info!(
+                        "spool: received message {} (spool) is in the database already: \
+                         deleted from the spool only",
+                        m.local_id
+                    ),
+                }
+                moved += 1;
+                done.push(m.local_id);
+            }
+            Ok::<(), StoreError>(())
+        })();
+        self.store.delete_spooled_received(&done)?;
+        result?;
+        let parts = self.store.list_spooled_parts(BATCH)?;
+        let mut done = Vec::with_capacity(parts.len());
+        let result = (|| {
+            for (id, part) in &parts {
+                if let store::Saved::New(joined) = main.save_part(part)?.saved {
+                    log::info!(
+                        "spool: a waiting part completed received message {joined} in the database"
+                    );
+                }
+                moved += 1;
+                done.push(*id);
+            }
+            Ok::<(), StoreError>(())
+        })();
+        self.store.delete_spooled_parts(&done)?;
         result.map(|()| moved)
     }
 
@@ -271,8 +431,12 @@ impl Spool {
                     }
                     let mut total = 0;
                     loop {
+                        let was_degraded = self.is_degraded();
                         let n = self.reconcile_once(main)?;
-                        if n > 0 {
+                        // Moved rows, or back to normal: the modem threads
+                        // claim from the database again (while degraded
+                        // they claim only from the spool).
+                        if n > 0 || (was_degraded && !self.is_degraded()) {
                             let _ = wake.send(Wake::Queued);
                         }
                         total += n;
@@ -406,7 +570,10 @@ mod tests {
             told.starts_with("degraded: database unreachable since "),
             "{told}"
         );
-        assert!(told.ends_with(" UTC; 3 spooled, 0 moved in"), "{told}");
+        assert!(
+            told.ends_with(" UTC; 3 spooled, 0 sent from spool"),
+            "{told}"
+        );
 
         // a move whose spool delete was lost (kill -9): the same key again
         let first = spool.store.list_spooled(1).unwrap().remove(0);

@@ -1,8 +1,10 @@
 //! A MySQL store that goes away (issue 20): requests are committed to the
-//! local spool and answered OK (`L<id>`), and moved into the database
-//! exactly once when it answers again, also across a kill -9 of serve in
-//! the middle of the move, and with serve started while it is down. Each
-//! test has its own `mariadbd` (util/mariadb.rs), which it stops for real.
+//! local spool and answered OK (`L<id>`), sent from there by the modem
+//! while the database is down, and moved into the database (unsent ones
+//! into `msg`, sent ones into `sms`, received ones into `rcv`) exactly once
+//! when it answers again, also across a kill -9 of serve in the middle of
+//! the move, and with serve started while it is down. Each test has its
+//! own `mariadbd` (util/mariadb.rs), which it stops for real.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use smss::sim::PtySim;
+use smss::gsm::{DeliverRef, encode_deliver};
+use smss::sim::{PtySim, SentSms};
 use smss::store::{ListFilter, SmsStatus, StoreDiagnostics};
 
 use crate::util::http;
@@ -70,6 +73,7 @@ fn assert_each_sent_once(
     let all_in = wait_for(Duration::from_secs(300), || {
         store.queue_stats().unwrap().depth == 0
             && store.totals().unwrap().sent >= texts.len() as u64
+            && spooled(spool) == 0
     });
     assert!(all_in, "not all sent: {:?}\n{}", store.totals(), log());
     let counts = sms_texts(store);
@@ -84,6 +88,37 @@ fn assert_each_sent_once(
     }
     assert_eq!(counts.len(), texts.len(), "texts nobody sent");
     assert_eq!(spooled(spool), 0);
+}
+
+/// How often the simulator put each text on the air.
+fn on_air(sent: &[SentSms]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for m in sent {
+        *counts.entry(m.text.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Waits until the simulator sent each of `texts` (the database still
+/// down), and none of them twice.
+fn assert_sent_from_spool(sim: &PtySim, texts: &[String], log: &dyn Fn() -> String) {
+    let all = sim.handle.wait_until(Duration::from_secs(30), |s| {
+        let sent = on_air(&s.sent);
+        texts.iter().all(|t| sent.contains_key(t))
+    });
+    let sent = on_air(&sim.handle.state().sent);
+    assert!(
+        all,
+        "not sent during the outage: {:?}\n{}",
+        texts
+            .iter()
+            .filter(|t| !sent.contains_key(*t))
+            .collect::<Vec<_>>(),
+        log()
+    );
+    for t in texts {
+        assert_eq!(sent[t], 1, "{t} on the air twice\n{}", log());
+    }
 }
 
 #[test]
@@ -142,12 +177,27 @@ fn a_database_stopped_during_a_burst_loses_and_doubles_nothing() {
     at_least(&answered, 40);
     db.stop();
     at_least(&in_spool, 40);
-    db.resume();
-    let after = answered.load(Ordering::SeqCst);
-    at_least(&answered, after + 40);
     done.store(true, Ordering::SeqCst);
     for c in clients {
         c.join().unwrap();
+    }
+    // every message spooled is sent while the database is still down
+    let spooled_texts: Vec<String> = answers
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, a)| a.starts_with("OK 1 L"))
+        .map(|(t, _)| t.clone())
+        .collect();
+    assert_sent_from_spool(&sim, &spooled_texts, &|| serve.log());
+    db.resume();
+    // and after it is back, requests go on
+    let mut conn = connect(addr);
+    for i in 0..20 {
+        let text = format!("after r{i}");
+        send(&mut conn, format!("#420777999999;{text}\n").as_bytes());
+        let answer = read_answer(&mut conn);
+        answers.lock().unwrap().push((text, answer));
     }
     let answers = answers.lock().unwrap().clone();
     let refused: Vec<_> = answers
@@ -166,10 +216,18 @@ fn a_database_stopped_during_a_burst_loses_and_doubles_nothing() {
     let log = serve.log();
     assert_eq!(log.matches("degraded: ").count(), 1, "{log}");
     assert_eq!(log.matches("back to normal").count(), 1, "{log}");
+    // on the air once each, the spooled ones included
+    let sent = on_air(&sim.handle.state().sent);
+    for t in &texts {
+        assert_eq!(sent.get(t), Some(&1), "{t}\n{log}");
+    }
+    assert_eq!(sent.len(), texts.len());
+    assert_eq!(store.queue_stats().unwrap().depth, 0, "msg is empty\n{log}");
     eprintln!(
-        "database stopped during a burst: {} requests, all OK, {} of them spooled; each sent once",
+        "database stopped during a burst: {} requests, all OK, {} of them spooled and sent \
+         during the outage; each in sms and on the air once",
         answers.len(),
-        in_spool.load(Ordering::SeqCst)
+        spooled_texts.len()
     );
 }
 
@@ -234,6 +292,182 @@ fn serve_killed_while_moving_the_spool_moves_each_once_after_restart() {
          database at the kill ({both} in both); after the restart each sent once",
         texts.len()
     );
+}
+
+#[test]
+fn serve_killed_while_moving_sent_messages_records_each_once() {
+    const LINES: usize = 12;
+    const PER_LINE: usize = 25;
+    let (mut db, url) = database();
+    let dir = TempDir::new("spool_kill9_sent");
+    let sim = PtySim::start().unwrap();
+    let mut serve = Serve::start(
+        &url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--spool-retry", "300ms"],
+    );
+    db.stop();
+    let mut texts = Vec::new();
+    for l in 0..LINES {
+        let line: String = (0..PER_LINE)
+            .map(|i| {
+                let text = format!("l{l} s{i}");
+                texts.push(text.clone());
+                format!("#420777{l:06};{text}")
+            })
+            .collect();
+        let answer = request(serve.addr, &line);
+        assert!(answer.starts_with(&format!("OK {PER_LINE} L")), "{answer}");
+    }
+    // all sent from the spool; nothing left to send when the kill comes
+    assert_sent_from_spool(&sim, &texts, &|| serve.log());
+    assert_eq!(spooled(&spool_path(&dir)), texts.len() as u64);
+    db.resume();
+    let store = smss::store::open_diagnostics(&url, false).unwrap();
+    // killed once the first outcomes are in the database's record
+    assert!(
+        wait_for(Duration::from_secs(120), || store.totals().unwrap().sent
+            > 0),
+        "{}",
+        serve.log()
+    );
+    serve.child.kill().unwrap();
+    serve.child.wait().unwrap();
+    let left = spooled(&spool_path(&dir));
+    let moved = store.totals().unwrap().sent;
+    let both = moved + left - texts.len() as u64;
+    drop(serve);
+
+    let second = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &url,
+        second.path.to_str().unwrap(),
+        &dir,
+        &["--spool-retry", "300ms"],
+    );
+    assert_each_sent_once(&*store, &texts, &spool_path(&dir), &|| serve.log());
+    // those in both were recognised by their keys, not recorded again
+    assert_eq!(
+        serve.log().matches("was moved before").count() as u64,
+        both,
+        "{}",
+        serve.log()
+    );
+    // nothing went on the air again
+    assert!(second.handle.state().sent.is_empty(), "{}", serve.log());
+    let sent = on_air(&sim.handle.state().sent);
+    assert!(texts.iter().all(|t| sent.get(t) == Some(&1)), "{sent:?}");
+    assert_eq!(store.queue_stats().unwrap().depth, 0);
+    eprintln!(
+        "kill -9 while moving {} messages sent from the spool: {left} still spooled and {moved} \
+         in sms at the kill; after the restart each in sms once, none sent again",
+        texts.len()
+    );
+}
+
+#[test]
+fn a_message_received_during_the_outage_reaches_rcv_once() {
+    let (mut db, url) = database();
+    let dir = TempDir::new("spool_receive");
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--spool-retry", "300ms", "--poll-interval", "1s"],
+    );
+    db.stop();
+    // the database found down by a request (the modem thread or the
+    // inbox would find it at their next pass)
+    let answer = request(serve.addr, "#420777000001;while down");
+    assert!(answer.starts_with("OK 1 L"), "{answer}");
+    let pdu = &encode_deliver(
+        "+420777123456",
+        "received while down",
+        smsc_time(7),
+        DeliverRef {
+            reference: 0,
+            ref16: false,
+        },
+    )[0];
+    sim.handle.deliver("SM", pdu).unwrap();
+    // off the SIM only once committed: the spool has it when the SIM is empty
+    assert!(
+        sim.handle
+            .wait_until(Duration::from_secs(60), |s| s.stored_count() == 0),
+        "{}",
+        serve.log()
+    );
+    let spool =
+        smss::store::open(&format!("sqlite://{}", spool_path(&dir).display()), false).unwrap();
+    let held = spool.list_spooled_received(10).unwrap();
+    assert_eq!(held.len(), 1, "{}", serve.log());
+    assert_eq!(held[0].msg.text, "received while down");
+    drop(spool);
+    db.resume();
+    let store = smss::store::open_diagnostics(&url, false).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(120), || spooled(&spool_path(&dir)) == 0
+            && !store.recent_rcv(10).unwrap().is_empty()),
+        "{}",
+        serve.log()
+    );
+    let rcv = store.recent_rcv(10).unwrap();
+    assert_eq!(rcv.len(), 1, "{rcv:?}");
+    assert_eq!(rcv[0].text, "received while down");
+    assert_eq!(rcv[0].received_at, held[0].received_at, "its time is kept");
+    assert_each_sent_once(
+        &*store,
+        &["while down".to_string()],
+        &spool_path(&dir),
+        &|| serve.log(),
+    );
+}
+
+/// Rows another tool put in `msg` wake nobody (the SQL poll is off here,
+/// the receive poll an hour away): while degraded the modem claims only
+/// from the spool, so leaving the state must wake it for them.
+#[test]
+fn messages_waiting_in_the_database_go_out_when_it_is_back() {
+    use mysql::prelude::Queryable;
+    let (mut db, url) = database();
+    let dir = TempDir::new("spool_back");
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &[
+            "--spool-retry",
+            "300ms",
+            "--poll-interval",
+            "1h",
+            "--sql-poll-interval",
+            "0",
+        ],
+    );
+    assert!(
+        serve.wait_log(" ready: ", Duration::from_secs(60)),
+        "{}",
+        serve.log()
+    );
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap();
+    conn.query_drop("INSERT INTO msg (phone, text) VALUES ('420777000009', 'by plain SQL')")
+        .unwrap();
+    drop(conn);
+    db.stop();
+    let answer = request(serve.addr, "#420777000001;during the outage");
+    assert!(answer.starts_with("OK 1 L"), "{answer}");
+    assert_sent_from_spool(&sim, &["during the outage".to_string()], &|| serve.log());
+    assert!(
+        !on_air(&sim.handle.state().sent).contains_key("by plain SQL"),
+        "claimed from the database while it was down?"
+    );
+    db.resume();
+    let store = smss::store::open_diagnostics(&url, false).unwrap();
+    let texts = ["during the outage".to_string(), "by plain SQL".to_string()];
+    assert_each_sent_once(&*store, &texts, &spool_path(&dir), &|| serve.log());
 }
 
 #[test]
@@ -314,16 +548,29 @@ fn serve_starts_while_the_database_is_down() {
     assert!(id.starts_with('L'), "{}", r.text());
     texts.push("at boot from the web".into());
 
+    // sent from the spool with the database down
+    assert_sent_from_spool(&sim, &texts, &|| serve.log());
     // visible: the panel, /metrics, smss status
-    let page = http::get(web, "/", &[]).text();
+    // (counted once recorded in the spool, just after the modem's answer)
+    let page = || http::get(web, "/", &[]).text();
     assert!(
-        page.contains("degraded: database unreachable since "),
-        "{page}"
+        wait_for(Duration::from_secs(60), || page()
+            .contains("; 10 spooled, 10 sent from spool")),
+        "{}",
+        page()
     );
-    assert!(page.contains("; 10 spooled, 0 moved in"), "{page}");
+    assert!(
+        page().contains("degraded: database unreachable since "),
+        "{}",
+        page()
+    );
     let metrics = http::get(web, "/metrics", &[]).text();
     assert!(metrics.contains("\nsmss_degraded 1\n"), "{metrics}");
     assert!(metrics.contains("\nsmss_spooled 10\n"), "{metrics}");
+    assert!(
+        metrics.contains("\nsmss_spool_sent_total 10\n"),
+        "{metrics}"
+    );
     let spool = spool_path(&dir).display().to_string();
     let status = smss(&[
         "status",
@@ -337,7 +584,9 @@ fn serve_starts_while_the_database_is_down() {
     assert_eq!(status.status.code(), Some(1));
     let out = stdout(&status);
     assert!(
-        out.contains(&format!("spool:      {spool} holds 10 message(s)")),
+        out.contains(&format!(
+            "spool:      {spool} holds 10 message(s), 10 sent from spool"
+        )),
         "{out}"
     );
     assert!(out.contains("wait in the local spool"), "{out}");
@@ -354,6 +603,10 @@ fn serve_starts_while_the_database_is_down() {
     let answer = request(serve.addr, "#420777000001;after");
     assert!(!answer.contains('L'), "{answer}");
     assert!(answer.starts_with("OK 1 "), "{answer}");
+    texts.push("after".into());
+    assert_each_sent_once(&*store, &texts, &spool_path(&dir), &|| serve.log());
+    let sent = on_air(&sim.handle.state().sent);
+    assert!(texts.iter().all(|t| sent.get(t) == Some(&1)), "{sent:?}");
     let metrics = http::get(web, "/metrics", &[]).text();
     assert!(metrics.contains("\nsmss_degraded 0\n"), "{metrics}");
     assert!(

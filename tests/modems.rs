@@ -500,12 +500,59 @@ fn commands(sim: &PtySim) -> Vec<String> {
 /// up waiting (routing off, the network keeps the message), smss asks for
 /// direct delivery again once the database is back, and the copy the
 /// network delivers again is stored once.
+/// With a MySQL store that is away, a pushed message is committed to the
+/// local spool, acknowledged, and in `rcv` once the database answers.
 #[test]
-fn a_pushed_message_that_cannot_be_stored_is_not_acknowledged() {
-    let dir = TempDir::new("cmt_dbdown");
+fn a_pushed_message_goes_to_the_spool_while_mysql_is_away() {
+    let dir = TempDir::new("cmt_spool");
     let db = TestDb::new(Backend::Mysql, &dir);
     db.init();
     let proxy = Proxy::start("127.0.0.1:3306".parse().unwrap());
+    let sim = PtySim::start_profile(&profiles::NRF91).unwrap();
+    let serve = Serve::start(
+        &db.url_via(proxy.addr),
+        sim.path.to_str().unwrap(),
+        &dir,
+        &["--poll-interval", "1s", "--spool-retry", "300ms"],
+    );
+    assert!(
+        serve.wait_log("delivered directly (AT+CNMI=3,2,0,1,0)", WAIT),
+        "{}",
+        serve.log()
+    );
+    proxy.set_down();
+    sim.handle.deliver("SM", &pushed("pushed while away", 1));
+    assert!(
+        sim.handle.wait_until(WAIT, |s| s.acked >= 1),
+        "{}",
+        serve.log()
+    );
+    // acknowledged: so committed to the spool before
+    let spool_url = format!("sqlite://{}", dir.path().join("spool.db").display());
+    let spool = smss::store::open(&spool_url, false).unwrap();
+    let held = spool.list_spooled_received(10).unwrap();
+    assert_eq!(held.len(), 1, "{}", serve.log());
+    assert_eq!(held[0].msg.text, "pushed while away");
+    proxy.set_up();
+    let store = db.store();
+    assert!(
+        wait_for(WAIT, || spool.count_spooled().unwrap() == 0
+            && !store.recent_rcv(10).unwrap().is_empty()),
+        "{}",
+        serve.log()
+    );
+    let rows = store.recent_rcv(10).unwrap();
+    assert_eq!(rows.len(), 1, "stored once: {rows:?}");
+    assert_eq!(rows[0].text, "pushed while away");
+}
+
+#[test]
+fn a_pushed_message_that_cannot_be_stored_is_not_acknowledged() {
+    // SQLite held locked by another process: no commit possible (with a
+    // MySQL store that is away the message would go to the local spool).
+    let dir = TempDir::new("cmt_dbdown");
+    let db = TestDb::new(Backend::Sqlite, &dir);
+    let path = smss::store::sqlite_path(&db.url).unwrap().to_owned();
     let sim = PtySim::start_profile(&profiles::NRF91).unwrap();
     {
         let mut state = sim.handle.state();
@@ -513,7 +560,7 @@ fn a_pushed_message_that_cannot_be_stored_is_not_acknowledged() {
         state.redeliver_after = Duration::from_millis(500);
     }
     let serve = Serve::start(
-        &db.url_via(proxy.addr),
+        &db.url,
         sim.path.to_str().unwrap(),
         &dir,
         &["--command-timeout", "5s", "--poll-interval", "1s"],
@@ -525,7 +572,8 @@ fn a_pushed_message_that_cannot_be_stored_is_not_acknowledged() {
         serve.log()
     );
 
-    proxy.set_down();
+    let lock = rusqlite::Connection::open(&path).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
     sim.handle
         .deliver("SM", &pushed("while the database is away", 1));
     assert!(
@@ -540,7 +588,8 @@ fn a_pushed_message_that_cannot_be_stored_is_not_acknowledged() {
     );
     assert_eq!(sim.handle.state().acked, 0, "acknowledged without a commit");
 
-    proxy.set_up();
+    lock.execute_batch("COMMIT").unwrap();
+    drop(lock);
     assert!(
         sim.handle
             .wait_until(WAIT, |s| s.acked >= 1 && s.stored_count() == 0),

@@ -50,7 +50,7 @@ impl Outbox {
     pub(super) fn sent_unrecorded(&self, msg: &QueuedMessage) -> bool {
         self.unfinished
             .last()
-            .is_some_and(|(id, o)| *id == msg.id && matches!(o, Outcome::Sent { .. }))
+            .is_some_and(|(_, id, o)| *id == msg.id && matches!(o, Outcome::Sent { .. }))
     }
 
     /// [`Outbox::call`] for a message sent while the database went away:

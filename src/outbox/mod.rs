@@ -25,7 +25,8 @@ use crate::gsm::{self, SubmitOptions};
 use crate::hook::OnReceive;
 use crate::modem::{AtError, Health, Modem, ModemError, SimPin};
 use crate::receive::{Inbox, ReceiveSummary};
-use crate::store::{Outcome, Priority, QueuedMessage, Store};
+use crate::spool::Spool;
+use crate::store::{ErrorKind, Outcome, Priority, QueuedMessage, Store};
 
 mod call;
 mod digest;
@@ -58,7 +59,14 @@ pub use crate::intake::Wake;
 /// The modem thread of one modem: the outgoing half, paired with
 /// [`Inbox`] for what arrives.
 pub struct Outbox {
+    /// The queue the current pass claims from: `main`, or the local spool
+    /// while the database is unreachable (a spool pass).
     store: Arc<dyn Store>,
+    main: Arc<dyn Store>,
+    /// The local spool of a MySQL store: sent from while degraded.
+    spool: Option<Arc<Spool>>,
+    /// The claims of an earlier run in the spool were handed back.
+    spool_released: bool,
     settings: Settings,
     /// The port to open (the simulator's pty for `device = sim`).
     port_path: String,
@@ -80,8 +88,9 @@ pub struct Outbox {
     hooks: OnReceive,
     /// Retries, the failing-modem pause, `rate-limit`.
     policy: SendPolicy,
-    /// Outcomes the database could not take yet (it was away).
-    unfinished: Vec<(i64, Outcome)>,
+    /// Outcomes the database could not take yet (it was away), with
+    /// whether the message came from the spool.
+    unfinished: Vec<(bool, i64, Outcome)>,
     /// Set when `serve` shuts down; pacing waits give way to it.
     stop: Arc<AtomicBool>,
     /// When the modem's health was last recorded, and whether it was healthy.
@@ -119,6 +128,9 @@ impl Outbox {
             .map(|pin| SimPin::new(pin, &settings.lock_dir, &settings.device));
         Outbox {
             pin,
+            main: Arc::clone(&store),
+            spool: None,
+            spool_released: false,
             store,
             settings,
             port_path,
@@ -139,6 +151,45 @@ impl Outbox {
             watch: false,
             device_missing: false,
             digested: Vec::new(),
+        }
+    }
+
+    /// The same modem thread, sending from `spool` while the database is
+    /// unreachable (`serve` with a MySQL store).
+    pub fn with_spool(mut self, spool: Arc<Spool>) -> Self {
+        self.spool = Some(spool);
+        self
+    }
+
+    /// Whether this pass claims from the spool.
+    fn on_spool(&self) -> bool {
+        !Arc::ptr_eq(&self.store, &self.main)
+    }
+
+    /// A message's id as clients were told it: `L<id>` from the spool.
+    fn shown(&self, id: i64) -> String {
+        if self.on_spool() {
+            format!("L{id}")
+        } else {
+            id.to_string()
+        }
+    }
+
+    /// Whether the database is taken as unreachable now (never without a
+    /// spool).
+    fn degraded(&self) -> bool {
+        self.spool.as_ref().is_some_and(|s| s.is_degraded())
+    }
+
+    /// An inbox over the database, committing to the spool while it is
+    /// unreachable.
+    fn inbox(&self) -> Inbox<'_> {
+        Inbox {
+            store: &*self.main,
+            spool: self.spool.as_deref(),
+            hooks: &self.hooks,
+            multipart_timeout: self.settings.multipart_timeout,
+            cleanup_stored: self.settings.sim_cleanup_stored,
         }
     }
 
@@ -201,18 +252,15 @@ impl Outbox {
     /// Reads, stores and deletes what arrived.
     fn receive(&mut self) -> Result<ReceiveSummary, PassError> {
         self.receive_due = false;
-        let inbox = Inbox {
-            store: &*self.store,
-            hooks: &self.hooks,
-            multipart_timeout: self.settings.multipart_timeout,
-            cleanup_stored: self.settings.sim_cleanup_stored,
-        };
-        let Some(modem) = self.modem.as_mut() else {
+        let Some(mut modem) = self.modem.take() else {
             return Ok(ReceiveSummary::default());
         };
-        let result = inbox.pass(modem, &self.memories);
+        let inbox = self.inbox();
+        let result = inbox.pass(&mut modem, &self.memories);
         let unsolicited = modem.take_unsolicited();
-        if inbox.unsolicited(modem, &unsolicited) {
+        let announced = inbox.unsolicited(&mut modem, &unsolicited);
+        self.modem = Some(modem);
+        if announced {
             self.receive_due = true;
         }
         let summary = result?;
@@ -250,20 +298,12 @@ impl Outbox {
     /// Acts on unsolicited lines collected so far; true when a new message
     /// was announced.
     fn handle_unsolicited(&mut self) -> bool {
-        let Some(modem) = self.modem.as_mut() else {
+        let Some(mut modem) = self.modem.take() else {
             return false;
         };
         let lines = modem.take_unsolicited();
-        if lines.is_empty() {
-            return false;
-        }
-        let inbox = Inbox {
-            store: &*self.store,
-            hooks: &self.hooks,
-            multipart_timeout: self.settings.multipart_timeout,
-            cleanup_stored: self.settings.sim_cleanup_stored,
-        };
-        let announced = inbox.unsolicited(modem, &lines);
+        let announced = !lines.is_empty() && self.inbox().unsolicited(&mut modem, &lines);
+        self.modem = Some(modem);
         self.receive_due |= announced;
         announced
     }
@@ -315,7 +355,8 @@ impl Outbox {
                 next_sql_poll = Some(Instant::now() + sql_poll);
                 // Only with a modem to send them: a missing one is looked
                 // for below, and its pass would claim nothing.
-                if self.modem.is_some() && self.store.any_due().unwrap_or(false) {
+                if self.modem.is_some() && !self.degraded() && self.store.any_due().unwrap_or(false)
+                {
                     return true;
                 }
             }
@@ -363,24 +404,20 @@ impl Outbox {
         let mut released = false;
         while !stop.load(Ordering::SeqCst) {
             let mut summary = PassSummary::default();
-            let result = (|| {
-                self.record_unfinished()?;
-                self.expire()?;
-                if !released {
-                    self.store.release_claims(&self.owner)?;
-                    released = true;
-                }
-                self.ensure_modem().map_err(PassError::Modem)?;
-                self.handle_unsolicited();
-                while !stop.load(Ordering::SeqCst) && self.send_batch(&mut summary)? {}
-                self.receive_if_due()?;
-                Ok::<(), PassError>(())
-            })();
+            let result = self.serve_pass(stop, &mut released, &mut summary);
             self.record_health(result.as_ref().err());
             let wait = match result {
                 Ok(()) => {
                     if !last_problem.is_empty() {
-                        log::info!("recovered: the modem and the database answer again");
+                        if self.degraded() {
+                            log::info!(
+                                "modem {}: sending from the local spool while the database is \
+                                 unreachable",
+                                self.settings.device
+                            );
+                        } else {
+                            log::info!("recovered: the modem and the database answer again");
+                        }
                         last_problem.clear();
                     }
                     reopen.recovered();
@@ -425,6 +462,63 @@ impl Outbox {
         }
     }
 
+    /// One pass of `serve`: from the database's queue; while it is
+    /// unreachable (found so now, or before by anyone), from the spool.
+    /// Outcomes of messages claimed from the database before it went away
+    /// wait in memory for it (they are recorded by the first pass on it).
+    fn serve_pass(
+        &mut self,
+        stop: &AtomicBool,
+        released: &mut bool,
+        summary: &mut PassSummary,
+    ) -> Result<(), PassError> {
+        if !self.degraded() {
+            match self.queue_pass(stop, released, summary) {
+                Err(PassError::Store(e))
+                    if self.spool.is_some() && e.kind() == ErrorKind::Unavailable =>
+                {
+                    // Claims taken before it went away: handed back once
+                    // it returns.
+                    *released = false;
+                    if let Some(spool) = &self.spool {
+                        spool.enter_degraded(&e);
+                    }
+                }
+                other => return other,
+            }
+        }
+        let Some(spool) = self.spool.clone() else {
+            return Ok(());
+        };
+        self.store = Arc::clone(spool.store());
+        let mut spool_released = self.spool_released;
+        let result = self.queue_pass(stop, &mut spool_released, summary);
+        self.spool_released = spool_released;
+        self.store = Arc::clone(&self.main);
+        result
+    }
+
+    /// Records what waits, expires, hands back an earlier run's claims,
+    /// sends what is due from `self.store` and reads what arrived.
+    fn queue_pass(
+        &mut self,
+        stop: &AtomicBool,
+        released: &mut bool,
+        summary: &mut PassSummary,
+    ) -> Result<(), PassError> {
+        self.record_unfinished()?;
+        self.expire()?;
+        if !*released {
+            self.store.release_claims(&self.owner)?;
+            *released = true;
+        }
+        self.ensure_modem().map_err(PassError::Modem)?;
+        self.handle_unsolicited();
+        while !stop.load(Ordering::SeqCst) && self.send_batch(summary)? {}
+        self.receive_if_due()?;
+        Ok(())
+    }
+
     /// Messages whose ttl passed go to `sms` as expired: each pass, also
     /// while the modem is away (before it is opened).
     fn expire(&mut self) -> Result<(), PassError> {
@@ -438,12 +532,19 @@ impl Outbox {
         Ok(())
     }
 
-    /// Records outcomes kept while the database was away.
+    /// Records outcomes kept while the database was away (those of the
+    /// queue this pass claims from).
     fn record_unfinished(&mut self) -> Result<(), PassError> {
-        while let Some((id, outcome)) = self.unfinished.first().cloned() {
+        let on_spool = self.on_spool();
+        while let Some(i) = self.unfinished.iter().position(|u| u.0 == on_spool) {
+            let (_, id, outcome) = self.unfinished[i].clone();
             self.store.finish(id, &self.owner, &outcome)?;
-            self.unfinished.remove(0);
-            log::info!("message {id}: outcome recorded now that the database is back");
+            self.unfinished.remove(i);
+            if on_spool {
+                log::info!("message L{id}: outcome recorded in the spool now");
+            } else {
+                log::info!("message {id}: outcome recorded now that the database is back");
+            }
         }
         Ok(())
     }
@@ -816,7 +917,7 @@ impl Outbox {
         let refs = refs.join(",");
         log::info!(
             "sent message {} to {} ({} part{}, mr {})",
-            msg.id,
+            self.shown(msg.id),
             msg.phone,
             total,
             if total == 1 { "" } else { "s" },
@@ -854,7 +955,7 @@ impl Outbox {
             Verdict::Fail { attempts } => {
                 log::warn!(
                     "message {} to {} failed after {attempts} attempt(s): {reason}",
-                    msg.id,
+                    self.shown(msg.id),
                     msg.phone
                 );
                 self.finish(msg, Outcome::Failed { error: reason }, Sent::Failed)?
@@ -895,15 +996,23 @@ impl Outbox {
         outcome: Outcome,
         sent: Sent,
     ) -> Result<Sent, PassError> {
+        let on_spool = self.on_spool();
+        let sent_now = matches!(outcome, Outcome::Sent { .. });
         let done = match self.store.finish(msg.id, &self.owner, &outcome) {
             Ok(done) => done,
             Err(e) => {
                 // Sent (or given up) but not recorded: keep it to record when
                 // the database is back, rather than send it again.
-                self.unfinished.push((msg.id, outcome));
+                self.unfinished.push((on_spool, msg.id, outcome));
                 return Err(e.into());
             }
         };
+        if on_spool
+            && sent_now
+            && let Some(spool) = &self.spool
+        {
+            spool.note_sent();
+        }
         if !done {
             log::warn!(
                 "message {} was no longer claimed by {} when it finished (its lease expired?)",
@@ -943,6 +1052,10 @@ impl Outbox {
                 }
             }
         };
+        if self.degraded() {
+            // The `modem` table is in the database; written once it answers.
+            return;
+        }
         let record = health::row(&self.owner, &self.settings.device, health, error);
         if self.health_mark.changed(record.healthy) && problem.is_none() {
             match &record.last_error {

@@ -201,6 +201,62 @@ pub struct SpooledColumns {
     pub send_before: Option<i64>,
 }
 
+/// The owner of a spooled message being moved into the database (a claim
+/// in the spool that never expires: see [`Store::claim_spooled_move`]).
+pub const SPOOL_MOVER: &str = "spool move";
+
+/// A spooled message the modem finished in the spool (its `sms` row there),
+/// with what moving it into the database's `sms` keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpooledOutcome {
+    /// The key the message was spooled with.
+    pub key: String,
+    /// Its id in the spool.
+    pub local_id: i64,
+    pub phone: String,
+    pub text: String,
+    pub source: String,
+    pub via_group: Option<String>,
+    pub priority: i64,
+    pub text_key: Option<String>,
+    pub repeats: i64,
+    pub queued_at: String,
+    pub sent_at: Option<String>,
+    /// `sms.status` as stored (`sent`, `failed`, `expired`, ...).
+    pub status: String,
+    pub parts: i64,
+    pub part_refs: String,
+    pub error: Option<String>,
+    pub attempts: i64,
+    pub sent_by: String,
+    pub report_status: Option<String>,
+    pub report_time: Option<String>,
+    /// The key of the message that carried it in a digest (itself spooled).
+    pub carrier_key: Option<String>,
+    /// Its delivery reports (`sms_report`), one per part.
+    pub reports: Vec<SpooledReport>,
+}
+
+/// One `sms_report` row of a spooled outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpooledReport {
+    pub mr: i64,
+    pub st: i64,
+    pub status: String,
+    pub discharged: String,
+    pub received_at: String,
+}
+
+/// A message received into the spool while the database was unreachable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpooledReceived {
+    /// Its `rcv.id` in the spool.
+    pub local_id: i64,
+    pub msg: Received,
+    /// When it was stored in the spool (kept by the move).
+    pub received_at: String,
+}
+
 /// A recipient group and its members, in the order they were given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
@@ -983,11 +1039,13 @@ pub trait Store: Send + Sync {
         marks: &[AlertMark],
     ) -> Result<Vec<i64>>;
 
-    /// Up to `limit` spooled messages that no sender holds, oldest first
-    /// (in the local spool).
+    /// Up to `limit` spooled unsent messages that no modem holds, oldest
+    /// first (in the local spool): unclaimed ones, and those claimed for a
+    /// move that was cut short ([`SPOOL_MOVER`]).
     fn list_spooled(&self, limit: usize) -> Result<Vec<SpooledMessage>>;
 
-    /// How many messages the spool holds.
+    /// How many messages the spool holds: unsent, finished and received
+    /// ones (and waiting parts), all to be moved into the database.
     fn count_spooled(&self) -> Result<u64>;
 
     /// Moves a spooled message into this (the main) store's queue, once:
@@ -997,6 +1055,51 @@ pub trait Store: Send + Sync {
 
     /// Deletes moved messages from the local spool (`local_id`s).
     fn delete_spooled(&self, local_ids: &[i64]) -> Result<()>;
+
+    /// In the spool: claims the unsent message `local_id` for its move
+    /// into the database ([`SPOOL_MOVER`], a claim that never expires and
+    /// that no modem takes). False when a modem holds it (it is being
+    /// sent: it is moved once finished, as an outcome).
+    fn claim_spooled_move(&self, local_id: i64) -> Result<bool>;
+
+    /// In the spool: hands back [`SPOOL_MOVER`]'s claims of `local_ids`,
+    /// messages whose move was not tried (so they are not in the database).
+    fn release_spooled_move(&self, local_ids: &[i64]) -> Result<()>;
+
+    /// In the spool: up to `limit` spooled messages finished there (sent,
+    /// failed, expired), oldest first.
+    fn list_spooled_done(&self, limit: usize) -> Result<Vec<SpooledOutcome>>;
+
+    /// Moves a finished spooled message into this (the main) store's `sms`
+    /// with a new id from its queue, once (keyed as
+    /// [`Store::import_spooled`]): `Some(id)` when inserted now, `None`
+    /// when its key was moved before.
+    fn import_spooled_done(&self, m: &SpooledOutcome) -> Result<Option<i64>>;
+
+    /// Deletes moved outcomes from the spool (their `sms`, `sms_report`
+    /// and `spooled` rows).
+    fn delete_spooled_done(&self, local_ids: &[i64]) -> Result<()>;
+
+    /// In the spool: up to `limit` received messages, oldest first.
+    fn list_spooled_received(&self, limit: usize) -> Result<Vec<SpooledReceived>>;
+
+    /// Moves a received message into this (the main) store's `rcv`, once
+    /// (its `dedupe_key`): `Some(id)` when inserted now, `None` when it is
+    /// there already.
+    fn import_received(&self, m: &SpooledReceived) -> Result<Option<i64>>;
+
+    /// Deletes moved received messages from the spool (and their joined
+    /// parts).
+    fn delete_spooled_received(&self, local_ids: &[i64]) -> Result<()>;
+
+    /// In the spool: up to `limit` parts of concatenated messages still
+    /// waiting for the rest, with their `rcv_part.id`s. They are moved as
+    /// they are with [`Store::save_part`] (which joins a set once the
+    /// database has all of it).
+    fn list_spooled_parts(&self, limit: usize) -> Result<Vec<(i64, ReceivedPart)>>;
+
+    /// Deletes moved waiting parts from the spool.
+    fn delete_spooled_parts(&self, ids: &[i64]) -> Result<()>;
 
     /// Creates the plain group `name` or replaces its members (in one
     /// transaction). `true` when it was new.

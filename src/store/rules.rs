@@ -8,13 +8,7 @@ use std::time::Duration;
 
 use super::sql::{Backend, Dialect, Exec, Row, TxKind, Value, params};
 use super::{
-    Activity, Alert, AlertMark, CallOutcome, CallRecord, CallRow, Checkin, CheckinDef, Coding,
-    DeliveryReport, Escalation, EscalationState, EscalationStep, Group, Guard, ListFilter,
-    ModemHealth, NewMessage, Outcome, PartSaved, Priority, QueueRow, QueueStats, QueuedMessage,
-    RcvRow, Received, ReceivedPart, ReportStatus, Result, Saved, SendAt, SimMemory, SmsRow,
-    SmsStatus, SpooledColumns, SpooledMessage, StepStatus, Store, StoreDiagnostics, StoreError,
-    TokenRow, Totals, Window, clip, combined_report, joined_row, refs_contain, report_status,
-    same_number,
+    Activity, Alert, AlertMark, CallOutcome, CallRecord, CallRow, Checkin, CheckinDef, Coding, DeliveryReport, Escalation, EscalationState, EscalationStep, Group, Guard, ListFilter, ModemHealth, NewMessage, Outcome, PartSaved, Priority, QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result, SPOOL_MOVER, Saved, SendAt, SimMemory, SmsRow, SmsStatus, SpooledColumns, SpooledMessage, SpooledOutcome, SpooledReceived, SpooledReport, StepStatus, Store, StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip, combined_report, joined_row, refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -294,6 +288,64 @@ fn part_from_row(r: &Row) -> Result<ReceivedPart> {
     })
 }
 
+/// A spooled message's outcome as the `sms` row `id` (and its reports).
+fn insert_spooled_outcome(e: &mut dyn Exec, id: i64, m: &SpooledOutcome) -> Result<()> {
+    // A digest's carrier moved before keeps the link.
+    let carrier: Option<i64> = match &m.carrier_key {
+        Some(key) => e
+            .query_one(
+                "SELECT id FROM spooled WHERE spool_key = ?",
+                params![key.as_str()],
+            )?
+            .map(|r| r.get::<Option<i64>>(0))
+            .transpose()?
+            .flatten(),
+        None => None,
+    };
+    e.exec(
+        "INSERT INTO sms (id, phone, text, source, via_group, priority, text_key, repeats, \
+         queued_at, sent_at, status, parts, part_refs, error, attempts, sent_by, \
+         report_status, report_time, coalesced_into) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            id,
+            &m.phone,
+            &m.text,
+            &m.source,
+            m.via_group.as_deref(),
+            m.priority,
+            m.text_key.as_deref(),
+            m.repeats,
+            m.queued_at.as_str(),
+            m.sent_at.as_deref(),
+            m.status.as_str(),
+            m.parts,
+            m.part_refs.as_str(),
+            m.error.as_deref(),
+            m.attempts,
+            m.sent_by.as_str(),
+            m.report_status.as_deref(),
+            m.report_time.as_deref(),
+            carrier
+        ],
+    )?;
+    for r in &m.reports {
+        e.exec(
+            "INSERT INTO sms_report (sms_id, mr, st, status, discharged, received_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+            params![
+                id,
+                r.mr,
+                r.st,
+                r.status.as_str(),
+                r.discharged.as_str(),
+                r.received_at.as_str()
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 fn insert_msg(
     e: &mut dyn Exec,
     d: &Dialect,
@@ -537,14 +589,15 @@ impl<B: Backend> Store for SqlStore<B> {
             "SELECT s.spool_key, m.id, m.phone, m.text, m.source, m.via_group, {}, m.attempts, \
              m.priority, {}, {}, m.flash, m.send_after, m.send_before \
              FROM msg m JOIN spooled s ON s.id = m.id \
-             WHERE m.claimed_by IS NULL OR m.claim_until < {} ORDER BY m.id LIMIT ?",
+             WHERE m.claimed_by IS NULL OR m.claim_until < {} OR m.claimed_by = ? \
+             ORDER BY m.id LIMIT ?",
             d.time("m.created"),
             d.time("m.expires_at"),
             d.time("m.next_attempt"),
             d.now
         );
         self.0.run(|e| {
-            e.query(&sql, params![limit as i64])?
+            e.query(&sql, params![SPOOL_MOVER, limit as i64])?
                 .iter()
                 .map(|r| {
                     Ok(SpooledMessage {
@@ -574,14 +627,18 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn count_spooled(&self) -> Result<u64> {
-        self.0.run(|e| {
-            let n: i64 = e
-                .query_one(
-                    "SELECT COUNT(*) FROM msg m JOIN spooled s ON s.id = m.id",
-                    &[],
-                )?
-                .map_or(Ok(0), |r| r.get(0))?;
-            Ok(n.max(0) as u64)
+        self.0.transaction(TxKind::Snapshot, |e| {
+            let mut n = 0;
+            for sql in [
+                "SELECT COUNT(*) FROM msg m JOIN spooled s ON s.id = m.id",
+                "SELECT COUNT(*) FROM sms m JOIN spooled s ON s.id = m.id",
+                "SELECT COUNT(*) FROM rcv",
+                "SELECT COUNT(*) FROM rcv_part WHERE rcv_id IS NULL",
+            ] {
+                let count: i64 = e.query_one(sql, &[])?.map_or(Ok(0), |r| r.get(0))?;
+                n += count.max(0) as u64;
+            }
+            Ok(n)
         })
     }
 
@@ -636,6 +693,231 @@ impl<B: Backend> Store for SqlStore<B> {
             for &id in local_ids {
                 e.exec("DELETE FROM msg WHERE id = ?", params![id])?;
                 e.exec("DELETE FROM spooled WHERE id = ?", params![id])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn claim_spooled_move(&self, local_id: i64) -> Result<bool> {
+        let d = self.0.dialect();
+        self.0.transaction(TxKind::Claim, |e| {
+            // A read of its own: MySQL counts only rows actually changed,
+            // and the mover's claim again changes nothing.
+            let free = e.query_one(
+                &format!(
+                    "SELECT id FROM msg WHERE id = ? \
+                     AND (claimed_by IS NULL OR claim_until < {} OR claimed_by = ?){}",
+                    d.now, d.for_update
+                ),
+                params![local_id, SPOOL_MOVER],
+            )?;
+            if free.is_none() {
+                return Ok(false);
+            }
+            e.exec(
+                "UPDATE msg SET claimed_by = ?, claim_until = '9999-12-31 23:59:59' WHERE id = ?",
+                params![SPOOL_MOVER, local_id],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn release_spooled_move(&self, local_ids: &[i64]) -> Result<()> {
+        if local_ids.is_empty() {
+            return Ok(());
+        }
+        self.release(SPOOL_MOVER, local_ids).map(|_| ())
+    }
+
+    fn list_spooled_done(&self, limit: usize) -> Result<Vec<SpooledOutcome>> {
+        let d = self.0.dialect();
+        let sql = format!(
+            "SELECT s.spool_key, m.id, m.phone, m.text, m.source, m.via_group, m.priority, \
+             m.text_key, m.repeats, {}, {}, m.status, m.parts, m.part_refs, m.error, m.attempts, \
+             m.sent_by, m.report_status, {}, c.spool_key \
+             FROM sms m JOIN spooled s ON s.id = m.id \
+             LEFT JOIN spooled c ON c.id = m.coalesced_into ORDER BY m.id LIMIT ?",
+            d.time("m.queued_at"),
+            d.time("m.sent_at"),
+            d.time("m.report_time"),
+        );
+        let reports = format!(
+            "SELECT mr, st, status, discharged, {} FROM sms_report WHERE sms_id = ? ORDER BY mr",
+            d.time("received_at")
+        );
+        self.0.transaction(TxKind::Snapshot, |e| {
+            let mut done = Vec::new();
+            for r in e.query(&sql, params![limit as i64])? {
+                let mut m = SpooledOutcome {
+                    key: r.get(0)?,
+                    local_id: r.get(1)?,
+                    phone: r.get(2)?,
+                    text: r.get(3)?,
+                    source: r.get(4)?,
+                    via_group: r.get(5)?,
+                    priority: r.get(6)?,
+                    text_key: r.get(7)?,
+                    repeats: r.get(8)?,
+                    queued_at: r.get(9)?,
+                    sent_at: r.get(10)?,
+                    status: r.get(11)?,
+                    parts: r.get(12)?,
+                    part_refs: r.get(13)?,
+                    error: r.get(14)?,
+                    attempts: r.get(15)?,
+                    sent_by: r.get(16)?,
+                    report_status: r.get(17)?,
+                    report_time: r.get(18)?,
+                    carrier_key: r.get(19)?,
+                    reports: Vec::new(),
+                };
+                for p in e.query(&reports, params![m.local_id])? {
+                    m.reports.push(SpooledReport {
+                        mr: p.get(0)?,
+                        st: p.get(1)?,
+                        status: p.get(2)?,
+                        discharged: p.get(3)?,
+                        received_at: p.get(4)?,
+                    });
+                }
+                done.push(m);
+            }
+            Ok(done)
+        })
+    }
+
+    fn import_spooled_done(&self, m: &SpooledOutcome) -> Result<Option<i64>> {
+        let d = self.0.dialect();
+        let claim_key = format!(
+            "{} INTO spooled (spool_key, id) VALUES (?, NULL)",
+            d.insert_ignore
+        );
+        self.0.transaction(TxKind::Write, |e| {
+            // The key first, as for an unsent message.
+            if e.exec(&claim_key, params![m.key.as_str()])? == 0 {
+                // Known: moved before, or committed here by a request whose
+                // commit was not confirmed (the database went away at that
+                // moment) and so spooled as well. Still queued here, that
+                // copy takes the outcome: it is not sent a second time.
+                let known = e
+                    .query_one(
+                        &format!(
+                            "SELECT m.id FROM spooled s JOIN msg m ON m.id = s.id \
+                             WHERE s.spool_key = ? AND (m.claimed_by IS NULL \
+                             OR m.claim_until < {}){}",
+                            d.now, d.for_update
+                        ),
+                        params![m.key.as_str()],
+                    )?
+                    .map(|r| r.get::<i64>(0))
+                    .transpose()?;
+                let Some(id) = known else {
+                    return Ok(None);
+                };
+                e.exec("DELETE FROM msg WHERE id = ?", params![id])?;
+                insert_spooled_outcome(e, id, m)?;
+                return Ok(Some(id));
+            }
+            // `sms.id` is the id a row had in `msg`: one from the queue's
+            // sequence, so that no later message gets it too. The row is
+            // never visible (inserted and deleted in this transaction).
+            let id = e
+                .insert(
+                    "INSERT INTO msg (phone, text, source, claimed_by) VALUES (?, ?, ?, ?)",
+                    params![&m.phone, &m.text, &m.source, SPOOL_MOVER],
+                )?
+                .ok_or_else(|| StoreError::other("INSERT INTO msg gave no id"))?;
+            e.exec("DELETE FROM msg WHERE id = ?", params![id])?;
+            insert_spooled_outcome(e, id, m)?;
+            e.exec(
+                "UPDATE spooled SET id = ? WHERE spool_key = ?",
+                params![id, m.key.as_str()],
+            )?;
+            Ok(Some(id))
+        })
+    }
+
+    fn delete_spooled_done(&self, local_ids: &[i64]) -> Result<()> {
+        self.0.transaction(TxKind::Write, |e| {
+            for &id in local_ids {
+                e.exec("DELETE FROM sms_report WHERE sms_id = ?", params![id])?;
+                e.exec("DELETE FROM sms WHERE id = ?", params![id])?;
+                e.exec("DELETE FROM spooled WHERE id = ?", params![id])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn list_spooled_received(&self, limit: usize) -> Result<Vec<SpooledReceived>> {
+        let sql = format!(
+            "SELECT id, sender, text, coding, smsc_time, {}, parts, complete, smsc, dedupe_key, \
+             pid, dst_port, src_port FROM rcv ORDER BY id LIMIT ?",
+            self.0.dialect().time("received_at")
+        );
+        self.0.run(|e| {
+            e.query(&sql, params![limit as i64])?
+                .iter()
+                .map(|r| {
+                    Ok(SpooledReceived {
+                        local_id: r.get(0)?,
+                        received_at: r.get(5)?,
+                        msg: Received {
+                            sender: r.get(1)?,
+                            text: r.get(2)?,
+                            coding: r.parse(3, "rcv.coding", Coding::parse)?,
+                            smsc_time: r.get(4)?,
+                            parts: r.get(6)?,
+                            complete: r.get(7)?,
+                            smsc: r.get(8)?,
+                            dedupe_key: r.get::<Option<String>>(9)?.unwrap_or_default(),
+                            pid: r.get(10)?,
+                            ports: ports_at(r, 11)?,
+                        },
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn import_received(&self, m: &SpooledReceived) -> Result<Option<i64>> {
+        self.0.transaction(TxKind::Write, |e| {
+            let id = self.insert_rcv(e, &m.msg)?;
+            if let Some(id) = id {
+                e.exec(
+                    "UPDATE rcv SET received_at = ? WHERE id = ?",
+                    params![m.received_at.as_str(), id],
+                )?;
+            }
+            Ok(id)
+        })
+    }
+
+    fn delete_spooled_received(&self, local_ids: &[i64]) -> Result<()> {
+        self.0.transaction(TxKind::Write, |e| {
+            for &id in local_ids {
+                e.exec("DELETE FROM rcv_part WHERE rcv_id = ?", params![id])?;
+                e.exec("DELETE FROM rcv WHERE id = ?", params![id])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn list_spooled_parts(&self, limit: usize) -> Result<Vec<(i64, ReceivedPart)>> {
+        let sql = format!(
+            "SELECT {PART_COLUMNS}, id FROM rcv_part WHERE rcv_id IS NULL ORDER BY id LIMIT ?"
+        );
+        self.0.run(|e| {
+            e.query(&sql, params![limit as i64])?
+                .iter()
+                .map(|r| Ok((r.get(16)?, part_from_row(r)?)))
+                .collect()
+        })
+    }
+
+    fn delete_spooled_parts(&self, ids: &[i64]) -> Result<()> {
+        self.0.transaction(TxKind::Write, |e| {
+            for &id in ids {
+                e.exec("DELETE FROM rcv_part WHERE id = ?", params![id])?;
             }
             Ok(())
         })

@@ -2521,10 +2521,195 @@ mod spool {
         assert_eq!(s.queue_stats().unwrap().depth, 2);
     }
 
+    /// A modem's claim and the mover's keep each other off a spooled row;
+    /// the mover's never expires and is handed back only when asked.
+    fn the_mover_and_a_modem_never_hold_one_row(fx: &dyn Fixture) {
+        let spool = fx.open();
+        let keys: Vec<String> = (0..2).map(|i| format!("{i:032}")).collect();
+        let ids = spool
+            .enqueue_keyed(&[message("a"), message("b")], &keys, &[])
+            .unwrap();
+        let sending = spool.claim_due("modem", LONG, 1).unwrap();
+        assert_eq!(sending[0].id, ids[0]);
+        assert!(
+            !spool.claim_spooled_move(ids[0]).unwrap(),
+            "a modem holds it"
+        );
+        assert!(spool.claim_spooled_move(ids[1]).unwrap());
+        assert!(spool.claim_spooled_move(ids[1]).unwrap(), "the mover again");
+        // no modem takes what the mover holds, however long it waits
+        assert!(spool.claim_due("modem 2", LONG, 10).unwrap().is_empty());
+        assert_eq!(spool.release_claims("modem 2").unwrap(), 0);
+        // the mover lists its own (a move cut short), not the modem's
+        let listed: Vec<i64> = spool
+            .list_spooled(10)
+            .unwrap()
+            .iter()
+            .map(|m| m.local_id)
+            .collect();
+        assert_eq!(listed, [ids[1]]);
+        spool.release_spooled_move(&[ids[1]]).unwrap();
+        let claimed = spool.claim_due("modem 2", LONG, 10).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].id, ids[1]);
+    }
+
+    /// A message sent from the spool goes to the database's record once,
+    /// with its outcome, its reports and a new id from the queue.
+    fn a_finished_spooled_message_is_recorded_once(fx: &dyn Fixture) {
+        // the spool is SQLite; the database is the backend under test
+        let spool = SqliteFixture::new();
+        let spool = spool.open();
+        let main = fx.open();
+        let keys = vec!["a".repeat(32), "b".repeat(32)];
+        let ids = spool
+            .enqueue_keyed(&[message("sent"), message("failed")], &keys, &[])
+            .unwrap();
+        let claimed = spool.claim_due("modem", LONG, 10).unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert!(spool.finish(ids[0], "modem", &sent(2, "17,18")).unwrap());
+        let failed = Outcome::Failed {
+            error: "no network".into(),
+        };
+        assert!(spool.finish(ids[1], "modem", &failed).unwrap());
+        let report = DeliveryReport {
+            mr: 17,
+            recipient: "420777000001".into(),
+            st: 0,
+            discharged: "2026-11-30 01:02:03+01:00".into(),
+        };
+        assert!(spool.save_report(&report).unwrap().is_some());
+        assert_eq!(spool.count_spooled().unwrap(), 2, "finished ones count");
+        assert!(spool.list_spooled(10).unwrap().is_empty());
+        let done = spool.list_spooled_done(10).unwrap();
+        assert_eq!(done.len(), 2);
+        assert_eq!(done[0].key, keys[0]);
+        assert_eq!(done[0].reports.len(), 1);
+        // a message queued in the database meanwhile keeps its own id
+        let queued = main.enqueue(&[message("in the database")]).unwrap()[0];
+        let id = main
+            .import_spooled_done(&done[0])
+            .unwrap()
+            .expect("moved now");
+        assert_ne!(id, queued);
+        assert_eq!(main.import_spooled_done(&done[0]).unwrap(), None);
+        main.import_spooled_done(&done[1])
+            .unwrap()
+            .expect("moved now");
+        let r = main.sms(id).unwrap().expect("in sms");
+        assert_eq!(r.status, SmsStatus::Sent);
+        assert_eq!((r.parts, r.part_refs.as_str()), (2, "17,18"));
+        assert_eq!(r.sent_by, "modem");
+        assert_eq!(r.group.as_deref(), Some("oncall"));
+        assert_eq!(r.queued_at, done[0].queued_at, "the queue time is kept");
+        assert_eq!(r.sent_at, done[0].sent_at);
+        assert!(r.report_status.is_some(), "{r:?}");
+        let all = main.list_sms(&ListFilter {
+            limit: 10,
+            ..Default::default()
+        });
+        let all = all.unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(
+            all.iter()
+                .any(|r| r.status == SmsStatus::Failed && r.error.as_deref() == Some("no network"))
+        );
+        assert_eq!(main.queue_stats().unwrap().depth, 1, "the queue as it was");
+        // a report for it still finds it in the database
+        assert!(main.save_report(&report).unwrap().is_some());
+        spool.delete_spooled_done(&[ids[0], ids[1]]).unwrap();
+        assert_eq!(spool.count_spooled().unwrap(), 0);
+        assert!(spool.list_spooled_done(10).unwrap().is_empty());
+    }
+
+    /// A request whose commit the database made but could not confirm is
+    /// spooled too and sent from the spool: the copy queued in the
+    /// database takes the outcome and is not sent again.
+    fn a_copy_queued_by_an_unconfirmed_commit_takes_the_outcome(fx: &dyn Fixture) {
+        let spool = SqliteFixture::new();
+        let spool = spool.open();
+        let main = fx.open();
+        let key = "c".repeat(32);
+        let queued = main
+            .enqueue_keyed(&[message("twice?")], std::slice::from_ref(&key), &[])
+            .unwrap()[0];
+        let local = spool
+            .enqueue_keyed(&[message("twice?")], std::slice::from_ref(&key), &[])
+            .unwrap()[0];
+        spool.claim_due("modem", LONG, 1).unwrap();
+        assert!(spool.finish(local, "modem", &sent(1, "9")).unwrap());
+        let done = spool.list_spooled_done(10).unwrap();
+        assert_eq!(main.import_spooled_done(&done[0]).unwrap(), Some(queued));
+        assert_eq!(main.queue_stats().unwrap().depth, 0, "not sent again");
+        let r = main.sms(queued).unwrap().expect("recorded");
+        assert_eq!((r.status, r.part_refs.as_str()), (SmsStatus::Sent, "9"));
+        assert_eq!(main.import_spooled_done(&done[0]).unwrap(), None, "once");
+        // a copy a sender holds (on the air now) is left to it
+        let key = "d".repeat(32);
+        main.enqueue_keyed(&[message("held")], std::slice::from_ref(&key), &[])
+            .unwrap();
+        assert_eq!(main.claim_due("other serve", LONG, 1).unwrap().len(), 1);
+        let local = spool
+            .enqueue_keyed(&[message("held")], std::slice::from_ref(&key), &[])
+            .unwrap()[0];
+        spool.claim_due("modem", LONG, 1).unwrap();
+        assert!(spool.finish(local, "modem", &sent(1, "10")).unwrap());
+        let done = spool.list_spooled_done(10).unwrap();
+        let held = done.iter().find(|m| m.key == key).unwrap();
+        assert_eq!(main.import_spooled_done(held).unwrap(), None);
+        assert_eq!(main.queue_stats().unwrap().depth, 1);
+    }
+
+    /// Messages received into the spool are moved into `rcv` once, with
+    /// their time; waiting parts join in the database when the rest comes.
+    fn received_spooled_messages_move_once(fx: &dyn Fixture) {
+        // the spool is SQLite; the database is the backend under test
+        let spool = SqliteFixture::new();
+        let spool = spool.open();
+        let main = fx.open();
+        let m = received("+420608337726", "in the spool");
+        let Saved::New(local) = spool.save_received(&m).unwrap() else {
+            panic!("stored")
+        };
+        let first = part(5, 2, 1, DataCoding::Ucs2, "0048", "H");
+        assert_eq!(spool.save_part(&first).unwrap().saved, Saved::Waiting);
+        assert_eq!(spool.count_spooled().unwrap(), 2);
+        let listed = spool.list_spooled_received(10).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].local_id, local);
+        assert_eq!(listed[0].msg, m);
+        let id = main
+            .import_received(&listed[0])
+            .unwrap()
+            .expect("moved now");
+        assert_eq!(main.import_received(&listed[0]).unwrap(), None, "once");
+        let row = main.rcv(id).unwrap().unwrap();
+        assert_eq!(row.text, "in the spool");
+        assert_eq!(row.received_at, listed[0].received_at, "its time is kept");
+        // read again from the SIM after the move: still once
+        assert_eq!(main.save_received(&m).unwrap(), Saved::Duplicate);
+        spool.delete_spooled_received(&[local]).unwrap();
+        let parts = spool.list_spooled_parts(10).unwrap();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].1, first);
+        assert_eq!(main.save_part(&parts[0].1).unwrap().saved, Saved::Waiting);
+        spool.delete_spooled_parts(&[parts[0].0]).unwrap();
+        assert_eq!(spool.count_spooled().unwrap(), 0);
+        let second = part(5, 2, 2, DataCoding::Ucs2, "0069", "i");
+        let Saved::New(joined) = main.save_part(&second).unwrap().saved else {
+            panic!("joined in the database")
+        };
+        assert_eq!(main.rcv(joined).unwrap().unwrap().parts, 2);
+    }
+
     suite!(
         a_spooled_message_is_moved_once,
         a_keyed_commit_is_not_moved_again,
         the_spool_lists_counts_and_deletes,
+        the_mover_and_a_modem_never_hold_one_row,
+        a_finished_spooled_message_is_recorded_once,
+        a_copy_queued_by_an_unconfirmed_commit_takes_the_outcome,
+        received_spooled_messages_move_once,
     );
 }
 

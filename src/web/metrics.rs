@@ -182,6 +182,14 @@ pub fn metrics(app: &App) -> Reply {
             "Messages moved from the local spool into the database since serve started.",
             state.moved,
         );
+        metric(
+            &mut out,
+            "smss_spool_sent_total",
+            "counter",
+            "Messages the modems sent from the local spool (the database unreachable) since \
+             serve started.",
+            state.sent,
+        );
     }
     // One series per modem (sender) across the cluster; none before any
     // sender reported, rather than made-up values.

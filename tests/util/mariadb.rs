@@ -44,9 +44,14 @@ impl MariaDb {
     pub fn install(tag: &str, options: Vec<String>) -> MariaDb {
         let dir = TempDir::new(tag);
         let data = dir.path().join("data");
+        // Its own temporary directory: bootstraps running at the same time
+        // in /tmp were seen to fail on each other's temporary tables.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
         let out = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args([
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
@@ -133,6 +138,7 @@ impl MariaDb {
         let child = Command::new(MARIADBD)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", d.join("data").display()))
+            .arg(format!("--tmpdir={}", d.join("tmp").display()))
             .arg(format!("--port={}", self.port))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--socket={}", d.join("mysqld.sock").display()))
