@@ -341,6 +341,19 @@ settings! {
         parse: duration, commands: MODEM,
         help: "the on-receive program is killed after this",
     }
+    on_receive_queue: usize {
+        name: "on-receive-queue", value: "N", default: "1000",
+        parse: number(1, 1_000_000), commands: MODEM,
+        help: "received messages that may wait for the on-receive program (it runs one at a \
+               time); beyond, it is not run for a message (logged), the message is stored all \
+               the same",
+    }
+    on_receive_log_bytes: usize {
+        name: "on-receive-log-bytes", value: "N", default: "4096",
+        parse: number(0, 16_777_216), commands: MODEM,
+        help: "how much of the on-receive program's standard output, and of its standard \
+               error, is logged; the rest is read and dropped",
+    }
     multipart_timeout: Duration {
         name: "multipart-timeout", value: "DURATION", default: "24h",
         parse: duration, commands: MODEM,

@@ -13,7 +13,7 @@
 //! that group when the program has exited (children in the background) is
 //! waited for too; at the timeout the whole group is killed. Its standard
 //! output and error are read by threads of their own until they close, the
-//! first [`OUTPUT_LOG_BYTES`] of each logged, the rest read and dropped.
+//! first `on-receive-log-bytes` of each logged, the rest read and dropped.
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -27,11 +27,6 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-/// How many stored messages may wait for their hook.
-const QUEUE: usize = 1000;
-/// How much of the program's standard output, and of its standard error,
-/// is logged; the rest is read and dropped.
-pub const OUTPUT_LOG_BYTES: usize = 4096;
 /// How long the readers of its output may take to see the end once the
 /// program's process group is gone (a process that left the group may
 /// keep the pipes open: its output is then not waited for).
@@ -48,51 +43,73 @@ pub struct ReceivedEvent {
     pub smsc_time: String,
 }
 
+/// The program's bounds (the `on-receive-*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// It is killed (its whole process group) after this.
+    pub timeout: Duration,
+    /// How many stored messages may wait for it.
+    pub queue: usize,
+    /// How much of its standard output, and of its standard error, is
+    /// logged.
+    pub log_bytes: usize,
+}
+
 pub struct OnReceive {
     queue: Option<SyncSender<ReceivedEvent>>,
+    /// The queue's size, for the log line when it is full.
+    size: usize,
     worker: Option<thread::JoinHandle<()>>,
 }
 
 impl OnReceive {
     /// `program = None`: nothing to run, events are dropped.
-    pub fn start(program: Option<PathBuf>, timeout: Duration) -> OnReceive {
+    pub fn start(program: Option<PathBuf>, limits: Limits) -> OnReceive {
         let Some(program) = program else {
             return OnReceive {
                 queue: None,
+                size: 0,
                 worker: None,
             };
         };
-        let (tx, rx) = mpsc::sync_channel::<ReceivedEvent>(QUEUE);
+        let (tx, rx) = mpsc::sync_channel::<ReceivedEvent>(limits.queue);
         let worker = thread::Builder::new()
             .name("on-receive".into())
             .spawn(move || {
                 for event in rx {
-                    run_one(&program, &event, timeout);
+                    run_one(&program, &event, limits);
                 }
             })
             .ok();
         OnReceive {
             queue: Some(tx),
+            size: limits.queue,
             worker,
         }
     }
 
-    /// Queues the program for one stored message; never blocks.
-    pub fn received(&self, event: ReceivedEvent) {
+    /// Queues the program for one stored message; never blocks. False
+    /// when it will not run for it (no program, the queue full).
+    pub fn received(&self, event: ReceivedEvent) -> bool {
         let Some(queue) = &self.queue else {
-            return;
+            return false;
         };
         match queue.try_send(event) {
-            Ok(()) => {}
-            Err(TrySendError::Full(e)) => log::warn!(
-                "on-receive: {QUEUE} messages already wait for the program; not run for received message {}",
-                e.id
-            ),
+            Ok(()) => true,
+            Err(TrySendError::Full(e)) => {
+                log::warn!(
+                    "on-receive: {} messages already wait for the program (on-receive-queue); not run for received message {}",
+                    self.size,
+                    e.id
+                );
+                false
+            }
             Err(TrySendError::Disconnected(e)) => {
                 log::warn!(
                     "on-receive: worker gone; not run for received message {}",
                     e.id
-                )
+                );
+                false
             }
         }
     }
@@ -160,7 +177,8 @@ fn kill_group(pgid: Pid, child: &mut Child) {
     let _ = child.wait();
 }
 
-fn run_one(program: &Path, event: &ReceivedEvent, timeout: Duration) -> Outcome {
+fn run_one(program: &Path, event: &ReceivedEvent, limits: Limits) -> Outcome {
+    let timeout = limits.timeout;
     let spawned = Command::new(program)
         .arg(event.id.to_string())
         .env("SMSS_ID", event.id.to_string())
@@ -216,7 +234,7 @@ fn run_one(program: &Path, event: &ReceivedEvent, timeout: Duration) -> Outcome 
             let _ = thread::Builder::new()
                 .name(format!("on-receive {name}"))
                 .spawn(move || {
-                    let _ = tx.send((name, drain(stream, OUTPUT_LOG_BYTES)));
+                    let _ = tx.send((name, drain(stream, limits.log_bytes)));
                 });
         }
     }
@@ -299,6 +317,15 @@ fn run_one(program: &Path, event: &ReceivedEvent, timeout: Duration) -> Outcome 
 mod tests {
     use super::*;
 
+    /// The default queue and log bounds, with `timeout`.
+    fn within(timeout: Duration) -> Limits {
+        Limits {
+            timeout,
+            queue: 1000,
+            log_bytes: 4096,
+        }
+    }
+
     /// A directory of its own for one test's scripts.
     fn scratch(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("smss-hook-{tag}-{}", std::process::id()));
@@ -342,7 +369,7 @@ mod tests {
         let reader = script(&dir, "reader.sh", &format!("cat > {}", out.display()));
         let text = "x".repeat(100 * 1024);
         let started = Instant::now();
-        let outcome = run_one(&deaf, &event(1, &text), Duration::from_secs(1));
+        let outcome = run_one(&deaf, &event(1, &text), within(Duration::from_secs(1)));
         let took = started.elapsed();
         eprintln!("100 KB to a program that does not read it: {outcome:?} after {took:?}");
         assert_eq!(
@@ -353,7 +380,7 @@ mod tests {
         );
         assert!(took < Duration::from_secs(10), "{took:?}");
         // and the next one runs, and gets all of its 100 KB
-        let outcome = run_one(&reader, &event(2, &text), Duration::from_secs(30));
+        let outcome = run_one(&reader, &event(2, &text), within(Duration::from_secs(30)));
         assert!(
             matches!(outcome, Outcome::Exited(s) if s.success()),
             "{outcome:?}"
@@ -372,7 +399,7 @@ mod tests {
             &format!("sleep 60 &\necho $! > {}\nexit 0", pid_file.display()),
         );
         let started = Instant::now();
-        let outcome = run_one(&parent, &event(3, "hi"), Duration::from_secs(1));
+        let outcome = run_one(&parent, &event(3, "hi"), within(Duration::from_secs(1)));
         assert_eq!(
             outcome,
             Outcome::Killed {
@@ -395,7 +422,7 @@ mod tests {
         );
         // a group that ends by itself is waited for, not killed
         let quick = script(&dir, "quick.sh", "sleep 0.2 &\nexit 0");
-        let outcome = run_one(&quick, &event(4, "hi"), Duration::from_secs(30));
+        let outcome = run_one(&quick, &event(4, "hi"), within(Duration::from_secs(30)));
         assert!(
             matches!(outcome, Outcome::Exited(s) if s.success()),
             "{outcome:?}"
@@ -404,7 +431,38 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_holds_on_receive_queue_messages() {
+        let dir = scratch("queue");
+        let started = dir.join("started");
+        let slow = script(
+            &dir,
+            "slow.sh",
+            &format!("touch {}\nsleep 1", started.display()),
+        );
+        let limits = Limits {
+            queue: 1,
+            ..within(Duration::from_secs(30))
+        };
+        let hooks = OnReceive::start(Some(slow), limits);
+        assert!(hooks.received(event(1, "runs")));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !started.exists() {
+            assert!(Instant::now() < deadline, "the program never ran");
+            thread::sleep(Duration::from_millis(10));
+        }
+        // the first runs: one place in the queue, then it is full
+        assert!(hooks.received(event(2, "waits")));
+        assert!(!hooks.received(event(3, "not run")));
+        hooks.finish();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn output_is_drained_and_capped() {
+        let captured = drain(std::io::Cursor::new(vec![b'y'; 10]), 0);
+        assert_eq!((captured.kept.len(), captured.dropped), (0, 10));
+        let captured = drain(std::io::Cursor::new(vec![b'y'; 4097]), 4096);
+        assert_eq!((captured.kept.len(), captured.dropped), (4096, 1));
         let captured = drain(std::io::Cursor::new(vec![b'y'; 10_000]), 4096);
         assert_eq!(captured.kept.len(), 4096);
         assert_eq!(captured.dropped, 10_000 - 4096);
@@ -417,7 +475,7 @@ mod tests {
             "loud.sh",
             "head -c 1000000 /dev/zero\nhead -c 1000000 /dev/zero >&2",
         );
-        let outcome = run_one(&loud, &event(5, "hi"), Duration::from_secs(30));
+        let outcome = run_one(&loud, &event(5, "hi"), within(Duration::from_secs(30)));
         assert!(
             matches!(outcome, Outcome::Exited(s) if s.success()),
             "{outcome:?}"

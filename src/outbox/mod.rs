@@ -119,7 +119,14 @@ impl Outbox {
         // Start concatenation references somewhere arbitrary so that two
         // runs in a row do not reuse the same one for different messages.
         let next_ref = (std::process::id() as u8) ^ (Instant::now().elapsed().subsec_nanos() as u8);
-        let hooks = OnReceive::start(settings.on_receive.clone(), settings.on_receive_timeout);
+        let hooks = OnReceive::start(
+            settings.on_receive.clone(),
+            crate::hook::Limits {
+                timeout: settings.on_receive_timeout,
+                queue: settings.on_receive_queue,
+                log_bytes: settings.on_receive_log_bytes,
+            },
+        );
         let policy = SendPolicy::new(&settings);
         let (waker, wake) = mpsc::channel();
         let pin = settings

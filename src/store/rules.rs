@@ -8,7 +8,13 @@ use std::time::Duration;
 
 use super::sql::{Backend, Dialect, Exec, Row, TxKind, Value, params};
 use super::{
-    Activity, Alert, AlertMark, CallOutcome, CallRecord, CallRow, Checkin, CheckinDef, Coding, DeliveryReport, Escalation, EscalationState, EscalationStep, Group, Guard, ListFilter, ModemHealth, NewMessage, Outcome, PartSaved, Priority, QueueRow, QueueStats, QueuedMessage, RcvRow, Received, ReceivedPart, ReportStatus, Result, SPOOL_MOVER, Saved, SendAt, SimMemory, SmsRow, SmsStatus, SpooledColumns, SpooledMessage, SpooledOutcome, SpooledReceived, SpooledReport, StepStatus, Store, StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip, combined_report, joined_row, refs_contain, report_status, same_number,
+    Activity, Alert, AlertMark, CallOutcome, CallRecord, CallRow, Checkin, CheckinDef, Coding,
+    DeliveryReport, Escalation, EscalationState, EscalationStep, Group, Guard, ListFilter,
+    ModemHealth, NewMessage, Outcome, PartSaved, Priority, QueueRow, QueueStats, QueuedMessage,
+    RcvRow, Received, ReceivedPart, ReportStatus, Result, SPOOL_MOVER, Saved, SendAt, SimMemory,
+    SmsRow, SmsStatus, SpooledColumns, SpooledMessage, SpooledOutcome, SpooledReceived,
+    SpooledReport, StepStatus, Store, StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip,
+    combined_report, joined_row, refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
