@@ -143,6 +143,7 @@ impl Inbox<'_> {
             log::warn!(
                 "received message {id}: some parts never arrived; stored what came (incomplete)"
             );
+            self.incomplete_stored(id);
         }
         Ok(summary)
     }
@@ -264,6 +265,7 @@ impl Inbox<'_> {
                         part.seq,
                         part.reference
                     );
+                    self.incomplete_stored(id);
                 }
                 if let Saved::New(id) = saved {
                     // The joined text is in the database; read it back for the log and hook.
@@ -293,6 +295,26 @@ impl Inbox<'_> {
             }
         }
         Ok(())
+    }
+
+    /// An incomplete message stored from the parts that came is a new
+    /// received message like any other: the on-receive program runs for
+    /// it (read back: its text is what the parts held).
+    fn incomplete_stored(&self, id: i64) {
+        match self.target().rcv(id) {
+            Ok(Some(row)) if !row.silent() => {
+                self.hooks.received(ReceivedEvent {
+                    id,
+                    sender: row.sender,
+                    text: row.text,
+                    smsc_time: row.smsc_time,
+                });
+            }
+            Ok(_) => {}
+            Err(e) => log::warn!(
+                "received message {id}: cannot read it back for the on-receive program: {e}"
+            ),
+        }
     }
 
     fn stored(
