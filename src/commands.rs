@@ -681,30 +681,9 @@ fn status_of_store(
         .health_max_age
         .max(settings.poll_interval + std::time::Duration::from_secs(60))
         .as_secs() as i64;
-    let host = crate::config::host_name().unwrap_or_else(|| "localhost".into());
-    let devices = settings.devices();
-    let retire_after = settings.health_retire_age.as_secs() as i64;
     for m in &modems {
         let stale = m.checked_age_secs > stale_after;
-        // Of this host by its default name, for a device no longer set: the
-        // device was changed (the new one has a row of its own).
-        let former = m.instance == format!("{host}:{}", m.device) && !devices.contains(&m.device);
-        let retired = if retire_after > 0 && m.checked_age_secs > retire_after {
-            Some(format!(
-                "not checked for {} (health-retire-age {})",
-                human_secs(m.checked_age_secs),
-                human_secs(retire_after)
-            ))
-        } else if stale && former {
-            Some(format!(
-                "{} is not a device of this host's configuration now; last checked {} ago",
-                m.device,
-                human_secs(m.checked_age_secs)
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = retired {
+        if let Some(why) = retired(m, settings) {
             println!(
                 "modem:      {}: retired ({why}; `smss status --forget {}` deletes the row)",
                 m.instance,
@@ -841,6 +820,37 @@ fn describe_modem(m: &ModemHealth) -> String {
 }
 
 /// `75` → `1m 15s`; `90000` → `1d 1h`.
+/// Why a sender's `modem` row is retired (shown as such, not as a fault:
+/// `status`, the web panel, `/metrics`), or `None`: not checked for
+/// `health-retire-age`, or of this host by its default name for a device
+/// no longer configured (the device was changed: the new one has a row of
+/// its own) and not checked for `health-max-age`.
+pub(crate) fn retired(m: &crate::store::ModemHealth, settings: &Settings) -> Option<String> {
+    let retire_after = settings.health_retire_age.as_secs() as i64;
+    let stale_after = settings
+        .health_max_age
+        .max(settings.poll_interval + std::time::Duration::from_secs(60))
+        .as_secs() as i64;
+    let host = crate::config::host_name().unwrap_or_else(|| "localhost".into());
+    let former =
+        m.instance == format!("{host}:{}", m.device) && !settings.devices().contains(&m.device);
+    if retire_after > 0 && m.checked_age_secs > retire_after {
+        Some(format!(
+            "not checked for {} (health-retire-age {})",
+            human_secs(m.checked_age_secs),
+            human_secs(retire_after)
+        ))
+    } else if m.checked_age_secs > stale_after && former {
+        Some(format!(
+            "{} is not a device of this host's configuration now; last checked {} ago",
+            m.device,
+            human_secs(m.checked_age_secs)
+        ))
+    } else {
+        None
+    }
+}
+
 fn human_secs(secs: i64) -> String {
     let secs = secs.max(0);
     let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);

@@ -699,6 +699,36 @@ fn retired_senders(backend: Backend) {
         )),
         "{text}"
     );
+    // The web panel says the same, and /metrics has no series for them
+    // (an alert on smss_modem_up == 0 would fire for ever).
+    {
+        let sim = smss::sim::PtySim::start().unwrap();
+        let serve = Serve::start(
+            &db.url,
+            sim.path.to_str().unwrap(),
+            &dir,
+            &["--web-listen", "127.0.0.1:0"],
+        );
+        let web = serve.web_addr();
+        let mut metrics = String::new();
+        assert!(
+            wait_for(std::time::Duration::from_secs(60), || {
+                metrics = crate::util::http::get(web, "/metrics", &[]).text();
+                metrics.contains("smss_modem_up{")
+            }),
+            "serve's own modem never reported: {metrics}"
+        );
+        assert!(!metrics.contains("old-host"), "{metrics}");
+        assert!(!metrics.contains(&format!("\"{former}\"")), "{metrics}");
+        let panel = crate::util::http::get(web, "/", &[]).text();
+        assert!(
+            panel.contains("Modem old-host:/dev/ttyS0")
+                && panel.contains("retired (not checked for "),
+            "{panel}"
+        );
+        assert!(serve.terminate().success());
+    }
+
     // Still the device of this host: not checked for 10 minutes is a problem.
     let (code, text) = status(&["--device", "/dev/ttyS0"]);
     assert_eq!(code, Some(1), "{text}");

@@ -553,7 +553,10 @@ pub fn kannel_sendsms(app: &App, req: &Req<'_>, body: &[u8]) -> Reply {
                 ids.len(),
                 list.join(",")
             );
-            let answer = if super::modem_health(app.store.as_ref()).iter().any(|m| m.up) {
+            let answer = if super::modem_health(app.store.as_ref(), &app.settings)
+                .iter()
+                .any(|m| m.up)
+            {
                 "0: Accepted for delivery"
             } else {
                 "3: Queued for later delivery"

@@ -516,7 +516,7 @@ fn health(app: &App) -> String {
             ),
         ));
     }
-    let modems = modem_health(app.store.as_ref());
+    let modems = modem_health(app.store.as_ref(), &app.settings);
     if modems.is_empty() {
         items.push((
             "Modem".into(),
@@ -524,6 +524,16 @@ fn health(app: &App) -> String {
         ));
     }
     for m in &modems {
+        if let Some(why) = &m.retired {
+            items.push((
+                format!("Modem {}", esc(&m.instance)),
+                format!(
+                    "<span class=\"muted\">retired ({}; <code>smss status --forget</code> deletes the row)</span>",
+                    esc(why)
+                ),
+            ));
+            continue;
+        }
         let signal = match m.signal {
             Some(s) if s <= 31 => format!("{s}/31"),
             _ => "unknown".into(),

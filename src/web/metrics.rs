@@ -193,7 +193,10 @@ pub fn metrics(app: &App) -> Reply {
     }
     // One series per modem (sender) across the cluster; none before any
     // sender reported, rather than made-up values.
-    let modems = modem_health(app.store.as_ref());
+    let modems: Vec<_> = modem_health(app.store.as_ref(), &app.settings)
+        .into_iter()
+        .filter(|m| m.retired.is_none())
+        .collect();
     if !modems.is_empty() {
         let _ = writeln!(out, "# HELP smss_modem_up 1 when the modem answers.");
         let _ = writeln!(out, "# TYPE smss_modem_up gauge");

@@ -71,6 +71,9 @@ pub struct ModemHealth {
     pub warnings: Option<String>,
     /// What the message memories hold.
     pub memories: Vec<crate::store::SimMemory>,
+    /// Why the sender counts as retired (`smss status`'s rule): shown as
+    /// such on the panel, left out of `/metrics`.
+    pub retired: Option<String>,
 }
 
 /// A modem whose last check is older than this counts as down.
@@ -78,10 +81,11 @@ const HEALTH_STALE_SECS: i64 = 300;
 
 /// Every modem's health as the senders last recorded it in the `modem`
 /// table, by instance name; empty when none reported (or no database).
-pub fn modem_health(store: &dyn Store) -> Vec<ModemHealth> {
+pub fn modem_health(store: &dyn Store, settings: &Settings) -> Vec<ModemHealth> {
     let rows = store.modem_health().unwrap_or_default();
     rows.into_iter()
         .map(|m| ModemHealth {
+            retired: crate::commands::retired(&m, settings),
             model: if m.model.is_empty() {
                 m.device.clone()
             } else {
