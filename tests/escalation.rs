@@ -352,6 +352,17 @@ fn an_ack_from_elsewhere_changes_nothing(backend: Backend) {
     reply(&fx.sim, &format!("+{B}"), "ok", 2);
     assert!(wait_for(WAIT, || chains(&fx.db)[0].state == EscalationState::Acked));
     assert_eq!(chains(&fx.db)[0].acked_by, Some(format!("+{B}")));
+    // the first member, alerted before, is told who took it (and B too)
+    let told = format!("by +{B}: [2/3] disk full on db1");
+    for who in [A, B] {
+        assert!(
+            wait_for(WAIT, || all_texts(&fx.db).iter().any(|(p, t)| {
+                p.trim_start_matches('+') == who && t.starts_with("ACK #") && t.contains(&told)
+            })),
+            "no confirmation to {who}: {:?}",
+            all_texts(&fx.db)
+        );
+    }
     // another chain, due at once with the acknowledged one: only it steps
     alert(fx.serve.addr, "#@oncall;db2 down");
     let other = wait_step(&fx, A, "[1/3] db2 down");

@@ -11,7 +11,7 @@
 //! the newest message received: old replies are not taken for new ones.
 
 use crate::intake::{Intake, NOT_ALERTS};
-use crate::store::{Guard, ListFilter, StoreError, same_number};
+use crate::store::{Guard, ListFilter, StepStatus, StoreError, same_number};
 
 /// What a reply asks: `Some(None)` the newest alert, `Some(Some(id))` that
 /// one; `None`: not an acknowledgement.
@@ -81,7 +81,12 @@ pub fn pass(intake: &Intake, now: i64) -> Result<usize, StoreError> {
             by: sender.clone(),
             now,
         };
-        let reply = [crate::protocol::Request::to(&alert.phone, &confirm)];
+        let mut to = vec![alert.phone.clone()];
+        to.extend(others_alerted(store.as_ref(), alert.id, &alert.phone)?);
+        let reply: Vec<_> = to
+            .iter()
+            .map(|phone| crate::protocol::Request::to(phone, &confirm))
+            .collect();
         match intake.submit_guarded(&reply, "ack", &guard) {
             Ok(Some(_)) => {
                 log::info!("alert #{} acknowledged by {sender}", alert.id);
@@ -96,6 +101,33 @@ pub fn pass(intake: &Intake, now: i64) -> Result<usize, StoreError> {
         }
     }
     Ok(acked)
+}
+
+/// The other members an active escalation chain has alerted (their step
+/// sent) when `sms_id` is one of its steps: they are told who took the
+/// alert, so that nobody else gets up for it.
+fn others_alerted(
+    store: &dyn crate::store::Store,
+    sms_id: i64,
+    acker: &str,
+) -> Result<Vec<String>, StoreError> {
+    let chains = store.escalations(true, 500)?;
+    let Some(chain) = chains
+        .iter()
+        .find(|c| c.steps.iter().any(|s| s.sms_id == sms_id))
+    else {
+        return Ok(Vec::new());
+    };
+    let mut others: Vec<String> = Vec::new();
+    for s in &chain.steps {
+        if matches!(s.status, StepStatus::Sent { .. })
+            && !same_number(&s.phone, acker)
+            && !others.iter().any(|o| same_number(o, &s.phone))
+        {
+            others.push(s.phone.clone());
+        }
+    }
+    Ok(others)
 }
 
 #[cfg(test)]
