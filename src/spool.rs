@@ -417,7 +417,9 @@ impl Spool {
         while !stop.load(Ordering::SeqCst) {
             let busy = self.state_lock().is_some() || self.store.count_spooled().unwrap_or(0) > 0;
             if busy {
-                let result = (|| {
+                // A bug (or a driver's panic) in one pass must not end the
+                // thread: the spool would never move in again.
+                let pass = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     if let Some(url) = &check_schema {
                         store::open(url, false)?;
                         check_schema = None;
@@ -445,7 +447,12 @@ impl Spool {
                         }
                     }
                     Ok::<usize, StoreError>(total)
-                })();
+                }));
+                let result = pass.unwrap_or_else(|_| {
+                    Err(StoreError::other(
+                        "a pass of the move panicked (a bug: the panic is logged above)",
+                    ))
+                });
                 match result {
                     Ok(_) => {
                         last_problem.clear();

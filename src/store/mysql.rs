@@ -563,7 +563,14 @@ impl Backend for Mysql {
             TxKind::Claim => {
                 TxOpts::default().set_isolation_level(Some(IsolationLevel::ReadCommitted))
             }
-            TxKind::Snapshot => TxOpts::default().set_with_consistent_snapshot(true),
+            // Not `set_with_consistent_snapshot`: mysql 28's
+            // `_start_transaction` unwraps that statement's result, so a
+            // server refusing it (a Galera node outside the primary
+            // component: 1047) panicked the calling thread (seen: serve's
+            // spool reconcile thread, which then never moved the spool in).
+            // A plain REPEATABLE READ transaction takes its snapshot at its
+            // first read instead of its start: the same for reads only.
+            TxKind::Snapshot => TxOpts::default(),
         };
         retry::on_conflict("a transaction", || {
             let mut conn = self.conn()?;
