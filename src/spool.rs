@@ -40,6 +40,15 @@
 //! to the spool at once (no connect timeout per request) until the
 //! reconcile thread has emptied the spool with the database answering.
 //! Both changes are logged once.
+//!
+//! The copy (issue 20): while the database answers, the reconcile thread
+//! copies its groups and API tokens (names and hashes) into the spool's
+//! `sms_group` and `api_token` (`spool-copy-every`, and right after the
+//! state is left). While degraded, `@group` lines and API tokens are
+//! checked against that copy: it survives restarts, so a serve started
+//! while the database is down uses the copy of an earlier run. A change
+//! made since the copy is not seen (a token revoked since is accepted
+//! until the database answers again).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -48,7 +57,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::intake::Wake;
-use crate::store::{self, ErrorKind, NewMessage, Store, StoreError};
+use crate::store::{self, ErrorKind, Group, NewMessage, Store, StoreError, TokenHash};
 
 /// Spooled messages moved per pass of the reconcile thread (each its own
 /// transaction; the pass ends early when the database fails).
@@ -66,6 +75,11 @@ pub struct Spool {
     moved: AtomicU64,
     /// Messages the modems sent from the spool since this serve started.
     sent: AtomicU64,
+    /// The groups and tokens last copied by this serve (a copy that is
+    /// the same is not written again).
+    copy: Mutex<Option<(Vec<Group>, Vec<TokenHash>)>>,
+    /// The copy was used in this outage (logged once per outage).
+    copy_used: AtomicBool,
 }
 
 /// What `status`, the web panel and `/metrics` show of the spool.
@@ -119,6 +133,8 @@ impl Spool {
             degraded: Mutex::new(None),
             moved: AtomicU64::new(0),
             sent: AtomicU64::new(0),
+            copy: Mutex::new(None),
+            copy_used: AtomicBool::new(false),
         };
         let left = spool.store.count_spooled()?;
         if left > 0 {
@@ -224,6 +240,59 @@ impl Spool {
             log::error!("spool {}: cannot commit: {e}", self.path.display());
             e
         })
+    }
+
+    /// Copies `main`'s groups and API tokens into the spool (one
+    /// transaction), unless they are what this serve copied last. `true`
+    /// when it wrote them.
+    pub fn refresh_copy(&self, main: &dyn Store) -> Result<bool, StoreError> {
+        let groups = main.list_groups()?;
+        let tokens = main.token_hashes()?;
+        let mut last = self.copy.lock().unwrap_or_else(|p| p.into_inner());
+        if last
+            .as_ref()
+            .is_some_and(|(g, t)| *g == groups && *t == tokens)
+        {
+            return Ok(false);
+        }
+        self.store.replace_copy(&groups, &tokens)?;
+        log::info!(
+            "spool: copied {} group(s) and {} API token(s) for use while the database is unreachable",
+            groups.len(),
+            tokens.len()
+        );
+        *last = Some((groups, tokens));
+        Ok(true)
+    }
+
+    /// The group `name` as copied, for an `@group` line while degraded.
+    pub fn copied_group(&self, name: &str) -> Result<Option<Group>, StoreError> {
+        self.note_copy_used();
+        self.store.group(name)
+    }
+
+    /// The name of the copied token with this hash, while degraded.
+    pub fn copied_token(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        self.note_copy_used();
+        self.store.token_name(hash)
+    }
+
+    /// When the copy was made (UTC), `None` when it holds nothing.
+    pub fn copied_at(&self) -> Option<String> {
+        self.store.copied_at().ok().flatten()
+    }
+
+    fn note_copy_used(&self) {
+        if !self.copy_used.swap(true, Ordering::Relaxed) {
+            let at = self.copied_at();
+            log::warn!(
+                "degraded: @group lines and API tokens are checked against the spool's copy \
+                 ({}); a change made since is not seen until the database answers again",
+                at.map_or("which holds no group and no token".to_owned(), |t| format!(
+                    "groups and tokens as of {t} UTC"
+                ))
+            );
+        }
     }
 
     /// Degraded since, spooled, moved.
@@ -390,6 +459,7 @@ impl Spool {
             return Ok(());
         }
         if let Some(since) = state.take() {
+            self.copy_used.store(false, Ordering::Relaxed);
             log::info!(
                 "back to normal: the database answers again (degraded since {since} UTC; \
                  {} spooled message(s) moved in)",
@@ -401,20 +471,51 @@ impl Spool {
 
     /// The reconcile thread of `serve`: every `every`, while the spool
     /// holds messages or the state is degraded, moves them into `main`
-    /// and wakes the modem threads for them. `check_schema`: the database
-    /// was not reachable when serve started, so its schema is checked
-    /// (opening `url` once) before anything is moved.
+    /// and wakes the modem threads for them; while not degraded, copies
+    /// the groups and tokens every `copy_every` (and right after the state
+    /// is left). `check_schema`: the database was not reachable when serve
+    /// started, so its schema is checked (opening `url` once) before
+    /// anything is moved or copied.
     pub fn reconcile(
         &self,
         main: &dyn Store,
         mut check_schema: Option<String>,
         every: Duration,
+        copy_every: Duration,
         wake: &Sender<Wake>,
         stop: &AtomicBool,
     ) {
         let mut last_problem = String::new();
         let mut announced = false;
+        let mut copied: Option<std::time::Instant> = None;
+        let mut copy_problem = String::new();
         while !stop.load(Ordering::SeqCst) {
+            if !self.is_degraded() && copied.is_none_or(|t| t.elapsed() >= copy_every) {
+                let result = (|| {
+                    if let Some(url) = &check_schema {
+                        store::open(url, false)?;
+                        check_schema = None;
+                    }
+                    self.refresh_copy(main)
+                })();
+                match result {
+                    Ok(_) => {
+                        copied = Some(std::time::Instant::now());
+                        copy_problem.clear();
+                    }
+                    Err(e) => {
+                        let problem = e.to_string();
+                        if problem != copy_problem {
+                            log::warn!(
+                                "spool: cannot copy the groups and API tokens yet: {e} \
+                                 (tried again every {}s)",
+                                every.as_secs()
+                            );
+                            copy_problem = problem;
+                        }
+                    }
+                }
+            }
             let busy = self.state_lock().is_some() || self.store.count_spooled().unwrap_or(0) > 0;
             if busy {
                 let result = (|| {
@@ -438,6 +539,10 @@ impl Spool {
                         // they claim only from the spool).
                         if n > 0 || (was_degraded && !self.is_degraded()) {
                             let _ = wake.send(Wake::Queued);
+                        }
+                        if was_degraded && !self.is_degraded() {
+                            // What changed during the outage is copied now.
+                            copied = None;
                         }
                         total += n;
                         if n == 0 || stop.load(Ordering::SeqCst) {
