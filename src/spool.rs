@@ -277,9 +277,12 @@ impl Spool {
         self.store.token_name(hash)
     }
 
-    /// When the copy was made (UTC), `None` when it holds nothing.
+    /// When the copy was made (UTC, to the second), `None` when it holds
+    /// nothing.
     pub fn copied_at(&self) -> Option<String> {
-        self.store.copied_at().ok().flatten()
+        let mut at = self.store.copied_at().ok().flatten()?;
+        at.truncate("YYYY-MM-DD HH:MM:SS".len());
+        Some(at)
     }
 
     fn note_copy_used(&self) {
