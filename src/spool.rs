@@ -511,8 +511,7 @@ impl Spool {
                         if problem != copy_problem {
                             log::warn!(
                                 "spool: cannot copy the groups and API tokens yet: {e} \
-                                 (tried again every {}s)",
-                                every.as_secs()
+                                 (tried again every {every:?})"
                             );
                             copy_problem = problem;
                         }
