@@ -780,13 +780,61 @@ fn groups_and_tokens_work_from_the_spools_copy_while_the_database_is_down() {
     );
     assert_eq!(r.status, 503, "{}", r.text());
 
-    let want = [
+    // Alertmanager and Grafana naming the group
+    let am = crate::integrations::am_payload("firing", &[("f1", "web1:9100", "firing", None)], 0);
+    let grafana = crate::integrations::grafana_payload("firing", "[FIRING:1] Disk", None);
+    for (path, body) in [
+        ("/api/alertmanager?to=@ops", am),
+        ("/api/grafana?to=@ops", grafana),
+    ] {
+        let r = http::post(
+            web,
+            path,
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{path}: {}\n{}", r.text(), serve.log());
+        assert_eq!(r.json()["queued"], 2, "{path}: {}", r.text());
+    }
+    let alert_texts: Vec<String> = {
+        let ok = sim.handle.wait_until(Duration::from_secs(60), |s| {
+            s.sent.iter().filter(|m| m.text.contains("FIRING")).count() >= 4
+        });
+        assert!(ok, "{:?}\n{}", sim.handle.state().sent, serve.log());
+        let mut t: Vec<String> = sim
+            .handle
+            .state()
+            .sent
+            .iter()
+            .filter(|m| m.text.contains("FIRING"))
+            .map(|m| m.text.clone())
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    assert_eq!(alert_texts.len(), 2, "{alert_texts:?}");
+    assert!(
+        alert_texts.iter().any(|t| t.contains("HighCPU")),
+        "{alert_texts:?}"
+    );
+    assert!(
+        alert_texts.iter().any(|t| t.contains("Disk")),
+        "{alert_texts:?}"
+    );
+    let mut want = vec![
         (OPS[0], "to ops"),
         (OPS[1], "to ops"),
         (CHAIN[0], "[1/2] to chain"),
         (OPS[0], "api to ops"),
         (OPS[1], "api to ops"),
     ];
+    for t in &alert_texts {
+        want.extend([(OPS[0], t.as_str()), (OPS[1], t.as_str())]);
+    }
     // sent from the spool, the database still down
     assert_on_air_once(&sim, &want, &|| serve.log());
     let log = serve.log();
@@ -815,7 +863,7 @@ fn groups_and_tokens_work_from_the_spools_copy_while_the_database_is_down() {
     );
     let rows = in_sms();
     assert_eq!(rows.len(), want.len(), "{rows:?}");
-    for (n, t) in want {
+    for &(n, t) in &want {
         let once = rows
             .iter()
             .filter(|r| r.phone == n && r.text == t && r.status == SmsStatus::Sent)
