@@ -240,8 +240,8 @@ impl Intake {
     ///
     /// With a spool: while the database is unreachable the messages are
     /// committed to the spool instead (their ids are [`MsgId::Spooled`]);
-    /// `marks` are then not recorded (a repeat of the alert is notified
-    /// again: twice rather than never).
+    /// `marks` then go to the spool too, and into the database when it
+    /// answers again.
     pub fn submit(&self, requests: &[Request], source: &str) -> Result<Vec<MsgId>, IntakeError> {
         self.submit_marked(requests, source, &[])
     }
@@ -441,13 +441,13 @@ impl Intake {
         // the spool: a commit the database made but could not confirm is
         // not moved in twice.
         let keys = crate::spool::new_keys(msgs.len()).map_err(IntakeError::Failed)?;
-        if let Some(ids) = spool.enqueue_if_degraded(msgs, &keys) {
+        if let Some(ids) = spool.enqueue_if_degraded(msgs, &keys, marks) {
             return ids.map(spooled).map_err(IntakeError::Failed);
         }
         match self.store.enqueue_keyed(msgs, &keys, marks) {
             Ok(ids) => Ok(queued(ids)),
             Err(e) if e.kind() == ErrorKind::Unavailable => spool
-                .enqueue_degraded(msgs, &keys, &e)
+                .enqueue_degraded(msgs, &keys, marks, &e)
                 .map(spooled)
                 .map_err(IntakeError::Failed),
             Err(e) => Err(store_error(e)),

@@ -57,7 +57,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::intake::Wake;
-use crate::store::{self, ErrorKind, Group, NewMessage, Store, StoreError, TokenHash};
+use crate::store::{self, AlertMark, ErrorKind, Group, NewMessage, Store, StoreError, TokenHash};
 
 /// Spooled messages moved per pass of the reconcile thread (each its own
 /// transaction; the pass ends early when the database fails).
@@ -194,10 +194,19 @@ impl Spool {
         &self,
         msgs: &[NewMessage],
         keys: &[String],
+        marks: &[AlertMark],
     ) -> Option<Result<Vec<i64>, StoreError>> {
         let state = self.state_lock();
         state.as_ref()?;
-        Some(self.spool(msgs, keys))
+        Some(self.spool(msgs, keys, marks))
+    }
+
+    /// While degraded: records Alertmanager's `marks` in the spool
+    /// (`Some`). Normal: `None`, the database is to be used.
+    pub fn mark_if_degraded(&self, marks: &[AlertMark]) -> Option<Result<(), StoreError>> {
+        let state = self.state_lock();
+        state.as_ref()?;
+        Some(self.store.enqueue_marked(&[], marks).map(|_| ()))
     }
 
     /// The database failed with `cause` (unreachable): enters the degraded
@@ -206,14 +215,23 @@ impl Spool {
         &self,
         msgs: &[NewMessage],
         keys: &[String],
+        marks: &[AlertMark],
         cause: &StoreError,
     ) -> Result<Vec<i64>, StoreError> {
         let mut state = self.state_lock();
         self.enter(&mut state, cause);
-        self.spool(msgs, keys)
+        self.spool(msgs, keys, marks)
     }
 
-    fn spool(&self, msgs: &[NewMessage], keys: &[String]) -> Result<Vec<i64>, StoreError> {
+    /// `marks`: Alertmanager's, kept in the spool's `alert_notified` (so a
+    /// repeat during the outage is not sent again) and moved into the
+    /// database when the state is left.
+    fn spool(
+        &self,
+        msgs: &[NewMessage],
+        keys: &[String],
+        marks: &[AlertMark],
+    ) -> Result<Vec<i64>, StoreError> {
         // One spool row per key: not merged here (the move would find two
         // keys for one row); the database merges once they are moved in.
         let msgs: Vec<NewMessage> = msgs
@@ -236,7 +254,7 @@ impl Spool {
                 }
             })
             .collect();
-        self.store.enqueue_keyed(&msgs, keys, &[]).map_err(|e| {
+        self.store.enqueue_keyed(&msgs, keys, marks).map_err(|e| {
             log::error!("spool {}: cannot commit: {e}", self.path.display());
             e
         })
@@ -461,6 +479,17 @@ impl Spool {
         if self.store.count_spooled()? > 0 {
             return Ok(());
         }
+        // Alertmanager's marks of the outage: the database's now (under
+        // the state's lock, so no mark is added meanwhile).
+        let marks = self.store.alert_marks()?;
+        if !marks.is_empty() {
+            main.enqueue_marked(&[], &marks)?;
+            self.store.delete_alert_marks(&marks)?;
+            log::info!(
+                "spool: {} Alertmanager mark(s) of the outage moved into the database",
+                marks.len()
+            );
+        }
         if let Some(since) = state.take() {
             self.copy_used.store(false, Ordering::Relaxed);
             log::info!(
@@ -657,15 +686,19 @@ mod tests {
         let (spool, dir) = temp_spool("once");
         let main = store::open("sqlite::memory:", true).unwrap();
         let keys = |n| new_keys(n).unwrap();
-        assert!(spool.enqueue_if_degraded(&[msg("x")], &keys(1)).is_none());
+        assert!(
+            spool
+                .enqueue_if_degraded(&[msg("x")], &keys(1), &[])
+                .is_none()
+        );
         let cause = StoreError::unavailable("test: down");
         let ids = spool
-            .enqueue_degraded(&[msg("a"), msg("b")], &keys(2), &cause)
+            .enqueue_degraded(&[msg("a"), msg("b")], &keys(2), &[], &cause)
             .unwrap();
         assert_eq!(ids.len(), 2);
         // degraded: the next batch goes to the spool at once
         let more = spool
-            .enqueue_if_degraded(&[msg("c")], &keys(1))
+            .enqueue_if_degraded(&[msg("c")], &keys(1), &[])
             .unwrap()
             .unwrap();
         assert_eq!(more.len(), 1);
@@ -710,7 +743,11 @@ mod tests {
         assert_eq!(spool.state().degraded_since, None);
         assert_eq!(spool.state().describe(), None);
         assert_eq!(spool.state().moved, 2);
-        assert!(spool.enqueue_if_degraded(&[msg("x")], &keys(1)).is_none());
+        assert!(
+            spool
+                .enqueue_if_degraded(&[msg("x")], &keys(1), &[])
+                .is_none()
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1176,6 +1176,13 @@ pub trait Store: Send + Sync {
         fingerprints: &[String],
     ) -> Result<Vec<(String, String)>>;
 
+    /// Every alert mark recorded (the spool's, moved into the database
+    /// when the degraded state is left).
+    fn alert_marks(&self) -> Result<Vec<AlertMark>>;
+
+    /// Deletes these marks (by recipient and fingerprint).
+    fn delete_alert_marks(&self, marks: &[AlertMark]) -> Result<()>;
+
     /// Forgets the alerts notified longer than `age` ago (a repeat after
     /// that is sent again, as a reminder). Returns how many.
     fn forget_alerts(&self, age: Duration) -> Result<u64>;

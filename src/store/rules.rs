@@ -1240,6 +1240,37 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
+    fn alert_marks(&self) -> Result<Vec<AlertMark>> {
+        self.0.run(|e| {
+            e.query(
+                "SELECT recipient, fingerprint, status FROM alert_notified \
+                 ORDER BY recipient, fingerprint",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(AlertMark {
+                    recipient: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    status: r.get(2)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn delete_alert_marks(&self, marks: &[AlertMark]) -> Result<()> {
+        self.0.transaction(TxKind::Write, |e| {
+            for m in marks {
+                e.exec(
+                    "DELETE FROM alert_notified WHERE recipient = ? AND fingerprint = ?",
+                    params![m.recipient.as_str(), m.fingerprint.as_str()],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     fn forget_alerts(&self, age: Duration) -> Result<u64> {
         let d = self.0.dialect();
         self.0.run(|e| {

@@ -2313,7 +2313,28 @@ mod integrations {
         assert_eq!(left, [("f1".to_string(), "resolved".to_string())]);
     }
 
+    /// The spool's marks of an outage are listed to be moved, then deleted.
+    fn alert_marks_are_listed_and_deleted(fx: &dyn Fixture) {
+        let s = fx.open();
+        let mark = |r: &str, fp: &str, status: &str| AlertMark {
+            recipient: r.into(),
+            fingerprint: fp.into(),
+            status: status.into(),
+        };
+        let (a, b) = (mark("@ops", "f1", "firing"), mark("@ops", "f2", "resolved"));
+        let other = mark("420777000001", "f1", "firing");
+        s.enqueue_marked(&[], &[b.clone(), a.clone(), other.clone()])
+            .unwrap();
+        assert_eq!(
+            s.alert_marks().unwrap(),
+            [other.clone(), a.clone(), b.clone()]
+        );
+        s.delete_alert_marks(&[a, b]).unwrap();
+        assert_eq!(s.alert_marks().unwrap(), [other]);
+    }
+
     suite!(
+        alert_marks_are_listed_and_deleted,
         groups_are_set_replaced_and_removed,
         the_group_goes_with_the_message_to_sms,
         tokens_are_found_by_hash_until_revoked,

@@ -330,22 +330,26 @@ fn degraded(app: &App) -> bool {
 }
 
 /// The statuses last notified to `recipient` for `fps`. While the
-/// database is unreachable (with a spool) none: every alert is sent,
-/// twice rather than never (the spool records no marks either).
+/// database is unreachable (with a spool), those the spool recorded during
+/// the outage: an alert notified before it is sent once more (twice
+/// rather than never), a repeat within it is not.
 fn notified(
     app: &App,
     recipient: &str,
     fps: &[String],
 ) -> Result<HashMap<String, String>, crate::store::StoreError> {
-    if degraded(app) {
-        return Ok(HashMap::new());
-    }
-    match app.store.notified_alerts(recipient, fps) {
+    let spool = app.intake.spool();
+    let store = match spool {
+        Some(spool) if spool.is_degraded() => spool.store(),
+        _ => &app.store,
+    };
+    match store.notified_alerts(recipient, fps) {
         Ok(rows) => Ok(rows.into_iter().collect()),
-        Err(e) => match app.intake.spool() {
-            Some(spool) if e.kind() == ErrorKind::Unavailable => {
+        Err(e) => match spool {
+            Some(spool) if e.kind() == ErrorKind::Unavailable && !spool.is_degraded() => {
                 spool.enter_degraded(&e);
-                Ok(HashMap::new())
+                let rows = spool.store().notified_alerts(recipient, fps)?;
+                Ok(rows.into_iter().collect())
             }
             _ => Err(e),
         },
@@ -372,12 +376,14 @@ fn queue_alerts(
 ) -> Reply {
     if smss.is_empty() {
         // Nothing new to send; a resolution not sent is still recorded.
-        // (Not while degraded: the spool records no marks.)
-        if !marks.is_empty()
-            && !degraded(app)
-            && let Err(e) = app.store.enqueue_marked(&[], marks)
-        {
-            return store_failed(&e);
+        if !marks.is_empty() {
+            let recorded = match app.intake.spool().and_then(|s| s.mark_if_degraded(marks)) {
+                Some(spooled) => spooled,
+                None => app.store.enqueue_marked(&[], marks).map(|_| ()),
+            };
+            if let Err(e) = recorded {
+                return store_failed(&e);
+            }
         }
         log::info!("web: {} {source}: nothing new to send", req.peer);
         return Reply::json(200, &json!({ "queued": 0, "ids": [] }));
