@@ -48,7 +48,10 @@
 //! checked against that copy: it survives restarts, so a serve started
 //! while the database is down uses the copy of an earlier run. A change
 //! made since the copy is not seen (a token revoked since is accepted
-//! until the database answers again).
+//! until the database answers again). Alertmanager's marks of what was
+//! notified during an outage are spooled with its messages and moved into
+//! the database when the state is left, so a repeat is sent neither during
+//! nor after it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
