@@ -335,12 +335,13 @@ fn serve(settings: Settings, demo: bool, hint: &InitDbHint) -> Result<ExitCode, 
         let main = Arc::clone(&store);
         let check = (!schema_checked).then(|| settings.db.clone());
         let every = settings.spool_retry.max(Duration::from_millis(100));
+        let copy_every = settings.spool_copy_every;
         let stop = Arc::clone(&stop);
         // Not joined at the end: a move cut short is moved again (once)
         // by the next serve.
         thread::Builder::new()
             .name("spool reconcile".into())
-            .spawn(move || spool.reconcile(&*main, check, every, &wake_tx, &stop))
+            .spawn(move || spool.reconcile(&*main, check, every, copy_every, &wake_tx, &stop))
             .map_err(CliError::Thread)?;
     }
     // Check-ins and the heartbeat: no modem needed, only the queue.

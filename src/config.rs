@@ -215,6 +215,13 @@ settings! {
         help: "while the spool holds messages, how often serve tries the database to move \
                them there",
     }
+    spool_copy_every: Duration {
+        name: "spool-copy-every", value: "DURATION", default: "1m",
+        parse: positive_duration, commands: SERVE,
+        help: "with a MySQL database: how often serve copies the groups and API tokens into \
+               the spool, which answers @group lines and tokens while the database is \
+               unreachable (a change by smss group or smss token reaches the copy within this)",
+    }
     instance: Option<String> {
         name: "instance", value: "NAME", default: "",
         parse: optional, commands: MODEM,

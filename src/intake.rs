@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use crate::protocol::{self, Options, Request, RequestError};
 use crate::spool::Spool;
-use crate::store::{AlertMark, ErrorKind, EscalationStart, Guard, NewMessage, Store, StoreError};
+use crate::store::{
+    AlertMark, ErrorKind, EscalationStart, Group, Guard, NewMessage, Store, StoreError,
+};
 
 /// Sources whose messages are not alerts: nobody acknowledges them (the
 /// ACK pass skips them), so to an escalation group they go to every member
@@ -84,6 +86,14 @@ pub enum Rejection {
     UnknownGroup { index: usize, name: String },
     /// `@name` is a group without members.
     EmptyGroup { index: usize, name: String },
+    /// `@name` is not in the spool's copy of the groups, which answered
+    /// because the database is unreachable (copied then; `None`: the copy
+    /// holds nothing).
+    UnknownCopiedGroup {
+        index: usize,
+        name: String,
+        as_of: Option<String>,
+    },
 }
 
 impl IntakeError {
@@ -118,6 +128,18 @@ impl fmt::Display for Rejection {
             Rejection::EmptyGroup { index, name } => {
                 write!(f, "request {index}: the group '@{name}' has no members")
             }
+            Rejection::UnknownCopiedGroup { index, name, as_of } => match as_of {
+                Some(t) => write!(
+                    f,
+                    "request {index}: no group '@{name}' (the database is unreachable: \
+                     groups as of {t} UTC)"
+                ),
+                None => write!(
+                    f,
+                    "request {index}: no group '@{name}' (the database is unreachable: \
+                     no copy of the groups)"
+                ),
+            },
         }
     }
 }
@@ -218,8 +240,8 @@ impl Intake {
     ///
     /// With a spool: while the database is unreachable the messages are
     /// committed to the spool instead (their ids are [`MsgId::Spooled`]);
-    /// `marks` are then not recorded (a repeat of the alert is notified
-    /// again: twice rather than never).
+    /// `marks` then go to the spool too, and into the database when it
+    /// answers again.
     pub fn submit(&self, requests: &[Request], source: &str) -> Result<Vec<MsgId>, IntakeError> {
         self.submit_marked(requests, source, &[])
     }
@@ -298,16 +320,7 @@ impl Intake {
                 }
                 .into());
             }
-            let g = self
-                .store
-                .group(group)
-                .map_err(store_error)?
-                .ok_or_else(|| {
-                    IntakeError::Rejected(Rejection::UnknownGroup {
-                        index,
-                        name: group.clone(),
-                    })
-                })?;
+            let g = self.group(index, group)?;
             let members = g.members;
             if members.is_empty() {
                 return Err(IntakeError::Rejected(Rejection::EmptyGroup {
@@ -336,6 +349,41 @@ impl Intake {
             return Err(too_many(msgs.len()));
         }
         Ok(msgs)
+    }
+
+    /// The group `name` from the database, or (with a spool, while the
+    /// database is unreachable) from the spool's copy.
+    fn group(&self, index: usize, name: &str) -> Result<Group, IntakeError> {
+        let unknown = || {
+            IntakeError::Rejected(Rejection::UnknownGroup {
+                index,
+                name: name.to_owned(),
+            })
+        };
+        let Some(spool) = &self.spool else {
+            return self
+                .store
+                .group(name)
+                .map_err(store_error)?
+                .ok_or_else(unknown);
+        };
+        if !spool.is_degraded() {
+            match self.store.group(name) {
+                Ok(g) => return g.ok_or_else(unknown),
+                Err(e) if e.kind() == ErrorKind::Unavailable => spool.enter_degraded(&e),
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        spool
+            .copied_group(name)
+            .map_err(IntakeError::Failed)?
+            .ok_or_else(|| {
+                IntakeError::Rejected(Rejection::UnknownCopiedGroup {
+                    index,
+                    name: name.to_owned(),
+                    as_of: spool.copied_at(),
+                })
+            })
     }
 
     /// An alert to the escalation group `group`: one urgent SMS to its
@@ -393,13 +441,13 @@ impl Intake {
         // the spool: a commit the database made but could not confirm is
         // not moved in twice.
         let keys = crate::spool::new_keys(msgs.len()).map_err(IntakeError::Failed)?;
-        if let Some(ids) = spool.enqueue_if_degraded(msgs, &keys) {
+        if let Some(ids) = spool.enqueue_if_degraded(msgs, &keys, marks) {
             return ids.map(spooled).map_err(IntakeError::Failed);
         }
         match self.store.enqueue_keyed(msgs, &keys, marks) {
             Ok(ids) => Ok(queued(ids)),
             Err(e) if e.kind() == ErrorKind::Unavailable => spool
-                .enqueue_degraded(msgs, &keys, &e)
+                .enqueue_degraded(msgs, &keys, marks, &e)
                 .map(spooled)
                 .map_err(IntakeError::Failed),
             Err(e) => Err(store_error(e)),

@@ -40,6 +40,18 @@
 //! to the spool at once (no connect timeout per request) until the
 //! reconcile thread has emptied the spool with the database answering.
 //! Both changes are logged once.
+//!
+//! The copy (issue 20): while the database answers, the reconcile thread
+//! copies its groups and API tokens (names and hashes) into the spool's
+//! `sms_group` and `api_token` (`spool-copy-every`, and right after the
+//! state is left). While degraded, `@group` lines and API tokens are
+//! checked against that copy: it survives restarts, so a serve started
+//! while the database is down uses the copy of an earlier run. A change
+//! made since the copy is not seen (a token revoked since is accepted
+//! until the database answers again). Alertmanager's marks of what was
+//! notified during an outage are spooled with its messages and moved into
+//! the database when the state is left, so a repeat is sent neither during
+//! nor after it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -48,7 +60,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::intake::Wake;
-use crate::store::{self, ErrorKind, NewMessage, Store, StoreError};
+use crate::store::{self, AlertMark, ErrorKind, Group, NewMessage, Store, StoreError, TokenHash};
 
 /// Spooled messages moved per pass of the reconcile thread (each its own
 /// transaction; the pass ends early when the database fails).
@@ -66,6 +78,11 @@ pub struct Spool {
     moved: AtomicU64,
     /// Messages the modems sent from the spool since this serve started.
     sent: AtomicU64,
+    /// The groups and tokens last copied by this serve (a copy that is
+    /// the same is not written again).
+    copy: Mutex<Option<(Vec<Group>, Vec<TokenHash>)>>,
+    /// The copy was used in this outage (logged once per outage).
+    copy_used: AtomicBool,
 }
 
 /// What `status`, the web panel and `/metrics` show of the spool.
@@ -119,6 +136,8 @@ impl Spool {
             degraded: Mutex::new(None),
             moved: AtomicU64::new(0),
             sent: AtomicU64::new(0),
+            copy: Mutex::new(None),
+            copy_used: AtomicBool::new(false),
         };
         let left = spool.store.count_spooled()?;
         if left > 0 {
@@ -178,10 +197,19 @@ impl Spool {
         &self,
         msgs: &[NewMessage],
         keys: &[String],
+        marks: &[AlertMark],
     ) -> Option<Result<Vec<i64>, StoreError>> {
         let state = self.state_lock();
         state.as_ref()?;
-        Some(self.spool(msgs, keys))
+        Some(self.spool(msgs, keys, marks))
+    }
+
+    /// While degraded: records Alertmanager's `marks` in the spool
+    /// (`Some`). Normal: `None`, the database is to be used.
+    pub fn mark_if_degraded(&self, marks: &[AlertMark]) -> Option<Result<(), StoreError>> {
+        let state = self.state_lock();
+        state.as_ref()?;
+        Some(self.store.enqueue_marked(&[], marks).map(|_| ()))
     }
 
     /// The database failed with `cause` (unreachable): enters the degraded
@@ -190,14 +218,23 @@ impl Spool {
         &self,
         msgs: &[NewMessage],
         keys: &[String],
+        marks: &[AlertMark],
         cause: &StoreError,
     ) -> Result<Vec<i64>, StoreError> {
         let mut state = self.state_lock();
         self.enter(&mut state, cause);
-        self.spool(msgs, keys)
+        self.spool(msgs, keys, marks)
     }
 
-    fn spool(&self, msgs: &[NewMessage], keys: &[String]) -> Result<Vec<i64>, StoreError> {
+    /// `marks`: Alertmanager's, kept in the spool's `alert_notified` (so a
+    /// repeat during the outage is not sent again) and moved into the
+    /// database when the state is left.
+    fn spool(
+        &self,
+        msgs: &[NewMessage],
+        keys: &[String],
+        marks: &[AlertMark],
+    ) -> Result<Vec<i64>, StoreError> {
         // One spool row per key: not merged here (the move would find two
         // keys for one row); the database merges once they are moved in.
         let msgs: Vec<NewMessage> = msgs
@@ -220,10 +257,66 @@ impl Spool {
                 }
             })
             .collect();
-        self.store.enqueue_keyed(&msgs, keys, &[]).map_err(|e| {
+        self.store.enqueue_keyed(&msgs, keys, marks).map_err(|e| {
             log::error!("spool {}: cannot commit: {e}", self.path.display());
             e
         })
+    }
+
+    /// Copies `main`'s groups and API tokens into the spool (one
+    /// transaction), unless they are what this serve copied last. `true`
+    /// when it wrote them.
+    pub fn refresh_copy(&self, main: &dyn Store) -> Result<bool, StoreError> {
+        let groups = main.list_groups()?;
+        let tokens = main.token_hashes()?;
+        let mut last = self.copy.lock().unwrap_or_else(|p| p.into_inner());
+        if last
+            .as_ref()
+            .is_some_and(|(g, t)| *g == groups && *t == tokens)
+        {
+            return Ok(false);
+        }
+        self.store.replace_copy(&groups, &tokens)?;
+        log::info!(
+            "spool: copied {} group(s) and {} API token(s) for use while the database is unreachable",
+            groups.len(),
+            tokens.len()
+        );
+        *last = Some((groups, tokens));
+        Ok(true)
+    }
+
+    /// The group `name` as copied, for an `@group` line while degraded.
+    pub fn copied_group(&self, name: &str) -> Result<Option<Group>, StoreError> {
+        self.note_copy_used();
+        self.store.group(name)
+    }
+
+    /// The name of the copied token with this hash, while degraded.
+    pub fn copied_token(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        self.note_copy_used();
+        self.store.token_name(hash)
+    }
+
+    /// When the copy was made (UTC, to the second), `None` when it holds
+    /// nothing.
+    pub fn copied_at(&self) -> Option<String> {
+        let mut at = self.store.copied_at().ok().flatten()?;
+        at.truncate("YYYY-MM-DD HH:MM:SS".len());
+        Some(at)
+    }
+
+    fn note_copy_used(&self) {
+        if !self.copy_used.swap(true, Ordering::Relaxed) {
+            let at = self.copied_at();
+            log::warn!(
+                "degraded: @group lines and API tokens are checked against the spool's copy \
+                 ({}); a change made since is not seen until the database answers again",
+                at.map_or("which holds no group and no token".to_owned(), |t| format!(
+                    "groups and tokens as of {t} UTC"
+                ))
+            );
+        }
     }
 
     /// Degraded since, spooled, moved.
@@ -389,7 +482,19 @@ impl Spool {
         if self.store.count_spooled()? > 0 {
             return Ok(());
         }
+        // Alertmanager's marks of the outage: the database's now (under
+        // the state's lock, so no mark is added meanwhile).
+        let marks = self.store.alert_marks()?;
+        if !marks.is_empty() {
+            main.enqueue_marked(&[], &marks)?;
+            self.store.delete_alert_marks(&marks)?;
+            log::info!(
+                "spool: {} Alertmanager mark(s) of the outage moved into the database",
+                marks.len()
+            );
+        }
         if let Some(since) = state.take() {
+            self.copy_used.store(false, Ordering::Relaxed);
             log::info!(
                 "back to normal: the database answers again (degraded since {since} UTC; \
                  {} spooled message(s) moved in)",
@@ -401,20 +506,50 @@ impl Spool {
 
     /// The reconcile thread of `serve`: every `every`, while the spool
     /// holds messages or the state is degraded, moves them into `main`
-    /// and wakes the modem threads for them. `check_schema`: the database
-    /// was not reachable when serve started, so its schema is checked
-    /// (opening `url` once) before anything is moved.
+    /// and wakes the modem threads for them; while not degraded, copies
+    /// the groups and tokens every `copy_every` (and right after the state
+    /// is left). `check_schema`: the database was not reachable when serve
+    /// started, so its schema is checked (opening `url` once) before
+    /// anything is moved or copied.
     pub fn reconcile(
         &self,
         main: &dyn Store,
         mut check_schema: Option<String>,
         every: Duration,
+        copy_every: Duration,
         wake: &Sender<Wake>,
         stop: &AtomicBool,
     ) {
         let mut last_problem = String::new();
         let mut announced = false;
+        let mut copied: Option<std::time::Instant> = None;
+        let mut copy_problem = String::new();
         while !stop.load(Ordering::SeqCst) {
+            if !self.is_degraded() && copied.is_none_or(|t| t.elapsed() >= copy_every) {
+                let result = (|| {
+                    if let Some(url) = &check_schema {
+                        store::open(url, false)?;
+                        check_schema = None;
+                    }
+                    self.refresh_copy(main)
+                })();
+                match result {
+                    Ok(_) => {
+                        copied = Some(std::time::Instant::now());
+                        copy_problem.clear();
+                    }
+                    Err(e) => {
+                        let problem = e.to_string();
+                        if problem != copy_problem {
+                            log::warn!(
+                                "spool: cannot copy the groups and API tokens yet: {e} \
+                                 (tried again every {every:?})"
+                            );
+                            copy_problem = problem;
+                        }
+                    }
+                }
+            }
             let busy = self.state_lock().is_some() || self.store.count_spooled().unwrap_or(0) > 0;
             if busy {
                 // A bug (or a driver's panic) in one pass must not end the
@@ -440,6 +575,10 @@ impl Spool {
                         // they claim only from the spool).
                         if n > 0 || (was_degraded && !self.is_degraded()) {
                             let _ = wake.send(Wake::Queued);
+                        }
+                        if was_degraded && !self.is_degraded() {
+                            // What changed during the outage is copied now.
+                            copied = None;
                         }
                         total += n;
                         if n == 0 || stop.load(Ordering::SeqCst) {
@@ -557,15 +696,19 @@ mod tests {
         let (spool, dir) = temp_spool("once");
         let main = store::open("sqlite::memory:", true).unwrap();
         let keys = |n| new_keys(n).unwrap();
-        assert!(spool.enqueue_if_degraded(&[msg("x")], &keys(1)).is_none());
+        assert!(
+            spool
+                .enqueue_if_degraded(&[msg("x")], &keys(1), &[])
+                .is_none()
+        );
         let cause = StoreError::unavailable("test: down");
         let ids = spool
-            .enqueue_degraded(&[msg("a"), msg("b")], &keys(2), &cause)
+            .enqueue_degraded(&[msg("a"), msg("b")], &keys(2), &[], &cause)
             .unwrap();
         assert_eq!(ids.len(), 2);
         // degraded: the next batch goes to the spool at once
         let more = spool
-            .enqueue_if_degraded(&[msg("c")], &keys(1))
+            .enqueue_if_degraded(&[msg("c")], &keys(1), &[])
             .unwrap()
             .unwrap();
         assert_eq!(more.len(), 1);
@@ -610,7 +753,11 @@ mod tests {
         assert_eq!(spool.state().degraded_since, None);
         assert_eq!(spool.state().describe(), None);
         assert_eq!(spool.state().moved, 2);
-        assert!(spool.enqueue_if_degraded(&[msg("x")], &keys(1)).is_none());
+        assert!(
+            spool
+                .enqueue_if_degraded(&[msg("x")], &keys(1), &[])
+                .is_none()
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

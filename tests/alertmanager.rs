@@ -2,8 +2,9 @@
 //! 0.25) routes alerts posted to its API to smss's `/api/alertmanager`
 //! with an API token; the simulated modem receives the SMS. The database
 //! is a MariaDB server of the test's own, stopped and started again to
-//! show that Alertmanager gets 5xx while it is away and delivers once it
-//! is back.
+//! show that an alert to a group is sent while it is away (the spool's
+//! copy of the group and the token), and its repeats are not, during the
+//! outage or after it.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -220,26 +221,50 @@ fn alertmanager_delivers_through_smss() {
         "{got:?}"
     );
 
-    // The database goes away: Alertmanager gets 5xx and keeps trying...
+    // The database goes away: the group comes from the spool's copy, the
+    // alert is spooled, answered 200 and sent during the outage...
     mariadb.stop();
+    let repeats = || {
+        serve
+            .log()
+            .matches("alertmanager token:alertmanager: nothing new to send")
+            .count()
+    };
     am.post(&serde_json::json!([alert("DiskFull", "db1:9100", None)]));
     assert!(
-        wait_for(WAIT, || am.log().contains("unexpected status code 503")),
-        "alertmanager saw no 503: {}\n{}",
+        wait_for(WAIT, || texts(&sim).len() >= 6),
+        "not sent during the outage: {}\n{}",
         serve.log(),
         am.log()
     );
-    assert_eq!(texts(&sim).len(), 4);
-    // ... and delivers once it is back.
+    assert!(serve.log().contains("queued 2 message(s): [Spooled("));
+    // ... its repeats are not sent again (the spool keeps the marks) ...
+    let before = repeats();
+    assert!(
+        wait_for(WAIT, || repeats() >= before + 2),
+        "no repeat came during the outage: {}\n{}",
+        serve.log(),
+        am.log()
+    );
+    assert_eq!(texts(&sim).len(), 6, "{:?}", texts(&sim));
+    // ... nor once the database is back (the marks moved in).
     mariadb.resume();
     assert!(
-        wait_for(WAIT, || texts(&sim).len() >= 6),
-        "not delivered after the database came back: {}\n{}",
+        serve.wait_log("Alertmanager mark(s) of the outage moved", WAIT),
+        "{}",
+        serve.log()
+    );
+    let before = repeats();
+    assert!(
+        wait_for(WAIT, || repeats() >= before + 2),
+        "no repeat came after the outage: {}\n{}",
         serve.log(),
         am.log()
     );
+    assert!(!am.log().contains("unexpected status code"), "{}", am.log());
     let disk = "[FIRING:1] DiskFull db1: DiskFull on db1:9100";
     let got = texts(&sim);
+    assert_eq!(got.len(), 6, "{got:?}");
     assert_eq!(got.iter().filter(|(_, t)| t == disk).count(), 2, "{got:?}");
     let rows = db_rows(&url);
     assert!(

@@ -662,3 +662,263 @@ fn a_spool_that_cannot_be_created_is_told_at_start() {
         "{err}"
     );
 }
+
+/// `smss ARGS --config /dev/null --db URL`, which must succeed; its stdout.
+fn admin_ok(url: &str, args: &[&str]) -> String {
+    let out = crate::integrations::admin(url, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+const OPS: [&str; 2] = ["420777000011", "420777000012"];
+const CHAIN: [&str; 2] = ["420777000021", "420777000022"];
+
+/// The groups `ops` and `chain` (an escalation chain) and the token
+/// `prom`, made before any outage; the token.
+fn groups_and_token(url: &str) -> String {
+    admin_ok(url, &["group", "set", "ops", OPS[0], OPS[1]]);
+    admin_ok(
+        url,
+        &[
+            "group",
+            "set",
+            "chain",
+            CHAIN[0],
+            CHAIN[1],
+            "--escalate",
+            "10m",
+        ],
+    );
+    crate::integrations::add_token(url, "prom")
+}
+
+/// Waits until the simulator sent each `(number, text)`, none twice.
+fn assert_on_air_once(sim: &PtySim, want: &[(&str, &str)], log: &dyn Fn() -> String) {
+    let count = |sent: &[SentSms], (n, t): (&str, &str)| {
+        sent.iter()
+            .filter(|m| m.number.trim_start_matches('+') == n && m.text == t)
+            .count()
+    };
+    let all = sim.handle.wait_until(Duration::from_secs(60), |s| {
+        want.iter().all(|w| count(&s.sent, *w) > 0)
+    });
+    let sent = sim.handle.state().sent.clone();
+    assert!(all, "not all on the air: {sent:?}\n{}", log());
+    for w in want {
+        assert_eq!(count(&sent, *w), 1, "{w:?}: {sent:?}\n{}", log());
+    }
+}
+
+#[test]
+fn groups_and_tokens_work_from_the_spools_copy_while_the_database_is_down() {
+    let (mut db, url) = database();
+    let token = groups_and_token(&url);
+    let dir = TempDir::new("spool_copy");
+    let sim = PtySim::start().unwrap();
+    let serve = Serve::start(
+        &url,
+        sim.path.to_str().unwrap(),
+        &dir,
+        &[
+            "--spool-retry",
+            "300ms",
+            "--spool-copy-every",
+            "1s",
+            "--web-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let web = serve.web_addr();
+    assert!(
+        serve.wait_log(
+            "spool: copied 2 group(s) and 1 API token(s)",
+            Duration::from_secs(60)
+        ),
+        "{}",
+        serve.log()
+    );
+    db.stop();
+
+    let answer = request(serve.addr, "#@ops;to ops");
+    assert!(answer.starts_with("OK 2 L"), "{answer}\n{}", serve.log());
+    let answer = request(serve.addr, "#@chain;to chain");
+    assert!(answer.starts_with("OK 1 L"), "{answer}\n{}", serve.log());
+    let answer = request(serve.addr, "#@nobody;x");
+    assert!(
+        answer.starts_with(
+            "ERR request 1: no group '@nobody' (the database is unreachable: groups as of "
+        ) && answer.ends_with(" UTC)"),
+        "{answer}"
+    );
+    let bearer = format!("Bearer {token}");
+    let r = http::post(
+        web,
+        "/api/send",
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"to": "@ops", "text": "api to ops"}"#,
+    );
+    assert_eq!(r.status, 202, "{}\n{}", r.text(), serve.log());
+    assert!(
+        r.json()["ids"][0]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with('L'),
+        "{}",
+        r.text()
+    );
+    // a token the copy does not hold may be newer than it: 503, not 401
+    let mut unknown = token.clone();
+    unknown.replace_range(10..11, if &token[10..11] == "a" { "b" } else { "a" });
+    let r = http::post(
+        web,
+        "/api/send",
+        &[("Authorization", &format!("Bearer {unknown}"))],
+        b"to=420777000001&text=never",
+    );
+    assert_eq!(r.status, 503, "{}", r.text());
+
+    // Alertmanager and Grafana naming the group
+    let am = crate::integrations::am_payload("firing", &[("f1", "web1:9100", "firing", None)], 0);
+    let grafana = crate::integrations::grafana_payload("firing", "[FIRING:1] Disk", None);
+    for (path, body) in [
+        ("/api/alertmanager?to=@ops", am),
+        ("/api/grafana?to=@ops", grafana),
+    ] {
+        let r = http::post(
+            web,
+            path,
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{path}: {}\n{}", r.text(), serve.log());
+        assert_eq!(r.json()["queued"], 2, "{path}: {}", r.text());
+    }
+    let alert_texts: Vec<String> = {
+        let ok = sim.handle.wait_until(Duration::from_secs(60), |s| {
+            s.sent.iter().filter(|m| m.text.contains("FIRING")).count() >= 4
+        });
+        assert!(ok, "{:?}\n{}", sim.handle.state().sent, serve.log());
+        let mut t: Vec<String> = sim
+            .handle
+            .state()
+            .sent
+            .iter()
+            .filter(|m| m.text.contains("FIRING"))
+            .map(|m| m.text.clone())
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    assert_eq!(alert_texts.len(), 2, "{alert_texts:?}");
+    assert!(
+        alert_texts.iter().any(|t| t.contains("HighCPU")),
+        "{alert_texts:?}"
+    );
+    assert!(
+        alert_texts.iter().any(|t| t.contains("Disk")),
+        "{alert_texts:?}"
+    );
+    let mut want = vec![
+        (OPS[0], "to ops"),
+        (OPS[1], "to ops"),
+        (CHAIN[0], "[1/2] to chain"),
+        (OPS[0], "api to ops"),
+        (OPS[1], "api to ops"),
+    ];
+    for t in &alert_texts {
+        want.extend([(OPS[0], t.as_str()), (OPS[1], t.as_str())]);
+    }
+    // sent from the spool, the database still down
+    assert_on_air_once(&sim, &want, &|| serve.log());
+    let log = serve.log();
+    assert_eq!(
+        log.matches("checked against the spool's copy").count(),
+        1,
+        "{log}"
+    );
+
+    db.resume();
+    let store = smss::store::open_diagnostics(&url, false).unwrap();
+    let in_sms = || {
+        store
+            .list_sms(&ListFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    assert!(
+        wait_for(Duration::from_secs(120), || in_sms().len() >= want.len()
+            && spooled(&spool_path(&dir)) == 0),
+        "{:?}\n{}",
+        in_sms(),
+        serve.log()
+    );
+    let rows = in_sms();
+    assert_eq!(rows.len(), want.len(), "{rows:?}");
+    for &(n, t) in &want {
+        let once = rows
+            .iter()
+            .filter(|r| r.phone == n && r.text == t && r.status == SmsStatus::Sent)
+            .count();
+        assert_eq!(once, 1, "{n} {t}: {rows:?}");
+    }
+    // the chain's first step only: no chain was started
+    assert!(
+        CHAIN[1..]
+            .iter()
+            .all(|n| rows.iter().all(|r| r.phone != *n))
+    );
+    assert_on_air_once(&sim, &want, &|| serve.log());
+    // and tokens are the database's again: the unknown one is wrong now
+    assert!(serve.wait_log("back to normal", Duration::from_secs(60)));
+    let r = http::post(
+        web,
+        "/api/send",
+        &[("Authorization", &format!("Bearer {unknown}"))],
+        b"to=420777000001&text=never",
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+}
+
+#[test]
+fn the_spools_copy_survives_a_restart_of_serve() {
+    let (mut db, url) = database();
+    groups_and_token(&url);
+    let dir = TempDir::new("spool_copy_restart");
+    let sim = PtySim::start().unwrap();
+    let args = ["--spool-retry", "300ms", "--spool-copy-every", "1s"];
+    let serve = Serve::start(&url, sim.path.to_str().unwrap(), &dir, &args);
+    assert!(
+        serve.wait_log("spool: copied 2 group(s)", Duration::from_secs(60)),
+        "{}",
+        serve.log()
+    );
+    serve.terminate();
+    db.stop();
+    let serve = Serve::start(&url, sim.path.to_str().unwrap(), &dir, &args);
+    let answer = request(serve.addr, "#@ops;after restart");
+    assert!(answer.starts_with("OK 2 L"), "{answer}\n{}", serve.log());
+    assert_on_air_once(
+        &sim,
+        &[(OPS[0], "after restart"), (OPS[1], "after restart")],
+        &|| serve.log(),
+    );
+    db.resume();
+    let store = smss::store::open_diagnostics(&url, false).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(120), || store.totals().unwrap().sent
+            == 2
+            && spooled(&spool_path(&dir)) == 0),
+        "{:?}\n{}",
+        store.totals(),
+        serve.log()
+    );
+}

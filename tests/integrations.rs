@@ -358,7 +358,11 @@ fn tokens_open_the_api_until_revoked() {
 
 /// An Alertmanager webhook body (payload version 4, as Alertmanager 0.25
 /// sends it: notify/webhook/webhook.go `Message`).
-fn am_payload(status: &str, alerts: &[(&str, &str, &str, Option<&str>)], truncated: u64) -> String {
+pub fn am_payload(
+    status: &str,
+    alerts: &[(&str, &str, &str, Option<&str>)],
+    truncated: u64,
+) -> String {
     let alerts: Vec<serde_json::Value> = alerts
         .iter()
         .map(|(fp, instance, st, sms_to)| {
@@ -518,7 +522,7 @@ fn alertmanager_webhook_edges() {
 
 /// Grafana's webhook contact point body (unified alerting), as in
 /// Grafana's documentation ("Webhook notifier", example payload).
-fn grafana_payload(status: &str, title: &str, summary: Option<&str>) -> String {
+pub fn grafana_payload(status: &str, title: &str, summary: Option<&str>) -> String {
     let common = match summary {
         Some(s) => serde_json::json!({"summary": s}),
         None => serde_json::json!({}),

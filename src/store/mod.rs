@@ -276,6 +276,14 @@ pub struct TokenRow {
     pub created: String,
 }
 
+/// An API token as stored: its name and the SHA-256 of the token (hex),
+/// what the spool's copy keeps ([`Store::replace_copy`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHash {
+    pub name: String,
+    pub hash: String,
+}
+
 /// That an Alertmanager alert was notified with a status to a recipient
 /// (`alert_notified`): recorded in the transaction that queues its SMS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1147,6 +1155,19 @@ pub trait Store: Send + Sync {
     /// time: a revoked token is refused at once, by every process).
     fn token_name(&self, hash: &str) -> Result<Option<String>>;
 
+    /// Every API token's name and hash (for the spool's copy).
+    fn token_hashes(&self) -> Result<Vec<TokenHash>>;
+
+    /// The spool's copy of the groups and API tokens (issue 20): replaces
+    /// every group (members, escalation step, `updated` as given) and
+    /// every token with these, in one transaction. Each row's `created` is
+    /// the time of the copy ([`Store::copied_at`]).
+    fn replace_copy(&self, groups: &[Group], tokens: &[TokenHash]) -> Result<()>;
+
+    /// When [`Store::replace_copy`] last wrote the copy (UTC); `None` when
+    /// it holds no group and no token.
+    fn copied_at(&self) -> Result<Option<String>>;
+
     /// The statuses last notified to `recipient` for these fingerprints
     /// (those never notified are absent): `(fingerprint, status)`.
     fn notified_alerts(
@@ -1154,6 +1175,13 @@ pub trait Store: Send + Sync {
         recipient: &str,
         fingerprints: &[String],
     ) -> Result<Vec<(String, String)>>;
+
+    /// Every alert mark recorded (the spool's, moved into the database
+    /// when the degraded state is left).
+    fn alert_marks(&self) -> Result<Vec<AlertMark>>;
+
+    /// Deletes these marks (by recipient and fingerprint).
+    fn delete_alert_marks(&self, marks: &[AlertMark]) -> Result<()>;
 
     /// Forgets the alerts notified longer than `age` ago (a repeat after
     /// that is sent again, as a reminder). Returns how many.

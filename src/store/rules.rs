@@ -13,8 +13,8 @@ use super::{
     ModemHealth, NewMessage, Outcome, PartSaved, Priority, QueueRow, QueueStats, QueuedMessage,
     RcvRow, Received, ReceivedPart, ReportStatus, Result, SPOOL_MOVER, Saved, SendAt, SimMemory,
     SmsRow, SmsStatus, SpooledColumns, SpooledMessage, SpooledOutcome, SpooledReceived,
-    SpooledReport, StepStatus, Store, StoreDiagnostics, StoreError, TokenRow, Totals, Window, clip,
-    combined_report, joined_row, refs_contain, report_status, same_number,
+    SpooledReport, StepStatus, Store, StoreDiagnostics, StoreError, TokenHash, TokenRow, Totals,
+    Window, clip, combined_report, joined_row, refs_contain, report_status, same_number,
 };
 use crate::gsm::{Language, Ports, Tables, replace_type};
 
@@ -1158,6 +1158,65 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
+    fn token_hashes(&self) -> Result<Vec<TokenHash>> {
+        self.0.run(|e| {
+            e.query("SELECT name, hash FROM api_token ORDER BY name", &[])?
+                .iter()
+                .map(|r| {
+                    Ok(TokenHash {
+                        name: r.get(0)?,
+                        hash: r.get(1)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn replace_copy(&self, groups: &[Group], tokens: &[TokenHash]) -> Result<()> {
+        let d = self.0.dialect();
+        let group_sql = format!(
+            "INSERT INTO sms_group (name, created, updated, escalate_secs) VALUES (?, {}, ?, ?)",
+            d.now
+        );
+        let token_sql = format!(
+            "INSERT INTO api_token (name, hash, created) VALUES (?, ?, {})",
+            d.now
+        );
+        self.0.transaction(TxKind::Write, |e| {
+            e.exec("DELETE FROM sms_group_member", &[])?;
+            e.exec("DELETE FROM sms_group", &[])?;
+            e.exec("DELETE FROM api_token", &[])?;
+            for g in groups {
+                e.exec(
+                    &group_sql,
+                    params![g.name.as_str(), g.updated.as_str(), g.escalate.map(secs)],
+                )?;
+                for (i, phone) in g.members.iter().enumerate() {
+                    e.exec(
+                        "INSERT INTO sms_group_member (group_name, position, phone) \
+                         VALUES (?, ?, ?)",
+                        params![g.name.as_str(), i as i64, phone.as_str()],
+                    )?;
+                }
+            }
+            for t in tokens {
+                e.exec(&token_sql, params![t.name.as_str(), t.hash.as_str()])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn copied_at(&self) -> Result<Option<String>> {
+        let d = self.0.dialect();
+        let sql = format!(
+            "SELECT {} FROM (SELECT created FROM sms_group UNION ALL \
+             SELECT created FROM api_token) c ORDER BY created DESC LIMIT 1",
+            d.time("created")
+        );
+        self.0
+            .run(|e| e.query_one(&sql, &[])?.map(|r| r.get(0)).transpose())
+    }
+
     fn notified_alerts(
         &self,
         recipient: &str,
@@ -1178,6 +1237,37 @@ impl<B: Backend> Store for SqlStore<B> {
                 .iter()
                 .map(|r| Ok((r.get(0)?, r.get(1)?)))
                 .collect()
+        })
+    }
+
+    fn alert_marks(&self) -> Result<Vec<AlertMark>> {
+        self.0.run(|e| {
+            e.query(
+                "SELECT recipient, fingerprint, status FROM alert_notified \
+                 ORDER BY recipient, fingerprint",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(AlertMark {
+                    recipient: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    status: r.get(2)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn delete_alert_marks(&self, marks: &[AlertMark]) -> Result<()> {
+        self.0.transaction(TxKind::Write, |e| {
+            for m in marks {
+                e.exec(
+                    "DELETE FROM alert_notified WHERE recipient = ? AND fingerprint = ?",
+                    params![m.recipient.as_str(), m.fingerprint.as_str()],
+                )?;
+            }
+            Ok(())
         })
     }
 

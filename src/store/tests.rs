@@ -2146,7 +2146,7 @@ fn a_full_memory_says_what_to_do() {
 /// Groups, API tokens and the Alertmanager marks (schema 008).
 mod integrations {
     use super::*;
-    use crate::store::AlertMark;
+    use crate::store::{AlertMark, Group, TokenHash};
 
     fn groups_are_set_replaced_and_removed(fx: &dyn Fixture) {
         let s = fx.open();
@@ -2218,6 +2218,54 @@ mod integrations {
         assert_eq!(s.token_name(&"a".repeat(64)).unwrap(), None);
     }
 
+    /// The spool's copy: one call replaces every group and token, keeps
+    /// members in order, the escalation step and `updated`, and tells when.
+    fn the_copy_replaces_groups_and_tokens(fx: &dyn Fixture) {
+        let s = fx.open();
+        assert_eq!(s.copied_at().unwrap(), None);
+        s.set_group("old", &["111".into()]).unwrap();
+        s.add_token("old", &"c".repeat(64)).unwrap();
+        let chain = Group {
+            name: "ops".into(),
+            members: vec!["420777000002".into(), "420777000001".into()],
+            updated: "2026-01-02 03:04:05.000".into(),
+            escalate: Some(Duration::from_secs(120)),
+        };
+        let plain = Group {
+            name: "dba".into(),
+            members: vec!["123456".into()],
+            updated: "2026-01-01 00:00:00.000".into(),
+            escalate: None,
+        };
+        let token = TokenHash {
+            name: "prom".into(),
+            hash: "a".repeat(64),
+        };
+        s.replace_copy(
+            &[chain.clone(), plain.clone()],
+            std::slice::from_ref(&token),
+        )
+        .unwrap();
+        assert_eq!(s.list_groups().unwrap(), [plain, chain.clone()]);
+        assert_eq!(s.group("ops").unwrap(), Some(chain));
+        assert_eq!(s.group("old").unwrap(), None);
+        assert_eq!(
+            s.token_name(&"a".repeat(64)).unwrap().as_deref(),
+            Some("prom")
+        );
+        assert_eq!(s.token_name(&"c".repeat(64)).unwrap(), None);
+        assert_eq!(s.token_hashes().unwrap(), [token]);
+        let at = s.copied_at().unwrap().expect("the time of the copy");
+        assert_eq!(at.len(), "2026-01-01 00:00:00.000".len(), "{at}");
+        assert!(at.as_str() > "2026-01-02 03:04:05.000", "{at}");
+        // an empty copy empties both
+        s.replace_copy(&[], &[]).unwrap();
+        assert_eq!(s.list_groups().unwrap(), []);
+        assert_eq!(s.token_hashes().unwrap(), []);
+        assert_eq!(fx.scalar("SELECT COUNT(*) FROM sms_group_member"), Some(0));
+        assert_eq!(s.copied_at().unwrap(), None);
+    }
+
     fn alert_marks_commit_with_their_messages(fx: &dyn Fixture) {
         let s = fx.open();
         let mark = |fp: &str, status: &str| AlertMark {
@@ -2265,10 +2313,32 @@ mod integrations {
         assert_eq!(left, [("f1".to_string(), "resolved".to_string())]);
     }
 
+    /// The spool's marks of an outage are listed to be moved, then deleted.
+    fn alert_marks_are_listed_and_deleted(fx: &dyn Fixture) {
+        let s = fx.open();
+        let mark = |r: &str, fp: &str, status: &str| AlertMark {
+            recipient: r.into(),
+            fingerprint: fp.into(),
+            status: status.into(),
+        };
+        let (a, b) = (mark("@ops", "f1", "firing"), mark("@ops", "f2", "resolved"));
+        let other = mark("420777000001", "f1", "firing");
+        s.enqueue_marked(&[], &[b.clone(), a.clone(), other.clone()])
+            .unwrap();
+        assert_eq!(
+            s.alert_marks().unwrap(),
+            [other.clone(), a.clone(), b.clone()]
+        );
+        s.delete_alert_marks(&[a, b]).unwrap();
+        assert_eq!(s.alert_marks().unwrap(), [other]);
+    }
+
     suite!(
+        alert_marks_are_listed_and_deleted,
         groups_are_set_replaced_and_removed,
         the_group_goes_with_the_message_to_sms,
         tokens_are_found_by_hash_until_revoked,
+        the_copy_replaces_groups_and_tokens,
         alert_marks_commit_with_their_messages,
     );
 }

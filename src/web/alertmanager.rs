@@ -178,8 +178,8 @@ pub fn alertmanager(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply 
     let mut marks: Vec<AlertMark> = Vec::new();
     for (recipient, list) in &by_recipient {
         let fps: Vec<String> = list.iter().map(|a| a.fingerprint.clone()).collect();
-        let notified: HashMap<String, String> = match app.store.notified_alerts(recipient, &fps) {
-            Ok(rows) => rows.into_iter().collect(),
+        let notified = match notified(app, recipient, &fps) {
+            Ok(n) => n,
             Err(e) => return store_failed(&e),
         };
         let new: Vec<&Alert> = list
@@ -221,7 +221,9 @@ pub fn alertmanager(app: &App, req: &Req<'_>, user: &str, body: &[u8]) -> Reply 
     }
     let reply = queue_alerts(app, req, &smss, &marks, &source("alertmanager", user));
     // Best effort: what is forgotten late is only kept longer.
-    if let Err(e) = app.store.forget_alerts(app.settings.alert_remember) {
+    if !degraded(app)
+        && let Err(e) = app.store.forget_alerts(app.settings.alert_remember)
+    {
         log::warn!("web: cannot forget old notified alerts: {e}");
     }
     reply
@@ -321,6 +323,39 @@ pub fn cut_to_parts(text: &str, max_parts: usize) -> String {
     at(lo)
 }
 
+/// Whether the database is taken as unreachable (a MySQL store's spool
+/// takes what is accepted).
+fn degraded(app: &App) -> bool {
+    app.intake.spool().is_some_and(|s| s.is_degraded())
+}
+
+/// The statuses last notified to `recipient` for `fps`. While the
+/// database is unreachable (with a spool), those the spool recorded during
+/// the outage: an alert notified before it is sent once more (twice
+/// rather than never), a repeat within it is not.
+fn notified(
+    app: &App,
+    recipient: &str,
+    fps: &[String],
+) -> Result<HashMap<String, String>, crate::store::StoreError> {
+    let spool = app.intake.spool();
+    let store = match spool {
+        Some(spool) if spool.is_degraded() => spool.store(),
+        _ => &app.store,
+    };
+    match store.notified_alerts(recipient, fps) {
+        Ok(rows) => Ok(rows.into_iter().collect()),
+        Err(e) => match spool {
+            Some(spool) if e.kind() == ErrorKind::Unavailable && !spool.is_degraded() => {
+                spool.enter_degraded(&e);
+                let rows = spool.store().notified_alerts(recipient, fps)?;
+                Ok(rows.into_iter().collect())
+            }
+            _ => Err(e),
+        },
+    }
+}
+
 fn store_failed(e: &crate::store::StoreError) -> Reply {
     log::error!("web: cannot read the notified alerts: {e}");
     match e.kind() {
@@ -341,10 +376,14 @@ fn queue_alerts(
 ) -> Reply {
     if smss.is_empty() {
         // Nothing new to send; a resolution not sent is still recorded.
-        if !marks.is_empty()
-            && let Err(e) = app.store.enqueue_marked(&[], marks)
-        {
-            return store_failed(&e);
+        if !marks.is_empty() {
+            let recorded = match app.intake.spool().and_then(|s| s.mark_if_degraded(marks)) {
+                Some(spooled) => spooled,
+                None => app.store.enqueue_marked(&[], marks).map(|_| ()),
+            };
+            if let Err(e) = recorded {
+                return store_failed(&e);
+            }
         }
         log::info!("web: {} {source}: nothing new to send", req.peer);
         return Reply::json(200, &json!({ "queued": 0, "ids": [] }));

@@ -16,7 +16,8 @@ use super::host::HostRule;
 use super::throttle::{Throttle, Turn};
 use crate::charset::Legacy;
 use crate::peer::PeerKey;
-use crate::store::Store;
+use crate::spool::Spool;
+use crate::store::{ErrorKind, Store};
 use crate::token;
 
 /// How long a check may wait for its peer's turn and for a place.
@@ -63,6 +64,9 @@ pub struct Guard {
     turn: Condvar,
     /// Where the API tokens' hashes are (`None`: no tokens accepted).
     tokens: Option<Arc<dyn Store>>,
+    /// The local spool of a MySQL store, whose copy of the tokens answers
+    /// while the database is unreachable.
+    spool: Option<Arc<Spool>>,
 }
 
 impl Guard {
@@ -83,6 +87,7 @@ impl Guard {
             throttle: Mutex::new(throttle),
             turn: Condvar::new(),
             tokens: None,
+            spool: None,
         }
     }
 
@@ -92,11 +97,20 @@ impl Guard {
         self
     }
 
+    /// The same guard, checking tokens against `spool`'s copy while the
+    /// database is unreachable.
+    pub fn with_spool(mut self, spool: Option<Arc<Spool>>) -> Guard {
+        self.spool = spool;
+        self
+    }
+
     /// The user an API token acts as (`token:NAME`), or why not. Looked up
     /// in the database each time (one SHA-256, one indexed read), so a
     /// token revoked by `smss token revoke` in another process is refused
-    /// at once. No throttle: a token is 256 random bits, nothing to guess;
-    /// one of the wrong shape costs no query.
+    /// at once; while the database is unreachable, in the spool's copy
+    /// (a token revoked since is accepted, one not in it is 503). No
+    /// throttle: a token is 256 random bits, nothing to guess; one of the
+    /// wrong shape costs no query.
     pub fn authenticate_token(&self, secret: &str, peer: SocketAddr) -> Result<String, Denied> {
         let Some(store) = &self.tokens else {
             return Err(Denied::WrongToken);
@@ -104,11 +118,30 @@ impl Guard {
         if !token::plausible(secret) {
             return Err(Denied::WrongToken);
         }
-        match store.token_name(&token::hash(secret)) {
+        let hash = token::hash(secret);
+        let spool = match &self.spool {
+            Some(spool) if spool.is_degraded() => spool,
+            spool => match store.token_name(&hash) {
+                Ok(Some(name)) => return Ok(format!("token:{name}")),
+                Ok(None) => return Err(Denied::WrongToken),
+                Err(e) => match spool {
+                    Some(spool) if e.kind() == ErrorKind::Unavailable => {
+                        spool.enter_degraded(&e);
+                        spool
+                    }
+                    _ => {
+                        log::error!("web: {peer}: cannot check an API token: {e}");
+                        return Err(Denied::TokensUnavailable);
+                    }
+                },
+            },
+        };
+        // Not in the copy: maybe made since, we cannot know it is wrong.
+        match spool.copied_token(&hash) {
             Ok(Some(name)) => Ok(format!("token:{name}")),
-            Ok(None) => Err(Denied::WrongToken),
+            Ok(None) => Err(Denied::TokensUnavailable),
             Err(e) => {
-                log::error!("web: {peer}: cannot check an API token: {e}");
+                log::error!("web: {peer}: cannot check an API token in the spool's copy: {e}");
                 Err(Denied::TokensUnavailable)
             }
         }

@@ -294,7 +294,8 @@ pub fn start(
             verifier,
             throttle::Throttle::new(settings.web_auth_delay, settings.web_auth_max_delay),
         )
-        .with_tokens(Arc::clone(&store)),
+        .with_tokens(Arc::clone(&store))
+        .with_spool(intake.spool().cloned()),
     );
     let app = Arc::new(App {
         require_auth: guard.web_needs_password(),
