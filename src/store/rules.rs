@@ -294,6 +294,17 @@ fn part_from_row(r: &Row) -> Result<ReceivedPart> {
     })
 }
 
+/// Records a spooled message's key in this store's `spooled` (its id set
+/// by the move); false when the key is there already: moved before, or
+/// committed here by a keyed enqueue.
+fn record_spool_key(e: &mut dyn Exec, d: &Dialect, key: &str) -> Result<bool> {
+    let sql = format!(
+        "{} INTO spooled (spool_key, id) VALUES (?, NULL)",
+        d.insert_ignore
+    );
+    Ok(e.exec(&sql, params![key])? > 0)
+}
+
 /// A spooled message's outcome as the `sms` row `id` (and its reports).
 fn insert_spooled_outcome(e: &mut dyn Exec, id: i64, m: &SpooledOutcome) -> Result<()> {
     // A digest's carrier moved before keeps the link.
@@ -650,15 +661,11 @@ impl<B: Backend> Store for SqlStore<B> {
 
     fn import_spooled(&self, m: &SpooledMessage) -> Result<Option<i64>> {
         let d = self.0.dialect();
-        let claim_key = format!(
-            "{} INTO spooled (spool_key, id) VALUES (?, NULL)",
-            d.insert_ignore
-        );
         self.0.transaction(TxKind::Write, |e| {
             // The key first: a second move of the same row inserts nothing
             // here and stops (the row lock on the key also keeps two
             // movers of one spool apart).
-            if e.exec(&claim_key, params![m.key.as_str()])? == 0 {
+            if !record_spool_key(e, d, &m.key)? {
                 return Ok(None);
             }
             let k = &m.kept;
@@ -794,13 +801,9 @@ impl<B: Backend> Store for SqlStore<B> {
 
     fn import_spooled_done(&self, m: &SpooledOutcome) -> Result<Option<i64>> {
         let d = self.0.dialect();
-        let claim_key = format!(
-            "{} INTO spooled (spool_key, id) VALUES (?, NULL)",
-            d.insert_ignore
-        );
         self.0.transaction(TxKind::Write, |e| {
             // The key first, as for an unsent message.
-            if e.exec(&claim_key, params![m.key.as_str()])? == 0 {
+            if !record_spool_key(e, d, &m.key)? {
                 // Known: moved before, or committed here by a request whose
                 // commit was not confirmed (the database went away at that
                 // moment) and so spooled as well. Still queued here, that
