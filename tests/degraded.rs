@@ -26,6 +26,29 @@ fn request(addr: std::net::SocketAddr, line: &str) -> String {
     read_answer(&mut s)
 }
 
+/// Sends `lines` lines of `per_line` requests (`l<line> <tag><i>`) to a
+/// degraded serve: each answered `OK n L...` (spooled). Returns the texts.
+fn spool_lines(
+    addr: std::net::SocketAddr,
+    lines: usize,
+    per_line: usize,
+    tag: &str,
+) -> Vec<String> {
+    let mut texts = Vec::new();
+    for l in 0..lines {
+        let line: String = (0..per_line)
+            .map(|i| {
+                let text = format!("l{l} {tag}{i}");
+                texts.push(text.clone());
+                format!("#420777{l:06};{text}")
+            })
+            .collect();
+        let answer = request(addr, &line);
+        assert!(answer.starts_with(&format!("OK {per_line} L")), "{answer}");
+    }
+    texts
+}
+
 /// A throwaway server with an initialised `smss` database.
 fn database() -> (MariaDb, String) {
     let db = MariaDb::start();
@@ -242,18 +265,7 @@ fn serve_killed_while_moving_the_spool_moves_each_once_after_restart() {
     let absent = dir.path().join("no-modem").display().to_string();
     let mut serve = Serve::start(&url, &absent, &dir, &["--spool-retry", "300ms"]);
     db.stop();
-    let mut texts = Vec::new();
-    for l in 0..LINES {
-        let line: String = (0..PER_LINE)
-            .map(|i| {
-                let text = format!("l{l} m{i}");
-                texts.push(text.clone());
-                format!("#420777{l:06};{text}")
-            })
-            .collect();
-        let answer = request(serve.addr, &line);
-        assert!(answer.starts_with(&format!("OK {PER_LINE} L")), "{answer}");
-    }
+    let texts = spool_lines(serve.addr, LINES, PER_LINE, "m");
     assert_eq!(spooled(&spool_path(&dir)), texts.len() as u64);
     db.resume();
     assert!(
@@ -308,18 +320,7 @@ fn serve_killed_while_moving_sent_messages_records_each_once() {
         &["--spool-retry", "300ms"],
     );
     db.stop();
-    let mut texts = Vec::new();
-    for l in 0..LINES {
-        let line: String = (0..PER_LINE)
-            .map(|i| {
-                let text = format!("l{l} s{i}");
-                texts.push(text.clone());
-                format!("#420777{l:06};{text}")
-            })
-            .collect();
-        let answer = request(serve.addr, &line);
-        assert!(answer.starts_with(&format!("OK {PER_LINE} L")), "{answer}");
-    }
+    let texts = spool_lines(serve.addr, LINES, PER_LINE, "s");
     // all sent from the spool; nothing left to send when the kill comes
     assert_sent_from_spool(&sim, &texts, &|| serve.log());
     assert_eq!(spooled(&spool_path(&dir)), texts.len() as u64);
