@@ -539,23 +539,7 @@ fn two_serves_on_one_mariadb_step_once() {
     let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
     let out = admin(&db.url, &setup);
     assert!(out.status.success(), "{}", stderr(&out));
-    let sims = [
-        smss::sim::PtySim::start().unwrap(),
-        smss::sim::PtySim::start().unwrap(),
-    ];
-    let serves: Vec<Serve> = sims
-        .iter()
-        .enumerate()
-        .map(|(i, sim)| {
-            let instance = format!("esc{i}");
-            Serve::start(
-                &db.url,
-                sim.path.to_str().unwrap(),
-                &dir,
-                &["--checkin-interval", "50ms", "--instance", &instance],
-            )
-        })
-        .collect();
+    let (sims, serves) = crate::pager::two_serves(&db, &dir, "esc", &[]);
     alert(serves[0].addr, "#@oncall;disk full");
     assert!(wait_for(WAIT, || chains(&db)
         .first()

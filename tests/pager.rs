@@ -46,6 +46,28 @@ fn texts(db: &TestDb, source: &str) -> Vec<String> {
     out.into_iter().map(|(_, t)| t).collect()
 }
 
+/// Two serves on `db`, each with its own simulator and instance name
+/// (`<tag>0`, `<tag>1`), the pager every 50 ms, and `extra`.
+pub fn two_serves(
+    db: &TestDb,
+    dir: &TempDir,
+    tag: &str,
+    extra: &[&str],
+) -> ([PtySim; 2], Vec<Serve>) {
+    let sims = [PtySim::start().unwrap(), PtySim::start().unwrap()];
+    let serves = sims
+        .iter()
+        .enumerate()
+        .map(|(i, sim)| {
+            let instance = format!("{tag}{i}");
+            let mut args = vec!["--checkin-interval", "50ms", "--instance", &instance];
+            args.extend_from_slice(extra);
+            Serve::start(&db.url, sim.path.to_str().unwrap(), dir, &args)
+        })
+        .collect();
+    (sims, serves)
+}
+
 fn checkin_line(addr: std::net::SocketAddr, line: &str) -> String {
     let mut s = connect(addr);
     send(&mut s, format!("{line}\n").as_bytes());
@@ -162,20 +184,7 @@ fn two_serves_on_one_mariadb_alert_once() {
     db.init();
     let out = admin(&db.url, &["group", "set", "ops", OPS]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let sims = [PtySim::start().unwrap(), PtySim::start().unwrap()];
-    let serves: Vec<Serve> = sims
-        .iter()
-        .enumerate()
-        .map(|(i, sim)| {
-            let instance = format!("pager{i}");
-            Serve::start(
-                &db.url,
-                sim.path.to_str().unwrap(),
-                &dir,
-                &["--checkin-interval", "50ms", "--instance", &instance],
-            )
-        })
-        .collect();
+    let (sims, serves) = two_serves(&db, &dir, "pager", &[]);
     assert_eq!(
         checkin_line(
             serves[0].addr,
@@ -418,27 +427,7 @@ fn the_heartbeat_goes_once_from_two_serves() {
     let dir = TempDir::new("pagerhb");
     let db = TestDb::new(Backend::Mysql, &dir);
     db.init();
-    let sims = [PtySim::start().unwrap(), PtySim::start().unwrap()];
-    let serves: Vec<Serve> = sims
-        .iter()
-        .enumerate()
-        .map(|(i, sim)| {
-            let instance = format!("hb{i}");
-            Serve::start(
-                &db.url,
-                sim.path.to_str().unwrap(),
-                &dir,
-                &[
-                    "--checkin-interval",
-                    "50ms",
-                    "--instance",
-                    &instance,
-                    "--heartbeat",
-                    "every 1h 420608337726",
-                ],
-            )
-        })
-        .collect();
+    let (_sims, serves) = two_serves(&db, &dir, "hb", &["--heartbeat", "every 1h 420608337726"]);
     // each has tried: one queued it, the other found it sent (and both
     // keep finding it sent)
     for s in &serves {
