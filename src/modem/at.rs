@@ -666,14 +666,7 @@ impl<P: Port + ?Sized> At<P> {
         let idle = Expect::idle();
         let mut tried = false;
         loop {
-            while let Some(event) = self.splitter.next_event() {
-                let Event::Line(line) = event else { continue };
-                log::debug!("modem -> {}", printable(&masked(&line)));
-                if self.pdu_follows {
-                    self.pdu_follows = false;
-                    self.unsolicited.push_back(line);
-                    continue;
-                }
+            while let Some(line) = self.next_idle_line() {
                 match idle.classify(&line) {
                     Class::Final(Err(FinalError::Other(
                         r @ (Busy | NoAnswer | NoCarrier | NoDialtone),
@@ -691,6 +684,23 @@ impl<P: Port + ?Sized> At<P> {
         }
     }
 
+    /// The next whole line read while no command is under way, logged; a
+    /// PDU line that follows a `+CMT:`/`+CDS:` header goes with it to the
+    /// unsolicited lines instead.
+    fn next_idle_line(&mut self) -> Option<String> {
+        while let Some(event) = self.splitter.next_event() {
+            let Event::Line(line) = event else { continue };
+            log::debug!("modem -> {}", printable(&masked(&line)));
+            if self.pdu_follows {
+                self.pdu_follows = false;
+                self.unsolicited.push_back(line);
+                continue;
+            }
+            return Some(line);
+        }
+        None
+    }
+
     /// Reads without a command until `end` (or a `quiet` pause); with
     /// `early`, until a whole unsolicited line has been set aside. Returns
     /// the lines dropped and whether an unsolicited one came.
@@ -705,14 +715,7 @@ impl<P: Port + ?Sized> At<P> {
         let before = self.unsolicited.len();
         let mut tried = false;
         loop {
-            while let Some(event) = self.splitter.next_event() {
-                let Event::Line(line) = event else { continue };
-                log::debug!("modem -> {}", printable(&masked(&line)));
-                if self.pdu_follows {
-                    self.pdu_follows = false;
-                    self.unsolicited.push_back(line);
-                    continue;
-                }
+            while let Some(line) = self.next_idle_line() {
                 match idle.classify(&line) {
                     Class::Final(result) if self.call_ended(&result) => self.set_aside(line),
                     Class::Unsolicited => self.set_aside(line),
